@@ -1,0 +1,1 @@
+"""Alembic migrations of the shiftswitch tables (run with ``shiftswitch db upgrade``)."""

@@ -1,0 +1,240 @@
+"""The ``shiftswitch`` command line (SPEC §7).
+
+Every command reads its settings once, here, and passes them down. A user's mistake ends in one
+line on stderr naming the place and the fix, and a non-zero exit; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
+
+import click
+from sqlalchemy.engine import make_url
+
+from shiftswitch import __version__
+from shiftswitch.clock import Clock, SystemClock, local_to_utc
+from shiftswitch.db import upgrade
+from shiftswitch.loader import read_text
+from shiftswitch.planner import Planner, Transition
+from shiftswitch.problems import RosterError
+from shiftswitch.roster import Roster
+from shiftswitch.settings import ConfigError, Settings
+from shiftswitch.validation import validate_text, validated_roster
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class Context:
+    """What every command needs, built once in :func:`main`."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="shiftswitch")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Switch call-centre agents' Exotel devices ON and OFF at shift boundaries.
+
+    Configuration comes from the environment: DATABASE_URL, REDIS_URL, SHIFTSWITCH_ROSTER
+    (default schedules.yaml) and EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN.
+    """
+    if ctx.obj is None:
+        ctx.obj = Context(Settings.from_env(), SystemClock())
+
+
+# -- roster -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def roster() -> None:
+    """Check the roster."""
+
+
+@roster.command("validate")
+@click.argument("file", required=False)
+@pass_context
+def roster_validate(ctx: Context, file: str | None) -> None:
+    """Check FILE (default: $SHIFTSWITCH_ROSTER or schedules.yaml).
+
+    Exit 0 when valid; otherwise every problem with its place, and exit 1. Conflicts (an agent
+    ON on two devices at once) are looked for in the next 28 days.
+    """
+    path = file or ctx.settings.roster_path
+    report = validate_text(read_text(path), ctx.clock.now())
+    for warning in report.warnings:
+        click.echo(warning.render(path), err=True)
+    if not report.ok:
+        for problem in report.errors:
+            click.echo(problem.render(path), err=True)
+        count = len(report.errors)
+        click.echo(f"{path}: {count} problem{'s' if count != 1 else ''}; roster refused", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    assert report.roster is not None
+    click.echo(f"{path}: valid: {_summary(report.roster)}")
+
+
+def _summary(r: Roster) -> str:
+    devices = sum(len(a.devices) for a in r.agents.values())
+    parts = [
+        _count(len(r.accounts), "account"),
+        f"{_count(len(r.agents), 'agent')} ({_count(devices, 'device')})",
+        _count(len(r.shifts), "shift"),
+        _count(len(r.overrides), "override"),
+    ]
+    return ", ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+# -- plan -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--from",
+    "start",
+    metavar="T",
+    help="Start: ISO date-time (roster zone unless it has an offset), or 'now'.",
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True, max=24 * 62),
+    default=24.0,
+    show_default=True,
+    help="Length of the window.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of transitions.")
+@click.option(
+    "--roster",
+    "roster_path",
+    metavar="FILE",
+    help="Roster file (default: $SHIFTSWITCH_ROSTER or schedules.yaml).",
+)
+@pass_context
+def plan(
+    ctx: Context, start: str | None, hours: float, as_json: bool, roster_path: str | None
+) -> None:
+    """Show the transitions ahead, in the order they will be applied."""
+    now = ctx.clock.now()
+    path = roster_path or ctx.settings.roster_path
+    r = validated_roster(path, now)
+    begin = _parse_from(start, r, now)
+    end = begin + timedelta(hours=hours)
+    transitions = Planner(r).transitions(begin, end)
+    if as_json:
+        click.echo(json.dumps([t.as_json() for t in transitions], indent=2))
+        return
+    _print_table(transitions)
+    click.echo(
+        f"{_count(len(transitions), 'transition')} from {begin:%Y-%m-%d %H:%M}Z "
+        f"to {end:%Y-%m-%d %H:%M}Z ({path})",
+        err=not transitions,
+    )
+
+
+def _parse_from(text: str | None, r: Roster, now: datetime) -> datetime:
+    if text is None or text.strip().lower() == "now":
+        return now
+    raw = text.strip()
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise click.BadParameter(
+            f"{raw!r} is not a date-time; write e.g. 2026-12-01T09:00 or 2026-12-01T03:30Z",
+            param_hint="--from",
+        ) from None
+    if parsed.tzinfo is None:
+        return local_to_utc(parsed, r.zone)
+    return parsed.astimezone(UTC)
+
+
+def _print_table(transitions: Sequence[Transition]) -> None:
+    if not transitions:
+        return
+    rows = [
+        (
+            f"{t.local:%a %Y-%m-%d %H:%M} {t.zone.key}",
+            f"{t.at:%Y-%m-%d %H:%M}Z",
+            t.agent,
+            t.device,
+            "ON" if t.available else "OFF",
+            t.shift or t.override or "",
+        )
+        for t in transitions
+    ]
+    header = ("LOCAL", "UTC", "AGENT", "DEVICE", "STATE", "SHIFT/OVERRIDE")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    for row in (header, *rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@pass_context
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Apply the Alembic migrations to DATABASE_URL."""
+    upgrade(ctx.settings.database_url, revision)
+    click.echo(f"database at revision {revision}: {_redacted(ctx.settings.database_url)}")
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoReturn:
+    """Console entry point: run a command; a user's mistake becomes one line and an exit code."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="shiftswitch",
+            standalone_mode=False,
+            obj=obj,
+        )
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        _fail(f"{exc.format_message()}{hint}", EXIT_USAGE)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code or EXIT_PROBLEMS)
+    except RosterError as exc:
+        for problem in exc.problems:
+            click.echo(problem.render(exc.source), err=True)
+        _fail(f"{exc.source or 'roster'}: roster refused", EXIT_PROBLEMS)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_PROBLEMS)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"shiftswitch: error: {message}", err=True)
+    sys.exit(code)

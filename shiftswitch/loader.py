@@ -1,0 +1,591 @@
+"""Reading a roster file into a :class:`~shiftswitch.roster.Roster` (SPEC §2).
+
+:func:`parse_roster` turns YAML text into an immutable roster, or raises
+:class:`~shiftswitch.problems.RosterError` listing every problem with its place. It checks the
+shape and each value on its own; rules that need time (conflicts between shifts) live in
+:mod:`shiftswitch.validation`, which builds on this.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from types import MappingProxyType
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shiftswitch.cron import CronError, parse_cron
+from shiftswitch.problems import Path, Problem, RosterError, format_path
+from shiftswitch.roster import (
+    DEFAULT_RATE_LIMIT,
+    NAME,
+    REGIONS,
+    Account,
+    Agent,
+    Device,
+    Member,
+    Override,
+    Roster,
+    Shift,
+    classify_device,
+    parse_duration,
+    parse_instant,
+    parse_rate,
+)
+from shiftswitch.yamldoc import Document, Value, load
+
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_SECRET_KEY = re.compile(r"(api_?key|api_?token|token|password|passwd|secret|credential)", re.I)
+
+
+def read_text(path: str) -> str:
+    """The text of the roster file at ``path``; a file that cannot be read is a RosterError."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise RosterError([Problem((), f"cannot read roster: {reason}")], path) from None
+
+
+def parse_roster(text: str) -> Roster:
+    """Parse a roster document; raise :class:`RosterError` with every problem found."""
+    return parse_document(text)[0]
+
+
+def parse_document(text: str) -> tuple[Roster, Document]:
+    """Like :func:`parse_roster`, also returning the document (for the lines of later problems)."""
+    doc = load(text)
+    return _Parser(doc).roster(), doc
+
+
+class _Parser:
+    """Walks the document once, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = list(doc.problems)
+        self.warnings: list[Problem] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def error(self, path: Path, message: str) -> None:
+        self.problems.append(Problem(path, message, self.doc.line(path)))
+
+    def warn(self, path: Path, message: str) -> None:
+        self.warnings.append(Problem(path, message, self.doc.line(path), "warning"))
+
+    def mapping(self, value: Value, path: Path, what: str) -> dict[str, Value] | None:
+        if isinstance(value, dict):
+            return value
+        self.error(path, f"expected {what}")
+        return None
+
+    def keys(
+        self, value: dict[str, Value], path: Path, allowed: set[str], required: set[str]
+    ) -> None:
+        for key in value:
+            if _SECRET_KEY.search(key):
+                self.error(
+                    (*path, key),
+                    "credentials must not be written in the roster; set them in the "
+                    "environment (EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN)",
+                )
+            elif key not in allowed:
+                self.error((*path, key), f"unknown key {key!r}; expected one of {_join(allowed)}")
+        for key in sorted(required - value.keys()):
+            self.error(path, f"missing {key!r}")
+
+    def text(self, value: Value, path: Path, what: str = "a value") -> str | None:
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if value is None:
+            self.error(path, f"missing {what}")
+        else:
+            self.error(
+                path, f"expected {what}, not a {'list' if isinstance(value, list) else 'mapping'}"
+            )
+        return None
+
+    def zone(self, value: Value, path: Path) -> ZoneInfo | None:
+        name = self.text(value, path, "an IANA time zone such as Asia/Kolkata")
+        if name is None:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(path, f"unknown time zone {name!r}; use an IANA name such as Asia/Kolkata")
+            return None
+
+    # -- sections --------------------------------------------------------------------------
+
+    def roster(self) -> Roster:
+        root = self.mapping(
+            self.doc.root, (), "a mapping with version, timezone, accounts, agents, shifts"
+        )
+        if root is None:
+            raise RosterError(self.problems)
+        self.keys(
+            root,
+            (),
+            {"version", "timezone", "accounts", "agents", "shifts", "overrides"},
+            {"version", "timezone", "accounts", "agents", "shifts"},
+        )
+        version = root.get("version")
+        if "version" in root and version != "1":
+            self.error(
+                ("version",), f"unsupported version {version!r}; this release reads version: 1"
+            )
+        zone = self.zone(root["timezone"], ("timezone",)) if "timezone" in root else None
+        accounts = self.accounts(root.get("accounts"))
+        agents = self.agents(root.get("agents"), accounts)
+        shifts = self.shifts(root.get("shifts"), agents, zone)
+        overrides = self.overrides(root.get("overrides"), agents, zone)
+        self.unused_agents(agents, shifts, overrides)
+        if self.problems or zone is None:
+            raise RosterError(self.problems)
+        return Roster(
+            version=1,
+            zone=zone,
+            accounts=MappingProxyType(accounts),
+            agents=MappingProxyType(agents),
+            shifts=tuple(shifts),
+            overrides=tuple(overrides),
+            warnings=tuple(self.warnings),
+        )
+
+    def accounts(self, value: Value) -> dict[str, Account]:
+        path: Path = ("accounts",)
+        section = self.mapping(value, path, "a mapping of account name to its settings")
+        out: dict[str, Account] = {}
+        for name, body in (section or {}).items():
+            here = (*path, name)
+            if not _ACCOUNT_NAME.match(name):
+                self.error(
+                    here,
+                    f"account name {name!r} must be letters, digits and _ "
+                    "(it names the EXOTEL_<ACCOUNT>_API_KEY variable)",
+                )
+                continue
+            fields = self.mapping(body, here, "sid and region (or base_url)")
+            if fields is None:
+                continue
+            self.keys(fields, here, {"sid", "region", "base_url", "rate_limit"}, {"sid"})
+            sid = (
+                self.text(fields.get("sid"), (*here, "sid"), "the Exotel account SID")
+                if "sid" in fields
+                else None
+            )
+            region = fields.get("region")
+            base_url: str | None = None
+            if region is not None:
+                region_name = self.text(region, (*here, "region"), "singapore or mumbai")
+                if region_name is not None and region_name.lower() not in REGIONS:
+                    self.error(
+                        (*here, "region"),
+                        f"unknown region {region_name!r}; use singapore or mumbai, or set base_url",
+                    )
+                elif region_name is not None:
+                    base_url = REGIONS[region_name.lower()]
+                    region = region_name.lower()
+            if "base_url" in fields:
+                base_url = self.base_url(fields["base_url"], (*here, "base_url"))
+            elif region is None:
+                self.error(here, "give region (singapore or mumbai) or base_url")
+            rate = parse_rate(DEFAULT_RATE_LIMIT)
+            if "rate_limit" in fields:
+                raw = self.text(
+                    fields["rate_limit"], (*here, "rate_limit"), "a rate such as 50/min or 2/s"
+                )
+                rate = parse_rate(raw) if raw is not None else None
+                if raw is not None and rate is None:
+                    self.error(
+                        (*here, "rate_limit"),
+                        f"bad rate limit {raw!r}; write N/s or N/min with N > 0, e.g. 50/min",
+                    )
+            if sid and base_url and rate:
+                out[name] = Account(
+                    name,
+                    sid,
+                    base_url.rstrip("/"),
+                    region if isinstance(region, str) else None,
+                    rate,
+                )
+        return out
+
+    def base_url(self, value: Value, path: Path) -> str | None:
+        raw = self.text(value, path, "a URL such as http://127.0.0.1:8090")
+        if raw is None:
+            return None
+        parts = urlsplit(raw)
+        if parts.username or parts.password:
+            self.error(
+                path,
+                "credentials must not be written in the roster (found in the URL); "
+                "set EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN",
+            )
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            self.error(path, f"bad base_url {raw!r}; expected http(s)://host[:port]")
+            return None
+        return raw
+
+    def agents(self, value: Value, accounts: dict[str, Account]) -> dict[str, Agent]:
+        path: Path = ("agents",)
+        section = self.mapping(value, path, "a mapping of agent name to account and devices")
+        out: dict[str, Agent] = {}
+        seen_refs: dict[tuple[str, str], Path] = {}
+        for name, body in (section or {}).items():
+            here = (*path, name)
+            if not NAME.match(name):
+                self.error(here, f"agent name {name!r} may use letters, digits and . _ @ - only")
+                continue
+            fields = self.mapping(body, here, "account and devices")
+            if fields is None:
+                continue
+            self.keys(fields, here, {"account", "user_id", "devices"}, {"account", "devices"})
+            account = (
+                self.text(fields.get("account"), (*here, "account"), "an account name")
+                if "account" in fields
+                else None
+            )
+            if account is not None and account not in accounts and not self.account_named(account):
+                self.error(
+                    (*here, "account"), f"unknown account {account!r}; defined: {_join(accounts)}"
+                )
+            user_id = fields.get("user_id")
+            if user_id is not None:
+                user_id = self.text(user_id, (*here, "user_id"), "an Exotel user id")
+            devices = (
+                self.devices(fields.get("devices"), (*here, "devices"))
+                if "devices" in fields
+                else {}
+            )
+            if user_id is None and any(d.kind == "id" for d in devices.values()):
+                self.error(
+                    (*here, "user_id"),
+                    "needed when a device is given by device id "
+                    "(only contact URIs can be looked up)",
+                )
+            for device in devices.values():
+                key = (account or "", device.ref.lower())
+                dpath = (*here, "devices", device.name)
+                if key in seen_refs:
+                    self.error(dpath, f"device {device.ref} is also {format_path(seen_refs[key])}")
+                else:
+                    seen_refs[key] = dpath
+            if account is not None and devices:
+                out[name] = Agent(name, account, user_id, MappingProxyType(devices))
+        return out
+
+    def account_named(self, name: str) -> bool:
+        # An account that failed its own checks was already reported; do not report it twice.
+        return self.declared("accounts", name)
+
+    def declared(self, section: str, name: str) -> bool:
+        root = self.doc.root
+        names = root.get(section) if isinstance(root, dict) else None
+        return isinstance(names, dict) and name in names
+
+    def devices(self, value: Value, path: Path) -> dict[str, Device]:
+        section = self.mapping(value, path, "a mapping of device name to device id or contact URI")
+        if section is not None and not section:
+            self.error(path, "an agent needs at least one device")
+        out: dict[str, Device] = {}
+        for name, ref in (section or {}).items():
+            here = (*path, name)
+            if not NAME.match(name):
+                self.error(here, f"device name {name!r} may use letters, digits and . _ @ - only")
+                continue
+            raw = self.text(ref, here, "a device id or a contact URI (+E.164 or sip:...)")
+            if raw is None:
+                continue
+            kind = classify_device(raw)
+            if kind is None:
+                if raw.startswith("+"):
+                    self.error(
+                        here,
+                        f"bad E.164 number {raw!r}; expected + and 7 to 15 digits, "
+                        "e.g. +919953125068",
+                    )
+                elif raw.lower().startswith("sip:"):
+                    self.error(here, f"bad SIP URI {raw!r}; expected sip:user or sip:user@host")
+                else:
+                    self.error(
+                        here,
+                        f"bad device {raw!r}; give an Exotel device id, "
+                        "a +E.164 number or a sip: URI",
+                    )
+                continue
+            out[name] = Device(name, raw, kind)
+        return out
+
+    def shifts(
+        self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
+    ) -> list[Shift]:
+        path: Path = ("shifts",)
+        if not isinstance(value, list):
+            self.error(path, "expected a list of shifts")
+            return []
+        out: list[Shift] = []
+        names: dict[str, int] = {}
+        for i, body in enumerate(value):
+            here: Path = (*path, i)
+            fields = self.mapping(body, here, "a shift with name, start, duration or end, members")
+            if fields is None:
+                continue
+            self.keys(
+                fields,
+                here,
+                {"name", "start", "duration", "end", "timezone", "skip_dates", "members"},
+                {"name", "start", "members"},
+            )
+            ok = True
+            name = (
+                self.text(fields.get("name"), (*here, "name"), "a shift name")
+                if "name" in fields
+                else None
+            )
+            if name is not None:
+                if name in names:
+                    self.error(
+                        (*here, "name"),
+                        f"duplicate shift name {name!r} (also shifts[{names[name]}])",
+                    )
+                    ok = False
+                names.setdefault(name, i)
+            zone = default_zone
+            if "timezone" in fields:
+                zone = self.zone(fields["timezone"], (*here, "timezone"))
+            start = self.cron(fields.get("start"), (*here, "start")) if "start" in fields else None
+            duration: timedelta | None = None
+            end: str | None = None
+            if ("duration" in fields) == ("end" in fields):
+                self.error(here, "give exactly one of duration (elapsed, e.g. 9h) or end (a cron)")
+                ok = False
+            elif "duration" in fields:
+                raw = self.text(
+                    fields["duration"], (*here, "duration"), "a duration such as 9h or 7h30m"
+                )
+                duration = parse_duration(raw) if raw is not None else None
+                if raw is not None and not duration:
+                    self.error(
+                        (*here, "duration"),
+                        f"bad duration {raw!r}; write e.g. 9h, 7h30m, 45m or 1d",
+                    )
+                elif duration and duration > timedelta(days=31):
+                    self.error((*here, "duration"), f"duration {raw} is longer than 31 days")
+                    duration = None
+                ok = ok and duration is not None
+            else:
+                end = self.cron(fields["end"], (*here, "end"))
+                ok = ok and end is not None
+            skip = self.skip_dates(fields.get("skip_dates"), (*here, "skip_dates"))
+            members = (
+                self.members(fields.get("members"), (*here, "members"), agents)
+                if "members" in fields
+                else None
+            )
+            if ok and name and zone and start and members is not None and skip is not None:
+                out.append(Shift(i, name, start, duration, end, zone, skip, members))
+        return out
+
+    def cron(self, value: Value, path: Path) -> str | None:
+        raw = self.text(value, path, 'a cron expression such as "0 9 * * mon-fri"')
+        if raw is None:
+            return None
+        try:
+            parse_cron(raw)
+        except CronError as exc:
+            self.error(path, f"invalid cron {raw!r}: {exc}")
+            return None
+        return raw
+
+    def skip_dates(self, value: Value, path: Path) -> frozenset[date] | None:
+        if value is None:
+            return frozenset()
+        if not isinstance(value, list):
+            self.error(path, "expected a list of dates such as [2026-12-25]")
+            return None
+        out: set[date] = set()
+        ok = True
+        for j, item in enumerate(value):
+            raw = self.text(item, (*path, j), "a date YYYY-MM-DD")
+            try:
+                out.add(date.fromisoformat(raw or ""))
+            except ValueError:
+                if raw is not None:
+                    self.error((*path, j), f"bad date {raw!r}; expected YYYY-MM-DD")
+                ok = False
+        return frozenset(out) if ok else None
+
+    def members(
+        self, value: Value, path: Path, agents: dict[str, Agent]
+    ) -> tuple[Member, ...] | None:
+        if not isinstance(value, list):
+            self.error(path, 'expected a list such as ["asha:desk", "ravi"]')
+            return None
+        out: list[Member] = []
+        seen: set[str] = set()
+        ok = True
+        for j, item in enumerate(value):
+            here = (*path, j)
+            raw = self.text(item, here, "agent or agent:device")
+            if raw is None:
+                ok = False
+                continue
+            member = self.member(raw, here, agents)
+            if member is None:
+                ok = False
+            elif member.agent in seen:
+                self.error(here, f"agent {member.agent!r} is listed twice in this shift")
+                ok = False
+            else:
+                seen.add(member.agent)
+                out.append(member)
+        return tuple(out) if ok else None
+
+    def member(self, raw: str, path: Path, agents: dict[str, Agent]) -> Member | None:
+        agent_name, _, device_name = (s.strip() for s in raw.partition(":"))
+        agent = agents.get(agent_name)
+        if agent is None:
+            if not self.agent_named(agent_name):
+                self.error(path, f"unknown agent {agent_name!r}")
+            return None
+        if not device_name:
+            if len(agent.devices) != 1:
+                choices = " or ".join(f"{agent_name}:{d}" for d in agent.devices)
+                self.error(
+                    path,
+                    f"agent {agent_name!r} has {len(agent.devices)} devices; name one: {choices}",
+                )
+                return None
+            device_name = next(iter(agent.devices))
+        elif device_name not in agent.devices:
+            self.error(
+                path,
+                f"unknown device {device_name!r} of agent {agent_name!r}; "
+                f"it has {_join(agent.devices)}",
+            )
+            return None
+        return Member(agent_name, device_name)
+
+    def agent_named(self, name: str) -> bool:
+        return self.declared("agents", name)
+
+    def overrides(
+        self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
+    ) -> list[Override]:
+        path: Path = ("overrides",)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(path, "expected a list of overrides")
+            return []
+        out: list[Override] = []
+        for i, body in enumerate(value):
+            here: Path = (*path, i)
+            fields = self.mapping(body, here, "an override with agent, device or off, from, to")
+            if fields is None:
+                continue
+            self.keys(
+                fields,
+                here,
+                {"agent", "device", "off", "from", "to", "timezone"},
+                {"agent", "from", "to"},
+            )
+            zone = (
+                self.zone(fields["timezone"], (*here, "timezone"))
+                if "timezone" in fields
+                else default_zone
+            )
+            agent_name = (
+                self.text(fields.get("agent"), (*here, "agent"), "an agent name")
+                if "agent" in fields
+                else None
+            )
+            agent = agents.get(agent_name or "")
+            if agent_name is not None and agent is None and not self.agent_named(agent_name):
+                self.error((*here, "agent"), f"unknown agent {agent_name!r}")
+            off = self.flag(fields.get("off"), (*here, "off"))
+            device = fields.get("device")
+            device_name: str | None = None
+            ok = agent is not None and off is not None
+            if off and device is not None:
+                self.error(here, "give device (ON on that device) or off: true (all OFF), not both")
+                ok = False
+            elif not off and agent is not None:
+                if device is None:
+                    if len(agent.devices) == 1:
+                        device_name = next(iter(agent.devices))
+                    else:
+                        self.error(here, f"give device ({' or '.join(agent.devices)}) or off: true")
+                        ok = False
+                else:
+                    device_name = self.text(device, (*here, "device"), "a device name")
+                    if device_name is not None and device_name not in agent.devices:
+                        self.error(
+                            (*here, "device"),
+                            f"unknown device {device_name!r} of agent "
+                            f"{agent.name!r}; it has {_join(agent.devices)}",
+                        )
+                        ok = False
+            start = self.instant(fields.get("from"), (*here, "from"), zone, end=False)
+            end = self.instant(fields.get("to"), (*here, "to"), zone, end=True)
+            if start and end and end <= start:
+                self.error((*here, "to"), "must be after from")
+                ok = False
+            if ok and agent and zone and start and end:
+                out.append(Override(i, agent.name, device_name, start, end, zone))
+        self.overlapping_overrides(out)
+        return out
+
+    def flag(self, value: Value, path: Path) -> bool | None:
+        if value is None:
+            return False
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "no", "off"):
+            return False
+        self.error(path, "expected true or false")
+        return None
+
+    def instant(
+        self, value: Value, path: Path, zone: ZoneInfo | None, *, end: bool
+    ) -> datetime | None:
+        raw = self.text(value, path, "a date or date-time such as 2026-12-01T09:00")
+        if raw is None or zone is None:
+            return None
+        parsed = parse_instant(raw, zone, end=end)
+        if parsed is None:
+            self.error(path, f"bad date-time {raw!r}; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+        return parsed
+
+    def overlapping_overrides(self, overrides: list[Override]) -> None:
+        by_agent: dict[str, list[Override]] = {}
+        for o in overrides:
+            by_agent.setdefault(o.agent, []).append(o)
+        for items in by_agent.values():
+            items.sort(key=lambda o: o.start)
+            for a, b in pairwise(items):
+                if b.start < a.end:
+                    self.error(
+                        ("overrides", b.index),
+                        f"overlaps {a.label} for agent {a.agent!r} from "
+                        f"{b.start.astimezone(b.zone).isoformat()}; "
+                        "an agent's overrides must not overlap",
+                    )
+
+    def unused_agents(
+        self, agents: dict[str, Agent], shifts: list[Shift], overrides: list[Override]
+    ) -> None:
+        used = {m.agent for s in shifts for m in s.members} | {o.agent for o in overrides}
+        for name in agents:
+            if name not in used:
+                self.warn(("agents", name), "in no shift or override: its devices will be kept OFF")
+
+
+def _join(names: object) -> str:
+    items = sorted(str(n) for n in names)  # type: ignore[attr-defined]
+    return ", ".join(items) if items else "(none)"

@@ -1,0 +1,397 @@
+"""From a roster to each agent's desired device over time, and the transitions between (SPEC §3).
+
+Everything here is a pure function of a :class:`~shiftswitch.roster.Roster` and the instants it
+is given. The work is done in three steps:
+
+1. each shift is expanded once into merged ON intervals (:func:`expand_shift`), however many
+   members it has;
+2. per agent, the intervals of its shifts and its overrides are swept into a step function of
+   the desired device (``None`` = every device OFF): overrides win; of two devices wanted at
+   once (a conflict) the one whose run started first keeps the line;
+3. the steps become transitions: at one instant an agent's OFF comes before its ON, and a device
+   wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from shiftswitch.clock import as_utc, local_to_utc, to_local
+from shiftswitch.cron import first_at_or_after, next_after, previous_before
+from shiftswitch.roster import Agent, Override, Roster, Shift
+
+_DST_MARGIN = timedelta(hours=3)  # more than any zone's DST shift
+
+
+class Interval(NamedTuple):
+    """A run of ON time of one shift (occurrences that touch or overlap are merged)."""
+
+    start: datetime
+    end: datetime
+    on: str  # the shift whose start switches the device ON
+    off: str  # the shift whose end switches it OFF (another one when shifts are joined)
+
+
+class Transition(NamedTuple):
+    """One device of one agent switched ON or OFF at instant ``at`` (UTC)."""
+
+    at: datetime
+    agent: str
+    account: str
+    user_id: str | None
+    device: str
+    device_id: str | None
+    contact_uri: str | None
+    available: bool
+    shift: str | None
+    override: str | None
+    zone: ZoneInfo
+
+    @property
+    def local(self) -> datetime:
+        """``at`` in the zone of the shift (or override) that caused it."""
+        return self.at.astimezone(self.zone)
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the same roster and instant always give the same key."""
+        state = "on" if self.available else "off"
+        return f"{self.account}/{self.agent}/{self.device}/{self.at.isoformat()}/{state}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "local": self.local.isoformat(),
+            "agent": self.agent,
+            "account": self.account,
+            "user_id": self.user_id,
+            "device": self.device,
+            "device_id": self.device_id,
+            "contact_uri": self.contact_uri,
+            "available": self.available,
+            "shift": self.shift,
+            "override": self.override,
+        }
+
+
+class Step(NamedTuple):
+    """From ``at`` until the next step, the agent's desired device (``None``: all OFF)."""
+
+    at: datetime
+    device: str | None
+    on: str | None  # the shift that switched ``device`` ON
+    off: str | None  # the shift whose end will switch it OFF
+    override: str | None  # the override in force, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An agent wanted ON on two devices at once, by two shifts, first at ``at``."""
+
+    agent: str
+    at: datetime
+    devices: tuple[str, str]
+    shifts: tuple[str, str]
+
+
+def expand_shift(shift: Shift, start: datetime, end: datetime) -> list[Interval]:
+    """The merged ON intervals of ``shift`` that end at or after ``start`` and begin before ``end``.
+
+    An interval that covers ``start`` is included whole, so callers know the state at ``start``
+    and no boundary inside the window is lost.
+    """
+    zone = shift.zone
+    anchor = _last_start_before(shift, start)
+    cursor = anchor if anchor is not None else to_local(start, zone) - _DST_MARGIN
+    ends = _EndFinder(shift) if shift.end is not None else None
+    out: list[Interval] = []
+    for local in first_at_or_after(shift.start, cursor):
+        begin = local_to_utc(local, zone)
+        if begin >= end:
+            break
+        if local.date() in shift.skip_dates:
+            continue
+        finish = begin + shift.duration if ends is None else ends.after(begin)  # type: ignore[operator]
+        if finish < start:
+            continue
+        if out and begin <= out[-1].end:
+            if finish > out[-1].end:
+                out[-1] = Interval(out[-1].start, finish, shift.name, shift.name)
+        else:
+            out.append(Interval(begin, finish, shift.name, shift.name))
+    return out
+
+
+def _last_start_before(shift: Shift, at: datetime) -> datetime | None:
+    """Wall-clock time of the latest (not skipped) start whose instant is before ``at``.
+
+    Starts map to instants monotonically, and a later start never ends earlier, so this one
+    occurrence tells all that earlier ones could about the state at ``at``.
+    """
+    for local in previous_before(shift.start, to_local(at, shift.zone) + _DST_MARGIN):
+        if local.date() not in shift.skip_dates and local_to_utc(local, shift.zone) < at:
+            return local
+    return None
+
+
+class _EndFinder:
+    """Next ``end`` firing after each start, for starts given in increasing order."""
+
+    def __init__(self, shift: Shift) -> None:
+        assert shift.end is not None
+        self.shift = shift
+        self.firings: Iterator[datetime] | None = None
+        self.current: datetime | None = None  # instant of the current candidate
+
+    def after(self, begin: datetime) -> datetime:
+        zone = self.shift.zone
+        wall = to_local(begin, zone)
+        if self.firings is None:
+            self.firings = iter(next_after(self.shift.end or "", wall))
+            self.current = None
+        while self.current is None or self.current <= begin:
+            local = next(self.firings)  # a valid cron fires for ever
+            self.current = local_to_utc(local, zone)
+        return self.current
+
+
+class Planner:
+    """A roster indexed for planning. Build it once per roster version; it is immutable."""
+
+    def __init__(self, roster: Roster) -> None:
+        self.roster = roster
+        memberships: dict[str, list[tuple[str, Shift]]] = {name: [] for name in roster.agents}
+        for shift in roster.shifts:
+            for member in shift.members:
+                memberships[member.agent].append((member.device, shift))
+        overrides: dict[str, list[Override]] = {}
+        for override in sorted(roster.overrides, key=lambda o: o.start):
+            overrides.setdefault(override.agent, []).append(override)
+        self._memberships = memberships
+        self._overrides = overrides
+        self._zones = {shift.name: shift.zone for shift in roster.shifts}
+
+    # -- public API -------------------------------------------------------------------------
+
+    def transitions(self, start: datetime, end: datetime) -> list[Transition]:
+        """Every transition with ``start <= at < end``, in the order they must be applied."""
+        start, end = as_utc(start), as_utc(end)
+        expanded = self._expand(start, end)
+        out: list[Transition] = []
+        for name, agent in self.roster.agents.items():
+            memberships = self._memberships[name]
+            if len(memberships) == 1 and name not in self._overrides:
+                device, shift = memberships[0]  # the common case, kept cheap
+                steps = _steps_of_one(expanded[shift.name], device)
+            else:
+                steps = self._sweep(agent, expanded, end, None)
+            self._emit(agent, steps, start, end, out)
+        out.sort(key=_order)
+        return out
+
+    def desired(self, at: datetime) -> dict[str, str | None]:
+        """Each agent's desired device at instant ``at`` (``None``: every device OFF)."""
+        at = as_utc(at)
+        expanded = self._expand(at, at + timedelta(seconds=1))
+        out: dict[str, str | None] = {}
+        for name, agent in self.roster.agents.items():
+            device: str | None = None
+            for step in self._sweep(agent, expanded, at + timedelta(seconds=1), None):
+                if step.at > at:
+                    break
+                device = step.device
+            out[name] = device
+        return out
+
+    def conflicts(self, start: datetime, end: datetime) -> list[Conflict]:
+        """Each (agent, pair of shifts) wanted ON on two devices at once, with its first instant."""
+        start, end = as_utc(start), as_utc(end)
+        suspects = {
+            name for name, ms in self._memberships.items() if len({device for device, _ in ms}) > 1
+        }
+        needed = {shift.name for name in suspects for _, shift in self._memberships[name]}
+        expanded = self._expand(start, end, only=needed)
+        found: dict[tuple[str, str, str], Conflict] = {}
+        for name in sorted(suspects):
+            sink: list[Conflict] = []
+            self._sweep(self.roster.agents[name], expanded, end, sink)
+            for c in sink:
+                if c.at >= start:
+                    found.setdefault((c.agent, *sorted(c.shifts)), c)  # type: ignore[arg-type]
+        return sorted(found.values(), key=lambda c: (c.at, c.agent))
+
+    def zone_of(self, shift: str | None) -> ZoneInfo:
+        return self._zones.get(shift or "", self.roster.zone)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _expand(
+        self, start: datetime, end: datetime, only: set[str] | None = None
+    ) -> dict[str, list[Interval]]:
+        return {
+            shift.name: expand_shift(shift, start, end)
+            for shift in self.roster.shifts
+            if only is None or shift.name in only
+        }
+
+    def _sweep(
+        self,
+        agent: Agent,
+        expanded: Mapping[str, list[Interval]],
+        end: datetime,
+        conflicts: list[Conflict] | None,
+    ) -> list[Step]:
+        """The agent's step function from its shifts' intervals and its overrides."""
+        runs: list[tuple[str, list[Interval]]] = []
+        by_device: dict[str, list[Interval]] = {}
+        for device, shift in self._memberships[agent.name]:
+            by_device.setdefault(device, []).extend(expanded[shift.name])
+        order = {name: i for i, name in enumerate(agent.devices)}
+        for device in sorted(by_device, key=order.__getitem__):
+            runs.append((device, _union(by_device[device])))
+        overrides = [o for o in self._overrides.get(agent.name, ()) if o.start < end]
+        points = sorted(
+            {iv.start for _, ivs in runs for iv in ivs}
+            | {iv.end for _, ivs in runs for iv in ivs}
+            | {o.start for o in overrides}
+            | {o.end for o in overrides}
+        )
+        cursor = [0] * len(runs)
+        o_at = 0
+        steps: list[Step] = []
+        for point in points:
+            if point >= end:
+                break
+            while o_at < len(overrides) and overrides[o_at].end <= point:
+                o_at += 1
+            active: list[tuple[datetime, int, Interval]] = []
+            for j, (_, ivs) in enumerate(runs):
+                while cursor[j] < len(ivs) and ivs[cursor[j]].end <= point:
+                    cursor[j] += 1
+                if cursor[j] < len(ivs) and ivs[cursor[j]].start <= point:
+                    iv = ivs[cursor[j]]
+                    active.append((iv.start, j, iv))
+            if o_at < len(overrides) and overrides[o_at].start <= point:
+                o = overrides[o_at]
+                step = Step(point, o.device, None, None, o.label)
+            elif active:
+                active.sort(key=lambda a: (a[0], a[1]))
+                _, j, iv = active[0]
+                step = Step(point, runs[j][0], iv.on, iv.off, None)
+                if len(active) > 1 and conflicts is not None:
+                    _, k, other = active[1]
+                    conflicts.append(
+                        Conflict(agent.name, point, (runs[j][0], runs[k][0]), (iv.on, other.on))
+                    )
+            else:
+                step = Step(point, None, None, None, None)
+            if steps and steps[-1].device == step.device and steps[-1].override == step.override:
+                continue
+            steps.append(step)
+        return steps
+
+    def _emit(
+        self,
+        agent: Agent,
+        steps: Sequence[Step],
+        start: datetime,
+        end: datetime,
+        out: list[Transition],
+    ) -> None:
+        account = agent.account
+        user_id = agent.user_id
+        devices = agent.devices
+        previous: Step | None = None
+        for step in steps:
+            was = previous.device if previous is not None else None
+            if step.device != was and start <= step.at < end:
+                if previous is not None and was is not None:
+                    # An OFF is caused by the override that begins now, else by what ends now.
+                    shift: str | None = None
+                    override: str | None = step.override
+                    if override is None:
+                        shift, override = previous.off, previous.override
+                    d = devices[was]
+                    out.append(
+                        Transition(
+                            step.at,
+                            agent.name,
+                            account,
+                            user_id,
+                            was,
+                            d.device_id,
+                            d.contact_uri,
+                            False,
+                            shift,
+                            override,
+                            self._zone(shift, override),
+                        )
+                    )
+                if step.device is not None:
+                    d = devices[step.device]
+                    out.append(
+                        Transition(
+                            step.at,
+                            agent.name,
+                            account,
+                            user_id,
+                            step.device,
+                            d.device_id,
+                            d.contact_uri,
+                            True,
+                            step.on,
+                            step.override,
+                            self._zone(step.on, step.override),
+                        )
+                    )
+            previous = step
+
+    def _zone(self, shift: str | None, override: str | None) -> ZoneInfo:
+        if override is not None:
+            return self.roster.overrides[_override_index(override)].zone
+        return self._zones.get(shift or "", self.roster.zone)
+
+
+def plan(roster: Roster, start: datetime, end: datetime) -> list[Transition]:
+    """Transitions of ``roster`` with ``start <= at < end``, in order."""
+    return Planner(roster).transitions(start, end)
+
+
+def desired_state(roster: Roster, at: datetime) -> dict[str, str | None]:
+    """Each agent's desired device at ``at``: the device that should be ON, or ``None``."""
+    return Planner(roster).desired(at)
+
+
+def _steps_of_one(intervals: list[Interval], device: str) -> list[Step]:
+    steps: list[Step] = []
+    for iv in intervals:
+        steps.append(Step(iv.start, device, iv.on, iv.off, None))
+        steps.append(Step(iv.end, None, None, None, None))
+    return steps
+
+
+def _union(intervals: list[Interval]) -> list[Interval]:
+    """Merge touching or overlapping intervals (of one device, from several shifts)."""
+    if len(intervals) < 2:
+        return intervals
+    merged: list[Interval] = []
+    for iv in sorted(intervals):
+        if merged and iv.start <= merged[-1].end:
+            last = merged[-1]
+            if iv.end > last.end:
+                merged[-1] = Interval(last.start, iv.end, last.on, iv.off)
+        else:
+            merged.append(iv)
+    return merged
+
+
+def _override_index(label: str) -> int:
+    return int(label[len("overrides[") : -1])
+
+
+def _order(t: Transition) -> tuple[datetime, str, str, bool, str]:
+    return (t.at, t.account, t.agent, t.available, t.device)

@@ -1,0 +1,194 @@
+"""The roster model: accounts, agents and their devices, shifts and overrides (SPEC §2).
+
+Immutable values, and the parsers of single values (durations, rates, instants, device
+references) that the file loader (:mod:`shiftswitch.loader`) and the CLI share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from shiftswitch import clock
+from shiftswitch.problems import Problem
+
+REGIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "singapore": "https://ccm-api.exotel.com",
+        "mumbai": "https://ccm-api.in.exotel.com",
+    }
+)
+DEFAULT_RATE_LIMIT = "50/min"  # Exotel's documented floor for the User Management API
+
+DeviceKind = Literal["id", "tel", "sip"]
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+_ACCOUNTNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_SIP = re.compile(r"^sip:[^\s@:]+(@[^\s]+)?$")
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|min|minute)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A request budget: ``count`` requests every ``per_seconds`` seconds."""
+
+    count: int
+    per_seconds: int
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.per_seconds
+
+    def __str__(self) -> str:
+        return f"{self.count}/{'s' if self.per_seconds == 1 else 'min'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An Exotel account. Credentials are never part of it: see :attr:`key_env`."""
+
+    name: str
+    sid: str
+    base_url: str
+    region: str | None
+    rate_limit: RateLimit
+
+    @property
+    def key_env(self) -> str:
+        return f"EXOTEL_{self.name.upper()}_API_KEY"
+
+    @property
+    def token_env(self) -> str:
+        return f"EXOTEL_{self.name.upper()}_API_TOKEN"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One of an agent's devices, given by Exotel device id or by contact URI."""
+
+    name: str
+    ref: str
+    kind: DeviceKind
+
+    @property
+    def device_id(self) -> str | None:
+        return self.ref if self.kind == "id" else None
+
+    @property
+    def contact_uri(self) -> str | None:
+        return None if self.kind == "id" else self.ref
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    name: str
+    account: str
+    user_id: str | None
+    devices: Mapping[str, Device]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    agent: str
+    device: str
+
+    def __str__(self) -> str:
+        return f"{self.agent}:{self.device}"
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A recurring shift. ``start``/``end`` are cron expressions in local wall-clock time."""
+
+    index: int
+    name: str
+    start: str
+    duration: timedelta | None
+    end: str | None
+    zone: ZoneInfo
+    skip_dates: frozenset[date]
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A dated exception for one agent: ``device`` ON (others OFF), or every device OFF."""
+
+    index: int
+    agent: str
+    device: str | None
+    start: datetime  # UTC
+    end: datetime  # UTC, exclusive
+    zone: ZoneInfo
+
+    @property
+    def label(self) -> str:
+        return f"overrides[{self.index}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    version: int
+    zone: ZoneInfo
+    accounts: Mapping[str, Account]
+    agents: Mapping[str, Agent]
+    shifts: tuple[Shift, ...]
+    overrides: tuple[Override, ...]
+    warnings: tuple[Problem, ...] = ()
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``9h``, ``1h30m``, ``45m``, ``2d``: elapsed time, or None when not of that form."""
+    m = _DURATION.match(text.strip())
+    if not m or not any(m.groups()):
+        return None
+    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+def parse_rate(text: str) -> RateLimit | None:
+    m = _RATE.match(text)
+    if not m or int(m.group(1)) <= 0:
+        return None
+    return RateLimit(int(m.group(1)), 1 if m.group(2).startswith("s") else 60)
+
+
+def parse_instant(text: str, zone: ZoneInfo, *, end: bool = False) -> datetime | None:
+    """An override bound: ISO date-time (local to ``zone`` unless it has an offset) or a date.
+
+    A date alone means the whole day: as ``from`` it is 00:00 of that day, as ``to`` (``end``)
+    it is 24:00, so ``from: 2026-12-24, to: 2026-12-26`` covers three whole days.
+    """
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            local = datetime.combine(day + timedelta(days=1 if end else 0), time())
+            return clock.local_to_utc(local, zone)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    return clock.local_to_utc(parsed, zone)
+
+
+def classify_device(ref: str) -> DeviceKind | None:
+    """What a roster device value is: an Exotel device id, a phone number or a SIP URI."""
+    if ref.startswith("+"):
+        return "tel" if _E164.match(ref) else None
+    if ref.lower().startswith("sip:"):
+        return "sip" if _SIP.match(ref) else None
+    return "id" if _DEVICE_ID.match(ref) else None
+
+
+def is_e164(number: str) -> bool:
+    return bool(_E164.match(number))

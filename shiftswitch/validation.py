@@ -1,0 +1,70 @@
+"""Whole-roster validation: the shape checks of :mod:`shiftswitch.roster` plus conflicts in time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shiftswitch.clock import as_utc
+from shiftswitch.loader import parse_document, read_text
+from shiftswitch.planner import Conflict, Planner
+from shiftswitch.problems import Path, Problem, RosterError
+from shiftswitch.roster import Roster
+
+CONFLICT_HORIZON = timedelta(days=28)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The outcome of validating a roster: the roster when valid, and every problem found."""
+
+    roster: Roster | None
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.roster is not None and not self.errors
+
+
+def check(roster: Roster, now: datetime, lines: dict[Path, int] | None = None) -> list[Problem]:
+    """Problems that need time: agents ON on two devices at once within 28 days of ``now``."""
+    now = as_utc(now)
+    planner = Planner(roster)
+    return [
+        _conflict_problem(roster, c, lines or {})
+        for c in planner.conflicts(now, now + CONFLICT_HORIZON)
+    ]
+
+
+def validate_text(text: str, now: datetime) -> Report:
+    """Parse and check a roster document; never raises for problems in the document."""
+    try:
+        roster, doc = parse_document(text)
+    except RosterError as exc:
+        return Report(None, tuple(exc.problems), ())
+    errors = check(roster, now, doc.lines)
+    return Report(None if errors else roster, tuple(errors), roster.warnings)
+
+
+def validated_roster(path: str, now: datetime) -> Roster:
+    """Load the roster at ``path`` and check it; raise :class:`RosterError` with every problem."""
+    report = validate_text(read_text(path), now)
+    if not report.ok:
+        raise RosterError(report.errors, path)
+    assert report.roster is not None
+    return report.roster
+
+
+def _conflict_problem(roster: Roster, c: Conflict, lines: dict[Path, int]) -> Problem:
+    shifts = {s.name: s for s in roster.shifts}
+    second = shifts[c.shifts[1]]
+    member = next(j for j, m in enumerate(second.members) if m.agent == c.agent)
+    path: Path = ("shifts", second.index, "members", member)
+    local = c.at.astimezone(second.zone)
+    message = (
+        f"conflict: agent {c.agent!r} would be ON on two devices at once: {c.devices[0]} "
+        f"(shift {c.shifts[0]}) and {c.devices[1]} (shift {c.shifts[1]}), first at "
+        f"{local:%Y-%m-%d %H:%M} {second.zone.key} ({c.at:%Y-%m-%dT%H:%MZ})"
+    )
+    return Problem(path, message, lines.get(path))
