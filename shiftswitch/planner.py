@@ -7,7 +7,7 @@ is given. The work is done in three steps:
    members it has;
 2. per agent, the intervals of its shifts and its overrides are swept into a step function of
    the desired device (``None`` = every device OFF): overrides win; of two devices wanted at
-   once (a conflict) the one whose run started first keeps the line;
+   once (a conflict) the one of the shift listed first in the roster;
 3. the steps become transitions: at one instant an agent's OFF comes before its ON, and a device
    wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap).
 """
@@ -28,12 +28,11 @@ _DST_MARGIN = timedelta(hours=3)  # more than any zone's DST shift
 
 
 class Interval(NamedTuple):
-    """A run of ON time of one shift (occurrences that touch or overlap are merged)."""
+    """A run of ON time of one shift (its occurrences that touch or overlap are merged)."""
 
     start: datetime
     end: datetime
-    on: str  # the shift whose start switches the device ON
-    off: str  # the shift whose end switches it OFF (another one when shifts are joined)
+    shift: str
 
 
 class Transition(NamedTuple):
@@ -120,9 +119,9 @@ def expand_shift(shift: Shift, start: datetime, end: datetime) -> list[Interval]
             continue
         if out and begin <= out[-1].end:
             if finish > out[-1].end:
-                out[-1] = Interval(out[-1].start, finish, shift.name, shift.name)
+                out[-1] = Interval(out[-1].start, finish, shift.name)
         else:
-            out.append(Interval(begin, finish, shift.name, shift.name))
+            out.append(Interval(begin, finish, shift.name))
     return out
 
 
@@ -245,14 +244,14 @@ class Planner:
         end: datetime,
         conflicts: list[Conflict] | None,
     ) -> list[Step]:
-        """The agent's step function from its shifts' intervals and its overrides."""
-        runs: list[tuple[str, list[Interval]]] = []
-        by_device: dict[str, list[Interval]] = {}
-        for device, shift in self._memberships[agent.name]:
-            by_device.setdefault(device, []).extend(expanded[shift.name])
-        order = {name: i for i, name in enumerate(agent.devices)}
-        for device in sorted(by_device, key=order.__getitem__):
-            runs.append((device, _union(by_device[device])))
+        """The agent's step function from its shifts' intervals and its overrides.
+
+        Overrides win. Otherwise, of the shifts active at an instant, the one listed first in the
+        roster decides the device: a rule that needs nothing but that instant, so every window
+        agrees on it. (Two devices wanted at once is a conflict, which validation refuses for the
+        next 28 days; this keeps the planner safe beyond.)
+        """
+        runs = [(device, expanded[shift.name]) for device, shift in self._memberships[agent.name]]
         overrides = [o for o in self._overrides.get(agent.name, ()) if o.start < end]
         points = sorted(
             {iv.start for _, ivs in runs for iv in ivs}
@@ -268,28 +267,29 @@ class Planner:
                 break
             while o_at < len(overrides) and overrides[o_at].end <= point:
                 o_at += 1
-            active: list[tuple[datetime, int, Interval]] = []
-            for j, (_, ivs) in enumerate(runs):
+            winner: tuple[str, Interval] | None = None
+            for j, (device, ivs) in enumerate(runs):
                 while cursor[j] < len(ivs) and ivs[cursor[j]].end <= point:
                     cursor[j] += 1
                 if cursor[j] < len(ivs) and ivs[cursor[j]].start <= point:
                     iv = ivs[cursor[j]]
-                    active.append((iv.start, j, iv))
+                    if winner is None:
+                        winner = (device, iv)
+                    elif device != winner[0] and conflicts is not None:
+                        devices = (winner[0], device)
+                        conflicts.append(
+                            Conflict(agent.name, point, devices, (winner[1].shift, iv.shift))
+                        )
             if o_at < len(overrides) and overrides[o_at].start <= point:
                 o = overrides[o_at]
                 step = Step(point, o.device, None, None, o.label)
-            elif active:
-                active.sort(key=lambda a: (a[0], a[1]))
-                _, j, iv = active[0]
-                step = Step(point, runs[j][0], iv.on, iv.off, None)
-                if len(active) > 1 and conflicts is not None:
-                    _, k, other = active[1]
-                    conflicts.append(
-                        Conflict(agent.name, point, (runs[j][0], runs[k][0]), (iv.on, other.on))
-                    )
+            elif winner is not None:
+                step = Step(point, winner[0], winner[1].shift, winner[1].shift, None)
             else:
                 step = Step(point, None, None, None, None)
             if steps and steps[-1].device == step.device and steps[-1].override == step.override:
+                # Still the same device: no transition, but remember which shift now holds it.
+                steps[-1] = steps[-1]._replace(off=step.off)
                 continue
             steps.append(step)
         return steps
@@ -369,24 +369,9 @@ def desired_state(roster: Roster, at: datetime) -> dict[str, str | None]:
 def _steps_of_one(intervals: list[Interval], device: str) -> list[Step]:
     steps: list[Step] = []
     for iv in intervals:
-        steps.append(Step(iv.start, device, iv.on, iv.off, None))
+        steps.append(Step(iv.start, device, iv.shift, iv.shift, None))
         steps.append(Step(iv.end, None, None, None, None))
     return steps
-
-
-def _union(intervals: list[Interval]) -> list[Interval]:
-    """Merge touching or overlapping intervals (of one device, from several shifts)."""
-    if len(intervals) < 2:
-        return intervals
-    merged: list[Interval] = []
-    for iv in sorted(intervals):
-        if merged and iv.start <= merged[-1].end:
-            last = merged[-1]
-            if iv.end > last.end:
-                merged[-1] = Interval(last.start, iv.end, last.on, iv.off)
-        else:
-            merged.append(iv)
-    return merged
 
 
 def _override_index(label: str) -> int:

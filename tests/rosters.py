@@ -1,0 +1,56 @@
+"""Small roster builders for tests: YAML text from a few Python values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from shiftswitch.loader import parse_roster
+from shiftswitch.planner import Transition
+from shiftswitch.roster import Roster
+
+DEFAULT_AGENTS: Mapping[str, Mapping[str, str]] = {
+    "asha": {"desk": "100280", "mobile": "+919953125068"},
+    "ravi": {"desk": "100281"},
+}
+
+
+def roster_text(
+    shifts: Sequence[Mapping[str, object]],
+    *,
+    timezone: str = "UTC",
+    agents: Mapping[str, Mapping[str, str]] = DEFAULT_AGENTS,
+    overrides: Sequence[Mapping[str, object]] = (),
+) -> str:
+    """A roster document with one account; values are written as JSON, which YAML reads."""
+    lines = [
+        "version: 1",
+        f"timezone: {timezone}",
+        "accounts:",
+        "  main: {sid: acme, base_url: 'http://127.0.0.1:8090'}",
+        "agents:",
+    ]
+    for i, (name, devices) in enumerate(agents.items()):
+        lines.append(f"  {name}: {{account: main, user_id: u-{i}, devices: {json.dumps(devices)}}}")
+    lines.append("shifts:")
+    lines.extend(f"  - {json.dumps(shift)}" for shift in shifts)
+    if overrides:
+        lines.append("overrides:")
+        lines.extend(f"  - {json.dumps(o)}" for o in overrides)
+    return "\n".join(lines) + "\n"
+
+
+def make_roster(shifts: Sequence[Mapping[str, object]], **kwargs: object) -> Roster:
+    return parse_roster(roster_text(shifts, **kwargs))  # type: ignore[arg-type]
+
+
+def brief(t: Transition) -> str:
+    """``2026-03-08T07:00Z asha:desk ON weekday`` — one transition, as the tables write it."""
+    source = t.shift or t.override
+    return f"{t.at:%Y-%m-%dT%H:%M}Z {t.agent}:{t.device} {'ON' if t.available else 'OFF'} {source}"
+
+
+def utc(text: str) -> datetime:
+    """``2026-03-08T07:00Z`` as an aware datetime."""
+    return datetime.fromisoformat(text)
