@@ -14,13 +14,14 @@ from typing import NoReturn
 
 import click
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from shiftswitch import __version__
 from shiftswitch.clock import Clock, SystemClock, local_to_utc
 from shiftswitch.db import upgrade
 from shiftswitch.loader import read_text
 from shiftswitch.planner import Planner, Transition
-from shiftswitch.problems import RosterError
+from shiftswitch.problems import RosterError, quote
 from shiftswitch.roster import Roster
 from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.validation import validate_text, validated_roster
@@ -153,7 +154,7 @@ def _parse_from(text: str | None, r: Roster, now: datetime) -> datetime:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise click.BadParameter(
-            f"{raw!r} is not a date-time; write e.g. 2026-12-01T09:00 or 2026-12-01T03:30Z",
+            f"{quote(raw)} is not a date-time; write e.g. 2026-12-01T09:00 or 2026-12-01T03:30Z",
             param_hint="--from",
         ) from None
     if parsed.tzinfo is None:
@@ -223,11 +224,17 @@ def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoRet
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code or EXIT_PROBLEMS)
     except RosterError as exc:
+        source = exc.source or "roster"
+        if len(exc.problems) == 1 and not exc.problems[0].path:
+            _fail(f"{source}: {exc.problems[0].message}", EXIT_PROBLEMS)  # unreadable, not YAML
         for problem in exc.problems:
             click.echo(problem.render(exc.source), err=True)
-        _fail(f"{exc.source or 'roster'}: roster refused", EXIT_PROBLEMS)
+        _fail(f"{source}: {_count(len(exc.problems), 'problem')}; roster refused", EXIT_PROBLEMS)
     except ConfigError as exc:
         _fail(str(exc), EXIT_PROBLEMS)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        _fail(f"database: {reason} (check DATABASE_URL)", EXIT_PROBLEMS)
     except click.exceptions.Abort:
         _fail("aborted", 130)
     except click.exceptions.Exit as exc:

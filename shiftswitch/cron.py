@@ -38,14 +38,37 @@ def parse_cron(expr: str) -> str:
         expr = expr.lower()
     elif len(expr.split()) != 5:
         raise CronError("expected 5 fields: minute hour day-of-month month day-of-week")
+    if not _fires(expr):
+        if not expr.startswith("@"):
+            fields = expr.split()
+            for i, (name, allowed) in enumerate(_FIELDS):
+                alone = " ".join(f if j == i else "*" for j, f in enumerate(fields))
+                if _fires(alone) is None:
+                    raise CronError(f'{name} field "{fields[i]}" is not valid ({allowed})')
+        if _fires(expr) is False:
+            raise CronError("it never fires")
+        raise CronError("not a valid cron expression")
+    return expr
+
+
+_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-7 or sun-sat"),
+)
+
+
+def _fires(expr: str) -> bool | None:
+    """True when ``expr`` fires, False when it is valid but never fires, None when invalid."""
     try:
         croniter(expr, _PROBE_FROM).get_next(datetime)
     except CroniterBadDateError:
-        raise CronError("it never fires") from None
-    except (CroniterBadCronError, CroniterError, ValueError, KeyError) as exc:
-        reason = str(exc).split("]", 1)[-1].strip(" ,") if "]" in str(exc) else str(exc)
-        raise CronError(reason or "not a valid cron expression") from None
-    return expr
+        return False
+    except (CroniterBadCronError, CroniterError, ValueError, KeyError, IndexError):
+        return None
+    return True
 
 
 def next_after(expr: str, local: datetime) -> Iterator[datetime]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shiftswitch.cron import CronError, parse_cron
-from shiftswitch.problems import Path, Problem, RosterError, format_path
+from shiftswitch.problems import Path, Problem, RosterError, format_path, quote
 from shiftswitch.roster import (
     DEFAULT_RATE_LIMIT,
     NAME,
@@ -93,9 +93,11 @@ class _Parser:
                     "environment (EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN)",
                 )
             elif key not in allowed:
-                self.error((*path, key), f"unknown key {key!r}; expected one of {_join(allowed)}")
+                self.error(
+                    (*path, key), f"unknown key {quote(key)}; expected one of {_join(allowed)}"
+                )
         for key in sorted(required - value.keys()):
-            self.error(path, f"missing {key!r}")
+            self.error(path, f"missing {quote(key)}")
 
     def text(self, value: Value, path: Path, what: str = "a value") -> str | None:
         if isinstance(value, str) and value.strip():
@@ -115,7 +117,9 @@ class _Parser:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.error(path, f"unknown time zone {name!r}; use an IANA name such as Asia/Kolkata")
+            self.error(
+                path, f"unknown time zone {quote(name)}; use an IANA name such as Asia/Kolkata"
+            )
             return None
 
     # -- sections --------------------------------------------------------------------------
@@ -135,12 +139,13 @@ class _Parser:
         version = root.get("version")
         if "version" in root and version != "1":
             self.error(
-                ("version",), f"unsupported version {version!r}; this release reads version: 1"
+                ("version",), f"unsupported version {quote(version)}; this release reads version: 1"
             )
         zone = self.zone(root["timezone"], ("timezone",)) if "timezone" in root else None
-        accounts = self.accounts(root.get("accounts"))
-        agents = self.agents(root.get("agents"), accounts)
-        shifts = self.shifts(root.get("shifts"), agents, zone)
+        # A missing section was reported above; parse what is there, so as to report the rest.
+        accounts = self.accounts(root["accounts"]) if "accounts" in root else {}
+        agents = self.agents(root["agents"], accounts) if "agents" in root else {}
+        shifts = self.shifts(root["shifts"], agents, zone) if "shifts" in root else []
         overrides = self.overrides(root.get("overrides"), agents, zone)
         self.unused_agents(agents, shifts, overrides)
         if self.problems or zone is None:
@@ -164,7 +169,7 @@ class _Parser:
             if not _ACCOUNT_NAME.match(name):
                 self.error(
                     here,
-                    f"account name {name!r} must be letters, digits and _ "
+                    f"account name {quote(name)} must be letters, digits and _ "
                     "(it names the EXOTEL_<ACCOUNT>_API_KEY variable)",
                 )
                 continue
@@ -184,7 +189,8 @@ class _Parser:
                 if region_name is not None and region_name.lower() not in REGIONS:
                     self.error(
                         (*here, "region"),
-                        f"unknown region {region_name!r}; use singapore or mumbai, or set base_url",
+                        f"unknown region {quote(region_name)}; "
+                        "use singapore or mumbai, or set base_url",
                     )
                 elif region_name is not None:
                     base_url = REGIONS[region_name.lower()]
@@ -202,7 +208,7 @@ class _Parser:
                 if raw is not None and rate is None:
                     self.error(
                         (*here, "rate_limit"),
-                        f"bad rate limit {raw!r}; write N/s or N/min with N > 0, e.g. 50/min",
+                        f"bad rate limit {quote(raw)}; write N/s or N/min with N > 0, e.g. 50/min",
                     )
             if sid and base_url and rate:
                 out[name] = Account(
@@ -219,7 +225,7 @@ class _Parser:
         if raw is None:
             return None
         parts = urlsplit(raw)
-        if parts.username or parts.password:
+        if parts.username or parts.password or "@" in raw:
             self.error(
                 path,
                 "credentials must not be written in the roster (found in the URL); "
@@ -227,7 +233,7 @@ class _Parser:
             )
             return None
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-            self.error(path, f"bad base_url {raw!r}; expected http(s)://host[:port]")
+            self.error(path, f"bad base_url {quote(raw)}; expected http(s)://host[:port]")
             return None
         return raw
 
@@ -239,7 +245,9 @@ class _Parser:
         for name, body in (section or {}).items():
             here = (*path, name)
             if not NAME.match(name):
-                self.error(here, f"agent name {name!r} may use letters, digits and . _ @ - only")
+                self.error(
+                    here, f"agent name {quote(name)} may use letters, digits and . _ @ - only"
+                )
                 continue
             fields = self.mapping(body, here, "account and devices")
             if fields is None:
@@ -252,7 +260,8 @@ class _Parser:
             )
             if account is not None and account not in accounts and not self.account_named(account):
                 self.error(
-                    (*here, "account"), f"unknown account {account!r}; defined: {_join(accounts)}"
+                    (*here, "account"),
+                    f"unknown account {quote(account)}; defined: {_join(accounts)}",
                 )
             user_id = fields.get("user_id")
             if user_id is not None:
@@ -296,7 +305,9 @@ class _Parser:
         for name, ref in (section or {}).items():
             here = (*path, name)
             if not NAME.match(name):
-                self.error(here, f"device name {name!r} may use letters, digits and . _ @ - only")
+                self.error(
+                    here, f"device name {quote(name)} may use letters, digits and . _ @ - only"
+                )
                 continue
             raw = self.text(ref, here, "a device id or a contact URI (+E.164 or sip:...)")
             if raw is None:
@@ -306,15 +317,17 @@ class _Parser:
                 if raw.startswith("+"):
                     self.error(
                         here,
-                        f"bad E.164 number {raw!r}; expected + and 7 to 15 digits, "
+                        f"bad E.164 number {quote(raw)}; expected + and 7 to 15 digits, "
                         "e.g. +919953125068",
                     )
                 elif raw.lower().startswith("sip:"):
-                    self.error(here, f"bad SIP URI {raw!r}; expected sip:user or sip:user@host")
+                    self.error(
+                        here, f"bad SIP URI {quote(raw)}; expected sip:user or sip:user@host"
+                    )
                 else:
                     self.error(
                         here,
-                        f"bad device {raw!r}; give an Exotel device id, "
+                        f"bad device {quote(raw)}; give an Exotel device id, "
                         "a +E.164 number or a sip: URI",
                     )
                 continue
@@ -351,7 +364,7 @@ class _Parser:
                 if name in names:
                     self.error(
                         (*here, "name"),
-                        f"duplicate shift name {name!r} (also shifts[{names[name]}])",
+                        f"duplicate shift name {quote(name)} (also shifts[{names[name]}])",
                     )
                     ok = False
                 names.setdefault(name, i)
@@ -372,7 +385,7 @@ class _Parser:
                 if raw is not None and not duration:
                     self.error(
                         (*here, "duration"),
-                        f"bad duration {raw!r}; write e.g. 9h, 7h30m, 45m or 1d",
+                        f"bad duration {quote(raw)}; write e.g. 9h, 7h30m, 45m or 1d",
                     )
                 elif duration and duration > timedelta(days=31):
                     self.error((*here, "duration"), f"duration {raw} is longer than 31 days")
@@ -398,7 +411,7 @@ class _Parser:
         try:
             parse_cron(raw)
         except CronError as exc:
-            self.error(path, f"invalid cron {raw!r}: {exc}")
+            self.error(path, f"invalid cron {quote(raw)}: {exc}")
             return None
         return raw
 
@@ -416,7 +429,7 @@ class _Parser:
                 out.add(date.fromisoformat(raw or ""))
             except ValueError:
                 if raw is not None:
-                    self.error((*path, j), f"bad date {raw!r}; expected YYYY-MM-DD")
+                    self.error((*path, j), f"bad date {quote(raw)}; expected YYYY-MM-DD")
                 ok = False
         return frozenset(out) if ok else None
 
@@ -439,7 +452,7 @@ class _Parser:
             if member is None:
                 ok = False
             elif member.agent in seen:
-                self.error(here, f"agent {member.agent!r} is listed twice in this shift")
+                self.error(here, f"agent {quote(member.agent)} is listed twice in this shift")
                 ok = False
             else:
                 seen.add(member.agent)
@@ -451,21 +464,24 @@ class _Parser:
         agent = agents.get(agent_name)
         if agent is None:
             if not self.agent_named(agent_name):
-                self.error(path, f"unknown agent {agent_name!r}")
+                self.error(path, f"unknown agent {quote(agent_name)}")
             return None
         if not device_name:
             if len(agent.devices) != 1:
                 choices = " or ".join(f"{agent_name}:{d}" for d in agent.devices)
                 self.error(
                     path,
-                    f"agent {agent_name!r} has {len(agent.devices)} devices; name one: {choices}",
+                    f"agent {quote(agent_name)} has {len(agent.devices)} devices; "
+                    f"name one: {choices}",
                 )
                 return None
             device_name = next(iter(agent.devices))
         elif device_name not in agent.devices:
+            if self.declared_device(agent_name, device_name):
+                return None  # the device itself is wrong, and was reported where it is defined
             self.error(
                 path,
-                f"unknown device {device_name!r} of agent {agent_name!r}; "
+                f"unknown device {quote(device_name)} of agent {quote(agent_name)}; "
                 f"it has {_join(agent.devices)}",
             )
             return None
@@ -473,6 +489,14 @@ class _Parser:
 
     def agent_named(self, name: str) -> bool:
         return self.declared("agents", name)
+
+    def declared_device(self, agent: str, device: str) -> bool:
+        """Written in the document, though perhaps refused (and so reported already)."""
+        root = self.doc.root
+        agents = root.get("agents") if isinstance(root, dict) else None
+        body = agents.get(agent) if isinstance(agents, dict) else None
+        devices = body.get("devices") if isinstance(body, dict) else None
+        return isinstance(devices, dict) and device in devices
 
     def overrides(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
@@ -507,7 +531,7 @@ class _Parser:
             )
             agent = agents.get(agent_name or "")
             if agent_name is not None and agent is None and not self.agent_named(agent_name):
-                self.error((*here, "agent"), f"unknown agent {agent_name!r}")
+                self.error((*here, "agent"), f"unknown agent {quote(agent_name)}")
             off = self.flag(fields.get("off"), (*here, "off"))
             device = fields.get("device")
             device_name: str | None = None
@@ -524,11 +548,13 @@ class _Parser:
                         ok = False
                 else:
                     device_name = self.text(device, (*here, "device"), "a device name")
-                    if device_name is not None and device_name not in agent.devices:
+                    if device_name is not None and self.declared_device(agent.name, device_name):
+                        ok = ok and device_name in agent.devices
+                    elif device_name is not None and device_name not in agent.devices:
                         self.error(
                             (*here, "device"),
-                            f"unknown device {device_name!r} of agent "
-                            f"{agent.name!r}; it has {_join(agent.devices)}",
+                            f"unknown device {quote(device_name)} of agent "
+                            f"{quote(agent.name)}; it has {_join(agent.devices)}",
                         )
                         ok = False
             start = self.instant(fields.get("from"), (*here, "from"), zone, end=False)
@@ -559,7 +585,7 @@ class _Parser:
             return None
         parsed = parse_instant(raw, zone, end=end)
         if parsed is None:
-            self.error(path, f"bad date-time {raw!r}; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+            self.error(path, f"bad date-time {quote(raw)}; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
         return parsed
 
     def overlapping_overrides(self, overrides: list[Override]) -> None:
@@ -572,7 +598,7 @@ class _Parser:
                 if b.start < a.end:
                     self.error(
                         ("overrides", b.index),
-                        f"overlaps {a.label} for agent {a.agent!r} from "
+                        f"overlaps {a.label} for agent {quote(a.agent)} from "
                         f"{b.start.astimezone(b.zone).isoformat()}; "
                         "an agent's overrides must not overlap",
                     )

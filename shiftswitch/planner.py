@@ -267,6 +267,11 @@ class Planner:
                 break
             while o_at < len(overrides) and overrides[o_at].end <= point:
                 o_at += 1
+            override = (
+                overrides[o_at]
+                if o_at < len(overrides) and overrides[o_at].start <= point
+                else None
+            )
             winner: tuple[str, Interval] | None = None
             for j, (device, ivs) in enumerate(runs):
                 while cursor[j] < len(ivs) and ivs[cursor[j]].end <= point:
@@ -275,14 +280,13 @@ class Planner:
                     iv = ivs[cursor[j]]
                     if winner is None:
                         winner = (device, iv)
-                    elif device != winner[0] and conflicts is not None:
+                    elif device != winner[0] and conflicts is not None and override is None:
                         devices = (winner[0], device)
                         conflicts.append(
                             Conflict(agent.name, point, devices, (winner[1].shift, iv.shift))
                         )
-            if o_at < len(overrides) and overrides[o_at].start <= point:
-                o = overrides[o_at]
-                step = Step(point, o.device, None, None, o.label)
+            if override is not None:
+                step = Step(point, override.device, None, None, override.label)
             elif winner is not None:
                 step = Step(point, winner[0], winner[1].shift, winner[1].shift, None)
             else:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 Path = tuple[str | int, ...]
+
+
+def quote(value: object) -> str:
+    """A user's value in a message, double-quoted and escaped: ``invalid cron "0 25 * * *"``."""
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def format_path(path: Path) -> str:

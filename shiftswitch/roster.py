@@ -32,7 +32,7 @@ _ACCOUNTNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SIP = re.compile(r"^sip:[^\s@:]+(@[^\s]+)?$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|min|minute)\s*$")
 
 
@@ -174,11 +174,11 @@ def parse_instant(text: str, zone: ZoneInfo, *, end: bool = False) -> datetime |
             local = datetime.combine(day + timedelta(days=1 if end else 0), time())
             return clock.local_to_utc(local, zone)
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+        return clock.local_to_utc(parsed, zone)
+    except (ValueError, OverflowError):  # not a date, or at the very ends of the calendar
         return None
-    if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC)
-    return clock.local_to_utc(parsed, zone)
 
 
 def classify_device(ref: str) -> DeviceKind | None:

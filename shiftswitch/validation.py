@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from shiftswitch.clock import as_utc
 from shiftswitch.loader import parse_document, read_text
 from shiftswitch.planner import Conflict, Planner
-from shiftswitch.problems import Path, Problem, RosterError
+from shiftswitch.problems import Path, Problem, RosterError, quote
 from shiftswitch.roster import Roster
 
 CONFLICT_HORIZON = timedelta(days=28)
@@ -63,7 +63,7 @@ def _conflict_problem(roster: Roster, c: Conflict, lines: dict[Path, int]) -> Pr
     path: Path = ("shifts", second.index, "members", member)
     local = c.at.astimezone(second.zone)
     message = (
-        f"conflict: agent {c.agent!r} would be ON on two devices at once: {c.devices[0]} "
+        f"conflict: agent {quote(c.agent)} would be ON on two devices at once: {c.devices[0]} "
         f"(shift {c.shifts[0]}) and {c.devices[1]} (shift {c.shifts[1]}), first at "
         f"{local:%Y-%m-%d %H:%M} {second.zone.key} ({c.at:%Y-%m-%dT%H:%MZ})"
     )

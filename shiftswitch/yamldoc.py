@@ -14,7 +14,7 @@ from typing import TypeAlias
 
 import yaml
 
-from shiftswitch.problems import Path, Problem, RosterError
+from shiftswitch.problems import Path, Problem, RosterError, quote
 
 Value: TypeAlias = str | list["Value"] | dict[str, "Value"] | None
 
@@ -56,7 +56,10 @@ def load(text: str) -> Document:
     doc = Document(root=None)
     if node is None:
         return doc
-    doc.root = _convert(node, (), doc.lines, doc.problems)
+    try:
+        doc.root = _convert(node, (), doc.lines, doc.problems)
+    except RecursionError:
+        raise RosterError([Problem((), "YAML too deeply nested (a recursive alias?)")]) from None
     return doc
 
 
@@ -80,7 +83,7 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list
             child: Path = (*path, key)
             if key in out:
                 line = key_node.start_mark.line + 1
-                problems.append(Problem(child, f"duplicate key {key!r}", line))
+                problems.append(Problem(child, f"duplicate key {quote(key)}", line))
                 continue
             out[key] = _convert(value_node, child, lines, problems)
             # Point problems about a mapping entry at its key, where the reader looks.
