@@ -173,6 +173,7 @@ class Planner:
         self._memberships = memberships
         self._overrides = overrides
         self._zones = {shift.name: shift.zone for shift in roster.shifts}
+        self._override_zones = {o.label: o.zone for o in roster.overrides}
 
     # -- public API -------------------------------------------------------------------------
 
@@ -306,58 +307,27 @@ class Planner:
         end: datetime,
         out: list[Transition],
     ) -> None:
-        account = agent.account
-        user_id = agent.user_id
-        devices = agent.devices
+        def switch(device: str, on: bool, shift: str | None, override: str | None) -> None:
+            d = agent.devices[device]
+            zone = self._override_zones[override] if override else self.zone_of(shift)
+            out.append(
+                Transition(step.at, agent.name, agent.account, agent.user_id, device,
+                           d.device_id, d.contact_uri, on, shift, override, zone)
+            )  # fmt: skip
+
         previous: Step | None = None
         for step in steps:
             was = previous.device if previous is not None else None
             if step.device != was and start <= step.at < end:
                 if previous is not None and was is not None:
                     # An OFF is caused by the override that begins now, else by what ends now.
-                    shift: str | None = None
-                    override: str | None = step.override
-                    if override is None:
-                        shift, override = previous.off, previous.override
-                    d = devices[was]
-                    out.append(
-                        Transition(
-                            step.at,
-                            agent.name,
-                            account,
-                            user_id,
-                            was,
-                            d.device_id,
-                            d.contact_uri,
-                            False,
-                            shift,
-                            override,
-                            self._zone(shift, override),
-                        )
-                    )
+                    if step.override is not None:
+                        switch(was, False, None, step.override)
+                    else:
+                        switch(was, False, previous.off, previous.override)
                 if step.device is not None:
-                    d = devices[step.device]
-                    out.append(
-                        Transition(
-                            step.at,
-                            agent.name,
-                            account,
-                            user_id,
-                            step.device,
-                            d.device_id,
-                            d.contact_uri,
-                            True,
-                            step.on,
-                            step.override,
-                            self._zone(step.on, step.override),
-                        )
-                    )
+                    switch(step.device, True, step.on, step.override)
             previous = step
-
-    def _zone(self, shift: str | None, override: str | None) -> ZoneInfo:
-        if override is not None:
-            return self.roster.overrides[_override_index(override)].zone
-        return self._zones.get(shift or "", self.roster.zone)
 
 
 def plan(roster: Roster, start: datetime, end: datetime) -> list[Transition]:
@@ -376,10 +346,6 @@ def _steps_of_one(intervals: list[Interval], device: str) -> list[Step]:
         steps.append(Step(iv.start, device, iv.shift, iv.shift, None))
         steps.append(Step(iv.end, None, None, None, None))
     return steps
-
-
-def _override_index(label: str) -> int:
-    return int(label[len("overrides[") : -1])
 
 
 def _order(t: Transition) -> tuple[datetime, str, str, bool, str]:
