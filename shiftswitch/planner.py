@@ -307,11 +307,13 @@ class Planner:
         end: datetime,
         out: list[Transition],
     ) -> None:
-        def switch(device: str, on: bool, shift: str | None, override: str | None) -> None:
+        def switch(
+            at: datetime, device: str, on: bool, shift: str | None, override: str | None
+        ) -> None:
             d = agent.devices[device]
             zone = self._override_zones[override] if override else self.zone_of(shift)
             out.append(
-                Transition(step.at, agent.name, agent.account, agent.user_id, device,
+                Transition(at, agent.name, agent.account, agent.user_id, device,
                            d.device_id, d.contact_uri, on, shift, override, zone)
             )  # fmt: skip
 
@@ -322,11 +324,11 @@ class Planner:
                 if previous is not None and was is not None:
                     # An OFF is caused by the override that begins now, else by what ends now.
                     if step.override is not None:
-                        switch(was, False, None, step.override)
+                        switch(step.at, was, False, None, step.override)
                     else:
-                        switch(was, False, previous.off, previous.override)
+                        switch(step.at, was, False, previous.off, previous.override)
                 if step.device is not None:
-                    switch(step.device, True, step.on, step.override)
+                    switch(step.at, step.device, True, step.on, step.override)
             previous = step
 
 
