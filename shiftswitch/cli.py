@@ -7,6 +7,7 @@ line on stderr naming the place and the fix, and a non-zero exit; never a traceb
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from shiftswitch.roster import Roster
 from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.validation import validate_text, validated_roster
 
+MIN_YEAR, MAX_YEAR = 1971, 9000  # instants shiftswitch plans for; far from datetime's limits
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
@@ -101,6 +103,10 @@ def _count(n: int, noun: str) -> str:
 
 
 # -- plan -------------------------------------------------------------------------------------
+def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter("must be a number of hours, such as 24 or 1.5")
+    return value
 
 
 @cli.command()
@@ -115,6 +121,7 @@ def _count(n: int, noun: str) -> str:
     type=click.FloatRange(min=0, min_open=True, max=24 * 62),
     default=24.0,
     show_default=True,
+    callback=_finite,
     help="Length of the window.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of transitions.")
@@ -153,10 +160,13 @@ def _parse_from(text: str | None, r: Roster, now: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
+        parsed = None
+    if parsed is None or not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise click.BadParameter(
-            f"{quote(raw)} is not a date-time; write e.g. 2026-12-01T09:00 or 2026-12-01T03:30Z",
+            f"{quote(raw)} is not a date-time from {MIN_YEAR} to {MAX_YEAR}; "
+            "write e.g. 2026-12-01T09:00 or 2026-12-01T03:30Z",
             param_hint="--from",
-        ) from None
+        )
     if parsed.tzinfo is None:
         return local_to_utc(parsed, r.zone)
     return parsed.astimezone(UTC)

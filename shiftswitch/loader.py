@@ -35,8 +35,14 @@ from shiftswitch.roster import (
 )
 from shiftswitch.yamldoc import Document, Value, load
 
+_CREDENTIALS_HERE = (
+    "credentials must not be written in the roster; set them in the environment "
+    "(EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN)"
+)
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SECRET_KEY = re.compile(r"(api_?key|api_?token|token|password|passwd|secret|credential)", re.I)
+_SECRET_KEY = re.compile(
+    r"(api_?key|api_?token|token|password|passwd|secret|credential|authori[sz]ation)", re.I
+)
 
 
 def read_text(path: str) -> str:
@@ -87,11 +93,7 @@ class _Parser:
     ) -> None:
         for key in value:
             if _SECRET_KEY.search(key):
-                self.error(
-                    (*path, key),
-                    "credentials must not be written in the roster; set them in the "
-                    "environment (EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN)",
-                )
+                self.error((*path, key), _CREDENTIALS_HERE)
             elif key not in allowed:
                 self.error(
                     (*path, key), f"unknown key {quote(key)}; expected one of {_join(allowed)}"
@@ -232,8 +234,16 @@ class _Parser:
                 "set EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN",
             )
             return None
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-            self.error(path, f"bad base_url {quote(raw)}; expected http(s)://host[:port]")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.error(path, "bad base_url; expected http(s)://host[:port]")
+            return None
+        if parts.query or parts.fragment or parts.path.strip("/"):
+            # Not echoed: whatever follows the host is where a token would hide.
+            self.error(
+                path,
+                "base_url must be only http(s)://host[:port], with no path or query "
+                "(nor credentials: those go in the environment)",
+            )
             return None
         return raw
 
@@ -304,6 +314,9 @@ class _Parser:
         out: dict[str, Device] = {}
         for name, ref in (section or {}).items():
             here = (*path, name)
+            if _SECRET_KEY.search(name):
+                self.error(here, _CREDENTIALS_HERE)
+                continue
             if not NAME.match(name):
                 self.error(
                     here, f"device name {quote(name)} may use letters, digits and . _ @ - only"

@@ -105,7 +105,10 @@ def expand_shift(shift: Shift, start: datetime, end: datetime) -> list[Interval]
     """
     zone = shift.zone
     anchor = _last_start_before(shift, start)
-    cursor = anchor if anchor is not None else to_local(start, zone) - _DST_MARGIN
+    if anchor is not None:
+        cursor = anchor
+    else:  # no start found looking back (all skipped?): go back as far as one can last
+        cursor = to_local(start - (shift.duration or timedelta()), zone) - _DST_MARGIN
     ends = _EndFinder(shift) if shift.end is not None else None
     out: list[Interval] = []
     for local in first_at_or_after(shift.start, cursor):
@@ -114,9 +117,9 @@ def expand_shift(shift: Shift, start: datetime, end: datetime) -> list[Interval]
             break
         if local.date() in shift.skip_dates:
             continue
-        finish = begin + shift.duration if ends is None else ends.after(begin)  # type: ignore[operator]
-        if finish < start:
-            continue
+        finish = begin + shift.duration if ends is None else ends.after(local)  # type: ignore[operator]
+        if finish < start or finish <= begin:
+            continue  # over before the window, or swallowed whole by a DST gap
         if out and begin <= out[-1].end:
             if finish > out[-1].end:
                 out[-1] = Interval(out[-1].start, finish, shift.name)
@@ -138,24 +141,24 @@ def _last_start_before(shift: Shift, at: datetime) -> datetime | None:
 
 
 class _EndFinder:
-    """Next ``end`` firing after each start, for starts given in increasing order."""
+    """The instant of the next ``end`` firing after each start, for starts in increasing order.
+
+    "After" is read on the wall clock, from the start as the cron wrote it: a start at 02:00 on
+    a spring-forward day is followed by the 03:00 end firing, though both happen at 03:00.
+    """
 
     def __init__(self, shift: Shift) -> None:
         assert shift.end is not None
         self.shift = shift
         self.firings: Iterator[datetime] | None = None
-        self.current: datetime | None = None  # instant of the current candidate
+        self.current: datetime | None = None  # wall-clock time of the current candidate
 
-    def after(self, begin: datetime) -> datetime:
-        zone = self.shift.zone
-        wall = to_local(begin, zone)
+    def after(self, local_start: datetime) -> datetime:
         if self.firings is None:
-            self.firings = iter(next_after(self.shift.end or "", wall))
-            self.current = None
-        while self.current is None or self.current <= begin:
-            local = next(self.firings)  # a valid cron fires for ever
-            self.current = local_to_utc(local, zone)
-        return self.current
+            self.firings = next_after(self.shift.end or "", local_start)
+        while self.current is None or self.current <= local_start:
+            self.current = next(self.firings)  # a valid cron fires for ever
+        return local_to_utc(self.current, self.shift.zone)
 
 
 class Planner:
@@ -218,7 +221,7 @@ class Planner:
         found: dict[tuple[str, str, str], Conflict] = {}
         for name in sorted(suspects):
             sink: list[Conflict] = []
-            self._sweep(self.roster.agents[name], expanded, end, sink)
+            self._sweep(self.roster.agents[name], expanded, end, sink, also_at=start)
             for c in sink:
                 if c.at >= start:
                     found.setdefault((c.agent, *sorted(c.shifts)), c)  # type: ignore[arg-type]
@@ -244,6 +247,7 @@ class Planner:
         expanded: Mapping[str, list[Interval]],
         end: datetime,
         conflicts: list[Conflict] | None,
+        also_at: datetime | None = None,
     ) -> list[Step]:
         """The agent's step function from its shifts' intervals and its overrides.
 
@@ -259,6 +263,7 @@ class Planner:
             | {iv.end for _, ivs in runs for iv in ivs}
             | {o.start for o in overrides}
             | {o.end for o in overrides}
+            | ({also_at} if also_at is not None else set())
         )
         cursor = [0] * len(runs)
         o_at = 0

@@ -101,6 +101,9 @@ def test_plan_refuses_an_invalid_roster(tmp_path: Path) -> None:
         (["plan", "--hours", "-1"], "--hours"),
         (["plan", "--roster", "/nonexistent/roster.yaml"], "cannot read roster"),
         (["plna"], "No such command"),
+        (["plan", "--hours", "nan"], "must be a number of hours"),
+        (["plan", "--from", "9999-12-31T20:00"], "from 1971 to 9000"),
+        (["plan", "--from", "0001-01-01T00:00"], "from 1971 to 9000"),
     ],
 )
 def test_mistakes_are_one_line(args: list[str], message: str) -> None:

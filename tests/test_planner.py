@@ -8,6 +8,7 @@ Europe/London Mar 29 (01:00→02:00) and Oct 25 (02:00→01:00).
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -97,6 +98,36 @@ CASES = [
             "2026-03-08T11:00Z ravi:desk OFF night",  # 07:00 EDT
         ],
         id="ny-spring-night-shift-duration",
+    ),
+    pytest.param(
+        NY,
+        [shift("gap", "0 2 * * *", ["ravi"], end="30 3 * * *")],
+        [],
+        ("2026-03-07T12:00Z", "2026-03-09T00:00Z"),
+        [
+            "2026-03-08T07:00Z ravi:desk ON gap",  # 02:00 does not exist: 03:00 EDT
+            "2026-03-08T07:30Z ravi:desk OFF gap",  # the 03:30 end, the first after 02:00
+        ],
+        id="ny-spring-end-shift-starting-in-gap",
+    ),
+    pytest.param(
+        NY,
+        [shift("gap", "0 2 * * *", ["ravi"], end="30 2 * * *")],
+        [],
+        ("2026-03-07T12:00Z", "2026-03-09T00:00Z"),
+        [],  # start and end both fall in the gap: nothing that day, not a day-long shift
+        id="ny-spring-end-shift-inside-gap",
+    ),
+    pytest.param(
+        "UTC",
+        [shift("m", "* * * * *", ["ravi"], duration="1d", skip_dates=["2026-12-25"])],
+        [],
+        ("2026-12-25T20:00Z", "2026-12-26T01:00Z"),
+        [
+            "2026-12-25T23:59Z ravi:desk OFF m",  # the 12-24 23:59 start lasts a day; 12-25 skipped
+            "2026-12-26T00:00Z ravi:desk ON m",
+        ],
+        id="skip-date-under-a-long-running-shift",
     ),
     pytest.param(
         LONDON,
@@ -451,6 +482,32 @@ def test_conflicts_name_both_shifts_and_the_first_instant() -> None:
     assert (conflict.agent, conflict.at) == ("asha", utc("2026-12-01T12:00Z"))
     assert conflict.devices == ("desk", "mobile")
     assert conflict.shifts == ("desk-day", "mobile-late")
+
+
+def test_a_conflict_in_progress_at_the_start_is_found_there() -> None:
+    roster = make_roster(
+        [
+            shift("jan", "0 0 1 1 *", ["asha:desk"], duration="31d"),
+            shift("mid", "0 0 15 1 *", ["asha:mobile"], duration="20d"),
+        ]
+    )
+    start = utc("2027-01-20T00:00Z")
+    [conflict] = Planner(roster).conflicts(start, start + timedelta(days=28))
+    assert conflict.at == start
+
+
+def test_consecutive_windows_give_the_whole_plan() -> None:
+    roster = make_roster(
+        [
+            shift("night", "0 22 * * *", ["asha:desk"], end="0 6 * * *", timezone=NY),
+            shift("day", "30 9 * * mon-fri", ["asha:mobile", "ravi"], duration="7h"),
+        ],
+        overrides=[{"agent": "ravi", "off": True, "from": "2026-11-03", "to": "2026-11-03"}],
+    )
+    planner = Planner(roster)
+    cuts = [utc("2026-10-30T00:00Z") + timedelta(hours=7 * i) for i in range(25)]
+    pieces = [t for a, b in pairwise(cuts) for t in planner.transitions(a, b)]
+    assert pieces == planner.transitions(cuts[0], cuts[-1])
 
 
 def test_a_shift_is_expanded_once_whatever_its_members() -> None:

@@ -207,6 +207,9 @@ CREDENTIALS = [
     f"api_key: {SECRET}\n" + BASE,
     edit("region: singapore", f"base_url: https://admin:{SECRET}@ccm-api.exotel.com"),
     edit("region: singapore", f"base_url: http://:{SECRET}@127.0.0.1:8090"),
+    edit("region: singapore", f"base_url: https://ccm-api.exotel.com/?api_key={SECRET}"),
+    edit("region: singapore", f"base_url: https://ccm-api.exotel.com/{SECRET}"),
+    edit("      desk: 100280", f"      api_key: {SECRET}\n      desk: 100280"),
     pytest.param(
         edit("region: singapore", f"base_url: admin:{SECRET}@ccm-api.exotel.com"),
         id="base-url-no-scheme",
