@@ -18,6 +18,8 @@ from shiftswitch.problems import Path, Problem, RosterError, quote
 
 Value: TypeAlias = str | list["Value"] | dict[str, "Value"] | None
 
+# libyaml's parser when PyYAML was built with it: the same nodes and marks, ten times faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
@@ -45,7 +47,7 @@ def load(text: str) -> Document:
     occurrence wins) so that the roster parser can report them with everything else.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

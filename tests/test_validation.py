@@ -95,7 +95,7 @@ def row(name, text, place, message, line, *, count=1):
 BAD = [
     # -- document ------------------------------------------------------------------------
     row("yaml-syntax", edit("sid: acme_corp", "sid: acme: corp"), "(document)",
-        "YAML syntax error: mapping values are not allowed here", 5),
+        "YAML syntax error: mapping values are not allowed", 5),
     row("version-2", edit("version: 1", "version: 2"), "version",
         'unsupported version "2"', 1),
     row("missing-timezone", edit("timezone: Asia/Kolkata\n", ""), "(document)",
