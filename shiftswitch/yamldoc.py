@@ -69,7 +69,7 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         text = str(node.value)
-        if node.style is None and text in _NULLS:
+        if not node.style and text in _NULLS:  # plain: None from PyYAML, "" from libyaml
             return None
         return text
     if isinstance(node, yaml.SequenceNode):

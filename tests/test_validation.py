@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shiftswitch.validation import Report, validate_text
+from shiftswitch.yamldoc import load
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)  # a Monday, 05:30 in Asia/Kolkata
 REPO = Path(__file__).resolve().parent.parent
@@ -415,3 +416,11 @@ def test_cli_missing_file_is_one_clear_error(tmp_path):
 def test_cli_missing_file_error_is_one_line(tmp_path):
     result = run_cli("roster", "validate", "nowhere.yaml", cwd=tmp_path)
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("empty", ["", " ~", " null"])
+def test_empty_optional_sections_are_accepted(empty):
+    assert load(f"a:{empty}\n").root == {"a": None}
+    assert load('a: ""\n').root == {"a": ""}  # quoted stays text
+    text = BASE.split("overrides:", maxsplit=1)[0] + f"overrides:{empty}\n"
+    assert validate_text(text, NOW).ok, rendered(validate_text(text, NOW))
