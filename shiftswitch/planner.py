@@ -337,16 +337,6 @@ class Planner:
             previous = step
 
 
-def plan(roster: Roster, start: datetime, end: datetime) -> list[Transition]:
-    """Transitions of ``roster`` with ``start <= at < end``, in order."""
-    return Planner(roster).transitions(start, end)
-
-
-def desired_state(roster: Roster, at: datetime) -> dict[str, str | None]:
-    """Each agent's desired device at ``at``: the device that should be ON, or ``None``."""
-    return Planner(roster).desired(at)
-
-
 def _steps_of_one(intervals: list[Interval], device: str) -> list[Step]:
     steps: list[Step] = []
     for iv in intervals:

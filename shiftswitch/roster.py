@@ -43,10 +43,6 @@ class RateLimit:
     count: int
     per_seconds: int
 
-    @property
-    def per_second(self) -> float:
-        return self.count / self.per_seconds
-
     def __str__(self) -> str:
         return f"{self.count}/{'s' if self.per_seconds == 1 else 'min'}"
 
@@ -188,7 +184,3 @@ def classify_device(ref: str) -> DeviceKind | None:
     if ref.lower().startswith("sip:"):
         return "sip" if _SIP.match(ref) else None
     return "id" if _DEVICE_ID.match(ref) else None
-
-
-def is_e164(number: str) -> bool:
-    return bool(_E164.match(number))
