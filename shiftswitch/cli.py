@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 import click
+from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from shiftswitch import __version__
-from shiftswitch.clock import Clock, SystemClock, local_to_utc
+from shiftswitch import __version__, cli_ops
+from shiftswitch.cli_context import EXIT_PROBLEMS, EXIT_USAGE, Context, count, pass_context, table
+from shiftswitch.clock import SystemClock, local_to_utc
 from shiftswitch.db import upgrade
 from shiftswitch.loader import read_text
 from shiftswitch.planner import Planner, Transition
@@ -28,19 +30,6 @@ from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.validation import validate_text, validated_roster
 
 MIN_YEAR, MAX_YEAR = 1971, 9000  # instants shiftswitch plans for; far from datetime's limits
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
-
-
-class Context:
-    """What every command needs, built once in :func:`main`."""
-
-    def __init__(self, settings: Settings, clock: Clock) -> None:
-        self.settings = settings
-        self.clock = clock
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -80,8 +69,7 @@ def roster_validate(ctx: Context, file: str | None) -> None:
     if not report.ok:
         for problem in report.errors:
             click.echo(problem.render(path), err=True)
-        count = len(report.errors)
-        click.echo(f"{path}: {count} problem{'s' if count != 1 else ''}; roster refused", err=True)
+        click.echo(f"{path}: {count(len(report.errors), 'problem')}; roster refused", err=True)
         sys.exit(EXIT_PROBLEMS)
     assert report.roster is not None
     click.echo(f"{path}: valid: {_summary(report.roster)}")
@@ -90,16 +78,12 @@ def roster_validate(ctx: Context, file: str | None) -> None:
 def _summary(r: Roster) -> str:
     devices = sum(len(a.devices) for a in r.agents.values())
     parts = [
-        _count(len(r.accounts), "account"),
-        f"{_count(len(r.agents), 'agent')} ({_count(devices, 'device')})",
-        _count(len(r.shifts), "shift"),
-        _count(len(r.overrides), "override"),
+        count(len(r.accounts), "account"),
+        f"{count(len(r.agents), 'agent')} ({count(devices, 'device')})",
+        count(len(r.shifts), "shift"),
+        count(len(r.overrides), "override"),
     ]
     return ", ".join(parts)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # -- plan -------------------------------------------------------------------------------------
@@ -147,7 +131,7 @@ def plan(
         return
     _print_table(transitions)
     click.echo(
-        f"{_count(len(transitions), 'transition')} from {begin:%Y-%m-%d %H:%M}Z "
+        f"{count(len(transitions), 'transition')} from {begin:%Y-%m-%d %H:%M}Z "
         f"to {end:%Y-%m-%d %H:%M}Z ({path})",
         err=not transitions,
     )
@@ -186,10 +170,7 @@ def _print_table(transitions: Sequence[Transition]) -> None:
         )
         for t in transitions
     ]
-    header = ("LOCAL", "UTC", "AGENT", "DEVICE", "STATE", "SHIFT/OVERRIDE")
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    for row in (header, *rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    table(("LOCAL", "UTC", "AGENT", "DEVICE", "STATE", "SHIFT/OVERRIDE"), rows)
 
 
 # -- db ---------------------------------------------------------------------------------------
@@ -211,6 +192,9 @@ def db_upgrade(ctx: Context, revision: str) -> None:
 
 def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+cli_ops.register(cli)
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -239,12 +223,16 @@ def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoRet
             _fail(f"{source}: {exc.problems[0].message}", EXIT_PROBLEMS)  # unreadable, not YAML
         for problem in exc.problems:
             click.echo(problem.render(exc.source), err=True)
-        _fail(f"{source}: {_count(len(exc.problems), 'problem')}; roster refused", EXIT_PROBLEMS)
+        _fail(f"{source}: {count(len(exc.problems), 'problem')}; roster refused", EXIT_PROBLEMS)
     except ConfigError as exc:
         _fail(str(exc), EXIT_PROBLEMS)
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        if "no such table" in reason or "does not exist" in reason:
+            _fail(f"database: {reason}: run 'shiftswitch db upgrade' first", EXIT_PROBLEMS)
         _fail(f"database: {reason} (check DATABASE_URL)", EXIT_PROBLEMS)
+    except RedisError as exc:
+        _fail(f"redis: {exc} (check REDIS_URL; is Redis running?)", EXIT_PROBLEMS)
     except click.exceptions.Abort:
         _fail("aborted", 130)
     except click.exceptions.Exit as exc:

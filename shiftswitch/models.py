@@ -1,13 +1,40 @@
-"""SQLAlchemy models: the declarative base every table of shiftswitch derives from.
+"""SQLAlchemy models: what shiftswitch did and why (SPEC §6).
 
+- ``actions``: one row per switch the system decided to make, under a unique key, with its
+  life from ``pending`` to a final status;
+- ``attempts``: every HTTP exchange with Exotel made for an action;
+- ``device_states``: each device's last state confirmed by Exotel;
+- ``resolved_devices``: contact URIs resolved to (user id, device id) through GET users;
+- ``roster_versions``: each roster the scheduler has put in force.
+
+Instants are stored in UTC (:class:`UtcDateTime`). No column ever holds a credential.
 A naming convention is fixed from the first migration so that constraint names are the same on
 SQLite and PostgreSQL and later migrations can refer to them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -17,6 +44,170 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware instant, stored as UTC; SQLite (which keeps no zone) gives it back as UTC too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} where an instant is needed")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Source(enum.StrEnum):
+    SCHEDULE = "schedule"
+    RECONCILE = "reconcile"
+    MANUAL = "manual"
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"  # recorded, not yet handed to the broker
+    QUEUED = "queued"  # handed to the broker (or waiting for a retry)
+    RUNNING = "running"  # a worker is applying it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # an ON not sent because an OFF before it failed
+    SUPERSEDED = "superseded"  # no longer wanted when its turn came
+
+
+FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.BLOCKED, Status.SUPERSEDED})
+OPEN_STATUSES = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
+
+
+def _in(values: Any) -> str:
+    return ", ".join(f"'{v}'" for v in sorted(values))
+
+
+class Action(Base):
+    """One switch of one device, from the moment it is decided to its final status."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(Status)})", name="status"),
+        CheckConstraint(f"source IN ({_in(Source)})", name="source"),
+        Index("ix_actions_owner_order", "owner", "due_at", "available", "id"),
+        Index("ix_actions_account_device", "account", "user_id", "device_id"),
+        Index("ix_actions_agent_due", "agent", "due_at"),
+        Index("ix_actions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    # Whose actions are applied one at a time, in order: "<account>/<user id>" (or "/@<agent>"
+    # while the user id is known only through a contact URI).
+    owner: Mapped[str] = mapped_column(String(300))
+    account: Mapped[str] = mapped_column(String(100))
+    sid: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(300))
+    rate_limit: Mapped[str] = mapped_column(String(20))
+    agent: Mapped[str | None] = mapped_column(String(200))
+    device: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(200))
+    device_id: Mapped[str | None] = mapped_column(String(200))
+    contact_uri: Mapped[str | None] = mapped_column(String(300))
+    # The agent's other managed devices: [{"device", "device_id", "contact_uri"}]. An ON that
+    # meets "Another device is ON" may turn these OFF, never a device the roster does not name.
+    siblings: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
+    available: Mapped[bool]
+    shift: Mapped[str | None] = mapped_column(String(200))
+    override: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_http_code: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_description: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)  # why blocked, superseded or failed, in words
+    parent_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("actions.id", ondelete="SET NULL")
+    )
+
+
+class Attempt(Base):
+    """One HTTP exchange with Exotel on behalf of an action."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (UniqueConstraint("action_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("actions.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    request: Mapped[str] = mapped_column(String(60))  # "PUT available=true", "GET users"
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    http_code: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(10))  # ok | retry | final
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    retry_delay: Mapped[float | None] = mapped_column(Float)
+    request_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class DeviceState(Base):
+    """A device's last state confirmed by Exotel (a successful PUT or a read)."""
+
+    __tablename__ = "device_states"
+
+    account: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    agent: Mapped[str | None] = mapped_column(String(200))
+    device: Mapped[str | None] = mapped_column(String(200))
+    contact_uri: Mapped[str | None] = mapped_column(String(300))
+    available: Mapped[bool | None]
+    confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("actions.id", ondelete="SET NULL")
+    )
+
+
+class ResolvedDevice(Base):
+    """A contact URI of the roster resolved to Exotel's (user id, device id)."""
+
+    __tablename__ = "resolved_devices"
+
+    account: Mapped[str] = mapped_column(String(100), primary_key=True)
+    contact_uri: Mapped[str] = mapped_column(String(300), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    device_id: Mapped[str] = mapped_column(String(200))
+    resolved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RosterVersion(Base):
+    """A roster put in force: its content digest, where it came from, when and by whom."""
+
+    __tablename__ = "roster_versions"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)

@@ -59,11 +59,16 @@ class Account:
 
     @property
     def key_env(self) -> str:
-        return f"EXOTEL_{self.name.upper()}_API_KEY"
+        return credential_variables(self.name)[0]
 
     @property
     def token_env(self) -> str:
-        return f"EXOTEL_{self.name.upper()}_API_TOKEN"
+        return credential_variables(self.name)[1]
+
+
+def credential_variables(account: str) -> tuple[str, str]:
+    """The environment variables holding an account's API key and token."""
+    return f"EXOTEL_{account.upper()}_API_KEY", f"EXOTEL_{account.upper()}_API_TOKEN"
 
 
 @dataclass(frozen=True, slots=True)

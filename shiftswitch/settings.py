@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from shiftswitch.roster import Account
+from shiftswitch.retry import RetryPolicy
+from shiftswitch.roster import credential_variables
 
 DEFAULT_DATABASE_URL = "sqlite:///shiftswitch.db"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -22,15 +24,65 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
     roster_path: str = DEFAULT_ROSTER
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    http_timeout: float = 10.0  # read timeout of one Exotel request, seconds
+    # Redis gives an unacknowledged task to another worker after this long. It must exceed the
+    # longest retry delay, or a task waiting for its retry would run twice.
+    visibility_timeout: float = 900.0
+    # A worker holds a user's lock while it applies that user's switches; a worker that dies
+    # holding it frees it after this long. It must exceed one request's time.
+    lock_ttl: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        return cls(
+        retry = RetryPolicy(
+            base_delay=_number(env, "SHIFTSWITCH_RETRY_BASE_DELAY", 1.0, low=0.01),
+            max_delay=_number(env, "SHIFTSWITCH_RETRY_MAX_DELAY", 300.0, low=0.01),
+            max_attempts=int(_number(env, "SHIFTSWITCH_RETRY_MAX_ATTEMPTS", 8, low=1, whole=True)),
+            max_age=_number(env, "SHIFTSWITCH_RETRY_MAX_AGE", 1800.0, low=1),
+        )
+        settings = cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             roster_path=env.get("SHIFTSWITCH_ROSTER") or DEFAULT_ROSTER,
+            retry=retry,
+            http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1),
+            visibility_timeout=_number(env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1),
+            lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 30.0, low=1),
         )
+        if settings.visibility_timeout <= retry.max_delay:
+            raise ConfigError(
+                f"SHIFTSWITCH_VISIBILITY_TIMEOUT ({settings.visibility_timeout:g} s) must be "
+                f"longer than SHIFTSWITCH_RETRY_MAX_DELAY ({retry.max_delay:g} s), or a task "
+                "waiting for its retry would be delivered twice"
+            )
+        if settings.lock_ttl <= settings.http_timeout + CONNECT_TIMEOUT:
+            raise ConfigError(
+                f"SHIFTSWITCH_LOCK_TTL ({settings.lock_ttl:g} s) must be longer than one "
+                f"request can take ({settings.http_timeout + CONNECT_TIMEOUT:g} s: "
+                "SHIFTSWITCH_HTTP_TIMEOUT plus the connect timeout)"
+            )
+        return settings
+
+
+CONNECT_TIMEOUT = 3.05  # seconds; a little over a multiple of TCP's 3 s retransmission window
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, low: float, whole: bool = False
+) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < low:
+        kind = "a whole number" if whole else "a number of seconds"
+        raise ConfigError(f"{name}={raw!r}: must be {kind}, at least {low:g}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +96,14 @@ class Credentials:
         return f"Credentials(key={self.key!r}, token=<hidden>)"
 
 
-def credentials(account: Account, env: Mapping[str, str] | None = None) -> Credentials:
+def credentials(account: str, env: Mapping[str, str] | None = None) -> Credentials:
     """The Exotel credentials of ``account`` from ``EXOTEL_<ACCOUNT>_API_KEY`` / ``_API_TOKEN``."""
     env = os.environ if env is None else env
-    missing = [name for name in (account.key_env, account.token_env) if not env.get(name)]
+    key_env, token_env = credential_variables(account)
+    missing = [name for name in (key_env, token_env) if not env.get(name)]
     if missing:
         raise ConfigError(
-            f"account {account.name!r}: set {' and '.join(missing)} in the environment "
+            f"account {account!r}: set {' and '.join(missing)} in the environment "
             "(Exotel credentials are never read from the roster)"
         )
-    return Credentials(env[account.key_env], env[account.token_env])
+    return Credentials(env[key_env], env[token_env])

@@ -1,0 +1,342 @@
+"""The scheduler: from the roster to recorded, enqueued actions, once a tick (SPEC §4).
+
+- The roster is planned ahead for a window (:data:`HORIZON`) into a sorted list; a tick takes
+  the transitions that became due off its front. A tick's cost grows with what is due, not with
+  the roster: when nothing is due it is one ``stat`` of the roster file and a comparison.
+- Due transitions are recorded under their unique key, then claimed and handed to the broker
+  (:class:`~shiftswitch.actions.Store`): restarts, crashes and a second scheduler neither
+  repeat nor lose one.
+- On start, on a roster change, and every few minutes, it reconciles: each managed device's
+  desired state now against its last confirmed state. Boundaries missed while it was down are
+  not replayed; the present desired state is applied once.
+- A roster edit is picked up at the next tick; an invalid edit is refused with a log line and
+  the last good roster stays in force.
+
+Only :meth:`Scheduler.run` reads the clock; everything below takes ``now``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import os
+import threading
+import time
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from shiftswitch.actions import NewAction, Store, for_device, for_transition
+from shiftswitch.broker import Dispatcher
+from shiftswitch.clock import Clock
+from shiftswitch.loader import read_text
+from shiftswitch.models import (
+    OPEN_STATUSES,
+    Action,
+    DeviceState,
+    ResolvedDevice,
+    RosterVersion,
+    Source,
+)
+from shiftswitch.planner import Planner, Transition
+from shiftswitch.problems import RosterError
+from shiftswitch.roster import Roster
+from shiftswitch.validation import validate_text
+
+log = logging.getLogger("shiftswitch.scheduler")
+
+HORIZON = timedelta(minutes=30)  # how far ahead transitions are planned (in memory only)
+RECONCILE_EVERY = timedelta(minutes=5)
+STALL = timedelta(minutes=2)  # a longer gap between ticks is handled like a restart
+
+
+class RosterFile:
+    """The YAML roster, read again when the file changes; an invalid edit is refused."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.roster: Roster | None = None
+        self.digest = ""
+        self._stamp: tuple[int, int] | None = None
+        self._refused = ""
+
+    def load(self, now: datetime) -> Roster:
+        """The roster now in the file, which must be valid (raises :class:`RosterError`)."""
+        text, stamp = self._read()
+        report = validate_text(text, now)
+        if not report.ok:
+            raise RosterError(report.errors, self.path)
+        assert report.roster is not None
+        self.roster, self.digest, self._stamp = report.roster, _digest(text), stamp
+        return report.roster
+
+    def poll(self, now: datetime) -> Roster | None:
+        """A new valid roster if the file changed since the last look, else None."""
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            if self._refused != "missing":
+                log.error("roster=%s unreadable: %s; keeping the last good roster", self.path, exc)
+                self._refused = "missing"
+            return None
+        if (st.st_mtime_ns, st.st_size) == self._stamp:
+            return None
+        try:
+            text, stamp = self._read()
+        except RosterError:
+            return None
+        self._stamp = stamp
+        digest = _digest(text)
+        if digest in (self.digest, self._refused):
+            return None
+        report = validate_text(text, now)
+        if not report.ok:
+            self._refused = digest
+            first = report.errors[0].render(self.path)
+            log.error(
+                "roster=%s edit refused (%d problem%s, first: %s); the last good roster stays "
+                "in force",
+                self.path,
+                len(report.errors),
+                "" if len(report.errors) == 1 else "s",
+                first,
+            )
+            return None
+        assert report.roster is not None
+        self.roster, self.digest, self._refused = report.roster, digest, ""
+        return report.roster
+
+    def _read(self) -> tuple[str, tuple[int, int]]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            st = None
+        text = read_text(self.path)
+        return text, (st.st_mtime_ns, st.st_size) if st else (0, 0)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class TickReport:
+    due: int = 0
+    enqueued: int = 0
+    reconciled: int = 0
+    reloaded: bool = False
+
+
+class Scheduler:
+    def __init__(
+        self,
+        source: RosterFile,
+        store: Store,
+        dispatcher: Dispatcher,
+        *,
+        horizon: timedelta = HORIZON,
+        reconcile_every: timedelta = RECONCILE_EVERY,
+        requeue_after: timedelta = timedelta(minutes=16),
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.dispatcher = dispatcher
+        self.horizon = horizon
+        self.reconcile_every = reconcile_every
+        self.requeue_after = requeue_after
+        self._planner: Planner | None = None
+        self._plan: list[Transition] = []
+        self._times: list[datetime] = []
+        self._next = 0  # index of the first transition not yet recorded
+        self._planned_to: datetime | None = None
+        self._next_reconcile: datetime | None = None
+        self._last_tick: datetime | None = None
+
+    @property
+    def roster(self) -> Roster:
+        assert self.source.roster is not None, "start() first"
+        return self.source.roster
+
+    def start(self, now: datetime) -> TickReport:
+        """Load the roster, hand over actions a previous run recorded but never sent, reconcile."""
+        roster = self.source.load(now)
+        self._last_tick = now
+        self._put_in_force(roster, now)
+        stranded = self.store.enqueue(None, self.dispatcher, now)
+        if stranded:
+            log.info("enqueued=%d recorded before a restart and not sent", len(stranded))
+        return TickReport(enqueued=len(stranded), reconciled=self.reconcile(now))
+
+    def tick(self, now: datetime) -> TickReport:
+        """Record and enqueue what became due; pick up roster edits; reconcile when it is time."""
+        report = TickReport()
+        if self._last_tick is not None and now - self._last_tick > STALL:
+            # Asleep or stalled: like a restart, apply the present state once, not each
+            # boundary missed in between.
+            log.warning("tick gap=%s; replanning from now", now - self._last_tick)
+            self._put_in_force(self.roster, now)
+            report.reconciled = self.reconcile(now)
+        self._last_tick = now
+        roster = self.source.poll(now)
+        if roster is not None:
+            self._put_in_force(roster, now)
+            report.reloaded = True
+            report.reconciled = self.reconcile(now)
+        end = bisect_right(self._times, now, lo=self._next)
+        if end > self._next:
+            due = self._plan[self._next : end]
+            self.store.record([for_transition(self.roster, t) for t in due], now)
+            enqueued = self.store.enqueue([t.key for t in due], self.dispatcher, now)
+            self._next = end  # only once recorded: a failed tick is tried again
+            report.due, report.enqueued = len(due), len(enqueued)
+            log.info("tick due=%d enqueued=%d at=%s", len(due), len(enqueued), now.isoformat())
+        assert self._planned_to is not None
+        if self._planned_to - now < self.horizon / 2:
+            self._extend(self._planned_to, now + self.horizon)
+        if self._next_reconcile is not None and now >= self._next_reconcile:
+            report.reconciled += self.reconcile(now)
+            stale = self.store.requeue_stale(self.dispatcher, now, self.requeue_after)
+            if stale:
+                log.warning("requeued=%d actions whose messages were lost", len(stale))
+        return report
+
+    def reconcile(self, now: datetime) -> int:
+        """Enqueue, for each managed device, its desired state now if it differs from the last
+        confirmed one (source ``reconcile``). Devices with an action under way are left to it."""
+        self._next_reconcile = now + self.reconcile_every
+        roster = self.roster
+        assert self._planner is not None
+        desired = self._planner.desired(now)
+        with self.store.sessions() as session:
+            busy = {
+                (agent, device)
+                for agent, device in session.execute(
+                    select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
+                )
+            }
+            states = {
+                (s.account, s.user_id, s.device_id): s for s in session.scalars(select(DeviceState))
+            }
+            resolved = {
+                (r.account, r.contact_uri): (r.user_id, r.device_id)
+                for r in session.scalars(select(ResolvedDevice))
+            }
+        new: list[NewAction] = []
+        for agent in roster.agents.values():
+            want = desired.get(agent.name)
+            for device in agent.devices.values():
+                if (agent.name, device.name) in busy:
+                    continue
+                ids = resolved.get((agent.account, device.contact_uri or ""))
+                if device.device_id and agent.user_id:
+                    ids = (agent.user_id, device.device_id)
+                state = states.get((agent.account, *ids)) if ids else None
+                wanted = device.name == want
+                if state is not None and state.available is wanted:
+                    continue
+                # A device never confirmed (state None) is set once: its state is unknown.
+                after = state.action_id if state is not None and state.action_id else 0
+                key = (
+                    f"reconcile:{agent.account}/{agent.name}/{device.name}/"
+                    f"{'on' if wanted else 'off'}/after:{after}"
+                )
+                new.append(
+                    for_device(
+                        roster,
+                        agent.name,
+                        device.name,
+                        wanted,
+                        key=key,
+                        source=Source.RECONCILE,
+                        due_at=now,
+                    )
+                )
+        if not new:
+            return 0
+        self.store.record(new, now)
+        enqueued = self.store.enqueue([a.key for a in new], self.dispatcher, now)
+        log.info("reconcile differing=%d enqueued=%d", len(new), len(enqueued))
+        return len(enqueued)
+
+    def run(self, clock: Clock, stop: threading.Event, tick_seconds: float = 1.0) -> None:
+        """Tick about every ``tick_seconds`` until ``stop`` is set."""
+        self.start(clock.now())
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                self.tick(clock.now())
+            except SQLAlchemyError as exc:
+                log.error("tick failed: database: %s; trying again", _first_line(exc))
+            except Exception as exc:  # the broker or anything else: keep ticking, say why
+                log.exception("tick failed: %s; trying again", exc)
+            stop.wait(max(0.0, tick_seconds - (time.monotonic() - began)))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _put_in_force(self, roster: Roster, now: datetime) -> None:
+        self._planner = Planner(roster)
+        self._plan, self._times, self._next = [], [], 0
+        self._planned_to = now
+        self._extend(now, now + self.horizon, after=now)
+        self._record_version(now)
+
+    def _extend(self, start: datetime, end: datetime, after: datetime | None = None) -> None:
+        assert self._planner is not None
+        more = self._planner.transitions(start, end)
+        if after is not None:
+            more = [t for t in more if t.at > after]  # ``after`` itself is reconciled instead
+        del self._plan[: self._next], self._times[: self._next]
+        self._next = 0
+        self._plan += more
+        self._times += [t.at for t in more]
+        self._planned_to = end
+
+    def _record_version(self, now: datetime) -> None:
+        digest, path = self.source.digest, self.source.path
+        with self.store.sessions() as session:
+            last = session.scalars(
+                select(RosterVersion).order_by(RosterVersion.number.desc()).limit(1)
+            ).first()
+            if last is not None and last.digest == digest:
+                return
+            number = (session.scalar(select(func.max(RosterVersion.number))) or 0) + 1
+            session.add(
+                RosterVersion(
+                    number=number,
+                    digest=digest,
+                    source=path,
+                    created_at=now,
+                    created_by=_user(),
+                    summary=_summary(self.roster),
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:  # another scheduler recorded it at the same moment
+                session.rollback()
+                return
+        log.info("roster=%s version=%d digest=%s in force", path, number, digest[:12])
+
+
+def _summary(roster: Roster) -> str:
+    devices = sum(len(a.devices) for a in roster.agents.values())
+    return (
+        f"{len(roster.accounts)} accounts, {len(roster.agents)} agents ({devices} devices), "
+        f"{len(roster.shifts)} shifts, {len(roster.overrides)} overrides"
+    )
+
+
+def _user() -> str:
+    try:
+        return f"scheduler ({getpass.getuser()})"
+    except (KeyError, OSError):
+        return "scheduler"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

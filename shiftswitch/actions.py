@@ -1,0 +1,211 @@
+"""Recording actions under their unique key, and claiming them for the broker (SPEC §4).
+
+An action is recorded (``pending``) before it is handed to the broker, and it is handed over
+only by whoever moves it from ``pending`` to ``queued``: a conditional update that exactly one
+process wins. So a restart, a crash between the two steps, or two schedulers at once never
+send an action twice and never lose one (a ``pending`` row is picked up on the next pass).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import TypeVar
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from shiftswitch.broker import Dispatcher
+from shiftswitch.models import Action, Source, Status
+from shiftswitch.planner import Transition
+from shiftswitch.roster import Agent, Roster
+
+T = TypeVar("T")
+_CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class NewAction:
+    """An action about to be recorded."""
+
+    key: str
+    source: str
+    owner: str
+    account: str
+    sid: str
+    base_url: str
+    rate_limit: str
+    agent: str | None
+    device: str | None
+    user_id: str | None
+    device_id: str | None
+    contact_uri: str | None
+    available: bool
+    due_at: datetime
+    shift: str | None = None
+    override: str | None = None
+    siblings: list[dict[str, str | None]] = field(default_factory=list)
+
+
+def owner_of(account: str, user_id: str | None, agent: str | None) -> str:
+    """Whose actions are applied one at a time, in order: one Exotel user of one account."""
+    return f"{account}/{user_id}" if user_id else f"{account}/@{agent}"
+
+
+def siblings_of(agent: Agent, device: str) -> list[dict[str, str | None]]:
+    """The agent's other managed devices, as an action carries them."""
+    return [
+        {"device": d.name, "device_id": d.device_id, "contact_uri": d.contact_uri}
+        for d in agent.devices.values()
+        if d.name != device
+    ]
+
+
+def for_device(
+    roster: Roster,
+    agent_name: str,
+    device_name: str,
+    available: bool,
+    *,
+    key: str,
+    source: Source,
+    due_at: datetime,
+    shift: str | None = None,
+    override: str | None = None,
+) -> NewAction:
+    """The action that switches one roster device."""
+    agent = roster.agents[agent_name]
+    account = roster.accounts[agent.account]
+    device = agent.devices[device_name]
+    return NewAction(
+        key=key,
+        source=source,
+        owner=owner_of(account.name, agent.user_id, agent.name),
+        account=account.name,
+        sid=account.sid,
+        base_url=account.base_url,
+        rate_limit=str(account.rate_limit),
+        agent=agent.name,
+        device=device.name,
+        user_id=agent.user_id,
+        device_id=device.device_id,
+        contact_uri=device.contact_uri,
+        available=available,
+        due_at=due_at,
+        shift=shift,
+        override=override,
+        siblings=siblings_of(agent, device.name),
+    )
+
+
+def for_transition(roster: Roster, t: Transition) -> NewAction:
+    """The scheduled action of a planned transition, keyed by the transition's stable key."""
+    return for_device(
+        roster,
+        t.agent,
+        t.device,
+        t.available,
+        key=t.key,
+        source=Source.SCHEDULE,
+        due_at=t.at,
+        shift=t.shift,
+        override=t.override,
+    )
+
+
+class Store:
+    """The actions table, as the scheduler and the CLI use it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def record(self, actions: Iterable[NewAction], now: datetime) -> None:
+        """Insert each action unless one with its key exists already."""
+        dialect = self.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows = [{**asdict(a), "created_at": now, "status": Status.PENDING} for a in actions]
+        if not rows:
+            return
+        with self.sessions.begin() as session:
+            for chunk in _chunks(rows, _CHUNK):
+                stmt = insert(Action).values(chunk).on_conflict_do_nothing(index_elements=["key"])
+                session.execute(stmt)
+
+    def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
+        """Move matching ``pending`` actions to ``queued``; return those this call moved."""
+        stmt = (
+            update(Action)
+            .where(Action.status == Status.PENDING, condition)  # type: ignore[arg-type]
+            .values(status=Status.QUEUED, enqueued_at=now)
+            .returning(Action)
+        )
+        return list(session.scalars(stmt, execution_options={"synchronize_session": False}))
+
+    def enqueue(
+        self, keys: Sequence[str] | None, dispatcher: Dispatcher, now: datetime
+    ) -> list[Action]:
+        """Claim and hand to the broker the ``pending`` actions with these keys (None: all).
+
+        The claim commits before the broker is told, so two processes never both send one;
+        if this process dies in between, :meth:`requeue_stale` hands the action over later.
+        """
+        claimed: list[Action] = []
+        with self.sessions.begin() as session:
+            if keys is None:
+                claimed = self.claim(session, Action.id.is_not(None), now)
+            else:
+                for chunk in _chunks(list(keys), _CHUNK):
+                    claimed += self.claim(session, Action.key.in_(chunk), now)
+        dispatch_in_order(claimed, dispatcher)
+        return claimed
+
+    def requeue_stale(
+        self, dispatcher: Dispatcher, now: datetime, grace: timedelta
+    ) -> list[Action]:
+        """Hand again to the broker the open actions nobody has touched for ``grace``.
+
+        A task message can be lost (Redis restarted without persistence, or this process died
+        after claiming). Workers skip actions already final, so a duplicate message is harmless.
+        """
+        horizon = now - grace
+        with self.sessions.begin() as session:
+            stale = list(
+                session.scalars(
+                    select(Action).where(
+                        Action.status.in_([Status.QUEUED, Status.RUNNING]),
+                        or_(Action.retry_at.is_(None), Action.retry_at < horizon),
+                        or_(Action.enqueued_at.is_(None), Action.enqueued_at < horizon),
+                        or_(Action.started_at.is_(None), Action.started_at < horizon),
+                    )
+                )
+            )
+            for action in stale:
+                action.enqueued_at = now
+        dispatch_in_order(stale, dispatcher)
+        return stale
+
+
+def dispatch_in_order(actions: Sequence[Action], dispatcher: Dispatcher) -> None:
+    """One message per user, its actions in the order they must be applied."""
+    by_owner: dict[str, list[Action]] = defaultdict(list)
+    for action in actions:
+        by_owner[action.owner].append(action)
+    for owner, group in by_owner.items():
+        group.sort(key=apply_order)
+        dispatcher.dispatch(owner, group)
+
+
+def apply_order(action: Action) -> tuple[datetime, bool, int]:
+    """A user's actions run by due time; at one instant OFF before ON; then as recorded."""
+    return (action.due_at, action.available, action.id)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

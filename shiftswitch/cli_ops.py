@@ -1,0 +1,383 @@
+"""The commands that run and watch the pipeline: scheduler, worker, sandbox, device, reconcile,
+status and history (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from scheduler.loop import RosterFile, Scheduler
+from shiftswitch.actions import Store
+from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
+from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
+from shiftswitch.db import make_engine
+from shiftswitch.models import FINAL_STATUSES, Action, Status
+from shiftswitch.reports import UsageProblem, action_row, manual_action
+from shiftswitch.reports import history as report_history
+from shiftswitch.reports import status as report_status
+from shiftswitch.sandbox import Sandbox, SeedError, load_seed
+from shiftswitch.validation import validated_roster
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def register(cli: click.Group) -> None:
+    for command in (scheduler, worker, sandbox, device, reconcile, status, history):
+        cli.add_command(command)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    # Connection pools and HTTP libraries log URLs; they never carry credentials (Basic auth
+    # travels in a header), but a line per request drowns what matters.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _store(ctx: Context) -> Store:
+    return Store(make_engine(ctx.settings.database_url))
+
+
+def _dispatcher(ctx: Context) -> CeleryDispatcher:
+    return CeleryDispatcher(make_celery(ctx.settings))
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+roster_option = click.option(
+    "--roster",
+    "roster_path",
+    metavar="FILE",
+    help="Roster file (default: $SHIFTSWITCH_ROSTER or schedules.yaml).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+# -- scheduler and worker ----------------------------------------------------------------------
+
+
+@click.command()
+@roster_option
+@click.option(
+    "--tick", type=click.FloatRange(0.05, 60), default=1.0, show_default=True, help="Seconds."
+)
+@click.option(
+    "--reconcile-every",
+    type=click.FloatRange(5, 86400),
+    default=300.0,
+    show_default=True,
+    help="Seconds between reconciles.",
+)
+@click.option("--loglevel", default="info", show_default=True, help="debug, info, warning, error.")
+@pass_context
+def scheduler(
+    ctx: Context, roster_path: str | None, tick: float, reconcile_every: float, loglevel: str
+) -> None:
+    """Run the scheduler: record and enqueue each transition when due; reconcile.
+
+    Reads the roster file again when it changes (an invalid edit is refused and the last good
+    roster stays in force). Stop with Ctrl-C or SIGTERM.
+    """
+    _logging(loglevel)
+    path = roster_path or ctx.settings.roster_path
+    sched = Scheduler(
+        RosterFile(path),
+        _store(ctx),
+        _dispatcher(ctx),
+        reconcile_every=timedelta(seconds=reconcile_every),
+        requeue_after=timedelta(seconds=ctx.settings.visibility_timeout + 60),
+    )
+    stop = _stop_on_signals()
+    logging.getLogger("shiftswitch.scheduler").info("scheduler starting roster=%s", path)
+    sched.run(ctx.clock, stop, tick_seconds=tick)
+    logging.getLogger("shiftswitch.scheduler").info("scheduler stopped")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 1000),
+    default=32,
+    show_default=True,
+    help="Threads: switches applied at once by this process.",
+)
+@click.option("--loglevel", default="info", show_default=True, help="debug, info, warning, error.")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@pass_context
+def worker(ctx: Context, concurrency: int, loglevel: str, celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker that applies switches (threads: the work is waiting on HTTP).
+
+    Same as 'celery -A worker.app worker --pool threads'; further arguments go to Celery.
+    """
+    # worker.app builds its Celery app from the environment when imported: only here.
+    from worker.app import create_app  # noqa: PLC0415
+
+    _logging(loglevel)
+    app = create_app(ctx.settings)
+    argv = [
+        "worker",
+        "--pool=threads",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel.upper()}",
+        f"--queues={QUEUE}",
+        "--without-gossip",
+        "--without-mingle",
+        *celery_args,
+    ]
+    app.worker_main(argv)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8090, show_default=True)
+@click.option(
+    "--state",
+    "state_file",
+    metavar="FILE",
+    default="sandbox.yaml",
+    show_default=True,
+    help="Accounts, users and devices to start with.",
+)
+@click.option(
+    "--latency-ms", type=click.FloatRange(0, 60000), default=0.0, help="Delay every API request."
+)
+def sandbox(host: str, port: int, state_file: str, latency_ms: float) -> None:
+    """Run a local Exotel stand-in that enforces the device API's rules.
+
+    For demos, tests and rehearsals: auth, one device ON per user, unverified and unknown
+    devices, paging, a per-account rate limit with 429 and Retry-After, and faults switched on
+    through PUT /_sandbox/faults. See the README.
+    """
+    try:
+        seed = load_seed(state_file)
+    except SeedError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        server = Sandbox(seed, host=host, port=port, latency_ms=latency_ms)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    stop = _stop_on_signals()
+    server.start()
+    click.echo(f"sandbox listening on {server.url} (state {state_file}); Ctrl-C stops", err=True)
+    stop.wait()
+    server.stop()
+
+
+# -- on demand ----------------------------------------------------------------------------------
+
+
+@click.group()
+def device() -> None:
+    """Switch a device now, through the same path as the scheduler (source 'manual')."""
+
+
+def _device_command(available: bool) -> click.Command:
+    state = "ON" if available else "OFF"
+
+    @click.command(name=state.lower())
+    @click.argument("agent", required=False)
+    @click.argument("device_name", metavar="[DEVICE]", required=False)
+    @click.option("--account", help="Roster account of --user/--device.")
+    @click.option("--user", "user_id", metavar="ID", help="Exotel user id (instead of AGENT).")
+    @click.option("--device", "device_id", metavar="ID", help="Exotel device id (with --user).")
+    @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(1, 3600),
+        default=120.0,
+        show_default=True,
+        help="With --wait: seconds.",
+    )
+    @roster_option
+    @json_option
+    @pass_context
+    def command(
+        ctx: Context,
+        agent: str | None,
+        device_name: str | None,
+        account: str | None,
+        user_id: str | None,
+        device_id: str | None,
+        wait: bool,
+        timeout: float,
+        roster_path: str | None,
+        as_json: bool,
+    ) -> None:
+        now = ctx.clock.now()
+        roster = validated_roster(roster_path or ctx.settings.roster_path, now)
+        if agent is not None and (user_id or device_id):
+            raise click.UsageError("give AGENT [DEVICE] or --user/--device, not both")
+        try:
+            new = manual_action(
+                roster,
+                available,
+                now,
+                agent=agent,
+                device=device_name,
+                account=account or (next(iter(roster.accounts)) if user_id else None),
+                user_id=user_id,
+                device_id=device_id,
+            )
+        except UsageProblem as exc:
+            raise click.UsageError(str(exc)) from None
+        store = _store(ctx)
+        store.record([new], now)
+        (action,) = store.enqueue([new.key], _dispatcher(ctx), now)
+        what = f"{action.agent or action.user_id} {action.device or action.device_id} {state}"
+        if not wait:
+            if as_json:
+                click.echo(json.dumps(_row(action)))
+            else:
+                click.echo(f"action {action.id} queued: {what}")
+            return
+        if not as_json:
+            click.echo(f"action {action.id} queued: {what}; waiting...", err=True)
+        final = _wait_for(store, action.id, timeout)
+        if as_json:
+            click.echo(json.dumps(_row(final)))
+        else:
+            click.echo(_result_line(final, what))
+        if final.status != Status.SUCCEEDED:
+            sys.exit(EXIT_PROBLEMS)
+
+    command.__doc__ = (
+        f"Turn a device {state}: AGENT [DEVICE] from the roster (DEVICE may be left out when "
+        "the agent has one), or --user ID --device ID [--account NAME]."
+    )
+    return command
+
+
+device.add_command(_device_command(True))
+device.add_command(_device_command(False))
+
+
+def _row(action: Action) -> dict[str, Any]:
+    return action_row(action)
+
+
+def _wait_for(store: Any, action_id: int, timeout: float) -> Action:
+    deadline = time.monotonic() + timeout
+    while True:
+        with store.sessions() as session:
+            action: Action = session.get_one(Action, action_id)
+        if action.status in FINAL_STATUSES:
+            return action
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"action {action_id} is still {action.status} after {timeout:g} s "
+                "(is a worker running? see 'shiftswitch history')"
+            )
+        time.sleep(0.2)
+
+
+def _result_line(a: Action, what: str) -> str:
+    took = ""
+    if a.finished_at and a.enqueued_at:
+        took = f", {(a.finished_at - a.enqueued_at).total_seconds():.1f} s"
+    tries = count(a.attempts, "attempt")
+    if a.status == Status.SUCCEEDED:
+        return f"succeeded: {what} (HTTP {a.last_http_code}, {tries}{took})"
+    detail = a.reason or a.error_description or ""
+    return f"{a.status}: {what} ({tries}{took}): {detail}"
+
+
+# -- reconcile, status, history ---------------------------------------------------------------
+
+
+@click.command()
+@roster_option
+@json_option
+@pass_context
+def reconcile(ctx: Context, roster_path: str | None, as_json: bool) -> None:
+    """Reconcile once now: enqueue each managed device whose desired state differs from the
+    last one Exotel confirmed (source 'reconcile')."""
+    now = ctx.clock.now()
+    sched = Scheduler(
+        RosterFile(roster_path or ctx.settings.roster_path), _store(ctx), _dispatcher(ctx)
+    )
+    report = sched.start(now)
+    if as_json:
+        click.echo(json.dumps({"enqueued": report.reconciled, "stranded": report.enqueued}))
+        return
+    click.echo(f"reconcile: {count(report.reconciled, 'action')} enqueued")
+
+
+@click.command()
+@roster_option
+@json_option
+@pass_context
+def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
+    """Who is ON now, what is next, what is under way, and recent failures."""
+    now = ctx.clock.now()
+    roster = validated_roster(roster_path or ctx.settings.roster_path, now)
+    report = report_status(_store(ctx), roster, now)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"ON now ({len(report['on'])}):")
+    for s in report["on"]:
+        who, which = s["agent"] or s["user_id"], s["device"] or s["device_id"]
+        click.echo(f"  {who:<16} {which:<12} since {s['since']}")
+    click.echo("Next:")
+    for t in report["next"]:
+        state = "ON" if t["available"] else "OFF"
+        cause = t["shift"] or t["override"]
+        click.echo(f"  {t['at']}  {t['agent']:<16} {t['device']:<12} {state:<3}  {cause}")
+    under_way = ", ".join(f"{n} {s}" for s, n in sorted(report["open"].items())) or "none"
+    click.echo(f"Under way: {under_way}")
+    click.echo(f"Failures in the last 24 h ({len(report['failures'])}):")
+    for f in report["failures"]:
+        click.echo(
+            f"  {f['due_at']}  {f['agent'] or f['user_id']} {f['device'] or f['device_id']} "
+            f"{'ON' if f['available'] else 'OFF'} {f['status']}: {f['reason']}"
+        )
+
+
+@click.command()
+@click.argument("agent", required=False)
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@json_option
+@pass_context
+def history(ctx: Context, agent: str | None, limit: int, as_json: bool) -> None:
+    """The latest actions, newest first (of AGENT when given), with their outcome."""
+    actions = report_history(_store(ctx), agent, limit)
+    if as_json:
+        click.echo(json.dumps([action_row(a) for a in actions], indent=2))
+        return
+    if not actions:
+        click.echo("no actions recorded" + (f" for {agent}" if agent else ""), err=True)
+        return
+    table(
+        ("DUE (UTC)", "AGENT", "DEVICE", "STATE", "SOURCE", "STATUS", "TRIES", "HTTP", "DETAIL"),
+        [
+            (
+                f"{a.due_at:%Y-%m-%d %H:%M:%S}",
+                a.agent or f"#{a.user_id}",
+                a.device or f"#{a.device_id}",
+                "ON" if a.available else "OFF",
+                a.source,
+                a.status,
+                str(a.attempts),
+                str(a.last_http_code or ""),
+                (a.reason or a.error_description or "")[:80],
+            )
+            for a in actions
+        ],
+    )

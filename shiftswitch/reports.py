@@ -1,0 +1,174 @@
+"""What the CLI shows of the results tables: on-demand actions, status and history (SPEC §7)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from shiftswitch.actions import NewAction, Store, for_device, owner_of
+from shiftswitch.models import FINAL_STATUSES, Action, DeviceState, Source, Status
+from shiftswitch.planner import Planner
+from shiftswitch.problems import quote
+from shiftswitch.roster import Roster
+
+RECENT = timedelta(hours=24)
+
+
+class UsageProblem(Exception):
+    """The user named something that is not there; the message says what is."""
+
+
+def manual_action(
+    roster: Roster,
+    available: bool,
+    now: datetime,
+    *,
+    agent: str | None = None,
+    device: str | None = None,
+    account: str | None = None,
+    user_id: str | None = None,
+    device_id: str | None = None,
+) -> NewAction:
+    """The action for ``device on|off``: a roster agent's device, or an Exotel user's device."""
+    state = "on" if available else "off"
+    key = f"manual:{uuid.uuid4().hex}/{state}"
+    if agent is not None:
+        if agent not in roster.agents:
+            raise UsageProblem(f"unknown agent {quote(agent)}; {_known('agents', roster.agents)}")
+        devices = roster.agents[agent].devices
+        if device is None:
+            if len(devices) != 1:
+                raise UsageProblem(
+                    f"agent {quote(agent)} has {len(devices)} devices; name one: "
+                    f"{', '.join(devices)}"
+                )
+            device = next(iter(devices))
+        if device not in devices:
+            raise UsageProblem(
+                f"agent {quote(agent)} has no device {quote(device)}; {_known('devices', devices)}"
+            )
+        return for_device(
+            roster, agent, device, available, key=key, source=Source.MANUAL, due_at=now
+        )
+    if account is None or user_id is None or device_id is None:
+        raise UsageProblem("name an AGENT (and DEVICE), or give --account, --user and --device")
+    if account not in roster.accounts:
+        raise UsageProblem(
+            f"unknown account {quote(account)}; {_known('accounts', roster.accounts)}"
+        )
+    acc = roster.accounts[account]
+    return NewAction(
+        key=key,
+        source=Source.MANUAL,
+        owner=owner_of(account, user_id, None),
+        account=account,
+        sid=acc.sid,
+        base_url=acc.base_url,
+        rate_limit=str(acc.rate_limit),
+        agent=None,
+        device=None,
+        user_id=user_id,
+        device_id=device_id,
+        contact_uri=None,
+        available=available,
+        due_at=now,
+    )
+
+
+def _known(what: str, names: Any) -> str:
+    listed = sorted(names)
+    shown = ", ".join(listed[:10]) + (", ..." if len(listed) > 10 else "")
+    return f"{what} are: {shown}" if listed else f"there are no {what}"
+
+
+def action_row(a: Action) -> dict[str, Any]:
+    """An action as ``history --json`` and ``device --wait --json`` print it."""
+    return {
+        "id": a.id,
+        "key": a.key,
+        "source": a.source,
+        "status": a.status,
+        "account": a.account,
+        "agent": a.agent,
+        "device": a.device,
+        "user_id": a.user_id,
+        "device_id": a.device_id,
+        "available": a.available,
+        "shift": a.shift,
+        "override": a.override,
+        "due_at": _iso(a.due_at),
+        "enqueued_at": _iso(a.enqueued_at),
+        "started_at": _iso(a.started_at),
+        "finished_at": _iso(a.finished_at),
+        "attempts": a.attempts,
+        "http_code": a.last_http_code,
+        "error_code": a.error_code,
+        "error_description": a.error_description,
+        "request_id": a.request_id,
+        "reason": a.reason,
+    }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+def history(store: Store, agent: str | None, limit: int) -> list[Action]:
+    """The latest actions, newest first; of one agent when ``agent`` is given."""
+    stmt = select(Action).order_by(Action.due_at.desc(), Action.id.desc()).limit(limit)
+    if agent is not None:
+        stmt = stmt.where(Action.agent == agent)
+    with store.sessions() as session:
+        return list(session.scalars(stmt))
+
+
+def status(store: Store, roster: Roster, now: datetime, upcoming: int = 10) -> dict[str, Any]:
+    """Who is ON now, what is next, what is under way, and recent failures."""
+    with store.sessions() as session:
+        on = list(
+            session.scalars(
+                select(DeviceState)
+                .where(DeviceState.available.is_(True))
+                .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
+            )
+        )
+        counts = dict(
+            session.execute(
+                select(Action.status, func.count())
+                .where(Action.status.not_in(FINAL_STATUSES))
+                .group_by(Action.status)
+            ).tuples()
+        )
+        failures = list(
+            session.scalars(
+                select(Action)
+                .where(
+                    Action.status.in_([Status.FAILED, Status.BLOCKED]),
+                    Action.due_at >= now - RECENT,
+                )
+                .order_by(Action.due_at.desc())
+                .limit(20)
+            )
+        )
+    ahead = Planner(roster).transitions(now, now + RECENT)[:upcoming]
+    return {
+        "at": _iso(now),
+        "on": [
+            {
+                "account": s.account,
+                "agent": s.agent,
+                "device": s.device,
+                "user_id": s.user_id,
+                "device_id": s.device_id,
+                "since": _iso(s.confirmed_at),
+                "action_id": s.action_id,
+            }
+            for s in on
+        ],
+        "next": [t.as_json() for t in ahead],
+        "open": {str(k): v for k, v in counts.items()},
+        "failures": [action_row(a) for a in failures],
+    }

@@ -1,0 +1,285 @@
+"""The scheduler against a real database: record once, enqueue once, reconcile, reload.
+
+The broker side is a recording dispatcher here (what would be sent, in order); the tests in
+``test_pipeline.py`` run the real broker and worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from scheduler.loop import RosterFile, Scheduler
+from shiftswitch.actions import Store, for_transition
+from shiftswitch.db import make_engine, upgrade
+from shiftswitch.models import Action, DeviceState, ResolvedDevice, RosterVersion, Status
+from shiftswitch.planner import Planner
+from shiftswitch.problems import RosterError
+from tests.rosters import roster_text, utc
+
+pytestmark = pytest.mark.integration
+
+HANDOFF = [
+    {"name": "desk-am", "start": "0 9 * * *", "duration": "4h", "members": ["asha:desk", "ravi"]},
+    {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
+]
+MONDAY_0859 = utc("2026-11-30T08:59:00+00:00")
+
+
+class Recorder:
+    """What the scheduler hands to the broker: (owner, [(device, ON?, source)])."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[tuple[str | None, bool, str]]]] = []
+
+    def dispatch(self, owner: str, actions: Sequence[Action]) -> None:
+        self.sent.append((owner, [(a.device, a.available, a.source) for a in actions]))
+
+    def flat(self) -> list[tuple[str | None, bool, str]]:
+        return [item for _, batch in self.sent for item in batch]
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield Store(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def roster_file(tmp_path: Path) -> Path:
+    path = tmp_path / "schedules.yaml"
+    path.write_text(roster_text(HANDOFF))
+    return path
+
+
+def scheduler(path: Path, store: Store, recorder: Recorder) -> Scheduler:
+    return Scheduler(RosterFile(str(path)), store, recorder)
+
+
+def confirm_all(store: Store, now: datetime) -> None:
+    """Pretend every queued action succeeded, as a worker would record it."""
+    with store.sessions.begin() as session:
+        for a in session.scalars(select(Action).where(Action.status == Status.QUEUED)):
+            a.status = Status.SUCCEEDED
+            a.finished_at = now
+            assert a.user_id is not None
+            if a.device_id is None and a.contact_uri is not None:  # resolved, as a worker does
+                a.device_id = f"id-of-{a.contact_uri}"
+                session.merge(
+                    ResolvedDevice(
+                        account=a.account,
+                        contact_uri=a.contact_uri,
+                        user_id=a.user_id,
+                        device_id=a.device_id,
+                        resolved_at=now,
+                    )
+                )
+            session.merge(
+                DeviceState(
+                    account=a.account,
+                    user_id=a.user_id,
+                    device_id=a.device_id,
+                    agent=a.agent,
+                    device=a.device,
+                    available=a.available,
+                    confirmed_at=now,
+                    action_id=a.id,
+                )
+            )
+
+
+def run_until(s: Scheduler, start: datetime, end: datetime, step: timedelta) -> None:
+    """Tick from ``start`` to ``end``; what is sent succeeds at once."""
+    now = start
+    while now <= end:
+        report = s.tick(now)
+        if report.enqueued or report.reconciled:
+            confirm_all(s.store, now)
+        now += step
+
+
+def test_boundaries_are_recorded_and_sent_once_with_off_before_on(
+    store: Store, roster_file: Path
+) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)  # the first reconcile set every device OFF
+    rec.sent.clear()
+    run_until(s, MONDAY_0859, utc("2026-11-30T13:00:30+00:00"), timedelta(seconds=1))
+    owners = {owner: batch for owner, batch in rec.sent}
+    assert rec.flat() == [
+        ("desk", True, "schedule"),
+        ("desk", True, "schedule"),
+        ("desk", False, "schedule"),
+        ("mobile", True, "schedule"),
+        ("desk", False, "schedule"),
+    ]
+    # the handoff travels as one message, OFF first
+    assert [b for o, b in rec.sent if o == "main/u-0"][-1] == [
+        ("desk", False, "schedule"),
+        ("mobile", True, "schedule"),
+    ]
+    assert set(owners) == {"main/u-0", "main/u-1"}
+    with store.sessions() as session:
+        keys = session.scalars(select(Action.key).where(Action.source == "schedule")).all()
+    assert len(keys) == len(set(keys)) == 5
+
+
+def test_a_restarted_scheduler_sends_nothing_twice(store: Store, roster_file: Path) -> None:
+    first = Recorder()
+    s = scheduler(roster_file, store, first)
+    s.start(MONDAY_0859)
+    run_until(s, MONDAY_0859, utc("2026-11-30T09:00:05+00:00"), timedelta(seconds=1))
+    sent_before = len(first.flat())
+    again = Recorder()
+    s2 = scheduler(roster_file, store, again)
+    s2.start(utc("2026-11-30T09:00:06+00:00"))
+    run_until(
+        s2, utc("2026-11-30T09:00:06+00:00"), utc("2026-11-30T09:00:10+00:00"), timedelta(seconds=1)
+    )
+    assert sent_before > 0
+    assert again.flat() == []  # the 09:00 ONs are recorded and under way: nothing new
+
+
+def test_a_crash_between_record_and_enqueue_loses_nothing(store: Store, roster_file: Path) -> None:
+    s = scheduler(roster_file, store, Recorder())
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    # The 09:00 transitions recorded, and the process gone before it could enqueue them.
+    due = Planner(s.roster).transitions(
+        utc("2026-11-30T09:00:00+00:00"), utc("2026-11-30T09:00:01+00:00")
+    )
+    store.record([for_transition(s.roster, t) for t in due], utc("2026-11-30T09:00:00+00:00"))
+    rec = Recorder()
+    s2 = scheduler(roster_file, store, rec)
+    s2.start(utc("2026-11-30T09:00:03+00:00"))
+    assert sorted(rec.flat()) == [("desk", True, "schedule"), ("desk", True, "schedule")]
+    run_until(
+        s2, utc("2026-11-30T09:00:03+00:00"), utc("2026-11-30T09:00:10+00:00"), timedelta(seconds=1)
+    )
+    assert len(rec.flat()) == 2
+
+
+def test_two_schedulers_at_once_send_each_transition_once(store: Store, roster_file: Path) -> None:
+    a, b = Recorder(), Recorder()
+    sa, sb = scheduler(roster_file, store, a), scheduler(roster_file, store, b)
+    sa.start(MONDAY_0859)
+    sb.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    a.sent.clear()
+    b.sent.clear()
+    now = MONDAY_0859
+    while now <= utc("2026-11-30T13:00:05+00:00"):
+        reports = [sb.tick(now), sa.tick(now)]
+        if any(r.enqueued or r.reconciled for r in reports):
+            confirm_all(store, now)
+        now += timedelta(seconds=1)
+    both = sorted(a.flat() + b.flat())
+    assert len(both) == 5
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Action)) == 5 + 3
+
+
+def test_started_after_boundaries_applies_the_present_state_once(
+    store: Store, roster_file: Path
+) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(utc("2026-11-30T14:30:00+00:00"))  # desk-am ran 09-13, mobile-pm runs 13-17
+    assert sorted(rec.flat()) == sorted(
+        [("desk", False, "reconcile"), ("mobile", True, "reconcile"), ("desk", False, "reconcile")]
+    )
+    confirm_all(store, utc("2026-11-30T14:30:01+00:00"))
+    rec.sent.clear()
+    s.reconcile(utc("2026-11-30T14:31:00+00:00"))
+    scheduler(roster_file, store, rec).start(utc("2026-11-30T14:32:00+00:00"))
+    assert rec.flat() == []  # confirmed as desired: nothing to do
+
+
+def test_reconcile_does_not_repeat_an_action_that_failed(store: Store, roster_file: Path) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(MONDAY_0859)
+    with store.sessions.begin() as session:
+        for a in session.scalars(select(Action)):
+            a.status = Status.FAILED
+    rec.sent.clear()
+    s.reconcile(MONDAY_0859 + timedelta(seconds=30))  # still before 09:00: same desired state
+    assert rec.flat() == []
+
+
+def test_a_roster_edit_is_picked_up_at_the_next_tick(
+    store: Store, roster_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    rec.sent.clear()
+    # ravi's shift now starts at 09:00:30 instead of 09:00
+    edited = [dict(HANDOFF[0], members=["asha:desk"]), HANDOFF[1]]
+    edited.append({"name": "late", "start": "1 9 * * *", "duration": "1h", "members": ["ravi"]})
+    roster_file.write_text(roster_text(edited))
+    run_until(s, MONDAY_0859, utc("2026-11-30T09:01:05+00:00"), timedelta(seconds=1))
+    assert rec.flat() == [("desk", True, "schedule"), ("desk", True, "schedule")]
+    assert [o for o, _ in rec.sent] == ["main/u-0", "main/u-1"]
+    with store.sessions() as session:
+        ravi = session.scalars(select(Action).where(Action.agent == "ravi", Action.available)).one()
+        assert ravi.due_at == utc("2026-11-30T09:01:00+00:00")
+        assert session.scalar(select(func.count()).select_from(RosterVersion)) == 2
+
+
+def test_an_invalid_edit_is_refused_and_the_last_good_roster_stays(
+    store: Store, roster_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    rec.sent.clear()
+    roster_file.write_text(roster_text([dict(HANDOFF[0], start="0 25 * * *"), HANDOFF[1]]))
+    with caplog.at_level(logging.ERROR, logger="shiftswitch.scheduler"):
+        run_until(s, MONDAY_0859, utc("2026-11-30T09:00:05+00:00"), timedelta(seconds=1))
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1  # said once, not at every tick
+    assert "hour field" in refused[0] and "last good roster stays in force" in refused[0]
+    assert len(rec.flat()) == 2  # the 09:00 ONs of the good roster
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RosterVersion)) == 1
+
+
+def test_an_invalid_roster_at_start_is_an_error(store: Store, roster_file: Path) -> None:
+    roster_file.write_text(roster_text([dict(HANDOFF[0], duration="9x")]))
+    with pytest.raises(RosterError):
+        scheduler(roster_file, store, Recorder()).start(MONDAY_0859)
+
+
+def test_a_stalled_scheduler_does_not_replay_missed_boundaries(
+    store: Store, roster_file: Path
+) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    rec.sent.clear()
+    s.tick(utc("2026-11-30T08:59:30+00:00"))
+    s.tick(utc("2026-11-30T14:00:00+00:00"))  # asleep through 09:00 and 13:00
+    assert sorted(rec.flat()) == [("mobile", True, "reconcile")]
+
+
+def test_a_week_of_boundaries_in_seconds(store: Store, roster_file: Path) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    rec.sent.clear()
+    run_until(s, MONDAY_0859, MONDAY_0859 + timedelta(days=7), timedelta(minutes=1))
+    assert len(rec.flat()) == 7 * 6  # per day: 2 ONs at 09:00, 3 switches at 13:00, 1 OFF at 17:00

@@ -1,0 +1,576 @@
+"""Applying one Exotel user's actions, one at a time and in order (SPEC §3, §5).
+
+A task names a user (``owner``) and the actions it was sent for. Under the user's lock (in
+Redis, so one worker at a time, whatever the process) the worker takes the user's open actions
+in apply order, up to the last it was sent for, and brings each to a final status or to a
+planned retry. Taking *every* earlier open action of the user, not only those in the message,
+is what keeps the order across instants, lets a handoff's OFF go first, and picks up an action
+whose message was lost.
+
+For each action, in this order:
+
+1. superseded: a later action for the same device is recorded, so this one is not sent;
+2. blocked: an ON whose user may still have another device ON because an OFF before it failed;
+3. a device given by contact URI is resolved to (user id, device id), once, through GET users;
+4. an ON first turns OFF any other managed device of the user last confirmed ON;
+5. the PUT, after a slot of the account's shared request budget; then success, a retry
+   planned with backoff (:class:`Defer`), or a final failure. "Another device is ON" on an ON
+   reads the user: managed devices found ON are turned OFF and the ON tried again; a device the
+   roster does not manage is a conflict, recorded with its name.
+
+Every HTTP exchange is recorded as an attempt before the outcome is acted on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis import Redis
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shiftswitch.actions import NewAction, Store, apply_order
+from shiftswitch.clock import Clock
+from shiftswitch.coordination import Lock, LockBusy, RateLimiter
+from shiftswitch.exotel import ExotelClient, Kind, Outcome
+from shiftswitch.models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Action,
+    Attempt,
+    DeviceState,
+    ResolvedDevice,
+    Status,
+)
+from shiftswitch.retry import RetryPolicy, next_delay
+from shiftswitch.roster import parse_rate
+
+log = logging.getLogger("shiftswitch.worker")
+
+ANOTHER_DEVICE_ON = "another device is on"
+BUSY_RETRY = (0.3, 1.0)  # seconds: when another worker holds the user's lock
+
+
+class Defer(Exception):
+    """Come back to this user's actions in ``countdown`` seconds (the task retries itself)."""
+
+    def __init__(self, countdown: float, why: str) -> None:
+        super().__init__(f"{why}; again in {countdown:.2f} s")
+        self.countdown = max(0.0, countdown)
+        self.why = why
+
+
+class CredentialsMissing(Exception):
+    """This worker's environment lacks an account's credentials (the message names them)."""
+
+
+@dataclass
+class WorkerContext:
+    """What applying actions needs, built once per worker process."""
+
+    sessions: sessionmaker[Session]
+    store: Store
+    redis: Redis
+    limiter: RateLimiter
+    client_for: Callable[[Action], ExotelClient]  # may raise CredentialsMissing
+    policy: RetryPolicy
+    lock_ttl: float
+    clock: Clock
+    rng: random.Random
+    rate_block: float = 5.0  # longest wait for a request slot inside a task, seconds
+    sleep: Callable[[float], None] = time.sleep
+
+
+def apply_owner(ctx: WorkerContext, owner: str, ids: list[int]) -> None:
+    """Apply ``owner``'s open actions in order, up to the last of ``ids``."""
+    lock = Lock(ctx.redis, owner, ctx.lock_ttl)
+    try:
+        lock.acquire()
+    except LockBusy:
+        raise Defer(ctx.rng.uniform(*BUSY_RETRY), f"user {owner} busy") from None
+    try:
+        with ctx.sessions() as session:
+            sent = list(session.scalars(select(Action).where(Action.id.in_(ids))))
+        if not sent:
+            return
+        last = max(apply_order(a) for a in sent)
+        while (action := _next_open(ctx, owner, last)) is not None:
+            now = ctx.clock.now()
+            if action.retry_at is not None and action.retry_at > now:
+                wait = (action.retry_at - now).total_seconds()
+                raise Defer(wait, f"action {action.id} waits for its retry")
+            _step(ctx, lock, action)
+            if not lock.extend():
+                raise Defer(0.0, f"lock on {owner} lost")
+    finally:
+        lock.release()
+
+
+def _next_open(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int]) -> Action | None:
+    with ctx.sessions() as session:
+        candidates = session.scalars(
+            select(Action)
+            .where(Action.owner == owner, Action.status.in_(OPEN_STATUSES))
+            .order_by(Action.due_at, Action.available, Action.id)
+            .limit(1)
+        )
+        action = candidates.first()
+    if action is None or apply_order(action) > last:
+        return None
+    return action
+
+
+def _step(ctx: WorkerContext, lock: Lock, action: Action) -> None:
+    with ctx.sessions() as session:
+        later = _later_action(session, action)
+        if later is not None:
+            _finish(
+                ctx,
+                action,
+                Status.SUPERSEDED,
+                f"action {later.id} ({later.source}, due {later.due_at:%Y-%m-%d %H:%M:%SZ}) "
+                "came after it for the same device",
+            )
+            return
+        if action.available and (reason := _blocked_reason(session, action)):
+            _finish(ctx, action, Status.BLOCKED, reason)
+            return
+    try:
+        client = ctx.client_for(action)
+    except CredentialsMissing as exc:
+        _finish(ctx, action, Status.FAILED, str(exc))
+        return
+    if action.device_id is None and not _resolve(ctx, lock, client, action):
+        return
+    if action.available and _clear_siblings(ctx, action, _confirmed_on_siblings(ctx, action)):
+        return  # the OFFs come first; this ON is taken again after them
+    assert action.user_id is not None and action.device_id is not None
+    user_id, device_id = action.user_id, action.device_id
+    state = "true" if action.available else "false"
+    outcome = _exchange(
+        ctx,
+        lock,
+        action,
+        f"PUT available={state}",
+        lambda: client.set_available(user_id, device_id, action.available),
+    )
+    if outcome.ok:
+        _succeed(ctx, action, outcome)
+    elif outcome.kind is Kind.RETRY:
+        _retry_or_fail(ctx, action, outcome)
+    elif action.available and outcome.http_code == 403 and _another_device_on(outcome):
+        _conflict(ctx, lock, client, action)
+    else:
+        _finish(ctx, action, Status.FAILED, f"Exotel refused: {outcome.summary()}", outcome)
+
+
+# -- checks before sending ----------------------------------------------------------------------
+
+
+def _same_device(action: Action) -> object:
+    if action.agent is not None and action.device is not None:
+        return and_(Action.agent == action.agent, Action.device == action.device)
+    return Action.device_id == action.device_id
+
+
+def _later_action(session: Session, action: Action) -> Action | None:
+    """A recorded action for the same device that is due after this one."""
+    stmt = (
+        select(Action)
+        .where(
+            Action.account == action.account,
+            _same_device(action),  # type: ignore[arg-type]
+            Action.due_at > action.due_at,
+            Action.id != action.id,
+        )
+        .order_by(Action.due_at.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def _blocked_reason(session: Session, action: Action) -> str | None:
+    """Why this ON must not be sent: an OFF of another device of the user, before it, failed."""
+    before = session.scalars(
+        select(Action)
+        .where(
+            Action.owner == action.owner,
+            Action.status.in_(FINAL_STATUSES),
+            Action.due_at <= action.due_at,
+            Action.id != action.id,
+        )
+        .order_by(Action.due_at.desc(), Action.id.desc())
+        .limit(50)
+    )
+    seen: set[str | None] = {action.device}
+    for earlier in before:
+        if apply_order(earlier) > apply_order(action) or earlier.device in seen:
+            continue
+        seen.add(earlier.device)
+        if not earlier.available and earlier.status in (Status.FAILED, Status.BLOCKED):
+            return (
+                f"the OFF of {earlier.device or earlier.device_id} (action {earlier.id}) "
+                f"before it did not succeed ({earlier.status}: {earlier.reason}); "
+                "that device may still be ON"
+            )
+    return None
+
+
+def _resolve(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Action) -> bool:
+    """Find (user id, device id) of a contact-URI device: from the cache, else GET users."""
+    assert action.contact_uri is not None
+    uri = action.contact_uri
+    with ctx.sessions.begin() as session:
+        cached = session.get(ResolvedDevice, (action.account, uri))
+        if cached is not None:
+            _set_ids(session, action, cached.user_id, cached.device_id)
+            return True
+    found: tuple[str, str] | None = None
+
+    def lookup() -> Outcome:
+        nonlocal found
+        outcome, found = client.find_device(uri)
+        return outcome
+
+    outcome = _exchange(ctx, lock, action, "GET users", lookup)
+    if outcome.kind is Kind.RETRY:
+        _retry_or_fail(ctx, action, outcome)
+        return False
+    if not outcome.ok:
+        _finish(ctx, action, Status.FAILED, f"looking up {uri}: {outcome.summary()}", outcome)
+        return False
+    if found is None:
+        _finish(
+            ctx,
+            action,
+            Status.FAILED,
+            f"no device with contact URI {uri} in Exotel account {action.sid}; "
+            "check the number in the roster",
+        )
+        return False
+    user_id, device_id = found
+    with ctx.sessions.begin() as session:
+        session.merge(
+            ResolvedDevice(
+                account=action.account,
+                contact_uri=uri,
+                user_id=user_id,
+                device_id=device_id,
+                resolved_at=ctx.clock.now(),
+            )
+        )
+        _set_ids(session, action, user_id, device_id)
+    return True
+
+
+def _set_ids(session: Session, action: Action, user_id: str, device_id: str) -> None:
+    row = session.get_one(Action, action.id)
+    row.user_id, row.device_id = user_id, device_id
+    action.user_id, action.device_id = user_id, device_id
+
+
+def _sibling_ids(ctx: WorkerContext, action: Action) -> list[tuple[dict[str, str | None], str]]:
+    """The user's other managed devices whose device id is known."""
+    out = []
+    with ctx.sessions() as session:
+        for sibling in action.siblings:
+            device_id = sibling.get("device_id")
+            uri = sibling.get("contact_uri")
+            if device_id is None and uri is not None:
+                cached = session.get(ResolvedDevice, (action.account, uri))
+                device_id = cached.device_id if cached is not None else None
+            if device_id is not None:
+                out.append((sibling, device_id))
+    return out
+
+
+def _confirmed_on_siblings(
+    ctx: WorkerContext, action: Action
+) -> list[tuple[dict[str, str | None], str]]:
+    if action.user_id is None:
+        return []
+    out = []
+    with ctx.sessions() as session:
+        for sibling, device_id in _sibling_ids(ctx, action):
+            state = session.get(DeviceState, (action.account, action.user_id, device_id))
+            if state is not None and state.available:
+                out.append((sibling, device_id))
+    return out
+
+
+def _clear_siblings(
+    ctx: WorkerContext, action: Action, devices: list[tuple[dict[str, str | None], str]]
+) -> bool:
+    """Record an OFF, before ``action``, for each of ``devices``; False if none was new."""
+    if not devices:
+        return False
+    children = [
+        NewAction(
+            key=f"{action.key}/off:{sibling.get('device') or device_id}",
+            source=action.source,
+            owner=action.owner,
+            account=action.account,
+            sid=action.sid,
+            base_url=action.base_url,
+            rate_limit=action.rate_limit,
+            agent=action.agent,
+            device=sibling.get("device"),
+            user_id=action.user_id,
+            device_id=device_id,
+            contact_uri=sibling.get("contact_uri"),
+            available=False,
+            due_at=action.due_at,
+            shift=action.shift,
+            override=action.override,
+        )
+        for sibling, device_id in devices
+    ]
+    with ctx.sessions() as session:
+        known = set(
+            session.scalars(select(Action.key).where(Action.key.in_([c.key for c in children])))
+        )
+    new = [c for c in children if c.key not in known]
+    if not new:
+        return False
+    ctx.store.record(new, ctx.clock.now())
+    with ctx.sessions.begin() as session:
+        for child in session.scalars(select(Action).where(Action.key.in_([c.key for c in new]))):
+            child.parent_id = action.id
+            child.status = Status.QUEUED
+            child.enqueued_at = ctx.clock.now()
+    log.info(
+        "action=%s agent=%s device=%s turning OFF first: %s",
+        action.id,
+        action.agent,
+        action.device,
+        ", ".join(c.device or str(c.device_id) for c in new),
+    )
+    return True
+
+
+# -- the exchange and its outcome --------------------------------------------------------------
+
+
+def _exchange(
+    ctx: WorkerContext, lock: Lock, action: Action, request: str, call: Callable[[], Outcome]
+) -> Outcome:
+    """One HTTP request for ``action``, after a request slot; recorded as an attempt."""
+    _wait_for_slot(ctx, lock, action)
+    now = ctx.clock.now()
+    with ctx.sessions.begin() as session:
+        row = session.get_one(Action, action.id)
+        row.status = Status.RUNNING
+        row.started_at = row.started_at or now
+        row.attempts += 1
+        row.retry_at = None
+        number = row.attempts
+    action.status, action.attempts = Status.RUNNING, number
+    action.started_at = action.started_at or now
+    outcome = call()
+    with ctx.sessions.begin() as session:
+        session.add(
+            Attempt(
+                action_id=action.id,
+                number=number,
+                request=request,
+                at=now,
+                duration_ms=round(outcome.duration * 1000, 2),
+                http_code=outcome.http_code,
+                outcome=str(outcome.kind),
+                error_code=outcome.error_code,
+                error=None if outcome.ok else outcome.description,
+                request_id=outcome.request_id,
+            )
+        )
+    log.info(
+        "action=%s agent=%s device=%s request=%r attempt=%s outcome=%s http=%s ms=%.0f %s",
+        action.id,
+        action.agent,
+        action.device,
+        request,
+        number,
+        outcome.kind,
+        outcome.http_code,
+        outcome.duration * 1000,
+        "" if outcome.ok else outcome.summary(),
+    )
+    return outcome
+
+
+def _wait_for_slot(ctx: WorkerContext, lock: Lock, action: Action) -> None:
+    limit = parse_rate(action.rate_limit)
+    assert limit is not None, action.rate_limit
+    reserved, wait = ctx.limiter.reserve(
+        f"{action.base_url}/{action.sid}", limit, max_wait=ctx.rate_block
+    )
+    if not reserved:
+        _plan_retry(ctx, action, wait)
+        raise Defer(wait * ctx.rng.uniform(0.5, 1.0), f"account {action.account} at its limit")
+    if wait > 0:
+        lock.extend()
+        ctx.sleep(wait)
+
+
+def _retry_or_fail(ctx: WorkerContext, action: Action, outcome: Outcome) -> None:
+    now = ctx.clock.now()
+    age = (now - (action.started_at or now)).total_seconds()
+    delay = next_delay(ctx.policy, action.attempts, outcome.retry_after, age, ctx.rng)
+    if delay is None:
+        _finish(
+            ctx,
+            action,
+            Status.FAILED,
+            f"gave up after {action.attempts} attempts in {age:.0f} s: {outcome.summary()}",
+            outcome,
+        )
+        return
+    with ctx.sessions.begin() as session:
+        attempt = session.scalars(
+            select(Attempt).where(Attempt.action_id == action.id, Attempt.number == action.attempts)
+        ).first()
+        if attempt is not None:
+            attempt.retry_delay = round(delay, 3)
+    _plan_retry(ctx, action, delay, outcome)
+    raise Defer(delay, f"action {action.id}: {outcome.summary()}")
+
+
+def _plan_retry(
+    ctx: WorkerContext, action: Action, delay: float, outcome: Outcome | None = None
+) -> None:
+    retry_at = ctx.clock.now() + timedelta(seconds=delay)
+    with ctx.sessions.begin() as session:
+        row = session.get_one(Action, action.id)
+        row.status = Status.QUEUED
+        row.retry_at = retry_at
+        if outcome is not None:
+            _copy_outcome(row, outcome)
+
+
+def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome) -> None:
+    assert action.user_id is not None and action.device_id is not None
+    now = ctx.clock.now()
+    with ctx.sessions.begin() as session:
+        row = session.get_one(Action, action.id)
+        row.status = Status.SUCCEEDED
+        row.finished_at = now
+        row.reason = None
+        _copy_outcome(row, outcome)
+        session.merge(
+            DeviceState(
+                account=action.account,
+                user_id=action.user_id,
+                device_id=action.device_id,
+                agent=action.agent,
+                device=action.device,
+                contact_uri=outcome.device.contact_uri if outcome.device else action.contact_uri,
+                available=action.available,
+                confirmed_at=now,
+                action_id=action.id,
+            )
+        )
+    log.info(
+        "action=%s key=%s agent=%s device=%s state=%s status=succeeded",
+        action.id,
+        action.key,
+        action.agent,
+        action.device,
+        "on" if action.available else "off",
+    )
+
+
+def _finish(
+    ctx: WorkerContext,
+    action: Action,
+    status: Status,
+    reason: str,
+    outcome: Outcome | None = None,
+) -> None:
+    with ctx.sessions.begin() as session:
+        row = session.get_one(Action, action.id)
+        row.status = status
+        row.finished_at = ctx.clock.now()
+        row.retry_at = None
+        row.reason = reason
+        if outcome is not None:
+            _copy_outcome(row, outcome)
+    level = logging.INFO if status is Status.SUPERSEDED else logging.WARNING
+    log.log(
+        level,
+        "action=%s key=%s agent=%s device=%s status=%s reason=%r",
+        action.id,
+        action.key,
+        action.agent,
+        action.device,
+        status,
+        reason,
+    )
+
+
+def _copy_outcome(row: Action, outcome: Outcome) -> None:
+    row.last_http_code = outcome.http_code
+    row.request_id = outcome.request_id
+    row.error_code = None if outcome.ok else outcome.error_code
+    row.error_description = None if outcome.ok else outcome.description
+
+
+def _another_device_on(outcome: Outcome) -> bool:
+    return ANOTHER_DEVICE_ON in (outcome.description or "").lower()
+
+
+def _conflict(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Action) -> None:
+    """An ON met "Another device is ON": find which; turn it OFF if the roster manages it."""
+    assert action.user_id is not None
+    user_id = action.user_id
+    refused = _last_outcome_text(ctx, action)
+    outcome = _exchange(ctx, lock, action, "GET user", lambda: client.get_user(user_id))
+    if outcome.kind is Kind.RETRY:
+        _retry_or_fail(ctx, action, outcome)
+        return
+    if not outcome.ok or not outcome.users:
+        _finish(ctx, action, Status.FAILED, f"{refused}; reading the user: {outcome.summary()}")
+        return
+    on = [d for d in outcome.users[0].devices if d.available and d.id != action.device_id]
+    managed = {device_id: sibling for sibling, device_id in _sibling_ids(ctx, action)}
+    for sibling in action.siblings:
+        for device in on:
+            if sibling.get("contact_uri") and sibling.get("contact_uri") == device.contact_uri:
+                managed[device.id] = sibling
+    strangers = [d for d in on if d.id not in managed]
+    if strangers:
+        names = ", ".join(
+            f"{d.name or 'device'} {d.contact_uri or ''} (id {d.id})" for d in strangers
+        )
+        _finish(
+            ctx,
+            action,
+            Status.FAILED,
+            f"conflict: another device is ON: {names}, which the roster does not manage; "
+            "turn it OFF in Exotel or add it to the agent's devices",
+        )
+        return
+    if not _clear_siblings(ctx, action, [(managed[d.id], d.id) for d in on]):
+        if not on:  # it went OFF meanwhile: try the ON again
+            _retry_or_fail(ctx, action, outcome)
+            return
+        _finish(ctx, action, Status.FAILED, f"{refused}, again after turning the others OFF")
+        return
+    with ctx.sessions.begin() as session:
+        session.get_one(Action, action.id).status = Status.QUEUED
+
+
+def _last_outcome_text(ctx: WorkerContext, action: Action) -> str:
+    with ctx.sessions() as session:
+        attempt = session.scalars(
+            select(Attempt)
+            .where(Attempt.action_id == action.id)
+            .order_by(Attempt.number.desc())
+            .limit(1)
+        ).first()
+    if attempt is None:
+        return "Exotel refused"
+    return f"Exotel refused: {attempt.http_code} {attempt.error_code} {attempt.error}"
