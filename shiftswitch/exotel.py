@@ -1,0 +1,453 @@
+"""The Exotel CCM v2 client: the device PUT and the users GETs, each giving an :class:`Outcome`.
+
+Nothing here raises for what the network or Exotel does: timeouts, refused connections, error
+statuses, HTML pages from proxies and JSON of the wrong shape all become an ``Outcome`` whose
+``kind`` tells the caller whether to retry. Classification is by HTTP status first and the
+description second; Exotel's numeric error codes differ between its own pages, so they are kept
+for display and never branched on. Credentials travel only in the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import http.client
+import json
+import re
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+from shiftswitch import __version__
+from shiftswitch.settings import Credentials
+
+MAX_PAGE_SIZE = 50  # Exotel's documented maximum for ``limit``
+_REGION_HINT = (
+    "(check the API key and token, and the account's region: "
+    "Singapore is ccm-api.exotel.com, Mumbai ccm-api.in.exotel.com)"
+)
+_DELTA_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")  # not float(): it would take "inf"
+_TEXTS = ("name", "contact_uri", "type", "status")
+_FLAGS = ("available", "verified")
+
+
+class Kind(enum.StrEnum):
+    """What the caller should do next: nothing, try again later, or give up and report."""
+
+    OK = "ok"
+    RETRY = "retry"
+    FINAL = "final"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One device as Exotel returns it; ``id`` is opaque (numbers are converted with ``str``)."""
+
+    id: str
+    name: str | None
+    contact_uri: str | None
+    type: str | None
+    available: bool | None
+    verified: bool | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An Exotel user with its devices; ``name`` is "first last"."""
+
+    id: str
+    name: str
+    devices: tuple[Device, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one call (all pages of it for :meth:`ExotelClient.list_users`)."""
+
+    kind: Kind
+    http_code: int | None
+    error_code: str | None
+    description: str | None
+    request_id: str | None
+    retry_after: float | None
+    duration: float
+    device: Device | None = None
+    users: tuple[User, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is Kind.OK
+
+    def summary(self) -> str:
+        """One line for logs and the CLI, e.g. ``403 1003 Another device is ON. ...``."""
+        if self.ok:
+            return f"{self.http_code} OK"
+        text = self.description or "no description"
+        # Our own descriptions of odd bodies start "HTTP 502 ...": no need to say 502 twice.
+        code = None if self.http_code is None or text.startswith("HTTP ") else str(self.http_code)
+        parts = [code, self.error_code, text]
+        if self.retry_after is not None:
+            parts.append(f"(retry after {self.retry_after:g} s)")
+        if self.request_id:
+            parts.append(f"[request {self.request_id}]")
+        return " ".join(p for p in parts if p)
+
+
+class _ShapeError(Exception):
+    """A JSON body that is not what Exotel documents; the message says what is missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    device: Device | None = None
+    users: tuple[User, ...] = ()
+    total: int | None = None  # metadata.total of a list page
+    count: int = 0  # items on a list page
+
+
+_Parser = Callable[[dict[str, Any]], _Body]
+
+
+def session() -> requests.Session:
+    """A pooled session for many workers' threads; urllib3 never retries, the caller does."""
+    s = requests.Session()
+    adapter = HTTPAdapter(
+        pool_connections=64,
+        pool_maxsize=64,
+        max_retries=urllib3.Retry(total=0, read=False, redirect=False),
+    )
+    s.mount("https://", adapter)
+    s.mount("http://", adapter)
+    return s
+
+
+class ExotelClient:
+    """One Exotel account's CCM v2 Users API. Thread-safe as far as ``requests.Session`` is."""
+
+    def __init__(
+        self,
+        base_url: str,
+        sid: str,
+        credentials: Credentials,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.05, 10.0),
+    ) -> None:
+        """``session`` is borrowed if given (``close`` leaves it open), else one is made."""
+        self._root = f"{base_url.rstrip('/')}/v2/accounts/{quote(sid, safe='')}"
+        self._host = urlsplit(base_url).netloc.rpartition("@")[2] or base_url
+        basic = base64.b64encode(f"{credentials.key}:{credentials.token}".encode()).decode()
+        # Secrets a server could echo back (a debugging proxy, an error page) before we show it.
+        self._secrets = tuple(s for s in (credentials.token, basic) if s)
+        self._owns_session = session is None
+        self._session = _new_session() if session is None else session
+        self._timeout = timeout
+        # Per request, not on the session: one session may serve several accounts.
+        self._options: dict[str, Any] = {
+            "headers": {
+                "content-type": "application/json",
+                "accept": "application/json",
+                "user-agent": f"shiftswitch/{__version__}",
+            },
+            "auth": (credentials.key, credentials.token),
+            "timeout": timeout,
+            "allow_redirects": False,  # a 302 would turn the PUT into a GET passing for success
+        }
+
+    def __repr__(self) -> str:
+        return f"ExotelClient({self._root!r})"
+
+    def close(self) -> None:
+        """Release the connection pool, if this client made it."""
+        if self._owns_session:
+            self._session.close()
+
+    def set_available(self, user_id: str, device_id: str, available: bool) -> Outcome:
+        """Turn a device ON (``True``) or OFF; on OK, ``device`` is Exotel's record of it."""
+        url = self._device_url(user_id, device_id)
+        return self._exchange("PUT", url, _device, {"available": available})[0]
+
+    def set_contact_uri(self, user_id: str, device_id: str, contact_uri: str) -> Outcome:
+        """Change a device's number, which Exotel then wants verified again.
+
+        A call of its own: Exotel refuses ``contact_uri`` and ``available`` in one request.
+        """
+        url = self._device_url(user_id, device_id)
+        return self._exchange("PUT", url, _device, {"contact_uri": contact_uri})[0]
+
+    def get_user(self, user_id: str) -> Outcome:
+        """One user with its devices; ``users`` is ``(user,)`` on OK."""
+        url = f"{self._root}/users/{quote(user_id, safe='')}?fields=devices"
+        return self._exchange("GET", url, _one_user)[0]
+
+    def list_users(
+        self, contact_uris: Sequence[str] | None = None, *, page_size: int = MAX_PAGE_SIZE
+    ) -> Outcome:
+        """Every user (with devices), or those having a device with one of ``contact_uris``.
+
+        Pages until ``offset >= metadata.total``, and also stops on an empty page or one with
+        no user not seen before, so that a server that misreports ``total`` or ignores
+        ``offset`` cannot make this loop forever. The first failing page's outcome is returned
+        (its ``duration`` counting all pages so far).
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE_SIZE}, not {page_size}")
+        query = "fields=devices"
+        if contact_uris is not None:
+            uris = [contact_uris] if isinstance(contact_uris, str) else list(contact_uris)
+            if not uris:
+                raise ValueError("contact_uris is empty: pass None for every user")
+            # Quoted one by one so that "+" goes as %2B and the separating commas stay commas.
+            query += "&devices.contact_uri=" + ",".join(quote(u, safe="") for u in uris)
+        users: dict[str, User] = {}
+        offset, duration = 0, 0.0
+        while True:
+            url = f"{self._root}/users?{query}&offset={offset}&limit={page_size}"
+            outcome, body = self._exchange("GET", url, _user_page)
+            duration += outcome.duration
+            if body is None:
+                return replace(outcome, duration=duration)
+            new = [u for u in body.users if u.id not in users]
+            users.update((u.id, u) for u in new)
+            offset += body.count
+            # Without metadata, a short page is the last one.
+            last = body.count < page_size if body.total is None else offset >= body.total
+            if last or not new:
+                return replace(outcome, duration=duration, users=tuple(users.values()))
+
+    def find_device(self, contact_uri: str) -> tuple[Outcome, tuple[str, str] | None]:
+        """``(user_id, device_id)`` of the device with ``contact_uri``, through :meth:`list_users`.
+
+        ``None`` when the lookup failed or found nothing (the outcome is then OK). A number on
+        two devices cannot be switched safely: that is a FINAL outcome naming both.
+        """
+        outcome = self.list_users([contact_uri])
+        if not outcome.ok:
+            return outcome, None
+        hits = [
+            (u.id, d.id) for u in outcome.users for d in u.devices if d.contact_uri == contact_uri
+        ]
+        if len(hits) > 1:
+            where = ", ".join(f"user {u} device {d}" for u, d in hits)
+            text = f"contact URI {contact_uri} is on {len(hits)} devices ({where}); use device ids"
+            return replace(outcome, kind=Kind.FINAL, description=text), None
+        return outcome, hits[0] if hits else None
+
+    def _device_url(self, user_id: str, device_id: str) -> str:
+        return f"{self._root}/users/{quote(user_id, safe='')}/devices/{quote(device_id, safe='')}"
+
+    def _exchange(
+        self, method: str, url: str, parse: _Parser, payload: dict[str, Any] | None = None
+    ) -> tuple[Outcome, _Body | None]:
+        """One HTTP exchange; the parsed body comes back only when the outcome is OK."""
+        start = time.monotonic()
+        try:
+            response = self._session.request(method, url, json=payload, **self._options)
+        except requests.RequestException as exc:
+            # Our own words, not str(exc): that quotes the URL and urllib3's internals.
+            kind, text = self._failure(exc)
+            return Outcome(kind, None, None, text, None, None, time.monotonic() - start), None
+        duration = time.monotonic() - start
+        return _classify(response, parse, duration, datetime.now(UTC), self._secrets)
+
+    def _failure(self, exc: requests.RequestException) -> tuple[Kind, str]:
+        connect, read = self._timeout
+        if isinstance(exc, requests.ConnectTimeout):
+            return Kind.RETRY, f"timeout after {connect} s connecting to {self._host}"
+        # requests reports a read timeout in the middle of a body as a ConnectionError.
+        chain = _chain(exc)
+        if isinstance(exc, requests.Timeout) or any(isinstance(e, ReadTimeoutError) for e in chain):
+            return Kind.RETRY, f"timeout after {read} s (no answer from {self._host})"
+        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+            return Kind.RETRY, f"connection failed: {_reason(chain)} ({self._host})"
+        return Kind.FINAL, f"request failed: {type(exc).__name__} ({self._host})"
+
+
+def _new_session() -> requests.Session:
+    return session()  # inside __init__ the parameter named "session" hides the function
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (args, urllib3's ``reason``, causes), outermost first."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, BaseException) and all(e is not s for s in seen):
+            seen.append(e)
+            todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    return seen
+
+
+def _reason(chain: list[BaseException]) -> str:
+    """A short cause such as "connection refused", without URLs or object reprs."""
+    for e in reversed(chain):  # the innermost OS error says it best
+        if isinstance(e, ssl.SSLError):
+            return f"TLS error {e.reason or e.errno}"
+        if isinstance(e, OSError) and not isinstance(e, requests.RequestException) and e.strerror:
+            return str(e.strerror).lower()
+    if any(isinstance(e, ProtocolError | http.client.HTTPException) for e in chain):
+        return "connection broken before the response was complete"
+    return type(chain[-1]).__name__
+
+
+def _classify(
+    response: requests.Response,
+    parse: _Parser,
+    duration: float,
+    now: datetime,
+    secrets: tuple[str, ...] = (),
+) -> tuple[Outcome, _Body | None]:
+    """Kind by HTTP status first, then by what the body says; never raises on the body.
+
+    ``secrets`` are blanked out of all the server said before it reaches the outcome: a
+    debugging proxy may echo the Authorization header back.
+    """
+    status, raw, headers = response.status_code, response.content, response.headers
+    # Blanked before the cut, which could otherwise leave half a token behind.
+    shown = _snippet(_redact(raw[:400].decode("utf-8", errors="replace"), secrets))
+    code = request_id = None
+    try:
+        top: object = json.loads(raw)
+    except (ValueError, RecursionError):  # ValueError covers bad UTF-8 too
+        media = headers.get("content-type", "").split(";")[0].strip() or "no type"
+        text = f"HTTP {status} with a non-JSON body ({media}): {shown}"
+        text = text if raw.strip() else f"HTTP {status} with an empty body"
+    else:
+        rid = top.get("request_id") if isinstance(top, dict) else None
+        request_id = None if rid is None else _redact(str(rid), secrets)
+        code, said = _error(top)
+        text = said or f"HTTP {status} with an unexpected JSON body: {shown}"
+        if 200 <= status < 300 and isinstance(top, dict) and not _failed(top.get("response")):
+            try:
+                body = parse(top)
+            except _ShapeError as exc:
+                text = f"HTTP {status} with an unexpected JSON body ({exc}): {shown}"
+            else:
+                outcome = Outcome(Kind.OK, status, None, None, request_id, None, duration)
+                return replace(outcome, device=body.device, users=body.users), body
+    # A 2xx gets here only when its body is no success, which a repeat would not change.
+    kind = Kind.RETRY if status in (408, 429) or status >= 500 else Kind.FINAL
+    if 300 <= status < 400 and headers.get("location"):
+        host = urlsplit(headers["location"]).netloc.rpartition("@")[2]
+        text += f"; redirected to {host or 'the same host'}"
+    if status == 401:
+        text += f" {_REGION_HINT}"
+    wait = _retry_after(headers.get("retry-after"), now) if kind is Kind.RETRY else None
+    code = None if code is None else _redact(code, secrets)
+    return Outcome(kind, status, code, _redact(text, secrets), request_id, wait, duration), None
+
+
+def _failed(envelope: object) -> bool:
+    """Whether the envelope, or any item of a list envelope, has a status other than success."""
+    items = envelope if isinstance(envelope, list) else [envelope]
+    return any(isinstance(i, dict) and i.get("status") not in (None, "success") for i in items)
+
+
+def _error(top: object) -> tuple[str | None, str | None]:
+    """``error_data.code`` and its description (or message), wherever the body has them."""
+    code: object = None
+    said: object = None
+    if isinstance(top, dict):
+        envelope = top.get("response")
+        items = envelope if isinstance(envelope, list) else [envelope]
+        data = [i["error_data"] for i in items if isinstance(i, dict) and i.get("error_data")]
+        if data and isinstance(data[0], dict):
+            code, said = data[0].get("code"), data[0].get("description") or data[0].get("message")
+        else:  # some 429s and proxies answer {"message": ...} and the like instead
+            said = top.get("description") or top.get("message") or top.get("error")
+    return (None if code is None else str(code)), (said if isinstance(said, str) else None)
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "<hidden>")
+    return text
+
+
+def _snippet(text: str, limit: int = 80) -> str:
+    """The start of a body for a message: whitespace collapsed, control characters replaced."""
+    text = "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP-date; None if unusable."""
+    if not value:
+        return None
+    if m := _DELTA_SECONDS.match(value):
+        return float(m.group(1))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates come back naive; HTTP-dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _id(value: object, what: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value:
+        return value
+    raise _ShapeError(f"{what} has no id")
+
+
+def _as_device(data: object) -> Device:
+    if not isinstance(data, dict):
+        raise _ShapeError("a device is not an object")
+    # Anything of another type (a number for a name, "true" for true) is taken as absent.
+    name, uri, kind, status = (v if isinstance(v := data.get(k), str) else None for k in _TEXTS)
+    available, verified = (v if isinstance(v := data.get(k), bool) else None for k in _FLAGS)
+    return Device(_id(data.get("id"), "a device"), name, uri, kind, available, verified, status)
+
+
+def _as_user(data: object) -> User:
+    if not isinstance(data, dict):
+        raise _ShapeError("a user is not an object")
+    devices = data.get("devices") or []
+    if not isinstance(devices, list):
+        raise _ShapeError("a user's devices are not a list")
+    parts = [data.get(k) for k in ("first_name", "last_name")]
+    name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return User(_id(data.get("id"), "a user"), name, tuple(_as_device(d) for d in devices))
+
+
+def _data(top: dict[str, Any]) -> object:
+    envelope = top.get("response")
+    return envelope.get("data") if isinstance(envelope, dict) else None
+
+
+def _device(top: dict[str, Any]) -> _Body:
+    return _Body(device=_as_device(_data(top)))
+
+
+def _one_user(top: dict[str, Any]) -> _Body:
+    return _Body(users=(_as_user(_data(top)),))
+
+
+def _user_page(top: dict[str, Any]) -> _Body:
+    items = top.get("response")
+    if not isinstance(items, list):
+        raise _ShapeError("response is not a list")
+    users = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise _ShapeError("a response item is not an object")
+        users.append(_as_user(item.get("data")))
+    meta = top.get("metadata")
+    total = meta.get("total") if isinstance(meta, dict) else None
+    total = total if isinstance(total, int) and not isinstance(total, bool) else None
+    return _Body(users=tuple(users), total=total, count=len(items))

@@ -1,0 +1,722 @@
+"""The Exotel client against a real HTTP server on loopback that answers what each test scripts.
+
+The server is a test double of the network only: the client under test opens real sockets,
+sends real requests and reads real (sometimes broken) responses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from shiftswitch import __version__
+from shiftswitch.exotel import (
+    Device,
+    ExotelClient,
+    Kind,
+    Outcome,
+    User,
+    _retry_after,
+    session,
+)
+from shiftswitch.settings import Credentials
+
+KEY, TOKEN = "KEY123", "tok-9f3c-SECRET-71aa"
+CREDS = Credentials(KEY, TOKEN)
+BASIC = base64.b64encode(f"{KEY}:{TOKEN}".encode()).decode()
+SID = "acme1"
+HINT = "(check the API key and token, and the account's region"
+DEVICE = {
+    "id": 100280,
+    "name": "Primary Device",
+    "contact_uri": "+919176220000",
+    "type": "tel",
+    "available": True,
+    "verified": True,
+    "status": "free",
+}
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # bytes go as they are, anything else as JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # before anything is sent, or after part of the body if ``truncate``
+    truncate: bool = False  # announce more body than is sent, then close
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str  # raw, query included
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.path).query)
+
+
+class FakeExotel:
+    """A loopback HTTP server; ``respond`` maps each request to the reply a test wants."""
+
+    def __init__(self) -> None:
+        self.reset()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.answer()
+
+            def do_PUT(self) -> None:
+                self.answer()
+
+            def answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                seen = Seen(self.command, self.path, headers, self.rfile.read(length))
+                fake.seen.append(seen)
+                reply = fake.respond(seen)
+                raw = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body)
+                raw = raw.encode() if isinstance(raw, str) else raw
+                if reply.delay and not reply.truncate:
+                    fake.stop.wait(reply.delay)
+                self.send_response(reply.status)
+                headers = {"content-type": "application/json", **reply.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(raw) + (100 if reply.truncate else 0)))
+                self.end_headers()
+                self.wfile.write(raw)
+                self.wfile.flush()
+                if reply.truncate:
+                    fake.stop.wait(reply.delay)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        # A client that timed out leaves a broken pipe behind: expected, not worth a traceback.
+        self.httpd.handle_error = lambda *_: None  # type: ignore[method-assign]
+        serve = {"poll_interval": 0.05}  # shutdown() waits up to one interval
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs=serve, daemon=True)
+        self.thread.start()
+
+    def reset(self) -> None:
+        self.seen: list[Seen] = []
+        self.respond: Callable[[Seen], Reply] = lambda _: Reply(body=envelope(DEVICE))
+        self.stop = threading.Event()  # set to wake a handler still stalling for a past test
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeExotel]:
+    # One server for the module, reset between tests (see ``fake``): quicker than one each.
+    running = FakeExotel()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def fake(server: FakeExotel) -> Iterator[FakeExotel]:
+    yield server
+    server.stop.set()
+    server.reset()
+
+
+@pytest.fixture
+def client(fake: FakeExotel) -> Iterator[ExotelClient]:
+    c = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0))
+    yield c
+    c.close()
+
+
+def envelope(data: Any, *, http: int = 200, status: str = "success", error: Any = None) -> Any:
+    return {
+        "request_id": "6b99d8f854244f1eb8bb91d75f1c565a",
+        "method": "PUT",
+        "http_code": http,
+        "response": {"code": http, "error_data": error, "status": status, "data": data},
+    }
+
+
+def failure(http: int, code: Any, description: str) -> Any:
+    error = {"code": code, "description": description, "message": description}
+    return envelope(None, http=http, status="failure", error=error)
+
+
+def user(n: int, uri: str | None = None) -> dict[str, Any]:
+    device = {**DEVICE, "id": 1000 + n, "contact_uri": uri or f"+9190000{n:05}"}
+    return {"id": f"u{n:03}", "first_name": "Agent", "last_name": str(n), "devices": [device]}
+
+
+def page(users: list[dict[str, Any]], total: int | None, offset: int = 0) -> Any:
+    items = [{"code": 200, "error_data": None, "status": "success", "data": u} for u in users]
+    body: dict[str, Any] = {"request_id": f"req-{offset}", "method": "GET", "response": items}
+    if total is not None:
+        body["metadata"] = {"total": total, "count": len(users), "offset": offset, "limit": 50}
+    return body
+
+
+def serve(fake: FakeExotel, *replies: Reply) -> None:
+    """Answer with these replies in turn, the last one for ever after."""
+    queue = list(replies)
+    fake.respond = lambda _: queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+# The device PUT
+
+
+def test_put_available_parses_the_device_and_request_id(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    outcome = client.set_available("u1", "100280", True)
+    assert outcome.ok and outcome.kind is Kind.OK
+    assert outcome.http_code == 200
+    assert outcome.request_id == "6b99d8f854244f1eb8bb91d75f1c565a"
+    assert outcome.device == Device(
+        "100280", "Primary Device", "+919176220000", "tel", True, True, "free"
+    )
+    assert (outcome.error_code, outcome.description, outcome.retry_after) == (None, None, None)
+    assert 0 < outcome.duration < 1
+    assert outcome.summary() == "200 OK"
+    [seen] = fake.seen
+    assert seen.method == "PUT"
+    assert seen.path == f"/v2/accounts/{SID}/users/u1/devices/100280"
+    assert json.loads(seen.body) == {"available": True}
+    assert seen.headers["content-type"] == "application/json"
+    assert seen.headers["accept"] == "application/json"
+    assert seen.headers["user-agent"] == f"shiftswitch/{__version__}"
+
+
+def test_put_contact_uri_sends_it_alone(fake: FakeExotel, client: ExotelClient) -> None:
+    assert client.set_contact_uri("u1", "100280", "+919953125068").ok
+    assert json.loads(fake.seen[0].body) == {"contact_uri": "+919953125068"}
+
+
+def test_false_is_sent_as_false_and_path_segments_are_quoted(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    client.set_available("a/b c", "d?1#", False)
+    assert fake.seen[0].path == f"/v2/accounts/{SID}/users/a%2Fb%20c/devices/d%3F1%23"
+    assert json.loads(fake.seen[0].body) == {"available": False}
+
+
+def test_nulls_of_an_unverified_device_are_kept(fake: FakeExotel, client: ExotelClient) -> None:
+    data = {"id": "dev-7", "contact_uri": "sip:arjun", "type": "sip", "available": None}
+    serve(fake, Reply(body=envelope({**data, "verified": False, "status": None})))
+    device = client.set_available("u1", "dev-7", False).device
+    assert device == Device("dev-7", None, "sip:arjun", "sip", None, False, None)
+
+
+ANOTHER_ON = "Another device is ON. Only one device can be ON at a time"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "description", "kind"),
+    [
+        (403, 1003, ANOTHER_ON, Kind.FINAL),
+        (403, 10810, "Device is unverified", Kind.FINAL),  # the newer pages' code for it
+        (400, 1007, "device_contact_uri cannot be updated in the same request", Kind.FINAL),
+        (404, 1018, "Device not found", Kind.FINAL),
+        (409, 1021, "Device already exists", Kind.FINAL),
+        (500, 1004, "Internal Server Error", Kind.RETRY),
+        (408, None, "Request timeout", Kind.RETRY),
+    ],
+)
+def test_error_statuses(
+    fake: FakeExotel, client: ExotelClient, status: int, code: Any, description: str, kind: Kind
+) -> None:
+    serve(fake, Reply(status, failure(status, code, description), {"retry-after": "5"}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (kind, status)
+    assert outcome.error_code == (None if code is None else str(code))
+    assert outcome.description == description
+    assert outcome.request_id == "6b99d8f854244f1eb8bb91d75f1c565a"
+    assert outcome.device is None and not outcome.ok
+    assert outcome.retry_after == (5.0 if kind is Kind.RETRY else None)
+    expected = " ".join(str(part) for part in (status, code, description) if part is not None)
+    assert outcome.summary().startswith(expected)
+
+
+def test_the_403_another_device_on_summary(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(403, failure(403, 1003, ANOTHER_ON)))
+    assert client.set_available("u1", "100280", True).summary() == (
+        f"403 1003 {ANOTHER_ON} [request 6b99d8f854244f1eb8bb91d75f1c565a]"
+    )
+
+
+def test_401_suggests_checking_the_region(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(401, failure(401, 1010, "Authentication failed")))
+    outcome = client.set_available("u1", "100280", True)
+    assert outcome.kind is Kind.FINAL and outcome.error_code == "1010"
+    assert outcome.description is not None
+    assert outcome.description.startswith(f"Authentication failed {HINT}")
+    assert "ccm-api.exotel.com" in outcome.description
+    assert "ccm-api.in.exotel.com" in outcome.description
+
+
+def test_401_from_a_proxy_without_json_also_gets_the_hint(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    serve(fake, Reply(401, b"Unauthorized", {"content-type": "text/plain"}))
+    description = client.get_user("u1").description or ""
+    assert description.startswith(
+        f"HTTP 401 with a non-JSON body (text/plain): Unauthorized {HINT}"
+    )
+
+
+def test_a_2xx_whose_envelope_says_failure_is_final(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(200, failure(200, 1003, "This is a trial account. Operation not permitted")))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code, outcome.error_code) == (Kind.FINAL, 200, "1003")
+    assert outcome.description == "This is a trial account. Operation not permitted"
+
+
+# 429 and Retry-After
+
+
+def too_many(code: Any = "NA") -> Any:
+    return failure(429, code, "Too many requests")
+
+
+def test_429_with_retry_after_seconds(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(429, too_many(), {"retry-after": "7"}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code, outcome.error_code) == (Kind.RETRY, 429, "NA")
+    assert outcome.retry_after == 7.0
+    assert outcome.description == "Too many requests"
+    assert "(retry after 7 s)" in outcome.summary()
+
+
+def test_429_with_retry_after_http_date(fake: FakeExotel, client: ExotelClient) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    serve(fake, Reply(429, too_many(None), {"retry-after": when}))
+    outcome = client.set_available("u1", "100280", True)
+    assert outcome.kind is Kind.RETRY and outcome.error_code is None
+    assert outcome.retry_after is not None and 28 <= outcome.retry_after <= 30
+
+
+def test_429_without_retry_after_and_another_body_shape(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    serve(fake, Reply(429, {"message": "Rate limit exceeded"}, {"x-ratelimit-remaining": "0"}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.retry_after, outcome.error_code) == (Kind.RETRY, None, None)
+    assert outcome.description == "Rate limit exceeded"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 1.5 ", 1.5),
+        ("Wed, 01 Jul 2026 12:00:30 GMT", 30.0),
+        ("Wed, 01 Jul 2026 11:59:00 GMT", 0.0),  # in the past: go now
+        ("Wed, 01 Jul 2026 12:00:10 -0000", 10.0),
+        (None, None),
+        ("", None),
+        ("-5", None),
+        ("inf", None),
+        ("nan", None),
+        ("soon", None),
+    ],
+)
+def test_retry_after_values(value: str | None, seconds: float | None) -> None:
+    assert _retry_after(value, datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == seconds
+
+
+# Bodies that are not JSON, or not the JSON Exotel documents
+
+HTML_502 = b"""<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>nginx/1.18.0 (Ubuntu) and a long tail of padding to be cut off here</center>
+</body>
+</html>
+"""
+
+
+def test_502_html_page_from_a_proxy(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(502, HTML_502, {"content-type": "text/html; charset=utf-8"}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code, outcome.error_code) == (Kind.RETRY, 502, None)
+    prefix = "HTTP 502 with a non-JSON body (text/html): "
+    assert outcome.description is not None
+    assert outcome.description.startswith(
+        prefix + "<html> <head><title>502 Bad Gateway</title></head> <body>"
+    )
+    assert len(outcome.description) == len(prefix) + 80
+    assert outcome.description.endswith("…")
+
+
+def test_503_with_an_empty_body_and_retry_after(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(503, b"", {"retry-after": "2"}))
+    outcome = client.get_user("u1")
+    assert (outcome.kind, outcome.retry_after) == (Kind.RETRY, 2.0)
+    assert outcome.description == "HTTP 503 with an empty body"
+
+
+def test_200_with_garbage_is_final_not_ok(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(200, b"\x00\xff\x1b[31mgarbage{"))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (Kind.FINAL, 200)
+    assert (
+        outcome.description == "HTTP 200 with a non-JSON body (application/json): ?�?[31mgarbage{"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted_by"),
+    [
+        ([], ""),
+        (None, ""),
+        ("success", ""),
+        ({"response": None}, ""),
+        ({"response": []}, "list"),  # an account with no users
+        ({"response": [None]}, ""),
+        ({"response": [{"data": {"id": 1, "devices": {}}}]}, "list"),  # {} taken as no devices
+        ({"response": [{"data": {"id": 1, "devices": [None]}}]}, ""),
+        ({"response": {"status": "success", "data": None}}, ""),
+        ({"response": {"data": {"name": "no id"}}}, ""),
+        ({"response": {"data": {"id": True}}}, ""),
+        ({"response": {"data": "100280"}}, ""),
+        ({"response": {"data": {"id": 1, "available": "yes", "devices": "none"}}}, "put"),
+        (b"[" * 100_000 + b"]" * 100_000, ""),  # deeper than the JSON decoder's recursion
+    ],
+)
+def test_unexpected_json_never_raises(
+    fake: FakeExotel, client: ExotelClient, body: Any, accepted_by: str
+) -> None:
+    serve(fake, Reply(200, body))
+    outcomes = {
+        "put": client.set_available("u1", "1", True),
+        "get": client.get_user("u1"),
+        "list": client.list_users(),
+    }
+    for call, outcome in outcomes.items():
+        if call == accepted_by:
+            assert outcome.ok
+            continue
+        assert (outcome.kind, outcome.http_code) == (Kind.FINAL, 200), call
+        assert (outcome.description or "").startswith("HTTP 200 with"), call
+    if accepted_by == "put":  # what is not of the documented type is taken as absent
+        assert outcomes["put"].device == Device("1", None, None, None, None, None, None)
+
+
+def test_unexpected_json_on_an_error_status_keeps_the_status(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    serve(fake, Reply(500, {"oops": [1, 2]}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (Kind.RETRY, 500)
+    assert outcome.description == 'HTTP 500 with an unexpected JSON body: {"oops": [1, 2]}'
+
+
+def test_redirects_are_not_followed(fake: FakeExotel, client: ExotelClient) -> None:
+    # Followed, a 302 would turn the PUT into a GET whose 200 would pass for success.
+    serve(fake, Reply(302, b"", {"location": "https://ccm-api.in.exotel.com/v2/x"}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (Kind.FINAL, 302)
+    assert outcome.description == "HTTP 302 with an empty body; redirected to ccm-api.in.exotel.com"
+    assert [s.method for s in fake.seen] == ["PUT"]
+
+
+# No answer
+
+
+def test_read_timeout_is_retry_without_http_code(fake: FakeExotel) -> None:
+    serve(fake, Reply(body=envelope(DEVICE), delay=2.0))
+    client = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 0.3))
+    outcome = client.set_available("u1", "100280", True)
+    host = fake.url.removeprefix("http://")
+    assert (outcome.kind, outcome.http_code, outcome.error_code) == (Kind.RETRY, None, None)
+    assert outcome.description == f"timeout after 0.3 s (no answer from {host})"
+    assert outcome.summary() == outcome.description
+    assert 0.25 < outcome.duration < 1.5
+
+
+def test_timeout_in_the_middle_of_the_body(fake: FakeExotel) -> None:
+    serve(fake, Reply(body=envelope(DEVICE), delay=2.0, truncate=True))
+    client = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 0.3))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (Kind.RETRY, None)
+    assert (outcome.description or "").startswith("timeout after 0.3 s")
+
+
+def test_connection_closed_in_the_middle_of_the_body(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    serve(fake, Reply(body=envelope(DEVICE), truncate=True))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (Kind.RETRY, None)
+    assert (outcome.description or "").startswith("connection failed: connection broken")
+
+
+def test_connection_refused_is_retry() -> None:
+    port = closed_port()
+    outcome = ExotelClient(f"http://127.0.0.1:{port}", SID, CREDS).get_user("u1")
+    assert (outcome.kind, outcome.http_code) == (Kind.RETRY, None)
+    assert outcome.description == f"connection failed: connection refused (127.0.0.1:{port})"
+
+
+def test_a_bad_base_url_is_final() -> None:
+    outcome = ExotelClient("ccm-api.exotel.com", SID, CREDS).get_user("u1")
+    assert (outcome.kind, outcome.http_code) == (Kind.FINAL, None)
+    assert (outcome.description or "").startswith("request failed: MissingSchema")
+
+
+# Credentials
+
+
+def test_basic_auth_travels_in_the_header_never_in_the_url(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    client.set_available("u1", "100280", True)
+    client.list_users(["+919876543210"])
+    for seen in fake.seen:
+        assert seen.headers["authorization"] == f"Basic {BASIC}"
+        assert TOKEN not in seen.path and KEY not in seen.path and "@" not in seen.path
+    assert TOKEN not in repr(client)
+
+
+ECHO = f"<html><pre>Authorization: Basic {BASIC}\ntoken={TOKEN}</pre></html>".encode()
+LEAKY_ERRORS = [
+    Reply(401, failure(401, 1010, "Authentication failed")),
+    Reply(403, failure(403, 1003, f"key {KEY} token {TOKEN} unauthorized")),
+    Reply(404, failure(404, 1018, "Device not found")),
+    Reply(409, failure(409, 1021, "Device already exists")),
+    Reply(400, failure(400, 1007, "device_contact_uri cannot be updated in the same request")),
+    Reply(429, too_many(), {"retry-after": "3"}),
+    Reply(500, failure(500, TOKEN, "Internal Server Error")),
+    Reply(502, ECHO, {"content-type": "text/html"}),
+    Reply(200, b"garbage " + TOKEN.encode()),
+    Reply(200, {"request_id": TOKEN, "response": {"data": {"debug": BASIC}}}),
+    Reply(302, b"", {"location": f"https://{KEY}:{TOKEN}@ccm-api.exotel.com/"}),
+]
+
+
+@pytest.mark.parametrize("reply", LEAKY_ERRORS)
+def test_the_token_never_appears_in_an_outcome(
+    fake: FakeExotel, client: ExotelClient, reply: Reply
+) -> None:
+    serve(fake, reply)
+    outcomes = [
+        client.set_available("u1", "100280", True),
+        client.list_users(["+919876543210"]),
+        client.find_device("+919876543210")[0],
+    ]
+    assert all(not o.ok for o in outcomes)
+    for outcome in outcomes:
+        for text in (str(outcome), repr(outcome), outcome.summary()):
+            assert TOKEN not in text and BASIC not in text
+
+
+def test_the_token_never_appears_when_there_is_no_answer(fake: FakeExotel) -> None:
+    serve(fake, Reply(delay=2.0))
+    urls = [fake.url, f"http://127.0.0.1:{closed_port()}", "ftp://example.com"]
+    for url in urls:
+        outcome = ExotelClient(url, SID, CREDS, timeout=(0.5, 0.2)).get_user("u1")
+        assert outcome.kind in (Kind.RETRY, Kind.FINAL)
+        for text in (str(outcome), repr(outcome), outcome.summary()):
+            assert TOKEN not in text and BASIC not in text
+
+
+# The users GETs
+
+
+def test_get_user(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(body=envelope({**user(7), "first_name": " Asha", "last_name": "Rao "})))
+    outcome = client.get_user("u007")
+    assert outcome.ok and outcome.request_id == "6b99d8f854244f1eb8bb91d75f1c565a"
+    device = Device("1007", "Primary Device", "+919000000007", "tel", True, True, "free")
+    assert outcome.users == (User("u007", "Asha Rao", (device,)),)
+    assert fake.seen[0].method == "GET"
+    assert fake.seen[0].path == f"/v2/accounts/{SID}/users/u007?fields=devices"
+
+
+def test_get_user_without_devices_or_last_name(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(body=envelope({"id": 42, "first_name": "Ravi", "last_name": None})))
+    assert client.get_user("42").users == (User("42", "Ravi", ()),)
+
+
+def paged(fake: FakeExotel, users: list[dict[str, Any]], total: int | None) -> None:
+    def respond(seen: Seen) -> Reply:
+        offset, limit = int(seen.query["offset"][0]), int(seen.query["limit"][0])
+        return Reply(body=page(users[offset : offset + limit], total, offset))
+
+    fake.respond = respond
+
+
+def test_list_users_pages_until_total(fake: FakeExotel, client: ExotelClient) -> None:
+    everyone = [user(n) for n in range(120)]
+    paged(fake, everyone, total=120)
+    outcome = client.list_users()
+    assert outcome.ok and outcome.http_code == 200
+    assert [u.id for u in outcome.users] == [u["id"] for u in everyone]
+    assert outcome.users[5].devices[0].id == "1005"
+    assert outcome.request_id == "req-100"  # the last page's
+    assert [(s.query["offset"], s.query["limit"]) for s in fake.seen] == [
+        (["0"], ["50"]),
+        (["50"], ["50"]),
+        (["100"], ["50"]),
+    ]
+    assert all(s.query["fields"] == ["devices"] for s in fake.seen)
+    assert all("devices.contact_uri" not in s.query for s in fake.seen)
+
+
+def test_list_users_stops_on_an_empty_page_even_if_total_lies(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    paged(fake, [user(n) for n in range(60)], total=1000)
+    outcome = client.list_users()
+    assert outcome.ok and len(outcome.users) == 60
+    assert [s.query["offset"] for s in fake.seen] == [["0"], ["50"], ["60"]]
+
+
+def test_list_users_stops_when_the_server_ignores_offset(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    serve(fake, Reply(body=page([user(n) for n in range(3)], total=1000)))
+    outcome = client.list_users(page_size=3)
+    assert outcome.ok and len(outcome.users) == 3
+    assert len(fake.seen) == 2
+
+
+def test_list_users_without_metadata_stops_at_a_short_page(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    paged(fake, [user(n) for n in range(25)], total=None)
+    outcome = client.list_users(page_size=10)
+    assert outcome.ok and len(outcome.users) == 25
+    assert [s.query["offset"] for s in fake.seen] == [["0"], ["10"], ["20"]]
+
+
+def test_list_users_returns_the_first_failing_page(fake: FakeExotel, client: ExotelClient) -> None:
+    first = Reply(body=page([user(n) for n in range(50)], total=120))
+    serve(fake, first, Reply(503, failure(503, 1004, "Service Unavailable"), {"retry-after": "4"}))
+    outcome = client.list_users()
+    assert (outcome.kind, outcome.http_code, outcome.error_code) == (Kind.RETRY, 503, "1004")
+    assert (outcome.retry_after, outcome.users) == (4.0, ())
+    assert len(fake.seen) == 2
+
+
+def test_list_item_that_failed_fails_the_page(fake: FakeExotel, client: ExotelClient) -> None:
+    body = page([user(1)], total=2)
+    body["response"].append({"code": 500, "status": "failure", "data": None, "error_data": {
+        "code": 1004, "description": "Internal Server Error"}})  # fmt: skip
+    serve(fake, Reply(body=body))
+    outcome = client.list_users()
+    assert (outcome.kind, outcome.http_code, outcome.error_code) == (Kind.FINAL, 200, "1004")
+    assert outcome.description == "Internal Server Error"
+
+
+def test_contact_uri_filter_is_encoded(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(body=page([], total=0)))
+    client.list_users(["+919876543210", "+918765432109"])
+    client.list_users(["sip:agent@example.com"], page_size=20)
+    client.list_users("+919876543210")  # one URI as a plain string, not its characters
+    one, two, three = (s.path for s in fake.seen)
+    assert one == (
+        f"/v2/accounts/{SID}/users?fields=devices"
+        "&devices.contact_uri=%2B919876543210,%2B918765432109&offset=0&limit=50"
+    )
+    assert "&devices.contact_uri=sip%3Aagent%40example.com&offset=0&limit=20" in two
+    assert "&devices.contact_uri=%2B919876543210&" in three
+
+
+def test_list_users_refuses_nonsense_arguments(client: ExotelClient) -> None:
+    with pytest.raises(ValueError, match="page_size"):
+        client.list_users(page_size=51)
+    with pytest.raises(ValueError, match="empty"):
+        client.list_users([])
+
+
+# find_device
+
+
+def test_find_device_found(fake: FakeExotel, client: ExotelClient) -> None:
+    other = {**DEVICE, "id": 9, "contact_uri": "sip:asha"}
+    wanted = {**DEVICE, "id": 77, "contact_uri": "+919876543210"}
+    found = {**user(3), "devices": [other, wanted]}
+    serve(fake, Reply(body=page([found], total=1)))
+    outcome, where = client.find_device("+919876543210")
+    assert outcome.ok and where == ("u003", "77")
+    assert fake.seen[0].query["devices.contact_uri"] == ["+919876543210"]
+
+
+def test_find_device_not_found(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(body=page([user(1)], total=1)))  # a filter that matched another number
+    outcome, where = client.find_device("+919876543210")
+    assert outcome.ok and where is None
+
+
+def test_find_device_failed(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(401, failure(401, 1010, "Authentication failed")))
+    outcome, where = client.find_device("+919876543210")
+    assert (outcome.kind, outcome.http_code, where) == (Kind.FINAL, 401, None)
+
+
+def test_find_device_on_two_devices_is_final(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(body=page([user(1, "+919876543210"), user(2, "+919876543210")], total=2)))
+    outcome, where = client.find_device("+919876543210")
+    assert (outcome.kind, where) == (Kind.FINAL, None)
+    assert outcome.description == (
+        "contact URI +919876543210 is on 2 devices "
+        "(user u001 device 1001, user u002 device 1002); use device ids"
+    )
+
+
+# Plumbing
+
+
+def test_session_pools_and_never_retries() -> None:
+    s = session()
+    adapter = s.get_adapter("https://ccm-api.exotel.com")
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
+    assert adapter.max_retries.total == 0
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 64
+    s.close()
+
+
+def test_a_borrowed_session_is_left_open(fake: FakeExotel) -> None:
+    shared = session()
+    ExotelClient(fake.url, SID, CREDS, session=shared).close()
+    assert ExotelClient(fake.url, SID, CREDS, session=shared).get_user("u1").http_code == 200
+    shared.close()
+
+
+def test_outcome_summary_without_description() -> None:
+    outcome = Outcome(Kind.FINAL, 418, None, None, None, None, 0.1)
+    assert outcome.summary() == "418 no description"
