@@ -37,7 +37,13 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            # Look for tasks of dead workers (unacknowledged past the visibility timeout) every
+            # few seconds, not kombu's default of every 100 s.
+            "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout / 5)),
+            "unacked_restore_throttle": 1,
+        },
         enable_utc=True,
     )
     return app

@@ -169,13 +169,14 @@ def sandbox(host: str, port: int, state_file: str, latency_ms: float) -> None:
         seed = load_seed(state_file)
     except SeedError as exc:
         raise click.ClickException(str(exc)) from None
+    server = Sandbox(seed, host=host, port=port, latency_ms=latency_ms)
+    stop = _stop_on_signals()
     try:
-        server = Sandbox(seed, host=host, port=port, latency_ms=latency_ms)
+        server.start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    stop = _stop_on_signals()
-    server.start()
-    click.echo(f"sandbox listening on {server.url} (state {state_file}); Ctrl-C stops", err=True)
+    accounts = ", ".join(seed.accounts)
+    click.echo(f"sandbox listening on {server.url} (accounts {accounts}); Ctrl-C stops", err=True)
     stop.wait()
     server.stop()
 

@@ -46,9 +46,10 @@ end
 return 0
 """
 
-# Requests are spaced a little wider than the limit, so that jitter on the way to Exotel never
-# puts one request too many into Exotel's window.
+# Requests are spaced a little wider than the limit (1%, and 50 ms per window), so that jitter
+# between the slot and Exotel's clock never puts one request too many into Exotel's window.
 SAFETY = 1.01
+SLACK_SECONDS = 0.05
 
 
 class RateLimiter:
@@ -65,7 +66,7 @@ class RateLimiter:
         Returns ``(reserved, wait)``: when reserved, the caller may send after ``wait`` seconds;
         when not, the slot is ``wait`` seconds away and nothing was taken.
         """
-        interval_ms = limit.per_seconds * 1000 / limit.count * SAFETY
+        interval_ms = (limit.per_seconds * SAFETY + SLACK_SECONDS) * 1000 / limit.count
         reserved, wait = self._reserve(
             keys=[f"{self._prefix}rate:{account}"], args=[interval_ms, max_wait * 1000]
         )

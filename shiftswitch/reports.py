@@ -135,13 +135,14 @@ def status(store: Store, roster: Roster, now: datetime, upcoming: int = 10) -> d
                 .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
             )
         )
-        counts = dict(
-            session.execute(
+        counts = {
+            state: n
+            for state, n in session.execute(
                 select(Action.status, func.count())
                 .where(Action.status.not_in(FINAL_STATUSES))
                 .group_by(Action.status)
-            ).tuples()
-        )
+            )
+        }
         failures = list(
             session.scalars(
                 select(Action)

@@ -26,6 +26,7 @@ from shiftswitch.settings import CONNECT_TIMEOUT, ConfigError, Settings, credent
 from worker.apply import CredentialsMissing, Defer, WorkerContext, apply_owner
 
 log = logging.getLogger("shiftswitch.worker")
+UNEXPECTED_RETRY_SECONDS = 5.0
 
 
 class Clients:
@@ -93,6 +94,11 @@ def create_app(settings: Settings) -> Celery:
         except Defer as defer:
             log.debug("owner=%s deferred: %s", owner, defer)
             raise self.retry(countdown=defer.countdown) from None
+        except Exception as exc:
+            # The database or Redis failed under us (or a bug): the actions stay open in the
+            # database, so try again shortly rather than drop the message.
+            log.exception("owner=%s failed: %s; trying again", owner, exc)
+            raise self.retry(countdown=UNEXPECTED_RETRY_SECONDS) from None
 
     return app
 

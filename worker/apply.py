@@ -360,7 +360,7 @@ def _exchange(
     ctx: WorkerContext, lock: Lock, action: Action, request: str, call: Callable[[], Outcome]
 ) -> Outcome:
     """One HTTP request for ``action``, after a request slot; recorded as an attempt."""
-    _wait_for_slot(ctx, lock, action)
+    send_at = _reserve_slot(ctx, action)
     now = ctx.clock.now()
     with ctx.sessions.begin() as session:
         row = session.get_one(Action, action.id)
@@ -371,6 +371,10 @@ def _exchange(
         number = row.attempts
     action.status, action.attempts = Status.RUNNING, number
     action.started_at = action.started_at or now
+    # The database write above happens while waiting for the slot, not between slot and send.
+    if (wait := send_at - time.monotonic()) > 0:
+        lock.extend()
+        ctx.sleep(wait)
     outcome = call()
     with ctx.sessions.begin() as session:
         session.add(
@@ -402,7 +406,8 @@ def _exchange(
     return outcome
 
 
-def _wait_for_slot(ctx: WorkerContext, lock: Lock, action: Action) -> None:
+def _reserve_slot(ctx: WorkerContext, action: Action) -> float:
+    """Reserve the account's next request slot; its ``time.monotonic()`` instant."""
     limit = parse_rate(action.rate_limit)
     assert limit is not None, action.rate_limit
     reserved, wait = ctx.limiter.reserve(
@@ -411,9 +416,7 @@ def _wait_for_slot(ctx: WorkerContext, lock: Lock, action: Action) -> None:
     if not reserved:
         _plan_retry(ctx, action, wait)
         raise Defer(wait * ctx.rng.uniform(0.5, 1.0), f"account {action.account} at its limit")
-    if wait > 0:
-        lock.extend()
-        ctx.sleep(wait)
+    return time.monotonic() + wait
 
 
 def _retry_or_fail(ctx: WorkerContext, action: Action, outcome: Outcome) -> None:

@@ -1,0 +1,304 @@
+"""Running the real pipeline in tests: a sandbox, worker processes, a scheduler on a test clock.
+
+Each test gets its own database (SQLite or PostgreSQL), its own Redis database (flushed before
+and after) and its own sandbox on a free port. Workers are real ``shiftswitch worker``
+processes; the scheduler runs in the test on a :class:`~shiftswitch.clock.FixedClock`, so a
+boundary happens when the test moves the clock, and the worker's own clock is never faked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from redis import Redis
+from sqlalchemy import select
+
+from scheduler.loop import RosterFile, Scheduler
+from shiftswitch.actions import Store
+from shiftswitch.broker import CeleryDispatcher, make_celery
+from shiftswitch.clock import FixedClock
+from shiftswitch.db import make_engine, upgrade
+from shiftswitch.models import FINAL_STATUSES, Action, Attempt
+from shiftswitch.sandbox import Sandbox, load_seed
+from shiftswitch.settings import Settings
+
+API_KEY = "pipeline-key"
+API_TOKEN = "pipeline-token-5ec7e7-never-shown"  # looked for in logs, tables and messages
+
+# Short timeouts so that retries, redelivery and expired locks happen within a test.
+FAST_ENV = {
+    "SHIFTSWITCH_HTTP_TIMEOUT": "1.0",
+    "SHIFTSWITCH_LOCK_TTL": "6",
+    "SHIFTSWITCH_VISIBILITY_TIMEOUT": "5",
+    "SHIFTSWITCH_RETRY_BASE_DELAY": "0.2",
+    "SHIFTSWITCH_RETRY_MAX_DELAY": "2",
+    "SHIFTSWITCH_RETRY_MAX_ATTEMPTS": "8",
+    "SHIFTSWITCH_RETRY_MAX_AGE": "120",
+}
+
+
+STEP = timedelta(minutes=1)
+
+
+def user(uid: str, *devices: tuple[str, str, str], verified: bool = True) -> dict[str, Any]:
+    """A sandbox user; each device is (id, name, contact URI)."""
+    return {
+        "id": uid,
+        "first_name": uid,
+        "devices": [
+            {"id": d, "name": n, "contact_uri": c, "verified": verified, "available": False}
+            for d, n, c in devices
+        ],
+    }
+
+
+def seed_file(path: Path, users: Sequence[Mapping[str, Any]], rate_limit: str | None) -> Path:
+    account: dict[str, Any] = {"api_key": API_KEY, "api_token": API_TOKEN, "users": list(users)}
+    if rate_limit:
+        account["rate_limit"] = rate_limit
+    path.write_text(yaml.safe_dump({"accounts": {"acme_corp": account}}))
+    return path
+
+
+def roster_yaml(
+    base_url: str,
+    agents: Mapping[str, tuple[str | None, Mapping[str, str]]],
+    shifts: Sequence[Mapping[str, Any]],
+    rate_limit: str = "100/s",
+) -> str:
+    """A roster for account ``main`` (sid acme_corp) at ``base_url``, zone UTC."""
+    lines = [
+        "version: 1",
+        "timezone: UTC",
+        "accounts:",
+        f"  main: {{sid: acme_corp, base_url: '{base_url}', rate_limit: '{rate_limit}'}}",
+        "agents:",
+    ]
+    for name, (uid, devices) in agents.items():
+        uid_part = f"user_id: '{uid}', " if uid else ""
+        lines.append(f"  {name}: {{account: main, {uid_part}devices: {json.dumps(devices)}}}")
+    lines.append("shifts:")
+    lines.extend(f"  - {json.dumps(s)}" for s in shifts)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Pipeline:
+    """One test's sandbox, database, Redis database, workers and scheduler."""
+
+    tmp: Path
+    database_url: str
+    redis_url: str
+    sandbox: Sandbox
+    env: dict[str, str]
+    clock: FixedClock
+    store: Store
+    roster_path: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+    scheduler: Scheduler | None = None
+
+    # -- sandbox --------------------------------------------------------------------------------
+
+    def control(self, method: str, path: str, body: object = None) -> Any:
+        reply = requests.request(
+            method, f"{self.sandbox.url}/_sandbox/{path}", json=body, timeout=5
+        )
+        reply.raise_for_status()
+        return reply.json()
+
+    def sandbox_log(self) -> list[dict[str, Any]]:
+        return list(self.control("GET", "log")["requests"])
+
+    def puts(self) -> list[dict[str, Any]]:
+        return [r for r in self.sandbox_log() if r["method"] == "PUT"]
+
+    def device(self, user_id: str, device_id: str) -> dict[str, Any]:
+        for u in self.control("GET", "state")["accounts"]["acme_corp"]["users"]:
+            if u["id"] == user_id:
+                for d in u["devices"]:
+                    if str(d["id"]) == device_id:
+                        return dict(d)
+        raise KeyError((user_id, device_id))
+
+    # -- processes ------------------------------------------------------------------------------
+
+    def start_worker(
+        self, concurrency: int = 8, extra_env: Mapping[str, str] | None = None
+    ) -> None:
+        n = len(self.workers)
+        log = self.tmp / f"worker{n}.log"
+        env = {**self.env, **(extra_env or {})}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "shiftswitch",
+                "worker",
+                f"--concurrency={concurrency}",
+                f"--hostname=w{n}@test",
+            ],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append(proc)
+        self.logs.append(log)
+        wait_until(lambda: "ready." in log.read_text(errors="replace"), 30, f"worker {n} ready")
+
+    def kill_worker(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
+        proc = self.workers[index]
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=20)
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def worker_logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs)
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shiftswitch", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    # -- scheduler on the test clock ------------------------------------------------------------
+
+    def start_scheduler(self, at: datetime) -> Scheduler:
+        self.clock.set(at)
+        settings = Settings.from_env(self.env)
+        self.scheduler = Scheduler(
+            RosterFile(str(self.roster_path)),
+            self.store,
+            CeleryDispatcher(make_celery(settings)),
+        )
+        self.scheduler.start(at)
+        return self.scheduler
+
+    def tick_at(self, at: datetime) -> None:
+        """Move the clock to ``at`` a minute at a time, ticking, as a running scheduler would."""
+        assert self.scheduler is not None
+        while self.clock.now() + STEP < at:
+            self.clock.advance(STEP)
+            self.scheduler.tick(self.clock.now())
+        self.clock.set(at)
+        self.scheduler.tick(at)
+
+    # -- results --------------------------------------------------------------------------------
+
+    def actions(self) -> list[Action]:
+        with self.store.sessions() as session:
+            return list(session.scalars(select(Action).order_by(Action.id)))
+
+    def attempts(self) -> list[Attempt]:
+        with self.store.sessions() as session:
+            return list(session.scalars(select(Attempt).order_by(Attempt.id)))
+
+    def settle(self, timeout: float = 60) -> list[Action]:
+        """Wait until every recorded action is final; return them."""
+        wait_until(
+            lambda: all(a.status in FINAL_STATUSES for a in self.actions()),
+            timeout,
+            "every action final",
+            detail=lambda: [(a.id, a.key, a.status, a.reason) for a in self.actions()],
+        )
+        return self.actions()
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    detail: Callable[[], object] | None = None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            extra = f": {detail()}" if detail else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
+        time.sleep(0.05)
+
+
+_redis_db = itertools.cycle(range(1, 13))  # tests run one at a time; each flushes its own
+
+
+@contextmanager
+def pipeline(
+    tmp: Path,
+    database_url: str,
+    users: Sequence[Mapping[str, Any]],
+    roster: Callable[[str], str],
+    *,
+    sandbox_rate_limit: str | None = None,
+    latency_ms: float = 0.0,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Pipeline]:
+    """A running sandbox and the rest of one test's world; workers started by the test."""
+    upgrade(database_url)
+    db = next(_redis_db)
+    redis_url = f"redis://127.0.0.1:6379/{db}"
+    Redis.from_url(redis_url).flushdb()
+    sandbox = Sandbox(
+        load_seed(str(seed_file(tmp / "seed.yaml", users, sandbox_rate_limit))),
+        port=0,
+        latency_ms=latency_ms,
+    )
+    sandbox.start()
+    roster_path = tmp / "schedules.yaml"
+    roster_path.write_text(roster(sandbox.url))
+    full_env = {
+        **os.environ,
+        **FAST_ENV,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SHIFTSWITCH_ROSTER": str(roster_path),
+        "EXOTEL_MAIN_API_KEY": API_KEY,
+        "EXOTEL_MAIN_API_TOKEN": API_TOKEN,
+        **(env or {}),
+    }
+    engine = make_engine(database_url)
+    p = Pipeline(
+        tmp=tmp,
+        database_url=database_url,
+        redis_url=redis_url,
+        sandbox=sandbox,
+        env=full_env,
+        clock=FixedClock(datetime.fromisoformat("2026-11-30T00:00:00+00:00")),
+        store=Store(engine),
+        roster_path=roster_path,
+    )
+    try:
+        yield p
+    finally:
+        p.stop_workers()
+        sandbox.stop()
+        engine.dispose()
+        Redis.from_url(redis_url).flushdb()

@@ -1,0 +1,384 @@
+"""The whole pipeline for real: scheduler → Redis → worker processes → sandbox → database."""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import select
+
+from shiftswitch.models import Action, DeviceState, Status
+from tests.pipeline import API_TOKEN, Pipeline, pipeline, roster_yaml, user, wait_until
+from tests.rosters import utc
+
+pytestmark = pytest.mark.integration
+
+MONDAY = "2026-11-30T"
+ASHA = user("u-100", ("100280", "Desk", "+919953125001"), ("100290", "Mobile", "+919953125068"))
+RAVI = user("u-101", ("100281", "Desk", "+919953125002"))
+HANDOFF_AGENTS = {
+    "asha": ("u-100", {"desk": "100280", "mobile": "+919953125068"}),
+    "ravi": ("u-101", {"desk": "100281"}),
+}
+HANDOFF_SHIFTS = [
+    {"name": "desk-am", "start": "0 9 * * *", "duration": "4h", "members": ["asha:desk", "ravi"]},
+    {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
+]
+
+
+@pytest.fixture
+def handoff(tmp_path: Path, database_url: str) -> Iterator[Pipeline]:
+    with pipeline(
+        tmp_path,
+        database_url,
+        [ASHA, RAVI],
+        lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
+    ) as p:
+        yield p
+
+
+def at(hms: str) -> str:
+    return f"{MONDAY}{hms}+00:00"
+
+
+def boundary(p: Pipeline, hms: str) -> list[Action]:
+    p.tick_at(utc(at(hms)))
+    return p.settle()
+
+
+def test_end_to_end_handoff(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")))
+    first = p.settle()  # the first reconcile: every managed device set to its desired OFF
+    assert {(a.device, a.available, a.source) for a in first} == {
+        ("desk", False, "reconcile"),
+        ("mobile", False, "reconcile"),
+    }
+    p.control("DELETE", "log")
+    boundary(p, "09:00:00")
+    boundary(p, "13:00:00")
+    boundary(p, "17:00:00")
+
+    log = p.sandbox_log()
+    puts = [r for r in log if r["method"] == "PUT"]
+    # asha's desk OFF finished before her mobile ON was sent
+    desk_off = next(
+        r for r in puts if r["device_id"] == "100280" and r["body"] == {"available": False}
+    )
+    mobile_on = next(
+        r for r in puts if r["device_id"] == "100290" and r["body"] == {"available": True}
+    )
+    assert desk_off["finished"] <= mobile_on["started"]
+    assert all(r["status"] == 200 for r in log)
+    # nothing sent twice
+    sent = collections.Counter((r["device_id"], r["body"]["available"]) for r in puts)
+    assert set(sent.values()) == {1}
+    assert sorted(sent) == [
+        ("100280", False),
+        ("100280", True),
+        ("100281", False),
+        ("100281", True),
+        ("100290", False),
+        ("100290", True),
+    ]
+    # rows written: every action succeeded, one attempt each, device states confirmed
+    scheduled = [a for a in p.actions() if a.source == "schedule"]
+    assert len(scheduled) == 6 and {a.status for a in scheduled} == {"succeeded"}
+    assert all(a.attempts == 1 and a.last_http_code == 200 and a.request_id for a in scheduled)
+    assert len(p.attempts()) == len(p.actions()) + 1  # + the GET that resolved asha's mobile
+    with p.store.sessions() as session:
+        states = {(s.device, s.available) for s in session.scalars(select(DeviceState))}
+    assert states == {("desk", False), ("mobile", False)}
+    assert p.device("u-100", "100290")["available"] is False
+
+
+def test_retries_land_every_switch_and_record_every_attempt(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")))
+    p.settle()
+    p.control(
+        "PUT",
+        "faults",
+        {
+            "rules": [
+                {
+                    "status": 429,
+                    "times": 1,
+                    "method": "PUT",
+                    "device_id": "100280",
+                    "retry_after": 1,
+                },
+                {
+                    "status": 429,
+                    "times": 1,
+                    "method": "PUT",
+                    "device_id": "100280",
+                    "retry_after": None,
+                },
+                {"status": 500, "times": 2, "method": "PUT", "device_id": "100281"},
+                {"status": 502, "times": 1, "method": "PUT", "device_id": "100281", "body": "html"},
+                {
+                    "status": "hang",
+                    "seconds": 1.6,
+                    "times": 1,
+                    "method": "PUT",
+                    "device_id": "100290",
+                },
+            ]
+        },
+    )
+    started = time.monotonic()
+    actions = {a.device: a for a in boundary(p, "09:00:00") if a.source == "schedule"}
+    waited = time.monotonic() - started
+    assert actions["desk"].status == "succeeded"
+    assert {a.status for a in actions.values()} == {"succeeded"}
+    by_action = collections.defaultdict(list)
+    for attempt in p.attempts():
+        by_action[attempt.action_id].append(attempt)
+    asha_desk = next(a for a in p.actions() if a.agent == "asha" and a.source == "schedule")
+    ravi_desk = next(a for a in p.actions() if a.agent == "ravi" and a.source == "schedule")
+    assert [t.http_code for t in by_action[asha_desk.id]] == [429, 429, 200]
+    assert by_action[asha_desk.id][0].retry_delay >= 1.0  # Retry-After honoured
+    assert [t.http_code for t in by_action[ravi_desk.id]] == [500, 500, 502, 200]
+    assert "non-JSON" in (by_action[ravi_desk.id][2].error or "")
+    assert all(t.retry_delay is not None for t in by_action[ravi_desk.id][:3])
+    assert waited >= 1.0
+
+    # a timeout: the sandbox applies the change late; the retry finds it done and succeeds
+    mobile = boundary(p, "13:00:00")
+    mobile_on = next(a for a in mobile if a.device == "mobile" and a.available)
+    tries = [t for t in p.attempts() if t.action_id == mobile_on.id and t.request.startswith("PUT")]
+    assert tries[0].http_code is None and "timeout" in (tries[0].error or "")
+    assert mobile_on.status == "succeeded"
+
+
+def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
+    tmp_path: Path, database_url: str
+) -> None:
+    gone = user("u-101", ("100289", "Desk", "+919953125002"))  # ravi's 100281 is not at Exotel
+    with pipeline(
+        tmp_path,
+        database_url,
+        [ASHA, gone],
+        lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
+    ) as p:
+        p.start_worker()
+        p.start_scheduler(utc(at("08:59:58")))
+        p.settle()
+        (ravi_off,) = [a for a in p.actions() if a.agent == "ravi"]
+        assert ravi_off.status == "failed" and ravi_off.attempts == 1
+        assert (ravi_off.last_http_code, ravi_off.error_description) == (404, "Device not found")
+        boundary(p, "09:00:00")
+        # asha's desk became unverified at Exotel: its 13:00 OFF is refused for good...
+        p.control("PUT", "devices/acme_corp/u-100/100280", {"verified": False})
+        done = {
+            (a.agent, a.device, a.available): a
+            for a in boundary(p, "13:00:00")
+            if a.source == "schedule"
+        }
+        off = done[("asha", "desk", False)]
+        assert off.status == "failed" and off.attempts == 1
+        assert (off.last_http_code, off.error_description) == (403, "Device is unverified")
+        assert off.error_code is not None
+        # ... so the ON of her mobile is not sent
+        mobile_on = done[("asha", "mobile", True)]
+        assert mobile_on.status == "blocked" and mobile_on.attempts == 0
+        assert "desk" in (mobile_on.reason or "")
+        on_puts = [r for r in p.puts() if r["device_id"] == "100290" and r["body"]["available"]]
+        assert on_puts == []
+
+
+def test_credentials_refused_are_final_with_a_region_hint(handoff: Pipeline) -> None:
+    p = handoff
+    p.env["EXOTEL_MAIN_API_TOKEN"] = "wrong-token"
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")))
+    actions = p.settle()
+    assert {a.status for a in actions} == {"failed"}
+    assert {a.last_http_code for a in actions} == {401}
+    assert all(a.attempts == 1 for a in actions)
+    assert "region" in (actions[0].error_description or "")
+
+
+def test_another_device_on_is_turned_off_when_managed(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")))
+    p.settle()
+    # behind the system's back, asha's mobile went ON (and the database does not know it)
+    p.control("PUT", "devices/acme_corp/u-100/100290", {"available": True})
+    actions = boundary(p, "09:00:00")
+    desk_on = next(a for a in actions if a.agent == "asha" and a.available)
+    assert desk_on.status == "succeeded"
+    cleared = [a for a in actions if a.parent_id == desk_on.id]
+    assert [(a.device, a.available, a.status) for a in cleared] == [("mobile", False, "succeeded")]
+    assert p.device("u-100", "100290")["available"] is False
+    assert p.device("u-100", "100280")["available"] is True
+
+
+def test_another_device_on_that_the_roster_does_not_manage_is_a_conflict(
+    tmp_path: Path, database_url: str
+) -> None:
+    stranger = user(
+        "u-100", ("100280", "Desk", "+919953125001"), ("100299", "Home", "+919953125099")
+    )
+    agents = {"asha": ("u-100", {"desk": "100280"})}
+    shifts = [HANDOFF_SHIFTS[0] | {"members": ["asha"]}]
+    with pipeline(
+        tmp_path, database_url, [stranger], lambda u: roster_yaml(u, agents, shifts)
+    ) as p:
+        p.control("PUT", "devices/acme_corp/u-100/100299", {"available": True})
+        p.start_worker()
+        p.start_scheduler(utc(at("08:59:58")))
+        p.settle()
+        (desk_on,) = [a for a in boundary(p, "09:00:00") if a.available]
+        assert desk_on.status == "failed"
+        assert "another device is ON" in (desk_on.reason or "")
+        assert "100299" in (desk_on.reason or "") and "Home" in (desk_on.reason or "")
+        assert p.device("u-100", "100299")["available"] is True  # never touched
+
+
+def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    users = [user(f"u-{i}", (f"{5000 + i}", "Desk", f"+9199000{i:05d}")) for i in range(12)]
+    agents = {f"a{i}": (f"u-{i}", {"desk": f"{5000 + i}"}) for i in range(12)}
+    shifts = [{"name": "am", "start": "0 9 * * *", "duration": "4h", "members": list(agents)}]
+    with pipeline(
+        tmp_path, database_url, users, lambda u: roster_yaml(u, agents, shifts), latency_ms=400
+    ) as p:
+        p.start_worker(concurrency=4)
+        p.start_scheduler(utc(at("08:59:58")))
+        p.settle()
+        p.control("DELETE", "log")
+        p.tick_at(utc(at("09:00:00")))
+        wait_until(lambda: len(p.puts()) >= 2, 20, "some PUTs")
+        p.kill_worker(0)  # SIGKILL, with requests in flight and messages unacknowledged
+        done_before = sum(a.status == "succeeded" for a in p.actions() if a.source == "schedule")
+        assert done_before < 12
+        p.start_worker(concurrency=4)
+        actions = [a for a in p.settle(timeout=90) if a.source == "schedule"]
+        assert len(actions) == 12 and {a.status for a in actions} == {"succeeded"}
+        for i in range(12):
+            assert p.device(f"u-{i}", f"{5000 + i}")["available"] is True
+        # a request cut off by the kill may have been sent again, never more than that
+        sent = collections.Counter(r["device_id"] for r in p.puts())
+        assert set(sent) == {f"{5000 + i}" for i in range(12)}
+        assert max(sent.values()) <= 2
+        assert sum(sent.values()) <= 12 + 4  # at most one repeat per thread that was killed
+
+
+def test_the_rate_limit_holds_across_two_worker_processes(
+    tmp_path: Path, database_url: str
+) -> None:
+    n = 30
+    users = [user(f"u-{i}", (f"{7000 + i}", "Desk", f"+9199100{i:05d}")) for i in range(n)]
+    agents = {f"a{i}": (f"u-{i}", {"desk": f"{7000 + i}"}) for i in range(n)}
+    shifts = [{"name": "am", "start": "0 9 * * *", "duration": "4h", "members": list(agents)}]
+    with pipeline(
+        tmp_path,
+        database_url,
+        users,
+        lambda u: roster_yaml(u, agents, shifts, rate_limit="10/s"),
+        sandbox_rate_limit="10/s",
+    ) as p:
+        p.start_worker(concurrency=8)
+        p.start_worker(concurrency=8)
+        p.start_scheduler(utc(at("08:59:58")))
+        p.settle()
+        p.control("DELETE", "log")
+        p.tick_at(utc(at("09:00:00")))
+        actions = [a for a in p.settle() if a.source == "schedule"]
+        assert {a.status for a in actions} == {"succeeded"}
+        log = p.sandbox_log()
+        assert [r for r in log if r["status"] == 429] == []
+        times = sorted(r["started"] for r in log)
+        assert len(times) == n
+        assert times[-1] - times[0] >= (n - 1) / 10 * 0.95  # spaced at the limit
+        # both processes took part
+        assert all("status=succeeded" in log_.read_text() for log_ in p.logs)
+
+
+def test_the_token_appears_in_no_log_table_or_message(handoff: Pipeline) -> None:
+    p = handoff
+    # messages waiting in Redis, before any worker takes them
+    p.start_scheduler(utc(at("08:59:58")))
+    redis = Redis.from_url(p.redis_url)
+    lists = [key for key in redis.keys("*") if redis.type(key) == b"list"]
+    queued = b"".join(item for key in lists for item in redis.lrange(key, 0, -1))
+    assert b"u-100" in queued  # the messages are there, with ids and the transition
+    assert API_TOKEN.encode() not in queued
+    p.start_worker()
+    p.settle()
+    p.env["EXOTEL_MAIN_API_TOKEN"] = "wrong-" + API_TOKEN  # a refused token is not echoed either
+    p.start_worker()
+    boundary(p, "09:00:00")
+    assert API_TOKEN not in p.worker_logs()
+    with p.store.engine.connect() as conn:
+        for table in (
+            "actions",
+            "attempts",
+            "device_states",
+            "resolved_devices",
+            "roster_versions",
+        ):
+            rows = conn.exec_driver_sql(f"SELECT * FROM {table}").all()  # noqa: S608
+            assert API_TOKEN not in repr(rows)
+    assert API_TOKEN not in repr(p.sandbox_log())
+
+
+def test_device_on_with_wait_and_errors(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    done = p.cli("device", "on", "asha", "desk", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("succeeded: asha desk ON (HTTP 200, 1 attempt")
+    assert p.device("u-100", "100280")["available"] is True
+    (manual,) = p.actions()
+    assert manual.source == "manual" and manual.status == Status.SUCCEEDED
+
+    unknown = p.cli("device", "on", "nobody")
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith('shiftswitch: error: unknown agent "nobody"; agents are: asha')
+    assert "Traceback" not in unknown.stderr
+    which = p.cli("device", "off", "asha")
+    assert which.returncode == 2 and "has 2 devices; name one: desk, mobile" in which.stderr
+
+    history = p.cli("history", "asha", "--json")
+    assert history.returncode == 0 and '"status": "succeeded"' in history.stdout
+    status = p.cli("status")
+    assert status.returncode == 0 and "asha" in status.stdout
+
+
+def test_an_on_for_a_device_given_by_contact_uri_is_resolved_once(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    for state in ("on", "off", "on"):
+        assert p.cli("device", state, "asha", "mobile", "--wait").returncode == 0
+    gets = [r for r in p.sandbox_log() if r["method"] == "GET"]
+    assert len(gets) == 1  # then from the cache
+    with p.store.sessions() as session:
+        ids = {(a.user_id, a.device_id) for a in session.scalars(select(Action))}
+    assert ids == {("u-100", "100290")}
+
+
+def test_missed_boundaries_are_not_replayed(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    p.start_scheduler(utc(at("14:00:00")))  # down through 09:00 and 13:00
+    actions = p.settle()
+    assert sorted((a.agent, a.device, a.available) for a in actions) == [
+        ("asha", "desk", False),
+        ("asha", "mobile", True),
+        ("ravi", "desk", False),
+    ]
+    assert {a.source for a in actions} == {"reconcile"}
+    p.tick_at(utc(at("14:00:01")) + timedelta(seconds=1))
+    assert len(p.actions()) == 3
