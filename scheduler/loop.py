@@ -25,7 +25,7 @@ import threading
 import time
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -41,6 +41,7 @@ from shiftswitch.models import (
     ResolvedDevice,
     RosterVersion,
     Source,
+    Status,
 )
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import RosterError
@@ -51,6 +52,7 @@ log = logging.getLogger("shiftswitch.scheduler")
 
 HORIZON = timedelta(minutes=30)  # how far ahead transitions are planned (in memory only)
 RECONCILE_EVERY = timedelta(minutes=5)
+SWEEP_EVERY = timedelta(minutes=1)
 STALL = timedelta(minutes=2)  # a longer gap between ticks is handled like a restart
 
 
@@ -155,6 +157,7 @@ class Scheduler:
         self._planned_to: datetime | None = None
         self._next_reconcile: datetime | None = None
         self._last_tick: datetime | None = None
+        self._next_sweep = datetime.max.replace(tzinfo=UTC)
 
     @property
     def roster(self) -> Roster:
@@ -165,6 +168,7 @@ class Scheduler:
         """Load the roster, hand over actions a previous run recorded but never sent, reconcile."""
         roster = self.source.load(now)
         self._last_tick = now
+        self._next_sweep = now + SWEEP_EVERY
         self._put_in_force(roster, now)
         stranded = self.store.enqueue(None, self.dispatcher, now)
         if stranded:
@@ -199,10 +203,19 @@ class Scheduler:
             self._extend(self._planned_to, now + self.horizon)
         if self._next_reconcile is not None and now >= self._next_reconcile:
             report.reconciled += self.reconcile(now)
-            stale = self.store.requeue_stale(self.dispatcher, now, self.requeue_after)
-            if stale:
-                log.warning("requeued=%d actions whose messages were lost", len(stale))
+        if now >= self._next_sweep:
+            self.sweep(now)
         return report
+
+    def sweep(self, now: datetime) -> None:
+        """Hand over actions recorded but never sent, and those whose message was lost."""
+        self._next_sweep = now + SWEEP_EVERY
+        stranded = self.store.enqueue(None, self.dispatcher, now)
+        stale = self.store.requeue_stale(self.dispatcher, now, self.requeue_after)
+        if stranded or stale:
+            log.warning(
+                "requeued: %d never sent, %d whose messages were lost", len(stranded), len(stale)
+            )
 
     def reconcile(self, now: datetime) -> int:
         """Enqueue, for each managed device, its desired state now if it differs from the last
@@ -225,6 +238,13 @@ class Scheduler:
                 (r.account, r.contact_uri): (r.user_id, r.device_id)
                 for r in session.scalars(select(ResolvedDevice))
             }
+            latest_ids = select(func.max(Action.id)).group_by(
+                Action.account, Action.agent, Action.device
+            )
+            last = {
+                (a.account, a.agent, a.device): a
+                for a in session.scalars(select(Action).where(Action.id.in_(latest_ids)))
+            }
         new: list[NewAction] = []
         for agent in roster.agents.values():
             want = desired.get(agent.name)
@@ -238,8 +258,11 @@ class Scheduler:
                 wanted = device.name == want
                 if state is not None and state.available is wanted:
                     continue
-                # A device never confirmed (state None) is set once: its state is unknown.
-                after = state.action_id if state is not None and state.action_id else 0
+                # A device never confirmed (state None) is set: its state is unknown.
+                previous = last.get((agent.account, agent.name, device.name))
+                if previous is not None and _refused_for_good(previous, wanted):
+                    continue  # Exotel said no (4xx) to this very reconcile: not again and again
+                after = previous.id if previous is not None else 0
                 key = (
                     f"reconcile:{agent.account}/{agent.name}/{device.name}/"
                     f"{'on' if wanted else 'off'}/after:{after}"
@@ -320,6 +343,17 @@ class Scheduler:
                 session.rollback()
                 return
         log.info("roster=%s version=%d digest=%s in force", path, number, digest[:12])
+
+
+def _refused_for_good(action: Action, wanted: bool) -> bool:
+    """A reconcile to the same state that Exotel refused with a final (4xx) answer."""
+    return (
+        action.source == Source.RECONCILE
+        and action.available is wanted
+        and action.status == Status.FAILED
+        and action.last_http_code is not None
+        and 400 <= action.last_http_code < 500
+    )
 
 
 def _summary(roster: Roster) -> str:

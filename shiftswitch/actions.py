@@ -161,7 +161,19 @@ class Store:
             else:
                 for chunk in _chunks(list(keys), _CHUNK):
                     claimed += self.claim(session, Action.key.in_(chunk), now)
-        dispatch_in_order(claimed, dispatcher)
+        try:
+            dispatch_in_order(claimed, dispatcher)
+        except Exception:
+            # The broker is unreachable: give the claim back, so the next pass sends them.
+            # (Those already sent may go twice; workers skip what is already final.)
+            with self.sessions.begin() as session:
+                for ids in _chunks([a.id for a in claimed], _CHUNK):
+                    session.execute(
+                        update(Action)
+                        .where(Action.id.in_(ids), Action.status == Status.QUEUED)
+                        .values(status=Status.PENDING, enqueued_at=None)
+                    )
+            raise
         return claimed
 
     def requeue_stale(

@@ -110,26 +110,26 @@ class Action(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    key: Mapped[str] = mapped_column(String(400), unique=True)
+    key: Mapped[str] = mapped_column(Text, unique=True)
     source: Mapped[str] = mapped_column(String(16))
     # Whose actions are applied one at a time, in order: "<account>/<user id>" (or "/@<agent>"
     # while the user id is known only through a contact URI).
-    owner: Mapped[str] = mapped_column(String(300))
-    account: Mapped[str] = mapped_column(String(100))
-    sid: Mapped[str] = mapped_column(String(200))
-    base_url: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str] = mapped_column(Text)
+    account: Mapped[str] = mapped_column(Text)
+    sid: Mapped[str] = mapped_column(Text)
+    base_url: Mapped[str] = mapped_column(Text)
     rate_limit: Mapped[str] = mapped_column(String(20))
-    agent: Mapped[str | None] = mapped_column(String(200))
-    device: Mapped[str | None] = mapped_column(String(200))
-    user_id: Mapped[str | None] = mapped_column(String(200))
-    device_id: Mapped[str | None] = mapped_column(String(200))
-    contact_uri: Mapped[str | None] = mapped_column(String(300))
+    agent: Mapped[str | None] = mapped_column(Text)
+    device: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(Text)
+    device_id: Mapped[str | None] = mapped_column(Text)
+    contact_uri: Mapped[str | None] = mapped_column(Text)
     # The agent's other managed devices: [{"device", "device_id", "contact_uri"}]. An ON that
     # meets "Another device is ON" may turn these OFF, never a device the roster does not name.
     siblings: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
     available: Mapped[bool]
-    shift: Mapped[str | None] = mapped_column(String(200))
-    override: Mapped[str | None] = mapped_column(String(200))
+    shift: Mapped[str | None] = mapped_column(Text)
+    override: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     enqueued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -139,9 +139,9 @@ class Action(Base):
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_http_code: Mapped[int | None] = mapped_column(Integer)
-    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_code: Mapped[str | None] = mapped_column(Text)
     error_description: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[str | None] = mapped_column(String(100))
+    request_id: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)  # why blocked, superseded or failed, in words
     parent_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("actions.id", ondelete="SET NULL")
@@ -164,10 +164,10 @@ class Attempt(Base):
     duration_ms: Mapped[float] = mapped_column(Float)
     http_code: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(10))  # ok | retry | final
-    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_code: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     retry_delay: Mapped[float | None] = mapped_column(Float)
-    request_id: Mapped[str | None] = mapped_column(String(100))
+    request_id: Mapped[str | None] = mapped_column(Text)
 
 
 class DeviceState(Base):
@@ -175,12 +175,12 @@ class DeviceState(Base):
 
     __tablename__ = "device_states"
 
-    account: Mapped[str] = mapped_column(String(100), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    device_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    agent: Mapped[str | None] = mapped_column(String(200))
-    device: Mapped[str | None] = mapped_column(String(200))
-    contact_uri: Mapped[str | None] = mapped_column(String(300))
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    device_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    agent: Mapped[str | None] = mapped_column(Text)
+    device: Mapped[str | None] = mapped_column(Text)
+    contact_uri: Mapped[str | None] = mapped_column(Text)
     available: Mapped[bool | None]
     confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     action_id: Mapped[int | None] = mapped_column(
@@ -193,10 +193,10 @@ class ResolvedDevice(Base):
 
     __tablename__ = "resolved_devices"
 
-    account: Mapped[str] = mapped_column(String(100), primary_key=True)
-    contact_uri: Mapped[str] = mapped_column(String(300), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(200))
-    device_id: Mapped[str] = mapped_column(String(200))
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    contact_uri: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    device_id: Mapped[str] = mapped_column(Text)
     resolved_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -207,7 +207,7 @@ class RosterVersion(Base):
 
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     digest: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)

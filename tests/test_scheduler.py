@@ -204,15 +204,21 @@ def test_started_after_boundaries_applies_the_present_state_once(
     assert rec.flat() == []  # confirmed as desired: nothing to do
 
 
-def test_reconcile_does_not_repeat_an_action_that_failed(store: Store, roster_file: Path) -> None:
+@pytest.mark.parametrize(("http_code", "again"), [(404, False), (503, True), (None, True)])
+def test_reconcile_repeats_a_failed_action_unless_exotel_refused_it(
+    store: Store, roster_file: Path, http_code: int | None, again: bool
+) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
     s.start(MONDAY_0859)
     with store.sessions.begin() as session:
         for a in session.scalars(select(Action)):
-            a.status = Status.FAILED
+            a.status, a.last_http_code = Status.FAILED, http_code
     rec.sent.clear()
     s.reconcile(MONDAY_0859 + timedelta(seconds=30))  # still before 09:00: same desired state
+    assert len(rec.flat()) == (3 if again else 0)
+    rec.sent.clear()
+    s.reconcile(MONDAY_0859 + timedelta(seconds=40))  # nothing new happened: nothing new sent
     assert rec.flat() == []
 
 

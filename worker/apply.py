@@ -9,8 +9,9 @@ whose message was lost.
 
 For each action, in this order:
 
-1. superseded: a later action for the same device is recorded, so this one is not sent;
-2. blocked: an ON whose user may still have another device ON because an OFF before it failed;
+1. superseded: a later action for the same device, wanting the other state, is recorded;
+2. blocked: an ON whose user may still have another device ON because an OFF before it failed
+   (and Exotel has not confirmed that device OFF since);
 3. a device given by contact URI is resolved to (user id, device id), once, through GET users;
 4. an ON first turns OFF any other managed device of the user last confirmed ON;
 5. the PUT, after a slot of the account's shared request budget; then success, a retry
@@ -179,13 +180,18 @@ def _same_device(action: Action) -> object:
 
 
 def _later_action(session: Session, action: Action) -> Action | None:
-    """A recorded action for the same device that is due after this one."""
+    """A recorded action for the same device, due after this one, wanting the other state.
+
+    (A later action wanting the same state does not make this one wrong: sending both is
+    harmless, and an OFF that a handoff waits for must not vanish.)
+    """
     stmt = (
         select(Action)
         .where(
             Action.account == action.account,
             _same_device(action),  # type: ignore[arg-type]
             Action.due_at > action.due_at,
+            Action.available.is_not(action.available),
             Action.id != action.id,
         )
         .order_by(Action.due_at.desc())
@@ -212,13 +218,30 @@ def _blocked_reason(session: Session, action: Action) -> str | None:
         if apply_order(earlier) > apply_order(action) or earlier.device in seen:
             continue
         seen.add(earlier.device)
-        if not earlier.available and earlier.status in (Status.FAILED, Status.BLOCKED):
+        if (
+            not earlier.available
+            and earlier.status in (Status.FAILED, Status.BLOCKED)
+            and not _confirmed_off_since(session, earlier)
+        ):
             return (
                 f"the OFF of {earlier.device or earlier.device_id} (action {earlier.id}) "
                 f"before it did not succeed ({earlier.status}: {earlier.reason}); "
                 "that device may still be ON"
             )
     return None
+
+
+def _confirmed_off_since(session: Session, failed: Action) -> bool:
+    """Exotel confirmed the device OFF after the ``failed`` OFF (by hand, or a later action)."""
+    if failed.user_id is None or failed.device_id is None:
+        return False
+    state = session.get(DeviceState, (failed.account, failed.user_id, failed.device_id))
+    return (
+        state is not None
+        and state.available is False
+        and failed.finished_at is not None
+        and state.confirmed_at >= failed.finished_at
+    )
 
 
 def _resolve(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Action) -> bool:
@@ -373,8 +396,12 @@ def _exchange(
     action.started_at = action.started_at or now
     # The database write above happens while waiting for the slot, not between slot and send.
     if (wait := send_at - time.monotonic()) > 0:
-        lock.extend()
         ctx.sleep(wait)
+    # The lease must outlast this request (its TTL exceeds one request's longest time): renew
+    # it now, and never send once it is lost, for another worker may hold this user now.
+    if not lock.extend():
+        _plan_retry(ctx, action, 0.0)
+        raise Defer(0.0, f"lock on {action.owner} lost")
     outcome = call()
     with ctx.sessions.begin() as session:
         session.add(
