@@ -33,7 +33,14 @@ Measured from the scheduler's tick at 09:00:00 (N actions due):
 - from the sandbox's request log: 429s and other non-200 answers, the first and last request,
   and the most requests in flight at once;
 - with ``--rate``: the floor (N / rate: no run can be faster without a 429) and how far above
-  it the run finished.
+  it the run finished;
+- CPU seconds used during the boundary by each process started here, by this process, by the
+  Redis server and (PostgreSQL) by the server's processes, and how busy the whole machine was
+  (Linux ``/proc``).
+
+If another program flushes the Redis database during the run (the task messages would be
+lost), a sentinel key disappears and the run stops with a message: pick another ``--redis-db``.
+``--keep`` keeps the temporary directory (worker and sandbox logs, seed, roster).
 
     python benchmarks/bench_pipeline.py                         # 2,000 devices, SQLite
     python benchmarks/bench_pipeline.py --rate 6000/min         # 20 s floor, sandbox limited
@@ -706,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     try:
         result = run(args)
     except KeyboardInterrupt:
