@@ -81,7 +81,10 @@ from redis import Redis
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common import Timed
 
 from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import coordination
@@ -300,23 +303,6 @@ def start_sandbox(procs: Processes, tmp: Path, seed: Path, latency_ms: float) ->
 
 
 # -- measuring ---------------------------------------------------------------------------------
-
-
-class Timed:
-    """Wraps a callable and adds up the time spent in it."""
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn = fn
-        self.seconds = 0.0
-        self.calls = 0
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t0
-            self.calls += 1
 
 
 def postgres_cpu() -> float:

@@ -45,6 +45,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common import run_measurement
 from gen_roster import SHIFTS, ZONES, generate
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday
@@ -142,26 +143,12 @@ def _worker(step: str, agents: int, seed: int, repeat: int) -> dict[str, Any]:
 
 def _measure(step: str, agents: int, seed: int, repeat: int, timeout: float) -> dict[str, Any]:
     """Run one step in a fresh subprocess and return its figures (or raise)."""
-    cmd = [
-        sys.executable,
-        os.path.abspath(__file__),
-        "--worker",
-        step,
-        "--seed",
-        str(seed),
-        "--repeat",
-        str(repeat),
-        str(agents),
-    ]
-    proc = subprocess.run(  # noqa: S603 - our own script, with our own interpreter
-        cmd, capture_output=True, text=True, timeout=timeout, check=False
+    return run_measurement(
+        __file__,
+        [step, "--seed", str(seed), "--repeat", str(repeat), str(agents)],
+        timeout,
+        f"{step} at {agents} agents",
     )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{step} at {agents} agents failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
-        )
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
 
 
 def _mib(value: float | None) -> str:

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common import Timed, run_measurement
 from gen_roster import SHIFTS, ZONES, generate
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday, as in bench_planner
@@ -67,21 +68,6 @@ class NoDispatch:
     def dispatch(self, owner: str, actions: Sequence[Any]) -> None:
         self.messages += 1
         self.actions += len(actions)
-
-
-class _Timed:
-    """Wraps a callable and adds up the time spent in it."""
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn = fn
-        self.seconds = 0.0
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t0
 
 
 def _peak_rss_mib() -> float:
@@ -128,10 +114,10 @@ def _worker(agents: int, seed: int, ticks: int) -> dict[str, Any]:
         scheduler = Scheduler(RosterFile(str(path)), store, dispatcher)
         # The parts of start(), timed by wrapping this process's objects (not the product code).
         parts = {
-            "load": _Timed(scheduler.source.load),
-            "reconcile": _Timed(scheduler.reconcile),
-            "record": _Timed(store.record),
-            "enqueue": _Timed(store.enqueue),
+            "load": Timed(scheduler.source.load),
+            "reconcile": Timed(scheduler.reconcile),
+            "record": Timed(store.record),
+            "enqueue": Timed(store.enqueue),
         }
         scheduler.source.load = parts["load"]  # type: ignore[method-assign]
         scheduler.reconcile = parts["reconcile"]  # type: ignore[method-assign]
@@ -193,25 +179,12 @@ def _worker(agents: int, seed: int, ticks: int) -> dict[str, Any]:
 
 
 def _measure(agents: int, seed: int, ticks: int, timeout: float) -> dict[str, Any]:
-    cmd = [
-        sys.executable,
-        os.path.abspath(__file__),
-        "--worker",
-        "--seed",
-        str(seed),
-        "--ticks",
-        str(ticks),
-        str(agents),
-    ]
-    proc = subprocess.run(  # noqa: S603 - our own script, with our own interpreter
-        cmd, capture_output=True, text=True, timeout=timeout, check=False
+    return run_measurement(
+        __file__,
+        ["--seed", str(seed), "--ticks", str(ticks), str(agents)],
+        timeout,
+        f"{agents} agents",
     )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{agents} agents failed (exit {proc.returncode}):\n{proc.stderr.strip()[-3000:]}"
-        )
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
 
 
 def _row(r: dict[str, Any]) -> str:

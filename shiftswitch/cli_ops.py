@@ -244,7 +244,7 @@ def _device_command(available: bool) -> click.Command:
         what = f"{action.agent or action.user_id} {action.device or action.device_id} {state}"
         if not wait:
             if as_json:
-                click.echo(json.dumps(_row(action)))
+                click.echo(json.dumps(action_row(action)))
             else:
                 click.echo(f"action {action.id} queued: {what}")
             return
@@ -252,7 +252,7 @@ def _device_command(available: bool) -> click.Command:
             click.echo(f"action {action.id} queued: {what}; waiting...", err=True)
         final = _wait_for(store, action.id, timeout)
         if as_json:
-            click.echo(json.dumps(_row(final)))
+            click.echo(json.dumps(action_row(final)))
         else:
             click.echo(_result_line(final, what))
         if final.status != Status.SUCCEEDED:
@@ -267,10 +267,6 @@ def _device_command(available: bool) -> click.Command:
 
 device.add_command(_device_command(True))
 device.add_command(_device_command(False))
-
-
-def _row(action: Action) -> dict[str, Any]:
-    return action_row(action)
 
 
 def _wait_for(store: Any, action_id: int, timeout: float) -> Action:
