@@ -46,10 +46,10 @@ end
 return 0
 """
 
-# Requests are spaced a little wider than the limit (1%, and 50 ms per window), so that jitter
+# Requests are spaced a little wider than the limit (1%, and 100 ms per window), so that jitter
 # between the slot and Exotel's clock never puts one request too many into Exotel's window.
 SAFETY = 1.01
-SLACK_SECONDS = 0.05
+SLACK_SECONDS = 0.1
 
 
 class RateLimiter:

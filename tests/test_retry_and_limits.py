@@ -92,7 +92,7 @@ def test_the_request_budget_spaces_requests_across_threads(redis: Redis) -> None
     sent.sort()
     gaps = [b - a for a, b in itertools.pairwise(sent)]
     assert sent[-1] - sent[0] >= 29 / 20  # never faster than the limit
-    assert sum(gaps) / len(gaps) < 0.06  # and not much slower (1% + 50 ms per window)
+    assert sum(gaps) / len(gaps) < 0.06  # and not much slower (1% + 100 ms per window)
 
 
 @pytest.mark.integration
