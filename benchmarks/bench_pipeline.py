@@ -354,6 +354,7 @@ class Raw:
     parts: dict[str, Timed]
     cpu_s: dict[str, float]
     load_before: float
+    messages: int  # task messages the tick sent
     actions: list[Action] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
@@ -529,6 +530,7 @@ def boundary(args: argparse.Namespace, roster_rate: str, sandbox_rate: str | Non
             parts=parts,
             cpu_s={k: v - cpu0[k] for k, v in cpu1.items() if k in cpu0},
             load_before=load_before,
+            messages=dispatcher.messages,
         )
         with store.sessions() as session:
             raw.actions = list(session.scalars(select(Action).order_by(Action.id)))
@@ -576,7 +578,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tick_record_s": raw.parts["record"].seconds,
         "tick_claim_s": raw.parts["claim"].seconds,
         "tick_dispatch_s": raw.parts["dispatch"].seconds,
-        "tick_messages": raw.parts["dispatch"].calls,
+        "tick_messages": raw.messages,
         "completion_s": completion,
         "polled_completion_s": raw.polled_s,
         "switches_per_s": n / completion if completion else None,

@@ -53,6 +53,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import Timed, run_measurement
 from gen_roster import SHIFTS, ZONES, generate
 
+from shiftswitch.broker import batches
+
 NOW = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday, as in bench_planner
 BASE_URL = "http://127.0.0.1:9"  # the discard port: never called, the dispatcher sends nothing
 DEFAULT_SIZES = (10_000,)
@@ -65,9 +67,9 @@ class NoDispatch:
         self.messages = 0
         self.actions = 0
 
-    def dispatch(self, owner: str, actions: Sequence[Any]) -> None:
-        self.messages += 1
-        self.actions += len(actions)
+    def dispatch(self, groups: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        self.messages += len(batches(groups))
+        self.actions += sum(len(actions) for _, actions in groups)
 
 
 def _peak_rss_mib() -> float:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.schema import Table
 
 from shiftswitch.broker import Dispatcher
 from shiftswitch.models import Action, Source, Status
@@ -126,15 +127,13 @@ class Store:
 
     def record(self, actions: Iterable[NewAction], now: datetime) -> None:
         """Insert each action unless one with its key exists already."""
-        dialect = self.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        rows = [{**asdict(a), "created_at": now, "status": Status.PENDING} for a in actions]
+        rows = [_row(a, now) for a in actions]
         if not rows:
             return
+        stmt = upsert(self.engine, Action.__table__).on_conflict_do_nothing(index_elements=["key"])
         with self.sessions.begin() as session:
             for chunk in _chunks(rows, _CHUNK):
-                stmt = insert(Action).values(chunk).on_conflict_do_nothing(index_elements=["key"])
-                session.execute(stmt)
+                session.execute(stmt, chunk)  # one statement, executed for many rows
 
     def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
         """Move matching ``pending`` actions to ``queued``; return those this call moved."""
@@ -203,13 +202,29 @@ class Store:
 
 
 def dispatch_in_order(actions: Sequence[Action], dispatcher: Dispatcher) -> None:
-    """One message per user, its actions in the order they must be applied."""
+    """Each user's actions together, in the order they must be applied."""
     by_owner: dict[str, list[Action]] = defaultdict(list)
     for action in actions:
         by_owner[action.owner].append(action)
-    for owner, group in by_owner.items():
+    for group in by_owner.values():
         group.sort(key=apply_order)
-        dispatcher.dispatch(owner, group)
+    if by_owner:
+        dispatcher.dispatch(list(by_owner.items()))
+
+
+def upsert(engine: Engine, table: Table | Any) -> Any:
+    """An INSERT that can say ON CONFLICT, in the engine's dialect (SQLite or PostgreSQL)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+_NEW_FIELDS = tuple(f.name for f in fields(NewAction))
+
+
+def _row(action: NewAction, now: datetime) -> dict[str, Any]:
+    row = {name: getattr(action, name) for name in _NEW_FIELDS}
+    row["created_at"], row["status"] = now, Status.PENDING
+    return row
 
 
 def apply_order(action: Action) -> tuple[datetime, bool, int]:

@@ -3,8 +3,8 @@
 The scheduler and the CLI send tasks by name (:data:`APPLY_TASK`), so they never import the
 worker package; the worker registers the task on the same app configuration.
 
-A task message names the user whose switches to apply (``owner``) and carries the actions'
-ids and transitions: never credentials, which each worker reads from its own environment.
+A task message names users whose switches to apply (``owner``), each with their actions' ids
+and transitions: never credentials, which each worker reads from its own environment.
 """
 
 from __future__ import annotations
@@ -64,21 +64,45 @@ def message(action: Action) -> dict[str, Any]:
     }
 
 
+Group = tuple[str, Sequence[Action]]  # one user (owner) and their actions, in apply order
+
+USERS_PER_MESSAGE = 16  # at most
+SPREAD = 64  # a boundary is cut into at least this many messages before they grow past one user
+
+
 class Dispatcher(Protocol):
-    def dispatch(self, owner: str, actions: Sequence[Action]) -> None:
-        """Hand one user's actions, in order, to the workers."""
+    def dispatch(self, groups: Sequence[Group]) -> None:
+        """Hand these users' actions, each user's in order, to the workers."""
         ...
 
 
 class CeleryDispatcher:
-    """Sends one task per user and batch, so a handoff's OFF and ON travel together."""
+    """Sends the users' actions as task messages, a few users to a message.
+
+    A user's actions always travel together (a handoff's OFF and ON in one message). A large
+    boundary puts up to :data:`USERS_PER_MESSAGE` users in a message, which a worker thread
+    applies one after the other: that costs the broker and the workers one message per few
+    users instead of one per user, while leaving enough messages (:data:`SPREAD`) to keep every
+    thread busy. A small boundary sends one user per message, all applied at once.
+    """
 
     def __init__(self, app: Celery) -> None:
         self._app = app
+        self.messages = 0  # sent so far
 
-    def dispatch(self, owner: str, actions: Sequence[Action]) -> None:
-        self._app.send_task(
-            APPLY_TASK,
-            kwargs={"owner": owner, "actions": [message(a) for a in actions]},
-            queue=QUEUE,
-        )
+    def dispatch(self, groups: Sequence[Group]) -> None:
+        for batch in batches(groups):
+            self._app.send_task(
+                APPLY_TASK,
+                kwargs={
+                    "batch": [{"owner": o, "actions": [message(a) for a in g]} for o, g in batch]
+                },
+                queue=QUEUE,
+            )
+            self.messages += 1
+
+
+def batches(groups: Sequence[Group]) -> list[Sequence[Group]]:
+    """``groups`` cut into messages: one user each up to :data:`SPREAD` users, then more."""
+    size = max(1, min(USERS_PER_MESSAGE, -(-len(groups) // SPREAD)))
+    return [groups[i : i + size] for i in range(0, len(groups), size)]

@@ -122,14 +122,20 @@ def scheduler(
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @pass_context
 def worker(ctx: Context, concurrency: int, loglevel: str, celery_args: tuple[str, ...]) -> None:
-    """Run a Celery worker that applies switches (threads: the work is waiting on HTTP).
+    """Run a Celery worker that applies switches (a pool of threads: most of a switch is
+    spent waiting for Exotel and for the account's request budget).
 
     Same as 'celery -A worker.app worker --pool threads'; further arguments go to Celery.
     """
-    # worker.app builds its Celery app from the environment when imported: only here.
+    # Imported here: the other commands never load the worker's modules.
     from worker.app import create_app  # noqa: PLC0415
 
     _logging(loglevel)
+    if logging.getLogger().level > logging.DEBUG:
+        # Celery's "Task ... received" and "... succeeded" lines say less than the worker's
+        # own line per action (agent, device, state, status), and cost as much to write.
+        for name in ("celery.worker.strategy", "celery.app.trace"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     app = create_app(ctx.settings)
     argv = [
         "worker",

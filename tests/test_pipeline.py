@@ -12,6 +12,8 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 
+from shiftswitch import broker
+from shiftswitch.coordination import Lock
 from shiftswitch.models import Action, DeviceState, Status
 from tests.pipeline import API_TOKEN, Pipeline, pipeline, roster_yaml, user, wait_until
 from tests.rosters import utc
@@ -245,9 +247,12 @@ def test_another_device_on_that_the_roster_does_not_manage_is_a_conflict(
         assert p.device("u-100", "100299")["available"] is True  # never touched
 
 
+@pytest.mark.parametrize("spread", [broker.SPREAD, 1], ids=["user-per-message", "one-message"])
 def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, spread: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # spread 1: the 12 users travel in one message, which the kill interrupts half done
+    monkeypatch.setattr(broker, "SPREAD", spread)
     users = [user(f"u-{i}", (f"{5000 + i}", "Desk", f"+9199000{i:05d}")) for i in range(12)]
     agents = {f"a{i}": (f"u-{i}", {"desk": f"{5000 + i}"}) for i in range(12)}
     shifts = [{"name": "am", "start": "0 9 * * *", "duration": "4h", "members": list(agents)}]
@@ -273,6 +278,28 @@ def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
         assert set(sent) == {f"{5000 + i}" for i in range(12)}
         assert max(sent.values()) <= 2
         assert sum(sent.values()) <= 12 + 4  # at most one repeat per thread that was killed
+
+
+def test_users_in_one_message_and_a_busy_one_comes_back_alone(
+    handoff: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = handoff
+    monkeypatch.setattr(broker, "SPREAD", 1)  # asha and ravi in one message
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")))
+    p.settle()
+    busy = Lock(Redis.from_url(p.redis_url), "main/u-100", ttl=30)  # asha's user, held here
+    busy.acquire()
+    p.tick_at(utc(at("09:00:00")))
+    ravi_on = lambda: [a for a in p.actions() if a.agent == "ravi" and a.source == "schedule"]  # noqa: E731
+    wait_until(lambda: [a.status for a in ravi_on()] == ["succeeded"], 20, "ravi ON")
+    asha_on = [a for a in p.actions() if a.agent == "asha" and a.source == "schedule"]
+    assert [a.status for a in asha_on] == ["queued"]  # waiting for her user, not lost
+    busy.release()
+    actions = [a for a in p.settle() if a.source == "schedule"]
+    assert {a.status for a in actions} == {"succeeded"}
+    sent = collections.Counter((r["device_id"], r["body"]["available"]) for r in p.puts())
+    assert sent[("100280", True)] == 1 and sent[("100281", True)] == 1
 
 
 def test_the_rate_limit_holds_across_two_worker_processes(

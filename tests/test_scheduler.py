@@ -37,8 +37,9 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[tuple[str | None, bool, str]]]] = []
 
-    def dispatch(self, owner: str, actions: Sequence[Action]) -> None:
-        self.sent.append((owner, [(a.device, a.available, a.source) for a in actions]))
+    def dispatch(self, groups: Sequence[tuple[str, Sequence[Action]]]) -> None:
+        for owner, actions in groups:
+            self.sent.append((owner, [(a.device, a.available, a.source) for a in actions]))
 
     def flat(self) -> list[tuple[str | None, bool, str]]:
         return [item for _, batch in self.sent for item in batch]

@@ -1,8 +1,9 @@
 """The worker's Celery app and its one task, ``shiftswitch.apply``.
 
 ``celery -A worker.app worker`` and ``shiftswitch worker`` both load this module. Settings are
-read here, at the entry point; the database engine, Redis and Exotel clients are built on the
-first task, in the worker process, never at import.
+read at the entry point (the CLI, or :func:`__getattr__` for Celery's ``-A``); the database
+engine, Redis and Exotel clients are built on the first task, in the worker process, never at
+import.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from typing import Any
 
 from celery import Celery
 from redis import Redis
+from sqlalchemy.orm import sessionmaker
 
 from shiftswitch.actions import Store
-from shiftswitch.broker import APPLY_TASK, make_celery
+from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import RateLimiter
 from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
 from shiftswitch.settings import CONNECT_TIMEOUT, ConfigError, Settings, credentials
-from worker.apply import CredentialsMissing, Defer, WorkerContext, apply_owner
+from worker.apply import CredentialsMissing, Defer, WorkerContext, apply_owner, last_of
 
 log = logging.getLogger("shiftswitch.worker")
 UNEXPECTED_RETRY_SECONDS = 5.0
@@ -59,11 +61,17 @@ class Clients:
 
 
 def build_context(settings: Settings) -> WorkerContext:
-    engine = make_engine(settings.database_url, pool_size=40, max_overflow=20)
+    # No ping before every checkout (a round trip per transaction, three per switch): if the
+    # server drops its connections, the first statement to fail makes SQLAlchemy discard the
+    # whole pool, and that task is tried again (UNEXPECTED_RETRY_SECONDS) on fresh ones.
+    engine = make_engine(settings.database_url, pool_size=40, max_overflow=20, pool_pre_ping=False)
     redis = Redis.from_url(settings.redis_url)
     store = Store(engine)
     return WorkerContext(
         sessions=store.sessions,
+        autocommit=sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        ),
         store=store,
         redis=redis,
         limiter=RateLimiter(redis),
@@ -88,19 +96,46 @@ def create_app(settings: Settings) -> Celery:
             return context[0]
 
     @app.task(name=APPLY_TASK, bind=True, max_retries=None, ignore_result=True)  # type: ignore[untyped-decorator]
-    def apply(self: Any, owner: str, actions: list[dict[str, Any]]) -> None:
-        try:
-            apply_owner(get_context(), owner, [int(a["id"]) for a in actions])
-        except Defer as defer:
-            log.debug("owner=%s deferred: %s", owner, defer)
-            raise self.retry(countdown=defer.countdown) from None
-        except Exception as exc:
-            # The database or Redis failed under us (or a bug): the actions stay open in the
-            # database, so try again shortly rather than drop the message.
-            log.exception("owner=%s failed: %s; trying again", owner, exc)
-            raise self.retry(countdown=UNEXPECTED_RETRY_SECONDS) from None
+    def apply(
+        self: Any,
+        batch: list[dict[str, Any]] | None = None,
+        owner: str | None = None,
+        actions: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Apply each user's actions in turn; a user who must wait comes back in a message of
+        their own (``owner`` and ``actions``: the one-user form of earlier messages)."""
+        users: list[dict[str, Any]] = batch or [{"owner": owner, "actions": actions}]
+        for user in users:
+            countdown = _apply_user(get_context(), user["owner"], user["actions"])
+            if countdown is not None:
+                self.apply_async(kwargs={"batch": [user]}, countdown=countdown, queue=QUEUE)
 
     return app
 
 
-app = create_app(Settings.from_env())
+def _apply_user(ctx: WorkerContext, owner: str, actions: list[dict[str, Any]]) -> float | None:
+    """Apply one user's actions; None when done, else in how many seconds to come back."""
+    try:
+        apply_owner(ctx, owner, last_of(actions))
+    except Defer as defer:
+        log.debug("owner=%s deferred: %s", owner, defer)
+        return defer.countdown
+    except Exception as exc:
+        # The database or Redis failed under us (or a bug): the actions stay open in the
+        # database, so try again shortly rather than drop them.
+        log.exception("owner=%s failed: %s; trying again", owner, exc)
+        return UNEXPECTED_RETRY_SECONDS
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    """``worker.app.app``, built from the environment on first use (``celery -A worker.app``).
+
+    Importing this module builds nothing, so ``shiftswitch worker`` can build its own app
+    from its settings without a second registration of the task.
+    """
+    if name == "app":
+        app = create_app(Settings.from_env())
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

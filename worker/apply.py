@@ -24,18 +24,20 @@ Every HTTP exchange is recorded as an attempt before the outcome is acted on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis import Redis
-from sqlalchemy import and_, select
+from sqlalchemy import Engine, ScalarSelect, Table, and_, func, insert, null, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shiftswitch.actions import NewAction, Store, apply_order
+from shiftswitch.actions import NewAction, Store, apply_order, upsert
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
@@ -53,6 +55,8 @@ from shiftswitch.roster import parse_rate
 
 log = logging.getLogger("shiftswitch.worker")
 
+ACTIONS: Table = Action.__table__  # type: ignore[assignment]
+ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
 ANOTHER_DEVICE_ON = "another device is on"
 BUSY_RETRY = (0.3, 1.0)  # seconds: when another worker holds the user's lock
 
@@ -75,6 +79,9 @@ class WorkerContext:
     """What applying actions needs, built once per worker process."""
 
     sessions: sessionmaker[Session]
+    # Sessions in autocommit mode, for reads and single-statement writes: no BEGIN and COMMIT
+    # round trips (on PostgreSQL) where one statement needs no transaction around it.
+    autocommit: sessionmaker[Session]
     store: Store
     redis: Redis
     limiter: RateLimiter
@@ -87,60 +94,81 @@ class WorkerContext:
     sleep: Callable[[float], None] = time.sleep
 
 
-def apply_owner(ctx: WorkerContext, owner: str, ids: list[int]) -> None:
-    """Apply ``owner``'s open actions in order, up to the last of ``ids``."""
+def apply_owner(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int]) -> None:
+    """Apply ``owner``'s open actions in order, up to ``last`` (an :func:`apply_order`)."""
     lock = Lock(ctx.redis, owner, ctx.lock_ttl)
     try:
         lock.acquire()
     except LockBusy:
         raise Defer(ctx.rng.uniform(*BUSY_RETRY), f"user {owner} busy") from None
     try:
-        with ctx.sessions() as session:
-            sent = list(session.scalars(select(Action).where(Action.id.in_(ids))))
-        if not sent:
-            return
-        last = max(apply_order(a) for a in sent)
-        while (action := _next_open(ctx, owner, last)) is not None:
-            now = ctx.clock.now()
-            if action.retry_at is not None and action.retry_at > now:
-                wait = (action.retry_at - now).total_seconds()
-                raise Defer(wait, f"action {action.id} waits for its retry")
-            _step(ctx, lock, action)
+        while (turn := _next_turn(ctx, owner, last)) is not None:
+            _step(ctx, lock, turn)
+            if turn.action.status in FINAL_STATUSES and apply_order(turn.action) == last:
+                return  # the last action sent for: nothing after it is this task's
             if not lock.extend():
                 raise Defer(0.0, f"lock on {owner} lost")
     finally:
         lock.release()
 
 
-def _next_open(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int]) -> Action | None:
-    with ctx.sessions() as session:
-        candidates = session.scalars(
+def last_of(messages: list[dict[str, Any]]) -> tuple[datetime, bool, int]:
+    """The apply order of the last action a task message names (see :func:`message`)."""
+    return max(
+        (datetime.fromisoformat(m["due_at"]), bool(m["available"]), int(m["id"])) for m in messages
+    )
+
+
+@dataclass
+class Turn:
+    """The user's next open action, and what the database says of it before sending."""
+
+    action: Action
+    superseded_by: Action | None = None
+    blocked: str | None = None
+
+
+def _next_turn(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int]) -> Turn | None:
+    """The next open action up to ``last``, checked; None when there is none."""
+    with ctx.autocommit() as session:
+        action = session.scalars(
             select(Action)
             .where(Action.owner == owner, Action.status.in_(OPEN_STATUSES))
             .order_by(Action.due_at, Action.available, Action.id)
             .limit(1)
+        ).first()
+        if action is None or apply_order(action) > last:
+            return None
+        now = ctx.clock.now()
+        if action.retry_at is not None and action.retry_at > now:
+            wait = (action.retry_at - now).total_seconds()
+            raise Defer(wait, f"action {action.id} waits for its retry")
+        # Both checks in one statement; each usually finds nothing.
+        later_id, failed_off_id = session.execute(
+            select(_later_action(action), _failed_off(action) if action.available else null())
+        ).one()
+        turn = Turn(action)
+        if later_id is not None:
+            turn.superseded_by = session.get_one(Action, later_id)
+        elif failed_off_id is not None:
+            turn.blocked = _blocked_reason(session, action)
+        return turn
+
+
+def _step(ctx: WorkerContext, lock: Lock, turn: Turn) -> None:
+    action = turn.action
+    if (later := turn.superseded_by) is not None:
+        _finish(
+            ctx,
+            action,
+            Status.SUPERSEDED,
+            f"action {later.id} ({later.source}, due {later.due_at:%Y-%m-%d %H:%M:%SZ}) "
+            "came after it for the same device",
         )
-        action = candidates.first()
-    if action is None or apply_order(action) > last:
-        return None
-    return action
-
-
-def _step(ctx: WorkerContext, lock: Lock, action: Action) -> None:
-    with ctx.sessions() as session:
-        later = _later_action(session, action)
-        if later is not None:
-            _finish(
-                ctx,
-                action,
-                Status.SUPERSEDED,
-                f"action {later.id} ({later.source}, due {later.due_at:%Y-%m-%d %H:%M:%SZ}) "
-                "came after it for the same device",
-            )
-            return
-        if action.available and (reason := _blocked_reason(session, action)):
-            _finish(ctx, action, Status.BLOCKED, reason)
-            return
+        return
+    if turn.blocked:
+        _finish(ctx, action, Status.BLOCKED, turn.blocked)
+        return
     try:
         client = ctx.client_for(action)
     except CredentialsMissing as exc:
@@ -153,7 +181,7 @@ def _step(ctx: WorkerContext, lock: Lock, action: Action) -> None:
     assert action.user_id is not None and action.device_id is not None
     user_id, device_id = action.user_id, action.device_id
     state = "true" if action.available else "false"
-    outcome = _exchange(
+    outcome, attempt = _exchange(
         ctx,
         lock,
         action,
@@ -161,13 +189,16 @@ def _step(ctx: WorkerContext, lock: Lock, action: Action) -> None:
         lambda: client.set_available(user_id, device_id, action.available),
     )
     if outcome.ok:
-        _succeed(ctx, action, outcome)
+        _succeed(ctx, action, outcome, attempt)
     elif outcome.kind is Kind.RETRY:
-        _retry_or_fail(ctx, action, outcome)
+        _retry_or_fail(ctx, action, outcome, attempt)
     elif action.available and outcome.http_code == 403 and _another_device_on(outcome):
-        _conflict(ctx, lock, client, action)
+        _record(ctx, attempt)
+        _conflict(ctx, lock, client, action, outcome)
     else:
-        _finish(ctx, action, Status.FAILED, f"Exotel refused: {outcome.summary()}", outcome)
+        _finish(
+            ctx, action, Status.FAILED, f"Exotel refused: {outcome.summary()}", outcome, attempt
+        )
 
 
 # -- checks before sending ----------------------------------------------------------------------
@@ -179,14 +210,15 @@ def _same_device(action: Action) -> object:
     return Action.device_id == action.device_id
 
 
-def _later_action(session: Session, action: Action) -> Action | None:
-    """A recorded action for the same device, due after this one, wanting the other state.
+def _later_action(action: Action) -> ScalarSelect[int]:
+    """The id of a recorded action for the same device, due after this one, wanting the other
+    state (the latest such), or NULL.
 
     (A later action wanting the same state does not make this one wrong: sending both is
     harmless, and an OFF that a handoff waits for must not vanish.)
     """
-    stmt = (
-        select(Action)
+    return (
+        select(Action.id)
         .where(
             Action.account == action.account,
             _same_device(action),  # type: ignore[arg-type]
@@ -196,8 +228,25 @@ def _later_action(session: Session, action: Action) -> Action | None:
         )
         .order_by(Action.due_at.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    return session.scalars(stmt).first()
+
+
+def _failed_off(action: Action) -> ScalarSelect[int]:
+    """The id of an OFF of the user, due no later than ``action``, that failed or was blocked,
+    or NULL: if there is one, :func:`_blocked_reason` looks closer."""
+    return (
+        select(Action.id)
+        .where(
+            Action.owner == action.owner,
+            Action.available.is_(False),
+            Action.status.in_([Status.FAILED, Status.BLOCKED]),
+            Action.due_at <= action.due_at,
+            Action.id != action.id,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _blocked_reason(session: Session, action: Action) -> str | None:
@@ -260,12 +309,14 @@ def _resolve(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Actio
         outcome, found = client.find_device(uri)
         return outcome
 
-    outcome = _exchange(ctx, lock, action, "GET users", lookup)
+    outcome, attempt = _exchange(ctx, lock, action, "GET users", lookup)
     if outcome.kind is Kind.RETRY:
-        _retry_or_fail(ctx, action, outcome)
+        _retry_or_fail(ctx, action, outcome, attempt)
         return False
     if not outcome.ok:
-        _finish(ctx, action, Status.FAILED, f"looking up {uri}: {outcome.summary()}", outcome)
+        _finish(
+            ctx, action, Status.FAILED, f"looking up {uri}: {outcome.summary()}", outcome, attempt
+        )
         return False
     if found is None:
         _finish(
@@ -274,10 +325,12 @@ def _resolve(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Actio
             Status.FAILED,
             f"no device with contact URI {uri} in Exotel account {action.sid}; "
             "check the number in the roster",
+            attempt=attempt,
         )
         return False
     user_id, device_id = found
     with ctx.sessions.begin() as session:
+        session.execute(insert(ATTEMPTS), attempt)
         session.merge(
             ResolvedDevice(
                 account=action.account,
@@ -292,14 +345,14 @@ def _resolve(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Actio
 
 
 def _set_ids(session: Session, action: Action, user_id: str, device_id: str) -> None:
-    row = session.get_one(Action, action.id)
-    row.user_id, row.device_id = user_id, device_id
-    action.user_id, action.device_id = user_id, device_id
+    _update(session, action, user_id=user_id, device_id=device_id)
 
 
 def _sibling_ids(ctx: WorkerContext, action: Action) -> list[tuple[dict[str, str | None], str]]:
     """The user's other managed devices whose device id is known."""
-    out = []
+    out: list[tuple[dict[str, str | None], str]] = []
+    if not action.siblings:
+        return out
     with ctx.sessions() as session:
         for sibling in action.siblings:
             device_id = sibling.get("device_id")
@@ -315,7 +368,7 @@ def _sibling_ids(ctx: WorkerContext, action: Action) -> list[tuple[dict[str, str
 def _confirmed_on_siblings(
     ctx: WorkerContext, action: Action
 ) -> list[tuple[dict[str, str | None], str]]:
-    if action.user_id is None:
+    if action.user_id is None or not action.siblings:
         return []
     out = []
     with ctx.sessions() as session:
@@ -378,20 +431,31 @@ def _clear_siblings(
 
 # -- the exchange and its outcome --------------------------------------------------------------
 
+Row = dict[str, Any]  # an attempt, written together with what its outcome leads to
+
 
 def _exchange(
     ctx: WorkerContext, lock: Lock, action: Action, request: str, call: Callable[[], Outcome]
-) -> Outcome:
-    """One HTTP request for ``action``, after a request slot; recorded as an attempt."""
+) -> tuple[Outcome, Row]:
+    """One HTTP request for ``action``, after a request slot.
+
+    Returns the outcome and its attempt row, which the caller writes in the same transaction
+    as what it does with the outcome (see :func:`_record`).
+    """
     send_at = _reserve_slot(ctx, action)
     now = ctx.clock.now()
-    with ctx.sessions.begin() as session:
-        row = session.get_one(Action, action.id)
-        row.status = Status.RUNNING
-        row.started_at = row.started_at or now
-        row.attempts += 1
-        row.retry_at = None
-        number = row.attempts
+    with ctx.autocommit() as session:
+        number = session.execute(
+            update(ACTIONS)
+            .where(ACTIONS.c.id == action.id)
+            .values(
+                status=Status.RUNNING,
+                started_at=func.coalesce(ACTIONS.c.started_at, now),
+                attempts=ACTIONS.c.attempts + 1,
+                retry_at=None,
+            )
+            .returning(ACTIONS.c.attempts)
+        ).scalar_one()
     action.status, action.attempts = Status.RUNNING, number
     action.started_at = action.started_at or now
     # The database write above happens while waiting for the slot, not between slot and send.
@@ -403,22 +467,9 @@ def _exchange(
         _plan_retry(ctx, action, 0.0)
         raise Defer(0.0, f"lock on {action.owner} lost")
     outcome = call()
-    with ctx.sessions.begin() as session:
-        session.add(
-            Attempt(
-                action_id=action.id,
-                number=number,
-                request=request,
-                at=now,
-                duration_ms=round(outcome.duration * 1000, 2),
-                http_code=outcome.http_code,
-                outcome=str(outcome.kind),
-                error_code=outcome.error_code,
-                error=None if outcome.ok else outcome.description,
-                request_id=outcome.request_id,
-            )
-        )
-    log.info(
+    # A success is logged once, by _succeed; anything else here, as it happens.
+    log.log(
+        logging.DEBUG if outcome.ok else logging.INFO,
         "action=%s agent=%s device=%s request=%r attempt=%s outcome=%s http=%s ms=%.0f %s",
         action.id,
         action.agent,
@@ -430,7 +481,25 @@ def _exchange(
         outcome.duration * 1000,
         "" if outcome.ok else outcome.summary(),
     )
-    return outcome
+    attempt = {
+        "action_id": action.id,
+        "number": number,
+        "request": request,
+        "at": now,
+        "duration_ms": round(outcome.duration * 1000, 2),
+        "http_code": outcome.http_code,
+        "outcome": str(outcome.kind),
+        "error_code": outcome.error_code,
+        "error": None if outcome.ok else outcome.description,
+        "retry_delay": None,
+        "request_id": outcome.request_id,
+    }
+    return outcome, attempt
+
+
+def _record(ctx: WorkerContext, attempt: Row) -> None:
+    with ctx.sessions.begin() as session:
+        session.execute(insert(ATTEMPTS), attempt)
 
 
 def _reserve_slot(ctx: WorkerContext, action: Action) -> float:
@@ -446,7 +515,7 @@ def _reserve_slot(ctx: WorkerContext, action: Action) -> float:
     return time.monotonic() + wait
 
 
-def _retry_or_fail(ctx: WorkerContext, action: Action, outcome: Outcome) -> None:
+def _retry_or_fail(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row) -> None:
     now = ctx.clock.now()
     age = (now - (action.started_at or now)).total_seconds()
     delay = next_delay(ctx.policy, action.attempts, outcome.retry_after, age, ctx.rng)
@@ -457,59 +526,63 @@ def _retry_or_fail(ctx: WorkerContext, action: Action, outcome: Outcome) -> None
             Status.FAILED,
             f"gave up after {action.attempts} attempts in {age:.0f} s: {outcome.summary()}",
             outcome,
+            attempt,
         )
         return
-    with ctx.sessions.begin() as session:
-        attempt = session.scalars(
-            select(Attempt).where(Attempt.action_id == action.id, Attempt.number == action.attempts)
-        ).first()
-        if attempt is not None:
-            attempt.retry_delay = round(delay, 3)
-    _plan_retry(ctx, action, delay, outcome)
+    attempt["retry_delay"] = round(delay, 3)
+    _plan_retry(ctx, action, delay, outcome, attempt)
     raise Defer(delay, f"action {action.id}: {outcome.summary()}")
 
 
 def _plan_retry(
-    ctx: WorkerContext, action: Action, delay: float, outcome: Outcome | None = None
+    ctx: WorkerContext,
+    action: Action,
+    delay: float,
+    outcome: Outcome | None = None,
+    attempt: Row | None = None,
 ) -> None:
     retry_at = ctx.clock.now() + timedelta(seconds=delay)
     with ctx.sessions.begin() as session:
-        row = session.get_one(Action, action.id)
-        row.status = Status.QUEUED
-        row.retry_at = retry_at
-        if outcome is not None:
-            _copy_outcome(row, outcome)
+        if attempt is not None:
+            session.execute(insert(ATTEMPTS), attempt)
+        _update(session, action, status=Status.QUEUED, retry_at=retry_at, **_outcome(outcome))
 
 
-def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome) -> None:
+def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row) -> None:
     assert action.user_id is not None and action.device_id is not None
     now = ctx.clock.now()
+    state = {
+        "account": action.account,
+        "user_id": action.user_id,
+        "device_id": action.device_id,
+        "agent": action.agent,
+        "device": action.device,
+        "contact_uri": outcome.device.contact_uri if outcome.device else action.contact_uri,
+        "available": action.available,
+        "confirmed_at": now,
+        "action_id": action.id,
+    }
     with ctx.sessions.begin() as session:
-        row = session.get_one(Action, action.id)
-        row.status = Status.SUCCEEDED
-        row.finished_at = now
-        row.reason = None
-        _copy_outcome(row, outcome)
-        session.merge(
-            DeviceState(
-                account=action.account,
-                user_id=action.user_id,
-                device_id=action.device_id,
-                agent=action.agent,
-                device=action.device,
-                contact_uri=outcome.device.contact_uri if outcome.device else action.contact_uri,
-                available=action.available,
-                confirmed_at=now,
-                action_id=action.id,
-            )
+        session.execute(insert(ATTEMPTS), attempt)
+        _update(
+            session,
+            action,
+            status=Status.SUCCEEDED,
+            finished_at=now,
+            reason=None,
+            **_outcome(outcome),
         )
+        session.execute(_state_upsert(ctx.store.engine), state)
     log.info(
-        "action=%s key=%s agent=%s device=%s state=%s status=succeeded",
+        "action=%s key=%s agent=%s device=%s state=%s status=succeeded attempt=%s http=%s ms=%.0f",
         action.id,
         action.key,
         action.agent,
         action.device,
         "on" if action.available else "off",
+        attempt["number"],
+        outcome.http_code,
+        outcome.duration * 1000,
     )
 
 
@@ -519,15 +592,20 @@ def _finish(
     status: Status,
     reason: str,
     outcome: Outcome | None = None,
+    attempt: Row | None = None,
 ) -> None:
     with ctx.sessions.begin() as session:
-        row = session.get_one(Action, action.id)
-        row.status = status
-        row.finished_at = ctx.clock.now()
-        row.retry_at = None
-        row.reason = reason
-        if outcome is not None:
-            _copy_outcome(row, outcome)
+        if attempt is not None:
+            session.execute(insert(ATTEMPTS), attempt)
+        _update(
+            session,
+            action,
+            status=status,
+            finished_at=ctx.clock.now(),
+            retry_at=None,
+            reason=reason,
+            **_outcome(outcome),
+        )
     level = logging.INFO if status is Status.SUPERSEDED else logging.WARNING
     log.log(
         level,
@@ -541,28 +619,59 @@ def _finish(
     )
 
 
-def _copy_outcome(row: Action, outcome: Outcome) -> None:
-    row.last_http_code = outcome.http_code
-    row.request_id = outcome.request_id
-    row.error_code = None if outcome.ok else outcome.error_code
-    row.error_description = None if outcome.ok else outcome.description
+def _update(session: Session, action: Action, **values: Any) -> None:
+    """UPDATE one action's row, and the detached ``action`` with it."""
+    session.execute(update(ACTIONS).where(ACTIONS.c.id == action.id).values(**values))
+    for name, value in values.items():
+        setattr(action, name, value)
+
+
+@functools.cache
+def _state_upsert(engine: Engine) -> Any:
+    """INSERT a device's confirmed state, or UPDATE it (one statement, built once per engine)."""
+    stmt = upsert(engine, DeviceState.__table__)
+    keys = {"account", "user_id", "device_id"}
+    return stmt.on_conflict_do_update(
+        index_elements=sorted(keys),
+        set_={c.name: stmt.excluded[c.name] for c in DeviceState.__table__.c if c.name not in keys},
+    )
+
+
+def _outcome(outcome: Outcome | None) -> dict[str, Any]:
+    """The columns of an action that keep its last answer from Exotel."""
+    if outcome is None:
+        return {}
+    return {
+        "last_http_code": outcome.http_code,
+        "request_id": outcome.request_id,
+        "error_code": None if outcome.ok else outcome.error_code,
+        "error_description": None if outcome.ok else outcome.description,
+    }
 
 
 def _another_device_on(outcome: Outcome) -> bool:
     return ANOTHER_DEVICE_ON in (outcome.description or "").lower()
 
 
-def _conflict(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Action) -> None:
+def _conflict(
+    ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Action, refusal: Outcome
+) -> None:
     """An ON met "Another device is ON": find which; turn it OFF if the roster manages it."""
     assert action.user_id is not None
     user_id = action.user_id
-    refused = _last_outcome_text(ctx, action)
-    outcome = _exchange(ctx, lock, action, "GET user", lambda: client.get_user(user_id))
+    refused = f"Exotel refused: {refusal.summary()}"
+    outcome, attempt = _exchange(ctx, lock, action, "GET user", lambda: client.get_user(user_id))
     if outcome.kind is Kind.RETRY:
-        _retry_or_fail(ctx, action, outcome)
+        _retry_or_fail(ctx, action, outcome, attempt)
         return
     if not outcome.ok or not outcome.users:
-        _finish(ctx, action, Status.FAILED, f"{refused}; reading the user: {outcome.summary()}")
+        _finish(
+            ctx,
+            action,
+            Status.FAILED,
+            f"{refused}; reading the user: {outcome.summary()}",
+            attempt=attempt,
+        )
         return
     on = [d for d in outcome.users[0].devices if d.available and d.id != action.device_id]
     managed = {device_id: sibling for sibling, device_id in _sibling_ids(ctx, action)}
@@ -581,26 +690,21 @@ def _conflict(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Acti
             Status.FAILED,
             f"conflict: another device is ON: {names}, which the roster does not manage; "
             "turn it OFF in Exotel or add it to the agent's devices",
+            attempt=attempt,
         )
         return
     if not _clear_siblings(ctx, action, [(managed[d.id], d.id) for d in on]):
         if not on:  # it went OFF meanwhile: try the ON again
-            _retry_or_fail(ctx, action, outcome)
+            _retry_or_fail(ctx, action, outcome, attempt)
             return
-        _finish(ctx, action, Status.FAILED, f"{refused}, again after turning the others OFF")
+        _finish(
+            ctx,
+            action,
+            Status.FAILED,
+            f"{refused}, again after turning the others OFF",
+            attempt=attempt,
+        )
         return
     with ctx.sessions.begin() as session:
-        session.get_one(Action, action.id).status = Status.QUEUED
-
-
-def _last_outcome_text(ctx: WorkerContext, action: Action) -> str:
-    with ctx.sessions() as session:
-        attempt = session.scalars(
-            select(Attempt)
-            .where(Attempt.action_id == action.id)
-            .order_by(Attempt.number.desc())
-            .limit(1)
-        ).first()
-    if attempt is None:
-        return "Exotel refused"
-    return f"Exotel refused: {attempt.http_code} {attempt.error_code} {attempt.error}"
+        session.execute(insert(ATTEMPTS), attempt)
+        _update(session, action, status=Status.QUEUED)
