@@ -27,10 +27,10 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from shiftswitch.actions import NewAction, Store, for_device, for_transition
+from shiftswitch.actions import CHUNK, NewAction, Store, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.loader import read_text
@@ -45,8 +45,20 @@ from shiftswitch.models import (
 )
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import RosterError
-from shiftswitch.roster import Roster
+from shiftswitch.roster import Agent, Device, Roster
 from shiftswitch.validation import validate_text
+
+# The latest action of one roster device: a reverse seek on ix_actions_device_latest.
+_LATEST = (
+    select(Action.id)
+    .where(
+        Action.account == bindparam("account"),
+        Action.agent == bindparam("agent"),
+        Action.device == bindparam("device"),
+    )
+    .order_by(Action.id.desc())
+    .limit(1)
+)
 
 log = logging.getLogger("shiftswitch.scheduler")
 
@@ -238,14 +250,7 @@ class Scheduler:
                 (r.account, r.contact_uri): (r.user_id, r.device_id)
                 for r in session.scalars(select(ResolvedDevice))
             }
-            latest_ids = select(func.max(Action.id)).group_by(
-                Action.account, Action.agent, Action.device
-            )
-            last = {
-                (a.account, a.agent, a.device): a
-                for a in session.scalars(select(Action).where(Action.id.in_(latest_ids)))
-            }
-        new: list[NewAction] = []
+        differing: list[tuple[Agent, Device, bool]] = []
         for agent in roster.agents.values():
             want = desired.get(agent.name)
             for device in agent.devices.values():
@@ -256,28 +261,33 @@ class Scheduler:
                     ids = (agent.user_id, device.device_id)
                 state = states.get((agent.account, *ids)) if ids else None
                 wanted = device.name == want
-                if state is not None and state.available is wanted:
-                    continue
                 # A device never confirmed (state None) is set: its state is unknown.
-                previous = last.get((agent.account, agent.name, device.name))
-                if previous is not None and _refused_for_good(previous, wanted):
-                    continue  # Exotel said no (4xx) to this very reconcile: not again and again
-                after = previous.id if previous is not None else 0
-                key = (
-                    f"reconcile:{agent.account}/{agent.name}/{device.name}/"
-                    f"{'on' if wanted else 'off'}/after:{after}"
+                if state is None or state.available is not wanted:
+                    differing.append((agent, device, wanted))
+        if not differing:
+            return 0
+        last = self._latest_actions({(a.account, a.name, d.name) for a, d, _ in differing})
+        new: list[NewAction] = []
+        for agent, device, wanted in differing:
+            previous = last.get((agent.account, agent.name, device.name))
+            if previous is not None and _refused_for_good(previous, wanted):
+                continue  # Exotel said no (4xx) to this very reconcile: not again and again
+            after = previous.id if previous is not None else 0
+            key = (
+                f"reconcile:{agent.account}/{agent.name}/{device.name}/"
+                f"{'on' if wanted else 'off'}/after:{after}"
+            )
+            new.append(
+                for_device(
+                    roster,
+                    agent.name,
+                    device.name,
+                    wanted,
+                    key=key,
+                    source=Source.RECONCILE,
+                    due_at=now,
                 )
-                new.append(
-                    for_device(
-                        roster,
-                        agent.name,
-                        device.name,
-                        wanted,
-                        key=key,
-                        source=Source.RECONCILE,
-                        due_at=now,
-                    )
-                )
+            )
         if not new:
             return 0
         self.store.record(new, now)
@@ -299,6 +309,30 @@ class Scheduler:
             stop.wait(max(0.0, tick_seconds - (time.monotonic() - began)))
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _latest_actions(
+        self, devices: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], Action]:
+        """The latest recorded action of each (account, agent, device), where there is one.
+
+        Asked only for the devices that differ, one index lookup each
+        (``ix_actions_device_latest``), so its cost follows them, not the length of the history.
+        """
+        ids: list[int] = []
+        with self.store.engine.connect() as conn:
+            for account, agent, device in sorted(devices):
+                found = conn.execute(
+                    _LATEST, {"account": account, "agent": agent, "device": device}
+                ).scalar()
+                if found is not None:
+                    ids.append(found)
+        latest: dict[tuple[str, str, str], Action] = {}
+        with self.store.sessions() as session:
+            for chunk in chunks(ids, CHUNK):
+                for a in session.scalars(select(Action).where(Action.id.in_(chunk))):
+                    assert a.agent is not None and a.device is not None
+                    latest[(a.account, a.agent, a.device)] = a
+        return latest
 
     def _put_in_force(self, roster: Roster, now: datetime) -> None:
         self._planner = Planner(roster)

@@ -26,7 +26,7 @@ from shiftswitch.planner import Transition
 from shiftswitch.roster import Agent, Roster
 
 T = TypeVar("T")
-_CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
+CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ class Store:
             return
         stmt = upsert(self.engine, Action.__table__).on_conflict_do_nothing(index_elements=["key"])
         with self.sessions.begin() as session:
-            for chunk in _chunks(rows, _CHUNK):
+            for chunk in chunks(rows, CHUNK):
                 session.execute(stmt, chunk)  # one statement, executed for many rows
 
     def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
@@ -158,7 +158,7 @@ class Store:
             if keys is None:
                 claimed = self.claim(session, Action.id.is_not(None), now)
             else:
-                for chunk in _chunks(list(keys), _CHUNK):
+                for chunk in chunks(list(keys), CHUNK):
                     claimed += self.claim(session, Action.key.in_(chunk), now)
         try:
             dispatch_in_order(claimed, dispatcher)
@@ -166,7 +166,7 @@ class Store:
             # The broker is unreachable: give the claim back, so the next pass sends them.
             # (Those already sent may go twice; workers skip what is already final.)
             with self.sessions.begin() as session:
-                for ids in _chunks([a.id for a in claimed], _CHUNK):
+                for ids in chunks([a.id for a in claimed], CHUNK):
                     session.execute(
                         update(Action)
                         .where(Action.id.in_(ids), Action.status == Status.QUEUED)
@@ -232,7 +232,7 @@ def apply_order(action: Action) -> tuple[datetime, bool, int]:
     return (action.due_at, action.available, action.id)
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

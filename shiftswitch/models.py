@@ -106,6 +106,7 @@ class Action(Base):
         Index("ix_actions_owner_order", "owner", "due_at", "available", "id"),
         Index("ix_actions_account_device", "account", "user_id", "device_id"),
         Index("ix_actions_agent_due", "agent", "due_at"),
+        Index("ix_actions_device_latest", "account", "agent", "device", "id"),
         Index("ix_actions_status", "status"),
     )
 
