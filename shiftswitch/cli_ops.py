@@ -10,11 +10,13 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 
 from scheduler.loop import RosterFile, Scheduler
+from shiftswitch import demo as demo_module
 from shiftswitch.actions import Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
@@ -30,7 +32,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def register(cli: click.Group) -> None:
-    for command in (scheduler, worker, sandbox, device, reconcile, status, history):
+    for command in (scheduler, worker, sandbox, demo, device, reconcile, status, history):
         cli.add_command(command)
 
 
@@ -185,6 +187,53 @@ def sandbox(host: str, port: int, state_file: str, latency_ms: float) -> None:
     click.echo(f"sandbox listening on {server.url} (accounts {accounts}); Ctrl-C stops", err=True)
     stop.wait()
     server.stop()
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=".demo",
+    show_default=True,
+    help="Where the demo keeps its database, roster, seed and worker log (emptied at start).",
+)
+@click.option(
+    "--redis-url",
+    default=demo_module.DEMO_REDIS_URL,
+    show_default=True,
+    help="A Redis database for the demo alone: it is flushed at start.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8090,
+    show_default=True,
+    help="The sandbox's port (any free one if it is taken).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Stop by itself after this long (default: at Ctrl-C).",
+)
+def demo(directory: str, redis_url: str, port: int, duration: float | None) -> None:
+    """Run the whole system locally against the sandbox, shifts flipping every minute.
+
+    The sandbox, a worker and the scheduler, on SQLite and Redis; each switch is printed as it
+    happens. Ctrl-C stops everything cleanly.
+    """
+    stop = threading.Event()
+    settings = demo_module.Demo(Path(directory).resolve(), redis_url=redis_url, port=port)
+    with demo_module.interrupt_sets(stop):
+        try:
+            shown = demo_module.run(settings, sys.stdout, stop, duration)
+        except demo_module.DemoError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"\ndemo stopped: {shown} switches shown. Its files are in {directory}/; e.g. "
+        f"DATABASE_URL={settings.database_url} shiftswitch history"
+    )
 
 
 # -- on demand ----------------------------------------------------------------------------------
