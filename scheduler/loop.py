@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from shiftswitch.actions import CHUNK, NewAction, Store, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
+from shiftswitch.db import first_line
 from shiftswitch.loader import read_text
 from shiftswitch.models import (
     OPEN_STATUSES,
@@ -303,7 +304,7 @@ class Scheduler:
             try:
                 self.tick(clock.now())
             except SQLAlchemyError as exc:
-                log.error("tick failed: database: %s; trying again", _first_line(exc))
+                log.error("tick failed: database: %s; trying again", first_line(exc))
             except Exception as exc:  # the broker or anything else: keep ticking, say why
                 log.exception("tick failed: %s; trying again", exc)
             stop.wait(max(0.0, tick_seconds - (time.monotonic() - began)))
@@ -403,8 +404,3 @@ def _user() -> str:
         return f"scheduler ({getpass.getuser()})"
     except (KeyError, OSError):
         return "scheduler"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -3,6 +3,7 @@ status and history (SPEC §7)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
@@ -17,6 +18,7 @@ import click
 
 from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import demo as demo_module
+from shiftswitch import health
 from shiftswitch.actions import Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
@@ -32,7 +34,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def register(cli: click.Group) -> None:
-    for command in (scheduler, worker, sandbox, demo, device, reconcile, status, history):
+    for command in (scheduler, worker, sandbox, demo, check, device, reconcile, status, history):
         cli.add_command(command)
 
 
@@ -234,6 +236,53 @@ def demo(directory: str, redis_url: str, port: int, duration: float | None) -> N
         f"\ndemo stopped: {shown} switches shown. Its files are in {directory}/; e.g. "
         f"DATABASE_URL={settings.database_url} shiftswitch history"
     )
+
+
+@click.command()
+@click.option(
+    "--only",
+    metavar="LIST",
+    default=",".join(health.DEFAULT_CHECKS),
+    show_default=True,
+    help=f"Comma-separated, from: {', '.join(health.CHECKS)}.",
+)
+@roster_option
+@click.option("--worker", "worker_name", metavar="NAME", help="Ask this worker only (celery@host).")
+@click.option(
+    "--sandbox-url", default="http://127.0.0.1:8090", show_default=True, help="For 'sandbox'."
+)
+@json_option
+@pass_context
+def check(
+    ctx: Context,
+    only: str,
+    roster_path: str | None,
+    worker_name: str | None,
+    sandbox_url: str,
+    as_json: bool,
+) -> None:
+    """Check that the database is reachable and migrated, Redis answers, the roster is valid
+    and a worker answers; exit 0 when all do, 1 otherwise (for health checks)."""
+    names = tuple(n.strip() for n in only.split(",") if n.strip())
+    unknown = [n for n in names if n not in health.CHECKS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or 'nothing'}: choose from {', '.join(health.CHECKS)}",
+            param_hint="--only",
+        )
+    settings = ctx.settings
+    if roster_path:
+        settings = dataclasses.replace(settings, roster_path=roster_path)
+    results = health.run(
+        settings, names, ctx.clock.now(), worker=worker_name, sandbox_url=sandbox_url
+    )
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
+    else:
+        for r in results:
+            click.echo(f"{'ok  ' if r.ok else 'FAIL'}  {r.name:<9} {r.detail}")
+    if not all(r.ok for r in results):
+        sys.exit(EXIT_PROBLEMS)
 
 
 # -- on demand ----------------------------------------------------------------------------------

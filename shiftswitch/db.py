@@ -38,6 +38,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def first_line(exc: BaseException) -> str:
+    """A database error in one line: the driver's message, without SQLAlchemy's SQL and links."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configured from code: the migrations package and the given database URL."""
     config = Config()

@@ -1,0 +1,132 @@
+"""``shiftswitch check``: is each part this installation needs there and sound?
+
+Each check returns a :class:`Check` (never raises for what it finds), so that a health probe
+gets an exit code and an operator one line per part saying what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import requests
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from shiftswitch.broker import make_celery
+from shiftswitch.db import alembic_config, first_line, make_engine
+from shiftswitch.loader import read_text
+from shiftswitch.problems import RosterError
+from shiftswitch.settings import Settings
+from shiftswitch.validation import validate_text
+
+CHECKS = ("database", "redis", "roster", "workers", "sandbox")
+DEFAULT_CHECKS = ("database", "redis", "roster", "workers")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def database(settings: Settings) -> Check:
+    """Reachable, and migrated to the newest revision this version knows."""
+    url = make_url(settings.database_url)
+    where = url.render_as_string(hide_password=True)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not Path(file).exists():  # connecting would create it
+        return Check("database", False, f"{where}: no such file: run 'shiftswitch db upgrade'")
+    head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
+    engine = make_engine(settings.database_url, pool_pre_ping=False)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        return Check("database", False, f"{where}: cannot connect: {first_line(exc)}")
+    finally:
+        engine.dispose()
+    if current != head:
+        return Check(
+            "database",
+            False,
+            f"{where}: at revision {current or 'none'}, this version needs {head}: "
+            "run 'shiftswitch db upgrade'",
+        )
+    return Check("database", True, f"{where}: at revision {head} (newest)")
+
+
+def redis(settings: Settings) -> Check:
+    where = make_url(settings.redis_url).render_as_string(hide_password=True)
+    try:
+        Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except RedisError as exc:
+        return Check("redis", False, f"{where}: {exc}")
+    return Check("redis", True, f"{where}: answers")
+
+
+def roster(settings: Settings, now: datetime) -> Check:
+    path = settings.roster_path
+    try:
+        report = validate_text(read_text(path), now)
+    except RosterError as exc:
+        return Check("roster", False, exc.problems[0].render(path))
+    if not report.ok:
+        first = report.errors[0].render(path)
+        more = f" (and {len(report.errors) - 1} more: 'shiftswitch roster validate')"
+        return Check("roster", False, first + (more if len(report.errors) > 1 else ""))
+    assert report.roster is not None
+    agents = len(report.roster.agents)
+    return Check("roster", True, f"{path}: valid, {agents} agent{'s' * (agents != 1)}")
+
+
+def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -> Check:
+    """At least one worker (or the one named) answers a broadcast ping within ``timeout``."""
+    app = make_celery(settings)
+    try:
+        replies = app.control.ping(destination=[name] if name else None, timeout=timeout)
+    except (RedisError, OSError) as exc:
+        return Check("workers", False, f"cannot ask: {exc}")
+    finally:
+        app.close()
+    names = sorted(host for reply in replies for host in reply)
+    if not names:
+        who = f"worker {name}" if name else "no worker"
+        return Check("workers", False, f"{who} answered within {timeout:g} s")
+    return Check("workers", True, f"{len(names)} answered: {', '.join(names)}")
+
+
+def sandbox(url: str) -> Check:
+    try:
+        reply = requests.get(f"{url.rstrip('/')}/_sandbox/health", timeout=2)
+    except requests.RequestException as exc:
+        return Check("sandbox", False, f"{url}: {exc.__class__.__name__}")
+    if reply.status_code != 200:
+        return Check("sandbox", False, f"{url}: HTTP {reply.status_code}")
+    return Check("sandbox", True, f"{url}: answers")
+
+
+def run(
+    settings: Settings,
+    names: tuple[str, ...],
+    now: datetime,
+    *,
+    worker: str | None = None,
+    sandbox_url: str = "http://127.0.0.1:8090",
+) -> list[Check]:
+    """The checks named, in the order given."""
+    table: dict[str, Callable[[], Check]] = {
+        "database": lambda: database(settings),
+        "redis": lambda: redis(settings),
+        "roster": lambda: roster(settings, now),
+        "workers": lambda: workers(settings, worker),
+        "sandbox": lambda: sandbox(sandbox_url),
+    }
+    return [table[name]() for name in names]
