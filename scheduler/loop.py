@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from shiftswitch import metrics
 from shiftswitch.actions import CHUNK, NewAction, Store, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
@@ -225,6 +226,7 @@ class Scheduler:
         self._next_sweep = now + SWEEP_EVERY
         stranded = self.store.enqueue(None, self.dispatcher, now)
         stale = self.store.requeue_stale(self.dispatcher, now, self.requeue_after)
+        metrics.ENQUEUED.labels("requeued").inc(len(stranded) + len(stale))
         if stranded or stale:
             log.warning(
                 "requeued: %d never sent, %d whose messages were lost", len(stranded), len(stale)
@@ -298,11 +300,13 @@ class Scheduler:
 
     def run(self, clock: Clock, stop: threading.Event, tick_seconds: float = 1.0) -> None:
         """Tick about every ``tick_seconds`` until ``stop`` is set."""
-        self.start(clock.now())
+        _count(self.start(clock.now()), due="stranded")
         while not stop.is_set():
             began = time.monotonic()
             try:
-                self.tick(clock.now())
+                _count(self.tick(clock.now()))
+                metrics.TICK_SECONDS.observe(time.monotonic() - began)
+                metrics.LAST_TICK.set(time.time())
             except SQLAlchemyError as exc:
                 log.error("tick failed: database: %s; trying again", first_line(exc))
             except Exception as exc:  # the broker or anything else: keep ticking, say why
@@ -404,3 +408,8 @@ def _user() -> str:
         return f"scheduler ({getpass.getuser()})"
     except (KeyError, OSError):
         return "scheduler"
+
+
+def _count(report: TickReport, due: str = "due") -> None:
+    metrics.ENQUEUED.labels(due).inc(report.enqueued)
+    metrics.ENQUEUED.labels("reconcile").inc(report.reconciled)

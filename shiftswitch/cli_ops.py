@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from redis import Redis
 
 from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import demo as demo_module
-from shiftswitch import health
+from shiftswitch import health, metrics
 from shiftswitch.actions import Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
@@ -53,6 +54,13 @@ def _dispatcher(ctx: Context) -> CeleryDispatcher:
     return CeleryDispatcher(make_celery(ctx.settings))
 
 
+def _serve_metrics(port: int) -> None:
+    try:
+        metrics.serve(port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on port {port}: {exc.strerror}") from None
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
@@ -69,6 +77,12 @@ roster_option = click.option(
     "roster_path",
     metavar="FILE",
     help="Roster file (default: $SHIFTSWITCH_ROSTER or schedules.yaml).",
+)
+metrics_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="SHIFTSWITCH_METRICS_PORT",
+    help="Serve Prometheus metrics on this port (/metrics); env SHIFTSWITCH_METRICS_PORT.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -89,9 +103,15 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
     help="Seconds between reconciles.",
 )
 @click.option("--loglevel", default="info", show_default=True, help="debug, info, warning, error.")
+@metrics_option
 @pass_context
 def scheduler(
-    ctx: Context, roster_path: str | None, tick: float, reconcile_every: float, loglevel: str
+    ctx: Context,
+    roster_path: str | None,
+    tick: float,
+    reconcile_every: float,
+    loglevel: str,
+    metrics_port: int | None,
 ) -> None:
     """Run the scheduler: record and enqueue each transition when due; reconcile.
 
@@ -107,6 +127,10 @@ def scheduler(
         reconcile_every=timedelta(seconds=reconcile_every),
         requeue_after=timedelta(seconds=ctx.settings.visibility_timeout + 60),
     )
+    if metrics_port:
+        redis = Redis.from_url(ctx.settings.redis_url)
+        metrics.watch_queue(lambda: float(redis.llen(QUEUE)))
+        _serve_metrics(metrics_port)
     stop = _stop_on_signals()
     logging.getLogger("shiftswitch.scheduler").info("scheduler starting roster=%s", path)
     sched.run(ctx.clock, stop, tick_seconds=tick)
@@ -123,9 +147,16 @@ def scheduler(
     help="Threads: switches applied at once by this process.",
 )
 @click.option("--loglevel", default="info", show_default=True, help="debug, info, warning, error.")
+@metrics_option
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @pass_context
-def worker(ctx: Context, concurrency: int, loglevel: str, celery_args: tuple[str, ...]) -> None:
+def worker(
+    ctx: Context,
+    concurrency: int,
+    loglevel: str,
+    metrics_port: int | None,
+    celery_args: tuple[str, ...],
+) -> None:
     """Run a Celery worker that applies switches (a pool of threads: most of a switch is
     spent waiting for Exotel and for the account's request budget).
 
@@ -140,6 +171,8 @@ def worker(ctx: Context, concurrency: int, loglevel: str, celery_args: tuple[str
         # own line per action (agent, device, state, status), and cost as much to write.
         for name in ("celery.worker.strategy", "celery.app.trace"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    if metrics_port:
+        _serve_metrics(metrics_port)
     app = create_app(ctx.settings)
     argv = [
         "worker",

@@ -41,7 +41,12 @@ def test_the_demo_switches_devices_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
         )
         try:
             # the first reconcile sets all four devices to the roster's state now
-            wait_until(lambda: out.read_text().count("succeeded") >= 4, 60, "four switches")
+            wait_until(
+                lambda: out.read_text().count("succeeded") >= 4 or proc.poll() is not None,
+                60,
+                "four switches",
+            )
+            assert proc.poll() is None, out.read_text()
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=30) == 0
         finally:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import collections
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from shiftswitch import broker
 from shiftswitch.coordination import Lock
@@ -359,6 +363,78 @@ def test_the_token_appears_in_no_log_table_or_message(handoff: Pipeline) -> None
             rows = conn.exec_driver_sql(f"SELECT * FROM {table}").all()  # noqa: S608
             assert API_TOKEN not in repr(rows)
     assert API_TOKEN not in repr(p.sandbox_log())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The samples of a /metrics page: ``name{labels}`` -> value."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_worker_and_scheduler_metrics(handoff: Pipeline) -> None:
+    p = handoff
+    port = free_port()
+    p.start_worker(extra_env={"SHIFTSWITCH_METRICS_PORT": str(port)})
+    p.start_scheduler(utc(at("08:59:58")))
+    p.settle()
+    p.control(
+        "PUT",
+        "faults",
+        {"rules": [{"status": 429, "times": 1, "method": "PUT", "device_id": "100281"}]},
+    )
+    boundary(p, "09:00:00")  # asha's desk and ravi's ON; ravi's first answer is a 429
+    m = scrape(port)
+    ok = 'shiftswitch_switches_total{account="main",source="schedule",status="succeeded"}'
+    assert m[ok] == 2
+    assert (
+        m['shiftswitch_switches_total{account="main",source="reconcile",status="succeeded"}'] == 3
+    )
+    assert (
+        m['shiftswitch_attempts_total{account="main",http_code="429",method="PUT",outcome="retry"}']
+        == 1
+    )
+    assert m['shiftswitch_lateness_seconds_count{account="main",source="schedule"}'] == 2
+    assert not any("u-10" in name or "token" in name.lower() for name in m)
+
+    # the scheduler as a process: its start-up reconcile, and the queue nobody takes from
+    p.stop_workers()
+    scheduler_port = free_port()
+    p.env["SHIFTSWITCH_METRICS_PORT"] = str(scheduler_port)
+    with p.store.sessions.begin() as session:
+        session.execute(delete(DeviceState))  # states unknown: its reconcile sets every device
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shiftswitch", "scheduler"],
+        env=p.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        key = 'shiftswitch_enqueued_total{kind="reconcile"}'
+        wait_until(lambda: _try_scrape(scheduler_port).get(key, 0) >= 1, 30, "a reconcile")
+        m = scrape(scheduler_port)
+        assert m["shiftswitch_queue_depth"] >= 1
+        assert m["shiftswitch_tick_seconds_count"] >= 1
+        assert m["shiftswitch_last_tick_timestamp_seconds"] > time.time() - 60
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _try_scrape(port: int) -> dict[str, float]:
+    try:
+        return scrape(port)
+    except requests.RequestException:
+        return {}
 
 
 def test_device_on_with_wait_and_errors(handoff: Pipeline) -> None:

@@ -37,6 +37,7 @@ from redis import Redis
 from sqlalchemy import Engine, ScalarSelect, Table, and_, func, insert, null, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shiftswitch import metrics
 from shiftswitch.actions import NewAction, Store, apply_order, upsert
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
@@ -467,6 +468,12 @@ def _exchange(
         _plan_retry(ctx, action, 0.0)
         raise Defer(0.0, f"lock on {action.owner} lost")
     outcome = call()
+    metrics.ATTEMPTS.labels(
+        action.account,
+        request.split(maxsplit=1)[0],
+        str(outcome.kind),
+        str(outcome.http_code or "none"),
+    ).inc()
     # A success is logged once, by _succeed; anything else here, as it happens.
     log.log(
         logging.DEBUG if outcome.ok else logging.INFO,
@@ -573,6 +580,10 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
             **_outcome(outcome),
         )
         session.execute(_state_upsert(ctx.store.engine), state)
+    metrics.SWITCHES.labels(action.account, action.source, Status.SUCCEEDED).inc()
+    metrics.LATENESS.labels(action.account, action.source).observe(
+        max(0.0, (now - action.due_at).total_seconds())
+    )
     log.info(
         "action=%s key=%s agent=%s device=%s state=%s status=succeeded attempt=%s http=%s ms=%.0f",
         action.id,
@@ -606,6 +617,7 @@ def _finish(
             reason=reason,
             **_outcome(outcome),
         )
+    metrics.SWITCHES.labels(action.account, action.source, status).inc()
     level = logging.INFO if status is Status.SUPERSEDED else logging.WARNING
     log.log(
         level,
