@@ -36,6 +36,7 @@ from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.db import first_line
 from shiftswitch.loader import read_text
+from shiftswitch.logs import event
 from shiftswitch.models import (
     OPEN_STATUSES,
     Action,
@@ -113,13 +114,14 @@ class RosterFile:
         if not report.ok:
             self._refused = digest
             first = report.errors[0].render(self.path)
-            log.error(
-                "roster=%s edit refused (%d problem%s, first: %s); the last good roster stays "
-                "in force",
-                self.path,
-                len(report.errors),
-                "" if len(report.errors) == 1 else "s",
-                first,
+            event(
+                log,
+                logging.ERROR,
+                "roster_refused",
+                roster=self.path,
+                problems=len(report.errors),
+                first=first,
+                kept="the last good roster stays in force",
             )
             return None
         assert report.roster is not None
@@ -211,7 +213,9 @@ class Scheduler:
             enqueued = self.store.enqueue([t.key for t in due], self.dispatcher, now)
             self._next = end  # only once recorded: a failed tick is tried again
             report.due, report.enqueued = len(due), len(enqueued)
-            log.info("tick due=%d enqueued=%d at=%s", len(due), len(enqueued), now.isoformat())
+            event(
+                log, logging.INFO, "tick", due=len(due), enqueued=len(enqueued), at=now.isoformat()
+            )
         assert self._planned_to is not None
         if self._planned_to - now < self.horizon / 2:
             self._extend(self._planned_to, now + self.horizon)
@@ -295,7 +299,7 @@ class Scheduler:
             return 0
         self.store.record(new, now)
         enqueued = self.store.enqueue([a.key for a in new], self.dispatcher, now)
-        log.info("reconcile differing=%d enqueued=%d", len(new), len(enqueued))
+        event(log, logging.INFO, "reconcile", differing=len(new), enqueued=len(enqueued))
         return len(enqueued)
 
     def run(self, clock: Clock, stop: threading.Event, tick_seconds: float = 1.0) -> None:
@@ -381,7 +385,7 @@ class Scheduler:
             except IntegrityError:  # another scheduler recorded it at the same moment
                 session.rollback()
                 return
-        log.info("roster=%s version=%d digest=%s in force", path, number, digest[:12])
+        event(log, logging.INFO, "roster", roster=path, version=number, digest=digest[:12])
 
 
 def _refused_for_good(action: Action, wanted: bool) -> bool:

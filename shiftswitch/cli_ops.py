@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ from redis import Redis
 
 from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import demo as demo_module
-from shiftswitch import health, metrics
+from shiftswitch import health, logs, metrics
 from shiftswitch.actions import Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
@@ -31,8 +32,6 @@ from shiftswitch.reports import status as report_status
 from shiftswitch.sandbox import Sandbox, SeedError, load_seed
 from shiftswitch.validation import validated_roster
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-
 
 def register(cli: click.Group) -> None:
     for command in (scheduler, worker, sandbox, demo, check, device, reconcile, status, history):
@@ -40,10 +39,12 @@ def register(cli: click.Group) -> None:
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
-    # Connection pools and HTTP libraries log URLs; they never carry credentials (Basic auth
-    # travels in a header), but a line per request drowns what matters.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    fmt = os.environ.get("SHIFTSWITCH_LOG_FORMAT", "text").strip().lower() or "text"
+    if fmt not in logs.FORMATS:
+        raise click.ClickException(
+            f"SHIFTSWITCH_LOG_FORMAT={fmt!r}: use one of {', '.join(logs.FORMATS)}"
+        )
+    logs.configure(level, fmt)
 
 
 def _store(ctx: Context) -> Store:

@@ -42,6 +42,7 @@ from shiftswitch.actions import NewAction, Store, apply_order, upsert
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
+from shiftswitch.logs import event
 from shiftswitch.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -420,12 +421,14 @@ def _clear_siblings(
             child.parent_id = action.id
             child.status = Status.QUEUED
             child.enqueued_at = ctx.clock.now()
-    log.info(
-        "action=%s agent=%s device=%s turning OFF first: %s",
-        action.id,
-        action.agent,
-        action.device,
-        ", ".join(c.device or str(c.device_id) for c in new),
+    event(
+        log,
+        logging.INFO,
+        "off_first",
+        action=action.id,
+        agent=action.agent,
+        device=action.device,
+        turning_off=", ".join(c.device or str(c.device_id) for c in new),
     )
     return True
 
@@ -475,18 +478,19 @@ def _exchange(
         str(outcome.http_code or "none"),
     ).inc()
     # A success is logged once, by _succeed; anything else here, as it happens.
-    log.log(
+    event(
+        log,
         logging.DEBUG if outcome.ok else logging.INFO,
-        "action=%s agent=%s device=%s request=%r attempt=%s outcome=%s http=%s ms=%.0f %s",
-        action.id,
-        action.agent,
-        action.device,
-        request,
-        number,
-        outcome.kind,
-        outcome.http_code,
-        outcome.duration * 1000,
-        "" if outcome.ok else outcome.summary(),
+        "attempt",
+        action=action.id,
+        agent=action.agent,
+        device=action.device,
+        request=request,
+        attempt=number,
+        outcome=outcome.kind,
+        http=outcome.http_code,
+        ms=round(outcome.duration * 1000),
+        error="" if outcome.ok else outcome.summary(),
     )
     attempt = {
         "action_id": action.id,
@@ -584,16 +588,22 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
     metrics.LATENESS.labels(action.account, action.source).observe(
         max(0.0, (now - action.due_at).total_seconds())
     )
-    log.info(
-        "action=%s key=%s agent=%s device=%s state=%s status=succeeded attempt=%s http=%s ms=%.0f",
-        action.id,
-        action.key,
-        action.agent,
-        action.device,
-        "on" if action.available else "off",
-        attempt["number"],
-        outcome.http_code,
-        outcome.duration * 1000,
+    event(
+        log,
+        logging.INFO,
+        "switched",
+        action=action.id,
+        key=action.key,
+        source=action.source,
+        account=action.account,
+        agent=action.agent,
+        device=action.device,
+        state="on" if action.available else "off",
+        status=Status.SUCCEEDED,
+        attempt=attempt["number"],
+        http=outcome.http_code,
+        ms=round(outcome.duration * 1000),
+        late_s=round((now - action.due_at).total_seconds(), 3),
     )
 
 
@@ -619,15 +629,19 @@ def _finish(
         )
     metrics.SWITCHES.labels(action.account, action.source, status).inc()
     level = logging.INFO if status is Status.SUPERSEDED else logging.WARNING
-    log.log(
+    event(
+        log,
         level,
-        "action=%s key=%s agent=%s device=%s status=%s reason=%r",
-        action.id,
-        action.key,
-        action.agent,
-        action.device,
-        status,
-        reason,
+        "switched",
+        action=action.id,
+        key=action.key,
+        source=action.source,
+        account=action.account,
+        agent=action.agent,
+        device=action.device,
+        state="on" if action.available else "off",
+        status=status,
+        reason=reason,
     )
 
 
