@@ -159,14 +159,17 @@ def _parse_from(text: str | None, r: Roster, now: datetime) -> datetime:
 def _print_table(transitions: Sequence[Transition]) -> None:
     if not transitions:
         return
+    # Ramped ONs are seconds apart: show seconds when any time has them.
+    clock = "%H:%M:%S" if any(t.at.second or t.at.microsecond for t in transitions) else "%H:%M"
     rows = [
         (
-            f"{t.local:%a %Y-%m-%d %H:%M} {t.zone.key}",
-            f"{t.at:%Y-%m-%d %H:%M}Z",
+            f"{t.local:%a %Y-%m-%d {clock}} {t.zone.key}",
+            f"{t.at:%Y-%m-%d {clock}}Z",
             t.agent,
             t.device,
             "ON" if t.available else "OFF",
-            t.shift or t.override or "",
+            (t.shift or t.override or "")
+            + (f" (ramp: starts {t.boundary.astimezone(t.zone):%H:%M})" if t.boundary else ""),
         )
         for t in transitions
     ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from redis import Redis
 
-from shiftswitch.roster import RateLimit
+from shiftswitch.roster import REQUEST_SAFETY, WINDOW_SLACK_SECONDS, RateLimit
 
 PREFIX = "shiftswitch:"
 
@@ -46,10 +46,8 @@ end
 return 0
 """
 
-# Requests are spaced a little wider than the limit (1%, and 100 ms per window), so that jitter
-# between the slot and Exotel's clock never puts one request too many into Exotel's window.
-SAFETY = 1.01
-SLACK_SECONDS = 0.1
+SAFETY = REQUEST_SAFETY  # the spacing's margins: see RateLimit.spacing
+SLACK_SECONDS = WINDOW_SLACK_SECONDS
 
 
 class RateLimiter:
@@ -66,7 +64,7 @@ class RateLimiter:
         Returns ``(reserved, wait)``: when reserved, the caller may send after ``wait`` seconds;
         when not, the slot is ``wait`` seconds away and nothing was taken.
         """
-        interval_ms = (limit.per_seconds * SAFETY + SLACK_SECONDS) * 1000 / limit.count
+        interval_ms = limit.spacing * 1000
         reserved, wait = self._reserve(
             keys=[f"{self._prefix}rate:{account}"], args=[interval_ms, max_wait * 1000]
         )

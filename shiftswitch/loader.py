@@ -19,6 +19,7 @@ from shiftswitch.cron import CronError, parse_cron
 from shiftswitch.problems import Path, Problem, RosterError, format_path, quote
 from shiftswitch.roster import (
     DEFAULT_RATE_LIMIT,
+    MAX_RAMP,
     NAME,
     REGIONS,
     Account,
@@ -178,7 +179,7 @@ class _Parser:
             fields = self.mapping(body, here, "sid and region (or base_url)")
             if fields is None:
                 continue
-            self.keys(fields, here, {"sid", "region", "base_url", "rate_limit"}, {"sid"})
+            self.keys(fields, here, {"sid", "region", "base_url", "rate_limit", "ramp"}, {"sid"})
             sid = (
                 self.text(fields.get("sid"), (*here, "sid"), "the Exotel account SID")
                 if "sid" in fields
@@ -212,6 +213,7 @@ class _Parser:
                         (*here, "rate_limit"),
                         f"bad rate limit {quote(raw)}; write N/s or N/min with N > 0, e.g. 50/min",
                     )
+            ramp = self.ramp(fields["ramp"], (*here, "ramp")) if "ramp" in fields else None
             if sid and base_url and rate:
                 out[name] = Account(
                     name,
@@ -219,8 +221,19 @@ class _Parser:
                     base_url.rstrip("/"),
                     region if isinstance(region, str) else None,
                     rate,
+                    ramp,
                 )
         return out
+
+    def ramp(self, value: Value, path: Path) -> timedelta | None:
+        raw = self.text(value, path, "a duration such as 15m")
+        ramp = parse_duration(raw) if raw is not None else None
+        if raw is not None and ramp is None and raw.strip() not in ("0", "0m"):
+            self.error(path, f"bad ramp {quote(raw)}; write a duration such as 15m or 1h")
+        elif ramp is not None and ramp > MAX_RAMP:
+            self.error(path, f"ramp {raw} is longer than {MAX_RAMP.seconds // 3600}h")
+            ramp = None
+        return ramp
 
     def base_url(self, value: Value, path: Path) -> str | None:
         raw = self.text(value, path, "a URL such as http://127.0.0.1:8090")
@@ -364,7 +377,7 @@ class _Parser:
             self.keys(
                 fields,
                 here,
-                {"name", "start", "duration", "end", "timezone", "skip_dates", "members"},
+                {"name", "start", "duration", "end", "timezone", "skip_dates", "members", "ramp"},
                 {"name", "start", "members"},
             )
             ok = True
@@ -413,8 +426,9 @@ class _Parser:
                 if "members" in fields
                 else None
             )
+            ramp = self.ramp(fields["ramp"], (*here, "ramp")) if "ramp" in fields else None
             if ok and name and zone and start and members is not None and skip is not None:
-                out.append(Shift(i, name, start, duration, end, zone, skip, members))
+                out.append(Shift(i, name, start, duration, end, zone, skip, members, ramp))
         return out
 
     def cron(self, value: Value, path: Path) -> str | None:

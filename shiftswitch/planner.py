@@ -9,7 +9,11 @@ is given. The work is done in three steps:
    the desired device (``None`` = every device OFF): overrides win; of two devices wanted at
    once (a conflict) the one of the shift listed first in the roster;
 3. the steps become transitions: at one instant an agent's OFF comes before its ON, and a device
-   wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap).
+   wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap);
+4. with a ``ramp`` (of the shift, or of its account), the ONs of a shift start are moved earlier,
+   spaced at the account's rate limit, so that the last is sent before the start
+   (:func:`_ramped`). An ON is never moved before the agent's previous change (an agent is never
+   ON on two devices), nor before ``start - ramp``; OFFs never move (never before a shift ends).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class Transition(NamedTuple):
     shift: str | None
     override: str | None
     zone: ZoneInfo
+    # For an ON moved earlier by a ramp, the shift start it serves (``at`` is then before it).
+    boundary: datetime | None = None
 
     @property
     def local(self) -> datetime:
@@ -59,11 +65,13 @@ class Transition(NamedTuple):
     def key(self) -> str:
         """Stable identity: the same roster and instant always give the same key."""
         state = "on" if self.available else "off"
-        return f"{self.account}/{self.agent}/{self.device}/{self.at.isoformat()}/{state}"
+        instant = self.boundary or self.at  # a ramp moves the switch, not its identity
+        return f"{self.account}/{self.agent}/{self.device}/{instant.isoformat()}/{state}"
 
     def as_json(self) -> dict[str, object]:
+        ramp = {} if self.boundary is None else {"boundary": _z(self.boundary)}
         return {
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": _z(self.at),
             "local": self.local.isoformat(),
             "agent": self.agent,
             "account": self.account,
@@ -74,7 +82,25 @@ class Transition(NamedTuple):
             "available": self.available,
             "shift": self.shift,
             "override": self.override,
+            **ramp,
         }
+
+
+def _z(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A shift start whose ONs cannot all be sent within its ramp at the account's limit."""
+
+    account: str
+    boundary: datetime
+    shift: str
+    count: int  # ONs to send before the start
+    needed: timedelta  # at the account's limit
+    ramp: timedelta
+    from_shift: bool  # the ramp is the shift's own (else the account's)
 
 
 class Step(NamedTuple):
@@ -177,27 +203,38 @@ class Planner:
         self._overrides = overrides
         self._zones = {shift.name: shift.zone for shift in roster.shifts}
         self._override_zones = {o.label: o.zone for o in roster.overrides}
+        self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
+        ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
+        self.max_ramp = max([*ramps, *self._shift_ramps.values()], default=timedelta(0))
 
     # -- public API -------------------------------------------------------------------------
 
     def transitions(self, start: datetime, end: datetime) -> list[Transition]:
-        """Every transition with ``start <= at < end``, in the order they must be applied."""
+        """Every transition with ``start <= at < end``, in the order they must be applied
+        (``at`` is the ramped instant of a ramped ON)."""
         start, end = as_utc(start), as_utc(end)
-        expanded = self._expand(start, end)
-        out: list[Transition] = []
-        for name, agent in self.roster.agents.items():
-            memberships = self._memberships[name]
-            if len(memberships) == 1 and name not in self._overrides:
-                device, shift = memberships[0]  # the common case, kept cheap
-                steps = _steps_of_one(expanded[shift.name], device)
-            else:
-                steps = self._sweep(agent, expanded, end, None)
-            self._emit(agent, steps, start, end, out)
-        out.sort(key=_order)
-        return out
+        if not self.max_ramp:
+            return self._transitions(start, end, None)
+        # A ramp moves ONs up to max_ramp earlier, and an ON is never moved before the agent's
+        # previous change: look that far on both sides, so every window agrees.
+        gaps: list[datetime | None] = []
+        raw = self._transitions(start - self.max_ramp, end + self.max_ramp, gaps)
+        ramped, _ = self._ramped(raw, gaps)
+        return [t for t in ramped if start <= t.at < end]
+
+    def shortfalls(self, start: datetime, end: datetime) -> list[Shortfall]:
+        """Shift starts in ``[start, end)`` whose ONs do not fit in their ramp at the limit."""
+        start, end = as_utc(start), as_utc(end)
+        if not self.max_ramp:
+            return []
+        gaps: list[datetime | None] = []
+        raw = self._transitions(start - self.max_ramp, end, gaps)
+        _, short = self._ramped(raw, gaps)
+        return [f for f in short if start <= f.boundary < end]
 
     def desired(self, at: datetime) -> dict[str, str | None]:
-        """Each agent's desired device at instant ``at`` (``None``: every device OFF)."""
+        """Each agent's desired device at instant ``at`` (``None``: every device OFF); a device
+        whose ramped ON has come is desired ON, though its shift has not started yet."""
         at = as_utc(at)
         expanded = self._expand(at, at + timedelta(seconds=1))
         out: dict[str, str | None] = {}
@@ -208,6 +245,10 @@ class Planner:
                     break
                 device = step.device
             out[name] = device
+        if self.max_ramp:
+            for t in self.transitions(at - self.max_ramp, at + timedelta(microseconds=1)):
+                if t.boundary is not None and t.boundary > at and out[t.agent] is None:
+                    out[t.agent] = t.device
         return out
 
     def conflicts(self, start: datetime, end: datetime) -> list[Conflict]:
@@ -231,6 +272,78 @@ class Planner:
         return self._zones.get(shift or "", self.roster.zone)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _transitions(
+        self, start: datetime, end: datetime, gaps: list[datetime | None] | None
+    ) -> list[Transition]:
+        """As :meth:`transitions`, without ramps. With ``gaps``, also when each ON's agent last
+        changed (``None``: before ``start``), as a list parallel to the result."""
+        expanded = self._expand(start, end)
+        out: list[Transition] = []
+        since: list[datetime | None] = []
+        for name, agent in self.roster.agents.items():
+            memberships = self._memberships[name]
+            if len(memberships) == 1 and name not in self._overrides:
+                device, shift = memberships[0]  # the common case, kept cheap
+                steps = _steps_of_one(expanded[shift.name], device)
+            else:
+                steps = self._sweep(agent, expanded, end, None)
+            self._emit(agent, steps, start, end, out, since if gaps is not None else None)
+        if gaps is None:
+            out.sort(key=_order)
+            return out
+        pairs = sorted(zip(out, since, strict=True), key=lambda p: _order(p[0]))
+        gaps[:] = [g for _, g in pairs]
+        return [t for t, _ in pairs]
+
+    def _ramp_of(self, t: Transition) -> timedelta | None:
+        if not t.available or t.override is not None or t.shift is None:
+            return None  # only ONs that start a shift are ramped; overrides keep their times
+        if t.shift in self._shift_ramps:
+            return self._shift_ramps[t.shift]
+        return self.roster.accounts[t.account].ramp
+
+    def _ramped(
+        self, raw: list[Transition], gaps: list[datetime | None]
+    ) -> tuple[list[Transition], list[Shortfall]]:
+        """``raw`` with ramped ONs moved earlier, in order; and the starts that do not fit.
+
+        At one shift start, an account's rampable ONs take the slots ``start - k * spacing``
+        (k = 1, 2, ...; the spacing the workers keep at the account's limit), latest slot first
+        to the ON whose agent changed last; none before ``start - ramp`` or before its agent's
+        previous change.
+        """
+        groups: dict[tuple[str, datetime], list[int]] = {}
+        for i, t in enumerate(raw):
+            ramp = self._ramp_of(t)
+            if ramp and gaps[i] != t.at:  # gaps[i] == t.at: a handoff, the OFF goes first
+                groups.setdefault((t.account, t.at), []).append(i)
+        out = list(raw)
+        short: list[Shortfall] = []
+        floor = datetime.min.replace(tzinfo=raw[0].at.tzinfo) if raw else None
+        for (account, boundary), members in groups.items():
+            spacing = timedelta(seconds=self.roster.accounts[account].rate_limit.spacing)
+            members.sort(
+                key=lambda i: (gaps[i] or floor, raw[i].agent, raw[i].device), reverse=True
+            )
+            longest = timedelta(0)
+            for k, i in enumerate(members, start=1):
+                t, ramp = raw[i], self._ramp_of(raw[i])
+                assert ramp is not None
+                at = max(boundary - k * spacing, boundary - ramp, gaps[i] or boundary - ramp)
+                at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # whole ms
+                out[i] = t._replace(at=at, boundary=boundary)
+                longest = max(longest, ramp)
+            needed = len(members) * spacing
+            if needed > longest:
+                first = raw[members[0]]
+                assert first.shift is not None
+                short.append(
+                    Shortfall(account, boundary, first.shift, len(members), needed, longest,
+                              first.shift in self._shift_ramps)
+                )  # fmt: skip
+        out.sort(key=_order)
+        return out, short
 
     def _expand(
         self, start: datetime, end: datetime, only: set[str] | None = None
@@ -311,6 +424,7 @@ class Planner:
         start: datetime,
         end: datetime,
         out: list[Transition],
+        since: list[datetime | None] | None = None,
     ) -> None:
         def switch(
             at: datetime, device: str, on: bool, shift: str | None, override: str | None
@@ -321,6 +435,10 @@ class Planner:
                 Transition(at, agent.name, agent.account, agent.user_id, device,
                            d.device_id, d.contact_uri, on, shift, override, zone)
             )  # fmt: skip
+            if since is not None:
+                # When the agent last changed before this ON (this instant, for a handoff).
+                changed = at if was is not None else previous.at if previous else None
+                since.append(changed if on else at)
 
         previous: Step | None = None
         for step in steps:

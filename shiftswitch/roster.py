@@ -24,6 +24,11 @@ REGIONS: Mapping[str, str] = MappingProxyType(
     }
 )
 DEFAULT_RATE_LIMIT = "50/min"  # Exotel's documented floor for the User Management API
+# Requests are spaced a little wider than the limit (1%, and 100 ms per window), so that jitter
+# between a request's slot and Exotel's clock never puts one request too many into its window.
+REQUEST_SAFETY = 1.01
+WINDOW_SLACK_SECONDS = 0.1
+MAX_RAMP = timedelta(hours=12)
 
 DeviceKind = Literal["id", "tel", "sip"]
 
@@ -46,6 +51,12 @@ class RateLimit:
     def __str__(self) -> str:
         return f"{self.count}/{'s' if self.per_seconds == 1 else 'min'}"
 
+    @property
+    def spacing(self) -> float:
+        """Seconds between two requests sent at this limit, as the workers space them: a little
+        wider than the limit (:data:`REQUEST_SAFETY`, :data:`WINDOW_SLACK_SECONDS`)."""
+        return (self.per_seconds * REQUEST_SAFETY + WINDOW_SLACK_SECONDS) / self.count
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -56,6 +67,9 @@ class Account:
     base_url: str
     region: str | None
     rate_limit: RateLimit
+    # ON switches of the account's shifts start up to this long before the shift, at the rate
+    # limit, so that agents are ON when it starts (see Planner); None: at the start.
+    ramp: timedelta | None = None
 
     @property
     def key_env(self) -> str:
@@ -117,6 +131,7 @@ class Shift:
     zone: ZoneInfo
     skip_dates: frozenset[date]
     members: tuple[Member, ...]
+    ramp: timedelta | None = None  # overrides the account's ramp for this shift's ONs
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from shiftswitch.problems import Path, Problem, RosterError, quote
 from shiftswitch.roster import Roster
 
 CONFLICT_HORIZON = timedelta(days=28)
+RAMP_HORIZON = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,45 @@ def validate_text(text: str, now: datetime) -> Report:
     except RosterError as exc:
         return Report(None, tuple(exc.problems), ())
     errors = check(roster, now, doc.lines)
-    return Report(None if errors else roster, tuple(errors), roster.warnings)
+    ramps = ramp_warnings(roster, now, doc.lines) if not errors else []
+    return Report(None if errors else roster, tuple(errors), (*roster.warnings, *ramps))
+
+
+def ramp_warnings(
+    roster: Roster, now: datetime, lines: dict[Path, int] | None = None
+) -> list[Problem]:
+    """Shift starts in the next 7 days whose ONs cannot all be sent within their ramp at the
+    account's rate limit: one warning per shift (its first such start), naming how late."""
+    planner = Planner(roster)
+    if not planner.max_ramp:
+        return []
+    now = as_utc(now)
+    shifts = {s.name: s for s in roster.shifts}
+    seen: set[str] = set()
+    out: list[Problem] = []
+    for f in planner.shortfalls(now, now + RAMP_HORIZON):
+        if f.shift in seen:
+            continue
+        seen.add(f.shift)
+        shift = shifts[f.shift]
+        path: Path = (
+            ("shifts", shift.index, "ramp") if f.from_shift else ("accounts", f.account, "ramp")
+        )
+        local = f.boundary.astimezone(shift.zone)
+        rate = roster.accounts[f.account].rate_limit
+        message = (
+            f"shift {quote(f.shift)} at {local:%Y-%m-%d %H:%M} {shift.zone.key}: {f.count} ONs "
+            f"need {_minutes(f.needed)} at {rate} (account {f.account}), longer than the ramp of "
+            f"{_minutes(f.ramp)}: the last agents will be ON up to {_minutes(f.needed - f.ramp)} "
+            "late; lengthen the ramp or raise the limit"
+        )
+        out.append(Problem(path, message, (lines or {}).get(path), "warning"))
+    return out
+
+
+def _minutes(d: timedelta) -> str:
+    seconds = round(d.total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def validated_roster(path: str, now: datetime) -> Roster:

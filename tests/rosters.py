@@ -22,13 +22,16 @@ def roster_text(
     timezone: str = "UTC",
     agents: Mapping[str, Mapping[str, str]] = DEFAULT_AGENTS,
     overrides: Sequence[Mapping[str, object]] = (),
+    account: Mapping[str, str] | None = None,
 ) -> str:
-    """A roster document with one account; values are written as JSON, which YAML reads."""
+    """A roster document with one account (``account``: more of its keys, e.g. a ramp); values
+    are written as JSON, which YAML reads."""
+    main = {"sid": "acme", "base_url": "http://127.0.0.1:8090", **(account or {})}
     lines = [
         "version: 1",
         f"timezone: {timezone}",
         "accounts:",
-        "  main: {sid: acme, base_url: 'http://127.0.0.1:8090'}",
+        f"  main: {json.dumps(main)}",
         "agents:",
     ]
     for i, (name, devices) in enumerate(agents.items()):

@@ -290,3 +290,32 @@ def test_a_week_of_boundaries_in_seconds(store: Store, roster_file: Path) -> Non
     rec.sent.clear()
     run_until(s, MONDAY_0859, MONDAY_0859 + timedelta(days=7), timedelta(minutes=1))
     assert len(rec.flat()) == 7 * 6  # per day: 2 ONs at 09:00, 3 switches at 13:00, 1 OFF at 17:00
+
+
+def test_ramped_ons_are_sent_before_the_start_and_reconcile_keeps_them(
+    store: Store, tmp_path: Path
+) -> None:
+    team = {f"a{i}": {"desk": str(6000 + i)} for i in range(5)}
+    shift = {"name": "day", "start": "0 9 * * *", "duration": "8h", "members": list(team)}
+    path = tmp_path / "schedules.yaml"
+    path.write_text(
+        roster_text([shift], agents=team, account={"rate_limit": "6/min", "ramp": "2m"})
+    )
+    rec = Recorder()
+    s = scheduler(path, store, rec)
+    s.start(MONDAY_0859 - timedelta(minutes=2))  # 08:57
+    confirm_all(store, MONDAY_0859)
+    rec.sent.clear()
+    # 6/min: a slot every 10.1 s; the five ONs from 08:59:09.5 to 08:59:49.9
+    run_until(s, MONDAY_0859, utc("2026-11-30T08:59:59+00:00"), timedelta(seconds=1))
+    assert len(rec.flat()) == 5 and all(on for _, on, _ in rec.flat())
+    with store.sessions() as session:
+        ons = list(session.scalars(select(Action).where(Action.source == "schedule")))
+    nine = utc("2026-11-30T09:00:00+00:00")
+    assert all(a.due_at < nine and a.key.endswith(f"/{nine.isoformat()}/on") for a in ons)
+    assert max(a.due_at for a in ons) > nine - timedelta(seconds=12)  # as late as it can
+    # a reconcile before the start does not undo them, nor does the start send them again
+    assert s.reconcile(utc("2026-11-30T08:59:59+00:00")) == 0
+    rec.sent.clear()
+    run_until(s, nine, nine + timedelta(seconds=5), timedelta(seconds=1))
+    assert rec.sent == []

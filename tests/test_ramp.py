@@ -1,0 +1,142 @@
+"""Ramps: ONs of a shift start moved earlier at the account's limit, never unsafely."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+
+from shiftswitch.planner import Planner, Transition
+from shiftswitch.problems import RosterError
+from shiftswitch.validation import validate_text
+from tests.rosters import make_roster, roster_text, utc
+
+NINE = utc("2026-11-30T09:00:00+00:00")
+TEAM = {f"a{i}": {"desk": str(5000 + i)} for i in range(10)}
+DAY = {"name": "day", "start": "0 9 * * *", "duration": "8h", "members": list(TEAM)}
+
+
+def ons(ts: list[Transition]) -> list[Transition]:
+    return [t for t in ts if t.available]
+
+
+def test_ons_are_spaced_at_the_limit_and_all_sent_before_the_start() -> None:
+    roster = make_roster([DAY], agents=TEAM, account={"rate_limit": "60/min", "ramp": "5m"})
+    spacing = roster.accounts["main"].rate_limit.spacing  # (60 * 1.01 + 0.1) / 60 s
+    ts = Planner(roster).transitions(NINE - timedelta(hours=1), NINE + timedelta(hours=9))
+    starts = ons(ts)
+    assert len(starts) == 10
+    assert all(t.boundary == NINE and t.at < NINE for t in starts)
+    gaps = sorted((NINE - t.at).total_seconds() for t in starts)
+    assert gaps == pytest.approx([k * spacing for k in range(1, 11)], abs=0.002)
+    # the identity is the shift start, whatever the ramp: restarts record the same keys
+    assert {t.key.split("/")[3] for t in starts} == {NINE.isoformat()}
+    offs = [t for t in ts if not t.available]
+    assert {t.at for t in offs} == {NINE + timedelta(hours=8)}  # OFFs never move
+    assert all(t.boundary is None for t in offs)
+    assert starts[0].as_json()["boundary"] == "2026-11-30T09:00:00Z"
+
+
+def test_a_handoff_is_not_ramped_and_an_on_waits_for_the_agents_last_change() -> None:
+    shifts = [
+        {"name": "early", "start": "0 5 * * *", "duration": "4h", "members": ["asha:desk"]},
+        {"name": "late", "start": "0 9 * * *", "duration": "4h", "members": ["asha:mobile"]},
+        {"name": "short", "start": "0 6 * * *", "duration": "2h59m59s", "members": ["ravi"]},
+        {"name": "again", "start": "0 9 * * *", "duration": "1h", "members": ["ravi"]},
+    ]
+    roster = make_roster(shifts, account={"ramp": "10m"})
+    ts = Planner(roster).transitions(NINE - timedelta(hours=1), NINE + timedelta(minutes=1))
+    asha = [(t.device, t.available, t.at, t.boundary) for t in ts if t.agent == "asha"]
+    assert asha == [("desk", False, NINE, None), ("mobile", True, NINE, None)]
+    ravi_on = next(t for t in ts if t.agent == "ravi" and t.available)
+    # its slot would be 08:59:58.786 (50/min), but ravi is ON until 08:59:59
+    assert ravi_on.at == NINE - timedelta(seconds=1)
+    assert ravi_on.boundary == NINE
+
+
+def test_never_on_on_two_devices_and_windows_agree() -> None:
+    agents = {
+        "asha": {"desk": "100280", "mobile": "+919953125068"},
+        "ravi": {"desk": "100281", "soft": "sip:ravi"},
+        **{f"a{i}": {"desk": str(7000 + i)} for i in range(20)},
+    }
+    shifts = [
+        {"name": "m", "start": "0 9 * * *", "duration": "4h",
+         "members": ["asha:desk", "ravi:desk", *[f"a{i}" for i in range(10)]]},
+        {"name": "e", "start": "0 13 * * *", "duration": "4h",
+         "members": ["asha:mobile", "ravi:soft", *[f"a{i}" for i in range(5, 20)]]},
+        {"name": "n", "start": "5 17 * * *", "duration": "3h", "ramp": "30m",
+         "members": ["asha:desk", "ravi:desk"]},
+    ]  # fmt: skip
+    roster = make_roster(shifts, agents=agents, account={"rate_limit": "10/min", "ramp": "20m"})
+    planner = Planner(roster)
+    start, end = NINE - timedelta(hours=2), NINE + timedelta(hours=14)
+    whole = planner.transitions(start, end)
+    pieces: list[Transition] = []
+    cut = start
+    while cut < end:  # the scheduler's way: window after window
+        pieces += planner.transitions(cut, min(cut + timedelta(minutes=7), end))
+        cut += timedelta(minutes=7)
+    assert [(t.key, t.at) for t in pieces] == [(t.key, t.at) for t in whole]
+    on: dict[str, set[str]] = defaultdict(set)
+    for t in whole:  # in apply order
+        (on[t.agent].add if t.available else on[t.agent].discard)(t.device)
+        assert len(on[t.agent]) <= 1, t
+    assert any(t.boundary for t in whole)
+
+
+def test_desired_counts_a_ramped_on_that_has_come() -> None:
+    roster = make_roster([DAY], agents=TEAM, account={"rate_limit": "60/min", "ramp": "5m"})
+    planner = Planner(roster)
+    first = min(t.at for t in planner.transitions(NINE - timedelta(minutes=10), NINE))
+    before = planner.desired(first - timedelta(seconds=1))
+    during = planner.desired(first + timedelta(milliseconds=1))
+    assert set(before.values()) == {None}
+    assert sum(device == "desk" for device in during.values()) == 1
+    assert set(planner.desired(NINE).values()) == {"desk"}
+
+
+def test_a_shifts_ramp_wins_and_overrides_keep_their_times() -> None:
+    shifts = [{**DAY, "members": ["a0"], "ramp": "2m"}]
+    overrides = [
+        {"agent": "a1", "device": "desk", "from": "2026-11-30T09:00", "to": "2026-11-30T10:00"}
+    ]
+    roster = make_roster(
+        shifts, agents={"a0": {"desk": "1"}, "a1": {"desk": "2"}}, overrides=overrides,
+        account={"ramp": "1h"},
+    )  # fmt: skip
+    ts = ons(Planner(roster).transitions(NINE - timedelta(hours=2), NINE + timedelta(hours=1)))
+    assert [(t.agent, t.at <= NINE - timedelta(seconds=1), t.boundary) for t in ts] == [
+        ("a0", True, NINE),
+        ("a1", False, None),
+    ]
+
+
+def test_validation_warns_when_a_start_does_not_fit_its_ramp() -> None:
+    team = {f"a{i}": {"desk": str(9000 + i)} for i in range(100)}
+    shift = {**DAY, "members": list(team)}
+    now = NINE - timedelta(hours=1)
+    tight = validate_text(roster_text([shift], agents=team, account={"ramp": "1m"}), now)
+    assert tight.ok and len(tight.warnings) == 1
+    warning = tight.warnings[0].render("r.yaml")
+    assert warning == (
+        'r.yaml:4: warning: accounts.main.ramp: shift "day" at 2026-11-30 09:00 UTC: '
+        "100 ONs need 2m01s at 50/min (account main), longer than the ramp of 1m00s: "
+        "the last agents will be ON up to 1m01s late; lengthen the ramp or raise the limit"
+    )
+    enough = validate_text(roster_text([shift], agents=team, account={"ramp": "3m"}), now)
+    assert enough.ok and enough.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("ramp", "message"),
+    [
+        ("soon", 'accounts.main.ramp: bad ramp "soon"; write a duration such as 15m or 1h'),
+        ("13h", "accounts.main.ramp: ramp 13h is longer than 12h"),
+    ],
+)
+def test_a_bad_ramp_is_refused(ramp: str, message: str) -> None:
+    with pytest.raises(RosterError) as caught:
+        make_roster([DAY], agents=TEAM, account={"ramp": ramp})
+    assert [p.render() for p in caught.value.problems] == [f"line 4: {message}"]
