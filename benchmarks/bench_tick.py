@@ -67,6 +67,9 @@ class NoDispatch:
         self.messages = 0
         self.actions = 0
 
+    def held(self) -> set[int] | None:
+        return None  # cannot tell: the sweep waits for the long grace
+
     def dispatch(self, groups: Sequence[tuple[str, Sequence[Any]]]) -> None:
         self.messages += len(batches(groups))
         self.actions += sum(len(actions) for _, actions in groups)

@@ -68,6 +68,9 @@ log = logging.getLogger("shiftswitch.scheduler")
 HORIZON = timedelta(minutes=30)  # how far ahead transitions are planned (in memory only)
 RECONCILE_EVERY = timedelta(minutes=5)
 SWEEP_EVERY = timedelta(minutes=1)
+# An open action untouched this long that no message in the broker names is sent again: a
+# scheduler died between claiming it and sending it, or Redis lost the message.
+LOST_AFTER = timedelta(minutes=1)
 STALL = timedelta(minutes=2)  # a longer gap between ticks is handled like a restart
 
 
@@ -229,7 +232,9 @@ class Scheduler:
         """Hand over actions recorded but never sent, and those whose message was lost."""
         self._next_sweep = now + SWEEP_EVERY
         stranded = self.store.enqueue(None, self.dispatcher, now)
-        stale = self.store.requeue_stale(self.dispatcher, now, self.requeue_after)
+        stale = self.store.requeue_stale(
+            self.dispatcher, now, self.requeue_after, lost_after=LOST_AFTER
+        )
         metrics.ENQUEUED.labels("requeued").inc(len(stranded) + len(stale))
         if stranded or stale:
             log.warning(

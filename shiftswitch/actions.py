@@ -176,17 +176,26 @@ class Store:
         return claimed
 
     def requeue_stale(
-        self, dispatcher: Dispatcher, now: datetime, grace: timedelta
+        self,
+        dispatcher: Dispatcher,
+        now: datetime,
+        grace: timedelta,
+        lost_after: timedelta | None = None,
     ) -> list[Action]:
-        """Hand again to the broker the open actions nobody has touched for ``grace``.
+        """Hand again to the broker the open actions whose task message is lost.
 
-        A task message can be lost (Redis restarted without persistence, or this process died
-        after claiming). Workers skip actions already final, so a duplicate message is harmless.
+        A message can be lost: Redis restarted without persistence, or a scheduler died between
+        claiming actions and sending them. When the broker can say which actions its messages
+        name (:meth:`Dispatcher.held`), an action untouched for ``lost_after`` that no message
+        names is lost; otherwise, one untouched for ``grace`` (longer than any message can wait
+        unseen). Workers skip actions already final, so a duplicate message is harmless.
         """
-        horizon = now - grace
+        held = dispatcher.held() if lost_after is not None else None
+        horizon = now - (lost_after if held is not None and lost_after is not None else grace)
         with self.sessions.begin() as session:
-            stale = list(
-                session.scalars(
+            stale = [
+                action
+                for action in session.scalars(
                     select(Action).where(
                         Action.status.in_([Status.QUEUED, Status.RUNNING]),
                         or_(Action.retry_at.is_(None), Action.retry_at < horizon),
@@ -194,7 +203,8 @@ class Store:
                         or_(Action.started_at.is_(None), Action.started_at < horizon),
                     )
                 )
-            )
+                if held is None or action.id not in held
+            ]
             for action in stale:
                 action.enqueued_at = now
         dispatch_in_order(stale, dispatcher)

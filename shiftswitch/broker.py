@@ -9,16 +9,22 @@ and transitions: never credentials, which each worker reads from its own environ
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 from celery import Celery
+from redis import Redis
+from redis.exceptions import RedisError
 
 from shiftswitch.models import Action
 from shiftswitch.settings import Settings
 
 APPLY_TASK = "shiftswitch.apply"
 QUEUE = "shiftswitch"
+UNACKED_KEY = "unacked"  # kombu's Redis transport: messages taken by workers, not yet acked
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -75,6 +81,10 @@ class Dispatcher(Protocol):
         """Hand these users' actions, each user's in order, to the workers."""
         ...
 
+    def held(self) -> set[int] | None:
+        """The ids of the actions that a message in the broker names, or None: cannot tell."""
+        ...
+
 
 class CeleryDispatcher:
     """Sends the users' actions as task messages, a few users to a message.
@@ -100,6 +110,38 @@ class CeleryDispatcher:
                 queue=QUEUE,
             )
             self.messages += 1
+
+    def held(self) -> set[int] | None:
+        """The actions named by a message waiting in the queue, or taken by a worker and not
+        yet acknowledged (kombu's ``unacked`` hash; a retry waiting for its countdown is one).
+        None when Redis cannot be read."""
+        try:
+            with Redis.from_url(self._app.conf.broker_url, socket_timeout=10) as client:
+                waiting = client.lrange(QUEUE, 0, -1)
+                taken = client.hvals(UNACKED_KEY)
+        except RedisError:
+            return None
+        ids: set[int] = set()
+        for raw in waiting:
+            ids |= _action_ids(raw)
+        for raw in taken:
+            with suppress(ValueError, TypeError, IndexError):
+                ids |= _action_ids(json.dumps(json.loads(raw)[0]))
+        return ids
+
+
+def _action_ids(raw: bytes | str) -> set[int]:
+    """The action ids a kombu message payload names; none if it is not one of ours."""
+    try:
+        payload = json.loads(raw)
+        body = payload["body"]
+        if payload.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        _args, kwargs, _embed = json.loads(body)
+        users = kwargs.get("batch") or [{"actions": kwargs.get("actions") or []}]
+        return {int(a["id"]) for user in users for a in user["actions"]}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return set()
 
 
 def batches(groups: Sequence[Group]) -> list[Sequence[Group]]:

@@ -16,6 +16,7 @@ import requests
 from redis import Redis
 from sqlalchemy import delete, select
 
+from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import broker
 from shiftswitch.coordination import Lock
 from shiftswitch.models import Action, DeviceState, Status
@@ -304,6 +305,50 @@ def test_users_in_one_message_and_a_busy_one_comes_back_alone(
     assert {a.status for a in actions} == {"succeeded"}
     sent = collections.Counter((r["device_id"], r["body"]["available"]) for r in p.puts())
     assert sent[("100280", True)] == 1 and sent[("100281", True)] == 1
+
+
+class DiesAfterClaiming:
+    """A scheduler's broker side that dies (as SIGKILL would) after its claim committed."""
+
+    def dispatch(self, groups: object) -> None:
+        raise SystemExit("killed between claim and send")
+
+    def held(self) -> set[int] | None:
+        return None
+
+
+def test_a_scheduler_killed_mid_boundary_the_other_one_switches_once(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    survivor = p.start_scheduler(utc(at("08:59:58")))
+    p.settle()
+    p.control("DELETE", "log")
+    doomed = Scheduler(RosterFile(str(p.roster_path)), p.store, DiesAfterClaiming())
+    doomed.start(utc(at("08:59:58")))
+    nine = utc(at("09:00:00"))
+    with pytest.raises(SystemExit):
+        doomed.tick(nine)  # records and claims the boundary, then dies before sending it
+    survivor.tick(nine)  # finds it recorded and claimed: sends nothing
+    claimed = [a for a in p.actions() if a.source == "schedule"]
+    assert len(claimed) == 2 and {a.status for a in claimed} == {"queued"}
+    assert p.puts() == []
+    # the survivor's sweep finds the claimed actions in no message, and sends them
+    p.tick_at(utc(at("09:02:00")))
+    actions = [a for a in p.settle() if a.source == "schedule"]
+    assert {a.status for a in actions} == {"succeeded"}
+    sent = collections.Counter((r["device_id"], r["body"]["available"]) for r in p.puts())
+    assert sent == {("100280", True): 1, ("100281", True): 1}
+
+
+def test_the_sweep_leaves_alone_what_waits_in_the_broker(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_scheduler(utc(at("08:59:58")))  # no worker: every message waits in Redis
+    redis = Redis.from_url(p.redis_url)
+    p.tick_at(utc(at("09:00:00")))
+    waiting = redis.llen(broker.QUEUE)
+    assert waiting >= 2
+    p.tick_at(utc(at("09:05:00")))  # five sweeps
+    assert redis.llen(broker.QUEUE) == waiting  # no message sent twice
 
 
 def test_the_rate_limit_holds_across_two_worker_processes(

@@ -37,6 +37,9 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[tuple[str | None, bool, str]]]] = []
 
+    def held(self) -> set[int] | None:
+        return None  # cannot tell: the sweep waits for the long grace
+
     def dispatch(self, groups: Sequence[tuple[str, Sequence[Action]]]) -> None:
         for owner, actions in groups:
             self.sent.append((owner, [(a.device, a.available, a.source) for a in actions]))
