@@ -93,7 +93,7 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.coordination import SAFETY
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, Attempt, DeviceState
-from shiftswitch.roster import parse_rate
+from shiftswitch.roster import parse_duration, parse_rate
 from shiftswitch.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,12 +141,13 @@ def write_seed(path: Path, n: int, rate: str | None) -> None:
     path.write_text(yaml.safe_dump({"accounts": {SID: account}}, sort_keys=False))
 
 
-def write_roster(path: Path, n: int, base_url: str, rate: str) -> None:
+def write_roster(path: Path, n: int, base_url: str, rate: str, ramp: str | None = None) -> None:
+    ramped = f", ramp: '{ramp}'" if ramp else ""
     lines = [
         "version: 1",
         "timezone: UTC",
         "accounts:",
-        f"  {ACCOUNT}: {{sid: {SID}, base_url: '{base_url}', rate_limit: '{rate}'}}",
+        f"  {ACCOUNT}: {{sid: {SID}, base_url: '{base_url}', rate_limit: '{rate}'{ramped}}}",
         "agents:",
     ]
     lines += [
@@ -450,7 +451,7 @@ def world(
     write_seed(tmp / "seed.yaml", n, sandbox_rate)
     sandbox_url = start_sandbox(procs, tmp, tmp / "seed.yaml", args.latency_ms)
     roster_path = tmp / "schedules.yaml"
-    write_roster(roster_path, n, sandbox_url, roster_rate)
+    write_roster(roster_path, n, sandbox_url, roster_rate, args.ramp)
     upgrade(db_url)
     confirm_all_off(db_url, n)
     env = {
@@ -489,7 +490,9 @@ def boundary(args: argparse.Namespace, roster_rate: str, sandbox_rate: str | Non
         store = Store(engine)
         dispatcher = CeleryDispatcher(make_celery(Settings.from_env(env)))
         scheduler = Scheduler(RosterFile(str(roster_path)), store, dispatcher)
-        started = scheduler.start(START)
+        ramp = parse_duration(args.ramp) if args.ramp else None
+        start = BOUNDARY - ramp - timedelta(seconds=5) if ramp else START
+        started = scheduler.start(start)
         if started.enqueued or started.reconciled:
             raise RuntimeError(
                 f"start-up sent {started.enqueued + started.reconciled} actions; expected none "
@@ -513,12 +516,7 @@ def boundary(args: argparse.Namespace, roster_rate: str, sandbox_rate: str | Non
 
         load_before = os.getloadavg()[0]
         cpu0 = cpu_now(procs, redis_url, postgres)
-        wall0 = time.time()
-        t0 = time.perf_counter()
-        report = scheduler.tick(BOUNDARY)
-        tick_s = time.perf_counter() - t0
-        if report.due != n or report.enqueued != n:
-            raise RuntimeError(f"tick: due={report.due} enqueued={report.enqueued}, expected {n}")
+        wall0, t0, tick_s = tick_boundary(scheduler, start if ramp else None, n)
         polled_s = wait_until_final(engine, n, t0, args, procs, redis_url)
         cpu1 = cpu_now(procs, redis_url, postgres)
 
@@ -537,6 +535,46 @@ def boundary(args: argparse.Namespace, roster_rate: str, sandbox_rate: str | Non
             raw.attempts = list(session.scalars(select(Attempt)))
         raw.log = control.get(f"{sandbox_url}/_sandbox/log", timeout=30).json()["requests"]
     return raw
+
+
+def tick_boundary(
+    scheduler: Scheduler, ramp_start: datetime | None, n: int
+) -> tuple[float, float, float]:
+    """Tick the boundary (with a ramp: in real time from ``ramp_start``); check that ``n``
+    actions were sent. The boundary's real instant (time.time()), the perf_counter() when the
+    ticking began, and the seconds spent in ticks."""
+    if ramp_start is not None:
+        # The scheduler's clock runs at real speed from ramp_start; wall0 is the real instant
+        # that is the boundary on it, so lateness below 0 means ON before the shift start.
+        offset = ramp_start.timestamp() - time.time()
+        wall0 = BOUNDARY.timestamp() - offset
+        t0 = time.perf_counter()
+        due, enqueued, tick_s = ramp_ticks(scheduler, offset, n)
+    else:
+        wall0 = time.time()
+        t0 = time.perf_counter()
+        report = scheduler.tick(BOUNDARY)
+        tick_s = time.perf_counter() - t0
+        due, enqueued = report.due, report.enqueued
+    if due != n or enqueued != n:
+        raise RuntimeError(f"tick: due={due} enqueued={enqueued}, expected {n}")
+    return wall0, t0, tick_s
+
+
+def ramp_ticks(scheduler: Scheduler, offset: float, n: int) -> tuple[int, int, float]:
+    """Tick every 0.1 s on a clock ``offset`` s from the real one, until ``n`` ONs are sent;
+    (due, enqueued, seconds spent in ticks)."""
+    due = enqueued = 0
+    spent = 0.0
+    while enqueued < n:
+        t = time.perf_counter()
+        report = scheduler.tick(datetime.fromtimestamp(time.time() + offset, UTC))
+        spent += time.perf_counter() - t
+        due, enqueued = due + report.due, enqueued + report.enqueued
+        if datetime.fromtimestamp(time.time() + offset, UTC) > BOUNDARY + timedelta(seconds=5):
+            break
+        time.sleep(0.1)
+    return due, enqueued, spent
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -606,6 +644,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if raw.cpu_s.get("machine total")
         else None,
         "load_average_before": raw.load_before,
+        "ramp": args.ramp,
+        "first_request_before_start_s": -min(r["started"] for r in log) + wall0 if log else None,
+        # Rows the boundary wrote: an action, its attempts and the device's state (an upsert);
+        # "row writes" also count each action's two updates (running, then its outcome).
+        "rows_per_s": (2 * n + len(raw.attempts)) / completion if completion > 0 else None,
+        "row_writes_per_s": (4 * n + len(raw.attempts)) / completion if completion > 0 else None,
     }
 
 
@@ -634,6 +678,19 @@ def summary(r: dict[str, Any]) -> str:
             f"floor (N / rate): {r['floor_s']:.2f} s; completion is "
             f"{r['above_floor_pct']:+.1f}% above it (the limiter's own spacing alone takes "
             f"{r['limiter_floor_s']:.2f} s)"
+        )
+    if r["ramp"]:
+        late = r["lateness_max_s"]
+        lines.append(
+            f"ramp {r['ramp']}: first request {s(r['first_request_before_start_s'], '.1f')} s "
+            f"before the shift start; the last agent ON {abs(late):.2f} s "
+            f"{'before' if late <= 0 else 'AFTER'} it: every agent ON by the start: "
+            f"{'yes' if late <= 0 else 'NO'}"
+        )
+    elif r["rows_per_s"]:
+        lines.append(
+            f"results tables: {r['rows_per_s']:,.0f} rows/s written (actions, attempts, device "
+            f"states), {r['row_writes_per_s']:,.0f} row writes/s with the actions' updates"
         )
     lines += [
         f"lateness (finished - boundary): p50 {s(r['lateness_p50_s'])} s, "
@@ -667,6 +724,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--sandbox-rate", help="the sandbox's limit if not --rate ('none': no limit)"
+    )
+    parser.add_argument(
+        "--ramp",
+        metavar="DURATION",
+        help="the account's ramp, e.g. 5m: the scheduler then ticks in real time from "
+        "the ramp's start, and lateness is measured against the shift start",
     )
     parser.add_argument(
         "--concurrency",

@@ -29,6 +29,7 @@ from shiftswitch.cron import first_at_or_after, next_after, previous_before
 from shiftswitch.roster import Agent, Override, Roster, Shift
 
 _DST_MARGIN = timedelta(hours=3)  # more than any zone's DST shift
+RAMP_LEAD = timedelta(seconds=10)  # a ramp's last ON is due this long before the shift start
 
 
 class Interval(NamedTuple):
@@ -308,10 +309,11 @@ class Planner:
     ) -> tuple[list[Transition], list[Shortfall]]:
         """``raw`` with ramped ONs moved earlier, in order; and the starts that do not fit.
 
-        At one shift start, an account's rampable ONs take the slots ``start - k * spacing``
-        (k = 1, 2, ...; the spacing the workers keep at the account's limit), latest slot first
-        to the ON whose agent changed last; none before ``start - ramp`` or before its agent's
-        previous change.
+        At one shift start, an account's rampable ONs take the slots ``start - RAMP_LEAD -
+        k * spacing`` (k = 0, 1, ...; the spacing the workers keep at the account's limit),
+        the latest slot to the ON whose agent changed last; none before ``start - ramp`` or
+        before its agent's previous change. RAMP_LEAD leaves the last ON time to be picked up
+        (the scheduler ticks every second) and answered before the start.
         """
         groups: dict[tuple[str, datetime], list[int]] = {}
         for i, t in enumerate(raw):
@@ -330,11 +332,12 @@ class Planner:
             for k, i in enumerate(members, start=1):
                 t, ramp = raw[i], self._ramp_of(raw[i])
                 assert ramp is not None
-                at = max(boundary - k * spacing, boundary - ramp, gaps[i] or boundary - ramp)
+                slot = boundary - RAMP_LEAD - (k - 1) * spacing
+                at = max(slot, boundary - ramp, gaps[i] or boundary - ramp)
                 at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # whole ms
                 out[i] = t._replace(at=at, boundary=boundary)
                 longest = max(longest, ramp)
-            needed = len(members) * spacing
+            needed = RAMP_LEAD + (len(members) - 1) * spacing
             if needed > longest:
                 first = raw[members[0]]
                 assert first.shift is not None

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from shiftswitch.clock import as_utc
 from shiftswitch.loader import parse_document, read_text
-from shiftswitch.planner import Conflict, Planner
+from shiftswitch.planner import RAMP_LEAD, Conflict, Planner
 from shiftswitch.problems import Path, Problem, RosterError, quote
 from shiftswitch.roster import Roster
 
@@ -70,12 +70,18 @@ def ramp_warnings(
             ("shifts", shift.index, "ramp") if f.from_shift else ("accounts", f.account, "ramp")
         )
         local = f.boundary.astimezone(shift.zone)
+        late = f.needed - RAMP_LEAD - f.ramp  # the last ON's send, after the start
+        when = (
+            f"{_minutes(late)} after the start"
+            if late > timedelta(0)
+            else f"only {_minutes(-late)} before the start"
+        )
         rate = roster.accounts[f.account].rate_limit
         message = (
             f"shift {quote(f.shift)} at {local:%Y-%m-%d %H:%M} {shift.zone.key}: {f.count} ONs "
-            f"need {_minutes(f.needed)} at {rate} (account {f.account}), longer than the ramp of "
-            f"{_minutes(f.ramp)}: the last agents will be ON up to {_minutes(f.needed - f.ramp)} "
-            "late; lengthen the ramp or raise the limit"
+            f"need {_minutes(f.needed)} at {rate} (account {f.account}; the last "
+            f"{_minutes(RAMP_LEAD)} before the start), longer than the ramp of {_minutes(f.ramp)}: "
+            f"the last ON will be sent {when}; lengthen the ramp or raise the limit"
         )
         out.append(Problem(path, message, (lines or {}).get(path), "warning"))
     return out

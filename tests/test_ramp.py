@@ -29,7 +29,7 @@ def test_ons_are_spaced_at_the_limit_and_all_sent_before_the_start() -> None:
     assert len(starts) == 10
     assert all(t.boundary == NINE and t.at < NINE for t in starts)
     gaps = sorted((NINE - t.at).total_seconds() for t in starts)
-    assert gaps == pytest.approx([k * spacing for k in range(1, 11)], abs=0.002)
+    assert gaps == pytest.approx([10 + k * spacing for k in range(10)], abs=0.002)
     # the identity is the shift start, whatever the ramp: restarts record the same keys
     assert {t.key.split("/")[3] for t in starts} == {NINE.isoformat()}
     offs = [t for t in ts if not t.available]
@@ -50,7 +50,7 @@ def test_a_handoff_is_not_ramped_and_an_on_waits_for_the_agents_last_change() ->
     asha = [(t.device, t.available, t.at, t.boundary) for t in ts if t.agent == "asha"]
     assert asha == [("desk", False, NINE, None), ("mobile", True, NINE, None)]
     ravi_on = next(t for t in ts if t.agent == "ravi" and t.available)
-    # its slot would be 08:59:58.786 (50/min), but ravi is ON until 08:59:59
+    # its slot would be 08:59:50 (10 s ahead of the start), but ravi is ON until 08:59:59
     assert ravi_on.at == NINE - timedelta(seconds=1)
     assert ravi_on.boundary == NINE
 
@@ -122,10 +122,11 @@ def test_validation_warns_when_a_start_does_not_fit_its_ramp() -> None:
     warning = tight.warnings[0].render("r.yaml")
     assert warning == (
         'r.yaml:4: warning: accounts.main.ramp: shift "day" at 2026-11-30 09:00 UTC: '
-        "100 ONs need 2m01s at 50/min (account main), longer than the ramp of 1m00s: "
-        "the last agents will be ON up to 1m01s late; lengthen the ramp or raise the limit"
+        "100 ONs need 2m10s at 50/min (account main; the last 10s before the start), longer "
+        "than the ramp of 1m00s: the last ON will be sent 1m00s after the start; lengthen the "
+        "ramp or raise the limit"
     )
-    enough = validate_text(roster_text([shift], agents=team, account={"ramp": "3m"}), now)
+    enough = validate_text(roster_text([shift], agents=team, account={"ramp": "2m11s"}), now)
     assert enough.ok and enough.warnings == ()
 
 
