@@ -119,7 +119,7 @@ class CeleryDispatcher:
             with Redis.from_url(self._app.conf.broker_url, socket_timeout=10) as client:
                 waiting = client.lrange(QUEUE, 0, -1)
                 taken = client.hvals(UNACKED_KEY)
-        except RedisError:
+        except (RedisError, ValueError):  # unreachable, or a URL redis-py cannot open
             return None
         ids: set[int] = set()
         for raw in waiting:

@@ -227,8 +227,9 @@ class _Parser:
 
     def ramp(self, value: Value, path: Path) -> timedelta | None:
         raw = self.text(value, path, "a duration such as 15m")
-        ramp = parse_duration(raw) if raw is not None else None
-        if raw is not None and ramp is None and raw.strip() not in ("0", "0m"):
+        zero = raw is not None and raw.strip() == "0"  # no ramp: a shift's 0 beats its account's
+        ramp = timedelta(0) if zero else parse_duration(raw) if raw is not None else None
+        if raw is not None and ramp is None:
             self.error(path, f"bad ramp {quote(raw)}; write a duration such as 15m or 1h")
         elif ramp is not None and ramp > MAX_RAMP:
             self.error(path, f"ramp {raw} is longer than {MAX_RAMP.seconds // 3600}h")

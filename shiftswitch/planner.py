@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -322,12 +322,19 @@ class Planner:
                 groups.setdefault((t.account, t.at), []).append(i)
         out = list(raw)
         short: list[Shortfall] = []
-        floor = datetime.min.replace(tzinfo=raw[0].at.tzinfo) if raw else None
+        floor = datetime.min.replace(tzinfo=UTC)
         for (account, boundary), members in groups.items():
             spacing = timedelta(seconds=self.roster.accounts[account].rate_limit.spacing)
-            members.sort(
-                key=lambda i: (gaps[i] or floor, raw[i].agent, raw[i].device), reverse=True
-            )
+            # A change before boundary - max_ramp cannot limit a ramp: rank it as "long ago", so
+            # that every window (each sees back to at least there) ranks alike.
+            horizon = boundary - self.max_ramp
+
+            def rank(i: int, horizon: datetime = horizon) -> tuple[datetime, str, str]:
+                gap = gaps[i]
+                since = gap if gap is not None and gap >= horizon else floor
+                return (since, raw[i].agent, raw[i].device)
+
+            members.sort(key=rank, reverse=True)
             longest = timedelta(0)
             for k, i in enumerate(members, start=1):
                 t, ramp = raw[i], self._ramp_of(raw[i])

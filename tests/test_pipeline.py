@@ -249,6 +249,7 @@ def test_another_device_on_that_the_roster_does_not_manage_is_a_conflict(
         assert desk_on.status == "failed"
         assert "another device is ON" in (desk_on.reason or "")
         assert "100299" in (desk_on.reason or "") and "Home" in (desk_on.reason or "")
+        assert desk_on.last_http_code == 403  # Exotel's refusal: reconcile does not repeat it
         assert p.device("u-100", "100299")["available"] is True  # never touched
 
 

@@ -141,3 +141,30 @@ def test_a_bad_ramp_is_refused(ramp: str, message: str) -> None:
     with pytest.raises(RosterError) as caught:
         make_roster([DAY], agents=TEAM, account={"ramp": ramp})
     assert [p.render() for p in caught.value.problems] == [f"line 4: {message}"]
+
+
+def test_every_cut_between_windows_keeps_each_ramped_on_once_at_one_time() -> None:
+    # a's last change (08:39) is inside some windows' look-back and not others'
+    agents = {"a": {"desk": "1"}, **{f"a{i}": {"desk": str(10 + i)} for i in range(5)}}
+    shifts = [
+        {"name": "early", "start": "0 8 * * *", "duration": "39m", "members": ["a"]},
+        {"name": "day", "start": "0 9 * * *", "duration": "8h", "members": list(agents)},
+    ]
+    planner = Planner(
+        make_roster(shifts, agents=agents, account={"rate_limit": "10/min", "ramp": "20m"})
+    )
+    start, end = NINE - timedelta(minutes=30), NINE + timedelta(hours=1)
+    whole = [(t.key, t.at) for t in planner.transitions(start, end)]
+    for seconds in range(0, 600, 5):  # a cut every 5 s over the ten minutes before nine
+        cut = NINE - timedelta(seconds=seconds)
+        joined = planner.transitions(start, cut) + planner.transitions(cut, end)
+        assert [(t.key, t.at) for t in joined] == whole, cut
+    # and what is desired during the ramp is what the plan has sent
+    for t in (t for t in planner.transitions(NINE - timedelta(minutes=30), NINE) if t.boundary):
+        assert planner.desired(t.at)[t.agent] == t.device
+
+
+def test_a_shifts_ramp_of_0_turns_the_accounts_off() -> None:
+    roster = make_roster([{**DAY, "ramp": "0"}], agents=TEAM, account={"ramp": "5m"})
+    ts = Planner(roster).transitions(NINE - timedelta(hours=1), NINE + timedelta(minutes=1))
+    assert {t.at for t in ons(ts)} == {NINE} and all(t.boundary is None for t in ts)

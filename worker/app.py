@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -105,18 +106,28 @@ def create_app(settings: Settings) -> Celery:
         """Apply each user's actions in turn; a user who must wait comes back in a message of
         their own (``owner`` and ``actions``: the one-user form of earlier messages)."""
         users: list[dict[str, Any]] = batch or [{"owner": owner, "actions": actions}]
-        for user in users:
-            countdown = _apply_user(get_context(), user["owner"], user["actions"])
-            if countdown is not None:
+        deferred = [
+            (user, countdown)
+            for user in users
+            if (countdown := _apply_user(get_context, user["owner"], user["actions"])) is not None
+        ]
+        for user, countdown in deferred:
+            try:
                 self.apply_async(kwargs={"batch": [user]}, countdown=countdown, queue=QUEUE)
+            except Exception as exc:
+                # Redis is unreachable: the actions stay open in the database, and the
+                # scheduler's sweep sends them again once no message names them.
+                log.error("owner=%s could not be sent again: %s", user["owner"], exc)
 
     return app
 
 
-def _apply_user(ctx: WorkerContext, owner: str, actions: list[dict[str, Any]]) -> float | None:
+def _apply_user(
+    context: Callable[[], WorkerContext], owner: str, actions: list[dict[str, Any]]
+) -> float | None:
     """Apply one user's actions; None when done, else in how many seconds to come back."""
     try:
-        apply_owner(ctx, owner, last_of(actions))
+        apply_owner(context(), owner, last_of(actions))
     except Defer as defer:
         log.debug("owner=%s deferred: %s", owner, defer)
         return defer.countdown

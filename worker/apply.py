@@ -19,7 +19,10 @@ For each action, in this order:
    reads the user: managed devices found ON are turned OFF and the ON tried again; a device the
    roster does not manage is a conflict, recorded with its name.
 
-Every HTTP exchange is recorded as an attempt before the outcome is acted on.
+Every HTTP exchange is recorded as an attempt, in the same transaction as what its outcome
+leads to (the action's status, the device's confirmed state). The action is marked RUNNING,
+with its attempt counted, before the request: a worker killed between the answer and that
+transaction leaves it RUNNING, to be sent again, and that exchange without its row.
 """
 
 from __future__ import annotations
@@ -716,7 +719,8 @@ def _conflict(
             Status.FAILED,
             f"conflict: another device is ON: {names}, which the roster does not manage; "
             "turn it OFF in Exotel or add it to the agent's devices",
-            attempt=attempt,
+            refusal,
+            attempt,
         )
         return
     if not _clear_siblings(ctx, action, [(managed[d.id], d.id) for d in on]):
