@@ -27,7 +27,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from shiftswitch import metrics
@@ -189,6 +189,7 @@ class Scheduler:
         self._last_tick = now
         self._next_sweep = now + SWEEP_EVERY
         self._put_in_force(roster, now)
+        self.supersede_unwanted(now)  # the roster may have changed while nothing ran
         stranded = self.store.enqueue(None, self.dispatcher, now)
         if stranded:
             log.info("enqueued=%d recorded before a restart and not sent", len(stranded))
@@ -208,6 +209,7 @@ class Scheduler:
         if roster is not None:
             self._put_in_force(roster, now)
             report.reloaded = True
+            self.supersede_unwanted(now)
             report.reconciled = self.reconcile(now)
         end = bisect_right(self._times, now, lo=self._next)
         if end > self._next:
@@ -227,6 +229,42 @@ class Scheduler:
         if now >= self._next_sweep:
             self.sweep(now)
         return report
+
+    def supersede_unwanted(self, now: datetime) -> int:
+        """Mark ``superseded`` the actions not yet sent (pending, queued, or waiting for a retry)
+        that the roster now in force no longer wants: an ON for a device that should be OFF now,
+        or an OFF for the device that should be ON. Manual actions and those a worker is
+        applying are left alone. The reconcile that follows sends what the roster wants."""
+        assert self._planner is not None
+        desired = self._planner.desired(now)
+        with self.store.sessions.begin() as session:
+            unwanted = [
+                a.id
+                for a in session.scalars(
+                    select(Action).where(
+                        Action.status.in_([Status.PENDING, Status.QUEUED]),
+                        Action.source.in_([Source.SCHEDULE, Source.RECONCILE]),
+                        Action.agent.is_not(None),
+                    )
+                )
+                if (desired.get(a.agent or "") == a.device) is not a.available
+            ]
+            for ids in chunks(unwanted, CHUNK):
+                session.execute(
+                    update(Action)
+                    .where(Action.id.in_(ids), Action.status.in_([Status.PENDING, Status.QUEUED]))
+                    .values(
+                        status=Status.SUPERSEDED,
+                        finished_at=now,
+                        retry_at=None,
+                        reason="no longer wanted by the roster put in force at "
+                        f"{now:%Y-%m-%d %H:%M:%S}Z",
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
+        if unwanted:
+            event(log, logging.INFO, "superseded", count=len(unwanted), at=now.isoformat())
+        return len(unwanted)
 
     def sweep(self, now: datetime) -> None:
         """Hand over actions recorded but never sent, and those whose message was lost."""

@@ -341,6 +341,33 @@ def test_a_scheduler_killed_mid_boundary_the_other_one_switches_once(handoff: Pi
     assert sent == {("100280", True): 1, ("100281", True): 1}
 
 
+def test_an_action_waiting_for_a_retry_is_not_sent_once_the_roster_drops_it(
+    handoff: Pipeline,
+) -> None:
+    p = handoff
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")))
+    p.settle()
+    p.control("DELETE", "log")
+    rule = {"status": 429, "times": 1, "method": "PUT", "device_id": "100281", "retry_after": 2}
+    p.control("PUT", "faults", {"rules": [rule]})
+    p.tick_at(utc(at("09:00:00")))
+
+    def ravi_on() -> Action:
+        return next(a for a in p.actions() if a.agent == "ravi" and a.source == "schedule")
+
+    wait_until(lambda: ravi_on().retry_at is not None, 20, "ravi's ON waiting for its retry")
+    # ravi is taken off the morning shift while his ON waits
+    p.roster_path.write_text(
+        p.roster_path.read_text().replace('"asha:desk", "ravi"', '"asha:desk"')
+    )
+    p.tick_at(utc(at("09:00:01")))
+    assert ravi_on().status == "superseded"
+    time.sleep(4)  # past the retry: the worker finds nothing left to send
+    assert ravi_on().status == "superseded" and ravi_on().attempts == 1
+    assert [r["status"] for r in p.puts() if r["device_id"] == "100281"] == [429]
+
+
 def test_the_sweep_leaves_alone_what_waits_in_the_broker(handoff: Pipeline) -> None:
     p = handoff
     p.start_scheduler(utc(at("08:59:58")))  # no worker: every message waits in Redis

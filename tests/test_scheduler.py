@@ -247,6 +247,38 @@ def test_a_roster_edit_is_picked_up_at_the_next_tick(
         assert session.scalar(select(func.count()).select_from(RosterVersion)) == 2
 
 
+def test_a_roster_edit_supersedes_what_was_not_sent_and_is_no_longer_wanted(
+    store: Store, roster_file: Path
+) -> None:
+    rec = Recorder()
+    s = scheduler(roster_file, store, rec)
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    nine = utc("2026-11-30T09:00:00+00:00")
+    s.tick(nine)  # asha's desk and ravi ON: queued, not yet applied (say, waiting for a retry)
+    with store.sessions.begin() as session:
+        session.add(  # and a manual ON of ravi's desk, which an edit never undoes
+            Action(key="manual-1", source="manual", owner="main/u-1", account="main",
+                   sid="acme", base_url="http://127.0.0.1:8090", rate_limit="50/min",
+                   agent="ravi", device="desk", user_id="u-1", device_id="100281",
+                   available=True, due_at=nine, created_at=nine, status=Status.QUEUED)
+        )  # fmt: skip
+    roster_file.write_text(roster_text([dict(HANDOFF[0], members=["asha:desk"]), HANDOFF[1]]))
+    s.tick(nine + timedelta(seconds=1))  # ravi's shift is gone
+    with store.sessions() as session:
+        status = {
+            (a.agent, a.source): (a.status, a.reason or "")
+            for a in session.scalars(select(Action).where(Action.available))
+        }
+    assert status[("asha", "schedule")] == ("queued", "")
+    assert status[("ravi", "schedule")][0] == "superseded"
+    assert (
+        "no longer wanted by the roster put in force at 2026-11-30 09:00:01Z"
+        in (status[("ravi", "schedule")][1])
+    )
+    assert status[("ravi", "manual")] == ("queued", "")
+
+
 def test_an_invalid_edit_is_refused_and_the_last_good_roster_stays(
     store: Store, roster_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

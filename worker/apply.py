@@ -75,6 +75,10 @@ class Defer(Exception):
         self.why = why
 
 
+class NoLongerOpen(Exception):
+    """The action became final elsewhere (the scheduler superseded it) before it was sent."""
+
+
 class CredentialsMissing(Exception):
     """This worker's environment lacks an account's credentials (the message names them)."""
 
@@ -108,7 +112,11 @@ def apply_owner(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int]
         raise Defer(ctx.rng.uniform(*BUSY_RETRY), f"user {owner} busy") from None
     try:
         while (turn := _next_turn(ctx, owner, last)) is not None:
-            _step(ctx, lock, turn)
+            try:
+                _step(ctx, lock, turn)
+            except NoLongerOpen:
+                log.info("action=%s superseded before it was sent", turn.action.id)
+                continue
             if turn.action.status in FINAL_STATUSES and apply_order(turn.action) == last:
                 return  # the last action sent for: nothing after it is this task's
             if not lock.extend():
@@ -454,7 +462,7 @@ def _exchange(
     with ctx.autocommit() as session:
         number = session.execute(
             update(ACTIONS)
-            .where(ACTIONS.c.id == action.id)
+            .where(ACTIONS.c.id == action.id, ACTIONS.c.status.in_(OPEN_STATUSES))
             .values(
                 status=Status.RUNNING,
                 started_at=func.coalesce(ACTIONS.c.started_at, now),
@@ -462,7 +470,9 @@ def _exchange(
                 retry_at=None,
             )
             .returning(ACTIONS.c.attempts)
-        ).scalar_one()
+        ).scalar_one_or_none()
+    if number is None:  # superseded by a roster edit since it was read: not sent
+        raise NoLongerOpen(action.id)
     action.status, action.attempts = Status.RUNNING, number
     action.started_at = action.started_at or now
     # The database write above happens while waiting for the slot, not between slot and send.
