@@ -8,6 +8,7 @@ send an action twice and never lose one (a ``pending`` row is picked up on the n
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
 
 from shiftswitch.broker import Dispatcher
-from shiftswitch.models import Action, Source, Status
+from shiftswitch.models import Action, DeviceState, Source, Status
 from shiftswitch.planner import Transition
 from shiftswitch.roster import Agent, Roster
 
@@ -226,6 +227,17 @@ def upsert(engine: Engine, table: Table | Any) -> Any:
     """An INSERT that can say ON CONFLICT, in the engine's dialect (SQLite or PostgreSQL)."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+@functools.cache
+def state_upsert(engine: Engine) -> Any:
+    """INSERT a device's confirmed state, or UPDATE it (one statement, built once per engine)."""
+    stmt = upsert(engine, DeviceState.__table__)
+    keys = {"account", "user_id", "device_id"}
+    return stmt.on_conflict_do_update(
+        index_elements=sorted(keys),
+        set_={c.name: stmt.excluded[c.name] for c in DeviceState.__table__.c if c.name not in keys},
+    )
 
 
 _NEW_FIELDS = tuple(f.name for f in fields(NewAction))

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,20 @@ from redis import Redis
 
 from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import demo as demo_module
-from shiftswitch import health, logs, metrics
+from shiftswitch import drift, health, logs, metrics
 from shiftswitch.actions import Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
+from shiftswitch.coordination import RateLimiter
 from shiftswitch.db import make_engine
+from shiftswitch.exotel import ExotelClient
 from shiftswitch.models import FINAL_STATUSES, Action, Status
 from shiftswitch.reports import UsageProblem, action_row, manual_action
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
+from shiftswitch.roster import Account
 from shiftswitch.sandbox import Sandbox, SeedError, load_seed
+from shiftswitch.settings import CONNECT_TIMEOUT, credentials
 from shiftswitch.validation import validated_roster
 
 
@@ -438,20 +443,77 @@ def _result_line(a: Action, what: str) -> str:
 
 @click.command()
 @roster_option
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="Also read every managed device's real state from Exotel (GET users, paged, at the "
+    "account's request budget) and correct those that drifted; needs the credentials.",
+)
 @json_option
 @pass_context
-def reconcile(ctx: Context, roster_path: str | None, as_json: bool) -> None:
+def reconcile(ctx: Context, roster_path: str | None, remote: bool, as_json: bool) -> None:
     """Reconcile once now: enqueue each managed device whose desired state differs from the
-    last one Exotel confirmed (source 'reconcile')."""
+    last one Exotel confirmed (source 'reconcile'); with --remote, from what Exotel says now."""
     now = ctx.clock.now()
-    sched = Scheduler(
-        RosterFile(roster_path or ctx.settings.roster_path), _store(ctx), _dispatcher(ctx)
-    )
+    store, dispatcher = _store(ctx), _dispatcher(ctx)
+    sched = Scheduler(RosterFile(roster_path or ctx.settings.roster_path), store, dispatcher)
     report = sched.start(now)
+    found = None
+    if remote:
+        try:
+            found = drift.check(sched.roster, store, dispatcher, _paced_client(ctx), now)
+        except drift.RemoteError as exc:
+            raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps({"enqueued": report.reconciled, "stranded": report.enqueued}))
+        out: dict[str, Any] = {"enqueued": report.reconciled, "stranded": report.enqueued}
+        if found is not None:
+            out["remote"] = {
+                "devices": found.devices,
+                "enqueued": found.enqueued,
+                "findings": [f.__dict__ for f in found.findings],
+            }
+        click.echo(json.dumps(out))
         return
     click.echo(f"reconcile: {count(report.reconciled, 'action')} enqueued")
+    if found is not None:
+        click.echo(
+            f"remote: {count(found.devices, 'device')} read from Exotel, "
+            f"{len(found.findings)} not as wanted, {count(found.enqueued, 'action')} enqueued"
+        )
+        for f in found.findings:
+            click.echo(f"  {_finding(f)}")
+
+
+def _finding(f: drift.Finding) -> str:
+    def state(on: bool | None) -> str:
+        return "missing in Exotel" if on is None else "ON" if on else "OFF"
+
+    fix = "; set by an action under way" if f.action is None and f.found is not None else ""
+    if f.action:
+        fix = f"; {state(f.wanted)} enqueued"
+    return f"{f.agent} {f.device}: {state(f.found)}, wanted {state(f.wanted)}{fix}"
+
+
+def _paced_client(ctx: Context) -> Callable[[Account], ExotelClient]:
+    """Exotel clients that wait for the account's request budget, shared with the workers."""
+    limiter = RateLimiter(Redis.from_url(ctx.settings.redis_url))
+
+    def client(account: Account) -> ExotelClient:
+        def pace() -> None:
+            _reserved, wait = limiter.reserve(
+                f"{account.base_url}/{account.sid}", account.rate_limit, max_wait=3600
+            )
+            time.sleep(wait)
+
+        return ExotelClient(
+            account.base_url,
+            account.sid,
+            credentials(account.name),
+            timeout=(CONNECT_TIMEOUT, ctx.settings.http_timeout),
+            pace=pace,
+        )
+
+    return client
 
 
 @click.command()
@@ -483,6 +545,16 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
             f"  {f['due_at']}  {f['agent'] or f['user_id']} {f['device'] or f['device_id']} "
             f"{'ON' if f['available'] else 'OFF'} {f['status']}: {f['reason']}"
         )
+    remote = report["remote"]
+    if remote is None:
+        click.echo("Drift: no remote check yet ('shiftswitch reconcile --remote')")
+    else:
+        click.echo(
+            f"Drift at the last remote check ({remote['at']}, "
+            f"{count(remote['devices'], 'device')} read): {remote['drifted']}"
+        )
+        for f in remote["findings"]:
+            click.echo(f"  {_finding(drift.Finding(**f))}")
 
 
 @click.command()

@@ -143,8 +143,11 @@ class ExotelClient:
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3.05, 10.0),
+        pace: Callable[[], None] | None = None,
     ) -> None:
-        """``session`` is borrowed if given (``close`` leaves it open), else one is made."""
+        """``session`` is borrowed if given (``close`` leaves it open), else one is made.
+        ``pace`` is called before every request (e.g. to wait for the account's budget)."""
+        self._pace = pace
         self._root = f"{base_url.rstrip('/')}/v2/accounts/{quote(sid, safe='')}"
         self._host = urlsplit(base_url).netloc.rpartition("@")[2] or base_url
         basic = base64.b64encode(f"{credentials.key}:{credentials.token}".encode()).decode()
@@ -251,6 +254,8 @@ class ExotelClient:
         self, method: str, url: str, parse: _Parser, payload: dict[str, Any] | None = None
     ) -> tuple[Outcome, _Body | None]:
         """One HTTP exchange; the parsed body comes back only when the outcome is OK."""
+        if self._pace is not None:
+            self._pace()
         start = time.monotonic()
         try:
             response = self._session.request(method, url, json=payload, **self._options)

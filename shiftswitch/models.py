@@ -212,3 +212,17 @@ class RosterVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
+
+
+class RemoteCheck(Base):
+    """One ``reconcile --remote``: how many managed devices it read from Exotel, and those whose
+    real state differed from the desired one (``findings``: agent, device, wanted, found, and
+    the action sent to correct it, if any)."""
+
+    __tablename__ = "remote_checks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    devices: Mapped[int] = mapped_column(Integer)
+    drifted: Mapped[int] = mapped_column(Integer)
+    findings: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)

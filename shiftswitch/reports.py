@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shiftswitch.actions import NewAction, Store, for_device, owner_of
-from shiftswitch.models import FINAL_STATUSES, Action, DeviceState, Source, Status
+from shiftswitch.models import FINAL_STATUSES, Action, DeviceState, RemoteCheck, Source, Status
 from shiftswitch.planner import Planner
 from shiftswitch.problems import quote
 from shiftswitch.roster import Roster
@@ -154,6 +154,9 @@ def status(store: Store, roster: Roster, now: datetime, upcoming: int = 10) -> d
                 .limit(20)
             )
         )
+        remote = session.scalars(
+            select(RemoteCheck).order_by(RemoteCheck.id.desc()).limit(1)
+        ).first()
     ahead = Planner(roster).transitions(now, now + RECENT)[:upcoming]
     return {
         "at": _iso(now),
@@ -172,4 +175,12 @@ def status(store: Store, roster: Roster, now: datetime, upcoming: int = 10) -> d
         "next": [t.as_json() for t in ahead],
         "open": {str(k): v for k, v in counts.items()},
         "failures": [action_row(a) for a in failures],
+        "remote": None
+        if remote is None
+        else {
+            "at": _iso(remote.at),
+            "devices": remote.devices,
+            "drifted": remote.drifted,
+            "findings": remote.findings,
+        },
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import socket
 import subprocess
 import sys
@@ -366,6 +367,42 @@ def test_an_action_waiting_for_a_retry_is_not_sent_once_the_roster_drops_it(
     time.sleep(4)  # past the retry: the worker finds nothing left to send
     assert ravi_on().status == "superseded" and ravi_on().attempts == 1
     assert [r["status"] for r in p.puts() if r["device_id"] == "100281"] == [429]
+
+
+def test_reconcile_remote_finds_and_corrects_drift(handoff: Pipeline) -> None:
+    p = handoff
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")))
+    p.settle()  # every managed device confirmed OFF
+    # The CLI runs on the real clock: a roster that wants every device OFF at any time of day
+    rare = [{"name": "rare", "start": "0 3 29 2 *", "duration": "1h", "members": ["ravi"]}]
+    p.roster_path.write_text(roster_yaml(p.sandbox.url, HANDOFF_AGENTS, rare))
+    p.control("DELETE", "log")
+    clean = p.cli("reconcile", "--remote", "--roster", str(p.roster_path))
+    assert clean.returncode == 0, clean.stderr
+    assert "remote: 3 devices read from Exotel, 0 not as wanted, 0 actions enqueued" in (
+        clean.stdout
+    )
+    assert p.puts() == []  # no drift: no PUT
+    # ravi's desk is turned ON in Exotel behind the system's back
+    p.control("PUT", "devices/acme_corp/u-101/100281", {"available": True})
+    drifted = p.cli("reconcile", "--remote", "--roster", str(p.roster_path), "--json")
+    assert drifted.returncode == 0, drifted.stderr
+    remote = json.loads(drifted.stdout)["remote"]
+    assert remote["enqueued"] == 1
+    assert [(f["agent"], f["device"], f["wanted"], f["found"]) for f in remote["findings"]] == [
+        ("ravi", "desk", False, True)
+    ]
+    wait_until(lambda: p.device("u-101", "100281")["available"] is False, 30, "ravi OFF again")
+    assert [(r["device_id"], r["body"]) for r in p.puts()] == [("100281", {"available": False})]
+    status = p.cli("status", "--roster", str(p.roster_path))
+    assert "Drift at the last remote check" in status.stdout
+    assert "ravi desk: ON, wanted OFF; OFF enqueued" in status.stdout
+    # the credentials are needed, and their absence is one clear line
+    p.env.pop("EXOTEL_MAIN_API_TOKEN")
+    refused = p.cli("reconcile", "--remote", "--roster", str(p.roster_path))
+    assert refused.returncode != 0 and "EXOTEL_MAIN_API_TOKEN" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_the_sweep_leaves_alone_what_waits_in_the_broker(handoff: Pipeline) -> None:

@@ -27,7 +27,6 @@ transaction leaves it RUNNING, to be sent again, and that exchange without its r
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
@@ -37,11 +36,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import Engine, ScalarSelect, Table, and_, func, insert, null, select, update
+from sqlalchemy import ScalarSelect, Table, and_, func, insert, null, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shiftswitch import metrics
-from shiftswitch.actions import NewAction, Store, apply_order, upsert
+from shiftswitch.actions import NewAction, Store, apply_order, state_upsert
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
@@ -596,7 +595,7 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
             reason=None,
             **_outcome(outcome),
         )
-        session.execute(_state_upsert(ctx.store.engine), state)
+        session.execute(state_upsert(ctx.store.engine), state)
     metrics.SWITCHES.labels(action.account, action.source, Status.SUCCEEDED).inc()
     metrics.LATENESS.labels(action.account, action.source).observe(
         max(0.0, (now - action.due_at).total_seconds())
@@ -663,17 +662,6 @@ def _update(session: Session, action: Action, **values: Any) -> None:
     session.execute(update(ACTIONS).where(ACTIONS.c.id == action.id).values(**values))
     for name, value in values.items():
         setattr(action, name, value)
-
-
-@functools.cache
-def _state_upsert(engine: Engine) -> Any:
-    """INSERT a device's confirmed state, or UPDATE it (one statement, built once per engine)."""
-    stmt = upsert(engine, DeviceState.__table__)
-    keys = {"account", "user_id", "device_id"}
-    return stmt.on_conflict_do_update(
-        index_elements=sorted(keys),
-        set_={c.name: stmt.excluded[c.name] for c in DeviceState.__table__.c if c.name not in keys},
-    )
 
 
 def _outcome(outcome: Outcome | None) -> dict[str, Any]:
