@@ -188,23 +188,33 @@ class Store:
         A message can be lost: Redis restarted without persistence, or a scheduler died between
         claiming actions and sending them. When the broker can say which actions its messages
         name (:meth:`Dispatcher.held`), an action untouched for ``lost_after`` that no message
-        names is lost; otherwise, one untouched for ``grace`` (longer than any message can wait
-        unseen). Workers skip actions already final, so a duplicate message is harmless.
+        names is lost; and, whatever the broker says, one untouched for ``grace`` (longer than
+        a message can wait unseen: a message kombu never restored counts as lost then). Workers
+        skip actions already final, so a duplicate message is harmless.
         """
         held = dispatcher.held() if lost_after is not None else None
-        horizon = now - (lost_after if held is not None and lost_after is not None else grace)
+        soon = now - (lost_after if held is not None and lost_after is not None else grace)
+        late = now - grace
+
+        def untouched(action: Action, since: datetime) -> bool:
+            return all(
+                t is None or t < since
+                for t in (action.retry_at, action.enqueued_at, action.started_at)
+            )
+
         with self.sessions.begin() as session:
             stale = [
                 action
                 for action in session.scalars(
                     select(Action).where(
                         Action.status.in_([Status.QUEUED, Status.RUNNING]),
-                        or_(Action.retry_at.is_(None), Action.retry_at < horizon),
-                        or_(Action.enqueued_at.is_(None), Action.enqueued_at < horizon),
-                        or_(Action.started_at.is_(None), Action.started_at < horizon),
+                        or_(Action.retry_at.is_(None), Action.retry_at < soon),
+                        or_(Action.enqueued_at.is_(None), Action.enqueued_at < soon),
+                        or_(Action.started_at.is_(None), Action.started_at < soon),
                     )
                 )
-                if held is None or action.id not in held
+                # in no message; or in one that nobody has acted on for the whole grace
+                if held is None or action.id not in held or untouched(action, late)
             ]
             for action in stale:
                 action.enqueued_at = now

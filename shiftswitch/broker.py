@@ -49,6 +49,9 @@ def make_celery(settings: Settings) -> Celery:
             # few seconds, not kombu's default of every 100 s.
             "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout / 5)),
             "unacked_restore_throttle": 1,
+            # A worker killed while it holds the restore mutex would block every restore for
+            # the mutex's life (kombu: 5 min). A restore takes milliseconds: keep it short.
+            "unacked_mutex_expire": max(5, min(60, round(settings.visibility_timeout / 10))),
         },
         enable_utc=True,
     )

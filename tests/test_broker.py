@@ -26,3 +26,13 @@ def test_users_per_message_grow_with_the_boundary_up_to_a_bound(
     assert len(cut) == messages
     assert max((len(b) for b in cut), default=0) == per_message
     assert [g for b in cut for g in b] == groups  # every user once, in order
+
+
+def test_a_dead_workers_restore_mutex_does_not_hold_restores_for_minutes() -> None:
+    from shiftswitch.broker import make_celery  # noqa: PLC0415
+    from shiftswitch.settings import Settings  # noqa: PLC0415
+
+    for visibility, expected in ((5, 5), (900, 60)):
+        options = make_celery(Settings(visibility_timeout=visibility)).conf.broker_transport_options
+        assert options["unacked_mutex_expire"] == expected  # kombu's own default: 300 s
+        assert options["visibility_timeout"] == visibility
