@@ -596,26 +596,15 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
             **_outcome(outcome),
         )
         session.execute(state_upsert(ctx.store.engine), state)
-    metrics.SWITCHES.labels(action.account, action.source, Status.SUCCEEDED).inc()
-    metrics.LATENESS.labels(action.account, action.source).observe(
-        max(0.0, (now - action.due_at).total_seconds())
-    )
-    event(
-        log,
-        logging.INFO,
-        "switched",
-        action=action.id,
-        key=action.key,
-        source=action.source,
-        account=action.account,
-        agent=action.agent,
-        device=action.device,
-        state="on" if action.available else "off",
-        status=Status.SUCCEEDED,
+    late = (now - action.due_at).total_seconds()
+    metrics.LATENESS.labels(action.account, action.source).observe(max(0.0, late))
+    _switched(
+        action,
+        Status.SUCCEEDED,
         attempt=attempt["number"],
         http=outcome.http_code,
         ms=round(outcome.duration * 1000),
-        late_s=round((now - action.due_at).total_seconds(), 3),
+        late_s=round(late, 3),
     )
 
 
@@ -639,8 +628,13 @@ def _finish(
             reason=reason,
             **_outcome(outcome),
         )
+    _switched(action, status, reason=reason)
+
+
+def _switched(action: Action, status: Status, **more: Any) -> None:
+    """Count and log an action that reached its final ``status`` (event ``switched``)."""
     metrics.SWITCHES.labels(action.account, action.source, status).inc()
-    level = logging.INFO if status is Status.SUPERSEDED else logging.WARNING
+    level = logging.INFO if status in (Status.SUCCEEDED, Status.SUPERSEDED) else logging.WARNING
     event(
         log,
         level,
@@ -653,7 +647,7 @@ def _finish(
         device=action.device,
         state="on" if action.available else "off",
         status=status,
-        reason=reason,
+        **more,
     )
 
 
