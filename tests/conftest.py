@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+# The Redis server tests use (each test takes a database number of its own on it).
+REDIS_SERVER = os.environ.get("SHIFTSWITCH_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHIFTSWITCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -35,6 +35,7 @@ from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
 from shiftswitch.sandbox import Sandbox, load_seed
 from shiftswitch.settings import Settings
+from tests.conftest import REDIS_SERVER
 
 API_KEY = "pipeline-key"
 API_TOKEN = "pipeline-token-5ec7e7-never-shown"  # looked for in logs, tables and messages
@@ -264,7 +265,7 @@ def pipeline(
     """A running sandbox and the rest of one test's world; workers started by the test."""
     upgrade(database_url)
     db = next(_redis_db)
-    redis_url = f"redis://127.0.0.1:6379/{db}"
+    redis_url = f"{REDIS_SERVER}/{db}"
     Redis.from_url(redis_url).flushdb()
     sandbox = Sandbox(
         load_seed(str(seed_file(tmp / "seed.yaml", users, sandbox_rate_limit))),

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REDIS_SERVER
 from tests.pipeline import wait_until
 
 pytestmark = pytest.mark.integration
 
-REDIS_DB = "redis://127.0.0.1:6379/15"  # the demo flushes its database: one no other test uses
+REDIS_DB = f"{REDIS_SERVER}/15"  # the demo flushes its database: one no other test uses
 
 
 def test_the_demo_switches_devices_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

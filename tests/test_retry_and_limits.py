@@ -16,6 +16,7 @@ from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.retry import RetryPolicy, next_delay
 from shiftswitch.roster import RateLimit
 from shiftswitch.settings import ConfigError, Settings
+from tests.conftest import REDIS_SERVER
 
 POLICY = RetryPolicy(base_delay=1.0, max_delay=60.0, max_attempts=5, max_age=300.0)
 
@@ -63,7 +64,7 @@ def test_settings_refuse_a_visibility_timeout_below_the_longest_retry() -> None:
 
 @pytest.fixture
 def redis() -> Iterator[Redis]:
-    client = Redis.from_url("redis://127.0.0.1:6379/13")
+    client = Redis.from_url(f"{REDIS_SERVER}/13")
     try:
         client.ping()
     except Exception as exc:
