@@ -24,6 +24,7 @@ import os
 import threading
 import time
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,7 @@ from shiftswitch import metrics
 from shiftswitch.actions import CHUNK, NewAction, Store, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
+from shiftswitch.controls import Controls, Holds
 from shiftswitch.db import first_line
 from shiftswitch.loader import read_text
 from shiftswitch.logs import event
@@ -49,6 +51,7 @@ from shiftswitch.models import (
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import RosterError
 from shiftswitch.roster import Agent, Device, Roster
+from shiftswitch.roster_store import DATABASE, NoRoster, RosterStore
 from shiftswitch.validation import validate_text
 
 # The latest action of one roster device: a reverse seek on ix_actions_device_latest.
@@ -81,6 +84,7 @@ class RosterFile:
         self.path = path
         self.roster: Roster | None = None
         self.digest = ""
+        self.text = ""
         self._stamp: tuple[int, int] | None = None
         self._refused = ""
 
@@ -92,9 +96,10 @@ class RosterFile:
             raise RosterError(report.errors, self.path)
         assert report.roster is not None
         self.roster, self.digest, self._stamp = report.roster, _digest(text), stamp
+        self.text = text
         return report.roster
 
-    def poll(self, now: datetime) -> Roster | None:
+    def poll(self, now: datetime, serials: Mapping[str, int] | None = None) -> Roster | None:
         """A new valid roster if the file changed since the last look, else None."""
         try:
             st = os.stat(self.path)
@@ -129,6 +134,7 @@ class RosterFile:
             return None
         assert report.roster is not None
         self.roster, self.digest, self._refused = report.roster, digest, ""
+        self.text = text
         return report.roster
 
     def _read(self) -> tuple[str, tuple[int, int]]:
@@ -144,6 +150,60 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class RosterTables:
+    """The roster in the database: a new version (an import, a rollback, an override added or
+    removed) is picked up at the next tick; one that no longer validates is refused."""
+
+    path = DATABASE
+
+    def __init__(self, store: RosterStore) -> None:
+        self.store = store
+        self.roster: Roster | None = None
+        self.version: int | None = None
+        self.digest = ""
+        self.text = ""
+        self._serial: int | None = None
+        self._refused: int | None = None
+
+    def load(self, now: datetime) -> Roster:
+        """The stored roster, which must be valid (raises :class:`RosterError`, or
+        :class:`NoRoster` when nothing was imported)."""
+        self.version, self.roster = self.store.validated(now)
+        return self.roster
+
+    def poll(self, now: datetime, serials: Mapping[str, int] | None = None) -> Roster | None:
+        """The stored roster if a new version was stored since the last look, else None."""
+        serial = (serials or {}).get("roster")
+        if serial is not None and serial == self._serial:
+            return None
+        self._serial = serial
+        try:
+            number, _ = self.store.current()
+            if number in (self.version, self._refused):
+                return None
+            number, roster = self.store.validated(now)
+        except RosterError as exc:
+            self._refused = number
+            event(
+                log,
+                logging.ERROR,
+                "roster_refused",
+                roster=f"{DATABASE} version {number}",
+                problems=len(exc.problems),
+                first=exc.problems[0].render() if exc.problems else "",
+                kept="the last good roster stays in force",
+            )
+            return None
+        except NoRoster:
+            return None
+        self.version, self.roster = number, roster
+        event(log, logging.INFO, "roster", roster=DATABASE, version=number)
+        return roster
+
+
+RosterSource = RosterFile | RosterTables
+
+
 @dataclass
 class TickReport:
     due: int = 0
@@ -155,7 +215,7 @@ class TickReport:
 class Scheduler:
     def __init__(
         self,
-        source: RosterFile,
+        source: RosterSource,
         store: Store,
         dispatcher: Dispatcher,
         *,
@@ -177,6 +237,10 @@ class Scheduler:
         self._next_reconcile: datetime | None = None
         self._last_tick: datetime | None = None
         self._next_sweep = datetime.max.replace(tzinfo=UTC)
+        self.controls = Controls(store.engine)
+        self._serials: dict[str, int] = {}
+        self._holds = Holds()
+        self._hold_end: datetime | None = None
 
     @property
     def roster(self) -> Roster:
@@ -185,9 +249,11 @@ class Scheduler:
 
     def start(self, now: datetime) -> TickReport:
         """Load the roster, hand over actions a previous run recorded but never sent, reconcile."""
+        self._serials = self.controls.serials()
         roster = self.source.load(now)
         self._last_tick = now
         self._next_sweep = now + SWEEP_EVERY
+        self._load_holds(now)
         self._put_in_force(roster, now)
         self.supersede_unwanted(now)  # the roster may have changed while nothing ran
         stranded = self.store.enqueue(None, self.dispatcher, now)
@@ -205,15 +271,23 @@ class Scheduler:
             self._put_in_force(self.roster, now)
             report.reconciled = self.reconcile(now)
         self._last_tick = now
-        roster = self.source.poll(now)
+        serials = self.controls.serials()
+        edited = {name for name, n in serials.items() if self._serials.get(name) != n}
+        self._serials = serials
+        roster = self.source.poll(now, serials)
+        held = "holds" in edited or (self._hold_end is not None and now >= self._hold_end)
+        if held:
+            self._load_holds(now)
         if roster is not None:
             self._put_in_force(roster, now)
             report.reloaded = True
+        if roster is not None or held or "pauses" in edited:
+            # The roster, a hold or a pause changed what is wanted now, or what may be sent.
             self.supersede_unwanted(now)
             report.reconciled = self.reconcile(now)
         end = bisect_right(self._times, now, lo=self._next)
         if end > self._next:
-            due = self._plan[self._next : end]
+            due = [t for t in self._plan[self._next : end] if not self._holds.blocks(t)]
             self.store.record([for_transition(self.roster, t) for t in due], now)
             enqueued = self.store.enqueue([t.key for t in due], self.dispatcher, now)
             self._next = end  # only once recorded: a failed tick is tried again
@@ -235,8 +309,7 @@ class Scheduler:
         that the roster now in force no longer wants: an ON for a device that should be OFF now,
         or an OFF for the device that should be ON. Manual actions and those a worker is
         applying are left alone. The reconcile that follows sends what the roster wants."""
-        assert self._planner is not None
-        desired = self._planner.desired(now)
+        desired = self._desired(now)
         with self.store.sessions.begin() as session:
             unwanted = [
                 a.id
@@ -284,8 +357,7 @@ class Scheduler:
         confirmed one (source ``reconcile``). Devices with an action under way are left to it."""
         self._next_reconcile = now + self.reconcile_every
         roster = self.roster
-        assert self._planner is not None
-        desired = self._planner.desired(now)
+        desired = self._desired(now)
         with self.store.sessions() as session:
             busy = {
                 (agent, device)
@@ -362,6 +434,15 @@ class Scheduler:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _desired(self, now: datetime) -> dict[str, str | None]:
+        """Each agent's desired device now: the roster's, as the holds in force change it."""
+        assert self._planner is not None
+        return self._holds.overlay(self._planner.desired(now), now)
+
+    def _load_holds(self, now: datetime) -> None:
+        self._holds = self.controls.holds(now)
+        self._hold_end = self._holds.next_end(now)
+
     def _latest_actions(
         self, devices: set[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], Action]:
@@ -405,6 +486,8 @@ class Scheduler:
         self._planned_to = end
 
     def _record_version(self, now: datetime) -> None:
+        if not isinstance(self.source, RosterFile):
+            return  # a stored roster is a version already
         digest, path = self.source.digest, self.source.path
         with self.store.sessions() as session:
             last = session.scalars(
@@ -421,6 +504,7 @@ class Scheduler:
                     created_at=now,
                     created_by=_user(),
                     summary=_summary(self.roster),
+                    content=self.source.text,
                 )
             )
             try:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
 
 from shiftswitch.broker import Dispatcher
+from shiftswitch.controls import paused_condition
 from shiftswitch.models import Action, DeviceState, Source, Status
 from shiftswitch.planner import Transition
 from shiftswitch.roster import Agent, Roster
@@ -137,10 +138,15 @@ class Store:
                 session.execute(stmt, chunk)  # one statement, executed for many rows
 
     def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
-        """Move matching ``pending`` actions to ``queued``; return those this call moved."""
+        """Move matching ``pending`` actions to ``queued``; return those this call moved.
+        Actions of a paused account stay ``pending`` (see :mod:`shiftswitch.controls`)."""
         stmt = (
             update(Action)
-            .where(Action.status == Status.PENDING, condition)  # type: ignore[arg-type]
+            .where(
+                Action.status == Status.PENDING,
+                condition,  # type: ignore[arg-type]
+                ~paused_condition(Action.account),
+            )
             .values(status=Status.QUEUED, enqueued_at=now)
             .returning(Action)
         )
@@ -208,6 +214,7 @@ class Store:
                 for action in session.scalars(
                     select(Action).where(
                         Action.status.in_([Status.QUEUED, Status.RUNNING]),
+                        ~paused_condition(Action.account),
                         or_(Action.retry_at.is_(None), Action.retry_at < soon),
                         or_(Action.enqueued_at.is_(None), Action.enqueued_at < soon),
                         or_(Action.started_at.is_(None), Action.started_at < soon),

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from shiftswitch import __version__, cli_ops
+from shiftswitch import __version__, cli_ops, cli_roster
 from shiftswitch.cli_context import EXIT_PROBLEMS, EXIT_USAGE, Context, count, pass_context, table
 from shiftswitch.clock import SystemClock, local_to_utc
 from shiftswitch.db import upgrade
@@ -26,8 +26,9 @@ from shiftswitch.loader import read_text
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import RosterError, quote
 from shiftswitch.roster import Roster
+from shiftswitch.roster_store import NoRoster
 from shiftswitch.settings import ConfigError, Settings
-from shiftswitch.validation import validate_text, validated_roster
+from shiftswitch.validation import validate_text
 
 MIN_YEAR, MAX_YEAR = 1971, 9000  # instants shiftswitch plans for; far from datetime's limits
 
@@ -50,7 +51,7 @@ def cli(ctx: click.Context) -> None:
 
 @cli.group()
 def roster() -> None:
-    """Check the roster."""
+    """Check the roster; store it in the database, version it, roll it back."""
 
 
 @roster.command("validate")
@@ -122,7 +123,7 @@ def plan(
     """Show the transitions ahead, in the order they will be applied."""
     now = ctx.clock.now()
     path = roster_path or ctx.settings.roster_path
-    r = validated_roster(path, now)
+    r = cli_roster.current_roster(ctx, roster_path, now)
     begin = _parse_from(start, r, now)
     end = begin + timedelta(hours=hours)
     transitions = Planner(r).transitions(begin, end)
@@ -198,6 +199,7 @@ def _redacted(url: str) -> str:
 
 
 cli_ops.register(cli)
+cli_roster.register(roster, cli)
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -227,7 +229,7 @@ def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoRet
         for problem in exc.problems:
             click.echo(problem.render(exc.source), err=True)
         _fail(f"{source}: {count(len(exc.problems), 'problem')}; roster refused", EXIT_PROBLEMS)
-    except ConfigError as exc:
+    except (ConfigError, NoRoster) as exc:
         _fail(str(exc), EXIT_PROBLEMS)
     except (OperationalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"

@@ -18,13 +18,16 @@ from typing import Any
 
 import click
 from redis import Redis
+from sqlalchemy import select
 
-from scheduler.loop import RosterFile, Scheduler
+from scheduler.loop import RosterFile, RosterSource, RosterTables, Scheduler
 from shiftswitch import demo as demo_module
 from shiftswitch import drift, health, logs, metrics
 from shiftswitch.actions import Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
+from shiftswitch.cli_roster import by_option, current_roster, roster_store
+from shiftswitch.controls import Controls
 from shiftswitch.coordination import RateLimiter
 from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient
@@ -32,14 +35,26 @@ from shiftswitch.models import FINAL_STATUSES, Action, Status
 from shiftswitch.reports import UsageProblem, action_row, manual_action
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
-from shiftswitch.roster import Account
+from shiftswitch.roster import Account, parse_instant
+from shiftswitch.roster_store import who
 from shiftswitch.sandbox import Sandbox, SeedError, load_seed
-from shiftswitch.settings import CONNECT_TIMEOUT, credentials
-from shiftswitch.validation import validated_roster
+from shiftswitch.settings import CONNECT_TIMEOUT, ROSTER_SOURCES, credentials
 
 
 def register(cli: click.Group) -> None:
-    for command in (scheduler, worker, sandbox, demo, check, device, reconcile, status, history):
+    for command in (
+        scheduler,
+        worker,
+        sandbox,
+        demo,
+        check,
+        device,
+        pause,
+        resume,
+        reconcile,
+        status,
+        history,
+    ):
         cli.add_command(command)
 
 
@@ -96,8 +111,22 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 # -- scheduler and worker ----------------------------------------------------------------------
 
 
+def _roster_source(ctx: Context, roster_path: str | None, source: str | None) -> RosterSource:
+    """The scheduler's roster: a file given with --roster, else --source (or
+    SHIFTSWITCH_ROSTER_SOURCE): the file at SHIFTSWITCH_ROSTER, or the roster tables."""
+    if roster_path is None and (source or ctx.settings.roster_source) == "db":
+        return RosterTables(roster_store(ctx))
+    return RosterFile(roster_path or ctx.settings.roster_path)
+
+
 @click.command()
 @roster_option
+@click.option(
+    "--source",
+    type=click.Choice(ROSTER_SOURCES),
+    help="Where the roster lives: yaml (the file) or db (the roster tables, see 'roster "
+    "import'); default $SHIFTSWITCH_ROSTER_SOURCE or yaml.",
+)
 @click.option(
     "--tick", type=click.FloatRange(0.05, 60), default=1.0, show_default=True, help="Seconds."
 )
@@ -114,6 +143,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 def scheduler(
     ctx: Context,
     roster_path: str | None,
+    source: str | None,
     tick: float,
     reconcile_every: float,
     loglevel: str,
@@ -121,13 +151,15 @@ def scheduler(
 ) -> None:
     """Run the scheduler: record and enqueue each transition when due; reconcile.
 
-    Reads the roster file again when it changes (an invalid edit is refused and the last good
-    roster stays in force). Stop with Ctrl-C or SIGTERM.
+    Reads the roster file again when it changes, or, with --source db, the roster tables when a
+    new version is stored (an invalid edit is refused and the last good roster stays in force).
+    Holds and pauses are seen at the next tick. Stop with Ctrl-C or SIGTERM.
     """
     _logging(loglevel)
-    path = roster_path or ctx.settings.roster_path
+    roster_source = _roster_source(ctx, roster_path, source)
+    path = roster_source.path
     sched = Scheduler(
-        RosterFile(path),
+        roster_source,
         _store(ctx),
         _dispatcher(ctx),
         reconcile_every=timedelta(seconds=reconcile_every),
@@ -341,6 +373,13 @@ def _device_command(available: bool) -> click.Command:
     @click.option("--account", help="Roster account of --user/--device.")
     @click.option("--user", "user_id", metavar="ID", help="Exotel user id (instead of AGENT).")
     @click.option("--device", "device_id", metavar="ID", help="Exotel device id (with --user).")
+    @click.option(
+        "--until",
+        metavar="T",
+        help="Hold the device so until T (ISO date-time or date, roster zone unless it has an "
+        "offset): the scheduler does not undo it, and applies the roster again at T.",
+    )
+    @by_option
     @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
     @click.option(
         "--timeout",
@@ -359,15 +398,27 @@ def _device_command(available: bool) -> click.Command:
         account: str | None,
         user_id: str | None,
         device_id: str | None,
+        until: str | None,
+        by: str | None,
         wait: bool,
         timeout: float,
         roster_path: str | None,
         as_json: bool,
     ) -> None:
         now = ctx.clock.now()
-        roster = validated_roster(roster_path or ctx.settings.roster_path, now)
+        roster = current_roster(ctx, roster_path, now)
         if agent is not None and (user_id or device_id):
             raise click.UsageError("give AGENT [DEVICE] or --user/--device, not both")
+        hold_until = None
+        if until is not None:
+            if agent is None:
+                raise click.UsageError("--until holds a roster device: give AGENT [DEVICE]")
+            hold_until = parse_instant(until, roster.zone)
+            if hold_until is None or hold_until <= now:
+                raise click.BadParameter(
+                    f"{until!r} is not a date-time after now; write e.g. 2026-12-01T18:00",
+                    param_hint="--until",
+                )
         try:
             new = manual_action(
                 roster,
@@ -383,16 +434,40 @@ def _device_command(available: bool) -> click.Command:
             raise click.UsageError(str(exc)) from None
         store = _store(ctx)
         store.record([new], now)
-        (action,) = store.enqueue([new.key], _dispatcher(ctx), now)
+        with store.sessions() as session:
+            action = session.scalars(select(Action).where(Action.key == new.key)).one()
+        if new.agent is not None and new.device is not None:
+            # A manual switch ends the device's hold; with --until it starts a new one.
+            Controls(store.engine).hold(
+                account=new.account,
+                agent=new.agent,
+                device=new.device,
+                available=available,
+                now=now,
+                until=hold_until,
+                by=who(by),
+                action_id=action.id,
+            )
         what = f"{action.agent or action.user_id} {action.device or action.device_id} {state}"
+        held = (
+            f", held until {hold_until.astimezone(roster.zone):%Y-%m-%d %H:%M %Z}"
+            if hold_until
+            else ""
+        )
+        if not store.enqueue([new.key], _dispatcher(ctx), now):
+            click.echo(
+                f"action {action.id} recorded, not sent: sending is paused for account "
+                f"{action.account} ('shiftswitch resume' to send again){held}: {what}"
+            )
+            return
         if not wait:
             if as_json:
                 click.echo(json.dumps(action_row(action)))
             else:
-                click.echo(f"action {action.id} queued: {what}")
+                click.echo(f"action {action.id} queued: {what}{held}")
             return
         if not as_json:
-            click.echo(f"action {action.id} queued: {what}; waiting...", err=True)
+            click.echo(f"action {action.id} queued: {what}{held}; waiting...", err=True)
         final = _wait_for(store, action.id, timeout)
         if as_json:
             click.echo(json.dumps(action_row(final)))
@@ -403,13 +478,63 @@ def _device_command(available: bool) -> click.Command:
 
     command.__doc__ = (
         f"Turn a device {state}: AGENT [DEVICE] from the roster (DEVICE may be left out when "
-        "the agent has one), or --user ID --device ID [--account NAME]."
+        "the agent has one), or --user ID --device ID [--account NAME]. With --until T the "
+        "scheduler keeps it so until T; without, the roster applies again at the next "
+        "reconcile (and any hold on the device ends)."
     )
     return command
 
 
 device.add_command(_device_command(True))
 device.add_command(_device_command(False))
+
+
+# -- pause and resume ---------------------------------------------------------------------------
+
+
+account_option = click.option(
+    "--account", metavar="NAME", help="Only this roster account (default: every account)."
+)
+
+
+@click.command()
+@account_option
+@by_option
+@pass_context
+def pause(ctx: Context, account: str | None, by: str | None) -> None:
+    """Stop sending: switches are still recorded (status pending) but none is sent until
+    'shiftswitch resume'; workers leave alone what was already queued."""
+    paused = Controls(make_engine(ctx.settings.database_url)).pause(
+        account, who(by), ctx.clock.now()
+    )
+    scope = f"account {account}" if account else "every account"
+    if paused is None:
+        click.echo(f"{scope}: already paused (see 'shiftswitch status')")
+        return
+    click.echo(f"paused {scope}: switches are recorded, not sent, until 'shiftswitch resume'")
+
+
+@click.command()
+@account_option
+@by_option
+@pass_context
+def resume(ctx: Context, account: str | None, by: str | None) -> None:
+    """Send again. What was recorded during the pause is superseded, and the scheduler applies
+    the present desired state at its next tick (as after a restart), not each missed switch."""
+    ended, superseded = Controls(make_engine(ctx.settings.database_url)).resume(
+        account, who(by), ctx.clock.now()
+    )
+    if not ended:
+        scope = f"account {account}" if account else "any account"
+        raise click.ClickException(f"no pause in force for {scope} (see 'shiftswitch status')")
+    for p in ended:
+        scope = f"account {p.account}" if p.account else "every account"
+        since = f"{p.paused_at:%Y-%m-%d %H:%M:%S}Z"
+        click.echo(f"resumed {scope} (paused since {since} by {p.paused_by})")
+    click.echo(
+        f"{count(superseded, 'switch')} recorded while paused superseded; the scheduler "
+        "reconciles to the present state at its next tick"
+    )
 
 
 def _wait_for(store: Any, action_id: int, timeout: float) -> Action:
@@ -456,7 +581,7 @@ def reconcile(ctx: Context, roster_path: str | None, remote: bool, as_json: bool
     last one Exotel confirmed (source 'reconcile'); with --remote, from what Exotel says now."""
     now = ctx.clock.now()
     store, dispatcher = _store(ctx), _dispatcher(ctx)
-    sched = Scheduler(RosterFile(roster_path or ctx.settings.roster_path), store, dispatcher)
+    sched = Scheduler(_roster_source(ctx, roster_path, None), store, dispatcher)
     report = sched.start(now)
     found = None
     if remote:
@@ -523,7 +648,7 @@ def _paced_client(ctx: Context) -> Callable[[Account], ExotelClient]:
 def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
     """Who is ON now, what is next, what is under way, and recent failures."""
     now = ctx.clock.now()
-    roster = validated_roster(roster_path or ctx.settings.roster_path, now)
+    roster = current_roster(ctx, roster_path, now)
     report = report_status(_store(ctx), roster, now)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -544,6 +669,16 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
         click.echo(
             f"  {f['due_at']}  {f['agent'] or f['user_id']} {f['device'] or f['device_id']} "
             f"{'ON' if f['available'] else 'OFF'} {f['status']}: {f['reason']}"
+        )
+    for p in report["paused"]:
+        scope = f"account {p['account']}" if p["account"] else "every account"
+        click.echo(f"PAUSED: {scope} since {p['since']} by {p['by']}: nothing is sent")
+    if report["holds"]:
+        click.echo(f"Holds ({len(report['holds'])}):")
+    for h in report["holds"]:
+        state = "ON" if h["available"] else "OFF"
+        click.echo(
+            f"  {h['agent']:<16} {h['device']:<12} {state:<3}  until {h['until']} ({h['by']})"
         )
     remote = report["remote"]
     if remote is None:

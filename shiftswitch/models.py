@@ -5,7 +5,11 @@
 - ``attempts``: every HTTP exchange with Exotel made for an action;
 - ``device_states``: each device's last state confirmed by Exotel;
 - ``resolved_devices``: contact URIs resolved to (user id, device id) through GET users;
-- ``roster_versions``: each roster the scheduler has put in force.
+- ``roster_versions``: each roster put in force or stored, with its content;
+- ``roster_*``: the roster itself, when it lives in the database (SPEC §2's model, row by row);
+- ``holds`` and ``pauses``: what ops said by hand: keep a device as it is until a time; send
+  nothing for an account (or all) until resumed;
+- ``changes``: one counter per kind of edit above, which the scheduler watches each tick.
 
 Instants are stored in UTC (:class:`UtcDateTime`). No column ever holds a credential.
 A naming convention is fixed from the first migration so that constraint names are the same on
@@ -15,17 +19,20 @@ SQLite and PostgreSQL and later migrations can refer to them.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -202,7 +209,8 @@ class ResolvedDevice(Base):
 
 
 class RosterVersion(Base):
-    """A roster put in force: its content digest, where it came from, when and by whom."""
+    """A roster put in force or stored: its digest and content, where it came from, when, by
+    whom, and what changed from the one before."""
 
     __tablename__ = "roster_versions"
 
@@ -212,6 +220,7 @@ class RosterVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
+    content: Mapped[str | None] = mapped_column(Text)  # the roster as YAML (SPEC §2)
 
 
 class RemoteCheck(Base):
@@ -226,3 +235,140 @@ class RemoteCheck(Base):
     devices: Mapped[int] = mapped_column(Integer)
     drifted: Mapped[int] = mapped_column(Integer)
     findings: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+
+
+# -- the roster in the database (SPEC §2) ------------------------------------------------------
+
+
+class RosterSettings(Base):
+    """The roster's one row of settings: its default zone, and the version the tables hold."""
+
+    __tablename__ = "roster_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    timezone: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class RosterAccount(Base):
+    __tablename__ = "roster_accounts"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    sid: Mapped[str] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(Text)  # singapore | mumbai, or None: base_url
+    base_url: Mapped[str] = mapped_column(Text)
+    rate_limit: Mapped[str] = mapped_column(String(20))
+    ramp_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class RosterAgent(Base):
+    __tablename__ = "roster_agents"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    account: Mapped[str] = mapped_column(Text, ForeignKey("roster_accounts.name"))
+    user_id: Mapped[str | None] = mapped_column(Text)
+
+
+class RosterDevice(Base):
+    __tablename__ = "roster_devices"
+
+    agent: Mapped[str] = mapped_column(Text, ForeignKey("roster_agents.name"), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str] = mapped_column(Text)  # an Exotel device id, or a contact URI
+
+
+class RosterShift(Base):
+    __tablename__ = "roster_shifts"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    start: Mapped[str] = mapped_column(Text)  # cron, local wall-clock time
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    end_cron: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(Text)  # None: the roster's zone
+    ramp_seconds: Mapped[int | None] = mapped_column(Integer)  # 0: none; None: the account's
+
+
+class RosterShiftMember(Base):
+    __tablename__ = "roster_shift_members"
+    __table_args__ = (
+        ForeignKeyConstraint(["agent", "device"], ["roster_devices.agent", "roster_devices.name"]),
+    )
+
+    shift: Mapped[str] = mapped_column(Text, ForeignKey("roster_shifts.name"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent: Mapped[str] = mapped_column(Text)
+    device: Mapped[str] = mapped_column(Text)
+
+
+class RosterSkipDate(Base):
+    __tablename__ = "roster_skip_dates"
+
+    shift: Mapped[str] = mapped_column(Text, ForeignKey("roster_shifts.name"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class RosterOverride(Base):
+    """An override; its id is what ``override list`` shows and ``override remove`` takes."""
+
+    __tablename__ = "roster_overrides"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # No foreign key: an override keeps its row (and id) while the agents are written anew;
+    # every write is validated whole, so it always names an agent of the roster.
+    agent: Mapped[str] = mapped_column(Text)
+    device: Mapped[str | None] = mapped_column(Text)  # None: every device OFF
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    timezone: Mapped[str | None] = mapped_column(Text)  # None: the roster's zone
+
+
+# -- what ops said by hand ------------------------------------------------------------------------
+
+
+class Hold(Base):
+    """``device on|off ... --until T``: the scheduler keeps the device so until ``until``."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_until", "until"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account: Mapped[str] = mapped_column(Text)
+    agent: Mapped[str] = mapped_column(Text)
+    device: Mapped[str] = mapped_column(Text)
+    available: Mapped[bool] = mapped_column(Boolean)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    until: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(Text)
+    action_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("actions.id", ondelete="SET NULL")
+    )
+
+
+class Pause(Base):
+    """``shiftswitch pause``: nothing is sent for ``account`` (None: every account) while the
+    pause lasts; what would have been sent is recorded."""
+
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    paused_by: Mapped[str] = mapped_column(Text)
+    resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resumed_by: Mapped[str | None] = mapped_column(Text)
+
+
+class Change(Base):
+    """A counter per kind of edit (``roster``, ``holds``, ``pauses``), raised in the edit's
+    transaction: the scheduler compares them each tick, and a roster write takes its row's lock
+    first, so that two imports run one after the other."""
+
+    __tablename__ = "changes"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    serial: Mapped[int] = mapped_column(Integer)
+
+
+CHANGE_NAMES = ("roster", "holds", "pauses")

@@ -9,7 +9,16 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shiftswitch.actions import NewAction, Store, for_device, owner_of
-from shiftswitch.models import FINAL_STATUSES, Action, DeviceState, RemoteCheck, Source, Status
+from shiftswitch.models import (
+    FINAL_STATUSES,
+    Action,
+    DeviceState,
+    Hold,
+    Pause,
+    RemoteCheck,
+    Source,
+    Status,
+)
 from shiftswitch.planner import Planner
 from shiftswitch.problems import quote
 from shiftswitch.roster import Roster
@@ -157,6 +166,12 @@ def status(store: Store, roster: Roster, now: datetime, upcoming: int = 10) -> d
         remote = session.scalars(
             select(RemoteCheck).order_by(RemoteCheck.id.desc()).limit(1)
         ).first()
+        pauses = list(
+            session.scalars(select(Pause).where(Pause.resumed_at.is_(None)).order_by(Pause.id))
+        )
+        holds = list(
+            session.scalars(select(Hold).where(Hold.until > now).order_by(Hold.until, Hold.id))
+        )
     ahead = Planner(roster).transitions(now, now + RECENT)[:upcoming]
     return {
         "at": _iso(now),
@@ -175,6 +190,20 @@ def status(store: Store, roster: Roster, now: datetime, upcoming: int = 10) -> d
         "next": [t.as_json() for t in ahead],
         "open": {str(k): v for k, v in counts.items()},
         "failures": [action_row(a) for a in failures],
+        "paused": [
+            {"account": p.account, "since": _iso(p.paused_at), "by": p.paused_by} for p in pauses
+        ],
+        "holds": [
+            {
+                "id": h.id,
+                "agent": h.agent,
+                "device": h.device,
+                "available": h.available,
+                "until": _iso(h.until),
+                "by": h.created_by,
+            }
+            for h in holds
+        ],
         "remote": None
         if remote is None
         else {

@@ -13,6 +13,7 @@ from shiftswitch.roster import credential_variables
 DEFAULT_DATABASE_URL = "sqlite:///shiftswitch.db"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_ROSTER = "schedules.yaml"
+ROSTER_SOURCES = ("yaml", "db")  # the file at SHIFTSWITCH_ROSTER, or the roster tables
 
 
 class ConfigError(Exception):
@@ -24,6 +25,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
     roster_path: str = DEFAULT_ROSTER
+    roster_source: str = "yaml"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     http_timeout: float = 10.0  # read timeout of one Exotel request, seconds
     # Redis gives an unacknowledged task to another worker after this long. It must exceed the
@@ -46,6 +48,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             roster_path=env.get("SHIFTSWITCH_ROSTER") or DEFAULT_ROSTER,
+            roster_source=_roster_source(env),
             retry=retry,
             http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1),
             visibility_timeout=_number(env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1),
@@ -64,6 +67,16 @@ class Settings:
                 "SHIFTSWITCH_HTTP_TIMEOUT plus the connect timeout)"
             )
         return settings
+
+
+def _roster_source(env: Mapping[str, str]) -> str:
+    source = (env.get("SHIFTSWITCH_ROSTER_SOURCE") or "yaml").strip().lower()
+    if source not in ROSTER_SOURCES:
+        raise ConfigError(
+            f"SHIFTSWITCH_ROSTER_SOURCE={source!r}: use yaml (the file at SHIFTSWITCH_ROSTER) "
+            "or db (the roster tables, filled by 'shiftswitch roster import')"
+        )
+    return source
 
 
 CONNECT_TIMEOUT = 3.05  # seconds; a little over a multiple of TCP's 3 s retransmission window

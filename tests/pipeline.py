@@ -27,12 +27,13 @@ import yaml
 from redis import Redis
 from sqlalchemy import select
 
-from scheduler.loop import RosterFile, Scheduler
+from scheduler.loop import RosterFile, RosterSource, RosterTables, Scheduler
 from shiftswitch.actions import Store
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
+from shiftswitch.roster_store import RosterStore
 from shiftswitch.sandbox import Sandbox, load_seed
 from shiftswitch.settings import Settings
 from tests.conftest import REDIS_SERVER
@@ -193,11 +194,24 @@ class Pipeline:
 
     # -- scheduler on the test clock ------------------------------------------------------------
 
-    def start_scheduler(self, at: datetime) -> Scheduler:
+    def import_roster(self, text: str | None = None, by: str = "tests") -> int:
+        """Store ``text`` (default: the roster file) as the roster in the database."""
+        body = self.roster_path.read_text() if text is None else text
+        written = RosterStore(self.store.engine).write(
+            lambda _before: body, source="tests", by=by, now=self.clock.now()
+        )
+        return written.number
+
+    def start_scheduler(self, at: datetime, source: str = "yaml") -> Scheduler:
         self.clock.set(at)
         settings = Settings.from_env(self.env)
+        roster: RosterSource = (
+            RosterTables(RosterStore(self.store.engine))
+            if source == "db"
+            else RosterFile(str(self.roster_path))
+        )
         self.scheduler = Scheduler(
-            RosterFile(str(self.roster_path)),
+            roster,
             self.store,
             CeleryDispatcher(make_celery(settings)),
         )

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shiftswitch import metrics
 from shiftswitch.actions import NewAction, Store, apply_order, state_upsert
 from shiftswitch.clock import Clock
+from shiftswitch.controls import paused_condition
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
 from shiftswitch.logs import event
@@ -155,10 +156,23 @@ def _next_turn(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int])
         if action.retry_at is not None and action.retry_at > now:
             wait = (action.retry_at - now).total_seconds()
             raise Defer(wait, f"action {action.id} waits for its retry")
-        # Both checks in one statement; each usually finds nothing.
-        later_id, failed_off_id = session.execute(
-            select(_later_action(action), _failed_off(action) if action.available else null())
+        # The checks in one statement; each usually finds nothing.
+        later_id, failed_off_id, paused = session.execute(
+            select(
+                _later_action(action),
+                _failed_off(action) if action.available else null(),
+                paused_condition(action.account),
+            )
         ).one()
+        if paused:
+            # Sending is paused for the account: leave its actions recorded, unsent.
+            session.execute(
+                update(ACTIONS)
+                .where(ACTIONS.c.owner == owner, ACTIONS.c.status == Status.QUEUED)
+                .values(status=Status.PENDING, enqueued_at=None)
+            )
+            log.info("owner=%s account=%s paused: actions left pending", owner, action.account)
+            return None
         turn = Turn(action)
         if later_id is not None:
             turn.superseded_by = session.get_one(Action, later_id)

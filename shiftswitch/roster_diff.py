@@ -1,0 +1,136 @@
+"""What changes between two rosters: by section and name, and in the transitions ahead."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shiftswitch.planner import Planner, Transition
+from shiftswitch.roster import Override, Roster
+from shiftswitch.roster_yaml import local_time
+
+SHOWN = 4  # names listed in a summary before "and N more"
+
+
+@dataclass(frozen=True, slots=True)
+class SectionDiff:
+    section: str  # "accounts", "agents", "shifts", "overrides"
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    def summary(self) -> str:
+        parts = [
+            f"{sign}{len(names)} ({_names(names)})"
+            for sign, names in (("+", self.added), ("-", self.removed), ("~", self.changed))
+            if names
+        ]
+        return f"{self.section} {' '.join(parts)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RosterDiff:
+    sections: tuple[SectionDiff, ...] = ()
+    timezone: tuple[str, str] | None = None
+    first: bool = False  # nothing was stored before
+
+    @classmethod
+    def between(cls, before: Roster | None, after: Roster) -> RosterDiff:
+        if before is None:
+            return cls(
+                (
+                    SectionDiff("accounts", tuple(after.accounts)),
+                    SectionDiff("agents", tuple(after.agents)),
+                    SectionDiff("shifts", tuple(s.name for s in after.shifts)),
+                    SectionDiff("overrides", tuple(override_name(o) for o in after.overrides)),
+                ),
+                first=True,
+            )
+        zone = None
+        if before.zone.key != after.zone.key:
+            zone = (before.zone.key, after.zone.key)
+        return cls(
+            (
+                _by_name("accounts", before.accounts, after.accounts),
+                _by_name("agents", before.agents, after.agents),
+                _by_name(
+                    "shifts",
+                    {s.name: replace(s, index=0) for s in before.shifts},
+                    {s.name: replace(s, index=0) for s in after.shifts},
+                ),
+                _by_name(
+                    "overrides",
+                    {override_name(o): None for o in before.overrides},
+                    {override_name(o): None for o in after.overrides},
+                ),
+            ),
+            zone,
+        )
+
+    def __bool__(self) -> bool:
+        return self.first or self.timezone is not None or any(self.sections)
+
+    def summary(self) -> str:
+        """One line: ``shifts +1 (night) ~1 (day); overrides -1 (ravi off ...)``."""
+        if not self:
+            return "no change"
+        parts = [s.summary() for s in self.sections if s]
+        if self.timezone:
+            parts.insert(0, f"timezone {self.timezone[0]} -> {self.timezone[1]}")
+        text = "; ".join(parts)
+        return f"first roster: {text}" if self.first else text
+
+    def lines(self) -> list[str]:
+        """Each name added (+), removed (-) or changed (~), a line each, by section."""
+        out = []
+        if self.timezone:
+            out.append(f"~ timezone: {self.timezone[0]} -> {self.timezone[1]}")
+        for s in self.sections:
+            for sign, names in (("+", s.added), ("-", s.removed), ("~", s.changed)):
+                out += [f"{sign} {s.section[:-1]} {name}" for name in names]
+        return out
+
+
+def override_name(o: Override) -> str:
+    what = o.device if o.device is not None else "off"
+    return f"{o.agent} {what} {local_time(o.start, o.zone)} to {local_time(o.end, o.zone)}"
+
+
+def transition_changes(
+    before: Roster | None, after: Roster, start: datetime, end: datetime
+) -> tuple[list[Transition], list[Transition]]:
+    """The transitions in [start, end) that ``after`` adds, and those it removes."""
+
+    def plan(roster: Roster | None) -> dict[tuple[object, ...], Transition]:
+        if roster is None:
+            return {}
+        return {_identity(t): t for t in Planner(roster).transitions(start, end)}
+
+    old, new = plan(before), plan(after)
+    added = [t for k, t in new.items() if k not in old]
+    removed = [t for k, t in old.items() if k not in new]
+    return added, removed
+
+
+def _identity(t: Transition) -> tuple[object, ...]:
+    return (t.at, t.account, t.agent, t.device, t.available)
+
+
+def _by_name(
+    section: str, before: Mapping[str, object], after: Mapping[str, object]
+) -> SectionDiff:
+    return SectionDiff(
+        section,
+        tuple(n for n in after if n not in before),
+        tuple(n for n in before if n not in after),
+        tuple(n for n in after if n in before and before[n] != after[n]),
+    )
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:SHOWN])
+    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
