@@ -279,12 +279,8 @@ class Scheduler:
         if held:
             self._load_holds(now)
         if roster is not None:
-            self._put_in_force(roster, now)
+            self._put_in_force(roster, now)  # what is due now is reconciled, below
             report.reloaded = True
-        if roster is not None or held or "pauses" in edited:
-            # The roster, a hold or a pause changed what is wanted now, or what may be sent.
-            self.supersede_unwanted(now)
-            report.reconciled = self.reconcile(now)
         end = bisect_right(self._times, now, lo=self._next)
         if end > self._next:
             due = [t for t in self._plan[self._next : end] if not self._holds.blocks(t)]
@@ -295,6 +291,10 @@ class Scheduler:
             event(
                 log, logging.INFO, "tick", due=len(due), enqueued=len(enqueued), at=now.isoformat()
             )
+        if roster is not None or held or "pauses" in edited:
+            # The roster, a hold or a pause changed what is wanted now, or what may be sent.
+            self.supersede_unwanted(now)
+            report.reconciled = self.reconcile(now)
         assert self._planned_to is not None
         if self._planned_to - now < self.horizon / 2:
             self._extend(self._planned_to, now + self.horizon)

@@ -532,7 +532,7 @@ def resume(ctx: Context, account: str | None, by: str | None) -> None:
         since = f"{p.paused_at:%Y-%m-%d %H:%M:%S}Z"
         click.echo(f"resumed {scope} (paused since {since} by {p.paused_by})")
     click.echo(
-        f"{count(superseded, 'switch')} recorded while paused superseded; the scheduler "
+        f"{count(superseded, 'action')} recorded while paused superseded; the scheduler "
         "reconciles to the present state at its next tick"
     )
 
