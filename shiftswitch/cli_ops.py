@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,16 @@ from redis import Redis
 
 from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import demo as demo_module
-from shiftswitch import drift, health, logs, metrics
-from shiftswitch.actions import Store
+from shiftswitch import drift, health, logs, metrics, numbers, yamldoc
+from shiftswitch.actions import NewAction, Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
 from shiftswitch.coordination import RateLimiter
 from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient
+from shiftswitch.loader import read_text
 from shiftswitch.models import FINAL_STATUSES, Action, Status
-from shiftswitch.reports import UsageProblem, action_row, manual_action
+from shiftswitch.reports import UsageProblem, action_row, change, manual_action
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
 from shiftswitch.roster import Account
@@ -91,6 +92,14 @@ metrics_option = click.option(
     help="Serve Prometheus metrics on this port (/metrics); env SHIFTSWITCH_METRICS_PORT.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+wait_option = click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=120.0,
+    show_default=True,
+    help="With --wait: seconds.",
+)
 
 
 # -- scheduler and worker ----------------------------------------------------------------------
@@ -329,7 +338,8 @@ def check(
 
 @click.group()
 def device() -> None:
-    """Switch a device now, through the same path as the scheduler (source 'manual')."""
+    """Switch a device now, or change its number, through the same path as the scheduler
+    (source 'manual')."""
 
 
 def _device_command(available: bool) -> click.Command:
@@ -341,14 +351,8 @@ def _device_command(available: bool) -> click.Command:
     @click.option("--account", help="Roster account of --user/--device.")
     @click.option("--user", "user_id", metavar="ID", help="Exotel user id (instead of AGENT).")
     @click.option("--device", "device_id", metavar="ID", help="Exotel device id (with --user).")
-    @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
-    @click.option(
-        "--timeout",
-        type=click.FloatRange(1, 3600),
-        default=120.0,
-        show_default=True,
-        help="With --wait: seconds.",
-    )
+    @wait_option
+    @timeout_option
     @roster_option
     @json_option
     @pass_context
@@ -381,24 +385,9 @@ def _device_command(available: bool) -> click.Command:
             )
         except UsageProblem as exc:
             raise click.UsageError(str(exc)) from None
-        store = _store(ctx)
-        store.record([new], now)
-        (action,) = store.enqueue([new.key], _dispatcher(ctx), now)
-        what = f"{action.agent or action.user_id} {action.device or action.device_id} {state}"
-        if not wait:
-            if as_json:
-                click.echo(json.dumps(action_row(action)))
-            else:
-                click.echo(f"action {action.id} queued: {what}")
-            return
-        if not as_json:
-            click.echo(f"action {action.id} queued: {what}; waiting...", err=True)
-        final = _wait_for(store, action.id, timeout)
-        if as_json:
-            click.echo(json.dumps(action_row(final)))
-        else:
-            click.echo(_result_line(final, what))
-        if final.status != Status.SUCCEEDED:
+        what = f"{new.agent or new.user_id} {new.device or new.device_id} {state}"
+        final = _submit(ctx, new, what, now, wait=wait, timeout=timeout, as_json=as_json)
+        if wait and final.status != Status.SUCCEEDED:
             sys.exit(EXIT_PROBLEMS)
 
     command.__doc__ = (
@@ -410,6 +399,78 @@ def _device_command(available: bool) -> click.Command:
 
 device.add_command(_device_command(True))
 device.add_command(_device_command(False))
+
+
+@device.command("set-number")
+@click.argument("agent")
+@click.argument("device_name", metavar="DEVICE")
+@click.argument("number")
+@wait_option
+@timeout_option
+@roster_option
+@json_option
+@pass_context
+def set_number(
+    ctx: Context,
+    agent: str,
+    device_name: str,
+    number: str,
+    wait: bool,
+    timeout: float,
+    roster_path: str | None,
+    as_json: bool,
+) -> None:
+    """Give a roster device a new number (Exotel's contact_uri): NUMBER in E.164, +919953125068.
+
+    Exotel stops routing calls to the old number at once, and routes none to the new one until
+    the device is verified again. Exit 1 when Exotel refuses (409: the number is another
+    device's; 403: not a phone device), 2 for a bad NUMBER, AGENT or DEVICE.
+    """
+    if (problem := numbers.number_problem(number)) is not None:
+        raise click.UsageError(problem)
+    now = ctx.clock.now()
+    path = roster_path or ctx.settings.roster_path
+    roster = validated_roster(path, now)
+    try:
+        new = numbers.number_action(roster, agent, device_name, number, now)
+    except UsageProblem as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(numbers.before(new), err=True)
+    final = _submit(ctx, new, f"{agent} {device_name} number {number}", now, wait, timeout, as_json)
+    if wait and final.status != Status.SUCCEEDED:
+        sys.exit(EXIT_PROBLEMS)
+    line = yamldoc.load(read_text(path)).line(("agents", agent, "devices", device_name))
+    for text in (
+        numbers.after(new, done=wait),
+        numbers.roster_edit(new, path, line, done=wait),
+    ):
+        if text:
+            click.echo(text, err=as_json or not wait)
+
+
+def _submit(
+    ctx: Context,
+    new: NewAction,
+    what: str,
+    now: datetime,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> Action:
+    """Record and enqueue an on-demand action; print it queued, or with ``wait`` its result."""
+    store = _store(ctx)
+    store.record([new], now)
+    (action,) = store.enqueue([new.key], _dispatcher(ctx), now)
+    if not wait:
+        click.echo(
+            json.dumps(action_row(action)) if as_json else f"action {action.id} queued: {what}"
+        )
+        return action
+    if not as_json:
+        click.echo(f"action {action.id} queued: {what}; waiting...", err=True)
+    final = _wait_for(store, action.id, timeout)
+    click.echo(json.dumps(action_row(final)) if as_json else _result_line(final, what))
+    return final
 
 
 def _wait_for(store: Any, action_id: int, timeout: float) -> Action:
@@ -543,7 +604,8 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
     for f in report["failures"]:
         click.echo(
             f"  {f['due_at']}  {f['agent'] or f['user_id']} {f['device'] or f['device_id']} "
-            f"{'ON' if f['available'] else 'OFF'} {f['status']}: {f['reason']}"
+            f"{change(f['kind'], f['available'], f['new_contact_uri'])} {f['status']}: "
+            f"{f['reason']}"
         )
     remote = report["remote"]
     if remote is None:
@@ -578,7 +640,7 @@ def history(ctx: Context, agent: str | None, limit: int, as_json: bool) -> None:
                 f"{a.due_at:%Y-%m-%d %H:%M:%S}",
                 a.agent or f"#{a.user_id}",
                 a.device or f"#{a.device_id}",
-                "ON" if a.available else "OFF",
+                change(a.kind, a.available, a.new_contact_uri),
                 a.source,
                 a.status,
                 str(a.attempts),
