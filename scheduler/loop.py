@@ -42,6 +42,7 @@ from shiftswitch.logs import event
 from shiftswitch.models import (
     OPEN_STATUSES,
     Action,
+    ActionKind,
     DeviceState,
     ResolvedDevice,
     RosterVersion,
@@ -317,6 +318,7 @@ class Scheduler:
                     select(Action).where(
                         Action.status.in_([Status.PENDING, Status.QUEUED]),
                         Action.source.in_([Source.SCHEDULE, Source.RECONCILE]),
+                        Action.kind == ActionKind.SWITCH,
                         Action.agent.is_not(None),
                     )
                 )

@@ -23,7 +23,7 @@ from sqlalchemy.sql.schema import Table
 
 from shiftswitch.broker import Dispatcher
 from shiftswitch.controls import paused_condition
-from shiftswitch.models import Action, DeviceState, Source, Status
+from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.planner import Transition
 from shiftswitch.roster import Agent, Roster
 
@@ -52,6 +52,8 @@ class NewAction:
     shift: str | None = None
     override: str | None = None
     siblings: list[dict[str, str | None]] = field(default_factory=list)
+    kind: str = ActionKind.SWITCH
+    new_contact_uri: str | None = None  # the number a ``number`` action sets
 
 
 def owner_of(account: str, user_id: str | None, agent: str | None) -> str:

@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import click
@@ -22,8 +23,8 @@ from sqlalchemy import select
 
 from scheduler.loop import RosterFile, RosterSource, RosterTables, Scheduler
 from shiftswitch import demo as demo_module
-from shiftswitch import drift, health, logs, metrics
-from shiftswitch.actions import Store
+from shiftswitch import drift, health, logs, metrics, numbers, yamldoc
+from shiftswitch.actions import NewAction, Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
 from shiftswitch.cli_roster import by_option, current_roster, roster_store
@@ -31,12 +32,14 @@ from shiftswitch.controls import Controls
 from shiftswitch.coordination import RateLimiter
 from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient
+from shiftswitch.loader import read_text
 from shiftswitch.models import FINAL_STATUSES, Action, Status
-from shiftswitch.reports import UsageProblem, action_row, manual_action
+from shiftswitch.reports import UsageProblem, action_row, change, manual_action
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
-from shiftswitch.roster import Account, parse_instant
-from shiftswitch.roster_store import who
+from shiftswitch.roster import Account, Roster, parse_instant
+from shiftswitch.roster_store import NoRoster, who
+from shiftswitch.roster_yaml import dump
 from shiftswitch.sandbox import Sandbox, SeedError, load_seed
 from shiftswitch.settings import CONNECT_TIMEOUT, ROSTER_SOURCES, credentials
 
@@ -106,6 +109,14 @@ metrics_option = click.option(
     help="Serve Prometheus metrics on this port (/metrics); env SHIFTSWITCH_METRICS_PORT.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+wait_option = click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=120.0,
+    show_default=True,
+    help="With --wait: seconds.",
+)
 
 
 # -- scheduler and worker ----------------------------------------------------------------------
@@ -361,7 +372,8 @@ def check(
 
 @click.group()
 def device() -> None:
-    """Switch a device now, through the same path as the scheduler (source 'manual')."""
+    """Switch a device now, or change its number, through the same path as the scheduler
+    (source 'manual')."""
 
 
 def _device_command(available: bool) -> click.Command:
@@ -380,14 +392,8 @@ def _device_command(available: bool) -> click.Command:
         "offset): the scheduler does not undo it, and applies the roster again at T.",
     )
     @by_option
-    @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
-    @click.option(
-        "--timeout",
-        type=click.FloatRange(1, 3600),
-        default=120.0,
-        show_default=True,
-        help="With --wait: seconds.",
-    )
+    @wait_option
+    @timeout_option
     @roster_option
     @json_option
     @pass_context
@@ -432,48 +438,29 @@ def _device_command(available: bool) -> click.Command:
             )
         except UsageProblem as exc:
             raise click.UsageError(str(exc)) from None
-        store = _store(ctx)
-        store.record([new], now)
-        with store.sessions() as session:
-            action = session.scalars(select(Action).where(Action.key == new.key)).one()
-        if new.agent is not None and new.device is not None:
-            # A manual switch ends the device's hold; with --until it starts a new one.
-            Controls(store.engine).hold(
-                account=new.account,
-                agent=new.agent,
-                device=new.device,
-                available=available,
-                now=now,
-                until=hold_until,
-                by=who(by),
-                action_id=action.id,
-            )
-        what = f"{action.agent or action.user_id} {action.device or action.device_id} {state}"
         held = (
             f", held until {hold_until.astimezone(roster.zone):%Y-%m-%d %H:%M %Z}"
             if hold_until
             else ""
         )
-        if not store.enqueue([new.key], _dispatcher(ctx), now):
-            click.echo(
-                f"action {action.id} recorded, not sent: sending is paused for account "
-                f"{action.account} ('shiftswitch resume' to send again){held}: {what}"
-            )
-            return
-        if not wait:
-            if as_json:
-                click.echo(json.dumps(action_row(action)))
-            else:
-                click.echo(f"action {action.id} queued: {what}{held}")
-            return
-        if not as_json:
-            click.echo(f"action {action.id} queued: {what}{held}; waiting...", err=True)
-        final = _wait_for(store, action.id, timeout)
-        if as_json:
-            click.echo(json.dumps(action_row(final)))
-        else:
-            click.echo(_result_line(final, what))
-        if final.status != Status.SUCCEEDED:
+        what = f"{new.agent or new.user_id} {new.device or new.device_id} {state}{held}"
+
+        def hold(store: Store, action: Action) -> None:
+            if new.agent is not None and new.device is not None:
+                # A manual switch ends the device's hold; with --until it starts a new one.
+                Controls(store.engine).hold(
+                    account=new.account,
+                    agent=new.agent,
+                    device=new.device,
+                    available=available,
+                    now=now,
+                    until=hold_until,
+                    by=who(by),
+                    action_id=action.id,
+                )
+
+        final = _submit(ctx, new, what, now, wait, timeout, as_json, recorded=hold)
+        if wait and final is not None and final.status != Status.SUCCEEDED:
             sys.exit(EXIT_PROBLEMS)
 
     command.__doc__ = (
@@ -487,6 +474,118 @@ def _device_command(available: bool) -> click.Command:
 
 device.add_command(_device_command(True))
 device.add_command(_device_command(False))
+
+
+@device.command("set-number")
+@click.argument("agent")
+@click.argument("device_name", metavar="DEVICE")
+@click.argument("number")
+@wait_option
+@timeout_option
+@roster_option
+@json_option
+@pass_context
+def set_number(
+    ctx: Context,
+    agent: str,
+    device_name: str,
+    number: str,
+    wait: bool,
+    timeout: float,
+    roster_path: str | None,
+    as_json: bool,
+) -> None:
+    """Give a roster device a new number (Exotel's contact_uri): NUMBER in E.164, +919953125068.
+
+    Exotel stops routing calls to the old number at once, and routes none to the new one until
+    the device is verified again. Exit 1 when Exotel refuses (409: the number is another
+    device's; 403: not a phone device), 2 for a bad NUMBER, AGENT or DEVICE.
+    """
+    if (problem := numbers.number_problem(number)) is not None:
+        raise click.UsageError(problem)
+    now = ctx.clock.now()
+    path = roster_path or ctx.settings.roster_path
+    stored = roster_path is None and ctx.settings.roster_source == "db"
+    roster = current_roster(ctx, roster_path, now)
+    try:
+        new = numbers.number_action(roster, agent, device_name, number, now)
+    except UsageProblem as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(numbers.before(new), err=True)
+    final = _submit(ctx, new, f"{agent} {device_name} number {number}", now, wait, timeout, as_json)
+    if final is None:
+        return
+    if wait and final.status != Status.SUCCEEDED:
+        sys.exit(EXIT_PROBLEMS)
+    click.echo(numbers.after(new, done=wait), err=as_json or not wait)
+    if new.contact_uri is None:
+        return  # the roster gives the device id, which stays the same
+    if stored and wait:
+        # The roster in the database gives the device by its number: give it the new one.
+        written = roster_store(ctx).write(
+            lambda before: _renumbered(before, agent, device_name, number),
+            source=f"device set-number {agent} {device_name}",
+            by=who(None),
+            now=ctx.clock.now(),
+        )
+        click.echo(f"stored roster version {written.number}: {written.diff.summary()}", err=as_json)
+        return
+    line = (
+        None
+        if stored
+        else yamldoc.load(read_text(path)).line(("agents", agent, "devices", device_name))
+    )
+    text = numbers.roster_edit(new, "the stored roster" if stored else path, line, done=wait)
+    if text:
+        click.echo(text, err=as_json or not wait)
+
+
+def _renumbered(roster: Roster | None, agent: str, device: str, number: str) -> str:
+    if roster is None:
+        raise NoRoster()
+    old = roster.agents[agent]
+    devices = {
+        name: dataclasses.replace(d, ref=number, kind="tel") if name == device else d
+        for name, d in old.devices.items()
+    }
+    agents = {**roster.agents, agent: dataclasses.replace(old, devices=MappingProxyType(devices))}
+    return dump(dataclasses.replace(roster, agents=MappingProxyType(agents), warnings=()))
+
+
+def _submit(
+    ctx: Context,
+    new: NewAction,
+    what: str,
+    now: datetime,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+    recorded: Callable[[Store, Action], None] | None = None,
+) -> Action | None:
+    """Record and enqueue an on-demand action; print it queued, or with ``wait`` its result.
+    ``recorded`` is called once it is recorded; None when a pause keeps it from being sent."""
+    store = _store(ctx)
+    store.record([new], now)
+    with store.sessions() as session:
+        action = session.scalars(select(Action).where(Action.key == new.key)).one()
+    if recorded is not None:
+        recorded(store, action)
+    if not store.enqueue([new.key], _dispatcher(ctx), now):
+        click.echo(
+            f"action {action.id} recorded, not sent: sending is paused for account "
+            f"{action.account} ('shiftswitch resume' to send again): {what}"
+        )
+        return None
+    if not wait:
+        click.echo(
+            json.dumps(action_row(action)) if as_json else f"action {action.id} queued: {what}"
+        )
+        return action
+    if not as_json:
+        click.echo(f"action {action.id} queued: {what}; waiting...", err=True)
+    final = _wait_for(store, action.id, timeout)
+    click.echo(json.dumps(action_row(final)) if as_json else _result_line(final, what))
+    return final
 
 
 # -- pause and resume ---------------------------------------------------------------------------
@@ -668,7 +767,8 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
     for f in report["failures"]:
         click.echo(
             f"  {f['due_at']}  {f['agent'] or f['user_id']} {f['device'] or f['device_id']} "
-            f"{'ON' if f['available'] else 'OFF'} {f['status']}: {f['reason']}"
+            f"{change(f['kind'], f['available'], f['new_contact_uri'])} {f['status']}: "
+            f"{f['reason']}"
         )
     for p in report["paused"]:
         scope = f"account {p['account']}" if p["account"] else "every account"
@@ -713,7 +813,7 @@ def history(ctx: Context, agent: str | None, limit: int, as_json: bool) -> None:
                 f"{a.due_at:%Y-%m-%d %H:%M:%S}",
                 a.agent or f"#{a.user_id}",
                 a.device or f"#{a.device_id}",
-                "ON" if a.available else "OFF",
+                change(a.kind, a.available, a.new_contact_uri),
                 a.source,
                 a.status,
                 str(a.attempts),

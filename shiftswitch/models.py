@@ -1,7 +1,7 @@
 """SQLAlchemy models: what shiftswitch did and why (SPEC §6).
 
-- ``actions``: one row per switch the system decided to make, under a unique key, with its
-  life from ``pending`` to a final status;
+- ``actions``: one row per switch the system decided to make (or device number to change),
+  under a unique key, with its life from ``pending`` to a final status;
 - ``attempts``: every HTTP exchange with Exotel made for an action;
 - ``device_states``: each device's last state confirmed by Exotel;
 - ``resolved_devices``: contact URIs resolved to (user id, device id) through GET users;
@@ -95,6 +95,11 @@ class Status(enum.StrEnum):
     SUPERSEDED = "superseded"  # no longer wanted when its turn came
 
 
+class ActionKind(enum.StrEnum):
+    SWITCH = "switch"  # PUT available: the device ON or OFF
+    NUMBER = "number"  # PUT contact_uri: the device's number changed (``device set-number``)
+
+
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.BLOCKED, Status.SUPERSEDED})
 OPEN_STATUSES = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
 
@@ -104,12 +109,14 @@ def _in(values: Any) -> str:
 
 
 class Action(Base):
-    """One switch of one device, from the moment it is decided to its final status."""
+    """One switch of one device (or one change of its number), from the moment it is decided
+    to its final status."""
 
     __tablename__ = "actions"
     __table_args__ = (
         CheckConstraint(f"status IN ({_in(Status)})", name="status"),
         CheckConstraint(f"source IN ({_in(Source)})", name="source"),
+        CheckConstraint(f"kind IN ({_in(ActionKind)})", name="kind"),
         Index("ix_actions_owner_order", "owner", "due_at", "available", "id"),
         Index("ix_actions_account_device", "account", "user_id", "device_id"),
         Index("ix_actions_agent_due", "agent", "due_at"),
@@ -135,7 +142,13 @@ class Action(Base):
     # The agent's other managed devices: [{"device", "device_id", "contact_uri"}]. An ON that
     # meets "Another device is ON" may turn these OFF, never a device the roster does not name.
     siblings: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
+    # A switch's desired state. A number change sends no ``available`` (Exotel refuses both in
+    # one request); it carries False, which orders it like an OFF among the user's actions.
     available: Mapped[bool]
+    kind: Mapped[str] = mapped_column(
+        String(16), default=ActionKind.SWITCH, server_default=ActionKind.SWITCH.value
+    )
+    new_contact_uri: Mapped[str | None] = mapped_column(Text)  # the number a change sets
     shift: Mapped[str | None] = mapped_column(Text)
     override: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)

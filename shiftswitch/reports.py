@@ -12,6 +12,7 @@ from shiftswitch.actions import NewAction, Store, for_device, owner_of
 from shiftswitch.models import (
     FINAL_STATUSES,
     Action,
+    ActionKind,
     DeviceState,
     Hold,
     Pause,
@@ -42,23 +43,9 @@ def manual_action(
     device_id: str | None = None,
 ) -> NewAction:
     """The action for ``device on|off``: a roster agent's device, or an Exotel user's device."""
-    state = "on" if available else "off"
-    key = f"manual:{uuid.uuid4().hex}/{state}"
+    key = manual_key("on" if available else "off")
     if agent is not None:
-        if agent not in roster.agents:
-            raise UsageProblem(f"unknown agent {quote(agent)}; {_known('agents', roster.agents)}")
-        devices = roster.agents[agent].devices
-        if device is None:
-            if len(devices) != 1:
-                raise UsageProblem(
-                    f"agent {quote(agent)} has {len(devices)} devices; name one: "
-                    f"{', '.join(devices)}"
-                )
-            device = next(iter(devices))
-        if device not in devices:
-            raise UsageProblem(
-                f"agent {quote(agent)} has no device {quote(device)}; {_known('devices', devices)}"
-            )
+        device = roster_device(roster, agent, device)
         return for_device(
             roster, agent, device, available, key=key, source=Source.MANUAL, due_at=now
         )
@@ -87,6 +74,30 @@ def manual_action(
     )
 
 
+def manual_key(what: str) -> str:
+    """A new key for an on-demand action (``what``: on, off, number)."""
+    return f"manual:{uuid.uuid4().hex}/{what}"
+
+
+def roster_device(roster: Roster, agent: str, device: str | None) -> str:
+    """The name of ``agent``'s device ``device`` (None: the agent's only device); raise
+    :class:`UsageProblem` naming what the roster has instead."""
+    if agent not in roster.agents:
+        raise UsageProblem(f"unknown agent {quote(agent)}; {_known('agents', roster.agents)}")
+    devices = roster.agents[agent].devices
+    if device is None:
+        if len(devices) != 1:
+            raise UsageProblem(
+                f"agent {quote(agent)} has {len(devices)} devices; name one: {', '.join(devices)}"
+            )
+        device = next(iter(devices))
+    if device not in devices:
+        raise UsageProblem(
+            f"agent {quote(agent)} has no device {quote(device)}; {_known('devices', devices)}"
+        )
+    return device
+
+
 def _known(what: str, names: Any) -> str:
     listed = sorted(names)
     shown = ", ".join(listed[:10]) + (", ..." if len(listed) > 10 else "")
@@ -106,6 +117,8 @@ def action_row(a: Action) -> dict[str, Any]:
         "user_id": a.user_id,
         "device_id": a.device_id,
         "available": a.available,
+        "kind": a.kind,
+        "new_contact_uri": a.new_contact_uri,
         "shift": a.shift,
         "override": a.override,
         "due_at": _iso(a.due_at),
@@ -119,6 +132,13 @@ def action_row(a: Action) -> dict[str, Any]:
         "request_id": a.request_id,
         "reason": a.reason,
     }
+
+
+def change(kind: str, available: bool, new_contact_uri: str | None) -> str:
+    """What an action does, for tables: ON, OFF, or the number it sets."""
+    if kind == ActionKind.NUMBER:
+        return f"number {new_contact_uri}"
+    return "ON" if available else "OFF"
 
 
 def _iso(at: datetime | None) -> str | None:

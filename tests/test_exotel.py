@@ -221,7 +221,44 @@ def test_put_available_parses_the_device_and_request_id(
 
 def test_put_contact_uri_sends_it_alone(fake: FakeExotel, client: ExotelClient) -> None:
     assert client.set_contact_uri("u1", "100280", "+919953125068").ok
-    assert json.loads(fake.seen[0].body) == {"contact_uri": "+919953125068"}
+    [seen] = fake.seen
+    assert (seen.method, seen.path) == ("PUT", f"/v2/accounts/{SID}/users/u1/devices/100280")
+    assert json.loads(seen.body) == {"contact_uri": "+919953125068"}  # never with available
+    assert seen.headers["content-type"] == "application/json"
+
+
+def test_put_contact_uri_gives_the_device_unverified(
+    fake: FakeExotel, client: ExotelClient
+) -> None:
+    data = {**DEVICE, "contact_uri": "+919953125068", "verified": False, "available": None}
+    serve(fake, Reply(body=envelope({**data, "status": None})))
+    outcome = client.set_contact_uri("u1", "100280", "+919953125068")
+    assert outcome.ok and outcome.request_id == "6b99d8f854244f1eb8bb91d75f1c565a"
+    assert outcome.device == Device(
+        "100280", "Primary Device", "+919953125068", "tel", None, False, None
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "description", "kind"),
+    [
+        (409, 1021, "Device already exists", Kind.FINAL),
+        (403, 1003, "This device is not PSTN. Operation not permitted", Kind.FINAL),
+        (400, 1007, "contact_uri must be a phone number in E.164 format", Kind.FINAL),
+        (404, 1018, "Device not found", Kind.FINAL),
+        (429, None, "Too many requests", Kind.RETRY),
+        (503, None, "Service Unavailable", Kind.RETRY),
+    ],
+)
+def test_put_contact_uri_errors(
+    fake: FakeExotel, client: ExotelClient, status: int, code: Any, description: str, kind: Kind
+) -> None:
+    serve(fake, Reply(status, failure(status, code, description), {"retry-after": "3"}))
+    outcome = client.set_contact_uri("u1", "100280", "+919953125002")
+    assert (outcome.kind, outcome.http_code, outcome.description) == (kind, status, description)
+    assert outcome.error_code == (None if code is None else str(code))
+    assert outcome.retry_after == (3.0 if kind is Kind.RETRY else None)
+    assert outcome.device is None
 
 
 def test_false_is_sent_as_false_and_path_segments_are_quoted(

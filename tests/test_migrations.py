@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from shiftswitch.db import make_engine, upgrade
+from shiftswitch.db import alembic_config, make_engine, upgrade
 from shiftswitch.models import Base
 
 pytestmark = pytest.mark.integration
@@ -38,5 +39,42 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    finally:
+        engine.dispose()
+
+
+def test_actions_recorded_before_0004_are_switches_and_keep_their_attempts(
+    database_url: str,
+) -> None:
+    upgrade(database_url, "0003")
+    engine = make_engine(database_url)
+    at = "2026-11-30 09:00:00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO actions (id, key, source, owner, account, sid, base_url, "
+                    "rate_limit, siblings, available, due_at, created_at, status, attempts) "
+                    "VALUES (1, 'k', 'schedule', 'main/u-100', 'main', 'acme', 'http://x', "
+                    "'50/min', '[]', true, :at, :at, 'succeeded', 1)"
+                ),
+                {"at": at},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO attempts (action_id, number, request, at, duration_ms, outcome) "
+                    "VALUES (1, 1, 'PUT available=true', :at, 12.5, 'ok')"
+                ),
+                {"at": at},
+            )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT kind, new_contact_uri FROM actions")).one()
+            assert tuple(row) == ("switch", None)
+            assert conn.execute(text("SELECT count(*) FROM attempts")).scalar() == 1
+        command.downgrade(alembic_config(database_url), "0003")
+        with engine.connect() as conn:
+            assert "kind" not in {c["name"] for c in inspect(conn).get_columns("actions")}
+            assert conn.execute(text("SELECT count(*) FROM attempts")).scalar() == 1
     finally:
         engine.dispose()

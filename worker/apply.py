@@ -9,7 +9,7 @@ whose message was lost.
 
 For each action, in this order:
 
-1. superseded: a later action for the same device, wanting the other state, is recorded;
+1. superseded: a later switch of the same device, wanting the other state, is recorded;
 2. blocked: an ON whose user may still have another device ON because an OFF before it failed
    (and Exotel has not confirmed that device OFF since);
 3. a device given by contact URI is resolved to (user id, device id), once, through GET users;
@@ -18,6 +18,11 @@ For each action, in this order:
    planned with backoff (:class:`Defer`), or a final failure. "Another device is ON" on an ON
    reads the user: managed devices found ON are turned OFF and the ON tried again; a device the
    roster does not manage is a conflict, recorded with its name.
+
+A number change (kind ``number``, ``device set-number``) is taken in the same order, is never
+superseded or blocked, and its PUT carries ``contact_uri`` alone (3, then 5). A 409 for a
+change that was sent before (a timeout, a crash) reads the user: the number already on the
+device is the change done, not a conflict.
 
 Every HTTP exchange is recorded as an attempt, in the same transaction as what its outcome
 leads to (the action's status, the device's confirmed state). The action is marked RUNNING,
@@ -31,7 +36,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,11 +55,13 @@ from shiftswitch.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
     Action,
+    ActionKind,
     Attempt,
     DeviceState,
     ResolvedDevice,
     Status,
 )
+from shiftswitch.numbers import number_changed, refused
 from shiftswitch.retry import RetryPolicy, next_delay
 from shiftswitch.roster import parse_rate
 
@@ -156,11 +163,12 @@ def _next_turn(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int])
         if action.retry_at is not None and action.retry_at > now:
             wait = (action.retry_at - now).total_seconds()
             raise Defer(wait, f"action {action.id} waits for its retry")
+        number = action.kind == ActionKind.NUMBER  # wanted whatever the switches around it
         # The checks in one statement; each usually finds nothing.
         later_id, failed_off_id, paused = session.execute(
             select(
-                _later_action(action),
-                _failed_off(action) if action.available else null(),
+                null() if number else _later_action(action),
+                _failed_off(action) if action.available and not number else null(),
                 paused_condition(action.account),
             )
         ).one()
@@ -202,6 +210,9 @@ def _step(ctx: WorkerContext, lock: Lock, turn: Turn) -> None:
         return
     if action.device_id is None and not _resolve(ctx, lock, client, action):
         return
+    if action.kind == ActionKind.NUMBER:
+        _change_number(ctx, lock, client, action)
+        return
     if action.available and _clear_siblings(ctx, action, _confirmed_on_siblings(ctx, action)):
         return  # the OFFs come first; this ON is taken again after them
     assert action.user_id is not None and action.device_id is not None
@@ -227,6 +238,47 @@ def _step(ctx: WorkerContext, lock: Lock, turn: Turn) -> None:
         )
 
 
+def _change_number(ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Action) -> None:
+    assert action.user_id is not None and action.device_id is not None
+    assert action.new_contact_uri is not None
+    user_id, device_id, number = action.user_id, action.device_id, action.new_contact_uri
+    outcome, attempt = _exchange(
+        ctx,
+        lock,
+        action,
+        f"PUT contact_uri={number}",
+        lambda: client.set_contact_uri(user_id, device_id, number),
+    )
+    if outcome.ok:
+        _succeed(ctx, action, outcome, attempt)
+    elif outcome.kind is Kind.RETRY:
+        _retry_or_fail(ctx, action, outcome, attempt)
+    elif outcome.http_code == 409 and action.attempts > 1:
+        # An earlier attempt may have set the number before its answer was lost.
+        _record(ctx, attempt)
+        _number_already_set(ctx, lock, client, action, outcome)
+    else:
+        _finish(ctx, action, Status.FAILED, refused(outcome, number, action.sid), outcome, attempt)
+
+
+def _number_already_set(
+    ctx: WorkerContext, lock: Lock, client: ExotelClient, action: Action, refusal: Outcome
+) -> None:
+    """A 409 for a number sent before: done if the device has the number, else refused."""
+    assert action.user_id is not None and action.new_contact_uri is not None
+    user_id, number = action.user_id, action.new_contact_uri
+    outcome, attempt = _exchange(ctx, lock, action, "GET user", lambda: client.get_user(user_id))
+    if outcome.kind is Kind.RETRY:
+        _retry_or_fail(ctx, action, outcome, attempt)
+        return
+    devices = outcome.users[0].devices if outcome.ok and outcome.users else ()
+    mine = next((d for d in devices if d.id == action.device_id), None)
+    if mine is not None and mine.contact_uri == number:
+        _succeed(ctx, action, replace(outcome, device=mine), attempt)
+        return
+    _finish(ctx, action, Status.FAILED, refused(refusal, number, action.sid), refusal, attempt)
+
+
 # -- checks before sending ----------------------------------------------------------------------
 
 
@@ -237,7 +289,7 @@ def _same_device(action: Action) -> object:
 
 
 def _later_action(action: Action) -> ScalarSelect[int]:
-    """The id of a recorded action for the same device, due after this one, wanting the other
+    """The id of a recorded switch of the same device, due after this one, wanting the other
     state (the latest such), or NULL.
 
     (A later action wanting the same state does not make this one wrong: sending both is
@@ -248,6 +300,7 @@ def _later_action(action: Action) -> ScalarSelect[int]:
         .where(
             Action.account == action.account,
             _same_device(action),  # type: ignore[arg-type]
+            Action.kind == ActionKind.SWITCH,
             Action.due_at > action.due_at,
             Action.available.is_not(action.available),
             Action.id != action.id,
@@ -265,6 +318,7 @@ def _failed_off(action: Action) -> ScalarSelect[int]:
         select(Action.id)
         .where(
             Action.owner == action.owner,
+            Action.kind == ActionKind.SWITCH,
             Action.available.is_(False),
             Action.status.in_([Status.FAILED, Status.BLOCKED]),
             Action.due_at <= action.due_at,
@@ -281,6 +335,7 @@ def _blocked_reason(session: Session, action: Action) -> str | None:
         select(Action)
         .where(
             Action.owner == action.owner,
+            Action.kind == ActionKind.SWITCH,
             Action.status.in_(FINAL_STATUSES),
             Action.due_at <= action.due_at,
             Action.id != action.id,
@@ -588,6 +643,7 @@ def _plan_retry(
 def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row) -> None:
     assert action.user_id is not None and action.device_id is not None
     now = ctx.clock.now()
+    number = action.new_contact_uri if action.kind == ActionKind.NUMBER else None
     state = {
         "account": action.account,
         "user_id": action.user_id,
@@ -599,6 +655,9 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
         "confirmed_at": now,
         "action_id": action.id,
     }
+    if number is not None:  # a new number is unverified: Exotel says available null
+        state["contact_uri"] = number
+        state["available"] = outcome.device.available if outcome.device else None
     with ctx.sessions.begin() as session:
         session.execute(insert(ATTEMPTS), attempt)
         _update(
@@ -609,6 +668,19 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
             reason=None,
             **_outcome(outcome),
         )
+        if number is not None:
+            old = session.get(DeviceState, (action.account, action.user_id, action.device_id))
+            number_changed(
+                session,
+                account=action.account,
+                user_id=action.user_id,
+                device_id=action.device_id,
+                agent=action.agent,
+                device=action.device,
+                old=action.contact_uri or (old.contact_uri if old is not None else None),
+                new=number,
+                at=now,
+            )
         session.execute(state_upsert(ctx.store.engine), state)
     late = (now - action.due_at).total_seconds()
     metrics.LATENESS.labels(action.account, action.source).observe(max(0.0, late))
@@ -646,20 +718,26 @@ def _finish(
 
 
 def _switched(action: Action, status: Status, **more: Any) -> None:
-    """Count and log an action that reached its final ``status`` (event ``switched``)."""
-    metrics.SWITCHES.labels(action.account, action.source, status).inc()
+    """Count and log an action that reached its final ``status`` (event ``switched``, or
+    ``number_changed`` for a number change, which is no switch to count)."""
+    change: dict[str, str | None] = {"state": "on" if action.available else "off"}
+    name = "switched"
+    if action.kind == ActionKind.NUMBER:
+        name, change = "number_changed", {"number": action.new_contact_uri}
+    else:
+        metrics.SWITCHES.labels(action.account, action.source, status).inc()
     level = logging.INFO if status in (Status.SUCCEEDED, Status.SUPERSEDED) else logging.WARNING
     event(
         log,
         level,
-        "switched",
+        name,
         action=action.id,
         key=action.key,
         source=action.source,
         account=action.account,
         agent=action.agent,
         device=action.device,
-        state="on" if action.available else "off",
+        **change,
         status=status,
         **more,
     )
