@@ -42,6 +42,13 @@ def _cli(p: Pipeline, *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), obj=context, env=p.env)
 
 
+def _run_before_nine(p: Pipeline) -> None:
+    """A worker, and the scheduler on the stored roster started just before 09:00, settled."""
+    p.start_worker()
+    p.start_scheduler(utc(at("08:59:58")), source="db")
+    p.settle()
+
+
 def _sent(p: Pipeline) -> list[tuple[str, bool]]:
     return [(r["device_id"], r["body"]["available"]) for r in p.puts() if r["status"] == 200]
 
@@ -50,9 +57,7 @@ def test_an_override_added_while_running_switches_at_its_start_and_a_removed_shi
     db_roster: Pipeline,
 ) -> None:
     p = db_roster
-    p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")), source="db")
-    p.settle()
+    _run_before_nine(p)
     p.tick_at(utc(at("09:00:00")))
     p.settle()
     p.control("DELETE", "log")
@@ -81,9 +86,7 @@ def test_queued_actions_a_new_version_no_longer_wants_are_superseded_not_sent(
     db_roster: Pipeline,
 ) -> None:
     p = db_roster
-    p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")), source="db")
-    p.settle()
+    _run_before_nine(p)
     p.stop_workers()  # the boundary's actions wait in Redis
     p.tick_at(utc(at("09:00:00")))
     assert {a.status for a in p.actions() if a.source == "schedule"} == {"queued"}
@@ -101,9 +104,7 @@ def test_queued_actions_a_new_version_no_longer_wants_are_superseded_not_sent(
 
 def test_a_hold_survives_a_scheduler_restart_and_ends_at_its_time(db_roster: Pipeline) -> None:
     p = db_roster
-    p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")), source="db")
-    p.settle()
+    _run_before_nine(p)
     p.tick_at(utc(at("09:00:00")))
     p.settle()
     done = _cli(p, "device", "off", "ravi", "--until", at("10:00:00"), "--wait")
@@ -127,9 +128,7 @@ def test_pause_records_but_does_not_send_and_resume_applies_the_present(
     db_roster: Pipeline,
 ) -> None:
     p = db_roster
-    p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")), source="db")
-    p.settle()
+    _run_before_nine(p)
     p.control("DELETE", "log")
     done = _cli(p, "pause")
     assert done.exit_code == 0 and "paused every account" in done.output
