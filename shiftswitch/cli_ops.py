@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import click
@@ -37,9 +36,8 @@ from shiftswitch.models import FINAL_STATUSES, Action, Status
 from shiftswitch.reports import UsageProblem, action_row, change, manual_action
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
-from shiftswitch.roster import Account, Roster, parse_instant
-from shiftswitch.roster_store import NoRoster, who
-from shiftswitch.roster_yaml import dump
+from shiftswitch.roster import Account, parse_instant
+from shiftswitch.roster_store import who
 from shiftswitch.sandbox import Sandbox, SeedError, load_seed
 from shiftswitch.settings import CONNECT_TIMEOUT, ROSTER_SOURCES, credentials
 
@@ -354,7 +352,7 @@ def check(
         )
     settings = ctx.settings
     if roster_path:
-        settings = dataclasses.replace(settings, roster_path=roster_path)
+        settings = dataclasses.replace(settings, roster_path=roster_path, roster_source="yaml")
     results = health.run(
         settings, names, ctx.clock.now(), worker=worker_name, sandbox_url=sandbox_url
     )
@@ -520,36 +518,29 @@ def set_number(
     click.echo(numbers.after(new, done=wait), err=as_json or not wait)
     if new.contact_uri is None:
         return  # the roster gives the device id, which stays the same
-    if stored and wait:
-        # The roster in the database gives the device by its number: give it the new one.
-        written = roster_store(ctx).write(
-            lambda before: _renumbered(before, agent, device_name, number),
-            source=f"device set-number {agent} {device_name}",
-            by=who(None),
-            now=ctx.clock.now(),
-        )
-        click.echo(f"stored roster version {written.number}: {written.diff.summary()}", err=as_json)
+    if stored:
+        click.echo(_stored_roster_after(ctx, new, final, done=wait), err=as_json or not wait)
         return
-    line = (
-        None
-        if stored
-        else yamldoc.load(read_text(path)).line(("agents", agent, "devices", device_name))
-    )
-    text = numbers.roster_edit(new, "the stored roster" if stored else path, line, done=wait)
+    line = yamldoc.load(read_text(path)).line(("agents", agent, "devices", device_name))
+    text = numbers.roster_edit(new, path, line, done=wait)
     if text:
         click.echo(text, err=as_json or not wait)
 
 
-def _renumbered(roster: Roster | None, agent: str, device: str, number: str) -> str:
-    if roster is None:
-        raise NoRoster()
-    old = roster.agents[agent]
-    devices = {
-        name: dataclasses.replace(d, ref=number, kind="tel") if name == device else d
-        for name, d in old.devices.items()
-    }
-    agents = {**roster.agents, agent: dataclasses.replace(old, devices=MappingProxyType(devices))}
-    return dump(dataclasses.replace(roster, agents=MappingProxyType(agents), warnings=()))
+def _stored_roster_after(ctx: Context, new: NewAction, action: Action, *, done: bool) -> str:
+    """What became of the stored roster, which gives the device by its number: the worker
+    gives it the new number, as a new version, with the change's success."""
+    entry = f"{new.agent} {new.device}"
+    if not done:
+        return f"once it succeeds, the stored roster gives {entry} as {new.new_contact_uri}"
+    source = numbers.renumber_source(new.agent, new.device, action.id)
+    version = roster_store(ctx).version_from(source)
+    if version is None:
+        return f"the stored roster no longer gives {entry} as {new.contact_uri}; left as it is"
+    return (
+        f"stored roster version {version.number} gives {entry} as {new.new_contact_uri} "
+        f"({version.summary})"
+    )
 
 
 def _submit(

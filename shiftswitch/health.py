@@ -6,7 +6,7 @@ gets an exit code and an operator one line per part saying what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from shiftswitch.broker import make_celery
 from shiftswitch.db import alembic_config, first_line, make_engine
 from shiftswitch.loader import read_text
-from shiftswitch.problems import RosterError
+from shiftswitch.problems import Problem, RosterError
+from shiftswitch.roster_store import DATABASE, NoRoster, RosterStore
 from shiftswitch.settings import Settings
 from shiftswitch.validation import validate_text
 
@@ -73,18 +74,45 @@ def redis(settings: Settings) -> Check:
 
 
 def roster(settings: Settings, now: datetime) -> Check:
+    """The roster the scheduler reads (``SHIFTSWITCH_ROSTER_SOURCE``) passes validation."""
+    if settings.roster_source == "db":
+        return _stored_roster(settings, now)
     path = settings.roster_path
     try:
         report = validate_text(read_text(path), now)
     except RosterError as exc:
         return Check("roster", False, exc.problems[0].render(path))
     if not report.ok:
-        first = report.errors[0].render(path)
-        more = f" (and {len(report.errors) - 1} more: 'shiftswitch roster validate')"
-        return Check("roster", False, first + (more if len(report.errors) > 1 else ""))
+        return _invalid(report.errors, path, "'shiftswitch roster validate'")
     assert report.roster is not None
-    agents = len(report.roster.agents)
-    return Check("roster", True, f"{path}: valid, {agents} agent{'s' * (agents != 1)}")
+    return Check("roster", True, f"{path}: valid, {_agents(len(report.roster.agents))}")
+
+
+def _stored_roster(settings: Settings, now: datetime) -> Check:
+    engine = make_engine(settings.database_url, pool_pre_ping=False)
+    try:
+        number, stored = RosterStore(engine).validated(now)
+    except NoRoster as exc:
+        return Check("roster", False, f"{DATABASE}: {exc}")
+    except RosterError as exc:
+        return _invalid(exc.problems, DATABASE, "'shiftswitch roster export' it, fix, import")
+    except SQLAlchemyError as exc:
+        return Check("roster", False, f"{DATABASE}: cannot read: {first_line(exc)}")
+    finally:
+        engine.dispose()
+    return Check(
+        "roster", True, f"{DATABASE}: version {number} valid, {_agents(len(stored.agents))}"
+    )
+
+
+def _invalid(errors: Sequence[Problem], where: str, see: str) -> Check:
+    first = errors[0].render(where)
+    more = f" (and {len(errors) - 1} more: {see})"
+    return Check("roster", False, first + (more if len(errors) > 1 else ""))
+
+
+def _agents(count: int) -> str:
+    return f"{count} agent{'s' * (count != 1)}"
 
 
 def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -> Check:

@@ -101,8 +101,9 @@ def number_changed(
     device before, so that the next switches of a device given by ``new`` go to it without a
     lookup, and a roster still giving ``old`` is looked up again rather than sent to a device
     that no longer has that number. ``agent`` and ``device`` name the roster's entry for the
-    device (None for a device given by ids alone): a roster kept in the database follows the
-    change here; a roster file is its owner's to edit (the CLI says which entry).
+    device (None for a device given by ids alone). A roster kept in the database follows the
+    change in the same transaction (:func:`~shiftswitch.roster_store.renumber`); a roster file
+    is its owner's to edit (the CLI says which entry).
     """
     session.execute(
         delete(ResolvedDevice).where(
@@ -117,6 +118,11 @@ def number_changed(
             account=account, contact_uri=new, user_id=user_id, device_id=device_id, resolved_at=at
         )
     )
+
+
+def renumber_source(agent: str | None, device: str | None, action_id: int) -> str:
+    """The source of the stored roster's version that follows a number change."""
+    return f"device set-number {agent} {device} (action {action_id})"
 
 
 # -- what the user is told ----------------------------------------------------------------------

@@ -123,6 +123,16 @@ class RosterStore:
         with self.sessions() as session:
             return session.get(RosterVersion, number)
 
+    def version_from(self, source: str) -> RosterVersion | None:
+        """The last version recorded from ``source``."""
+        with self.sessions() as session:
+            return session.scalars(
+                select(RosterVersion)
+                .where(RosterVersion.source == source)
+                .order_by(RosterVersion.number.desc())
+                .limit(1)
+            ).first()
+
     def overrides(self) -> list[RosterOverride]:
         with self.sessions() as session:
             return list(
@@ -150,37 +160,96 @@ class RosterStore:
         None for text built here, whose problems are reported without lines.
         """
         with self.sessions.begin() as session:
-            bump(session, "roster")  # the write lock: waits for any other write to commit
-            found = load(session)
-            before = found[1] if found else None
-            text = build(before)
-            report = validate_text(text, now)
-            if not report.ok:
-                errors = report.errors
-                if origin is None:
-                    errors = tuple(replace(p, line=None) for p in errors)
-                raise RosterError(errors, origin or DATABASE)
-            assert report.roster is not None
-            after = report.roster
-            diff = RosterDiff.between(before, after)
-            if found is not None and not diff:
+            written = write_in(session, build, source=source, by=by, now=now, origin=origin)
+            if written.unchanged:
                 session.rollback()
-                return Written(found[0], found[1], diff, report.warnings, unchanged=True)
-            content = dump(after)
-            number = (session.scalar(select(func.max(RosterVersion.number))) or 0) + 1
-            _store(session, after, number)
-            session.add(
-                RosterVersion(
-                    number=number,
-                    digest=digest(content),
-                    source=source,
-                    created_at=now,
-                    created_by=by,
-                    summary=diff.summary(),
-                    content=content,
-                )
-            )
-        return Written(number, after, diff, report.warnings)
+        return written
+
+
+def write_in(
+    session: Session,
+    build: Build,
+    *,
+    source: str,
+    by: str,
+    now: datetime,
+    origin: str | None = None,
+) -> Written:
+    """:meth:`RosterStore.write` in the caller's transaction, which commits it. An unchanged
+    roster records nothing (the write lock stays taken until the caller's transaction ends)."""
+    bump(session, "roster")  # the write lock: waits for any other write to commit
+    found = load(session)
+    before = found[1] if found else None
+    text = build(before)
+    report = validate_text(text, now)
+    if not report.ok:
+        errors = report.errors
+        if origin is None:
+            errors = tuple(replace(p, line=None) for p in errors)
+        raise RosterError(errors, origin or DATABASE)
+    assert report.roster is not None
+    after = report.roster
+    diff = RosterDiff.between(before, after)
+    if found is not None and not diff:
+        return Written(found[0], found[1], diff, report.warnings, unchanged=True)
+    content = dump(after)
+    number = (session.scalar(select(func.max(RosterVersion.number))) or 0) + 1
+    _store(session, after, number)
+    session.add(
+        RosterVersion(
+            number=number,
+            digest=digest(content),
+            source=source,
+            created_at=now,
+            created_by=by,
+            summary=diff.summary(),
+            content=content,
+        )
+    )
+    return Written(number, after, diff, report.warnings)
+
+
+def renumber(
+    session: Session,
+    *,
+    agent: str,
+    device: str,
+    old: str,
+    new: str,
+    source: str,
+    by: str,
+    now: datetime,
+) -> Written | None:
+    """Give the stored roster's ``agent`` ``device`` the number ``new`` in place of ``old``,
+    as a new version, in the caller's transaction. None, and nothing written, when the tables
+    do not give that device as ``old`` (no roster stored, or one edited since)."""
+    stored = session.get(RosterDevice, (agent, device))
+    if stored is None or stored.ref != old:
+        return None
+    written = write_in(
+        session,
+        lambda before: renumbered(before, agent, device, old, new),
+        source=source,
+        by=by,
+        now=now,
+    )
+    return None if written.unchanged else written
+
+
+def renumbered(roster: Roster | None, agent: str, device: str, old: str, new: str) -> str:
+    """``roster``'s text with ``agent`` ``device`` given as ``new``; as it is when it does not
+    give that device as ``old``."""
+    if roster is None:
+        raise NoRoster()
+    found = roster.agents.get(agent)
+    if found is None or getattr(found.devices.get(device), "ref", None) != old:
+        return dump(roster)
+    devices = {
+        name: replace(d, ref=new, kind="tel") if name == device else d
+        for name, d in found.devices.items()
+    }
+    agents = {**roster.agents, agent: replace(found, devices=MappingProxyType(devices))}
+    return dump(replace(roster, agents=MappingProxyType(agents), warnings=()))
 
 
 # -- rows <-> roster ----------------------------------------------------------------------------

@@ -50,6 +50,26 @@ def test_check_passes_with_everything_up_and_names_what_fails(
         _invalid_roster(p)
 
 
+def test_check_reads_the_stored_roster_when_it_is_the_source(
+    tmp_path: Path, database_url: str
+) -> None:
+    with pipeline(tmp_path, database_url, [], lambda u: roster_yaml(u, AGENTS, SHIFTS)) as p:
+        p.env["SHIFTSWITCH_ROSTER_SOURCE"] = "db"
+        none = p.cli("check", "--only", "roster")
+        assert none.returncode == 1
+        assert none.stdout.strip() == (
+            "FAIL  roster    roster (database): no roster in the database; store one with "
+            "'shiftswitch roster import FILE'"
+        )
+        p.import_roster()
+        p.roster_path.unlink()  # not read
+        stored = p.cli("check", "--only", "roster")
+        assert stored.returncode == 0, stored.stdout
+        assert (
+            stored.stdout.strip() == "ok    roster    roster (database): version 1 valid, 1 agent"
+        )
+
+
 def _invalid_roster(p: Pipeline) -> None:
     p.roster_path.write_text(p.roster_path.read_text().replace('"0 9 * * *"', '"0 25 * * *"'))
     bad = p.cli("check", "--only", "roster")

@@ -7,10 +7,12 @@ action, the refusals' wording) are tested on their own first.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +24,8 @@ from shiftswitch.models import ActionKind, DeviceState, ResolvedDevice, Status
 from shiftswitch.numbers import number_action, number_problem, refused
 from shiftswitch.reports import UsageProblem, manual_action
 from shiftswitch.roster import Roster
+from shiftswitch.roster_store import renumbered
+from shiftswitch.roster_yaml import dump
 from shiftswitch.settings import Settings
 from tests.pipeline import Pipeline, pipeline, roster_yaml, user
 from tests.test_exotel import DEVICE, FakeExotel, Reply, Seen, envelope, failure
@@ -368,3 +372,59 @@ def test_a_409_for_a_change_already_made_is_the_change_done(
             assert cached is not None and cached.device_id == "100280"
     finally:
         fake.close()
+
+
+@pytest.mark.integration
+def test_the_stored_roster_follows_a_number_change_as_a_new_version(world: Pipeline) -> None:
+    p = world
+    p.import_roster()
+    p.env["SHIFTSWITCH_ROSTER_SOURCE"] = "db"
+    p.roster_path.unlink()  # the stored roster is the only one
+    p.start_worker()
+    queued = p.cli("device", "set-number", "asha", "mobile", NEW)
+    assert queued.returncode == 0, queued.stderr
+    assert queued.stderr.splitlines()[-1] == (
+        f"once it succeeds, the stored roster gives asha mobile as {NEW}"
+    )
+    (action,) = p.settle()
+    assert action.status == Status.SUCCEEDED
+    versions = json.loads(p.cli("roster", "versions", "--json").stdout)
+    assert [(v["number"], v["by"], v["source"], v["stored"]) for v in versions] == [
+        (1, "tests", "tests", False),
+        (2, "shiftswitch worker", "device set-number asha mobile (action 1)", True),
+    ]
+    assert versions[1]["summary"] == "agents ~1 (asha)"
+    exported = parse_roster(p.cli("roster", "export").stdout)
+    assert exported.agents["asha"].devices["mobile"].ref == NEW
+    assert exported.agents["asha"].devices["desk"].ref == "100280"  # the rest as it was
+    assert exported.shifts == roster(p.sandbox.url).shifts
+    # verified again, the device is switched by its new number, found through the cache
+    p.control("PUT", "devices/acme_corp/u-100/100290", {"verified": True})
+    on = p.cli("device", "on", "asha", "mobile", "--wait")
+    assert on.returncode == 0, on.stderr
+    assert p.device("u-100", "100290")["available"] is True
+    assert [r["method"] for r in p.sandbox_log()] == ["GET", "PUT", "PUT"]
+    # waiting for a change, the command says which version gives the new number
+    again = p.cli("device", "set-number", "asha", "mobile", OLD, "--wait")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[2] == (
+        f"stored roster version 3 gives asha mobile as {OLD} (agents ~1 (asha))"
+    )
+    assert parse_roster(p.cli("roster", "export").stdout) == parse_roster(
+        p.cli("roster", "export", "--version", "1").stdout
+    )
+
+
+def test_a_stored_roster_that_no_longer_gives_the_old_number_is_left_as_it_is() -> None:
+    """Between recording the change and its success, another write gave the device anew."""
+    r = roster()
+    renumbered_roster = parse_roster(renumbered(r, "asha", "mobile", OLD, NEW))
+    assert renumbered_roster.agents["asha"].devices["mobile"].ref == NEW
+    assert renumbered_roster.agents["asha"].devices["mobile"].kind == "tel"
+    assert dataclasses.replace(
+        renumbered_roster, agents=r.agents, warnings=()
+    ) == dataclasses.replace(r, warnings=())
+    edited = parse_roster(renumbered(r, "asha", "mobile", OLD, RAVIS))
+    assert renumbered(edited, "asha", "mobile", OLD, NEW) == dump(edited)
+    gone = dataclasses.replace(r, agents=MappingProxyType({"meera": r.agents["meera"]}))
+    assert renumbered(gone, "asha", "mobile", OLD, NEW) == dump(gone)

@@ -61,9 +61,11 @@ from shiftswitch.models import (
     ResolvedDevice,
     Status,
 )
-from shiftswitch.numbers import number_changed, refused
+from shiftswitch.numbers import number_changed, refused, renumber_source
+from shiftswitch.problems import RosterError
 from shiftswitch.retry import RetryPolicy, next_delay
 from shiftswitch.roster import parse_rate
+from shiftswitch.roster_store import renumber
 
 log = logging.getLogger("shiftswitch.worker")
 
@@ -681,6 +683,7 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
                 new=number,
                 at=now,
             )
+            _renumber_stored(session, action, number, now)
         session.execute(state_upsert(ctx.store.engine), state)
     late = (now - action.due_at).total_seconds()
     metrics.LATENESS.labels(action.account, action.source).observe(max(0.0, late))
@@ -692,6 +695,30 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
         ms=round(outcome.duration * 1000),
         late_s=round(late, 3),
     )
+
+
+def _renumber_stored(session: Session, action: Action, number: str, now: datetime) -> None:
+    """A roster stored in the database that gives the device by its old number follows the
+    change, as a new version, with the change's success (a roster file is its owner's to
+    edit: ``device set-number`` says which line)."""
+    if action.agent is None or action.device is None or action.contact_uri is None:
+        return  # the roster gives the device id, which stays the same
+    try:
+        written = renumber(
+            session,
+            agent=action.agent,
+            device=action.device,
+            old=action.contact_uri,
+            new=number,
+            source=renumber_source(action.agent, action.device, action.id),
+            by="shiftswitch worker",
+            now=now,
+        )
+    except RosterError as exc:  # the stored roster no longer validates as a whole
+        event(log, logging.ERROR, "roster_not_renumbered", action=action.id, problem=str(exc))
+        return
+    if written is not None:
+        event(log, logging.INFO, "roster_renumbered", action=action.id, version=written.number)
 
 
 def _finish(
