@@ -67,7 +67,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -78,13 +77,12 @@ from typing import Any
 import requests
 import yaml
 from redis import Redis
-from sqlalchemy import Engine, create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, insert, select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import Timed
+from common import Timed, database
 
 from scheduler.loop import RosterFile, Scheduler
 from shiftswitch import coordination
@@ -186,29 +184,6 @@ def confirm_all_off(url: str, n: int) -> None:
     with engine.begin() as conn:
         conn.execute(insert(DeviceState), rows)
     engine.dispose()
-
-
-@contextmanager
-def database(arg: str | None, tmp: Path) -> Iterator[str]:
-    """A fresh database URL: a SQLite file in ``tmp``, or a new PostgreSQL database (dropped)."""
-    if not arg or arg == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    if arg in ("postgres", "postgresql"):
-        arg = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    admin_url = make_url(arg)
-    if not admin_url.drivername.startswith("postgresql"):
-        raise SystemExit(f"--database: expected sqlite or a postgresql URL, not {arg}")
-    name = f"shiftswitch_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 SENTINEL = "bench_pipeline:sentinel"  # gone if someone else flushes the Redis database

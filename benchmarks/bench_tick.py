@@ -4,8 +4,10 @@ For each size (agents; the roster of ``gen_roster.generate``: 200 shifts, 3 zone
 with ``base_url: http://127.0.0.1:9`` in place of the regions: nothing is ever sent), in a fresh
 subprocess so that its peak memory is its own:
 
-- a fresh SQLite database (migrations applied), a :class:`~scheduler.loop.Scheduler` on the
-  roster file, and a dispatcher that does nothing (the broker is not what is measured);
+- a fresh database (migrations applied: SQLite, or with ``--database URL`` a new PostgreSQL
+  database, dropped after), a :class:`~scheduler.loop.Scheduler` on the roster file (or with
+  ``--source db`` on the roster tables, the file imported first: the import is timed apart), and
+  a dispatcher that does nothing (the broker is not what is measured);
 - ``B`` = the instant of the next 24 hours from 2026-12-07T00:00Z (a Monday) with the most
   transitions due, from ``Planner(roster).transitions``;
 - **start/reconcile**: ``start(B - 2 s)``: load and validate the roster, plan the horizon
@@ -14,8 +16,9 @@ subprocess so that its peak memory is its own:
   of a new installation, the heaviest start there is;
 - **idle ticks**: ``tick(B - 2 s + k ms)`` for k = 1 .. ``--ticks`` (1000): nothing is due in
   that second (checked: every tick must report ``due == 0``), so each is what a running
-  scheduler does about every second of the day: a ``stat`` of the roster file and a look at the
-  front of the plan;
+  scheduler does about every second of the day: a read of the ``changes`` counters (roster,
+  holds, pauses), a ``stat`` of the roster file (with the file source) and a look at the front
+  of the plan;
 - **boundary tick**: ``tick(B)``: the transitions due at B are recorded (one INSERT per 500),
   claimed and handed to the no-op dispatcher; then ``tick(B + 1 s)``, idle again.
 
@@ -25,6 +28,7 @@ the subprocess.
 
     python benchmarks/bench_tick.py                   # 10,000 agents
     python benchmarks/bench_tick.py 10000 100000      # chosen sizes
+    python benchmarks/bench_tick.py --source db --database postgresql+psycopg://postgres@127.0.0.1/postgres
 
 Exits 1 if a measurement fails, or if an idle tick finds something due.
 """
@@ -50,7 +54,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import Timed, run_measurement
+from common import Timed, database, run_measurement
 from gen_roster import SHIFTS, ZONES, generate
 
 from shiftswitch.broker import batches
@@ -101,22 +105,40 @@ def _roster_file(path: Path, agents: int, seed: int) -> tuple[int, datetime, int
     return len(text.encode()), boundary, due, sum(len(a.devices) for a in roster.agents.values())
 
 
-def _worker(agents: int, seed: int, ticks: int) -> dict[str, Any]:
+def _roster_source(source: str, path: Path, engine: Any) -> tuple[Any, float | None]:
+    """The scheduler's roster source; with ``db``, the file imported into the roster tables
+    first (the seconds that took)."""
+    from scheduler.loop import RosterFile, RosterTables  # noqa: PLC0415 - not in the parent
+    from shiftswitch.roster_store import RosterStore  # noqa: PLC0415
+
+    if source != "db":
+        return RosterFile(str(path)), None
+    body = path.read_text()
+    store = RosterStore(engine)
+    t0 = time.perf_counter()
+    store.write(lambda _: body, source="bench", by="bench", now=NOW)
+    return RosterTables(store), time.perf_counter() - t0
+
+
+def _worker(agents: int, seed: int, ticks: int, source: str, db: str | None) -> dict[str, Any]:
     """Measure one size in this process."""
-    from scheduler.loop import RosterFile, Scheduler  # noqa: PLC0415 - not in the parent
+    from scheduler.loop import Scheduler  # noqa: PLC0415 - not in the parent
     from shiftswitch.actions import Store  # noqa: PLC0415
     from shiftswitch.db import make_engine, upgrade  # noqa: PLC0415
 
-    with tempfile.TemporaryDirectory(prefix="bench_tick_") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench_tick_") as tmp,
+        database(db, Path(tmp)) as url,
+    ):
         path = Path(tmp) / "schedules.yaml"
         size, boundary, due_at_boundary, devices = _roster_file(path, agents, seed)
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
         engine = make_engine(url)
+        roster, import_s = _roster_source(source, path, engine)
 
         dispatcher = NoDispatch()
         store = Store(engine)
-        scheduler = Scheduler(RosterFile(str(path)), store, dispatcher)
+        scheduler = Scheduler(roster, store, dispatcher)
         # The parts of start(), timed by wrapping this process's objects (not the product code).
         parts = {
             "load": Timed(scheduler.source.load),
@@ -159,6 +181,9 @@ def _worker(agents: int, seed: int, ticks: int) -> dict[str, Any]:
     idle_sorted = sorted(idle_us)
     return {
         "agents": agents,
+        "source": source,
+        "database": url.split(":", 1)[0],
+        "import_s": import_s,
         "devices": devices,
         "yaml_bytes": size,
         "start_s": start_s,
@@ -183,11 +208,13 @@ def _worker(agents: int, seed: int, ticks: int) -> dict[str, Any]:
     }
 
 
-def _measure(agents: int, seed: int, ticks: int, timeout: float) -> dict[str, Any]:
+def _measure(args: argparse.Namespace, agents: int) -> dict[str, Any]:
+    more = ["--database", args.database] if args.database else []
+    options = ["--seed", str(args.seed), "--ticks", str(args.ticks), "--source", args.source]
     return run_measurement(
         __file__,
-        ["--seed", str(seed), "--ticks", str(ticks), str(agents)],
-        timeout,
+        [*options, *more, str(agents)],
+        args.timeout,
         f"{agents} agents",
     )
 
@@ -195,7 +222,9 @@ def _measure(agents: int, seed: int, ticks: int, timeout: float) -> dict[str, An
 def _row(r: dict[str, Any]) -> str:
     p, b = r["start_parts_s"], r["boundary_parts_s"]
     return (
-        f"| {r['agents']:,} | {r['start_s']:.2f} ({r['start_recorded']:,} actions; load "
+        f"| {r['agents']:,} | {r['start_s']:.2f} ({r['start_recorded']:,} actions; "
+        + (f"after an import of {r['import_s']:.2f} s; " if r["import_s"] is not None else "")
+        + f"load "
         f"{p['load']:.2f}, record {p['record']:.2f}, enqueue {p['enqueue']:.2f}) "
         f"| {r['idle_median_us']:.0f} | {r['idle_p99_us']:.0f} | {r['idle_max_us']:.0f} "
         f"| {r['boundary'][11:16]}Z: {r['boundary_due']:,} due, {r['boundary_s'] * 1000:.0f} ms "
@@ -215,17 +244,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds allowed per size (600)"
     )
+    parser.add_argument(
+        "--source",
+        choices=("yaml", "db"),
+        default="yaml",
+        help="the scheduler's roster: the file (yaml), or the roster tables after an import (db)",
+    )
+    parser.add_argument(
+        "--database",
+        help="sqlite (default), or a PostgreSQL URL (a fresh database made there, then dropped)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes: list[int] = args.sizes or list(DEFAULT_SIZES)
 
     if args.worker:
-        print(json.dumps(_worker(sizes[0], args.seed, args.ticks)))
+        print(json.dumps(_worker(sizes[0], args.seed, args.ticks, args.source, args.database)))
         return 0
 
     print(
-        f"# Tick benchmark: {SHIFTS} shifts, zones {', '.join(ZONES)}, 2 accounts; SQLite; "
+        f"# Tick benchmark: {SHIFTS} shifts, zones {', '.join(ZONES)}, 2 accounts; "
+        f"{'PostgreSQL' if args.database and args.database != 'sqlite' else 'SQLite'}; "
+        f"roster source {args.source}; "
         f"no-op dispatcher; {args.ticks} idle ticks 1 ms apart; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n",
         file=sys.stderr if args.json else sys.stdout,
@@ -236,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     for agents in sizes:
         started = time.perf_counter()
         try:
-            r = _measure(agents, args.seed, args.ticks, args.timeout)
+            r = _measure(args, agents)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"FAILED: {exc}", file=sys.stderr, flush=True)
             failed = True

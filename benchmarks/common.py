@@ -7,8 +7,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
 
 
 class Timed:
@@ -40,3 +45,26 @@ def run_measurement(script: str, args: Sequence[str], timeout: float, what: str)
         )
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+@contextmanager
+def database(arg: str | None, tmp: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file in ``tmp``, or a new PostgreSQL database (dropped)."""
+    if not arg or arg == "sqlite":
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    if arg in ("postgres", "postgresql"):
+        arg = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    admin_url = make_url(arg)
+    if not admin_url.drivername.startswith("postgresql"):
+        raise SystemExit(f"--database: expected sqlite or a postgresql URL, not {arg}")
+    name = f"shiftswitch_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

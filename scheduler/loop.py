@@ -178,10 +178,10 @@ class RosterTables:
         if serial is not None and serial == self._serial:
             return None
         self._serial = serial
+        number = self.store.current_version()
+        if number is None or number in (self.version, self._refused):
+            return None
         try:
-            number, _ = self.store.current()
-            if number in (self.version, self._refused):
-                return None
             number, roster = self.store.validated(now)
         except RosterError as exc:
             self._refused = number

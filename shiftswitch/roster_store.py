@@ -115,6 +115,11 @@ class RosterStore:
             raise NoRoster()
         return found
 
+    def current_version(self) -> int | None:
+        """The version the tables hold (None when they hold none), without reading the roster."""
+        with self.sessions() as session:
+            return session.scalar(select(RosterSettings.version).where(RosterSettings.id == 1))
+
     def versions(self) -> list[RosterVersion]:
         with self.sessions() as session:
             return list(session.scalars(select(RosterVersion).order_by(RosterVersion.number)))
