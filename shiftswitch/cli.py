@@ -26,7 +26,7 @@ from shiftswitch.loader import read_text
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import RosterError, quote
 from shiftswitch.roster import Roster
-from shiftswitch.roster_store import NoRoster
+from shiftswitch.roster_store import DATABASE, NoRoster
 from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.validation import validate_text
 
@@ -122,7 +122,8 @@ def plan(
 ) -> None:
     """Show the transitions ahead, in the order they will be applied."""
     now = ctx.clock.now()
-    path = roster_path or ctx.settings.roster_path
+    stored = roster_path is None and ctx.settings.roster_source == "db"
+    path = DATABASE if stored else roster_path or ctx.settings.roster_path
     r = cli_roster.current_roster(ctx, roster_path, now)
     begin = _parse_from(start, r, now)
     end = begin + timedelta(hours=hours)

@@ -4,13 +4,14 @@ the roster in the database, edited whole or one override at a time, each edit a 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import click
 
-from shiftswitch.cli_context import Context, pass_context, table
+from shiftswitch.cli_context import Context, count, pass_context, table
 from shiftswitch.db import make_engine
 from shiftswitch.loader import read_text
 from shiftswitch.models import RosterOverride
@@ -275,9 +276,14 @@ def override_add(
             )
         new = Override(len(before.overrides), agent, device, begin, finish, before.zone)
         made.append(new)
-        return dump(_with_overrides(before, (*before.overrides, new)))
+        listed.extend((*before.overrides, new))
+        return dump(_with_overrides(before, tuple(listed)))
 
-    written = store.write(build, source=f"override add {agent}", by=who(by), now=now)
+    listed: list[Override] = []
+    try:
+        written = store.write(build, source=f"override add {agent}", by=who(by), now=now)
+    except RosterError as exc:
+        raise click.ClickException(_refused_override(exc, listed, store)) from None
     _report(written, "override add")
     for row in store.overrides():
         if made and override_key(row) == override_key(made[-1]):
@@ -378,6 +384,31 @@ def override_remove(ctx: Context, override_id: int, by: str | None) -> None:
     else:
         click.echo(f"override {override_id} ({what}) removed")
     _report(written, f"override remove {override_id}")
+
+
+def _refused_override(exc: RosterError, listed: Sequence[Override], store: RosterStore) -> str:
+    """Why an override was refused, in one line, naming the overrides by the ids ``override
+    list`` shows (the validator knows them by their place in the roster)."""
+    ids = {override_key(row): row.id for row in store.overrides()}
+
+    def name(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if index >= len(listed):
+            return match.group(0)
+        if index == len(listed) - 1:
+            return "the new override"
+        return f"override {ids.get(override_key(listed[index]), '?')}"
+
+    first = _OVERRIDE_PLACE.sub(name, exc.problems[0].render())
+    more = len(exc.problems) - 1
+    return (
+        first
+        + (f" (and {count(more, 'more problem')})" if more else "")
+        + ("; 'shiftswitch override list' shows them" if "override " in first else "")
+    )
+
+
+_OVERRIDE_PLACE = re.compile(r"overrides\[(\d+)\]")
 
 
 def _with_overrides(roster: Roster, overrides: tuple[Override, ...]) -> Roster:

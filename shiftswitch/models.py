@@ -326,6 +326,7 @@ class RosterOverride(Base):
     """An override; its id is what ``override list`` shows and ``override remove`` takes."""
 
     __tablename__ = "roster_overrides"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - ids never reused
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # No foreign key: an override keeps its row (and id) while the agents are written anew;

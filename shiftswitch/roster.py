@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Literal
@@ -144,10 +144,13 @@ class Override:
     start: datetime  # UTC
     end: datetime  # UTC, exclusive
     zone: ZoneInfo
+    # How the roster's owner names it: None for a roster file (its place in the file's list);
+    # "override 7" for the roster in the database (the id 'override list' shows).
+    name: str | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
-        return f"overrides[{self.index}]"
+        return self.name or f"overrides[{self.index}]"
 
 
 @dataclass(frozen=True, slots=True)

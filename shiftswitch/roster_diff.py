@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.roster import Override, Roster
-from shiftswitch.roster_yaml import local_time
+from shiftswitch.roster_yaml import duration, local_time
 
 SHOWN = 4  # names listed in a summary before "and N more"
 
@@ -19,6 +21,8 @@ class SectionDiff:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
+    # What changed in each changed name: "members +ravi -meera; duration 9h -> 8h".
+    details: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
@@ -90,8 +94,11 @@ class RosterDiff:
         if self.timezone:
             out.append(f"~ timezone: {self.timezone[0]} -> {self.timezone[1]}")
         for s in self.sections:
-            for sign, names in (("+", s.added), ("-", s.removed), ("~", s.changed)):
+            for sign, names in (("+", s.added), ("-", s.removed)):
                 out += [f"{sign} {s.section[:-1]} {name}" for name in names]
+            for name in s.changed:
+                detail = s.details.get(name)
+                out.append(f"~ {s.section[:-1]} {name}" + (f": {detail}" if detail else ""))
         return out
 
 
@@ -123,12 +130,56 @@ def _identity(t: Transition) -> tuple[object, ...]:
 def _by_name(
     section: str, before: Mapping[str, object], after: Mapping[str, object]
 ) -> SectionDiff:
+    changed = tuple(n for n in after if n in before and before[n] != after[n])
     return SectionDiff(
         section,
         tuple(n for n in after if n not in before),
         tuple(n for n in before if n not in after),
-        tuple(n for n in after if n in before and before[n] != after[n]),
+        changed,
+        MappingProxyType({n: _changes(before[n], after[n]) for n in changed}),
     )
+
+
+def _changes(before: object, after: object) -> str:
+    """The fields of a roster entry that differ: ``members +ravi; duration 9h -> 8h``."""
+    if not (is_dataclass(before) and is_dataclass(after)):
+        return ""
+    out = []
+    for f in fields(before):
+        old, new = getattr(before, f.name), getattr(after, f.name)
+        if f.name in ("index", "name") or old == new:
+            continue
+        if isinstance(old, Mapping) and isinstance(new, Mapping):  # an agent's devices
+            out += [f"{f.name} +{k} {_shown(new[k])}" for k in new if k not in old]
+            out += [f"{f.name} -{k}" for k in old if k not in new]
+            out += [
+                f"{f.name}.{k} {_shown(old[k])} -> {_shown(new[k])}"
+                for k in new
+                if k in old and old[k] != new[k]
+            ]
+        elif isinstance(old, tuple | frozenset) and isinstance(new, tuple | frozenset):
+            was, now = [_shown(v) for v in _ordered(old)], [_shown(v) for v in _ordered(new)]
+            moved = [f"+{v}" for v in now if v not in was] + [f"-{v}" for v in was if v not in now]
+            out.append(f"{f.name} {' '.join(moved) or 'reordered'}")
+        else:
+            out.append(f"{f.name} {_shown(old)} -> {_shown(new)}")
+    return "; ".join(out)
+
+
+def _ordered(values: tuple[object, ...] | frozenset[object]) -> list[object]:
+    return sorted(values, key=str) if isinstance(values, frozenset) else list(values)
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, timedelta):
+        return duration(value)
+    if isinstance(value, ZoneInfo):
+        return value.key
+    if is_dataclass(value) and hasattr(value, "ref"):  # a device
+        return str(value.ref)
+    return str(value)
 
 
 def _names(names: Sequence[str]) -> str:

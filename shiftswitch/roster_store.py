@@ -105,7 +105,12 @@ class RosterStore:
         if not report.ok:
             raise RosterError((replace(p, line=None) for p in report.errors), DATABASE)
         assert report.roster is not None
-        return number, report.roster
+        # The text names overrides by their place; the tables by their ids.
+        named = tuple(
+            replace(o, name=kept.name)
+            for o, kept in zip(report.roster.overrides, stored.overrides, strict=True)
+        )
+        return number, replace(report.roster, overrides=named)
 
     def current(self) -> tuple[int, Roster]:
         """The version the tables hold and its roster, as stored (raises :class:`NoRoster`)."""
@@ -318,6 +323,7 @@ def load(session: Session) -> tuple[int, Roster] | None:
             o.starts_at,
             o.ends_at,
             ZoneInfo(o.timezone) if o.timezone else zone,
+            name=f"override {o.id}",
         )
         for i, o in enumerate(
             session.scalars(
