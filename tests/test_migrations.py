@@ -78,3 +78,28 @@ def test_actions_recorded_before_0004_are_switches_and_keep_their_attempts(
             assert conn.execute(text("SELECT count(*) FROM attempts")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_0006_keeps_the_overrides_and_never_gives_an_id_again(database_url: str) -> None:
+    upgrade(database_url, "0005")
+    engine = make_engine(database_url)
+    insert = text(
+        "INSERT INTO roster_overrides (agent, device, starts_at, ends_at) "
+        "VALUES ('asha', :device, '2026-12-01 03:30:00', '2026-12-01 07:30:00')"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, {"device": "mobile"})
+            conn.execute(insert, {"device": None})
+        upgrade(database_url)
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT id, device FROM roster_overrides ORDER BY id")).all()
+            assert [tuple(r) for r in rows] == [(1, "mobile"), (2, None)]
+            conn.execute(text("DELETE FROM roster_overrides WHERE id = 2"))
+            conn.execute(insert, {"device": "desk"})
+            assert conn.execute(text("SELECT max(id) FROM roster_overrides")).scalar() == 3
+        command.downgrade(alembic_config(database_url), "0005")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM roster_overrides")).scalar() == 2
+    finally:
+        engine.dispose()
