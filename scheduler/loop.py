@@ -310,7 +310,7 @@ class Scheduler:
         that the roster now in force no longer wants: an ON for a device that should be OFF now,
         or an OFF for the device that should be ON. Manual actions and those a worker is
         applying are left alone. The reconcile that follows sends what the roster wants."""
-        desired = self._desired(now)
+        desired = self.desired(now)
         with self.store.sessions.begin() as session:
             unwanted = [
                 a.id
@@ -359,7 +359,7 @@ class Scheduler:
         confirmed one (source ``reconcile``). Devices with an action under way are left to it."""
         self._next_reconcile = now + self.reconcile_every
         roster = self.roster
-        desired = self._desired(now)
+        desired = self.desired(now)
         with self.store.sessions() as session:
             busy = {
                 (agent, device)
@@ -436,7 +436,7 @@ class Scheduler:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _desired(self, now: datetime) -> dict[str, str | None]:
+    def desired(self, now: datetime) -> dict[str, str | None]:
         """Each agent's desired device now: the roster's, as the holds in force change it."""
         assert self._planner is not None
         return self._holds.overlay(self._planner.desired(now), now)

@@ -676,7 +676,9 @@ def reconcile(ctx: Context, roster_path: str | None, remote: bool, as_json: bool
     found = None
     if remote:
         try:
-            found = drift.check(sched.roster, store, dispatcher, _paced_client(ctx), now)
+            found = drift.check(
+                sched.roster, sched.desired(now), store, dispatcher, _paced_client(ctx), now
+            )
         except drift.RemoteError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:

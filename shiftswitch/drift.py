@@ -11,7 +11,7 @@ found is recorded in ``remote_checks``; ``shiftswitch status`` shows the last on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,7 +21,6 @@ from shiftswitch.actions import NewAction, Store, for_device, state_upsert
 from shiftswitch.broker import Dispatcher
 from shiftswitch.exotel import Device, ExotelClient, User
 from shiftswitch.models import OPEN_STATUSES, Action, RemoteCheck, Source
-from shiftswitch.planner import Planner
 from shiftswitch.roster import Account, Roster
 
 
@@ -48,14 +47,16 @@ class RemoteReport:
 
 def check(
     roster: Roster,
+    desired: Mapping[str, str | None],
     store: Store,
     dispatcher: Dispatcher,
     client_for: Callable[[Account], ExotelClient],
     now: datetime,
 ) -> RemoteReport:
     """Read every managed device from Exotel, record it, correct drift; raise RemoteError when
-    an account cannot be read (nothing is recorded for it then)."""
-    desired = Planner(roster).desired(now)
+    an account cannot be read (nothing is recorded for it then). ``desired`` is each agent's
+    device that should be ON now (None: none), as the scheduler wants it: the roster's, as the
+    holds in force change it, so that a held device is no drift."""
     report = RemoteReport(now)
     with store.sessions() as session:
         busy = {

@@ -147,3 +147,32 @@ def test_pause_records_but_does_not_send_and_resume_applies_the_present(
     p.tick_at(utc(at("09:00:05")))
     p.settle()
     assert sorted(_sent(p)) == [("100280", True), ("100281", True)]  # the present, once
+
+
+def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster: Pipeline) -> None:
+    p = db_roster
+    _run_before_nine(p)
+    p.tick_at(utc(at("09:00:00")))
+    p.settle()  # desk-am: asha's and ravi's desks ON
+    done = _cli(p, "device", "off", "ravi", "--until", at("10:00:00"), "--wait")
+    assert done.exit_code == 0, done.output
+    p.control("DELETE", "log")
+    p.clock.set(utc(at("09:20:00")))
+    remote = _cli(p, "reconcile", "--remote")
+    assert remote.exit_code == 0, remote.output
+    assert "remote: 3 devices read from Exotel, 0 not as wanted, 0 actions enqueued" in (
+        remote.output
+    )  # ravi's desk is OFF as held, not ON as the roster has it
+    time.sleep(1)
+    p.settle()
+    assert p.puts() == []
+    # the roster's state is drift again once the hold is over
+    p.clock.set(utc(at("10:00:01")))
+    after = _cli(p, "reconcile", "--remote")
+    assert after.output.splitlines() == [
+        "reconcile: 1 action enqueued",
+        "remote: 3 devices read from Exotel, 1 not as wanted, 0 actions enqueued",
+        "  ravi desk: OFF, wanted ON; set by an action under way",
+    ]
+    p.settle()
+    assert _sent(p) == [("100281", True)]
