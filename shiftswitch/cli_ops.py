@@ -496,8 +496,10 @@ def set_number(
     """Give a roster device a new number (Exotel's contact_uri): NUMBER in E.164, +919953125068.
 
     Exotel stops routing calls to the old number at once, and routes none to the new one until
-    the device is verified again. Exit 1 when Exotel refuses (409: the number is another
-    device's; 403: not a phone device), 2 for a bad NUMBER, AGENT or DEVICE.
+    the device is verified again. A roster stored in the database that gives the device by its
+    number follows the change (a new version); a roster file is yours to edit (the command says
+    which line). Exit 1 when Exotel refuses (409: the number is another device's; 403: not a
+    phone device), 2 for a bad NUMBER, AGENT or DEVICE.
     """
     if (problem := numbers.number_problem(number)) is not None:
         raise click.UsageError(problem)

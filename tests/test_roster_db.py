@@ -166,7 +166,8 @@ def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster: Pipeline) ->
     time.sleep(1)
     p.settle()
     assert p.puts() == []
-    # the roster's state is drift again once the hold is over
+    # the roster's state is drift again once the hold is over (no worker: the ON waits)
+    p.stop_workers()
     p.clock.set(utc(at("10:00:01")))
     after = _cli(p, "reconcile", "--remote")
     assert after.output.splitlines() == [
@@ -174,5 +175,32 @@ def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster: Pipeline) ->
         "remote: 3 devices read from Exotel, 1 not as wanted, 0 actions enqueued",
         "  ravi desk: OFF, wanted ON; set by an action under way",
     ]
+    p.workers.clear()
+    p.start_worker()
     p.settle()
     assert _sent(p) == [("100281", True)]
+
+
+def test_a_device_removed_from_the_roster_while_on_is_turned_off(db_roster: Pipeline) -> None:
+    p = db_roster
+    _run_before_nine(p)
+    p.tick_at(utc(at("09:00:00")))
+    p.settle()  # desk-am: asha's and ravi's desks ON
+    p.control("DELETE", "log")
+    # ravi leaves: gone from the agents and from the shift
+    shifts = [{**HANDOFF_SHIFTS[0], "members": ["asha:desk"]}, HANDOFF_SHIFTS[1]]
+    p.import_roster(roster_yaml(p.sandbox.url, {"asha": HANDOFF_AGENTS["asha"]}, shifts))
+    p.tick_at(utc(at("09:00:05")))
+    p.settle()
+    assert _sent(p) == [("100281", False)]  # nothing rings for someone who left
+    (off,) = [a for a in p.actions() if a.key.startswith("retired:")]
+    assert (off.agent, off.device, off.source, off.status) == (
+        "ravi",
+        "desk",
+        "reconcile",
+        "succeeded",
+    )
+    # confirmed OFF, it is left alone from then on; asha's desk was never touched
+    p.tick_at(utc(at("09:10:00")))  # two periodic reconciles
+    p.settle()
+    assert _sent(p) == [("100281", False)]
