@@ -38,8 +38,8 @@ from shiftswitch.actions import (
     Store,
     chunks,
     for_device,
+    for_ids,
     for_transition,
-    owner_of,
 )
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
@@ -562,26 +562,20 @@ def _retired(
             continue
         if (state.agent, state.device) in busy or state.account not in roster.accounts:
             continue  # an action under way sets it; an account removed has no address left
-        account = roster.accounts[state.account]
         out.append(
-            NewAction(
+            for_ids(
+                roster.accounts[state.account],
+                state.user_id,
+                state.device_id,
+                False,
                 key=(
                     f"retired:{state.account}/{state.user_id}/{state.device_id}/"
                     f"{state.confirmed_at.isoformat()}"
                 ),
                 source=Source.RECONCILE,
-                owner=owner_of(account.name, state.user_id, state.agent),
-                account=account.name,
-                sid=account.sid,
-                base_url=account.base_url,
-                rate_limit=str(account.rate_limit),
+                due_at=now,
                 agent=state.agent,
                 device=state.device,
-                user_id=state.user_id,
-                device_id=state.device_id,
-                contact_uri=None,
-                available=False,
-                due_at=now,
             )
         )
     return out

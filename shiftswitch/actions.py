@@ -25,7 +25,7 @@ from shiftswitch.broker import Dispatcher
 from shiftswitch.controls import paused_condition
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.planner import Transition
-from shiftswitch.roster import Agent, Roster
+from shiftswitch.roster import Account, Agent, Roster
 
 T = TypeVar("T")
 CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
@@ -104,6 +104,38 @@ def for_device(
         shift=shift,
         override=override,
         siblings=siblings_of(agent, device.name),
+    )
+
+
+def for_ids(
+    account: Account,
+    user_id: str,
+    device_id: str,
+    available: bool,
+    *,
+    key: str,
+    source: Source,
+    due_at: datetime,
+    agent: str | None = None,
+    device: str | None = None,
+) -> NewAction:
+    """The action that switches an Exotel device given by its ids (named ``agent`` ``device``
+    when it was a roster device)."""
+    return NewAction(
+        key=key,
+        source=source,
+        owner=owner_of(account.name, user_id, agent),
+        account=account.name,
+        sid=account.sid,
+        base_url=account.base_url,
+        rate_limit=str(account.rate_limit),
+        agent=agent,
+        device=device,
+        user_id=user_id,
+        device_id=device_id,
+        contact_uri=None,
+        available=available,
+        due_at=due_at,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from shiftswitch.actions import NewAction, Store, for_device, owner_of
+from shiftswitch.actions import NewAction, Store, for_device, for_ids
 from shiftswitch.models import (
     FINAL_STATUSES,
     Action,
@@ -55,23 +55,10 @@ def manual_action(
         raise UsageProblem(
             f"unknown account {quote(account)}; {_known('accounts', roster.accounts)}"
         )
-    acc = roster.accounts[account]
-    return NewAction(
-        key=key,
-        source=Source.MANUAL,
-        owner=owner_of(account, user_id, None),
-        account=account,
-        sid=acc.sid,
-        base_url=acc.base_url,
-        rate_limit=str(acc.rate_limit),
-        agent=None,
-        device=None,
-        user_id=user_id,
-        device_id=device_id,
-        contact_uri=None,
-        available=available,
-        due_at=now,
-    )
+    return for_ids(
+        roster.accounts[account], user_id, device_id, available,
+        key=key, source=Source.MANUAL, due_at=now,
+    )  # fmt: skip
 
 
 def manual_key(what: str) -> str:

@@ -568,6 +568,14 @@ def test_device_on_with_wait_and_errors(handoff: Pipeline) -> None:
     which = p.cli("device", "off", "asha")
     assert which.returncode == 2 and "has 2 devices; name one: desk, mobile" in which.stderr
 
+    # any Exotel device, by its ids
+    by_ids = p.cli("device", "on", "--user", "u-101", "--device", "100281", "--wait")
+    assert by_ids.returncode == 0, by_ids.stderr
+    assert by_ids.stdout.startswith("succeeded: u-101 100281 ON (HTTP 200, 1 attempt")
+    assert p.device("u-101", "100281")["available"] is True
+    bad = p.cli("device", "on", "--user", "u-101", "--device", "100281", "--account", "other")
+    assert bad.returncode == 2 and 'unknown account "other"; accounts are: main' in bad.stderr
+
     history = p.cli("history", "asha", "--json")
     assert history.returncode == 0 and '"status": "succeeded"' in history.stdout
     status = p.cli("status")
