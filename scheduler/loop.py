@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,15 +32,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from shiftswitch import metrics
-from shiftswitch.actions import (
-    CHUNK,
-    NewAction,
-    Store,
-    chunks,
-    for_device,
-    for_ids,
-    for_transition,
-)
+from shiftswitch.actions import CHUNK, NewAction, Store, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.controls import Controls, Holds
@@ -185,14 +177,14 @@ class RosterTables:
         serial = (serials or {}).get("roster")
         if serial is not None and serial == self._serial:
             return None
-        self._serial = serial
-        number = self.store.current_version()
+        number = self.store.current_version()  # a database error: looked at again next tick
         if number is None or number in (self.version, self._refused):
+            self._serial = serial
             return None
         try:
             number, roster = self.store.validated(now)
         except RosterError as exc:
-            self._refused = number
+            self._serial, self._refused = serial, number
             event(
                 log,
                 logging.ERROR,
@@ -205,7 +197,7 @@ class RosterTables:
             return None
         except NoRoster:
             return None
-        self.version, self.roster = number, roster
+        self._serial, self.version, self.roster = serial, number, roster
         event(log, logging.INFO, "roster", roster=DATABASE, version=number)
         return roster
 
@@ -383,24 +375,20 @@ class Scheduler:
                 for r in session.scalars(select(ResolvedDevice))
             }
         differing: list[tuple[Agent, Device, bool]] = []
-        managed: set[tuple[str, str, str]] = set()
         for agent in roster.agents.values():
             want = desired.get(agent.name)
             for device in agent.devices.values():
+                if (agent.name, device.name) in busy:
+                    continue
                 ids = resolved.get((agent.account, device.contact_uri or ""))
                 if device.device_id and agent.user_id:
                     ids = (agent.user_id, device.device_id)
-                if ids:
-                    managed.add((agent.account, *ids))
-                if (agent.name, device.name) in busy:
-                    continue
                 state = states.get((agent.account, *ids)) if ids else None
                 wanted = device.name == want
                 # A device never confirmed (state None) is set: its state is unknown.
                 if state is None or state.available is not wanted:
                     differing.append((agent, device, wanted))
-        retired = _retired(roster, states.values(), managed, busy, now)
-        if not differing and not retired:
+        if not differing:
             return 0
         last = self._latest_actions({(a.account, a.name, d.name) for a, d, _ in differing})
         new: list[NewAction] = []
@@ -424,14 +412,6 @@ class Scheduler:
                     due_at=now,
                 )
             )
-        if retired:
-            event(
-                log,
-                logging.INFO,
-                "retired_devices_off",
-                devices=", ".join(f"{a.agent} {a.device}" for a in retired),
-            )
-        new += retired
         if not new:
             return 0
         self.store.record(new, now)
@@ -535,50 +515,6 @@ class Scheduler:
                 session.rollback()
                 return
         event(log, logging.INFO, "roster", roster=path, version=number, digest=digest[:12])
-
-
-def _retired(
-    roster: Roster,
-    states: Iterable[DeviceState],
-    managed: set[tuple[str, str, str]],
-    busy: set[tuple[str | None, str | None]],
-    now: datetime,
-) -> list[NewAction]:
-    """OFF for each device last confirmed ON that the roster no longer has (its agent, or the
-    device, was removed): left ON, it would ring for nobody, or for someone who left.
-
-    A device counts as removed only when neither its name (agent, device) nor its Exotel ids
-    are the roster's, so a device renamed, or given by a number not yet looked up, is not one.
-    The key carries the confirmation it answers, so a refused OFF is not sent again and again.
-    """
-    out = []
-    for state in states:
-        if state.available is not True or state.agent is None or state.device is None:
-            continue
-        agent = roster.agents.get(state.agent)
-        if agent is not None and state.device in agent.devices:
-            continue
-        if (state.account, state.user_id, state.device_id) in managed:
-            continue
-        if (state.agent, state.device) in busy or state.account not in roster.accounts:
-            continue  # an action under way sets it; an account removed has no address left
-        out.append(
-            for_ids(
-                roster.accounts[state.account],
-                state.user_id,
-                state.device_id,
-                False,
-                key=(
-                    f"retired:{state.account}/{state.user_id}/{state.device_id}/"
-                    f"{state.confirmed_at.isoformat()}"
-                ),
-                source=Source.RECONCILE,
-                due_at=now,
-                agent=state.agent,
-                device=state.device,
-            )
-        )
-    return out
 
 
 def _refused_for_good(action: Action, wanted: bool) -> bool:

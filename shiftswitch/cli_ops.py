@@ -536,9 +536,20 @@ def _stored_roster_after(ctx: Context, new: NewAction, action: Action, *, done: 
     if not done:
         return f"once it succeeds, the stored roster gives {entry} as {new.new_contact_uri}"
     source = numbers.renumber_source(new.agent, new.device, action.id)
-    version = roster_store(ctx).version_from(source)
+    store = roster_store(ctx)
+    version = store.version_from(source)
     if version is None:
-        return f"the stored roster no longer gives {entry} as {new.contact_uri}; left as it is"
+        agent = store.current()[1].agents.get(new.agent or "")
+        device = agent.devices.get(new.device or "") if agent is not None else None
+        if device is None or device.ref != new.contact_uri:
+            return f"the stored roster no longer gives {entry} as {new.contact_uri}; left as it is"
+        return (
+            f"the stored roster still gives {entry} as {new.contact_uri}: the worker did not "
+            "change it (its SHIFTSWITCH_ROSTER_SOURCE is not db, or its log says why: "
+            "roster_not_renumbered); until it is changed "
+            "('shiftswitch roster export', edit, 'roster import'), switches of "
+            f"{entry} look for the old number and fail"
+        )
     return (
         f"stored roster version {version.number} gives {entry} as {new.new_contact_uri} "
         f"({version.summary})"

@@ -10,11 +10,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import click
+from sqlalchemy import select
 
 from shiftswitch.cli_context import Context, count, pass_context, table
 from shiftswitch.db import make_engine
 from shiftswitch.loader import read_text
-from shiftswitch.models import RosterOverride
+from shiftswitch.models import DeviceState, RosterOverride
 from shiftswitch.planner import Transition
 from shiftswitch.problems import RosterError, quote
 from shiftswitch.roster import Override, Roster, parse_instant
@@ -63,6 +64,7 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
         lambda _before: text, source=f"import {file}", by=who(by), now=ctx.clock.now(), origin=file
     )
     _report(written, file)
+    _warn_left_on(roster_store(ctx), written.before, written.roster)
 
 
 @click.command("export")
@@ -115,6 +117,7 @@ def roster_diff(ctx: Context, file: str, hours: float) -> None:
     click.echo(f"transitions in the next {hours:g} h: {len(added)} added, {len(removed)} removed")
     rows = sorted([("+", t) for t in added] + [("-", t) for t in removed], key=lambda r: r[1].at)
     _transition_rows(rows)
+    _warn_left_on(roster_store(ctx), before, report.roster)
 
 
 @click.command("versions")
@@ -179,6 +182,7 @@ def roster_rollback(ctx: Context, number: int, by: str | None) -> None:
         lambda _before: text, source=f"rollback to {number}", by=who(by), now=ctx.clock.now()
     )
     _report(written, f"version {number}")
+    _warn_left_on(store, written.before, written.roster)
 
 
 def _content(store: RosterStore, number: int) -> str:
@@ -201,6 +205,34 @@ def _report(written: Written, what: str) -> None:
         click.echo(f"{what}: the same as the stored roster (version {written.number}); unchanged")
         return
     click.echo(f"stored roster version {written.number} from {what}: {written.diff.summary()}")
+
+
+def _warn_left_on(store: RosterStore, before: Roster | None, after: Roster) -> None:
+    """Warn of each device the roster stops naming that Exotel last confirmed ON: shiftswitch
+    never touches a device the roster does not name, so it would stay ON."""
+    if before is None:
+        return
+    gone = {(a.name, d) for a in before.agents.values() for d in a.devices} - {
+        (a.name, d) for a in after.agents.values() for d in a.devices
+    }
+    if not gone:
+        return
+    with store.sessions() as session:
+        states = session.scalars(
+            select(DeviceState)
+            .where(DeviceState.available.is_(True), DeviceState.agent.in_({a for a, _ in gone}))
+            .order_by(DeviceState.agent, DeviceState.device)
+        )
+        for s in states:
+            if (s.agent, s.device) in gone:
+                click.echo(
+                    f"warning: {s.agent} {s.device} is ON (Exotel confirmed it "
+                    f"{s.confirmed_at:%Y-%m-%d %H:%M}Z) and the roster no longer names it, so "
+                    "shiftswitch will not turn it OFF; if no one should take its calls: "
+                    f"shiftswitch device off --user {s.user_id} --device {s.device_id} "
+                    f"--account {s.account}",
+                    err=True,
+                )
 
 
 def _transition_rows(rows: Sequence[tuple[str, Transition]]) -> None:

@@ -42,8 +42,7 @@ def database(settings: Settings) -> Check:
     """Reachable, and migrated to the newest revision this version knows."""
     url = make_url(settings.database_url)
     where = url.render_as_string(hide_password=True)
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    if file and file != ":memory:" and not Path(file).exists():  # connecting would create it
+    if _no_sqlite_file(settings):  # connecting would create it
         return Check("database", False, f"{where}: no such file: run 'shiftswitch db upgrade'")
     head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
     engine = make_engine(settings.database_url, pool_pre_ping=False)
@@ -88,7 +87,15 @@ def roster(settings: Settings, now: datetime) -> Check:
     return Check("roster", True, f"{path}: valid, {_agents(len(report.roster.agents))}")
 
 
+def _no_sqlite_file(settings: Settings) -> bool:
+    url = make_url(settings.database_url)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    return bool(file and file != ":memory:" and not Path(file).exists())
+
+
 def _stored_roster(settings: Settings, now: datetime) -> Check:
+    if _no_sqlite_file(settings):
+        return Check("roster", False, f"{DATABASE}: no database file: run 'shiftswitch db upgrade'")
     engine = make_engine(settings.database_url, pool_pre_ping=False)
     try:
         number, stored = RosterStore(engine).validated(now)

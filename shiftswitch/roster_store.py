@@ -67,6 +67,7 @@ class Written:
     diff: RosterDiff
     warnings: tuple[Problem, ...]
     unchanged: bool = False  # the same roster as the one stored: no version recorded
+    before: Roster | None = None  # the roster it replaced (None: the tables held none)
 
 
 class NoRoster(LookupError):
@@ -201,7 +202,7 @@ def write_in(
     after = report.roster
     diff = RosterDiff.between(before, after)
     if found is not None and not diff:
-        return Written(found[0], found[1], diff, report.warnings, unchanged=True)
+        return Written(found[0], found[1], diff, report.warnings, unchanged=True, before=before)
     content = dump(after)
     number = (session.scalar(select(func.max(RosterVersion.number))) or 0) + 1
     _store(session, after, number)
@@ -216,7 +217,7 @@ def write_in(
             content=content,
         )
     )
-    return Written(number, after, diff, report.warnings)
+    return Written(number, after, diff, report.warnings, before=before)
 
 
 def renumber(
@@ -233,8 +234,12 @@ def renumber(
     """Give the stored roster's ``agent`` ``device`` the number ``new`` in place of ``old``,
     as a new version, in the caller's transaction. None, and nothing written, when the tables
     do not give that device as ``old`` (no roster stored, or one edited since)."""
-    stored = session.get(RosterDevice, (agent, device))
-    if stored is None or stored.ref != old:
+    # A plain read (no object kept in the session), so that the write below reads the rows as
+    # they are once it holds the lock.
+    stored = session.scalar(
+        select(RosterDevice.ref).where(RosterDevice.agent == agent, RosterDevice.name == device)
+    )
+    if stored != old:
         return None
     written = write_in(
         session,

@@ -84,7 +84,10 @@ def test_check_says_to_migrate_and_refuses_unknown_checks(tmp_path: Path) -> Non
         missing = p.cli("check", "--only", "database")
         assert missing.returncode == 1
         assert "no such file: run 'shiftswitch db upgrade'" in missing.stdout
-        assert not (tmp_path / "none.db").exists()  # the check created nothing
+        p.env["SHIFTSWITCH_ROSTER_SOURCE"] = "db"
+        stored = p.cli("check", "--only", "roster")
+        assert stored.returncode == 1 and "roster (database): no database file" in stored.stdout
+        assert not (tmp_path / "none.db").exists()  # the checks created nothing
         sqlite3.connect(tmp_path / "none.db").close()  # a database, never migrated
         old = p.cli("check", "--only", "database")
         assert old.returncode == 1

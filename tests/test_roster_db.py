@@ -181,7 +181,9 @@ def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster: Pipeline) ->
     assert _sent(p) == [("100281", True)]
 
 
-def test_a_device_removed_from_the_roster_while_on_is_turned_off(db_roster: Pipeline) -> None:
+def test_a_device_the_roster_stops_naming_while_on_is_left_alone_with_a_warning(
+    db_roster: Pipeline,
+) -> None:
     p = db_roster
     _run_before_nine(p)
     p.tick_at(utc(at("09:00:00")))
@@ -189,18 +191,23 @@ def test_a_device_removed_from_the_roster_while_on_is_turned_off(db_roster: Pipe
     p.control("DELETE", "log")
     # ravi leaves: gone from the agents and from the shift
     shifts = [{**HANDOFF_SHIFTS[0], "members": ["asha:desk"]}, HANDOFF_SHIFTS[1]]
-    p.import_roster(roster_yaml(p.sandbox.url, {"asha": HANDOFF_AGENTS["asha"]}, shifts))
-    p.tick_at(utc(at("09:00:05")))
-    p.settle()
-    assert _sent(p) == [("100281", False)]  # nothing rings for someone who left
-    (off,) = [a for a in p.actions() if a.key.startswith("retired:")]
-    assert (off.agent, off.device, off.source, off.status) == (
-        "ravi",
-        "desk",
-        "reconcile",
-        "succeeded",
+    leaving = p.tmp / "leaving.yaml"
+    leaving.write_text(roster_yaml(p.sandbox.url, {"asha": HANDOFF_AGENTS["asha"]}, shifts))
+    warning = (
+        "warning: ravi desk is ON (Exotel confirmed it {}Z) and the roster no longer names it, "
+        "so shiftswitch will not turn it OFF; if no one should take its calls: shiftswitch "
+        "device off --user u-101 --device 100281 --account main"
     )
-    # confirmed OFF, it is left alone from then on; asha's desk was never touched
-    p.tick_at(utc(at("09:10:00")))  # two periodic reconciles
+    for command in ("diff", "import"):
+        done = p.cli("roster", command, str(leaving))
+        assert done.returncode == 0, done.stderr
+        before, after = warning.split("{}")
+        assert before in done.stderr and after in done.stderr
+    p.tick_at(utc(at("09:10:00")))  # the new version in force, and a periodic reconcile
+    p.settle()
+    assert p.puts() == []  # a device the roster does not name is never touched
+    off = _cli(p, "device", "off", "--user", "u-101", "--device", "100281", "--account", "main")
+    assert off.exit_code == 0, off.output
     p.settle()
     assert _sent(p) == [("100281", False)]
+    assert "warning" not in p.cli("roster", "diff", str(leaving)).stderr  # OFF now

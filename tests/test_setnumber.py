@@ -415,6 +415,25 @@ def test_the_stored_roster_follows_a_number_change_as_a_new_version(world: Pipel
     )
 
 
+@pytest.mark.integration
+def test_a_worker_not_on_the_stored_roster_leaves_it_and_the_command_says_so(
+    world: Pipeline,
+) -> None:
+    p = world
+    p.import_roster()
+    p.start_worker()  # its roster source is the file
+    p.env["SHIFTSWITCH_ROSTER_SOURCE"] = "db"
+    done = p.cli("device", "set-number", "asha", "mobile", NEW, "--wait")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[2] == (
+        f"the stored roster still gives asha mobile as {OLD}: the worker did not change it "
+        "(its SHIFTSWITCH_ROSTER_SOURCE is not db, or its log says why: roster_not_renumbered); "
+        "until it is changed ('shiftswitch roster "
+        "export', edit, 'roster import'), switches of asha mobile look for the old number and fail"
+    )
+    assert len(json.loads(p.cli("roster", "versions", "--json").stdout)) == 1
+
+
 def test_a_stored_roster_that_no_longer_gives_the_old_number_is_left_as_it_is() -> None:
     """Between recording the change and its success, another write gave the device anew."""
     r = roster()

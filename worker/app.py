@@ -81,6 +81,7 @@ def build_context(settings: Settings) -> WorkerContext:
         lock_ttl=settings.lock_ttl,
         clock=SystemClock(),
         rng=random.Random(),  # noqa: S311 -- jitter, not secrets
+        stored_roster=settings.roster_source == "db",
     )
 
 

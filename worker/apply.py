@@ -49,6 +49,7 @@ from shiftswitch.actions import NewAction, Store, apply_order, state_upsert
 from shiftswitch.clock import Clock
 from shiftswitch.controls import paused_condition
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
+from shiftswitch.db import first_line
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
 from shiftswitch.logs import event
 from shiftswitch.models import (
@@ -109,6 +110,7 @@ class WorkerContext:
     clock: Clock
     rng: random.Random
     rate_block: float = 5.0  # longest wait for a request slot inside a task, seconds
+    stored_roster: bool = False  # the roster source is the database: number changes update it
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -660,6 +662,9 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
     if number is not None:  # a new number is unverified: Exotel says available null
         state["contact_uri"] = number
         state["available"] = outcome.device.available if outcome.device else None
+        if ctx.stored_roster:
+            # Before the success is recorded, so whoever sees it succeeded sees the version.
+            _renumber_stored(ctx, action, number, now)
     with ctx.sessions.begin() as session:
         session.execute(insert(ATTEMPTS), attempt)
         _update(
@@ -683,7 +688,6 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
                 new=number,
                 at=now,
             )
-            _renumber_stored(session, action, number, now)
         session.execute(state_upsert(ctx.store.engine), state)
     late = (now - action.due_at).total_seconds()
     metrics.LATENESS.labels(action.account, action.source).observe(max(0.0, late))
@@ -697,25 +701,28 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
     )
 
 
-def _renumber_stored(session: Session, action: Action, number: str, now: datetime) -> None:
-    """A roster stored in the database that gives the device by its old number follows the
-    change, as a new version, with the change's success (a roster file is its owner's to
-    edit: ``device set-number`` says which line)."""
+def _renumber_stored(ctx: WorkerContext, action: Action, number: str, now: datetime) -> None:
+    """The roster stored in the database (when it is the roster source) follows the change
+    when it gives the device by its old number: a new version, in a transaction of its own.
+    Exotel has the new number already: nothing here may fail the change, so any problem is
+    logged (``roster_not_renumbered``) and the user changes the roster by hand."""
     if action.agent is None or action.device is None or action.contact_uri is None:
         return  # the roster gives the device id, which stays the same
     try:
-        written = renumber(
-            session,
-            agent=action.agent,
-            device=action.device,
-            old=action.contact_uri,
-            new=number,
-            source=renumber_source(action.agent, action.device, action.id),
-            by="shiftswitch worker",
-            now=now,
-        )
-    except RosterError as exc:  # the stored roster no longer validates as a whole
-        event(log, logging.ERROR, "roster_not_renumbered", action=action.id, problem=str(exc))
+        with ctx.sessions.begin() as session:
+            written = renumber(
+                session,
+                agent=action.agent,
+                device=action.device,
+                old=action.contact_uri,
+                new=number,
+                source=renumber_source(action.agent, action.device, action.id),
+                by="shiftswitch worker",
+                now=now,
+            )
+    except Exception as exc:
+        problem = str(exc) if isinstance(exc, RosterError) else first_line(exc)
+        event(log, logging.ERROR, "roster_not_renumbered", action=action.id, problem=problem)
         return
     if written is not None:
         event(log, logging.INFO, "roster_renumbered", action=action.id, version=written.number)
