@@ -9,26 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sa_text
 
 from shiftswitch.broker import CeleryDispatcher, make_celery
+from shiftswitch.db import make_engine, upgrade
 from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.loader import parse_roster
-from shiftswitch.models import ActionKind, DeviceState, ResolvedDevice, Status
+from shiftswitch.models import Action, ActionKind, DeviceState, ResolvedDevice, Status
 from shiftswitch.numbers import number_action, number_problem, refused
 from shiftswitch.reports import UsageProblem, manual_action
 from shiftswitch.roster import Roster
-from shiftswitch.roster_store import renumbered
+from shiftswitch.roster_store import RosterStore, renumbered
 from shiftswitch.roster_yaml import dump
 from shiftswitch.settings import Settings
 from tests.pipeline import Pipeline, pipeline, roster_yaml, user
 from tests.test_exotel import DEVICE, FakeExotel, Reply, Seen, envelope, failure
+from worker.apply import _renumber_stored
 
 OLD, NEW = "+919953125068", "+919953125077"
 RAVIS = "+919953125002"  # a number another device of the account has
@@ -447,3 +451,28 @@ def test_a_stored_roster_that_no_longer_gives_the_old_number_is_left_as_it_is() 
     assert renumbered(edited, "asha", "mobile", OLD, NEW) == dump(edited)
     gone = dataclasses.replace(r, agents=MappingProxyType({"meera": r.agents["meera"]}))
     assert renumbered(gone, "asha", "mobile", OLD, NEW) == dump(gone)
+
+
+def test_a_stored_roster_the_worker_cannot_write_fails_nothing(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The change succeeded in Exotel: a failure to write the stored roster is logged, and
+    the roster is left as it was."""
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    store = RosterStore(engine)
+    text = roster_yaml("http://127.0.0.1:8090", AGENTS, SHIFTS)
+    at = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    store.write(lambda _: text, source="tests", by="tests", now=at)
+    with engine.begin() as conn:
+        conn.execute(sa_text("DROP TABLE roster_versions"))
+    ctx = SimpleNamespace(sessions=store.sessions)
+    action = Action(id=7, agent="asha", device="mobile", contact_uri=OLD)
+    try:
+        with caplog.at_level(logging.ERROR, logger="shiftswitch.worker"):
+            _renumber_stored(ctx, action, NEW, at)  # type: ignore[arg-type]
+        assert "roster_not_renumbered action=7 problem=" in caplog.text
+        assert "no such table: roster_versions" in caplog.text
+        assert store.current()[1].agents["asha"].devices["mobile"].ref == OLD
+    finally:
+        engine.dispose()
