@@ -52,7 +52,7 @@ from shiftswitch.models import (
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import RosterError
 from shiftswitch.roster import Agent, Device, Roster
-from shiftswitch.roster_store import DATABASE, NoRoster, RosterStore
+from shiftswitch.roster_store import DATABASE, NoRoster, RosterStore, left_on
 from shiftswitch.validation import validate_text
 
 # The latest action of one roster device: a reverse seek on ix_actions_device_latest.
@@ -275,6 +275,7 @@ class Scheduler:
         serials = self.controls.serials()
         edited = {name for name, n in serials.items() if self._serials.get(name) != n}
         self._serials = serials
+        previous = self.source.roster
         roster = self.source.poll(now, serials)
         held = "holds" in edited or (self._hold_end is not None and now >= self._hold_end)
         if held:
@@ -282,6 +283,7 @@ class Scheduler:
         if roster is not None:
             self._put_in_force(roster, now)  # what is due now is reconciled, below
             report.reloaded = True
+            self._warn_left_on(previous, roster)
         end = bisect_right(self._times, now, lo=self._next)
         if end > self._next:
             due = [t for t in self._plan[self._next : end] if not self._holds.blocks(t)]
@@ -475,6 +477,19 @@ class Scheduler:
         self._planned_to = now
         self._extend(now, now + self.horizon, after=now)
         self._record_version(now)
+
+    def _warn_left_on(self, before: Roster | None, after: Roster) -> None:
+        with self.store.sessions() as session:
+            left = left_on(session, before, after)
+        if left:
+            event(
+                log,
+                logging.WARNING,
+                "unnamed_devices_on",
+                devices=", ".join(f"{s.agent} {s.device}" for s in left),
+                note="the roster no longer names them: they stay ON until turned OFF "
+                "('shiftswitch device off --user ID --device ID')",
+            )
 
     def _extend(self, start: datetime, end: datetime, after: datetime | None = None) -> None:
         assert self._planner is not None

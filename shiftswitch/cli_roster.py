@@ -10,17 +10,23 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import click
-from sqlalchemy import select
 
 from shiftswitch.cli_context import Context, count, pass_context, table
 from shiftswitch.db import make_engine
 from shiftswitch.loader import read_text
-from shiftswitch.models import DeviceState, RosterOverride
+from shiftswitch.models import RosterOverride
 from shiftswitch.planner import Transition
 from shiftswitch.problems import RosterError, quote
 from shiftswitch.roster import Override, Roster, parse_instant
 from shiftswitch.roster_diff import RosterDiff, transition_changes
-from shiftswitch.roster_store import NoRoster, RosterStore, Written, override_key, who
+from shiftswitch.roster_store import (
+    NoRoster,
+    RosterStore,
+    Written,
+    left_on,
+    override_key,
+    who,
+)
 from shiftswitch.roster_yaml import dump, local_time
 from shiftswitch.validation import validate_text, validated_roster
 
@@ -210,29 +216,16 @@ def _report(written: Written, what: str) -> None:
 def _warn_left_on(store: RosterStore, before: Roster | None, after: Roster) -> None:
     """Warn of each device the roster stops naming that Exotel last confirmed ON: shiftswitch
     never touches a device the roster does not name, so it would stay ON."""
-    if before is None:
-        return
-    gone = {(a.name, d) for a in before.agents.values() for d in a.devices} - {
-        (a.name, d) for a in after.agents.values() for d in a.devices
-    }
-    if not gone:
-        return
     with store.sessions() as session:
-        states = session.scalars(
-            select(DeviceState)
-            .where(DeviceState.available.is_(True), DeviceState.agent.in_({a for a, _ in gone}))
-            .order_by(DeviceState.agent, DeviceState.device)
-        )
-        for s in states:
-            if (s.agent, s.device) in gone:
-                click.echo(
-                    f"warning: {s.agent} {s.device} is ON (Exotel confirmed it "
-                    f"{s.confirmed_at:%Y-%m-%d %H:%M}Z) and the roster no longer names it, so "
-                    "shiftswitch will not turn it OFF; if no one should take its calls: "
-                    f"shiftswitch device off --user {s.user_id} --device {s.device_id} "
-                    f"--account {s.account}",
-                    err=True,
-                )
+        for s in left_on(session, before, after):
+            click.echo(
+                f"warning: {s.agent} {s.device} is ON (Exotel confirmed it "
+                f"{s.confirmed_at:%Y-%m-%d %H:%M}Z) and the roster no longer names it, so "
+                "shiftswitch will not turn it OFF; if no one should take its calls: "
+                f"shiftswitch device off --user {s.user_id} --device {s.device_id} "
+                f"--account {s.account}",
+                err=True,
+            )
 
 
 def _transition_rows(rows: Sequence[tuple[str, Transition]]) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shiftswitch.controls import bump
 from shiftswitch.models import (
+    DeviceState,
     RosterAccount,
     RosterAgent,
     RosterDevice,
@@ -218,6 +219,27 @@ def write_in(
         )
     )
     return Written(number, after, diff, report.warnings, before=before)
+
+
+def left_on(session: Session, before: Roster | None, after: Roster) -> list[DeviceState]:
+    """The devices ``before`` names and ``after`` does not that Exotel last confirmed ON.
+
+    shiftswitch never touches a device the roster does not name (SPEC §2), so each of these
+    stays ON until someone turns it OFF: the commands and the scheduler say so.
+    """
+    if before is None:
+        return []
+    gone = {(a.name, d) for a in before.agents.values() for d in a.devices} - {
+        (a.name, d) for a in after.agents.values() for d in a.devices
+    }
+    if not gone:
+        return []
+    states = session.scalars(
+        select(DeviceState)
+        .where(DeviceState.available.is_(True), DeviceState.agent.in_({a for a, _ in gone}))
+        .order_by(DeviceState.agent, DeviceState.device)
+    )
+    return [s for s in states if (s.agent, s.device) in gone]
 
 
 def renumber(

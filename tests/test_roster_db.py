@@ -3,6 +3,7 @@ sandbox and Redis; the scheduler on the test clock. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -182,7 +183,7 @@ def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster: Pipeline) ->
 
 
 def test_a_device_the_roster_stops_naming_while_on_is_left_alone_with_a_warning(
-    db_roster: Pipeline,
+    db_roster: Pipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
     p = db_roster
     _run_before_nine(p)
@@ -203,7 +204,9 @@ def test_a_device_the_roster_stops_naming_while_on_is_left_alone_with_a_warning(
         assert done.returncode == 0, done.stderr
         before, after = warning.split("{}")
         assert before in done.stderr and after in done.stderr
-    p.tick_at(utc(at("09:10:00")))  # the new version in force, and a periodic reconcile
+    with caplog.at_level(logging.WARNING, logger="shiftswitch.scheduler"):
+        p.tick_at(utc(at("09:10:00")))  # the new version in force, and a periodic reconcile
+    assert "unnamed_devices_on devices='ravi desk' note='the roster no longer names" in caplog.text
     p.settle()
     assert p.puts() == []  # a device the roster does not name is never touched
     off = _cli(p, "device", "off", "--user", "u-101", "--device", "100281", "--account", "main")
