@@ -206,7 +206,7 @@ def test_a_device_the_roster_stops_naming_while_on_is_left_alone_with_a_warning(
         assert before in done.stderr and after in done.stderr
     with caplog.at_level(logging.WARNING, logger="shiftswitch.scheduler"):
         p.tick_at(utc(at("09:10:00")))  # the new version in force, and a periodic reconcile
-    assert "unnamed_devices_on devices='ravi desk' note='the roster no longer names" in caplog.text
+    assert "unnamed_devices_on devices='ravi desk' note=\"the roster no longer names" in caplog.text
     p.settle()
     assert p.puts() == []  # a device the roster does not name is never touched
     off = _cli(p, "device", "off", "--user", "u-101", "--device", "100281", "--account", "main")
