@@ -122,7 +122,7 @@ def plan(
 ) -> None:
     """Show the transitions ahead, in the order they will be applied."""
     now = ctx.clock.now()
-    stored = roster_path is None and ctx.settings.roster_source == "db"
+    stored = cli_roster.reads_stored(ctx, roster_path)
     path = DATABASE if stored else roster_path or ctx.settings.roster_path
     r = cli_roster.current_roster(ctx, roster_path, now)
     begin = _parse_from(start, r, now)

@@ -26,7 +26,7 @@ from shiftswitch import drift, health, logs, metrics, numbers, yamldoc
 from shiftswitch.actions import NewAction, Store
 from shiftswitch.broker import QUEUE, CeleryDispatcher, make_celery
 from shiftswitch.cli_context import EXIT_PROBLEMS, Context, count, pass_context, table
-from shiftswitch.cli_roster import by_option, current_roster, roster_store
+from shiftswitch.cli_roster import by_option, current_roster, reads_stored, roster_store
 from shiftswitch.controls import Controls
 from shiftswitch.coordination import RateLimiter
 from shiftswitch.db import make_engine
@@ -505,7 +505,7 @@ def set_number(
         raise click.UsageError(problem)
     now = ctx.clock.now()
     path = roster_path or ctx.settings.roster_path
-    stored = roster_path is None and ctx.settings.roster_source == "db"
+    stored = reads_stored(ctx, roster_path)
     roster = current_roster(ctx, roster_path, now)
     try:
         new = numbers.number_action(roster, agent, device_name, number, now)

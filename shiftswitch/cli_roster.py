@@ -39,9 +39,15 @@ def roster_store(ctx: Context) -> RosterStore:
     return RosterStore(make_engine(ctx.settings.database_url))
 
 
+def reads_stored(ctx: Context, roster_path: str | None) -> bool:
+    """Whether a command reads the roster in the database: no file given, and it is the
+    configured source."""
+    return roster_path is None and ctx.settings.roster_source == "db"
+
+
 def current_roster(ctx: Context, roster_path: str | None, now: datetime) -> Roster:
     """The roster commands act on: the file given, else the configured source's roster."""
-    if roster_path is None and ctx.settings.roster_source == "db":
+    if reads_stored(ctx, roster_path):
         return roster_store(ctx).validated(now)[1]
     return validated_roster(roster_path or ctx.settings.roster_path, now)
 
@@ -66,11 +72,11 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
     running with --source db puts the new version in force at its next tick.
     """
     text = read_text(file)
-    written = roster_store(ctx).write(
+    store = roster_store(ctx)
+    written = store.write(
         lambda _before: text, source=f"import {file}", by=who(by), now=ctx.clock.now(), origin=file
     )
-    _report(written, file)
-    _warn_left_on(roster_store(ctx), written.before, written.roster)
+    _report(store, written, file)
 
 
 @click.command("export")
@@ -110,8 +116,9 @@ def roster_diff(ctx: Context, file: str, hours: float) -> None:
     if not report.ok:
         raise RosterError(report.errors, file)
     assert report.roster is not None
+    store = roster_store(ctx)
     try:
-        number, before = roster_store(ctx).current()
+        number, before = store.current()
         against = f"the stored roster (version {number})"
     except NoRoster:
         before, against = None, "an empty database"
@@ -123,7 +130,7 @@ def roster_diff(ctx: Context, file: str, hours: float) -> None:
     click.echo(f"transitions in the next {hours:g} h: {len(added)} added, {len(removed)} removed")
     rows = sorted([("+", t) for t in added] + [("-", t) for t in removed], key=lambda r: r[1].at)
     _transition_rows(rows)
-    _warn_left_on(roster_store(ctx), before, report.roster)
+    _warn_left_on(store, before, report.roster)
 
 
 @click.command("versions")
@@ -187,8 +194,7 @@ def roster_rollback(ctx: Context, number: int, by: str | None) -> None:
     written = store.write(
         lambda _before: text, source=f"rollback to {number}", by=who(by), now=ctx.clock.now()
     )
-    _report(written, f"version {number}")
-    _warn_left_on(store, written.before, written.roster)
+    _report(store, written, f"version {number}")
 
 
 def _content(store: RosterStore, number: int) -> str:
@@ -204,13 +210,14 @@ def _content(store: RosterStore, number: int) -> str:
     return version.content
 
 
-def _report(written: Written, what: str) -> None:
+def _report(store: RosterStore, written: Written, what: str) -> None:
     for warning in written.warnings:
         click.echo(warning.render(), err=True)
     if written.unchanged:
         click.echo(f"{what}: the same as the stored roster (version {written.number}); unchanged")
         return
     click.echo(f"stored roster version {written.number} from {what}: {written.diff.summary()}")
+    _warn_left_on(store, written.before, written.roster)
 
 
 def _warn_left_on(store: RosterStore, before: Roster | None, after: Roster) -> None:
@@ -309,7 +316,7 @@ def override_add(
         written = store.write(build, source=f"override add {agent}", by=who(by), now=now)
     except RosterError as exc:
         raise click.ClickException(_refused_override(exc, listed, store)) from None
-    _report(written, "override add")
+    _report(store, written, "override add")
     for row in store.overrides():
         if made and override_key(row) == override_key(made[-1]):
             click.echo(f"override {row.id}: {_override_text(row, written.roster)}")
@@ -408,7 +415,7 @@ def override_remove(ctx: Context, override_id: int, by: str | None) -> None:
         click.echo(f"override {override_id} ({what}) was in force: cut at now ({at})")
     else:
         click.echo(f"override {override_id} ({what}) removed")
-    _report(written, f"override remove {override_id}")
+    _report(store, written, f"override remove {override_id}")
 
 
 def _refused_override(exc: RosterError, listed: Sequence[Override], store: RosterStore) -> str:
