@@ -84,14 +84,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common import Timed, database
 
-from scheduler.loop import RosterFile, Scheduler
+from scheduler.loop import Scheduler
 from shiftswitch import coordination
 from shiftswitch.actions import Store
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.coordination import SAFETY
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, Attempt, DeviceState
-from shiftswitch.roster import parse_duration, parse_rate
+from shiftswitch.roster.model import parse_duration, parse_rate
+from shiftswitch.roster.source import RosterFile
 from shiftswitch.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,13 +18,10 @@ Only :meth:`Scheduler.run` reads the clock; everything below takes ``now``.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import logging
-import os
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,9 +32,8 @@ from shiftswitch import metrics
 from shiftswitch.actions import CHUNK, NewAction, Store, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
-from shiftswitch.controls import Controls, Holds
 from shiftswitch.db import first_line
-from shiftswitch.loader import read_text
+from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
 from shiftswitch.models import (
     OPEN_STATUSES,
@@ -50,10 +46,9 @@ from shiftswitch.models import (
     Status,
 )
 from shiftswitch.planner import Planner, Transition
-from shiftswitch.problems import RosterError
-from shiftswitch.roster import Agent, Device, Roster
-from shiftswitch.roster_store import DATABASE, NoRoster, RosterStore, left_on
-from shiftswitch.validation import validate_text
+from shiftswitch.roster.model import Agent, Device, Roster
+from shiftswitch.roster.source import RosterFile, RosterSource
+from shiftswitch.roster.store import left_on
 
 # The latest action of one roster device: a reverse seek on ix_actions_device_latest.
 _LATEST = (
@@ -76,133 +71,6 @@ SWEEP_EVERY = timedelta(minutes=1)
 # scheduler died between claiming it and sending it, or Redis lost the message.
 LOST_AFTER = timedelta(minutes=1)
 STALL = timedelta(minutes=2)  # a longer gap between ticks is handled like a restart
-
-
-class RosterFile:
-    """The YAML roster, read again when the file changes; an invalid edit is refused."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.roster: Roster | None = None
-        self.digest = ""
-        self.text = ""
-        self._stamp: tuple[int, int] | None = None
-        self._refused = ""
-
-    def load(self, now: datetime) -> Roster:
-        """The roster now in the file, which must be valid (raises :class:`RosterError`)."""
-        text, stamp = self._read()
-        report = validate_text(text, now)
-        if not report.ok:
-            raise RosterError(report.errors, self.path)
-        assert report.roster is not None
-        self.roster, self.digest, self._stamp = report.roster, _digest(text), stamp
-        self.text = text
-        return report.roster
-
-    def poll(self, now: datetime, serials: Mapping[str, int] | None = None) -> Roster | None:
-        """A new valid roster if the file changed since the last look, else None."""
-        try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            if self._refused != "missing":
-                log.error("roster=%s unreadable: %s; keeping the last good roster", self.path, exc)
-                self._refused = "missing"
-            return None
-        if (st.st_mtime_ns, st.st_size) == self._stamp:
-            return None
-        try:
-            text, stamp = self._read()
-        except RosterError:
-            return None
-        self._stamp = stamp
-        digest = _digest(text)
-        if digest in (self.digest, self._refused):
-            return None
-        report = validate_text(text, now)
-        if not report.ok:
-            self._refused = digest
-            first = report.errors[0].render(self.path)
-            event(
-                log,
-                logging.ERROR,
-                "roster_refused",
-                roster=self.path,
-                problems=len(report.errors),
-                first=first,
-                kept="the last good roster stays in force",
-            )
-            return None
-        assert report.roster is not None
-        self.roster, self.digest, self._refused = report.roster, digest, ""
-        self.text = text
-        return report.roster
-
-    def _read(self) -> tuple[str, tuple[int, int]]:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            st = None
-        text = read_text(self.path)
-        return text, (st.st_mtime_ns, st.st_size) if st else (0, 0)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-class RosterTables:
-    """The roster in the database: a new version (an import, a rollback, an override added or
-    removed) is picked up at the next tick; one that no longer validates is refused."""
-
-    path = DATABASE
-
-    def __init__(self, store: RosterStore) -> None:
-        self.store = store
-        self.roster: Roster | None = None
-        self.version: int | None = None
-        self.digest = ""
-        self.text = ""
-        self._serial: int | None = None
-        self._refused: int | None = None
-
-    def load(self, now: datetime) -> Roster:
-        """The stored roster, which must be valid (raises :class:`RosterError`, or
-        :class:`NoRoster` when nothing was imported)."""
-        self.version, self.roster = self.store.validated(now)
-        return self.roster
-
-    def poll(self, now: datetime, serials: Mapping[str, int] | None = None) -> Roster | None:
-        """The stored roster if a new version was stored since the last look, else None."""
-        serial = (serials or {}).get("roster")
-        if serial is not None and serial == self._serial:
-            return None
-        number = self.store.current_version()  # a database error: looked at again next tick
-        if number is None or number in (self.version, self._refused):
-            self._serial = serial
-            return None
-        try:
-            number, roster = self.store.validated(now)
-        except RosterError as exc:
-            self._serial, self._refused = serial, number
-            event(
-                log,
-                logging.ERROR,
-                "roster_refused",
-                roster=f"{DATABASE} version {number}",
-                problems=len(exc.problems),
-                first=exc.problems[0].render() if exc.problems else "",
-                kept="the last good roster stays in force",
-            )
-            return None
-        except NoRoster:
-            return None
-        self._serial, self.version, self.roster = serial, number, roster
-        event(log, logging.INFO, "roster", roster=DATABASE, version=number)
-        return roster
-
-
-RosterSource = RosterFile | RosterTables
 
 
 @dataclass

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
 
 from shiftswitch.broker import Dispatcher
-from shiftswitch.controls import paused_condition
+from shiftswitch.holds import paused_condition
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.planner import Transition
-from shiftswitch.roster import Account, Agent, Roster
+from shiftswitch.roster.model import Account, Agent, Roster
 
 T = TypeVar("T")
 CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
@@ -173,7 +173,7 @@ class Store:
 
     def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
         """Move matching ``pending`` actions to ``queued``; return those this call moved.
-        Actions of a paused account stay ``pending`` (see :mod:`shiftswitch.controls`)."""
+        Actions of a paused account stay ``pending`` (see :mod:`shiftswitch.holds`)."""
         stmt = (
             update(Action)
             .where(

@@ -11,7 +11,7 @@ from typing import Any
 
 from redis import Redis
 
-from shiftswitch.roster import REQUEST_SAFETY, WINDOW_SLACK_SECONDS, RateLimit
+from shiftswitch.roster.model import REQUEST_SAFETY, WINDOW_SLACK_SECONDS, RateLimit
 
 PREFIX = "shiftswitch:"
 

@@ -26,13 +26,15 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from scheduler.loop import RosterFile, Scheduler
+from scheduler.loop import Scheduler
 from shiftswitch.actions import Store
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import FINAL_STATUSES, Action
-from shiftswitch.sandbox import Sandbox, load_seed
+from shiftswitch.roster.source import RosterFile
+from shiftswitch.sandbox.seed import load_seed
+from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
 
 DEMO_REDIS_URL = "redis://127.0.0.1:6379/9"

@@ -21,7 +21,7 @@ from shiftswitch.actions import NewAction, Store, for_device, state_upsert
 from shiftswitch.broker import Dispatcher
 from shiftswitch.exotel import Device, ExotelClient, User
 from shiftswitch.models import OPEN_STATUSES, Action, RemoteCheck, Source
-from shiftswitch.roster import Account, Roster
+from shiftswitch.roster.model import Account, Roster
 
 
 class RemoteError(Exception):

@@ -21,11 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shiftswitch.broker import make_celery
 from shiftswitch.db import alembic_config, first_line, make_engine
-from shiftswitch.loader import read_text
 from shiftswitch.problems import Problem, RosterError
-from shiftswitch.roster_store import DATABASE, NoRoster, RosterStore
+from shiftswitch.roster.loader import read_text
+from shiftswitch.roster.source import reads_stored
+from shiftswitch.roster.store import DATABASE, NoRoster, RosterStore
+from shiftswitch.roster.validation import validate_text
 from shiftswitch.settings import Settings
-from shiftswitch.validation import validate_text
 
 CHECKS = ("database", "redis", "roster", "workers", "sandbox")
 DEFAULT_CHECKS = ("database", "redis", "roster", "workers")
@@ -74,7 +75,7 @@ def redis(settings: Settings) -> Check:
 
 def roster(settings: Settings, now: datetime) -> Check:
     """The roster the scheduler reads (``SHIFTSWITCH_ROSTER_SOURCE``) passes validation."""
-    if settings.roster_source == "db":
+    if reads_stored(settings):
         return _stored_roster(settings, now)
     path = settings.roster_path
     try:

@@ -22,7 +22,7 @@ from shiftswitch.exotel import Outcome
 from shiftswitch.models import ActionKind, ResolvedDevice, Source
 from shiftswitch.problems import quote
 from shiftswitch.reports import UsageProblem, manual_key, roster_device
-from shiftswitch.roster import Roster, classify_device
+from shiftswitch.roster.model import Roster, classify_device
 
 PSTN_ONLY = "Exotel changes the number only of phone (PSTN) devices"
 _SEPARATORS = re.compile(r"[\s().-]")
@@ -102,7 +102,7 @@ def number_changed(
     lookup, and a roster still giving ``old`` is looked up again rather than sent to a device
     that no longer has that number. ``agent`` and ``device`` name the roster's entry for the
     device (None for a device given by ids alone). A roster kept in the database follows the
-    change in the same transaction (:func:`~shiftswitch.roster_store.renumber`); a roster file
+    change in the same transaction (:func:`~shiftswitch.roster.store.renumber`); a roster file
     is its owner's to edit (the CLI says which entry).
     """
     session.execute(

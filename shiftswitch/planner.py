@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from shiftswitch.clock import as_utc, local_to_utc, to_local
 from shiftswitch.cron import first_at_or_after, next_after, previous_before
-from shiftswitch.roster import Agent, Override, Roster, Shift
+from shiftswitch.roster.model import Agent, Override, Roster, Shift
 
 _DST_MARGIN = timedelta(hours=3)  # more than any zone's DST shift
 RAMP_LEAD = timedelta(seconds=10)  # a ramp's last ON is due this long before the shift start

@@ -22,7 +22,7 @@ from shiftswitch.models import (
 )
 from shiftswitch.planner import Planner
 from shiftswitch.problems import quote
-from shiftswitch.roster import Roster
+from shiftswitch.roster.model import Roster
 
 RECENT = timedelta(hours=24)
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shiftswitch.retry import RetryPolicy
-from shiftswitch.roster import credential_variables
+from shiftswitch.roster.model import credential_variables
 
 DEFAULT_DATABASE_URL = "sqlite:///shiftswitch.db"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"

@@ -27,14 +27,16 @@ import yaml
 from redis import Redis
 from sqlalchemy import select
 
-from scheduler.loop import RosterFile, RosterSource, RosterTables, Scheduler
+from scheduler.loop import Scheduler
 from shiftswitch.actions import Store
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
-from shiftswitch.roster_store import RosterStore
-from shiftswitch.sandbox import Sandbox, load_seed
+from shiftswitch.roster.source import RosterFile, RosterSource, RosterTables
+from shiftswitch.roster.store import RosterStore
+from shiftswitch.sandbox.seed import load_seed
+from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
 from tests.conftest import REDIS_SERVER
 

@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from shiftswitch.loader import parse_roster
 from shiftswitch.planner import Transition
-from shiftswitch.roster import Roster
+from shiftswitch.roster.loader import parse_roster
+from shiftswitch.roster.model import Roster
 
 DEFAULT_AGENTS: Mapping[str, Mapping[str, str]] = {
     "asha": {"desk": "100280", "mobile": "+919953125068"},

@@ -17,10 +17,11 @@ import requests
 from redis import Redis
 from sqlalchemy import delete, select
 
-from scheduler.loop import RosterFile, Scheduler
+from scheduler.loop import Scheduler
 from shiftswitch import broker
 from shiftswitch.coordination import Lock
 from shiftswitch.models import Action, DeviceState, Status
+from shiftswitch.roster.source import RosterFile
 from tests.pipeline import API_TOKEN, Pipeline, pipeline, roster_yaml, user, wait_until
 from tests.rosters import utc
 

@@ -14,7 +14,7 @@ from redis import Redis
 
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.retry import RetryPolicy, next_delay
-from shiftswitch.roster import RateLimit
+from shiftswitch.roster.model import RateLimit
 from shiftswitch.settings import ConfigError, Settings
 from tests.conftest import REDIS_SERVER
 

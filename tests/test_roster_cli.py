@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shiftswitch.loader import parse_roster
+from shiftswitch.roster.loader import parse_roster
 from tests.test_cli_plan import ROOT, SHIFTSWITCH, run
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from shiftswitch.cli import cli
-from shiftswitch.cli_context import Context
+from shiftswitch.cli.context import Context
 from shiftswitch.settings import Settings
 from tests.pipeline import Pipeline, pipeline, roster_yaml
 from tests.rosters import utc

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shiftswitch.loader import parse_roster
-from shiftswitch.roster_diff import RosterDiff
+from shiftswitch.roster.diff import RosterDiff
+from shiftswitch.roster.loader import parse_roster
 from tests.test_roster_cli import EXAMPLE
 
 BEFORE = EXAMPLE.read_text()

@@ -17,7 +17,9 @@ import pytest
 import requests
 import yaml
 
-from shiftswitch.sandbox import DEFAULT_PORT, Sandbox, Seed, SeedError, load_seed, parse_seed
+from shiftswitch.sandbox.seed import load_seed, parse_seed
+from shiftswitch.sandbox.server import DEFAULT_PORT, Sandbox
+from shiftswitch.sandbox.state import Seed, SeedError
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = str(ROOT / "sandbox.yaml")

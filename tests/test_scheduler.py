@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from scheduler.loop import RosterFile, Scheduler
+from scheduler.loop import Scheduler
 from shiftswitch.actions import Store, for_transition
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Action, DeviceState, ResolvedDevice, RosterVersion, Status
 from shiftswitch.planner import Planner
 from shiftswitch.problems import RosterError
+from shiftswitch.roster.source import RosterFile
 from tests.rosters import roster_text, utc
 
 pytestmark = pytest.mark.integration

@@ -22,13 +22,13 @@ from sqlalchemy import text as sa_text
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.exotel import Kind, Outcome
-from shiftswitch.loader import parse_roster
 from shiftswitch.models import Action, ActionKind, DeviceState, ResolvedDevice, Status
 from shiftswitch.numbers import number_action, number_problem, refused
 from shiftswitch.reports import UsageProblem, manual_action
-from shiftswitch.roster import Roster
-from shiftswitch.roster_store import RosterStore, renumbered
-from shiftswitch.roster_yaml import dump
+from shiftswitch.roster.dump import dump
+from shiftswitch.roster.loader import parse_roster
+from shiftswitch.roster.model import Roster
+from shiftswitch.roster.store import RosterStore, renumbered
 from shiftswitch.settings import Settings
 from tests.pipeline import Pipeline, pipeline, roster_yaml, user
 from tests.test_exotel import DEVICE, FakeExotel, Reply, Seen, envelope, failure

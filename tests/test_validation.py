@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shiftswitch.validation import Report, validate_text
-from shiftswitch.yamldoc import load
+from shiftswitch.roster.validation import Report, validate_text
+from shiftswitch.roster.yamldoc import load
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)  # a Monday, 05:30 in Asia/Kolkata
 REPO = Path(__file__).resolve().parent.parent

@@ -25,6 +25,7 @@ from shiftswitch.coordination import RateLimiter
 from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
+from shiftswitch.roster.source import reads_stored
 from shiftswitch.settings import CONNECT_TIMEOUT, ConfigError, Settings, credentials
 from worker.apply import CredentialsMissing, Defer, WorkerContext, apply_owner, last_of
 
@@ -81,7 +82,7 @@ def build_context(settings: Settings) -> WorkerContext:
         lock_ttl=settings.lock_ttl,
         clock=SystemClock(),
         rng=random.Random(),  # noqa: S311 -- jitter, not secrets
-        stored_roster=settings.roster_source == "db",
+        stored_roster=reads_stored(settings),
     )
 
 

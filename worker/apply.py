@@ -47,10 +47,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from shiftswitch import metrics
 from shiftswitch.actions import NewAction, Store, apply_order, state_upsert
 from shiftswitch.clock import Clock
-from shiftswitch.controls import paused_condition
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.db import first_line
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
+from shiftswitch.holds import paused_condition
 from shiftswitch.logs import event
 from shiftswitch.models import (
     FINAL_STATUSES,
@@ -65,8 +65,8 @@ from shiftswitch.models import (
 from shiftswitch.numbers import number_changed, refused, renumber_source
 from shiftswitch.problems import RosterError
 from shiftswitch.retry import RetryPolicy, next_delay
-from shiftswitch.roster import parse_rate
-from shiftswitch.roster_store import renumber
+from shiftswitch.roster.model import parse_rate
+from shiftswitch.roster.store import renumber
 
 log = logging.getLogger("shiftswitch.worker")
 

@@ -9,8 +9,8 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from shiftswitch.planner import Planner, Transition
-from shiftswitch.roster import Override, Roster
-from shiftswitch.roster_yaml import duration, local_time
+from shiftswitch.roster.dump import duration, local_time
+from shiftswitch.roster.model import Override, Roster
 
 SHOWN = 4  # names listed in a summary before "and N more"
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shiftswitch.clock import as_utc
-from shiftswitch.loader import parse_document, read_text
 from shiftswitch.planner import RAMP_LEAD, Conflict, Planner
 from shiftswitch.problems import Path, Problem, RosterError, quote
-from shiftswitch.roster import Roster
+from shiftswitch.roster.loader import parse_document, read_text
+from shiftswitch.roster.model import Roster
 
 CONFLICT_HORIZON = timedelta(days=28)
 RAMP_HORIZON = timedelta(days=7)

@@ -1,7 +1,7 @@
 """A local stand-in for Exotel's CCM v2 Users API, for tests, demos and rehearsals (SPEC §1).
 
 It serves the device PUT and the user GETs with Exotel's envelope and rules
-(:mod:`shiftswitch.sandbox_state`), with a per-account rate limit, latency and faults that can be
+(:mod:`shiftswitch.sandbox.state`), with a per-account rate limit, latency and faults that can be
 changed while it runs, and keeps a log of every API request. A control API under ``/_sandbox/``
 (no auth; JSON in and out) reads the log and the state, changes devices behind the API's back,
 sets faults and resets everything to the seed::
@@ -31,24 +31,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from shiftswitch.roster import RateLimit
-from shiftswitch.sandbox_control import ControlError, Rule, parse_faults, set_device
-from shiftswitch.sandbox_state import (
-    Account,
+from shiftswitch.roster.model import RateLimit
+from shiftswitch.sandbox.faults import ControlError, Rule, parse_faults, set_device
+from shiftswitch.sandbox.rules import (
     Reply,
-    Seed,
-    SeedError,
     Target,
     authenticate,
     envelope,
     failure,
     get_user,
     list_users,
-    load_seed,
-    parse_seed,
     route,
     update_device,
 )
+from shiftswitch.sandbox.seed import load_seed, parse_seed
+from shiftswitch.sandbox.state import Account, Seed, SeedError
 
 __all__ = ["DEFAULT_PORT", "Sandbox", "Seed", "SeedError", "load_seed", "parse_seed"]
 

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from shiftswitch.roster import RateLimit, parse_rate
-from shiftswitch.sandbox_state import Account
+from shiftswitch.roster.model import RateLimit, parse_rate
+from shiftswitch.sandbox.state import Account
 
 STATUSES = (429, 500, 502, 503, 504)
 HANG = "hang"

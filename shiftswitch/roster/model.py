@@ -1,7 +1,7 @@
 """The roster model: accounts, agents and their devices, shifts and overrides (SPEC §2).
 
 Immutable values, and the parsers of single values (durations, rates, instants, device
-references) that the file loader (:mod:`shiftswitch.loader`) and the CLI share.
+references) that the file loader (:mod:`shiftswitch.roster.loader`) and the CLI share.
 """
 
 from __future__ import annotations

@@ -18,17 +18,19 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from shiftswitch import __version__, cli_ops, cli_roster
-from shiftswitch.cli_context import EXIT_PROBLEMS, EXIT_USAGE, Context, count, pass_context, table
+from shiftswitch import __version__
+from shiftswitch.cli import devices, processes, reports
+from shiftswitch.cli import roster as cli_roster
+from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context, count, pass_context, table
 from shiftswitch.clock import SystemClock, local_to_utc
 from shiftswitch.db import upgrade
-from shiftswitch.loader import read_text
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import RosterError, quote
-from shiftswitch.roster import Roster
-from shiftswitch.roster_store import DATABASE, NoRoster
+from shiftswitch.roster.loader import read_text
+from shiftswitch.roster.model import Roster
+from shiftswitch.roster.store import DATABASE, NoRoster
+from shiftswitch.roster.validation import validate_text
 from shiftswitch.settings import ConfigError, Settings
-from shiftswitch.validation import validate_text
 
 MIN_YEAR, MAX_YEAR = 1971, 9000  # instants shiftswitch plans for; far from datetime's limits
 
@@ -122,9 +124,9 @@ def plan(
 ) -> None:
     """Show the transitions ahead, in the order they will be applied."""
     now = ctx.clock.now()
-    stored = cli_roster.reads_stored(ctx, roster_path)
+    stored = ctx.reads_stored(roster_path)
     path = DATABASE if stored else roster_path or ctx.settings.roster_path
-    r = cli_roster.current_roster(ctx, roster_path, now)
+    r = ctx.current_roster(roster_path, now)
     begin = _parse_from(start, r, now)
     end = begin + timedelta(hours=hours)
     transitions = Planner(r).transitions(begin, end)
@@ -199,7 +201,20 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-cli_ops.register(cli)
+for command in (
+    processes.scheduler,
+    processes.worker,
+    processes.sandbox,
+    processes.demo,
+    processes.check,
+    devices.device,
+    devices.pause,
+    devices.resume,
+    reports.reconcile,
+    reports.status,
+    reports.history,
+):
+    cli.add_command(command)
 cli_roster.register(roster, cli)
 
 

@@ -11,15 +11,16 @@ from datetime import datetime, timedelta
 
 import click
 
-from shiftswitch.cli_context import Context, count, pass_context, table
-from shiftswitch.db import make_engine
-from shiftswitch.loader import read_text
+from shiftswitch.cli.context import Context, count, pass_context, table
+from shiftswitch.cli.options import by_option
 from shiftswitch.models import RosterOverride
 from shiftswitch.planner import Transition
 from shiftswitch.problems import RosterError, quote
-from shiftswitch.roster import Override, Roster, parse_instant
-from shiftswitch.roster_diff import RosterDiff, transition_changes
-from shiftswitch.roster_store import (
+from shiftswitch.roster.diff import RosterDiff, transition_changes
+from shiftswitch.roster.dump import dump, local_time
+from shiftswitch.roster.loader import read_text
+from shiftswitch.roster.model import Override, Roster, parse_instant
+from shiftswitch.roster.store import (
     NoRoster,
     RosterStore,
     Written,
@@ -27,29 +28,7 @@ from shiftswitch.roster_store import (
     override_key,
     who,
 )
-from shiftswitch.roster_yaml import dump, local_time
-from shiftswitch.validation import validate_text, validated_roster
-
-by_option = click.option(
-    "--by", metavar="NAME", help="Who makes the change, for the version (default: the OS user)."
-)
-
-
-def roster_store(ctx: Context) -> RosterStore:
-    return RosterStore(make_engine(ctx.settings.database_url))
-
-
-def reads_stored(ctx: Context, roster_path: str | None) -> bool:
-    """Whether a command reads the roster in the database: no file given, and it is the
-    configured source."""
-    return roster_path is None and ctx.settings.roster_source == "db"
-
-
-def current_roster(ctx: Context, roster_path: str | None, now: datetime) -> Roster:
-    """The roster commands act on: the file given, else the configured source's roster."""
-    if reads_stored(ctx, roster_path):
-        return roster_store(ctx).validated(now)[1]
-    return validated_roster(roster_path or ctx.settings.roster_path, now)
+from shiftswitch.roster.validation import validate_text
 
 
 def register(roster: click.Group, cli: click.Group) -> None:
@@ -72,7 +51,7 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
     running with --source db puts the new version in force at its next tick.
     """
     text = read_text(file)
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     written = store.write(
         lambda _before: text, source=f"import {file}", by=who(by), now=ctx.clock.now(), origin=file
     )
@@ -85,7 +64,7 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
 @pass_context
 def roster_export(ctx: Context, number: int | None, output: str | None) -> None:
     """Write the stored roster (or version N) as YAML that imports back to the same roster."""
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     text = dump(store.current()[1]) if number is None else _content(store, number)
     if output is None:
         click.echo(text, nl=False)
@@ -116,7 +95,7 @@ def roster_diff(ctx: Context, file: str, hours: float) -> None:
     if not report.ok:
         raise RosterError(report.errors, file)
     assert report.roster is not None
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     try:
         number, before = store.current()
         against = f"the stored roster (version {number})"
@@ -138,7 +117,7 @@ def roster_diff(ctx: Context, file: str, hours: float) -> None:
 @pass_context
 def roster_versions(ctx: Context, as_json: bool) -> None:
     """List the roster's versions: number, when, by whom, from what, what changed."""
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     versions = store.versions()
     try:
         stored = store.current()[0]
@@ -189,7 +168,7 @@ def roster_versions(ctx: Context, as_json: bool) -> None:
 @pass_context
 def roster_rollback(ctx: Context, number: int, by: str | None) -> None:
     """Store version N again, as a new version (validated again, as any import)."""
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     text = _content(store, number)
     written = store.write(
         lambda _before: text, source=f"rollback to {number}", by=who(by), now=ctx.clock.now()
@@ -284,7 +263,7 @@ def override_add(
     if (device is None) == (not off):
         raise click.UsageError("give --device D (that device ON) or --off (every device OFF)")
     now = ctx.clock.now()
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     made: list[Override] = []
 
     def build(before: Roster | None) -> str:
@@ -329,7 +308,7 @@ def override_add(
 def override_list(ctx: Context, show_all: bool, as_json: bool) -> None:
     """The stored roster's overrides, in force or ahead (with --all, also those over)."""
     now = ctx.clock.now()
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     _, roster = store.current()
     rows = [r for r in store.overrides() if show_all or r.ends_at > now]
     state = {r.id: _when(r.starts_at, r.ends_at, now) for r in rows}
@@ -380,7 +359,7 @@ def override_remove(ctx: Context, override_id: int, by: str | None) -> None:
     """Remove override ID (see 'override list'). One in force is cut at now instead: what it
     did stays in the history, and the roster applies again from now."""
     now = ctx.clock.now().replace(microsecond=0)
-    store = roster_store(ctx)
+    store = ctx.roster_store()
     row = next((r for r in store.overrides() if r.id == override_id), None)
     if row is None:
         raise click.ClickException(f"no override {override_id} (see 'shiftswitch override list')")

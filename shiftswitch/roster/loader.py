@@ -3,7 +3,7 @@
 :func:`parse_roster` turns YAML text into an immutable roster, or raises
 :class:`~shiftswitch.problems.RosterError` listing every problem with its place. It checks the
 shape and each value on its own; rules that need time (conflicts between shifts) live in
-:mod:`shiftswitch.validation`, which builds on this.
+:mod:`shiftswitch.roster.validation`, which builds on this.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shiftswitch.cron import CronError, parse_cron
 from shiftswitch.problems import Path, Problem, RosterError, format_path, quote
-from shiftswitch.roster import (
+from shiftswitch.roster.model import (
     DEFAULT_RATE_LIMIT,
     MAX_RAMP,
     NAME,
@@ -34,7 +34,7 @@ from shiftswitch.roster import (
     parse_instant,
     parse_rate,
 )
-from shiftswitch.yamldoc import Document, Value, load
+from shiftswitch.roster.yamldoc import Document, Value, load
 
 _CREDENTIALS_HERE = (
     "credentials must not be written in the roster; set them in the environment "

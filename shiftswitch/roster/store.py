@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shiftswitch.controls import bump
+from shiftswitch.holds import bump
 from shiftswitch.models import (
     DeviceState,
     RosterAccount,
@@ -38,7 +38,9 @@ from shiftswitch.models import (
     RosterVersion,
 )
 from shiftswitch.problems import Problem, RosterError
-from shiftswitch.roster import (
+from shiftswitch.roster.diff import RosterDiff
+from shiftswitch.roster.dump import dump
+from shiftswitch.roster.model import (
     Account,
     Agent,
     Device,
@@ -50,9 +52,7 @@ from shiftswitch.roster import (
     classify_device,
     parse_rate,
 )
-from shiftswitch.roster_diff import RosterDiff
-from shiftswitch.roster_yaml import dump
-from shiftswitch.validation import validate_text
+from shiftswitch.roster.validation import validate_text
 
 DATABASE = "roster (database)"  # how problems of a stored roster name their source
 

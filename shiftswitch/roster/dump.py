@@ -2,7 +2,7 @@
 
 :func:`dump` gives the roster's canonical text: every value quoted, sections and entries in a
 fixed order, overrides' bounds as local times with their offset. Reading the text back
-(:func:`shiftswitch.loader.parse_roster`) gives the same roster, and dumping that gives the
+(:func:`shiftswitch.roster.loader.parse_roster`) gives the same roster, and dumping that gives the
 same text, so two rosters are equal exactly when their dumps are.
 """
 
@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shiftswitch.roster import REGIONS, Override, Roster, Shift
+from shiftswitch.roster.model import REGIONS, Override, Roster, Shift
 
 
 def dump(roster: Roster) -> str:

@@ -1,0 +1,190 @@
+"""Looking at the pipeline: ``reconcile``, ``status`` and ``history`` (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from redis import Redis
+
+from scheduler.loop import Scheduler
+from shiftswitch import drift
+from shiftswitch.cli.context import Context, count, pass_context, table
+from shiftswitch.cli.options import (
+    json_option,
+    roster_option,
+)
+from shiftswitch.coordination import RateLimiter
+from shiftswitch.exotel import ExotelClient
+from shiftswitch.reports import action_row, change
+from shiftswitch.reports import history as report_history
+from shiftswitch.reports import status as report_status
+from shiftswitch.roster.model import Account
+from shiftswitch.settings import CONNECT_TIMEOUT, credentials
+
+# -- reconcile, status, history ---------------------------------------------------------------
+
+
+@click.command()
+@roster_option
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="Also read every managed device's real state from Exotel (GET users, paged, at the "
+    "account's request budget) and correct those that drifted; needs the credentials.",
+)
+@json_option
+@pass_context
+def reconcile(ctx: Context, roster_path: str | None, remote: bool, as_json: bool) -> None:
+    """Reconcile once now: enqueue each managed device whose desired state differs from the
+    last one Exotel confirmed (source 'reconcile'); with --remote, from what Exotel says now."""
+    now = ctx.clock.now()
+    store, dispatcher = ctx.action_store(), ctx.dispatcher()
+    sched = Scheduler(ctx.roster_source(roster_path), store, dispatcher)
+    report = sched.start(now)
+    found = None
+    if remote:
+        try:
+            found = drift.check(
+                sched.roster, sched.desired(now), store, dispatcher, _paced_client(ctx), now
+            )
+        except drift.RemoteError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        out: dict[str, Any] = {"enqueued": report.reconciled, "stranded": report.enqueued}
+        if found is not None:
+            out["remote"] = {
+                "devices": found.devices,
+                "enqueued": found.enqueued,
+                "findings": [f.__dict__ for f in found.findings],
+            }
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"reconcile: {count(report.reconciled, 'action')} enqueued")
+    if found is not None:
+        click.echo(
+            f"remote: {count(found.devices, 'device')} read from Exotel, "
+            f"{len(found.findings)} not as wanted, {count(found.enqueued, 'action')} enqueued"
+        )
+        for f in found.findings:
+            click.echo(f"  {_finding(f)}")
+
+
+def _finding(f: drift.Finding) -> str:
+    def state(on: bool | None) -> str:
+        return "missing in Exotel" if on is None else "ON" if on else "OFF"
+
+    fix = "; set by an action under way" if f.action is None and f.found is not None else ""
+    if f.action:
+        fix = f"; {state(f.wanted)} enqueued"
+    return f"{f.agent} {f.device}: {state(f.found)}, wanted {state(f.wanted)}{fix}"
+
+
+def _paced_client(ctx: Context) -> Callable[[Account], ExotelClient]:
+    """Exotel clients that wait for the account's request budget, shared with the workers."""
+    limiter = RateLimiter(Redis.from_url(ctx.settings.redis_url))
+
+    def client(account: Account) -> ExotelClient:
+        def pace() -> None:
+            _reserved, wait = limiter.reserve(
+                f"{account.base_url}/{account.sid}", account.rate_limit, max_wait=3600
+            )
+            time.sleep(wait)
+
+        return ExotelClient(
+            account.base_url,
+            account.sid,
+            credentials(account.name),
+            timeout=(CONNECT_TIMEOUT, ctx.settings.http_timeout),
+            pace=pace,
+        )
+
+    return client
+
+
+@click.command()
+@roster_option
+@json_option
+@pass_context
+def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
+    """Who is ON now, what is next, what is under way, and recent failures."""
+    now = ctx.clock.now()
+    roster = ctx.current_roster(roster_path, now)
+    report = report_status(ctx.action_store(), roster, now)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"ON now ({len(report['on'])}):")
+    for s in report["on"]:
+        who, which = s["agent"] or s["user_id"], s["device"] or s["device_id"]
+        click.echo(f"  {who:<16} {which:<12} since {s['since']}")
+    click.echo("Next:")
+    for t in report["next"]:
+        state = "ON" if t["available"] else "OFF"
+        cause = t["shift"] or t["override"]
+        click.echo(f"  {t['at']}  {t['agent']:<16} {t['device']:<12} {state:<3}  {cause}")
+    under_way = ", ".join(f"{n} {s}" for s, n in sorted(report["open"].items())) or "none"
+    click.echo(f"Under way: {under_way}")
+    click.echo(f"Failures in the last 24 h ({len(report['failures'])}):")
+    for f in report["failures"]:
+        click.echo(
+            f"  {f['due_at']}  {f['agent'] or f['user_id']} {f['device'] or f['device_id']} "
+            f"{change(f['kind'], f['available'], f['new_contact_uri'])} {f['status']}: "
+            f"{f['reason']}"
+        )
+    for p in report["paused"]:
+        scope = f"account {p['account']}" if p["account"] else "every account"
+        click.echo(f"PAUSED: {scope} since {p['since']} by {p['by']}: nothing is sent")
+    if report["holds"]:
+        click.echo(f"Holds ({len(report['holds'])}):")
+    for h in report["holds"]:
+        state = "ON" if h["available"] else "OFF"
+        click.echo(
+            f"  {h['agent']:<16} {h['device']:<12} {state:<3}  until {h['until']} ({h['by']})"
+        )
+    remote = report["remote"]
+    if remote is None:
+        click.echo("Drift: no remote check yet ('shiftswitch reconcile --remote')")
+    else:
+        click.echo(
+            f"Drift at the last remote check ({remote['at']}, "
+            f"{count(remote['devices'], 'device')} read): {remote['drifted']}"
+        )
+        for f in remote["findings"]:
+            click.echo(f"  {_finding(drift.Finding(**f))}")
+
+
+@click.command()
+@click.argument("agent", required=False)
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@json_option
+@pass_context
+def history(ctx: Context, agent: str | None, limit: int, as_json: bool) -> None:
+    """The latest actions, newest first (of AGENT when given), with their outcome."""
+    actions = report_history(ctx.action_store(), agent, limit)
+    if as_json:
+        click.echo(json.dumps([action_row(a) for a in actions], indent=2))
+        return
+    if not actions:
+        click.echo("no actions recorded" + (f" for {agent}" if agent else ""), err=True)
+        return
+    table(
+        ("DUE (UTC)", "AGENT", "DEVICE", "STATE", "SOURCE", "STATUS", "TRIES", "HTTP", "DETAIL"),
+        [
+            (
+                f"{a.due_at:%Y-%m-%d %H:%M:%S}",
+                a.agent or f"#{a.user_id}",
+                a.device or f"#{a.device_id}",
+                change(a.kind, a.available, a.new_contact_uri),
+                a.source,
+                a.status,
+                str(a.attempts),
+                str(a.last_http_code or ""),
+                (a.reason or a.error_description or "")[:80],
+            )
+            for a in actions
+        ],
+    )

@@ -1,0 +1,179 @@
+"""Where the roster in force comes from, decided in one place (SPEC §2, §4).
+
+``SHIFTSWITCH_ROSTER_SOURCE`` names it: ``yaml`` (the file ``SHIFTSWITCH_ROSTER``, the default)
+or ``db`` (the roster tables). A command given a file (``--roster FILE``) reads that file
+whatever the setting. The scheduler keeps a :data:`RosterSource` and polls it each tick; every
+command and the health check ask :func:`reads_stored`, :func:`open_source` or
+:func:`current_roster` here, so they all agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from shiftswitch.logs import event
+from shiftswitch.problems import RosterError
+from shiftswitch.roster.loader import read_text
+from shiftswitch.roster.model import Roster
+from shiftswitch.roster.store import DATABASE, NoRoster, RosterStore, digest
+from shiftswitch.roster.validation import validate_text, validated_roster
+from shiftswitch.settings import ROSTER_SOURCES, Settings
+
+log = logging.getLogger("shiftswitch.scheduler")
+
+YAML, DB = ROSTER_SOURCES
+
+
+def reads_stored(
+    settings: Settings, roster_path: str | None = None, source: str | None = None
+) -> bool:
+    """Whether the roster is the one in the database: no file given, and the database is the
+    source asked for (``source``) or configured."""
+    return roster_path is None and (source or settings.roster_source) == DB
+
+
+def open_source(
+    settings: Settings, engine: Engine, roster_path: str | None = None, source: str | None = None
+) -> RosterSource:
+    """The roster source a long-running process polls (the scheduler, ``reconcile``)."""
+    if reads_stored(settings, roster_path, source):
+        return RosterTables(RosterStore(engine))
+    return RosterFile(roster_path or settings.roster_path)
+
+
+def current_roster(
+    settings: Settings, engine: Engine, roster_path: str | None, now: datetime
+) -> Roster:
+    """The valid roster a command acts on: the file given, else the configured source's
+    (raises :class:`RosterError`, or :class:`NoRoster` for empty tables)."""
+    if reads_stored(settings, roster_path):
+        return RosterStore(engine).validated(now)[1]
+    return validated_roster(roster_path or settings.roster_path, now)
+
+
+class RosterFile:
+    """The YAML roster, read again when the file changes; an invalid edit is refused."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.roster: Roster | None = None
+        self.digest = ""
+        self.text = ""
+        self._stamp: tuple[int, int] | None = None
+        self._refused = ""
+
+    def load(self, now: datetime) -> Roster:
+        """The roster now in the file, which must be valid (raises :class:`RosterError`)."""
+        text, stamp = self._read()
+        report = validate_text(text, now)
+        if not report.ok:
+            raise RosterError(report.errors, self.path)
+        assert report.roster is not None
+        self.roster, self.digest, self._stamp = report.roster, digest(text), stamp
+        self.text = text
+        return report.roster
+
+    def poll(self, now: datetime, serials: Mapping[str, int] | None = None) -> Roster | None:
+        """A new valid roster if the file changed since the last look, else None."""
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            if self._refused != "missing":
+                log.error("roster=%s unreadable: %s; keeping the last good roster", self.path, exc)
+                self._refused = "missing"
+            return None
+        if (st.st_mtime_ns, st.st_size) == self._stamp:
+            return None
+        try:
+            text, stamp = self._read()
+        except RosterError:
+            return None
+        self._stamp = stamp
+        new = digest(text)
+        if new in (self.digest, self._refused):
+            return None
+        report = validate_text(text, now)
+        if not report.ok:
+            self._refused = new
+            first = report.errors[0].render(self.path)
+            event(
+                log,
+                logging.ERROR,
+                "roster_refused",
+                roster=self.path,
+                problems=len(report.errors),
+                first=first,
+                kept="the last good roster stays in force",
+            )
+            return None
+        assert report.roster is not None
+        self.roster, self.digest, self._refused = report.roster, new, ""
+        self.text = text
+        return report.roster
+
+    def _read(self) -> tuple[str, tuple[int, int]]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            st = None
+        text = read_text(self.path)
+        return text, (st.st_mtime_ns, st.st_size) if st else (0, 0)
+
+
+class RosterTables:
+    """The roster in the database: a new version (an import, a rollback, an override added or
+    removed) is picked up at the next tick; one that no longer validates is refused."""
+
+    path = DATABASE
+
+    def __init__(self, store: RosterStore) -> None:
+        self.store = store
+        self.roster: Roster | None = None
+        self.version: int | None = None
+        self.digest = ""
+        self.text = ""
+        self._serial: int | None = None
+        self._refused: int | None = None
+
+    def load(self, now: datetime) -> Roster:
+        """The stored roster, which must be valid (raises :class:`RosterError`, or
+        :class:`NoRoster` when nothing was imported)."""
+        self.version, self.roster = self.store.validated(now)
+        return self.roster
+
+    def poll(self, now: datetime, serials: Mapping[str, int] | None = None) -> Roster | None:
+        """The stored roster if a new version was stored since the last look, else None."""
+        serial = (serials or {}).get("roster")
+        if serial is not None and serial == self._serial:
+            return None
+        number = self.store.current_version()  # a database error: looked at again next tick
+        if number is None or number in (self.version, self._refused):
+            self._serial = serial
+            return None
+        try:
+            number, roster = self.store.validated(now)
+        except RosterError as exc:
+            self._serial, self._refused = serial, number
+            event(
+                log,
+                logging.ERROR,
+                "roster_refused",
+                roster=f"{DATABASE} version {number}",
+                problems=len(exc.problems),
+                first=exc.problems[0].render() if exc.problems else "",
+                kept="the last good roster stays in force",
+            )
+            return None
+        except NoRoster:
+            return None
+        self._serial, self.version, self.roster = serial, number, roster
+        event(log, logging.INFO, "roster", roster=DATABASE, version=number)
+        return roster
+
+
+RosterSource = RosterFile | RosterTables
