@@ -22,7 +22,7 @@ scheduler starts at 08:59:59; the workers are up (``ready.``) before it does.
 Measured from the scheduler's tick at 09:00:00 (N actions due):
 
 - the tick itself: recording the N actions, claiming them and sending the N task messages
-  (``record``, ``claim``, ``dispatch`` timed separately by wrapping the Store and dispatcher);
+  (``record``, ``claim``, ``dispatch`` timed separately by wrapping the ActionStore and dispatcher);
 - completion: until every action is final. The database is polled every 0.1 s; the figure
   reported is the last action's ``finished_at`` (stamped by the worker's real clock) minus the
   wall-clock instant the tick began, with the polled figure alongside;
@@ -86,7 +86,7 @@ from common import Timed, database
 
 from scheduler.loop import Scheduler
 from shiftswitch import coordination
-from shiftswitch.actions import Store
+from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.coordination import SAFETY
 from shiftswitch.db import make_engine, upgrade
@@ -463,7 +463,7 @@ def boundary(args: argparse.Namespace, roster_rate: str, sandbox_rate: str | Non
         engine = make_engine(db_url)
         stack.callback(engine.dispose)
         postgres = engine.dialect.name == "postgresql"
-        store = Store(engine)
+        store = ActionStore(engine)
         dispatcher = CeleryDispatcher(make_celery(Settings.from_env(env)))
         scheduler = Scheduler(RosterFile(str(roster_path)), store, dispatcher)
         ramp = parse_duration(args.ramp) if args.ramp else None

@@ -33,14 +33,14 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from scheduler.loop import Scheduler
-from shiftswitch.actions import Store
+from shiftswitch.actions import ActionStore
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Action
 
 START = datetime(2026, 8, 1, tzinfo=UTC)
 
 
-def fill(store: Store, rows: int, devices: int) -> None:
+def fill(store: ActionStore, rows: int, devices: int) -> None:
     batch: list[dict[str, Any]] = []
     with store.sessions.begin() as session:
         for i in range(rows):
@@ -50,7 +50,7 @@ def fill(store: Store, rows: int, devices: int) -> None:
                 {
                     "key": f"main/a{d}/desk/{due.isoformat()}/{i % 2}",
                     "source": "schedule",
-                    "owner": f"main/u-{d}",
+                    "user_key": f"main/u-{d}",
                     "account": "main",
                     "sid": "acme_corp",
                     "base_url": "http://127.0.0.1:9",
@@ -60,7 +60,7 @@ def fill(store: Store, rows: int, devices: int) -> None:
                     "user_id": f"u-{d}",
                     "device_id": str(100000 + d),
                     "siblings": [],
-                    "available": bool((i // devices) % 2),
+                    "wants_on": bool((i // devices) % 2),
                     "due_at": due,
                     "created_at": due,
                     "finished_at": due,
@@ -105,7 +105,7 @@ def main() -> int:
         try:
             upgrade(url)
             engine = make_engine(url)
-            store = Store(engine)
+            store = ActionStore(engine)
             t0 = time.perf_counter()
             fill(store, args.rows, args.devices)
             fill_s = time.perf_counter() - t0

@@ -123,7 +123,7 @@ def _roster_source(source: str, path: Path, engine: Any) -> tuple[Any, float | N
 def _worker(agents: int, seed: int, ticks: int, source: str, db: str | None) -> dict[str, Any]:
     """Measure one size in this process."""
     from scheduler.loop import Scheduler  # noqa: PLC0415 - not in the parent
-    from shiftswitch.actions import Store  # noqa: PLC0415
+    from shiftswitch.actions import ActionStore  # noqa: PLC0415
     from shiftswitch.db import make_engine, upgrade  # noqa: PLC0415
 
     with (
@@ -137,7 +137,7 @@ def _worker(agents: int, seed: int, ticks: int, source: str, db: str | None) -> 
         roster, import_s = _roster_source(source, path, engine)
 
         dispatcher = NoDispatch()
-        store = Store(engine)
+        store = ActionStore(engine)
         scheduler = Scheduler(roster, store, dispatcher)
         # The parts of start(), timed by wrapping this process's objects (not the product code).
         parts = {

@@ -4,7 +4,7 @@
   the transitions that became due off its front. A tick's cost grows with what is due, not with
   the roster: when nothing is due it is one ``stat`` of the roster file and a comparison.
 - Due transitions are recorded under their unique key, then claimed and handed to the broker
-  (:class:`~shiftswitch.actions.Store`): restarts, crashes and a second scheduler neither
+  (:class:`~shiftswitch.actions.ActionStore`): restarts, crashes and a second scheduler neither
   repeat nor lose one.
 - On start, on a roster change, and every few minutes, it reconciles: each managed device's
   desired state now against its last confirmed state. Boundaries missed while it was down are
@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from shiftswitch import metrics
-from shiftswitch.actions import CHUNK, NewAction, Store, chunks, for_device, for_transition
+from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.db import first_line
@@ -85,7 +85,7 @@ class Scheduler:
     def __init__(
         self,
         source: RosterSource,
-        store: Store,
+        store: ActionStore,
         dispatcher: Dispatcher,
         *,
         horizon: timedelta = HORIZON,
@@ -192,7 +192,7 @@ class Scheduler:
                         Action.agent.is_not(None),
                     )
                 )
-                if (desired.get(a.agent or "") == a.device) is not a.available
+                if (desired.get(a.agent or "") == a.device) is not a.wants_on
             ]
             for ids in chunks(unwanted, CHUNK):
                 session.execute(
@@ -404,7 +404,7 @@ def _refused_for_good(action: Action, wanted: bool) -> bool:
     """A reconcile to the same state that Exotel refused with a final (4xx) answer."""
     return (
         action.source == Source.RECONCILE
-        and action.available is wanted
+        and action.wants_on is wanted
         and action.status == Status.FAILED
         and action.last_http_code is not None
         and 400 <= action.last_http_code < 500

@@ -37,7 +37,7 @@ class NewAction:
 
     key: str
     source: str
-    owner: str
+    user_key: str
     account: str
     sid: str
     base_url: str
@@ -47,7 +47,7 @@ class NewAction:
     user_id: str | None
     device_id: str | None
     contact_uri: str | None
-    available: bool
+    wants_on: bool
     due_at: datetime
     shift: str | None = None
     override: str | None = None
@@ -56,7 +56,7 @@ class NewAction:
     new_contact_uri: str | None = None  # the number a ``number`` action sets
 
 
-def owner_of(account: str, user_id: str | None, agent: str | None) -> str:
+def user_key_of(account: str, user_id: str | None, agent: str | None) -> str:
     """Whose actions are applied one at a time, in order: one Exotel user of one account."""
     return f"{account}/{user_id}" if user_id else f"{account}/@{agent}"
 
@@ -89,7 +89,7 @@ def for_device(
     return NewAction(
         key=key,
         source=source,
-        owner=owner_of(account.name, agent.user_id, agent.name),
+        user_key=user_key_of(account.name, agent.user_id, agent.name),
         account=account.name,
         sid=account.sid,
         base_url=account.base_url,
@@ -99,7 +99,7 @@ def for_device(
         user_id=agent.user_id,
         device_id=device.device_id,
         contact_uri=device.contact_uri,
-        available=available,
+        wants_on=available,
         due_at=due_at,
         shift=shift,
         override=override,
@@ -124,7 +124,7 @@ def for_ids(
     return NewAction(
         key=key,
         source=source,
-        owner=owner_of(account.name, user_id, agent),
+        user_key=user_key_of(account.name, user_id, agent),
         account=account.name,
         sid=account.sid,
         base_url=account.base_url,
@@ -134,7 +134,7 @@ def for_ids(
         user_id=user_id,
         device_id=device_id,
         contact_uri=None,
-        available=available,
+        wants_on=available,
         due_at=due_at,
     )
 
@@ -154,7 +154,7 @@ def for_transition(roster: Roster, t: Transition) -> NewAction:
     )
 
 
-class Store:
+class ActionStore:
     """The actions table, as the scheduler and the CLI use it."""
 
     def __init__(self, engine: Engine) -> None:
@@ -267,7 +267,7 @@ def dispatch_in_order(actions: Sequence[Action], dispatcher: Dispatcher) -> None
     """Each user's actions together, in the order they must be applied."""
     by_owner: dict[str, list[Action]] = defaultdict(list)
     for action in actions:
-        by_owner[action.owner].append(action)
+        by_owner[action.user_key].append(action)
     for group in by_owner.values():
         group.sort(key=apply_order)
     if by_owner:
@@ -302,7 +302,7 @@ def _row(action: NewAction, now: datetime) -> dict[str, Any]:
 
 def apply_order(action: Action) -> tuple[datetime, bool, int]:
     """A user's actions run by due time; at one instant OFF before ON; then as recorded."""
-    return (action.due_at, action.available, action.id)
+    return (action.due_at, action.wants_on, action.id)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

@@ -68,7 +68,7 @@ def message(action: Action) -> dict[str, Any]:
         "device": action.device,
         "user_id": action.user_id,
         "device_id": action.device_id,
-        "available": action.available,
+        "available": action.wants_on,
         "due_at": action.due_at.isoformat(),
     }
 

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from scheduler.loop import Scheduler
-from shiftswitch.actions import Store
+from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.db import make_engine, upgrade
@@ -144,7 +144,7 @@ def run(demo: Demo, out: IO[str], stop: threading.Event, duration: float | None 
         upgrade(demo.database_url)
         engine = make_engine(demo.database_url)
         stack.callback(engine.dispose)
-        store = Store(engine)
+        store = ActionStore(engine)
         say = _printer(out)
         say(f"sandbox   {sandbox.url} (users and devices: {demo.directory / 'sandbox.yaml'})")
         say(f"roster    {demo.directory / 'schedules.yaml'}: shifts flip every minute")
@@ -228,7 +228,7 @@ def _printer(out: IO[str]) -> Callable[[str], None]:
     return say
 
 
-def _watch(store: Store, out: IO[str], stop: threading.Event, duration: float | None) -> int:
+def _watch(store: ActionStore, out: IO[str], stop: threading.Event, duration: float | None) -> int:
     """Print each action as it becomes final, grouped under its boundary; the count printed."""
     say = _printer(out)
     shown: set[int] = set()
@@ -245,7 +245,7 @@ def _watch(store: Store, out: IO[str], stop: threading.Event, duration: float | 
     return len(shown)
 
 
-def _newly_final(store: Store, shown: set[int]) -> Iterator[Action]:
+def _newly_final(store: ActionStore, shown: set[int]) -> Iterator[Action]:
     with store.sessions() as session:
         rows = session.scalars(
             select(Action)
@@ -256,7 +256,7 @@ def _newly_final(store: Store, shown: set[int]) -> Iterator[Action]:
 
 
 def _line(action: Action) -> str:
-    state = "ON " if action.available else "OFF"
+    state = "ON " if action.wants_on else "OFF"
     took = ""
     if action.finished_at is not None:
         late = (action.finished_at - action.due_at).total_seconds()

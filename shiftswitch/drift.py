@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from shiftswitch.actions import NewAction, Store, for_device, state_upsert
+from shiftswitch.actions import ActionStore, NewAction, for_device, state_upsert
 from shiftswitch.broker import Dispatcher
 from shiftswitch.exotel import Device, ExotelClient, User
 from shiftswitch.models import OPEN_STATUSES, Action, RemoteCheck, Source
@@ -48,7 +48,7 @@ class RemoteReport:
 def check(
     roster: Roster,
     desired: Mapping[str, str | None],
-    store: Store,
+    store: ActionStore,
     dispatcher: Dispatcher,
     client_for: Callable[[Account], ExotelClient],
     now: datetime,
@@ -134,7 +134,7 @@ def _find(
     return None
 
 
-def _record(store: Store, states: list[dict[str, object]], report: RemoteReport) -> None:
+def _record(store: ActionStore, states: list[dict[str, object]], report: RemoteReport) -> None:
     with store.sessions.begin() as session:
         if states:
             session.execute(state_upsert(store.engine), states)

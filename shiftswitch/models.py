@@ -117,7 +117,7 @@ class Action(Base):
         CheckConstraint(f"status IN ({_in(Status)})", name="status"),
         CheckConstraint(f"source IN ({_in(Source)})", name="source"),
         CheckConstraint(f"kind IN ({_in(ActionKind)})", name="kind"),
-        Index("ix_actions_owner_order", "owner", "due_at", "available", "id"),
+        Index("ix_actions_user_order", "user_key", "due_at", "wants_on", "id"),
         Index("ix_actions_account_device", "account", "user_id", "device_id"),
         Index("ix_actions_agent_due", "agent", "due_at"),
         Index("ix_actions_device_latest", "account", "agent", "device", "id"),
@@ -127,9 +127,9 @@ class Action(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(Text, unique=True)
     source: Mapped[str] = mapped_column(String(16))
-    # Whose actions are applied one at a time, in order: "<account>/<user id>" (or "/@<agent>"
-    # while the user id is known only through a contact URI).
-    owner: Mapped[str] = mapped_column(Text)
+    # The Exotel user whose actions are applied one at a time, in order: "<account>/<user id>"
+    # (or "<account>/@<agent>" while the user id is known only through a contact URI).
+    user_key: Mapped[str] = mapped_column(Text)
     account: Mapped[str] = mapped_column(Text)
     sid: Mapped[str] = mapped_column(Text)
     base_url: Mapped[str] = mapped_column(Text)
@@ -142,9 +142,10 @@ class Action(Base):
     # The agent's other managed devices: [{"device", "device_id", "contact_uri"}]. An ON that
     # meets "Another device is ON" may turn these OFF, never a device the roster does not name.
     siblings: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
-    # A switch's desired state. A number change sends no ``available`` (Exotel refuses both in
-    # one request); it carries False, which orders it like an OFF among the user's actions.
-    available: Mapped[bool]
+    # A switch's desired state (Exotel's ``available``): True for ON. A number change sends no
+    # ``available`` (Exotel refuses both in one request); it carries False, which orders it like
+    # an OFF among the user's actions.
+    wants_on: Mapped[bool]
     kind: Mapped[str] = mapped_column(
         String(16), default=ActionKind.SWITCH, server_default=ActionKind.SWITCH.value
     )

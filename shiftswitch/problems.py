@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-Path = tuple[str | int, ...]
+Place = tuple[str | int, ...]
 
 
 def quote(value: object) -> str:
@@ -15,7 +15,7 @@ def quote(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def format_path(path: Path) -> str:
+def format_path(path: Place) -> str:
     """Render a path the way a user reads it: ``shifts[2].start``, ``agents.asha.devices``."""
     out = ""
     for part in path:
@@ -30,7 +30,7 @@ def format_path(path: Path) -> str:
 class Problem:
     """One thing wrong (or worth a warning) in a roster, with where it is."""
 
-    path: Path
+    path: Place
     message: str
     line: int | None = None
     level: Literal["error", "warning"] = "error"

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from shiftswitch.actions import NewAction, Store, for_device, for_ids
+from shiftswitch.actions import ActionStore, NewAction, for_device, for_ids
 from shiftswitch.models import (
     FINAL_STATUSES,
     Action,
@@ -103,7 +103,7 @@ def action_row(a: Action) -> dict[str, Any]:
         "device": a.device,
         "user_id": a.user_id,
         "device_id": a.device_id,
-        "available": a.available,
+        "available": a.wants_on,
         "kind": a.kind,
         "new_contact_uri": a.new_contact_uri,
         "shift": a.shift,
@@ -132,7 +132,7 @@ def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
-def history(store: Store, agent: str | None, limit: int) -> list[Action]:
+def history(store: ActionStore, agent: str | None, limit: int) -> list[Action]:
     """The latest actions, newest first; of one agent when ``agent`` is given."""
     stmt = select(Action).order_by(Action.due_at.desc(), Action.id.desc()).limit(limit)
     if agent is not None:
@@ -141,7 +141,7 @@ def history(store: Store, agent: str | None, limit: int) -> list[Action]:
         return list(session.scalars(stmt))
 
 
-def status(store: Store, roster: Roster, now: datetime, upcoming: int = 10) -> dict[str, Any]:
+def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10) -> dict[str, Any]:
     """Who is ON now, what is next, what is under way, and recent failures."""
     with store.sessions() as session:
         on = list(

@@ -28,7 +28,7 @@ from redis import Redis
 from sqlalchemy import select
 
 from scheduler.loop import Scheduler
-from shiftswitch.actions import Store
+from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine, upgrade
@@ -110,7 +110,7 @@ class Pipeline:
     sandbox: Sandbox
     env: dict[str, str]
     clock: FixedClock
-    store: Store
+    store: ActionStore
     roster_path: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
@@ -197,7 +197,7 @@ class Pipeline:
     # -- scheduler on the test clock ------------------------------------------------------------
 
     def import_roster(self, text: str | None = None, by: str = "tests") -> int:
-        """Store ``text`` (default: the roster file) as the roster in the database."""
+        """ActionStore ``text`` (default: the roster file) as the roster in the database."""
         body = self.roster_path.read_text() if text is None else text
         written = RosterStore(self.store.engine).write(
             lambda _before: body, source="tests", by=by, now=self.clock.now()
@@ -309,7 +309,7 @@ def pipeline(
         sandbox=sandbox,
         env=full_env,
         clock=FixedClock(datetime.fromisoformat("2026-11-30T00:00:00+00:00")),
-        store=Store(engine),
+        store=ActionStore(engine),
         roster_path=roster_path,
     )
     try:

@@ -103,3 +103,41 @@ def test_0006_keeps_the_overrides_and_never_gives_an_id_again(database_url: str)
             assert conn.execute(text("SELECT count(*) FROM roster_overrides")).scalar() == 2
     finally:
         engine.dispose()
+
+
+def test_0007_renames_the_ordering_columns_and_keeps_every_row(database_url: str) -> None:
+    upgrade(database_url, "0006")
+    engine = make_engine(database_url)
+    at = "2026-11-30 09:00:00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO actions (id, key, source, owner, account, sid, base_url, "
+                    "rate_limit, siblings, available, due_at, created_at, status, attempts, kind) "
+                    "VALUES (1, 'k', 'schedule', 'main/u-100', 'main', 'acme', 'http://x', "
+                    "'50/min', '[]', true, :at, :at, 'succeeded', 1, 'switch')"
+                ),
+                {"at": at},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO attempts (action_id, number, request, at, duration_ms, outcome) "
+                    "VALUES (1, 1, 'PUT available=true', :at, 12.5, 'ok')"
+                ),
+                {"at": at},
+            )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT user_key, wants_on FROM actions")).one()
+            assert tuple(row) == ("main/u-100", True)
+            assert conn.execute(text("SELECT count(*) FROM attempts")).scalar() == 1
+            indexes = {i["name"] for i in inspect(conn).get_indexes("actions")}
+            assert "ix_actions_user_order" in indexes and "ix_actions_owner_order" not in indexes
+        command.downgrade(alembic_config(database_url), "0006")
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT owner, available FROM actions")).one()
+            assert tuple(row) == ("main/u-100", True)
+            assert conn.execute(text("SELECT count(*) FROM attempts")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -224,7 +224,7 @@ def test_another_device_on_is_turned_off_when_managed(handoff: Pipeline) -> None
     # behind the system's back, asha's mobile went ON (and the database does not know it)
     p.control("PUT", "devices/acme_corp/u-100/100290", {"available": True})
     actions = boundary(p, "09:00:00")
-    desk_on = next(a for a in actions if a.agent == "asha" and a.available)
+    desk_on = next(a for a in actions if a.agent == "asha" and a.wants_on)
     assert desk_on.status == "succeeded"
     cleared = [a for a in actions if a.parent_id == desk_on.id]
     assert [(a.device, a.available, a.status) for a in cleared] == [("mobile", False, "succeeded")]
@@ -247,7 +247,7 @@ def test_another_device_on_that_the_roster_does_not_manage_is_a_conflict(
         p.start_worker()
         p.start_scheduler(utc(at("08:59:58")))
         p.settle()
-        (desk_on,) = [a for a in boundary(p, "09:00:00") if a.available]
+        (desk_on,) = [a for a in boundary(p, "09:00:00") if a.wants_on]
         assert desk_on.status == "failed"
         assert "another device is ON" in (desk_on.reason or "")
         assert "100299" in (desk_on.reason or "") and "Home" in (desk_on.reason or "")

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scheduler.loop import Scheduler
-from shiftswitch.actions import Store, for_transition
+from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Action, DeviceState, ResolvedDevice, RosterVersion, Status
 from shiftswitch.planner import Planner
@@ -43,17 +43,17 @@ class Recorder:
 
     def dispatch(self, groups: Sequence[tuple[str, Sequence[Action]]]) -> None:
         for owner, actions in groups:
-            self.sent.append((owner, [(a.device, a.available, a.source) for a in actions]))
+            self.sent.append((owner, [(a.device, a.wants_on, a.source) for a in actions]))
 
     def flat(self) -> list[tuple[str | None, bool, str]]:
         return [item for _, batch in self.sent for item in batch]
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
+def store(database_url: str) -> Iterator[ActionStore]:
     upgrade(database_url)
     engine = make_engine(database_url)
-    yield Store(engine)
+    yield ActionStore(engine)
     engine.dispose()
 
 
@@ -64,11 +64,11 @@ def roster_file(tmp_path: Path) -> Path:
     return path
 
 
-def scheduler(path: Path, store: Store, recorder: Recorder) -> Scheduler:
+def scheduler(path: Path, store: ActionStore, recorder: Recorder) -> Scheduler:
     return Scheduler(RosterFile(str(path)), store, recorder)
 
 
-def confirm_all(store: Store, now: datetime) -> None:
+def confirm_all(store: ActionStore, now: datetime) -> None:
     """Pretend every queued action succeeded, as a worker would record it."""
     with store.sessions.begin() as session:
         for a in session.scalars(select(Action).where(Action.status == Status.QUEUED)):
@@ -93,7 +93,7 @@ def confirm_all(store: Store, now: datetime) -> None:
                     device_id=a.device_id,
                     agent=a.agent,
                     device=a.device,
-                    available=a.available,
+                    available=a.wants_on,
                     confirmed_at=now,
                     action_id=a.id,
                 )
@@ -111,7 +111,7 @@ def run_until(s: Scheduler, start: datetime, end: datetime, step: timedelta) -> 
 
 
 def test_boundaries_are_recorded_and_sent_once_with_off_before_on(
-    store: Store, roster_file: Path
+    store: ActionStore, roster_file: Path
 ) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
@@ -138,7 +138,7 @@ def test_boundaries_are_recorded_and_sent_once_with_off_before_on(
     assert len(keys) == len(set(keys)) == 5
 
 
-def test_a_restarted_scheduler_sends_nothing_twice(store: Store, roster_file: Path) -> None:
+def test_a_restarted_scheduler_sends_nothing_twice(store: ActionStore, roster_file: Path) -> None:
     first = Recorder()
     s = scheduler(roster_file, store, first)
     s.start(MONDAY_0859)
@@ -154,7 +154,9 @@ def test_a_restarted_scheduler_sends_nothing_twice(store: Store, roster_file: Pa
     assert again.flat() == []  # the 09:00 ONs are recorded and under way: nothing new
 
 
-def test_a_crash_between_record_and_enqueue_loses_nothing(store: Store, roster_file: Path) -> None:
+def test_a_crash_between_record_and_enqueue_loses_nothing(
+    store: ActionStore, roster_file: Path
+) -> None:
     s = scheduler(roster_file, store, Recorder())
     s.start(MONDAY_0859)
     confirm_all(store, MONDAY_0859)
@@ -173,7 +175,9 @@ def test_a_crash_between_record_and_enqueue_loses_nothing(store: Store, roster_f
     assert len(rec.flat()) == 2
 
 
-def test_two_schedulers_at_once_send_each_transition_once(store: Store, roster_file: Path) -> None:
+def test_two_schedulers_at_once_send_each_transition_once(
+    store: ActionStore, roster_file: Path
+) -> None:
     a, b = Recorder(), Recorder()
     sa, sb = scheduler(roster_file, store, a), scheduler(roster_file, store, b)
     sa.start(MONDAY_0859)
@@ -194,7 +198,7 @@ def test_two_schedulers_at_once_send_each_transition_once(store: Store, roster_f
 
 
 def test_started_after_boundaries_applies_the_present_state_once(
-    store: Store, roster_file: Path
+    store: ActionStore, roster_file: Path
 ) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
@@ -211,7 +215,7 @@ def test_started_after_boundaries_applies_the_present_state_once(
 
 @pytest.mark.parametrize(("http_code", "again"), [(404, False), (503, True), (None, True)])
 def test_reconcile_repeats_a_failed_action_unless_exotel_refused_it(
-    store: Store, roster_file: Path, http_code: int | None, again: bool
+    store: ActionStore, roster_file: Path, http_code: int | None, again: bool
 ) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
@@ -228,7 +232,7 @@ def test_reconcile_repeats_a_failed_action_unless_exotel_refused_it(
 
 
 def test_a_roster_edit_is_picked_up_at_the_next_tick(
-    store: Store, roster_file: Path, caplog: pytest.LogCaptureFixture
+    store: ActionStore, roster_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
@@ -243,13 +247,13 @@ def test_a_roster_edit_is_picked_up_at_the_next_tick(
     assert rec.flat() == [("desk", True, "schedule"), ("desk", True, "schedule")]
     assert [o for o, _ in rec.sent] == ["main/u-0", "main/u-1"]
     with store.sessions() as session:
-        ravi = session.scalars(select(Action).where(Action.agent == "ravi", Action.available)).one()
+        ravi = session.scalars(select(Action).where(Action.agent == "ravi", Action.wants_on)).one()
         assert ravi.due_at == utc("2026-11-30T09:01:00+00:00")
         assert session.scalar(select(func.count()).select_from(RosterVersion)) == 2
 
 
 def test_a_roster_edit_supersedes_what_was_not_sent_and_is_no_longer_wanted(
-    store: Store, roster_file: Path
+    store: ActionStore, roster_file: Path
 ) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
@@ -259,17 +263,17 @@ def test_a_roster_edit_supersedes_what_was_not_sent_and_is_no_longer_wanted(
     s.tick(nine)  # asha's desk and ravi ON: queued, not yet applied (say, waiting for a retry)
     with store.sessions.begin() as session:
         session.add(  # and a manual ON of ravi's desk, which an edit never undoes
-            Action(key="manual-1", source="manual", owner="main/u-1", account="main",
+            Action(key="manual-1", source="manual", user_key="main/u-1", account="main",
                    sid="acme", base_url="http://127.0.0.1:8090", rate_limit="50/min",
                    agent="ravi", device="desk", user_id="u-1", device_id="100281",
-                   available=True, due_at=nine, created_at=nine, status=Status.QUEUED)
+                   wants_on=True, due_at=nine, created_at=nine, status=Status.QUEUED)
         )  # fmt: skip
     roster_file.write_text(roster_text([dict(HANDOFF[0], members=["asha:desk"]), HANDOFF[1]]))
     s.tick(nine + timedelta(seconds=1))  # ravi's shift is gone
     with store.sessions() as session:
         status = {
             (a.agent, a.source): (a.status, a.reason or "")
-            for a in session.scalars(select(Action).where(Action.available))
+            for a in session.scalars(select(Action).where(Action.wants_on))
         }
     assert status[("asha", "schedule")] == ("queued", "")
     assert status[("ravi", "schedule")][0] == "superseded"
@@ -281,7 +285,7 @@ def test_a_roster_edit_supersedes_what_was_not_sent_and_is_no_longer_wanted(
 
 
 def test_an_invalid_edit_is_refused_and_the_last_good_roster_stays(
-    store: Store, roster_file: Path, caplog: pytest.LogCaptureFixture
+    store: ActionStore, roster_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
@@ -299,14 +303,14 @@ def test_an_invalid_edit_is_refused_and_the_last_good_roster_stays(
         assert session.scalar(select(func.count()).select_from(RosterVersion)) == 1
 
 
-def test_an_invalid_roster_at_start_is_an_error(store: Store, roster_file: Path) -> None:
+def test_an_invalid_roster_at_start_is_an_error(store: ActionStore, roster_file: Path) -> None:
     roster_file.write_text(roster_text([dict(HANDOFF[0], duration="9x")]))
     with pytest.raises(RosterError):
         scheduler(roster_file, store, Recorder()).start(MONDAY_0859)
 
 
 def test_a_stalled_scheduler_does_not_replay_missed_boundaries(
-    store: Store, roster_file: Path
+    store: ActionStore, roster_file: Path
 ) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
@@ -318,7 +322,7 @@ def test_a_stalled_scheduler_does_not_replay_missed_boundaries(
     assert sorted(rec.flat()) == [("mobile", True, "reconcile")]
 
 
-def test_a_week_of_boundaries_in_seconds(store: Store, roster_file: Path) -> None:
+def test_a_week_of_boundaries_in_seconds(store: ActionStore, roster_file: Path) -> None:
     rec = Recorder()
     s = scheduler(roster_file, store, rec)
     s.start(MONDAY_0859)
@@ -329,7 +333,7 @@ def test_a_week_of_boundaries_in_seconds(store: Store, roster_file: Path) -> Non
 
 
 def test_ramped_ons_are_sent_before_the_start_and_reconcile_keeps_them(
-    store: Store, tmp_path: Path
+    store: ActionStore, tmp_path: Path
 ) -> None:
     team = {f"a{i}": {"desk": str(6000 + i)} for i in range(5)}
     shift = {"name": "day", "start": "0 9 * * *", "duration": "8h", "members": list(team)}

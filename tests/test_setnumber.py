@@ -88,7 +88,7 @@ def test_number_action_is_a_manual_number_change_that_sends_no_state() -> None:
         NEW,
         OLD,
     )
-    assert (action.user_id, action.device_id, action.available, action.due_at) == (
+    assert (action.user_id, action.device_id, action.wants_on, action.due_at) == (
         "u-100",
         None,
         False,

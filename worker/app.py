@@ -18,7 +18,7 @@ from celery import Celery
 from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
-from shiftswitch.actions import Store
+from shiftswitch.actions import ActionStore
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import RateLimiter
@@ -68,7 +68,7 @@ def build_context(settings: Settings) -> WorkerContext:
     # whole pool, and that task is tried again (UNEXPECTED_RETRY_SECONDS) on fresh ones.
     engine = make_engine(settings.database_url, pool_size=40, max_overflow=20, pool_pre_ping=False)
     redis = Redis.from_url(settings.redis_url)
-    store = Store(engine)
+    store = ActionStore(engine)
     return WorkerContext(
         sessions=store.sessions,
         autocommit=sessionmaker(

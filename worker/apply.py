@@ -45,7 +45,7 @@ from sqlalchemy import ScalarSelect, Table, and_, func, insert, null, select, up
 from sqlalchemy.orm import Session, sessionmaker
 
 from shiftswitch import metrics
-from shiftswitch.actions import NewAction, Store, apply_order, state_upsert
+from shiftswitch.actions import ActionStore, NewAction, apply_order, state_upsert
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Lock, LockBusy, RateLimiter
 from shiftswitch.db import first_line
@@ -101,7 +101,7 @@ class WorkerContext:
     # Sessions in autocommit mode, for reads and single-statement writes: no BEGIN and COMMIT
     # round trips (on PostgreSQL) where one statement needs no transaction around it.
     autocommit: sessionmaker[Session]
-    store: Store
+    store: ActionStore
     redis: Redis
     limiter: RateLimiter
     client_for: Callable[[Action], ExotelClient]  # may raise CredentialsMissing
@@ -157,8 +157,8 @@ def _next_turn(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int])
     with ctx.autocommit() as session:
         action = session.scalars(
             select(Action)
-            .where(Action.owner == owner, Action.status.in_(OPEN_STATUSES))
-            .order_by(Action.due_at, Action.available, Action.id)
+            .where(Action.user_key == owner, Action.status.in_(OPEN_STATUSES))
+            .order_by(Action.due_at, Action.wants_on, Action.id)
             .limit(1)
         ).first()
         if action is None or apply_order(action) > last:
@@ -172,7 +172,7 @@ def _next_turn(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int])
         later_id, failed_off_id, paused = session.execute(
             select(
                 null() if number else _later_action(action),
-                _failed_off(action) if action.available and not number else null(),
+                _failed_off(action) if action.wants_on and not number else null(),
                 paused_condition(action.account),
             )
         ).one()
@@ -180,7 +180,7 @@ def _next_turn(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int])
             # Sending is paused for the account: leave its actions recorded, unsent.
             session.execute(
                 update(ACTIONS)
-                .where(ACTIONS.c.owner == owner, ACTIONS.c.status == Status.QUEUED)
+                .where(ACTIONS.c.user_key == owner, ACTIONS.c.status == Status.QUEUED)
                 .values(status=Status.PENDING, enqueued_at=None)
             )
             log.info("owner=%s account=%s paused: actions left pending", owner, action.account)
@@ -217,23 +217,23 @@ def _step(ctx: WorkerContext, lock: Lock, turn: Turn) -> None:
     if action.kind == ActionKind.NUMBER:
         _change_number(ctx, lock, client, action)
         return
-    if action.available and _clear_siblings(ctx, action, _confirmed_on_siblings(ctx, action)):
+    if action.wants_on and _clear_siblings(ctx, action, _confirmed_on_siblings(ctx, action)):
         return  # the OFFs come first; this ON is taken again after them
     assert action.user_id is not None and action.device_id is not None
     user_id, device_id = action.user_id, action.device_id
-    state = "true" if action.available else "false"
+    state = "true" if action.wants_on else "false"
     outcome, attempt = _exchange(
         ctx,
         lock,
         action,
         f"PUT available={state}",
-        lambda: client.set_available(user_id, device_id, action.available),
+        lambda: client.set_available(user_id, device_id, action.wants_on),
     )
     if outcome.ok:
         _succeed(ctx, action, outcome, attempt)
     elif outcome.kind is Kind.RETRY:
         _retry_or_fail(ctx, action, outcome, attempt)
-    elif action.available and outcome.http_code == 403 and _another_device_on(outcome):
+    elif action.wants_on and outcome.http_code == 403 and _another_device_on(outcome):
         _record(ctx, attempt)
         _conflict(ctx, lock, client, action, outcome)
     else:
@@ -306,7 +306,7 @@ def _later_action(action: Action) -> ScalarSelect[int]:
             _same_device(action),  # type: ignore[arg-type]
             Action.kind == ActionKind.SWITCH,
             Action.due_at > action.due_at,
-            Action.available.is_not(action.available),
+            Action.wants_on.is_not(action.wants_on),
             Action.id != action.id,
         )
         .order_by(Action.due_at.desc())
@@ -321,9 +321,9 @@ def _failed_off(action: Action) -> ScalarSelect[int]:
     return (
         select(Action.id)
         .where(
-            Action.owner == action.owner,
+            Action.user_key == action.user_key,
             Action.kind == ActionKind.SWITCH,
-            Action.available.is_(False),
+            Action.wants_on.is_(False),
             Action.status.in_([Status.FAILED, Status.BLOCKED]),
             Action.due_at <= action.due_at,
             Action.id != action.id,
@@ -338,7 +338,7 @@ def _blocked_reason(session: Session, action: Action) -> str | None:
     before = session.scalars(
         select(Action)
         .where(
-            Action.owner == action.owner,
+            Action.user_key == action.user_key,
             Action.kind == ActionKind.SWITCH,
             Action.status.in_(FINAL_STATUSES),
             Action.due_at <= action.due_at,
@@ -353,7 +353,7 @@ def _blocked_reason(session: Session, action: Action) -> str | None:
             continue
         seen.add(earlier.device)
         if (
-            not earlier.available
+            not earlier.wants_on
             and earlier.status in (Status.FAILED, Status.BLOCKED)
             and not _confirmed_off_since(session, earlier)
         ):
@@ -474,7 +474,7 @@ def _clear_siblings(
         NewAction(
             key=f"{action.key}/off:{sibling.get('device') or device_id}",
             source=action.source,
-            owner=action.owner,
+            user_key=action.user_key,
             account=action.account,
             sid=action.sid,
             base_url=action.base_url,
@@ -484,7 +484,7 @@ def _clear_siblings(
             user_id=action.user_id,
             device_id=device_id,
             contact_uri=sibling.get("contact_uri"),
-            available=False,
+            wants_on=False,
             due_at=action.due_at,
             shift=action.shift,
             override=action.override,
@@ -554,7 +554,7 @@ def _exchange(
     # it now, and never send once it is lost, for another worker may hold this user now.
     if not lock.extend():
         _plan_retry(ctx, action, 0.0)
-        raise Defer(0.0, f"lock on {action.owner} lost")
+        raise Defer(0.0, f"lock on {action.user_key} lost")
     outcome = call()
     metrics.ATTEMPTS.labels(
         action.account,
@@ -655,7 +655,7 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
         "agent": action.agent,
         "device": action.device,
         "contact_uri": outcome.device.contact_uri if outcome.device else action.contact_uri,
-        "available": action.available,
+        "available": action.wants_on,
         "confirmed_at": now,
         "action_id": action.id,
     }
@@ -754,7 +754,7 @@ def _finish(
 def _switched(action: Action, status: Status, **more: Any) -> None:
     """Count and log an action that reached its final ``status`` (event ``switched``, or
     ``number_changed`` for a number change, which is no switch to count)."""
-    change: dict[str, str | None] = {"state": "on" if action.available else "off"}
+    change: dict[str, str | None] = {"state": "on" if action.wants_on else "off"}
     name = "switched"
     if action.kind == ActionKind.NUMBER:
         name, change = "number_changed", {"number": action.new_contact_uri}

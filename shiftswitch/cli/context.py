@@ -9,7 +9,7 @@ from functools import cached_property
 import click
 from sqlalchemy import Engine
 
-from shiftswitch.actions import Store as ActionStore
+from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import Clock
 from shiftswitch.db import make_engine

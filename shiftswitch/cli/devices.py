@@ -14,7 +14,7 @@ import click
 from sqlalchemy import select
 
 from shiftswitch import numbers
-from shiftswitch.actions import NewAction, Store
+from shiftswitch.actions import ActionStore, NewAction
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, count, pass_context
 from shiftswitch.cli.options import (
     account_option,
@@ -111,7 +111,7 @@ def _device_command(available: bool) -> click.Command:
         )
         what = f"{new.agent or new.user_id} {new.device or new.device_id} {state}{held}"
 
-        def hold(store: Store, action: Action) -> None:
+        def hold(store: ActionStore, action: Action) -> None:
             if new.agent is not None and new.device is not None:
                 # A manual switch ends the device's hold; with --until it starts a new one.
                 Controls(store.engine).hold(
@@ -232,7 +232,7 @@ def _submit(
     wait: bool,
     timeout: float,
     as_json: bool,
-    recorded: Callable[[Store, Action], None] | None = None,
+    recorded: Callable[[ActionStore, Action], None] | None = None,
 ) -> Action | None:
     """Record and enqueue an on-demand action; print it queued, or with ``wait`` its result.
     ``recorded`` is called once it is recorded; None when a pause keeps it from being sent."""

@@ -178,7 +178,7 @@ def history(ctx: Context, agent: str | None, limit: int, as_json: bool) -> None:
                 f"{a.due_at:%Y-%m-%d %H:%M:%S}",
                 a.agent or f"#{a.user_id}",
                 a.device or f"#{a.device_id}",
-                change(a.kind, a.available, a.new_contact_uri),
+                change(a.kind, a.wants_on, a.new_contact_uri),
                 a.source,
                 a.status,
                 str(a.attempts),

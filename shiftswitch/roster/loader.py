@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shiftswitch.cron import CronError, parse_cron
-from shiftswitch.problems import Path, Problem, RosterError, format_path, quote
+from shiftswitch.problems import Place, Problem, RosterError, format_path, quote
 from shiftswitch.roster.model import (
     DEFAULT_RATE_LIMIT,
     MAX_RAMP,
@@ -77,20 +77,20 @@ class _Parser:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def error(self, path: Path, message: str) -> None:
+    def error(self, path: Place, message: str) -> None:
         self.problems.append(Problem(path, message, self.doc.line(path)))
 
-    def warn(self, path: Path, message: str) -> None:
+    def warn(self, path: Place, message: str) -> None:
         self.warnings.append(Problem(path, message, self.doc.line(path), "warning"))
 
-    def mapping(self, value: Value, path: Path, what: str) -> dict[str, Value] | None:
+    def mapping(self, value: Value, path: Place, what: str) -> dict[str, Value] | None:
         if isinstance(value, dict):
             return value
         self.error(path, f"expected {what}")
         return None
 
     def keys(
-        self, value: dict[str, Value], path: Path, allowed: set[str], required: set[str]
+        self, value: dict[str, Value], path: Place, allowed: set[str], required: set[str]
     ) -> None:
         for key in value:
             if _SECRET_KEY.search(key):
@@ -102,7 +102,7 @@ class _Parser:
         for key in sorted(required - value.keys()):
             self.error(path, f"missing {quote(key)}")
 
-    def text(self, value: Value, path: Path, what: str = "a value") -> str | None:
+    def text(self, value: Value, path: Place, what: str = "a value") -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
         if value is None:
@@ -113,7 +113,7 @@ class _Parser:
             )
         return None
 
-    def zone(self, value: Value, path: Path) -> ZoneInfo | None:
+    def zone(self, value: Value, path: Place) -> ZoneInfo | None:
         name = self.text(value, path, "an IANA time zone such as Asia/Kolkata")
         if name is None:
             return None
@@ -164,7 +164,7 @@ class _Parser:
         )
 
     def accounts(self, value: Value) -> dict[str, Account]:
-        path: Path = ("accounts",)
+        path: Place = ("accounts",)
         section = self.mapping(value, path, "a mapping of account name to its settings")
         out: dict[str, Account] = {}
         for name, body in (section or {}).items():
@@ -225,7 +225,7 @@ class _Parser:
                 )
         return out
 
-    def ramp(self, value: Value, path: Path) -> timedelta | None:
+    def ramp(self, value: Value, path: Place) -> timedelta | None:
         raw = self.text(value, path, "a duration such as 15m")
         zero = raw is not None and raw.strip() == "0"  # no ramp: a shift's 0 beats its account's
         ramp = timedelta(0) if zero else parse_duration(raw) if raw is not None else None
@@ -236,7 +236,7 @@ class _Parser:
             ramp = None
         return ramp
 
-    def base_url(self, value: Value, path: Path) -> str | None:
+    def base_url(self, value: Value, path: Place) -> str | None:
         raw = self.text(value, path, "a URL such as http://127.0.0.1:8090")
         if raw is None:
             return None
@@ -262,10 +262,10 @@ class _Parser:
         return raw
 
     def agents(self, value: Value, accounts: dict[str, Account]) -> dict[str, Agent]:
-        path: Path = ("agents",)
+        path: Place = ("agents",)
         section = self.mapping(value, path, "a mapping of agent name to account and devices")
         out: dict[str, Agent] = {}
-        seen_refs: dict[tuple[str, str], Path] = {}
+        seen_refs: dict[tuple[str, str], Place] = {}
         for name, body in (section or {}).items():
             here = (*path, name)
             if not NAME.match(name):
@@ -321,7 +321,7 @@ class _Parser:
         names = root.get(section) if isinstance(root, dict) else None
         return isinstance(names, dict) and name in names
 
-    def devices(self, value: Value, path: Path) -> dict[str, Device]:
+    def devices(self, value: Value, path: Place) -> dict[str, Device]:
         section = self.mapping(value, path, "a mapping of device name to device id or contact URI")
         if section is not None and not section:
             self.error(path, "an agent needs at least one device")
@@ -364,14 +364,14 @@ class _Parser:
     def shifts(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
     ) -> list[Shift]:
-        path: Path = ("shifts",)
+        path: Place = ("shifts",)
         if not isinstance(value, list):
             self.error(path, "expected a list of shifts")
             return []
         out: list[Shift] = []
         names: dict[str, int] = {}
         for i, body in enumerate(value):
-            here: Path = (*path, i)
+            here: Place = (*path, i)
             fields = self.mapping(body, here, "a shift with name, start, duration or end, members")
             if fields is None:
                 continue
@@ -432,7 +432,7 @@ class _Parser:
                 out.append(Shift(i, name, start, duration, end, zone, skip, members, ramp))
         return out
 
-    def cron(self, value: Value, path: Path) -> str | None:
+    def cron(self, value: Value, path: Place) -> str | None:
         raw = self.text(value, path, 'a cron expression such as "0 9 * * mon-fri"')
         if raw is None:
             return None
@@ -443,7 +443,7 @@ class _Parser:
             return None
         return raw
 
-    def skip_dates(self, value: Value, path: Path) -> frozenset[date] | None:
+    def skip_dates(self, value: Value, path: Place) -> frozenset[date] | None:
         if value is None:
             return frozenset()
         if not isinstance(value, list):
@@ -462,7 +462,7 @@ class _Parser:
         return frozenset(out) if ok else None
 
     def members(
-        self, value: Value, path: Path, agents: dict[str, Agent]
+        self, value: Value, path: Place, agents: dict[str, Agent]
     ) -> tuple[Member, ...] | None:
         if not isinstance(value, list):
             self.error(path, 'expected a list such as ["asha:desk", "ravi"]')
@@ -487,7 +487,7 @@ class _Parser:
                 out.append(member)
         return tuple(out) if ok else None
 
-    def member(self, raw: str, path: Path, agents: dict[str, Agent]) -> Member | None:
+    def member(self, raw: str, path: Place, agents: dict[str, Agent]) -> Member | None:
         agent_name, _, device_name = (s.strip() for s in raw.partition(":"))
         agent = agents.get(agent_name)
         if agent is None:
@@ -529,7 +529,7 @@ class _Parser:
     def overrides(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
     ) -> list[Override]:
-        path: Path = ("overrides",)
+        path: Place = ("overrides",)
         if value is None:
             return []
         if not isinstance(value, list):
@@ -537,7 +537,7 @@ class _Parser:
             return []
         out: list[Override] = []
         for i, body in enumerate(value):
-            here: Path = (*path, i)
+            here: Place = (*path, i)
             fields = self.mapping(body, here, "an override with agent, device or off, from, to")
             if fields is None:
                 continue
@@ -595,7 +595,7 @@ class _Parser:
         self.overlapping_overrides(out)
         return out
 
-    def flag(self, value: Value, path: Path) -> bool | None:
+    def flag(self, value: Value, path: Place) -> bool | None:
         if value is None:
             return False
         if isinstance(value, str) and value.lower() in ("true", "yes", "on"):
@@ -606,7 +606,7 @@ class _Parser:
         return None
 
     def instant(
-        self, value: Value, path: Path, zone: ZoneInfo | None, *, end: bool
+        self, value: Value, path: Place, zone: ZoneInfo | None, *, end: bool
     ) -> datetime | None:
         raw = self.text(value, path, "a date or date-time such as 2026-12-01T09:00")
         if raw is None or zone is None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from shiftswitch.clock import as_utc
 from shiftswitch.planner import RAMP_LEAD, Conflict, Planner
-from shiftswitch.problems import Path, Problem, RosterError, quote
+from shiftswitch.problems import Place, Problem, RosterError, quote
 from shiftswitch.roster.loader import parse_document, read_text
 from shiftswitch.roster.model import Roster
 
@@ -28,7 +28,7 @@ class Report:
         return self.roster is not None and not self.errors
 
 
-def check(roster: Roster, now: datetime, lines: dict[Path, int] | None = None) -> list[Problem]:
+def check(roster: Roster, now: datetime, lines: dict[Place, int] | None = None) -> list[Problem]:
     """Problems that need time: agents ON on two devices at once within 28 days of ``now``."""
     now = as_utc(now)
     planner = Planner(roster)
@@ -50,7 +50,7 @@ def validate_text(text: str, now: datetime) -> Report:
 
 
 def ramp_warnings(
-    roster: Roster, now: datetime, lines: dict[Path, int] | None = None
+    roster: Roster, now: datetime, lines: dict[Place, int] | None = None
 ) -> list[Problem]:
     """Shift starts in the next 7 days whose ONs cannot all be sent within their ramp at the
     account's rate limit: one warning per shift (its first such start), naming how late."""
@@ -66,7 +66,7 @@ def ramp_warnings(
             continue
         seen.add(f.shift)
         shift = shifts[f.shift]
-        path: Path = (
+        path: Place = (
             ("shifts", shift.index, "ramp") if f.from_shift else ("accounts", f.account, "ramp")
         )
         local = f.boundary.astimezone(shift.zone)
@@ -101,11 +101,11 @@ def validated_roster(path: str, now: datetime) -> Roster:
     return report.roster
 
 
-def _conflict_problem(roster: Roster, c: Conflict, lines: dict[Path, int]) -> Problem:
+def _conflict_problem(roster: Roster, c: Conflict, lines: dict[Place, int]) -> Problem:
     shifts = {s.name: s for s in roster.shifts}
     second = shifts[c.shifts[1]]
     member = next(j for j, m in enumerate(second.members) if m.agent == c.agent)
-    path: Path = ("shifts", second.index, "members", member)
+    path: Place = ("shifts", second.index, "members", member)
     local = c.at.astimezone(second.zone)
     message = (
         f"conflict: agent {quote(c.agent)} would be ON on two devices at once: {c.devices[0]} "

@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 import yaml
 
-from shiftswitch.problems import Path, Problem, RosterError, quote
+from shiftswitch.problems import Place, Problem, RosterError, quote
 
 Value: TypeAlias = str | list["Value"] | dict[str, "Value"] | None
 
@@ -29,10 +29,10 @@ class Document:
     """A parsed YAML document: the value tree and the 1-based line of each path in it."""
 
     root: Value
-    lines: dict[Path, int] = field(default_factory=dict)
+    lines: dict[Place, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def line(self, path: Path) -> int | None:
+    def line(self, path: Place) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
         while path:
             if path in self.lines:
@@ -78,7 +78,9 @@ def _load(text: str) -> Document:
     return doc
 
 
-def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[Problem]) -> Value:
+def _convert(
+    node: yaml.Node, path: Place, lines: dict[Place, int], problems: list[Problem]
+) -> Value:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         text = str(node.value)
@@ -95,7 +97,7 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list
                 problems.append(Problem(path, "keys must be plain names", line))
                 continue
             key = str(key_node.value)
-            child: Path = (*path, key)
+            child: Place = (*path, key)
             if key in out:
                 line = key_node.start_mark.line + 1
                 problems.append(Problem(child, f"duplicate key {quote(key)}", line))

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from shiftswitch.problems import Path, format_path, quote
+from shiftswitch.problems import Place, format_path, quote
 from shiftswitch.roster.model import parse_rate
 from shiftswitch.sandbox.state import E164, Account, Device, Seed, SeedError, User
 
@@ -54,7 +54,7 @@ def load_seed(path: str) -> Seed:
 def parse_seed(data: object, source: str = "seed") -> Seed:
     """Build a :class:`Seed` from parsed YAML or JSON; ``source`` names it in errors."""
 
-    def fail(path: Path, message: str) -> NoReturn:
+    def fail(path: Place, message: str) -> NoReturn:
         raise SeedError(f"{source}: {format_path(path) or '(document)'}: {message}")
 
     root = _mapping(data, (), {"accounts"}, fail)
@@ -74,11 +74,11 @@ def parse_seed(data: object, source: str = "seed") -> Seed:
     return Seed(accounts)
 
 
-Fail = Callable[[Path, str], NoReturn]
+Fail = Callable[[Place, str], NoReturn]
 
 
 def _account(sid: str, raw: object, fail: Fail) -> Account:
-    path: Path = ("accounts", sid)
+    path: Place = ("accounts", sid)
     m = _mapping(raw, path, {"api_key", "api_token", "rate_limit", "users"}, fail)
     key = _text(m.get("api_key"), (*path, "api_key"), fail)
     if ":" in key:
@@ -93,7 +93,7 @@ def _account(sid: str, raw: object, fail: Fail) -> Account:
     users = m.get("users") or []
     if not isinstance(users, list):
         fail((*path, "users"), "expected a list of users")
-    places: dict[str, Path] = {}  # device ids and numbers seen in the account, and where
+    places: dict[str, Place] = {}  # device ids and numbers seen in the account, and where
     for i, raw_user in enumerate(users):
         user = _user(raw_user, (*path, "users", i), places, fail)
         if account.user(user.id):
@@ -102,7 +102,7 @@ def _account(sid: str, raw: object, fail: Fail) -> Account:
     return account
 
 
-def _user(raw: object, path: Path, places: dict[str, Path], fail: Fail) -> User:
+def _user(raw: object, path: Place, places: dict[str, Place], fail: Fail) -> User:
     m = _mapping(raw, path, {"id", "first_name", "last_name", "email", "devices"}, fail)
     user_id = _ident(m.get("id"), (*path, "id"), fail)
     user = User(
@@ -116,7 +116,7 @@ def _user(raw: object, path: Path, places: dict[str, Path], fail: Fail) -> User:
     if not isinstance(devices, list):
         fail((*path, "devices"), "expected a list of devices")
     for j, raw_device in enumerate(devices):
-        here: Path = (*path, "devices", j)
+        here: Place = (*path, "devices", j)
         device = _device(raw_device, here, fail)
         for what, value in (("id", str(device.id)), ("contact_uri", device.contact_uri)):
             seen = places.setdefault(f"{what}={value}", (*here, what))
@@ -129,7 +129,7 @@ def _user(raw: object, path: Path, places: dict[str, Path], fail: Fail) -> User:
     return user
 
 
-def _device(raw: object, path: Path, fail: Fail) -> Device:
+def _device(raw: object, path: Place, fail: Fail) -> Device:
     keys = {"id", "name", "contact_uri", "type", "verified", "available"}
     m = _mapping(raw, path, keys, fail)
     device_id = _ident(m.get("id"), (*path, "id"), fail)
@@ -156,7 +156,7 @@ def _device(raw: object, path: Path, fail: Fail) -> Device:
     return Device(device_id, name, uri, str(kind), verified, available if verified else None)
 
 
-def _mapping(value: object, path: Path, keys: set[str], fail: Fail) -> dict[str, Any]:
+def _mapping(value: object, path: Place, keys: set[str], fail: Fail) -> dict[str, Any]:
     if not isinstance(value, dict):
         fail(path, "expected a mapping")
     for key in value:
@@ -165,7 +165,7 @@ def _mapping(value: object, path: Path, keys: set[str], fail: Fail) -> dict[str,
     return {str(k): v for k, v in value.items()}
 
 
-def _text(value: object, path: Path, fail: Fail) -> str:
+def _text(value: object, path: Place, fail: Fail) -> str:
     if isinstance(value, bool | int | float):
         fail(path, f"expected a string; quote {value!r} (YAML read it as a number or a boolean)")
     if not isinstance(value, str) or not value.strip():
@@ -173,11 +173,11 @@ def _text(value: object, path: Path, fail: Fail) -> str:
     return value
 
 
-def _optional_text(value: object, path: Path, fail: Fail) -> str | None:
+def _optional_text(value: object, path: Place, fail: Fail) -> str | None:
     return None if value is None else _text(value, path, fail)
 
 
-def _ident(value: object, path: Path, fail: Fail) -> int | str:
+def _ident(value: object, path: Place, fail: Fail) -> int | str:
     """An id as written: a number stays a number (for the JSON it is served in)."""
     if isinstance(value, bool) or not (
         isinstance(value, int | str) and _IDENT.fullmatch(str(value))
