@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
@@ -84,23 +84,21 @@ def for_device(
 ) -> NewAction:
     """The action that switches one roster device."""
     agent = roster.agents[agent_name]
-    account = roster.accounts[agent.account]
     device = agent.devices[device_name]
-    return NewAction(
+    action = for_ids(
+        roster.accounts[agent.account],
+        agent.user_id,
+        device.device_id,
+        available,
         key=key,
         source=source,
-        user_key=user_key_of(account.name, agent.user_id, agent.name),
-        account=account.name,
-        sid=account.sid,
-        base_url=account.base_url,
-        rate_limit=str(account.rate_limit),
+        due_at=due_at,
         agent=agent.name,
         device=device.name,
-        user_id=agent.user_id,
-        device_id=device.device_id,
+    )
+    return replace(
+        action,
         contact_uri=device.contact_uri,
-        wants_on=available,
-        due_at=due_at,
         shift=shift,
         override=override,
         siblings=siblings_of(agent, device.name),
@@ -109,8 +107,8 @@ def for_device(
 
 def for_ids(
     account: Account,
-    user_id: str,
-    device_id: str,
+    user_id: str | None,
+    device_id: str | None,
     available: bool,
     *,
     key: str,
@@ -120,7 +118,7 @@ def for_ids(
     device: str | None = None,
 ) -> NewAction:
     """The action that switches an Exotel device given by its ids (named ``agent`` ``device``
-    when it was a roster device)."""
+    when it was a roster device); the one place an action's fields are filled in."""
     return NewAction(
         key=key,
         source=source,
@@ -137,6 +135,41 @@ def for_ids(
         wants_on=available,
         due_at=due_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Sibling:
+    """Another managed device of an action's user, as the action carries it (see
+    :func:`siblings_of`), with its Exotel device id known."""
+
+    device: str | None
+    device_id: str
+    contact_uri: str | None
+
+
+def off_first(parent: Action, sibling: Sibling) -> NewAction:
+    """The OFF of ``sibling`` that goes before ``parent``, an ON of another device of the same
+    user: the parent's account, user, due time and reasons, under a key of the parent's."""
+    inherited = {name: getattr(parent, name) for name in _NEW_FIELDS}
+    return NewAction(
+        **{
+            **inherited,
+            "key": off_first_key(parent, sibling.device, sibling.device_id),
+            "device": sibling.device,
+            "device_id": sibling.device_id,
+            "contact_uri": sibling.contact_uri,
+            "wants_on": False,
+            "siblings": [],
+            "kind": ActionKind.SWITCH,
+            "new_contact_uri": None,
+        }
+    )
+
+
+def off_first_key(parent: Action, device: str | None, device_id: str | None) -> str:
+    """The key of the OFF of the user's ``device`` (or ``device_id``) that goes before
+    ``parent``: one per device and parent, whoever records it."""
+    return f"{parent.key}/off:{device or device_id}"
 
 
 def for_transition(roster: Roster, t: Transition) -> NewAction:
@@ -160,16 +193,29 @@ class ActionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # Sessions in autocommit mode, for reads and single-statement writes: no BEGIN and
+        # COMMIT round trips (on PostgreSQL) where one statement needs no transaction around it.
+        self.autocommit = sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     def record(self, actions: Iterable[NewAction], now: datetime) -> None:
         """Insert each action unless one with its key exists already."""
-        rows = [_row(a, now) for a in actions]
+        rows = [new_row(a, now) for a in actions]
         if not rows:
             return
         stmt = upsert(self.engine, Action.__table__).on_conflict_do_nothing(index_elements=["key"])
         with self.sessions.begin() as session:
             for chunk in chunks(rows, CHUNK):
                 session.execute(stmt, chunk)  # one statement, executed for many rows
+
+    def confirm(self, session: Session, states: Sequence[DeviceState]) -> None:
+        """Write each device's confirmed state (a transient :class:`DeviceState` each), in
+        ``session``'s transaction: a new row, or the one the device had replaced."""
+        if states:
+            table = DeviceState.__table__.columns
+            rows = [{c.name: getattr(state, c.name) for c in table} for state in states]
+            session.execute(_state_upsert(self.engine), rows)
 
     def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
         """Move matching ``pending`` actions to ``queued``; return those this call moved.
@@ -281,7 +327,7 @@ def upsert(engine: Engine, table: Table | Any) -> Any:
 
 
 @functools.cache
-def state_upsert(engine: Engine) -> Any:
+def _state_upsert(engine: Engine) -> Any:
     """INSERT a device's confirmed state, or UPDATE it (one statement, built once per engine)."""
     stmt = upsert(engine, DeviceState.__table__)
     keys = {"account", "user_id", "device_id"}
@@ -294,7 +340,8 @@ def state_upsert(engine: Engine) -> Any:
 _NEW_FIELDS = tuple(f.name for f in fields(NewAction))
 
 
-def _row(action: NewAction, now: datetime) -> dict[str, Any]:
+def new_row(action: NewAction, now: datetime) -> dict[str, Any]:
+    """The row of ``action``, recorded ``now``, pending."""
     row = {name: getattr(action, name) for name in _NEW_FIELDS}
     row["created_at"], row["status"] = now, Status.PENDING
     return row

@@ -50,6 +50,12 @@ SAFETY = REQUEST_SAFETY  # the spacing's margins: see RateLimit.spacing
 SLACK_SECONDS = WINDOW_SLACK_SECONDS
 
 
+def rate_bucket(base_url: str, sid: str) -> str:
+    """The name of an Exotel account's request budget: one per API host and account SID,
+    whatever a roster calls the account, so every process that sends for it shares it."""
+    return f"{base_url}/{sid}"
+
+
 class RateLimiter:
     """A request budget per Exotel account, shared by every process using the same Redis."""
 
@@ -58,15 +64,16 @@ class RateLimiter:
         self._prefix = prefix
         self._reserve: Any = redis.register_script(_RESERVE)
 
-    def reserve(self, account: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
-        """Reserve the account's next request slot if it is at most ``max_wait`` s away.
+    def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
+        """Reserve the next request slot of ``bucket`` (an account's: :func:`rate_bucket`) if it
+        is at most ``max_wait`` s away.
 
         Returns ``(reserved, wait)``: when reserved, the caller may send after ``wait`` seconds;
         when not, the slot is ``wait`` seconds away and nothing was taken.
         """
         interval_ms = limit.spacing * 1000
         reserved, wait = self._reserve(
-            keys=[f"{self._prefix}rate:{account}"], args=[interval_ms, max_wait * 1000]
+            keys=[f"{self._prefix}rate:{bucket}"], args=[interval_ms, max_wait * 1000]
         )
         return bool(reserved), float(wait) / 1000
 

@@ -17,10 +17,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from shiftswitch.actions import ActionStore, NewAction, for_device, state_upsert
+from shiftswitch.actions import ActionStore, NewAction, for_device
 from shiftswitch.broker import Dispatcher
 from shiftswitch.exotel import Device, ExotelClient, User
-from shiftswitch.models import OPEN_STATUSES, Action, RemoteCheck, Source
+from shiftswitch.models import OPEN_STATUSES, Action, DeviceState, RemoteCheck, Source
 from shiftswitch.roster.model import Account, Roster
 
 
@@ -65,7 +65,7 @@ def check(
                 select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
             )
         }
-    states: list[dict[str, object]] = []
+    states: list[DeviceState] = []
     fixes: list[NewAction] = []
     for account in roster.accounts.values():
         agents = [a for a in roster.agents.values() if a.account == account.name]
@@ -86,17 +86,16 @@ def check(
                     continue
                 user, real = found
                 states.append(
-                    {
-                        "account": account.name,
-                        "user_id": user.id,
-                        "device_id": real.id,
-                        "agent": agent.name,
-                        "device": device.name,
-                        "contact_uri": real.contact_uri,
-                        "available": real.available,
-                        "confirmed_at": now,
-                        "action_id": None,
-                    }
+                    DeviceState(
+                        account=account.name,
+                        user_id=user.id,
+                        device_id=real.id,
+                        agent=agent.name,
+                        device=device.name,
+                        contact_uri=real.contact_uri,
+                        available=real.available,
+                        confirmed_at=now,
+                    )
                 )
                 if bool(real.available) is wanted:
                     continue
@@ -134,10 +133,9 @@ def _find(
     return None
 
 
-def _record(store: ActionStore, states: list[dict[str, object]], report: RemoteReport) -> None:
+def _record(store: ActionStore, states: list[DeviceState], report: RemoteReport) -> None:
     with store.sessions.begin() as session:
-        if states:
-            session.execute(state_upsert(store.engine), states)
+        store.confirm(session, states)
         session.add(
             RemoteCheck(
                 at=report.at,

@@ -45,9 +45,9 @@ from sqlalchemy import ScalarSelect, Table, and_, func, insert, null, select, up
 from sqlalchemy.orm import Session, sessionmaker
 
 from shiftswitch import metrics
-from shiftswitch.actions import ActionStore, NewAction, apply_order, state_upsert
+from shiftswitch.actions import ActionStore, Sibling, apply_order, off_first
 from shiftswitch.clock import Clock
-from shiftswitch.coordination import Lock, LockBusy, RateLimiter
+from shiftswitch.coordination import Lock, LockBusy, RateLimiter, rate_bucket
 from shiftswitch.db import first_line
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
 from shiftswitch.holds import paused_condition
@@ -471,24 +471,7 @@ def _clear_siblings(
     if not devices:
         return False
     children = [
-        NewAction(
-            key=f"{action.key}/off:{sibling.get('device') or device_id}",
-            source=action.source,
-            user_key=action.user_key,
-            account=action.account,
-            sid=action.sid,
-            base_url=action.base_url,
-            rate_limit=action.rate_limit,
-            agent=action.agent,
-            device=sibling.get("device"),
-            user_id=action.user_id,
-            device_id=device_id,
-            contact_uri=sibling.get("contact_uri"),
-            wants_on=False,
-            due_at=action.due_at,
-            shift=action.shift,
-            override=action.override,
-        )
+        off_first(action, Sibling(sibling.get("device"), device_id, sibling.get("contact_uri")))
         for sibling, device_id in devices
     ]
     with ctx.sessions() as session:
@@ -603,7 +586,7 @@ def _reserve_slot(ctx: WorkerContext, action: Action) -> float:
     limit = parse_rate(action.rate_limit)
     assert limit is not None, action.rate_limit
     reserved, wait = ctx.limiter.reserve(
-        f"{action.base_url}/{action.sid}", limit, max_wait=ctx.rate_block
+        rate_bucket(action.base_url, action.sid), limit, max_wait=ctx.rate_block
     )
     if not reserved:
         _plan_retry(ctx, action, wait)
@@ -648,20 +631,20 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
     assert action.user_id is not None and action.device_id is not None
     now = ctx.clock.now()
     number = action.new_contact_uri if action.kind == ActionKind.NUMBER else None
-    state = {
-        "account": action.account,
-        "user_id": action.user_id,
-        "device_id": action.device_id,
-        "agent": action.agent,
-        "device": action.device,
-        "contact_uri": outcome.device.contact_uri if outcome.device else action.contact_uri,
-        "available": action.wants_on,
-        "confirmed_at": now,
-        "action_id": action.id,
-    }
+    state = DeviceState(
+        account=action.account,
+        user_id=action.user_id,
+        device_id=action.device_id,
+        agent=action.agent,
+        device=action.device,
+        contact_uri=outcome.device.contact_uri if outcome.device else action.contact_uri,
+        available=action.wants_on,
+        confirmed_at=now,
+        action_id=action.id,
+    )
     if number is not None:  # a new number is unverified: Exotel says available null
-        state["contact_uri"] = number
-        state["available"] = outcome.device.available if outcome.device else None
+        state.contact_uri = number
+        state.available = outcome.device.available if outcome.device else None
         if ctx.stored_roster:
             # Before the success is recorded, so whoever sees it succeeded sees the version.
             _renumber_stored(ctx, action, number, now)
@@ -688,7 +671,7 @@ def _succeed(ctx: WorkerContext, action: Action, outcome: Outcome, attempt: Row)
                 new=number,
                 at=now,
             )
-        session.execute(state_upsert(ctx.store.engine), state)
+        ctx.store.confirm(session, [state])
     late = (now - action.due_at).total_seconds()
     metrics.LATENESS.labels(action.account, action.source).observe(max(0.0, late))
     _switched(

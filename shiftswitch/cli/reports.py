@@ -17,7 +17,7 @@ from shiftswitch.cli.options import (
     json_option,
     roster_option,
 )
-from shiftswitch.coordination import RateLimiter
+from shiftswitch.coordination import RateLimiter, rate_bucket
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.reports import action_row, change
 from shiftswitch.reports import history as report_history
@@ -89,9 +89,8 @@ def _paced_client(ctx: Context) -> Callable[[Account], ExotelClient]:
 
     def client(account: Account) -> ExotelClient:
         def pace() -> None:
-            _reserved, wait = limiter.reserve(
-                f"{account.base_url}/{account.sid}", account.rate_limit, max_wait=3600
-            )
+            bucket = rate_bucket(account.base_url, account.sid)
+            _reserved, wait = limiter.reserve(bucket, account.rate_limit, max_wait=3600)
             time.sleep(wait)
 
         return ExotelClient(
