@@ -65,7 +65,7 @@ def test_end_to_end_handoff(handoff: Pipeline) -> None:
     p.start_worker()
     p.start_scheduler(utc(at("08:59:58")))
     first = p.settle()  # the first reconcile: every managed device set to its desired OFF
-    assert {(a.device, a.available, a.source) for a in first} == {
+    assert {(a.device, a.wants_on, a.source) for a in first} == {
         ("desk", False, "reconcile"),
         ("mobile", False, "reconcile"),
     }
@@ -162,7 +162,7 @@ def test_retries_land_every_switch_and_record_every_attempt(handoff: Pipeline) -
 
     # a timeout: the sandbox applies the change late; the retry finds it done and succeeds
     mobile = boundary(p, "13:00:00")
-    mobile_on = next(a for a in mobile if a.device == "mobile" and a.available)
+    mobile_on = next(a for a in mobile if a.device == "mobile" and a.wants_on)
     tries = [t for t in p.attempts() if t.action_id == mobile_on.id and t.request.startswith("PUT")]
     assert tries[0].http_code is None and "timeout" in (tries[0].error or "")
     assert mobile_on.status == "succeeded"
@@ -188,7 +188,7 @@ def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
         # asha's desk became unverified at Exotel: its 13:00 OFF is refused for good...
         p.control("PUT", "devices/acme_corp/u-100/100280", {"verified": False})
         done = {
-            (a.agent, a.device, a.available): a
+            (a.agent, a.device, a.wants_on): a
             for a in boundary(p, "13:00:00")
             if a.source == "schedule"
         }
@@ -227,7 +227,7 @@ def test_another_device_on_is_turned_off_when_managed(handoff: Pipeline) -> None
     desk_on = next(a for a in actions if a.agent == "asha" and a.wants_on)
     assert desk_on.status == "succeeded"
     cleared = [a for a in actions if a.parent_id == desk_on.id]
-    assert [(a.device, a.available, a.status) for a in cleared] == [("mobile", False, "succeeded")]
+    assert [(a.device, a.wants_on, a.status) for a in cleared] == [("mobile", False, "succeeded")]
     assert p.device("u-100", "100290")["available"] is False
     assert p.device("u-100", "100280")["available"] is True
 
@@ -600,7 +600,7 @@ def test_missed_boundaries_are_not_replayed(handoff: Pipeline) -> None:
     p.start_worker()
     p.start_scheduler(utc(at("14:00:00")))  # down through 09:00 and 13:00
     actions = p.settle()
-    assert sorted((a.agent, a.device, a.available) for a in actions) == [
+    assert sorted((a.agent, a.device, a.wants_on) for a in actions) == [
         ("asha", "desk", False),
         ("asha", "mobile", True),
         ("ravi", "desk", False),

@@ -316,7 +316,7 @@ def test_number_changes_neither_supersede_nor_block_switches(world: Pipeline) ->
     dispatcher = CeleryDispatcher(make_celery(Settings.from_env(p.env)))
     p.store.enqueue([s.key for s in steps], dispatcher, now)
     actions = p.settle()
-    assert [(a.device, a.kind, a.available, a.status) for a in actions] == [
+    assert [(a.device, a.kind, a.wants_on, a.status) for a in actions] == [
         ("desk", "switch", True, Status.SUCCEEDED),
         ("desk", "number", False, Status.FAILED),
         ("mobile", "switch", True, Status.SUCCEEDED),
