@@ -16,18 +16,18 @@ from typing import Any
 
 from celery import Celery
 from redis import Redis
-from sqlalchemy.orm import sessionmaker
 
-from shiftswitch.actions import ActionStore
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
-from shiftswitch.coordination import RateLimiter
+from shiftswitch.coordination import Lock, RateLimiter
 from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
 from shiftswitch.roster.source import reads_stored
 from shiftswitch.settings import CONNECT_TIMEOUT, ConfigError, Settings, credentials
-from worker.apply import CredentialsMissing, Defer, WorkerContext, apply_owner, last_of
+from shiftswitch.turns import TurnStore
+from worker.apply import apply_owner, last_of
+from worker.context import CredentialsMissing, Defer, WorkerContext
 
 log = logging.getLogger("shiftswitch.worker")
 UNEXPECTED_RETRY_SECONDS = 5.0
@@ -68,18 +68,16 @@ def build_context(settings: Settings) -> WorkerContext:
     # whole pool, and that task is tried again (UNEXPECTED_RETRY_SECONDS) on fresh ones.
     engine = make_engine(settings.database_url, pool_size=40, max_overflow=20, pool_pre_ping=False)
     redis = Redis.from_url(settings.redis_url)
-    store = ActionStore(engine)
+
+    def lease(owner: str) -> Lock:
+        return Lock(redis, owner, settings.lock_ttl)
+
     return WorkerContext(
-        sessions=store.sessions,
-        autocommit=sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        ),
-        store=store,
-        redis=redis,
-        limiter=RateLimiter(redis),
+        store=TurnStore(engine),
+        lease=lease,
+        budget=RateLimiter(redis),
         client_for=Clients(settings),
         policy=settings.retry,
-        lock_ttl=settings.lock_ttl,
         clock=SystemClock(),
         rng=random.Random(),  # noqa: S311 -- jitter, not secrets
         stored_roster=reads_stored(settings),

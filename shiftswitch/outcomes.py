@@ -1,0 +1,248 @@
+"""Recording what came of a turn of the worker: the SQL of its writes (SPEC §5, §6).
+
+Every HTTP attempt is written in the same transaction as what its outcome leads to: a planned
+retry, a final status, the device's confirmed state, a resolved contact URI, OFFs of the user's
+other devices that must go first. Nothing here reads the clock: every write takes ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, func, insert, update
+from sqlalchemy.orm import Session
+
+from shiftswitch.actions import ActionStore, NewAction, new_row, upsert
+from shiftswitch.exotel import Outcome
+from shiftswitch.models import (
+    OPEN_STATUSES,
+    Action,
+    ActionKind,
+    Attempt,
+    DeviceState,
+    ResolvedDevice,
+    Status,
+)
+from shiftswitch.numbers import number_changed
+
+ACTIONS: Table = Action.__table__  # type: ignore[assignment]
+ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
+
+Row = dict[str, Any]  # an attempt, written together with what its outcome leads to
+
+
+class OutcomeStore(ActionStore):
+    """The worker's writes to the actions, attempts and device states.
+
+    Each method takes the detached ``action`` it is about, and changes it as it changes its
+    row, so that the worker sees the status it left the action in.
+    """
+
+    def leave_pending(self, owner: str) -> None:
+        """Sending is paused: the user's queued actions go back to ``pending``, unsent."""
+        with self.autocommit() as session:
+            session.execute(
+                update(ACTIONS)
+                .where(ACTIONS.c.user_key == owner, ACTIONS.c.status == Status.QUEUED)
+                .values(status=Status.PENDING, enqueued_at=None)
+            )
+
+    def start_attempt(self, action: Action, now: datetime) -> int | None:
+        """Mark ``action`` running, with one attempt more; that attempt's number, or None when
+        the action is no longer open (a roster edit superseded it since it was read)."""
+        with self.autocommit() as session:
+            number = session.execute(
+                update(ACTIONS)
+                .where(ACTIONS.c.id == action.id, ACTIONS.c.status.in_(OPEN_STATUSES))
+                .values(
+                    status=Status.RUNNING,
+                    started_at=func.coalesce(ACTIONS.c.started_at, now),
+                    attempts=ACTIONS.c.attempts + 1,
+                    retry_at=None,
+                )
+                .returning(ACTIONS.c.attempts)
+            ).scalar_one_or_none()
+        if number is not None:
+            action.status, action.attempts = Status.RUNNING, number
+            action.started_at = action.started_at or now
+        return number
+
+    def record_attempt(self, attempt: Row) -> None:
+        with self.sessions.begin() as session:
+            session.execute(insert(ATTEMPTS), attempt)
+
+    def plan_retry(
+        self,
+        action: Action,
+        delay: float,
+        now: datetime,
+        outcome: Outcome | None = None,
+        attempt: Row | None = None,
+    ) -> None:
+        """``action`` is tried again ``delay`` seconds after ``now`` (the attempt says so)."""
+        with self.sessions.begin() as session:
+            if attempt is not None:
+                session.execute(insert(ATTEMPTS), {**attempt, "retry_delay": round(delay, 3)})
+            _update(
+                session,
+                action,
+                status=Status.QUEUED,
+                retry_at=now + timedelta(seconds=delay),
+                **_columns(outcome),
+            )
+
+    def finish(
+        self,
+        action: Action,
+        status: Status,
+        reason: str,
+        now: datetime,
+        outcome: Outcome | None = None,
+        attempt: Row | None = None,
+    ) -> None:
+        """``action`` ends ``status`` (failed, blocked, superseded), ``reason`` saying why."""
+        with self.sessions.begin() as session:
+            if attempt is not None:
+                session.execute(insert(ATTEMPTS), attempt)
+            _update(
+                session,
+                action,
+                status=status,
+                finished_at=now,
+                retry_at=None,
+                reason=reason,
+                **_columns(outcome),
+            )
+
+    def succeed(self, action: Action, outcome: Outcome, attempt: Row, now: datetime) -> None:
+        """Exotel did what ``action`` asked: its success, and the device's confirmed state
+        (for a number change: the new number, unverified, which the contact-URI cache learns)."""
+        assert action.user_id is not None and action.device_id is not None
+        state = DeviceState(
+            account=action.account,
+            user_id=action.user_id,
+            device_id=action.device_id,
+            agent=action.agent,
+            device=action.device,
+            contact_uri=outcome.device.contact_uri if outcome.device else action.contact_uri,
+            available=action.wants_on,
+            confirmed_at=now,
+            action_id=action.id,
+        )
+        number = action.new_contact_uri if action.kind == ActionKind.NUMBER else None
+        if number is not None:  # a new number is unverified: Exotel says available null
+            state.contact_uri = number
+            state.available = outcome.device.available if outcome.device else None
+        with self.sessions.begin() as session:
+            session.execute(insert(ATTEMPTS), attempt)
+            _update(
+                session,
+                action,
+                status=Status.SUCCEEDED,
+                finished_at=now,
+                reason=None,
+                **_columns(outcome),
+            )
+            if number is not None:
+                old = session.get(DeviceState, (action.account, action.user_id, action.device_id))
+                number_changed(
+                    session,
+                    account=action.account,
+                    user_id=action.user_id,
+                    device_id=action.device_id,
+                    agent=action.agent,
+                    device=action.device,
+                    old=action.contact_uri or (old.contact_uri if old is not None else None),
+                    new=number,
+                    at=now,
+                )
+            self.confirm(session, [state])
+
+    def resolved(
+        self,
+        action: Action,
+        user_id: str,
+        device_id: str,
+        now: datetime,
+        attempt: Row | None = None,
+    ) -> None:
+        """``action``'s contact URI is device ``device_id`` of ``user_id``: from the cache, or
+        found by ``attempt`` (then the cache keeps it)."""
+        assert action.contact_uri is not None
+        with self.sessions.begin() as session:
+            if attempt is not None:
+                session.execute(insert(ATTEMPTS), attempt)
+                session.merge(
+                    ResolvedDevice(
+                        account=action.account,
+                        contact_uri=action.contact_uri,
+                        user_id=user_id,
+                        device_id=device_id,
+                        resolved_at=now,
+                    )
+                )
+            _update(session, action, user_id=user_id, device_id=device_id)
+
+    def turn_off_first(
+        self,
+        action: Action,
+        offs: Sequence[NewAction],
+        now: datetime,
+        attempt: Row | None = None,
+    ) -> None:
+        """Record ``offs`` (OFFs of other devices of the user) queued to go before ``action``,
+        which is taken again after them; with the ``attempt`` that found those devices ON."""
+        rows = [
+            {
+                **new_row(off, now),
+                "status": Status.QUEUED,
+                "enqueued_at": now,
+                "parent_id": action.id,
+            }
+            for off in offs
+        ]
+        with self.sessions.begin() as session:
+            if rows:
+                stmt = upsert(self.engine, ACTIONS).on_conflict_do_nothing(index_elements=["key"])
+                session.execute(stmt, rows)
+            if attempt is not None:
+                session.execute(insert(ATTEMPTS), attempt)
+                _update(session, action, status=Status.QUEUED)
+
+
+def attempt_row(action: Action, number: int, request: str, at: datetime, outcome: Outcome) -> Row:
+    """The attempt of one HTTP exchange (``request``, such as ``PUT available=true``)."""
+    return {
+        "action_id": action.id,
+        "number": number,
+        "request": request,
+        "at": at,
+        "duration_ms": round(outcome.duration * 1000, 2),
+        "http_code": outcome.http_code,
+        "outcome": str(outcome.kind),
+        "error_code": outcome.error_code,
+        "error": None if outcome.ok else outcome.description,
+        "retry_delay": None,
+        "request_id": outcome.request_id,
+    }
+
+
+def _update(session: Session, action: Action, **values: Any) -> None:
+    """UPDATE one action's row, and the detached ``action`` with it."""
+    session.execute(update(ACTIONS).where(ACTIONS.c.id == action.id).values(**values))
+    for name, value in values.items():
+        setattr(action, name, value)
+
+
+def _columns(outcome: Outcome | None) -> dict[str, Any]:
+    """The columns of an action that keep its last answer from Exotel."""
+    if outcome is None:
+        return {}
+    return {
+        "last_http_code": outcome.http_code,
+        "request_id": outcome.request_id,
+        "error_code": None if outcome.ok else outcome.error_code,
+        "error_description": None if outcome.ok else outcome.description,
+    }

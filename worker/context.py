@@ -1,0 +1,91 @@
+"""What applying a user's actions needs, built once per worker process, and how it stops.
+
+Everything outside the process comes in through :class:`WorkerContext`, each behind a small
+interface: the store (the database), the user's lease and the account's request budget (Redis,
+in production), Exotel, the clock, the monotonic time and the sleep. Tests build one with twins of
+each, and drive the worker in their own process.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from shiftswitch.clock import Clock
+from shiftswitch.exotel import Outcome
+from shiftswitch.models import Action
+from shiftswitch.retry import RetryPolicy
+from shiftswitch.roster.model import RateLimit
+from shiftswitch.turns import TurnStore
+
+
+class Lease(Protocol):
+    """A user's actions, held by one worker at a time (:class:`shiftswitch.coordination.Lock`)."""
+
+    def acquire(self) -> None:
+        """Take it, or raise :class:`~shiftswitch.coordination.LockBusy`."""
+        ...
+
+    def extend(self) -> bool:
+        """Renew it; False when it was lost (expired, and taken by another)."""
+        ...
+
+    def release(self) -> None: ...
+
+
+class RequestBudget(Protocol):
+    """Each account's request slots, shared by every worker process
+    (:class:`shiftswitch.coordination.RateLimiter`)."""
+
+    def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
+        """``(reserved, wait)``: send after ``wait`` s; or the slot is that far, not taken."""
+        ...
+
+
+class Exotel(Protocol):
+    """What the worker asks of Exotel (:class:`shiftswitch.exotel.ExotelClient`)."""
+
+    def set_available(self, user_id: str, device_id: str, available: bool) -> Outcome: ...
+
+    def set_contact_uri(self, user_id: str, device_id: str, contact_uri: str) -> Outcome: ...
+
+    def get_user(self, user_id: str) -> Outcome: ...
+
+    def find_device(self, contact_uri: str) -> tuple[Outcome, tuple[str, str] | None]: ...
+
+
+class Defer(Exception):
+    """Come back to this user's actions in ``countdown`` seconds (the task retries itself)."""
+
+    def __init__(self, countdown: float, why: str) -> None:
+        super().__init__(f"{why}; again in {countdown:.2f} s")
+        self.countdown = max(0.0, countdown)
+        self.why = why
+
+
+class NoLongerOpen(Exception):
+    """The action became final elsewhere (the scheduler superseded it) before it was sent."""
+
+
+class CredentialsMissing(Exception):
+    """This worker's environment lacks an account's credentials (the message names them)."""
+
+
+@dataclass
+class WorkerContext:
+    """What applying actions needs, built once per worker process."""
+
+    store: TurnStore
+    lease: Callable[[str], Lease]  # a user's (by user key)
+    budget: RequestBudget
+    client_for: Callable[[Action], Exotel]  # may raise CredentialsMissing
+    policy: RetryPolicy
+    clock: Clock
+    rng: random.Random
+    rate_block: float = 5.0  # longest wait for a request slot inside a task, seconds
+    stored_roster: bool = False  # the roster source is the database: number changes update it
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic  # the request budget's waits

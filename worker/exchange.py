@@ -1,0 +1,82 @@
+"""One HTTP exchange with Exotel for an action: a request slot, the lease, the request.
+
+The action is marked running, with its attempt counted, before the request: a worker killed
+between the answer and the transaction that records it leaves the action running, to be sent
+again, and that exchange without its row. The attempt's row is returned to the caller, which
+writes it in the same transaction as what the outcome leads to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from shiftswitch import metrics
+from shiftswitch.coordination import rate_bucket
+from shiftswitch.exotel import Outcome
+from shiftswitch.logs import event
+from shiftswitch.models import Action
+from shiftswitch.outcomes import Row, attempt_row
+from shiftswitch.roster.model import parse_rate
+from worker.context import Defer, Lease, NoLongerOpen, WorkerContext
+
+log = logging.getLogger("shiftswitch.worker")
+
+
+def exchange(
+    ctx: WorkerContext,
+    lease: Lease,
+    action: Action,
+    request: str,
+    call: Callable[[], Outcome],
+    now: datetime,
+) -> tuple[Outcome, Row]:
+    """``call`` (the HTTP request ``request``, such as ``PUT available=true``) for ``action``,
+    after a slot of its account's request budget; its outcome and attempt row.
+
+    Raises :class:`Defer` when the slot is too far away or the lease was lost (the action then
+    waits for a retry, unsent), and :class:`NoLongerOpen` when the action is final already.
+    """
+    limit = parse_rate(action.rate_limit)
+    assert limit is not None, action.rate_limit
+    bucket = rate_bucket(action.base_url, action.sid)
+    reserved, wait = ctx.budget.reserve(bucket, limit, max_wait=ctx.rate_block)
+    if not reserved:
+        ctx.store.plan_retry(action, wait, now)
+        raise Defer(wait * ctx.rng.uniform(0.5, 1.0), f"account {action.account} at its limit")
+    send_at = ctx.monotonic() + wait
+    # The database write happens while waiting for the slot, not between slot and send.
+    number = ctx.store.start_attempt(action, now)
+    if number is None:  # superseded by a roster edit since it was read: not sent
+        raise NoLongerOpen(action.id)
+    if (left := send_at - ctx.monotonic()) > 0:
+        ctx.sleep(left)
+    # The lease must outlast this request (its TTL exceeds one request's longest time): renew
+    # it now, and never send once it is lost, for another worker may hold this user now.
+    if not lease.extend():
+        ctx.store.plan_retry(action, 0.0, now)
+        raise Defer(0.0, f"lock on {action.user_key} lost")
+    outcome = call()
+    metrics.ATTEMPTS.labels(
+        action.account,
+        request.split(maxsplit=1)[0],
+        str(outcome.kind),
+        str(outcome.http_code or "none"),
+    ).inc()
+    # A success is logged once, with the action's final status; anything else here, as it happens.
+    event(
+        log,
+        logging.DEBUG if outcome.ok else logging.INFO,
+        "attempt",
+        action=action.id,
+        agent=action.agent,
+        device=action.device,
+        request=request,
+        attempt=number,
+        outcome=outcome.kind,
+        http=outcome.http_code,
+        ms=round(outcome.duration * 1000),
+        error="" if outcome.ok else outcome.summary(),
+    )
+    return outcome, attempt_row(action, number, request, now, outcome)
