@@ -119,12 +119,16 @@ class _Body:
 _Parser = Callable[[dict[str, Any]], _Body]
 
 
-def session() -> requests.Session:
-    """A pooled session for many workers' threads; urllib3 never retries, the caller does."""
+def session(pool_size: int = 64) -> requests.Session:
+    """A pooled session for many threads; urllib3 never retries, the caller does.
+
+    ``pool_size`` connections are kept open per host: as many as threads that send at once
+    (more would be opened, used once and thrown away).
+    """
     s = requests.Session()
     adapter = HTTPAdapter(
         pool_connections=64,
-        pool_maxsize=64,
+        pool_maxsize=pool_size,
         max_retries=urllib3.Retry(total=0, read=False, redirect=False),
     )
     s.mount("https://", adapter)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from redis import Redis
 
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
@@ -31,14 +31,16 @@ from worker.context import CredentialsMissing, Defer, WorkerContext
 
 log = logging.getLogger("shiftswitch.worker")
 UNEXPECTED_RETRY_SECONDS = 5.0
+DEFAULT_CONCURRENCY = 32  # threads, as ``shiftswitch worker`` runs by default
 
 
 class Clients:
-    """One pooled Exotel client per account, credentials from this process's environment."""
+    """One Exotel client per account, credentials from this process's environment, all on one
+    session whose pool keeps ``pool_size`` connections per host: one per worker thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pool_size: int = DEFAULT_CONCURRENCY) -> None:
         self._settings = settings
-        self._session = session()
+        self._session = session(pool_size)
         self._clients: dict[tuple[str, str, str], ExotelClient] = {}
         self._lock = threading.Lock()
 
@@ -62,7 +64,8 @@ class Clients:
             return client
 
 
-def build_context(settings: Settings) -> WorkerContext:
+def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) -> WorkerContext:
+    """The context of a worker process running ``concurrency`` threads."""
     # No ping before every checkout (a round trip per transaction, three per switch): if the
     # server drops its connections, the first statement to fail makes SQLAlchemy discard the
     # whole pool, and that task is tried again (UNEXPECTED_RETRY_SECONDS) on fresh ones.
@@ -76,7 +79,7 @@ def build_context(settings: Settings) -> WorkerContext:
         store=TurnStore(engine),
         lease=lease,
         budget=RateLimiter(redis),
-        client_for=Clients(settings),
+        client_for=Clients(settings, pool_size=concurrency),
         policy=settings.retry,
         clock=SystemClock(),
         rng=random.Random(),  # noqa: S311 -- jitter, not secrets
@@ -89,11 +92,18 @@ def create_app(settings: Settings) -> Celery:
     app = make_celery(settings)
     context: list[WorkerContext] = []
     guard = threading.Lock()
+    threads = [DEFAULT_CONCURRENCY]
+
+    def on_worker_init(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is app:  # this app's worker, however it was started
+            threads[0] = concurrency_of(sender)
+
+    signals.worker_init.connect(on_worker_init, weak=False)
 
     def get_context() -> WorkerContext:
         with guard:
             if not context:
-                context.append(build_context(settings))
+                context.append(build_context(settings, threads[0]))
             return context[0]
 
     @app.task(name=APPLY_TASK, bind=True, max_retries=None, ignore_result=True)  # type: ignore[untyped-decorator]
@@ -120,6 +130,15 @@ def create_app(settings: Settings) -> Celery:
                 log.error("owner=%s could not be sent again: %s", user["owner"], exc)
 
     return app
+
+
+def concurrency_of(worker: Any) -> int:
+    """How many tasks ``worker`` (Celery's WorkController) runs at once, as ``--concurrency``
+    or ``worker_concurrency`` set it; :data:`DEFAULT_CONCURRENCY` when it says no number."""
+    threads = getattr(worker, "concurrency", None)
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        return threads
+    return DEFAULT_CONCURRENCY
 
 
 def _apply_user(

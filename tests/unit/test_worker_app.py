@@ -1,0 +1,55 @@
+"""The worker's Celery app: its HTTP connection pool follows the worker's concurrency."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+
+import worker.app
+from shiftswitch.broker import APPLY_TASK
+from shiftswitch.exotel import session
+from shiftswitch.settings import Settings
+from worker.app import DEFAULT_CONCURRENCY, concurrency_of, create_app
+
+
+class Built(BaseException):  # not an Exception: the task would catch and retry it
+    """The context the first task builds: with how many threads."""
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "threads"),
+    [(5, 5), (1, 1), ("auto", DEFAULT_CONCURRENCY), (None, DEFAULT_CONCURRENCY)],
+)
+def test_the_pool_is_as_large_as_the_workers_threads(concurrency: Any, threads: int) -> None:
+    assert concurrency_of(SimpleNamespace(concurrency=concurrency)) == threads
+
+
+def test_a_worker_started_with_a_concurrency_builds_its_context_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However the worker is started (``shiftswitch worker -c``, ``celery ... worker -c``):
+    Celery's ``worker_init`` tells the app its concurrency before the first task."""
+
+    def build_context(_settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) -> Any:
+        raise Built(concurrency)
+
+    monkeypatch.setattr(worker.app, "build_context", build_context)
+    settings = Settings.from_env({"DATABASE_URL": "sqlite://", "REDIS_URL": "redis://127.0.0.1:1"})
+    app = create_app(settings)
+    app.WorkController(concurrency=5, pool_cls="threads")  # sends worker_init; starts nothing
+    task = app.tasks[APPLY_TASK]
+    due = {"id": 1, "available": True, "due_at": "2026-11-30T09:00:00+00:00"}
+    with pytest.raises(Built) as built:
+        task.run(owner="main/u-100", actions=[due])
+    assert built.value.args == (5,)
+
+
+def test_a_session_keeps_as_many_connections_per_host_as_asked() -> None:
+    s = session(pool_size=5)
+    adapter = s.get_adapter("https://ccm-api.exotel.com")
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 5
+    s.close()
