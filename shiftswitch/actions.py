@@ -188,7 +188,9 @@ def for_transition(roster: Roster, t: Transition) -> NewAction:
 
 
 class ActionStore:
-    """The actions table, as the scheduler and the CLI use it."""
+    """The actions and the devices' confirmed states, as the scheduler, the CLI, reports and
+    drift use them: recording actions, handing them to the broker, confirming states. The
+    worker's store extends it (:class:`~shiftswitch.turns.TurnStore`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

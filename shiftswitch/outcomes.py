@@ -70,8 +70,9 @@ class OutcomeStore(ActionStore):
         return number
 
     def record_attempt(self, attempt: Row) -> None:
+        """An attempt whose outcome calls for another exchange before anything is decided."""
         with self.sessions.begin() as session:
-            session.execute(insert(ATTEMPTS), attempt)
+            _write(session, attempt)
 
     def plan_retry(
         self,
@@ -82,11 +83,12 @@ class OutcomeStore(ActionStore):
         attempt: Row | None = None,
     ) -> None:
         """``action`` is tried again ``delay`` seconds after ``now`` (the attempt says so)."""
+        if attempt is not None:
+            attempt = {**attempt, "retry_delay": round(delay, 3)}
         with self.sessions.begin() as session:
-            if attempt is not None:
-                session.execute(insert(ATTEMPTS), {**attempt, "retry_delay": round(delay, 3)})
-            _update(
+            _write(
                 session,
+                attempt,
                 action,
                 status=Status.QUEUED,
                 retry_at=now + timedelta(seconds=delay),
@@ -104,10 +106,9 @@ class OutcomeStore(ActionStore):
     ) -> None:
         """``action`` ends ``status`` (failed, blocked, superseded), ``reason`` saying why."""
         with self.sessions.begin() as session:
-            if attempt is not None:
-                session.execute(insert(ATTEMPTS), attempt)
-            _update(
+            _write(
                 session,
+                attempt,
                 action,
                 status=status,
                 finished_at=now,
@@ -136,9 +137,9 @@ class OutcomeStore(ActionStore):
             state.contact_uri = number
             state.available = outcome.device.available if outcome.device else None
         with self.sessions.begin() as session:
-            session.execute(insert(ATTEMPTS), attempt)
-            _update(
+            _write(
                 session,
+                attempt,
                 action,
                 status=Status.SUCCEEDED,
                 finished_at=now,
@@ -172,8 +173,8 @@ class OutcomeStore(ActionStore):
         found by ``attempt`` (then the cache keeps it)."""
         assert action.contact_uri is not None
         with self.sessions.begin() as session:
+            _write(session, attempt, action, user_id=user_id, device_id=device_id)
             if attempt is not None:
-                session.execute(insert(ATTEMPTS), attempt)
                 session.merge(
                     ResolvedDevice(
                         account=action.account,
@@ -183,7 +184,6 @@ class OutcomeStore(ActionStore):
                         resolved_at=now,
                     )
                 )
-            _update(session, action, user_id=user_id, device_id=device_id)
 
     def turn_off_first(
         self,
@@ -207,9 +207,8 @@ class OutcomeStore(ActionStore):
             if rows:
                 stmt = upsert(self.engine, ACTIONS).on_conflict_do_nothing(index_elements=["key"])
                 session.execute(stmt, rows)
-            if attempt is not None:
-                session.execute(insert(ATTEMPTS), attempt)
-                _update(session, action, status=Status.QUEUED)
+            if attempt is not None:  # the user was read: the ON waits for the OFFs, queued
+                _write(session, attempt, action, status=Status.QUEUED)
 
 
 def attempt_row(action: Action, number: int, request: str, at: datetime, outcome: Outcome) -> Row:
@@ -229,11 +228,17 @@ def attempt_row(action: Action, number: int, request: str, at: datetime, outcome
     }
 
 
-def _update(session: Session, action: Action, **values: Any) -> None:
-    """UPDATE one action's row, and the detached ``action`` with it."""
-    session.execute(update(ACTIONS).where(ACTIONS.c.id == action.id).values(**values))
-    for name, value in values.items():
-        setattr(action, name, value)
+def _write(
+    session: Session, attempt: Row | None, action: Action | None = None, **values: Any
+) -> None:
+    """INSERT ``attempt`` (if any) and UPDATE ``action``'s row with ``values`` (if any), and
+    the detached ``action`` with it."""
+    if attempt is not None:
+        session.execute(insert(ATTEMPTS), attempt)
+    if action is not None and values:
+        session.execute(update(ACTIONS).where(ACTIONS.c.id == action.id).values(**values))
+        for name, value in values.items():
+            setattr(action, name, value)
 
 
 def _columns(outcome: Outcome | None) -> dict[str, Any]:
