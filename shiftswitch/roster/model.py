@@ -32,8 +32,9 @@ MAX_RAMP = timedelta(hours=12)
 
 DeviceKind = Literal["id", "tel", "sip"]
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
-_ACCOUNTNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")  # agents, devices
+# An account's name also names its credentials' variables (EXOTEL_<ACCOUNT>_API_KEY).
+ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SIP = re.compile(r"^sip:[^\s@:]+(@[^\s]+)?$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
