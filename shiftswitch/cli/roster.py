@@ -20,14 +20,8 @@ from shiftswitch.roster.diff import RosterDiff, transition_changes
 from shiftswitch.roster.dump import dump, local_time
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import Override, Roster, parse_instant
-from shiftswitch.roster.store import (
-    NoRoster,
-    RosterStore,
-    Written,
-    left_on,
-    override_key,
-    who,
-)
+from shiftswitch.roster.store import NoRoster, RosterStore, Written, left_on, who
+from shiftswitch.roster.tables import override_key
 from shiftswitch.roster.validation import validate_text
 
 
