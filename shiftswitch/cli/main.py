@@ -17,9 +17,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shiftswitch import __version__
 from shiftswitch.cli import db, devices, overrides, plan, processes, reports, roster
-from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context, count
+from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
-from shiftswitch.problems import RosterError
+from shiftswitch.problems import RosterError, count
 from shiftswitch.roster.store import NoRoster
 from shiftswitch.settings import ConfigError, Settings
 

@@ -11,11 +11,11 @@ from datetime import datetime
 
 import click
 
-from shiftswitch.cli.context import Context, count, pass_context, table
+from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import by_option
 from shiftswitch.cli.roster import report_write
 from shiftswitch.models import RosterOverride
-from shiftswitch.problems import RosterError, quote
+from shiftswitch.problems import RosterError, count, quote
 from shiftswitch.roster.dump import dump, local_time
 from shiftswitch.roster.model import Override, Roster, parse_instant
 from shiftswitch.roster.store import NoRoster, RosterStore, who

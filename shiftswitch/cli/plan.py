@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from shiftswitch.cli.context import Context, count, pass_context, table
+from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import roster_option
 from shiftswitch.clock import local_to_utc
 from shiftswitch.planner import Planner, Transition
-from shiftswitch.problems import quote
+from shiftswitch.problems import count, quote
 from shiftswitch.roster.model import Roster
 from shiftswitch.roster.store import DATABASE
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 import click
 
-from shiftswitch.cli.context import EXIT_PROBLEMS, Context, count, pass_context, table
+from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context, table
 from shiftswitch.cli.options import by_option
 from shiftswitch.planner import Transition
-from shiftswitch.problems import RosterError
+from shiftswitch.problems import RosterError, count
 from shiftswitch.roster.diff import RosterDiff, transition_changes
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.loader import read_text
@@ -47,18 +47,7 @@ def roster_validate(ctx: Context, file: str | None) -> None:
         click.echo(f"{path}: {count(len(report.errors), 'problem')}; roster refused", err=True)
         sys.exit(EXIT_PROBLEMS)
     assert report.roster is not None
-    click.echo(f"{path}: valid: {_summary(report.roster)}")
-
-
-def _summary(r: Roster) -> str:
-    devices = sum(len(a.devices) for a in r.agents.values())
-    parts = [
-        count(len(r.accounts), "account"),
-        f"{count(len(r.agents), 'agent')} ({count(devices, 'device')})",
-        count(len(r.shifts), "shift"),
-        count(len(r.overrides), "override"),
-    ]
-    return ", ".join(parts)
+    click.echo(f"{path}: valid: {report.roster.summary()}")
 
 
 @roster.command("import")

@@ -15,7 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from shiftswitch import clock
-from shiftswitch.problems import Problem
+from shiftswitch.problems import Problem, count
 
 REGIONS: Mapping[str, str] = MappingProxyType(
     {
@@ -163,6 +163,18 @@ class Roster:
     shifts: tuple[Shift, ...]
     overrides: tuple[Override, ...]
     warnings: tuple[Problem, ...] = ()
+
+    def summary(self) -> str:
+        """``1 account, 2 agents (3 devices), 4 shifts, 0 overrides``."""
+        devices = sum(len(a.devices) for a in self.agents.values())
+        return ", ".join(
+            (
+                count(len(self.accounts), "account"),
+                f"{count(len(self.agents), 'agent')} ({count(devices, 'device')})",
+                count(len(self.shifts), "shift"),
+                count(len(self.overrides), "override"),
+            )
+        )
 
 
 def parse_duration(text: str) -> timedelta | None:

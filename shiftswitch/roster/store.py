@@ -76,14 +76,17 @@ class NoRoster(LookupError):
         return "no roster in the database; store one with 'shiftswitch roster import FILE'"
 
 
-def who(by: str | None = None) -> str:
-    """Who made a change: ``--by`` when given, else the OS user."""
+def who(by: str | None = None, *, process: str | None = None) -> str:
+    """Who made a change (a roster version, a hold, a pause): ``--by`` when given, else the OS
+    user; for a change a ``process`` makes on its own, that process and the OS user, such as
+    ``scheduler (asha)``."""
     if by and by.strip():
         return by.strip()
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (KeyError, OSError):
-        return "unknown"
+        return process or "unknown"
+    return f"{process} ({user})" if process else user
 
 
 def digest(text: str) -> str:
