@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy.engine import make_url
 
 from shiftswitch.cli.context import Context, pass_context
-from shiftswitch.db import upgrade
+from shiftswitch.db import missing_file, redacted, revisions, upgrade
 
 
 @click.group()
@@ -20,8 +19,33 @@ def db() -> None:
 def db_upgrade(ctx: Context, revision: str) -> None:
     """Apply the Alembic migrations to DATABASE_URL."""
     upgrade(ctx.settings.database_url, revision)
-    click.echo(f"database at revision {revision}: {_redacted(ctx.settings.database_url)}")
+    click.echo(f"database at revision {revision}: {redacted(ctx.settings.database_url)}")
 
 
-def _redacted(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+@db.command("current")
+@pass_context
+def db_current(ctx: Context) -> None:
+    """Show the revision DATABASE_URL is at, and whether it is the newest (head) of this
+    release. Exit 0 when the database can be read, whatever its revision."""
+    url = ctx.settings.database_url
+    where = redacted(url)
+    if missing_file(url):  # connecting would create it
+        raise click.ClickException(f"{where}: no such file: run 'shiftswitch db upgrade'")
+    found = revisions(url)
+    if found.at_head:
+        click.echo(f"database at revision {found.head} (head): {where}")
+    elif found.current is None:
+        click.echo(
+            f"database at no revision (never migrated), head is {found.head}: {where}; "
+            "run 'shiftswitch db upgrade'"
+        )
+    elif not found.known:
+        click.echo(
+            f"database at revision {found.current}, which this release does not have (its head "
+            f"is {found.head}): {where}; a newer release migrated it"
+        )
+    else:
+        click.echo(
+            f"database at revision {found.current}, not head ({found.head}): {where}; "
+            "run 'shiftswitch db upgrade'"
+        )
