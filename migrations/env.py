@@ -1,19 +1,34 @@
-"""Alembic environment: the URL comes from the config that ``shiftswitch.db`` builds."""
+"""Alembic environment, for ``shiftswitch db upgrade`` and for Alembic's own commands.
+
+``shiftswitch.db.alembic_config`` passes the database URL in. Run from the top of the
+repository, ``alembic`` (``alembic.ini``) takes it from ``DATABASE_URL``, as every shiftswitch
+command does: ``alembic current``, ``alembic check``, ``alembic revision --autogenerate``.
+"""
 
 from __future__ import annotations
+
+from logging.config import fileConfig
 
 from alembic import context
 
 from shiftswitch.db import make_engine
 from shiftswitch.models import Base
+from shiftswitch.settings import database_url
 
 config = context.config
 target_metadata = Base.metadata
 
+if config.config_file_name is not None:  # the alembic command: log as alembic.ini says
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _url() -> str:
+    return config.get_main_option("sqlalchemy.url") or database_url()
+
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=_url(),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -23,9 +38,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    url = config.get_main_option("sqlalchemy.url")
-    assert url is not None
-    engine = make_engine(url)
+    engine = make_engine(_url())
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -17,7 +17,6 @@ Only :meth:`Scheduler.run` reads the clock; everything below takes ``now``.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import threading
 import time
@@ -25,7 +24,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from shiftswitch import metrics
@@ -36,7 +35,6 @@ from shiftswitch.db import first_line
 from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
 from shiftswitch.models import (
-    OPEN_STATUSES,
     Action,
     ActionKind,
     DeviceState,
@@ -44,11 +42,12 @@ from shiftswitch.models import (
     RosterVersion,
     Source,
     Status,
+    busy_devices,
 )
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.roster.model import Agent, Device, Roster
 from shiftswitch.roster.source import RosterFile, RosterSource
-from shiftswitch.roster.store import left_on
+from shiftswitch.roster.store import add_version, left_on, who
 
 # The latest action of one roster device: a reverse seek on ix_actions_device_latest.
 _LATEST = (
@@ -231,12 +230,7 @@ class Scheduler:
         roster = self.roster
         desired = self.desired(now)
         with self.store.sessions() as session:
-            busy = {
-                (agent, device)
-                for agent, device in session.execute(
-                    select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
-                )
-            }
+            busy = busy_devices(session)
             states = {
                 (s.account, s.user_id, s.device_id): s for s in session.scalars(select(DeviceState))
             }
@@ -380,17 +374,13 @@ class Scheduler:
             ).first()
             if last is not None and last.digest == digest:
                 return
-            number = (session.scalar(select(func.max(RosterVersion.number))) or 0) + 1
-            session.add(
-                RosterVersion(
-                    number=number,
-                    digest=digest,
-                    source=path,
-                    created_at=now,
-                    created_by=_user(),
-                    summary=_summary(self.roster),
-                    content=self.source.text,
-                )
+            number = add_version(
+                session,
+                self.source.text,
+                source=path,
+                by=who(process="scheduler"),
+                now=now,
+                summary=self.roster.summary(),
             )
             try:
                 session.commit()
@@ -409,21 +399,6 @@ def _refused_for_good(action: Action, wanted: bool) -> bool:
         and action.last_http_code is not None
         and 400 <= action.last_http_code < 500
     )
-
-
-def _summary(roster: Roster) -> str:
-    devices = sum(len(a.devices) for a in roster.agents.values())
-    return (
-        f"{len(roster.accounts)} accounts, {len(roster.agents)} agents ({devices} devices), "
-        f"{len(roster.shifts)} shifts, {len(roster.overrides)} overrides"
-    )
-
-
-def _user() -> str:
-    try:
-        return f"scheduler ({getpass.getuser()})"
-    except (KeyError, OSError):
-        return "scheduler"
 
 
 def _count(report: TickReport, due: str = "due") -> None:

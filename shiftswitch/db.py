@@ -6,12 +6,17 @@ at once: every connection gets WAL mode and a busy timeout, and transactions are
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 
 import migrations
 
@@ -55,3 +60,47 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision``."""
     command.upgrade(alembic_config(url), revision)
+
+
+@dataclass(frozen=True, slots=True)
+class Revisions:
+    """Where a database's schema is, against the migrations of this release."""
+
+    current: str | None  # None: never migrated (or empty)
+    head: str  # the newest revision this release has
+    known: bool  # whether this release has ``current`` (a newer release may have migrated it)
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+def revisions(url: str) -> Revisions:
+    """The revision the database at ``url`` is at, and this release's newest; raises
+    :class:`sqlalchemy.exc.SQLAlchemyError` when the database cannot be read."""
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    head = scripts.get_current_head()
+    assert head is not None, "no migrations"
+    engine = make_engine(url, pool_pre_ping=False)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    try:
+        known = current is None or scripts.get_revision(current) is not None
+    except CommandError:
+        known = False
+    return Revisions(current, head, known)
+
+
+def missing_file(url: str) -> bool:
+    """Whether ``url`` is a SQLite file that does not exist (connecting would create it)."""
+    parts = make_url(url)
+    file = parts.database if parts.get_backend_name() == "sqlite" else None
+    return bool(file and file != ":memory:" and not Path(file).exists())
+
+
+def redacted(url: str) -> str:
+    """``url`` as it may be shown: without its password."""
+    return make_url(url).render_as_string(hide_password=True)

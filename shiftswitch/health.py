@@ -9,18 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import requests
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from shiftswitch.broker import make_celery
-from shiftswitch.db import alembic_config, first_line, make_engine
+from shiftswitch.db import first_line, make_engine, missing_file, redacted, revisions
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.source import reads_stored
@@ -41,31 +37,25 @@ class Check:
 
 def database(settings: Settings) -> Check:
     """Reachable, and migrated to the newest revision this version knows."""
-    url = make_url(settings.database_url)
-    where = url.render_as_string(hide_password=True)
-    if _no_sqlite_file(settings):  # connecting would create it
+    where = redacted(settings.database_url)
+    if missing_file(settings.database_url):  # connecting would create it
         return Check("database", False, f"{where}: no such file: run 'shiftswitch db upgrade'")
-    head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
-    engine = make_engine(settings.database_url, pool_pre_ping=False)
     try:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+        found = revisions(settings.database_url)
     except SQLAlchemyError as exc:
         return Check("database", False, f"{where}: cannot connect: {first_line(exc)}")
-    finally:
-        engine.dispose()
-    if current != head:
+    if not found.at_head:
         return Check(
             "database",
             False,
-            f"{where}: at revision {current or 'none'}, this version needs {head}: "
+            f"{where}: at revision {found.current or 'none'}, this version needs {found.head}: "
             "run 'shiftswitch db upgrade'",
         )
-    return Check("database", True, f"{where}: at revision {head} (newest)")
+    return Check("database", True, f"{where}: at revision {found.head} (newest)")
 
 
 def redis(settings: Settings) -> Check:
-    where = make_url(settings.redis_url).render_as_string(hide_password=True)
+    where = redacted(settings.redis_url)
     try:
         Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
     except RedisError as exc:
@@ -88,14 +78,8 @@ def roster(settings: Settings, now: datetime) -> Check:
     return Check("roster", True, f"{path}: valid, {_agents(len(report.roster.agents))}")
 
 
-def _no_sqlite_file(settings: Settings) -> bool:
-    url = make_url(settings.database_url)
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    return bool(file and file != ":memory:" and not Path(file).exists())
-
-
 def _stored_roster(settings: Settings, now: datetime) -> Check:
-    if _no_sqlite_file(settings):
+    if missing_file(settings.database_url):
         return Check("roster", False, f"{DATABASE}: no database file: run 'shiftswitch db upgrade'")
     engine = make_engine(settings.database_url, pool_pre_ping=False)
     try:

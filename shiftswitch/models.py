@@ -40,8 +40,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -168,6 +169,13 @@ class Action(Base):
     parent_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("actions.id", ondelete="SET NULL")
     )
+
+
+def busy_devices(session: Session) -> set[tuple[str | None, str | None]]:
+    """(agent, device) of every device with an action not yet final: the reconcile and the
+    correction of drift leave each of these to the action under way."""
+    query = select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
+    return {(agent, device) for agent, device in session.execute(query)}
 
 
 class Attempt(Base):

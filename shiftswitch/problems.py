@@ -1,4 +1,5 @@
-"""Problems found in user input, each with the place it was found."""
+"""Problems found in user input, each with the place it was found; and how messages show a
+user's values and counts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ Place = tuple[str | int, ...]
 def quote(value: object) -> str:
     """A user's value in a message, double-quoted and escaped: ``invalid cron "0 25 * * *"``."""
     return json.dumps(str(value), ensure_ascii=False)
+
+
+def count(n: int, noun: str) -> str:
+    """``1 shift``, ``3 shifts``: a number of things in a message."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def format_path(path: Place) -> str:

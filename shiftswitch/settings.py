@@ -16,6 +16,12 @@ DEFAULT_ROSTER = "schedules.yaml"
 ROSTER_SOURCES = ("yaml", "db")  # the file at SHIFTSWITCH_ROSTER, or the roster tables
 
 
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """``DATABASE_URL``, or the embedded default; Alembic's own commands read it here too."""
+    env = os.environ if env is None else env
+    return env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names the variable and the fix."""
 
@@ -45,7 +51,7 @@ class Settings:
             max_age=_number(env, "SHIFTSWITCH_RETRY_MAX_AGE", 1800.0, low=1),
         )
         settings = cls(
-            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=database_url(env),
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             roster_path=env.get("SHIFTSWITCH_ROSTER") or DEFAULT_ROSTER,
             roster_source=_roster_source(env),

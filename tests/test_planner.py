@@ -12,7 +12,8 @@ from itertools import pairwise
 
 import pytest
 
-from shiftswitch.planner import Planner, expand_shift
+from shiftswitch.occurrences import expand_shift
+from shiftswitch.planner import Planner
 from tests.rosters import brief, make_roster, utc
 
 NY = "America/New_York"

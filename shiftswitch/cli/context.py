@@ -61,10 +61,6 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print rows under a header, in columns as wide as their widest cell."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from shiftswitch import numbers
 from shiftswitch.actions import ActionStore, NewAction
-from shiftswitch.cli.context import EXIT_PROBLEMS, Context, count, pass_context
+from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import (
     account_option,
     by_option,
@@ -27,6 +27,7 @@ from shiftswitch.cli.options import (
 from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
 from shiftswitch.models import FINAL_STATUSES, Action, Status
+from shiftswitch.problems import count
 from shiftswitch.reports import UsageProblem, action_row, manual_action
 from shiftswitch.roster import yamldoc
 from shiftswitch.roster.loader import read_text

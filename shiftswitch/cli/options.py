@@ -10,6 +10,9 @@ roster_option = click.option(
     metavar="FILE",
     help="Roster file (default: $SHIFTSWITCH_ROSTER or schedules.yaml).",
 )
+loglevel_option = click.option(
+    "--loglevel", default="info", show_default=True, help="debug, info, warning, error."
+)
 metrics_option = click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),

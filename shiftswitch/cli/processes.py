@@ -21,11 +21,7 @@ from shiftswitch import demo as demo_module
 from shiftswitch import health, logs, metrics
 from shiftswitch.broker import QUEUE
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
-from shiftswitch.cli.options import (
-    json_option,
-    metrics_option,
-    roster_option,
-)
+from shiftswitch.cli.options import json_option, loglevel_option, metrics_option, roster_option
 from shiftswitch.roster.source import YAML
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
@@ -81,7 +77,7 @@ def _stop_on_signals() -> threading.Event:
     show_default=True,
     help="Seconds between reconciles.",
 )
-@click.option("--loglevel", default="info", show_default=True, help="debug, info, warning, error.")
+@loglevel_option
 @metrics_option
 @pass_context
 def scheduler(
@@ -128,7 +124,7 @@ def scheduler(
     show_default=True,
     help="Threads: switches applied at once by this process.",
 )
-@click.option("--loglevel", default="info", show_default=True, help="debug, info, warning, error.")
+@loglevel_option
 @metrics_option
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @pass_context

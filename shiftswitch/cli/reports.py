@@ -12,13 +12,14 @@ from redis import Redis
 
 from scheduler.loop import Scheduler
 from shiftswitch import drift
-from shiftswitch.cli.context import Context, count, pass_context, table
+from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import (
     json_option,
     roster_option,
 )
 from shiftswitch.coordination import RateLimiter, rate_bucket
 from shiftswitch.exotel import ExotelClient
+from shiftswitch.problems import count
 from shiftswitch.reports import action_row, change
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status

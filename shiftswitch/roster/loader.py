@@ -2,24 +2,23 @@
 
 :func:`parse_roster` turns YAML text into an immutable roster, or raises
 :class:`~shiftswitch.problems.RosterError` listing every problem with its place. It checks the
-shape and each value on its own; rules that need time (conflicts between shifts) live in
-:mod:`shiftswitch.roster.validation`, which builds on this.
+shape, each section and the names they share (an agent's account, a shift's members); each
+single value is read by :mod:`shiftswitch.roster.fields`. Rules that need time (conflicts
+between shifts) live in :mod:`shiftswitch.roster.validation`, which builds on this.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from itertools import pairwise
 from types import MappingProxyType
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from shiftswitch.cron import CronError, parse_cron
 from shiftswitch.problems import Place, Problem, RosterError, format_path, quote
+from shiftswitch.roster.fields import CREDENTIALS_HERE, FieldReader, join, names_credential
 from shiftswitch.roster.model import (
+    ACCOUNT_NAME,
     DEFAULT_RATE_LIMIT,
-    MAX_RAMP,
     NAME,
     REGIONS,
     Account,
@@ -29,21 +28,9 @@ from shiftswitch.roster.model import (
     Override,
     Roster,
     Shift,
-    classify_device,
-    parse_duration,
-    parse_instant,
     parse_rate,
 )
 from shiftswitch.roster.yamldoc import Document, Value, load
-
-_CREDENTIALS_HERE = (
-    "credentials must not be written in the roster; set them in the environment "
-    "(EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN)"
-)
-_ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SECRET_KEY = re.compile(
-    r"(api_?key|api_?token|token|password|passwd|secret|credential|authori[sz]ation)", re.I
-)
 
 
 def read_text(path: str) -> str:
@@ -67,65 +54,8 @@ def parse_document(text: str) -> tuple[Roster, Document]:
     return _Parser(doc).roster(), doc
 
 
-class _Parser:
-    """Walks the document once, collecting every problem instead of stopping at the first."""
-
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
-        self.problems: list[Problem] = list(doc.problems)
-        self.warnings: list[Problem] = []
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def error(self, path: Place, message: str) -> None:
-        self.problems.append(Problem(path, message, self.doc.line(path)))
-
-    def warn(self, path: Place, message: str) -> None:
-        self.warnings.append(Problem(path, message, self.doc.line(path), "warning"))
-
-    def mapping(self, value: Value, path: Place, what: str) -> dict[str, Value] | None:
-        if isinstance(value, dict):
-            return value
-        self.error(path, f"expected {what}")
-        return None
-
-    def keys(
-        self, value: dict[str, Value], path: Place, allowed: set[str], required: set[str]
-    ) -> None:
-        for key in value:
-            if _SECRET_KEY.search(key):
-                self.error((*path, key), _CREDENTIALS_HERE)
-            elif key not in allowed:
-                self.error(
-                    (*path, key), f"unknown key {quote(key)}; expected one of {_join(allowed)}"
-                )
-        for key in sorted(required - value.keys()):
-            self.error(path, f"missing {quote(key)}")
-
-    def text(self, value: Value, path: Place, what: str = "a value") -> str | None:
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        if value is None:
-            self.error(path, f"missing {what}")
-        else:
-            self.error(
-                path, f"expected {what}, not a {'list' if isinstance(value, list) else 'mapping'}"
-            )
-        return None
-
-    def zone(self, value: Value, path: Place) -> ZoneInfo | None:
-        name = self.text(value, path, "an IANA time zone such as Asia/Kolkata")
-        if name is None:
-            return None
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.error(
-                path, f"unknown time zone {quote(name)}; use an IANA name such as Asia/Kolkata"
-            )
-            return None
-
-    # -- sections --------------------------------------------------------------------------
+class _Parser(FieldReader):
+    """Walks the document once, section by section, collecting every problem."""
 
     def roster(self) -> Roster:
         root = self.mapping(
@@ -169,7 +99,7 @@ class _Parser:
         out: dict[str, Account] = {}
         for name, body in (section or {}).items():
             here = (*path, name)
-            if not _ACCOUNT_NAME.match(name):
+            if not ACCOUNT_NAME.match(name):
                 self.error(
                     here,
                     f"account name {quote(name)} must be letters, digits and _ "
@@ -202,17 +132,11 @@ class _Parser:
                 base_url = self.base_url(fields["base_url"], (*here, "base_url"))
             elif region is None:
                 self.error(here, "give region (singapore or mumbai) or base_url")
-            rate = parse_rate(DEFAULT_RATE_LIMIT)
-            if "rate_limit" in fields:
-                raw = self.text(
-                    fields["rate_limit"], (*here, "rate_limit"), "a rate such as 50/min or 2/s"
-                )
-                rate = parse_rate(raw) if raw is not None else None
-                if raw is not None and rate is None:
-                    self.error(
-                        (*here, "rate_limit"),
-                        f"bad rate limit {quote(raw)}; write N/s or N/min with N > 0, e.g. 50/min",
-                    )
+            rate = (
+                self.rate(fields["rate_limit"], (*here, "rate_limit"))
+                if "rate_limit" in fields
+                else parse_rate(DEFAULT_RATE_LIMIT)
+            )
             ramp = self.ramp(fields["ramp"], (*here, "ramp")) if "ramp" in fields else None
             if sid and base_url and rate:
                 out[name] = Account(
@@ -224,42 +148,6 @@ class _Parser:
                     ramp,
                 )
         return out
-
-    def ramp(self, value: Value, path: Place) -> timedelta | None:
-        raw = self.text(value, path, "a duration such as 15m")
-        zero = raw is not None and raw.strip() == "0"  # no ramp: a shift's 0 beats its account's
-        ramp = timedelta(0) if zero else parse_duration(raw) if raw is not None else None
-        if raw is not None and ramp is None:
-            self.error(path, f"bad ramp {quote(raw)}; write a duration such as 15m or 1h")
-        elif ramp is not None and ramp > MAX_RAMP:
-            self.error(path, f"ramp {raw} is longer than {MAX_RAMP.seconds // 3600}h")
-            ramp = None
-        return ramp
-
-    def base_url(self, value: Value, path: Place) -> str | None:
-        raw = self.text(value, path, "a URL such as http://127.0.0.1:8090")
-        if raw is None:
-            return None
-        parts = urlsplit(raw)
-        if parts.username or parts.password or "@" in raw:
-            self.error(
-                path,
-                "credentials must not be written in the roster (found in the URL); "
-                "set EXOTEL_<ACCOUNT>_API_KEY / EXOTEL_<ACCOUNT>_API_TOKEN",
-            )
-            return None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.error(path, "bad base_url; expected http(s)://host[:port]")
-            return None
-        if parts.query or parts.fragment or parts.path.strip("/"):
-            # Not echoed: whatever follows the host is where a token would hide.
-            self.error(
-                path,
-                "base_url must be only http(s)://host[:port], with no path or query "
-                "(nor credentials: those go in the environment)",
-            )
-            return None
-        return raw
 
     def agents(self, value: Value, accounts: dict[str, Account]) -> dict[str, Agent]:
         path: Place = ("agents",)
@@ -285,7 +173,7 @@ class _Parser:
             if account is not None and account not in accounts and not self.account_named(account):
                 self.error(
                     (*here, "account"),
-                    f"unknown account {quote(account)}; defined: {_join(accounts)}",
+                    f"unknown account {quote(account)}; defined: {join(accounts)}",
                 )
             user_id = fields.get("user_id")
             if user_id is not None:
@@ -316,11 +204,6 @@ class _Parser:
         # An account that failed its own checks was already reported; do not report it twice.
         return self.declared("accounts", name)
 
-    def declared(self, section: str, name: str) -> bool:
-        root = self.doc.root
-        names = root.get(section) if isinstance(root, dict) else None
-        return isinstance(names, dict) and name in names
-
     def devices(self, value: Value, path: Place) -> dict[str, Device]:
         section = self.mapping(value, path, "a mapping of device name to device id or contact URI")
         if section is not None and not section:
@@ -328,37 +211,17 @@ class _Parser:
         out: dict[str, Device] = {}
         for name, ref in (section or {}).items():
             here = (*path, name)
-            if _SECRET_KEY.search(name):
-                self.error(here, _CREDENTIALS_HERE)
+            if names_credential(name):
+                self.error(here, CREDENTIALS_HERE)
                 continue
             if not NAME.match(name):
                 self.error(
                     here, f"device name {quote(name)} may use letters, digits and . _ @ - only"
                 )
                 continue
-            raw = self.text(ref, here, "a device id or a contact URI (+E.164 or sip:...)")
-            if raw is None:
-                continue
-            kind = classify_device(raw)
-            if kind is None:
-                if raw.startswith("+"):
-                    self.error(
-                        here,
-                        f"bad E.164 number {quote(raw)}; expected + and 7 to 15 digits, "
-                        "e.g. +919953125068",
-                    )
-                elif raw.lower().startswith("sip:"):
-                    self.error(
-                        here, f"bad SIP URI {quote(raw)}; expected sip:user or sip:user@host"
-                    )
-                else:
-                    self.error(
-                        here,
-                        f"bad device {quote(raw)}; give an Exotel device id, "
-                        "a +E.164 number or a sip: URI",
-                    )
-                continue
-            out[name] = Device(name, raw, kind)
+            found = self.device_ref(ref, here)
+            if found is not None:
+                out[name] = Device(name, *found)
         return out
 
     def shifts(
@@ -405,18 +268,7 @@ class _Parser:
                 self.error(here, "give exactly one of duration (elapsed, e.g. 9h) or end (a cron)")
                 ok = False
             elif "duration" in fields:
-                raw = self.text(
-                    fields["duration"], (*here, "duration"), "a duration such as 9h or 7h30m"
-                )
-                duration = parse_duration(raw) if raw is not None else None
-                if raw is not None and not duration:
-                    self.error(
-                        (*here, "duration"),
-                        f"bad duration {quote(raw)}; write e.g. 9h, 7h30m, 45m or 1d",
-                    )
-                elif duration and duration > timedelta(days=31):
-                    self.error((*here, "duration"), f"duration {raw} is longer than 31 days")
-                    duration = None
+                duration = self.duration(fields["duration"], (*here, "duration"))
                 ok = ok and duration is not None
             else:
                 end = self.cron(fields["end"], (*here, "end"))
@@ -431,35 +283,6 @@ class _Parser:
             if ok and name and zone and start and members is not None and skip is not None:
                 out.append(Shift(i, name, start, duration, end, zone, skip, members, ramp))
         return out
-
-    def cron(self, value: Value, path: Place) -> str | None:
-        raw = self.text(value, path, 'a cron expression such as "0 9 * * mon-fri"')
-        if raw is None:
-            return None
-        try:
-            parse_cron(raw)
-        except CronError as exc:
-            self.error(path, f"invalid cron {quote(raw)}: {exc}")
-            return None
-        return raw
-
-    def skip_dates(self, value: Value, path: Place) -> frozenset[date] | None:
-        if value is None:
-            return frozenset()
-        if not isinstance(value, list):
-            self.error(path, "expected a list of dates such as [2026-12-25]")
-            return None
-        out: set[date] = set()
-        ok = True
-        for j, item in enumerate(value):
-            raw = self.text(item, (*path, j), "a date YYYY-MM-DD")
-            try:
-                out.add(date.fromisoformat(raw or ""))
-            except ValueError:
-                if raw is not None:
-                    self.error((*path, j), f"bad date {quote(raw)}; expected YYYY-MM-DD")
-                ok = False
-        return frozenset(out) if ok else None
 
     def members(
         self, value: Value, path: Place, agents: dict[str, Agent]
@@ -510,21 +333,13 @@ class _Parser:
             self.error(
                 path,
                 f"unknown device {quote(device_name)} of agent {quote(agent_name)}; "
-                f"it has {_join(agent.devices)}",
+                f"it has {join(agent.devices)}",
             )
             return None
         return Member(agent_name, device_name)
 
     def agent_named(self, name: str) -> bool:
         return self.declared("agents", name)
-
-    def declared_device(self, agent: str, device: str) -> bool:
-        """Written in the document, though perhaps refused (and so reported already)."""
-        root = self.doc.root
-        agents = root.get("agents") if isinstance(root, dict) else None
-        body = agents.get(agent) if isinstance(agents, dict) else None
-        devices = body.get("devices") if isinstance(body, dict) else None
-        return isinstance(devices, dict) and device in devices
 
     def overrides(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
@@ -582,7 +397,7 @@ class _Parser:
                         self.error(
                             (*here, "device"),
                             f"unknown device {quote(device_name)} of agent "
-                            f"{quote(agent.name)}; it has {_join(agent.devices)}",
+                            f"{quote(agent.name)}; it has {join(agent.devices)}",
                         )
                         ok = False
             start = self.instant(fields.get("from"), (*here, "from"), zone, end=False)
@@ -594,27 +409,6 @@ class _Parser:
                 out.append(Override(i, agent.name, device_name, start, end, zone))
         self.overlapping_overrides(out)
         return out
-
-    def flag(self, value: Value, path: Place) -> bool | None:
-        if value is None:
-            return False
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on"):
-            return True
-        if isinstance(value, str) and value.lower() in ("false", "no", "off"):
-            return False
-        self.error(path, "expected true or false")
-        return None
-
-    def instant(
-        self, value: Value, path: Place, zone: ZoneInfo | None, *, end: bool
-    ) -> datetime | None:
-        raw = self.text(value, path, "a date or date-time such as 2026-12-01T09:00")
-        if raw is None or zone is None:
-            return None
-        parsed = parse_instant(raw, zone, end=end)
-        if parsed is None:
-            self.error(path, f"bad date-time {quote(raw)}; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
-        return parsed
 
     def overlapping_overrides(self, overrides: list[Override]) -> None:
         by_agent: dict[str, list[Override]] = {}
@@ -638,8 +432,3 @@ class _Parser:
         for name in agents:
             if name not in used:
                 self.warn(("agents", name), "in no shift or override: its devices will be kept OFF")
-
-
-def _join(names: object) -> str:
-    items = sorted(str(n) for n in names)  # type: ignore[attr-defined]
-    return ", ".join(items) if items else "(none)"

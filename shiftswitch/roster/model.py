@@ -15,7 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from shiftswitch import clock
-from shiftswitch.problems import Problem
+from shiftswitch.problems import Problem, count
 
 REGIONS: Mapping[str, str] = MappingProxyType(
     {
@@ -32,8 +32,9 @@ MAX_RAMP = timedelta(hours=12)
 
 DeviceKind = Literal["id", "tel", "sip"]
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
-_ACCOUNTNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")  # agents, devices
+# An account's name also names its credentials' variables (EXOTEL_<ACCOUNT>_API_KEY).
+ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SIP = re.compile(r"^sip:[^\s@:]+(@[^\s]+)?$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -162,6 +163,18 @@ class Roster:
     shifts: tuple[Shift, ...]
     overrides: tuple[Override, ...]
     warnings: tuple[Problem, ...] = ()
+
+    def summary(self) -> str:
+        """``1 account, 2 agents (3 devices), 4 shifts, 0 overrides``."""
+        devices = sum(len(a.devices) for a in self.agents.values())
+        return ", ".join(
+            (
+                count(len(self.accounts), "account"),
+                f"{count(len(self.agents), 'agent')} ({count(devices, 'device')})",
+                count(len(self.shifts), "shift"),
+                count(len(self.overrides), "override"),
+            )
+        )
 
 
 def parse_duration(text: str) -> timedelta | None:

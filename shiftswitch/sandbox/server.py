@@ -2,7 +2,8 @@
 
 It serves the device PUT and the user GETs with Exotel's envelope and rules
 (:mod:`shiftswitch.sandbox.state`), with a per-account rate limit, latency and faults that can be
-changed while it runs, and keeps a log of every API request. A control API under ``/_sandbox/``
+changed while it runs, and keeps a log of every API request (the HTTP server underneath is
+:mod:`shiftswitch.sandbox.transport`). A control API under ``/_sandbox/``
 (no auth; JSON in and out) reads the log and the state, changes devices behind the API's back,
 sets faults and resets everything to the seed::
 
@@ -16,20 +17,15 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import socketserver
 import sys
 import threading
 import time
-import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from shiftswitch.roster.model import RateLimit
 from shiftswitch.sandbox.faults import ControlError, Rule, parse_faults, set_device
@@ -46,11 +42,11 @@ from shiftswitch.sandbox.rules import (
 )
 from shiftswitch.sandbox.seed import load_seed, parse_seed
 from shiftswitch.sandbox.state import Account, Seed, SeedError
+from shiftswitch.sandbox.transport import Request, Response, Server, json_response, parse_body
 
 __all__ = ["DEFAULT_PORT", "Sandbox", "Seed", "SeedError", "load_seed", "parse_seed"]
 
 DEFAULT_PORT = 8090
-MAX_BODY = 1 << 20
 MAX_LOG = 100_000  # log entries kept (the newest): a long rehearsal must not grow without end
 _ALLOWED = {"users": ("GET",), "user": ("GET",), "device": ("PUT",)}
 _CONTROL = {
@@ -67,48 +63,12 @@ _HTML = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
-    method: str
-    path: str
-    query: str
-    authorization: str | None
-    body: bytes
-    started: float
-    error: tuple[int, str] | None = None  # the body could not be read: (status, why)
-
-
-@dataclass(slots=True)
-class _Response:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
-    entry: dict[str, Any] | None = None  # the log entry of an API request; control calls have none
-
-
-def _json(status: int, value: object, headers: dict[str, str] | None = None) -> _Response:
-    return _Response(status, json.dumps(value).encode(), headers or {})
-
-
 def _since(query: str) -> int:
     """``GET /_sandbox/log?since=N``: only the entries after seq N, for cheap polling."""
     text = dict(parse_qsl(query)).get("since", "0")
     if not (text.isascii() and text.isdigit()):
         raise ControlError("since: expected a log seq, such as 0")
     return int(text)
-
-
-def _parse_body(body: bytes) -> tuple[Any, str | None]:
-    """The body as JSON (None when empty), or the reason it is not JSON."""
-    if not body.strip():
-        return None, None
-    try:
-        return json.loads(body.decode("utf-8")), None
-    except UnicodeDecodeError:
-        return None, "The body is not UTF-8 text"
-    except (json.JSONDecodeError, RecursionError):
-        return None, "The body is not JSON"
 
 
 class Sandbox:
@@ -138,7 +98,7 @@ class Sandbox:
         # while holding it, so latency and hangs overlap across requests.
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # cuts latency and hangs short on stop()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._serving = False
         self._bound_port = port  # the port last bound: a free one when asked for port 0
@@ -206,22 +166,23 @@ class Sandbox:
             self._thread.join(timeout=5)
         self._thread, self._serving = None, False
 
-    def _bind(self) -> _Server:
+    def _bind(self) -> Server:
         if self._server is not None:
             raise RuntimeError(f"the sandbox is already serving at {self.url}")
         self._stopping.clear()
-        self._server = _Server((self.host, self.port), self)
+        self._server = Server((self.host, self.port), self)
         self._bound_port = int(self._server.server_address[1])
         return self._server
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def _handle(self, req: _Request) -> _Response:
+    def handle(self, req: Request) -> Response:
+        """The response to one request: the control API under ``/_sandbox/``, else Exotel's."""
         if req.path == "/_sandbox" or req.path.startswith("/_sandbox/"):
             return self._control(req)
         return self._api(req)
 
-    def _finish(self, resp: _Response, req: _Request) -> None:
+    def finish(self, resp: Response, req: Request) -> None:
         """Stamp and keep the log entry; called just before the response is written."""
         finished = self.clock()
         if resp.entry is not None:
@@ -233,10 +194,10 @@ class Sandbox:
             took = (finished - req.started) * 1000
             print(f"sandbox: {req.method} {req.path} {resp.status} {took:.0f}ms", file=sys.stderr)
 
-    def _api(self, req: _Request) -> _Response:
+    def _api(self, req: Request) -> Response:
         target = route(req.path)
         method = "GET" if req.method == "HEAD" else req.method
-        body, problem = _parse_body(req.body)
+        body, problem = parse_body(req.body)
         entry: dict[str, Any] = {
             "seq": None,
             "request_id": uuid.uuid4().hex,
@@ -281,11 +242,11 @@ class Sandbox:
             retry_after=retry_after,
         )
         wrapped = envelope(reply, req.method, entry["request_id"])
-        return _Response(reply.status, json.dumps(wrapped).encode(), headers, entry=entry)
+        return Response(reply.status, json.dumps(wrapped).encode(), headers, entry=entry)
 
     def _serve(
         self,
-        req: _Request,
+        req: Request,
         target: Target,
         body: Any,
         problem: str | None,
@@ -342,7 +303,7 @@ class Sandbox:
                 return rule
         return None
 
-    def _fault(self, rule: Rule, req: _Request, entry: dict[str, Any]) -> _Response:
+    def _fault(self, rule: Rule, req: Request, entry: dict[str, Any]) -> Response:
         """The response a fault rule gives instead of handling the request."""
         status = int(rule.status)
         phrase = HTTPStatus(status).phrase
@@ -353,31 +314,31 @@ class Sandbox:
         entry.update(status=status, error_code=code, description=what, retry_after=retry_after)
         if rule.body == "html":
             page = _HTML.format(f"{status} {phrase}").encode()
-            return _Response(status, page, headers, "text/html", entry)
+            return Response(status, page, headers, "text/html", entry)
         wrapped = envelope(failure(status, code, what), req.method, entry["request_id"])
-        return _Response(status, json.dumps(wrapped).encode(), headers, entry=entry)
+        return Response(status, json.dumps(wrapped).encode(), headers, entry=entry)
 
     # -- the control API --------------------------------------------------------------------------
 
-    def _control(self, req: _Request) -> _Response:
+    def _control(self, req: Request) -> Response:
         parts = req.path.removeprefix("/_sandbox").strip("/").split("/")
         method = "GET" if req.method == "HEAD" else req.method
         allowed = _CONTROL.get(parts[0])
         if allowed is None or (len(parts) != 4 if parts[0] == "devices" else len(parts) != 1):
-            return _json(404, {"error": f"no control call at {req.path}"})
+            return json_response(404, {"error": f"no control call at {req.path}"})
         if method not in allowed:
-            return _json(
+            return json_response(
                 405, {"error": f"use {' or '.join(allowed)}"}, {"Allow": ", ".join(allowed)}
             )
         if req.error:
-            return _json(req.error[0], {"error": req.error[1]})
-        body, problem = _parse_body(req.body)
+            return json_response(req.error[0], {"error": req.error[1]})
+        body, problem = parse_body(req.body)
         if problem is not None:
-            return _json(400, {"error": problem})
+            return json_response(400, {"error": problem})
         try:
-            return _json(200, self._control_call(method, parts, body, req.query))
+            return json_response(200, self._control_call(method, parts, body, req.query))
         except ControlError as exc:
-            return _json(exc.status, {"error": str(exc)})
+            return json_response(exc.status, {"error": str(exc)})
 
     def _control_call(self, method: str, parts: list[str], body: Any, query: str) -> object:
         since = _since(query)
@@ -406,120 +367,18 @@ class Sandbox:
                     self._retry_after = changes.get("retry_after", self._retry_after)
                     self._rates.update(changes.get("rate_limits", {}))
                     self._rules = changes.get("rules", self._rules)
-                    return self._faults_json()
+                    return self._faultsjson_response()
                 case ("GET", "faults"):
-                    return self._faults_json()
+                    return self._faultsjson_response()
                 case ("POST", "reset"):
                     self._reset()
                     return {"ok": True}
         raise AssertionError(f"unrouted control call {method} {parts}")  # pragma: no cover
 
-    def _faults_json(self) -> dict[str, Any]:
+    def _faultsjson_response(self) -> dict[str, Any]:
         return {
             "latency_ms": self._latency_ms,
             "retry_after": self._retry_after,
             "rate_limits": {sid: str(r) if r else None for sid, r in self._rates.items()},
             "rules": [r.as_json() for r in self._rules],
         }
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a hung or idle connection never keeps the process alive
-    allow_reuse_address = True
-    request_queue_size = 128  # bursts of parallel clients are accepted, not refused
-
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind asks DNS for the host's name (getfqdn), which can stall.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up is not news; anything else is a sandbox bug and is shown.
-        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            traceback.print_exc()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive, as pooled clients expect
-    server_version = "shiftswitch-sandbox"
-    timeout = 60  # an idle keep-alive connection gives its thread back
-    # Head and body go out in two writes; without TCP_NODELAY, Nagle's algorithm and the
-    # client's delayed ACK hold the body back about 40 ms.
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        """Every method goes to one router, which answers 404 or 405 itself."""
-        request = self._request()
-        sandbox = self.server.sandbox
-        try:
-            response = sandbox._handle(request)
-        except Exception:  # a sandbox bug: show it, and answer rather than drop the client
-            traceback.print_exc()
-            response = _json(500, {"error": "sandbox bug; see the sandbox's stderr"})
-        sandbox._finish(response, request)
-        self._write(response)
-
-    do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = do_GET
-
-    def _request(self) -> _Request:
-        started = self.server.sandbox.clock()
-        url = urlsplit(self.path)
-        body, error = self._read_body()
-        auth = self.headers.get("Authorization")
-        return _Request(self.command, url.path, url.query, auth, body, started, error)
-
-    def _read_body(self) -> tuple[bytes, tuple[int, str] | None]:
-        if self.headers.get("Transfer-Encoding"):
-            self.close_connection = True  # the body was not read; the stream is out of step
-            return b"", (411, "Send the body with a Content-Length")
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b"", None
-        if not raw.strip().isascii() or not raw.strip().isdigit():
-            self.close_connection = True
-            return b"", (400, "Bad Content-Length")
-        length = int(raw)
-        if length > MAX_BODY:
-            self.close_connection = True
-            return b"", (413, f"The body is over {MAX_BODY} bytes")
-        body = self.rfile.read(length)
-        if len(body) < length:
-            self.close_connection = True
-            return body, (400, "The body is shorter than its Content-Length")
-        return body, None
-
-    def _write(self, response: _Response) -> None:
-        try:
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-            self.wfile.flush()
-        except OSError:  # the client gave up (a timeout after a hang): nothing to tell it
-            self.close_connection = True
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors found before routing (a bad request line, an unknown method): JSON, not HTML."""
-        body = json.dumps({"error": message or HTTPStatus(code).phrase}).encode()
-        self.close_connection = True
-        self._write(_Response(code, body))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: the sandbox logs one line per request itself, when verbose."""
