@@ -1,14 +1,18 @@
 """The worker's Celery app and its one task, ``shiftswitch.apply``.
 
-``celery -A worker.app worker`` and ``shiftswitch worker`` both load this module. Settings are
-read at the entry point (the CLI, or :func:`__getattr__` for Celery's ``-A``); the database
-engine, Redis and Exotel clients are built on the first task, in the worker process, never at
-import.
+``shiftswitch worker``, ``celery -A worker worker`` and ``celery -A worker.app worker`` all run
+this app, configured the same way in the app and its signals: a pool of threads
+(``worker_pool``, ``worker_concurrency``), shiftswitch's log format and levels
+(``setup_logging``), Prometheus metrics when ``SHIFTSWITCH_METRICS_PORT`` is set
+(``worker_init``), and neither gossip nor mingle (its ``Worker`` class). Settings are read at the
+entry point (the CLI, or :func:`__getattr__` for Celery's ``-A``); the database engine, Redis
+and Exotel clients are built on the first task, in the worker process, never at import.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -17,6 +21,7 @@ from typing import Any
 from celery import Celery, signals
 from redis import Redis
 
+from shiftswitch import logs, metrics
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import Lock, RateLimiter
@@ -87,18 +92,36 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
     )
 
 
-def create_app(settings: Settings) -> Celery:
-    """The Celery app with the ``apply`` task bound to a lazily built context."""
+# Celery's "Task ... received" and "... succeeded" lines say less than the worker's own line
+# per action (agent, device, state, status), and cost as much to write.
+QUIET_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
+def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
+    """The Celery app with the ``apply`` task bound to a lazily built context, and the worker
+    settings and signals that make any way of starting it the same worker. ``metrics_port``:
+    serve Prometheus metrics there once the worker starts."""
     app = make_celery(settings)
+    # Most of a switch is spent waiting for Exotel and for the account's request budget:
+    # threads, not processes.
+    app.conf.update(worker_pool="threads", worker_concurrency=DEFAULT_CONCURRENCY)
     context: list[WorkerContext] = []
     guard = threading.Lock()
     threads = [DEFAULT_CONCURRENCY]
 
     def on_worker_init(sender: Any = None, **_: Any) -> None:
-        if getattr(sender, "app", None) is app:  # this app's worker, however it was started
-            threads[0] = concurrency_of(sender)
+        if getattr(sender, "app", None) is not app:  # another app's worker, in a test
+            return
+        threads[0] = concurrency_of(sender)
+        if metrics_port:
+            metrics.serve(metrics_port)
+
+    def on_setup_logging(loglevel: Any = None, **_: Any) -> None:
+        configure_logging(loglevel)
 
     signals.worker_init.connect(on_worker_init, weak=False)
+    signals.setup_logging.connect(on_setup_logging, weak=False)
+    app.Worker = _alone(app.Worker)
 
     def get_context() -> WorkerContext:
         with guard:
@@ -130,6 +153,28 @@ def create_app(settings: Settings) -> Celery:
                 log.error("owner=%s could not be sent again: %s", user["owner"], exc)
 
     return app
+
+
+def _alone(base: type[Any]) -> type[Any]:
+    """Celery's worker class, run without gossip and mingle: each worker applies its users'
+    actions alone, with nothing to learn from the others (revoked tasks, clocks)."""
+
+    class Worker(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.update(without_gossip=True, without_mingle=True)
+            super().__init__(*args, **kwargs)
+
+    return Worker
+
+
+def configure_logging(level: Any = None) -> None:
+    """shiftswitch's log lines (``SHIFTSWITCH_LOG_FORMAT``: text or json) at Celery's level."""
+    name = logging.getLevelName(level) if isinstance(level, int) else str(level or "INFO")
+    fmt = os.environ.get("SHIFTSWITCH_LOG_FORMAT", "text").strip().lower() or "text"
+    logs.configure(name, fmt if fmt in logs.FORMATS else "text")
+    if logging.getLogger().level > logging.DEBUG:
+        for quiet in QUIET_LOGGERS:
+            logging.getLogger(quiet).setLevel(logging.WARNING)
 
 
 def concurrency_of(worker: Any) -> int:
@@ -165,7 +210,8 @@ def __getattr__(name: str) -> Any:
     from its settings without a second registration of the task.
     """
     if name == "app":
-        app = create_app(Settings.from_env())
+        port = os.environ.get("SHIFTSWITCH_METRICS_PORT", "").strip()
+        app = create_app(Settings.from_env(), metrics_port=int(port) if port.isdigit() else None)
         globals()["app"] = app
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -138,18 +138,14 @@ def worker(
     """Run a Celery worker that applies switches (a pool of threads: most of a switch is
     spent waiting for Exotel and for the account's request budget).
 
-    Same as 'celery -A worker.app worker --pool threads'; further arguments go to Celery.
+    Same as 'celery -A worker worker' (the app sets the pool, logging and metrics); further
+    arguments go to Celery.
     """
     # Imported here: the other commands never load the worker's modules.
     from worker.app import create_app  # noqa: PLC0415
 
-    _logging(loglevel)
-    if logging.getLogger().level > logging.DEBUG:
-        # Celery's "Task ... received" and "... succeeded" lines say less than the worker's
-        # own line per action (agent, device, state, status), and cost as much to write.
-        for name in ("celery.worker.strategy", "celery.app.trace"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    if metrics_port:
+    _logging(loglevel)  # refuses a bad SHIFTSWITCH_LOG_FORMAT before Celery starts
+    if metrics_port:  # served here, so that a port in use is a clear error before the start
         _serve_metrics(metrics_port)
     app = create_app(ctx.settings)
     argv = [
