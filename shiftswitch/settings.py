@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shiftswitch.retry import RetryPolicy
-from shiftswitch.roster.model import credential_variables
 
 DEFAULT_DATABASE_URL = "sqlite:///shiftswitch.db"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -24,6 +23,11 @@ def database_url(env: Mapping[str, str] | None = None) -> str:
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+def credential_variables(account: str) -> tuple[str, str]:
+    """The environment variables holding an account's API key and token (SPEC §8)."""
+    return f"EXOTEL_{account.upper()}_API_KEY", f"EXOTEL_{account.upper()}_API_TOKEN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from shiftswitch import clock
 from shiftswitch.problems import Problem, count
+from shiftswitch.settings import credential_variables
 
 REGIONS: Mapping[str, str] = MappingProxyType(
     {
@@ -79,11 +80,6 @@ class Account:
     @property
     def token_env(self) -> str:
         return credential_variables(self.name)[1]
-
-
-def credential_variables(account: str) -> tuple[str, str]:
-    """The environment variables holding an account's API key and token."""
-    return f"EXOTEL_{account.upper()}_API_KEY", f"EXOTEL_{account.upper()}_API_TOKEN"
 
 
 @dataclass(frozen=True, slots=True)
