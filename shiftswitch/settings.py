@@ -12,6 +12,7 @@ from shiftswitch.retry import RetryPolicy
 DEFAULT_DATABASE_URL = "sqlite:///shiftswitch.db"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_ROSTER = "schedules.yaml"
+DEFAULT_WORKER_CONCURRENCY = 32  # threads per worker process (``shiftswitch worker -c``)
 ROSTER_SOURCES = ("yaml", "db")  # the file at SHIFTSWITCH_ROSTER, or the roster tables
 
 

@@ -29,14 +29,20 @@ from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
 from shiftswitch.roster.source import reads_stored
-from shiftswitch.settings import CONNECT_TIMEOUT, ConfigError, Settings, credentials
+from shiftswitch.settings import (
+    CONNECT_TIMEOUT,
+    DEFAULT_WORKER_CONCURRENCY,
+    ConfigError,
+    Settings,
+    credentials,
+)
 from shiftswitch.turns import TurnStore
 from worker.apply import apply_owner, last_of
 from worker.context import CredentialsMissing, Defer, WorkerContext
 
 log = logging.getLogger("shiftswitch.worker")
 UNEXPECTED_RETRY_SECONDS = 5.0
-DEFAULT_CONCURRENCY = 32  # threads, as ``shiftswitch worker`` runs by default
+DEFAULT_CONCURRENCY = DEFAULT_WORKER_CONCURRENCY
 
 
 class Clients:
@@ -74,7 +80,14 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
     # No ping before every checkout (a round trip per transaction, three per switch): if the
     # server drops its connections, the first statement to fail makes SQLAlchemy discard the
     # whole pool, and that task is tried again (UNEXPECTED_RETRY_SECONDS) on fresh ones.
-    engine = make_engine(settings.database_url, pool_size=40, max_overflow=20, pool_pre_ping=False)
+    # One connection per thread, a few more for the transactions a turn opens beside its own
+    # (a stored roster following a number change), and a little room for bursts.
+    engine = make_engine(
+        settings.database_url,
+        pool_size=concurrency + 8,
+        max_overflow=8,
+        pool_pre_ping=False,
+    )
     redis = Redis.from_url(settings.redis_url)
 
     def lease(owner: str) -> Lock:

@@ -26,7 +26,7 @@ from shiftswitch.roster.source import YAML
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.sandbox.state import SeedError
-from shiftswitch.settings import ROSTER_SOURCES
+from shiftswitch.settings import DEFAULT_WORKER_CONCURRENCY, ROSTER_SOURCES
 
 
 def _logging(level: str) -> None:
@@ -120,7 +120,7 @@ def scheduler(
     "--concurrency",
     "-c",
     type=click.IntRange(1, 1000),
-    default=32,
+    default=DEFAULT_WORKER_CONCURRENCY,
     show_default=True,
     help="Threads: switches applied at once by this process.",
 )
