@@ -8,13 +8,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+
+# The dependencies first, in a layer of their own, so that a change to the code does not
+# reinstall them. Their list is read from pyproject.toml, the one place that declares it.
+COPY pyproject.toml ./
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["postgres"]))' > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt \
+    && useradd --system --uid 10001 --home-dir /app shiftswitch
+
+# Then shiftswitch itself, whose dependencies are all there.
+COPY README.md LICENSE alembic.ini ./
 COPY shiftswitch ./shiftswitch
 COPY worker ./worker
 COPY scheduler ./scheduler
 COPY migrations ./migrations
-RUN pip install ".[postgres]" \
-    && useradd --system --uid 10001 --home-dir /app shiftswitch
+RUN pip install --no-deps .
 # The example roster and the sandbox's seed; mount your own roster over /config/schedules.yaml.
 COPY schedules.yaml /config/schedules.yaml
 COPY sandbox.yaml /app/sandbox.yaml

@@ -1,4 +1,4 @@
-"""docker-compose.yml and the Dockerfile, checked by reading them (no Docker here).
+"""docker-compose.yml, the Dockerfile and .dockerignore, checked by reading them (no Docker here).
 
 Every command a service or a health check runs must be a real ``shiftswitch`` command with
 options it accepts, and every variable the file uses must be documented in the README.
@@ -6,6 +6,7 @@ options it accepts, and every variable the file uses must be documented in the R
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from shiftswitch.cli import cli
+from shiftswitch.settings import CONNECT_TIMEOUT, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -100,12 +102,79 @@ def test_every_variable_is_documented(compose: dict[str, Any]) -> None:
         assert f"`{name}`" in readme or f"`{generic}`" in readme, f"{name} not in the README"
 
 
+def copied() -> list[str]:
+    """What the Dockerfile copies from the build context, in order."""
+    text = (ROOT / "Dockerfile").read_text()
+    return [s for line in text.splitlines() if line.startswith("COPY ") for s in line.split()[1:-1]]
+
+
 def test_the_dockerfile_copies_what_exists_and_runs_shiftswitch() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    for line in text.splitlines():
-        if line.startswith("COPY "):
-            for source in line.split()[1:-1]:
-                assert (ROOT / source).exists(), source
+    for source in copied():
+        assert (ROOT / source).exists(), source
     assert 'ENTRYPOINT ["shiftswitch"]' in text
-    assert re.search(r"pip install \"\.\[postgres\]\"", text)
     assert "USER " in text  # not root
+
+
+def test_the_dependencies_are_a_layer_before_the_code() -> None:
+    """A change to the code rebuilds from its COPY on: the dependencies' layer stays cached."""
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    deps = next(i for i, line in enumerate(lines) if "pip install -r" in line)
+    code = next(i for i, line in enumerate(lines) if line.startswith("COPY shiftswitch"))
+    assert deps < code
+    before = [line for line in lines[:deps] if line.startswith("COPY ")]
+    assert before == ["COPY pyproject.toml ./"]  # only what the dependencies come from
+    # The list is pyproject.toml's (with the PostgreSQL driver), not a copy of it.
+    run = " ".join(lines[deps - 1 : deps + 1])
+    assert '["dependencies"]' in run and '["optional-dependencies"]["postgres"]' in run
+    assert any(re.match(r"RUN pip install --no-deps \.$", line) for line in lines[code:])
+
+
+def dockerignore() -> list[str]:
+    text = (ROOT / ".dockerignore").read_text()
+    return [p.strip() for p in text.splitlines() if p.strip() and not p.startswith("#")]
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    """Whether Docker leaves ``path`` (relative to the context) out, as far as these patterns
+    go (no ``!`` exceptions are used)."""
+    parts = Path(path).parts
+    for pattern in patterns:
+        assert not pattern.startswith("!"), pattern
+        bare = pattern.removeprefix("**/")
+        candidates = parts if bare != pattern else parts[:1]  # "**/x" matches x at any depth
+        if any(fnmatch.fnmatchcase(part, bare) for part in candidates):
+            return True
+    return False
+
+
+def test_the_build_context_keeps_secrets_and_local_state_out() -> None:
+    patterns = dockerignore()
+    for source in copied():
+        assert not ignored(source, patterns), f"{source} is copied but .dockerignore drops it"
+    for kept_out in (".env", ".git", ".venv", "shiftswitch.db", "shiftswitch/__pycache__/x.pyc"):
+        assert ignored(kept_out, patterns), kept_out
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as ``30s``, ``1m30s``."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    found = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert found and "".join(n + u for n, u in found) == duration, duration
+    return sum(float(n) * units[u] for n, u in found)
+
+
+def test_the_worker_is_given_longer_than_one_request_to_stop(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    timeout = (worker.get("environment") or {}).get("SHIFTSWITCH_HTTP_TIMEOUT")
+    request = float(timeout or Settings().http_timeout) + CONNECT_TIMEOUT
+    assert seconds(worker["stop_grace_period"]) > request + 5  # and a margin
+
+
+def test_there_is_no_default_database_password(compose: dict[str, Any]) -> None:
+    text = COMPOSE.read_text()
+    uses = re.findall(r"\$\{POSTGRES_PASSWORD([^}]*)\}", text)
+    assert uses  # the database and the services' URL
+    assert all(u.startswith(":?") for u in uses), uses  # required, never defaulted
+    password = compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert password.startswith("${POSTGRES_PASSWORD:?")

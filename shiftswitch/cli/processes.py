@@ -17,9 +17,9 @@ import click
 from redis import Redis
 
 from scheduler.loop import Scheduler
-from shiftswitch import demo as demo_module
 from shiftswitch import health, logs, metrics
 from shiftswitch.broker import QUEUE
+from shiftswitch.cli import demo as demo_module
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import json_option, loglevel_option, metrics_option, roster_option
 from shiftswitch.roster.source import YAML

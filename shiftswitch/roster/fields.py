@@ -9,7 +9,7 @@ accounts, agents, shifts and overrides is :mod:`shiftswitch.roster.loader`'s par
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,6 +82,21 @@ class FieldReader:
                 )
         for key in sorted(required - value.keys()):
             self.error(path, f"missing {quote(key)}")
+
+    def entries(
+        self, value: Value, path: Place, what: str, allowed: set[str], required: set[str]
+    ) -> Iterator[tuple[int, Place, dict[str, Value]]]:
+        """Each entry of a list section (shifts, overrides) that is a mapping, with its index
+        and place, its keys checked; ``what`` says what one entry should be."""
+        if not isinstance(value, list):
+            self.error(path, f"expected a list of {path[-1]}")
+            return
+        for i, body in enumerate(value):
+            here: Place = (*path, i)
+            fields = self.mapping(body, here, what)
+            if fields is not None:
+                self.keys(fields, here, allowed, required)
+                yield i, here, fields
 
     def text(self, value: Value, path: Place, what: str = "a value") -> str | None:
         if isinstance(value, str) and value.strip():

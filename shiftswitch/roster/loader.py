@@ -227,23 +227,15 @@ class _Parser(FieldReader):
     def shifts(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
     ) -> list[Shift]:
-        path: Place = ("shifts",)
-        if not isinstance(value, list):
-            self.error(path, "expected a list of shifts")
-            return []
         out: list[Shift] = []
         names: dict[str, int] = {}
-        for i, body in enumerate(value):
-            here: Place = (*path, i)
-            fields = self.mapping(body, here, "a shift with name, start, duration or end, members")
-            if fields is None:
-                continue
-            self.keys(
-                fields,
-                here,
-                {"name", "start", "duration", "end", "timezone", "skip_dates", "members", "ramp"},
-                {"name", "start", "members"},
-            )
+        for i, here, fields in self.entries(
+            value,
+            ("shifts",),
+            "a shift with name, start, duration or end, members",
+            {"name", "start", "duration", "end", "timezone", "skip_dates", "members", "ramp"},
+            {"name", "start", "members"},
+        ):
             ok = True
             name = (
                 self.text(fields.get("name"), (*here, "name"), "a shift name")
@@ -344,24 +336,16 @@ class _Parser(FieldReader):
     def overrides(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
     ) -> list[Override]:
-        path: Place = ("overrides",)
         if value is None:
             return []
-        if not isinstance(value, list):
-            self.error(path, "expected a list of overrides")
-            return []
         out: list[Override] = []
-        for i, body in enumerate(value):
-            here: Place = (*path, i)
-            fields = self.mapping(body, here, "an override with agent, device or off, from, to")
-            if fields is None:
-                continue
-            self.keys(
-                fields,
-                here,
-                {"agent", "device", "off", "from", "to", "timezone"},
-                {"agent", "from", "to"},
-            )
+        for i, here, fields in self.entries(
+            value,
+            ("overrides",),
+            "an override with agent, device or off, from, to",
+            {"agent", "device", "off", "from", "to", "timezone"},
+            {"agent", "from", "to"},
+        ):
             zone = (
                 self.zone(fields["timezone"], (*here, "timezone"))
                 if "timezone" in fields
