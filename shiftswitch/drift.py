@@ -15,12 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-
 from shiftswitch.actions import ActionStore, NewAction, for_device
 from shiftswitch.broker import Dispatcher
 from shiftswitch.exotel import Device, ExotelClient, User
-from shiftswitch.models import OPEN_STATUSES, Action, DeviceState, RemoteCheck, Source
+from shiftswitch.models import DeviceState, RemoteCheck, Source, busy_devices
 from shiftswitch.roster.model import Account, Roster
 
 
@@ -59,12 +57,7 @@ def check(
     holds in force change it, so that a held device is no drift."""
     report = RemoteReport(now)
     with store.sessions() as session:
-        busy = {
-            (a.agent, a.device)
-            for a in session.execute(
-                select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
-            )
-        }
+        busy = busy_devices(session)
     states: list[DeviceState] = []
     fixes: list[NewAction] = []
     for account in roster.accounts.values():
