@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,17 +28,19 @@ from redis import Redis
 from sqlalchemy import select
 
 from scheduler.loop import Scheduler
+from shiftswitch import broker
 from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
-from shiftswitch.db import make_engine, upgrade
+from shiftswitch.db import make_engine
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
 from shiftswitch.roster.source import RosterFile, RosterSource, RosterTables
 from shiftswitch.roster.store import RosterStore
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
-from tests.conftest import REDIS_SERVER
+from tests.commands import Ran, shiftswitch
+from tests.services import PIPELINE_REDIS_DBS, redis_url
 
 API_KEY = "pipeline-key"
 API_TOKEN = "pipeline-token-5ec7e7-never-shown"  # looked for in logs, tables and messages
@@ -56,6 +58,7 @@ FAST_ENV = {
 
 
 STEP = timedelta(minutes=1)
+MONDAY = "2026-11-30T"  # the pipelines' clock starts at its midnight (UTC)
 
 
 def user(uid: str, *devices: tuple[str, str, str], verified: bool = True) -> dict[str, Any]:
@@ -170,10 +173,11 @@ class Pipeline:
         os.killpg(proc.pid, sig)
         proc.wait(timeout=20)
 
-    def stop_workers(self) -> None:
+    def stop_workers(self, sig: int = signal.SIGTERM) -> None:
+        """Stop every worker (SIGTERM: a warm shutdown, as a user stops one)."""
         for proc in self.workers:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, sig)
         for proc in self.workers:
             try:
                 proc.wait(timeout=15)
@@ -181,23 +185,40 @@ class Pipeline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
+    def drain(self, timeout: float = 30) -> None:
+        """Wait until the workers hold no task and none waits in Redis: every message sent so
+        far (a retry a worker keeps until its time included) has been run to its end. Then
+        what was not done will not be done by what was sent."""
+        redis = Redis.from_url(self.redis_url)
+
+        def empty() -> bool:
+            return redis.llen(broker.QUEUE) == 0 and redis.hlen(broker.UNACKED_KEY) == 0
+
+        def idle() -> bool:
+            # Empty twice, apart: kombu moves a message from the queue to its unacknowledged
+            # ones in two steps, and in between it is in neither.
+            if not empty():
+                return False
+            time.sleep(0.2)
+            return empty()
+
+        try:
+            wait_until(idle, timeout, "the workers idle, no message left in Redis")
+        finally:
+            redis.close()
+
     def worker_logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs)
 
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "shiftswitch", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+    def cli(self, *args: str, on_test_clock: bool = False) -> Ran:
+        """``shiftswitch ARGS`` with this pipeline's environment, at the real time (as a user
+        runs it beside the workers) or ``on_test_clock`` (the scheduler's time)."""
+        return shiftswitch(*args, env=self.env, clock=self.clock if on_test_clock else None)
 
     # -- scheduler on the test clock ------------------------------------------------------------
 
     def import_roster(self, text: str | None = None, by: str = "tests") -> int:
-        """ActionStore ``text`` (default: the roster file) as the roster in the database."""
+        """Store ``text`` (default: the roster file) as the roster in the database."""
         body = self.roster_path.read_text() if text is None else text
         written = RosterStore(self.store.engine).write(
             lambda _before: body, source="tests", by=by, now=self.clock.now()
@@ -264,7 +285,7 @@ def wait_until(
         time.sleep(0.05)
 
 
-_redis_db = itertools.cycle(range(1, 13))  # tests run one at a time; each flushes its own
+_redis_db = itertools.cycle(PIPELINE_REDIS_DBS)  # tests run one at a time; each flushes its own
 
 
 @contextmanager
@@ -278,11 +299,10 @@ def pipeline(
     latency_ms: float = 0.0,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[Pipeline]:
-    """A running sandbox and the rest of one test's world; workers started by the test."""
-    upgrade(database_url)
-    db = next(_redis_db)
-    redis_url = f"{REDIS_SERVER}/{db}"
-    Redis.from_url(redis_url).flushdb()
+    """A running sandbox and the rest of one test's world (``database_url``: migrated, as the
+    database fixtures give it); workers started by the test."""
+    redis = redis_url(next(_redis_db))
+    Redis.from_url(redis).flushdb()
     sandbox = Sandbox(
         load_seed(str(seed_file(tmp / "seed.yaml", users, sandbox_rate_limit))),
         port=0,
@@ -295,7 +315,7 @@ def pipeline(
         **os.environ,
         **FAST_ENV,
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis,
         "SHIFTSWITCH_ROSTER": str(roster_path),
         "EXOTEL_MAIN_API_KEY": API_KEY,
         "EXOTEL_MAIN_API_TOKEN": API_TOKEN,
@@ -305,17 +325,45 @@ def pipeline(
     p = Pipeline(
         tmp=tmp,
         database_url=database_url,
-        redis_url=redis_url,
+        redis_url=redis,
         sandbox=sandbox,
         env=full_env,
-        clock=FixedClock(datetime.fromisoformat("2026-11-30T00:00:00+00:00")),
+        clock=FixedClock(at("00:00:00")),
         store=ActionStore(engine),
         roster_path=roster_path,
     )
     try:
         yield p
     finally:
-        p.stop_workers()
+        p.stop_workers(signal.SIGKILL)  # nothing to wait for: the test is over
         sandbox.stop()
         engine.dispose()
-        Redis.from_url(redis_url).flushdb()
+        Redis.from_url(redis).flushdb()
+
+
+def at(hms: str) -> datetime:
+    """``HH:MM:SS`` on the pipelines' Monday, UTC."""
+    return datetime.fromisoformat(f"{MONDAY}{hms}+00:00")
+
+
+# The handoff: asha's desk and ravi's in the morning, asha's mobile in the afternoon.
+ASHA = user("u-100", ("100280", "Desk", "+919953125001"), ("100290", "Mobile", "+919953125068"))
+RAVI = user("u-101", ("100281", "Desk", "+919953125002"))
+HANDOFF_AGENTS = {
+    "asha": ("u-100", {"desk": "100280", "mobile": "+919953125068"}),
+    "ravi": ("u-101", {"desk": "100281"}),
+}
+HANDOFF_SHIFTS = [
+    {"name": "desk-am", "start": "0 9 * * *", "duration": "4h", "members": ["asha:desk", "ravi"]},
+    {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
+]
+
+
+def handoff(tmp: Path, database_url: str) -> AbstractContextManager[Pipeline]:
+    """The handoff's pipeline: its users in the sandbox, its roster in the file."""
+    return pipeline(
+        tmp,
+        database_url,
+        [ASHA, RAVI],
+        lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
+    )
