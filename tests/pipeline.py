@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import yaml
 from redis import Redis
 from sqlalchemy import select
 
-from scheduler.loop import Scheduler
+from scheduler.loop import STALL, Scheduler
 from shiftswitch import broker
 from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
@@ -57,7 +57,9 @@ FAST_ENV = {
 }
 
 
-STEP = timedelta(minutes=1)
+# The scheduler on the test clock ticks this far apart: the longest gap it takes as running on
+# (a longer one is a stall, handled like a restart).
+STEP = STALL
 MONDAY = "2026-11-30T"  # the pipelines' clock starts at its midnight (UTC)
 
 
@@ -103,6 +105,103 @@ def roster_yaml(
     return "\n".join(lines) + "\n"
 
 
+def spawn_worker(
+    env: Mapping[str, str], log: Path, concurrency: int, hostname: str
+) -> subprocess.Popen[bytes]:
+    """``shiftswitch worker`` in a session of its own (killed with its threads), ready."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shiftswitch",
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--hostname={hostname}",
+        ],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_until(
+        lambda: "ready." in log.read_text(errors="replace") or proc.poll() is not None,
+        30,
+        f"worker {hostname} ready",
+    )
+    assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+    return proc
+
+
+def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+    proc.wait(timeout=20)
+
+
+def worker_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """What a worker reads from its environment (the roster file's path aside: it never reads
+    the file)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k in ("DATABASE_URL", "REDIS_URL") or k.startswith(("SHIFTSWITCH_", "EXOTEL_"))
+        if k != "SHIFTSWITCH_ROSTER"
+    }
+
+
+class SharedWorker:
+    """One worker process that serves test after test: a worker's start costs a test about
+    two seconds, one and a half of them CPU.
+
+    It works on one PostgreSQL database (emptied before each test, see ``postgres_url``) and
+    one Redis database of its own, with the pipelines' credentials and settings. A pipeline
+    that takes it (``pipeline(..., shared=...)``) waits, at its end, until the worker has run
+    every message sent (no message queued or held) and then empties Redis but for kombu's
+    bindings: the next test finds it idle, with no lock, request budget or message left.
+    Tests that stop, kill or configure a worker start their own.
+    """
+
+    def __init__(self, tmp: Path, database_url: str, redis: str) -> None:
+        self.log = tmp / "shared-worker.log"
+        self.env = {
+            **os.environ,
+            **FAST_ENV,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis,
+            "EXOTEL_MAIN_API_KEY": API_KEY,
+            "EXOTEL_MAIN_API_TOKEN": API_TOKEN,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.env["REDIS_URL"]
+
+    def ensure_running(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = spawn_worker(self.env, self.log, concurrency=8, hostname="shared@test")
+
+    def tidy(self) -> None:
+        """Remove what tests leave in Redis (locks, request budgets), not kombu's bindings,
+        which the worker declared once at its start."""
+        redis = Redis.from_url(self.redis_url)
+        try:
+            for key in redis.scan_iter():
+                if not key.startswith(b"_kombu.binding."):
+                    redis.delete(key)
+        finally:
+            redis.close()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            kill(self.proc)
+            self.proc = None
+
+
 @dataclass
 class Pipeline:
     """One test's sandbox, database, Redis database, workers and scheduler."""
@@ -118,6 +217,7 @@ class Pipeline:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     scheduler: Scheduler | None = None
+    shared: SharedWorker | None = None  # the worker start_worker() gives, when there is one
 
     # -- sandbox --------------------------------------------------------------------------------
 
@@ -147,34 +247,27 @@ class Pipeline:
     def start_worker(
         self, concurrency: int = 8, extra_env: Mapping[str, str] | None = None
     ) -> None:
+        """A worker on this pipeline: a process of its own, or the shared one (which serves
+        only a test that wants one worker as it is)."""
+        if self.shared is not None:
+            assert not self.workers and concurrency == 8 and not extra_env, "a worker of its own"
+            ours, its = worker_settings(self.env), worker_settings(self.shared.env)
+            assert ours == its, f"the shared worker has {its}, not {ours}: start one of its own"
+            self.shared.ensure_running()
+            return
         n = len(self.workers)
         log = self.tmp / f"worker{n}.log"
         env = {**self.env, **(extra_env or {})}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "shiftswitch",
-                "worker",
-                f"--concurrency={concurrency}",
-                f"--hostname=w{n}@test",
-            ],
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.workers.append(proc)
+        self.workers.append(spawn_worker(env, log, concurrency, f"w{n}@test"))
         self.logs.append(log)
-        wait_until(lambda: "ready." in log.read_text(errors="replace"), 30, f"worker {n} ready")
 
     def kill_worker(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
-        proc = self.workers[index]
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=20)
+        kill(self.workers[index], sig)
 
-    def stop_workers(self, sig: int = signal.SIGTERM) -> None:
-        """Stop every worker (SIGTERM: a warm shutdown, as a user stops one)."""
+    def stop_workers(self, sig: int = signal.SIGKILL) -> None:
+        """Stop every worker: killed, at once (a warm shutdown takes seconds; the demo's test
+        sees workers stopped by a signal)."""
+        assert self.shared is None, "the shared worker serves other tests: start one of its own"
         for proc in self.workers:
             if proc.poll() is None:
                 os.killpg(proc.pid, sig)
@@ -242,7 +335,7 @@ class Pipeline:
         return self.scheduler
 
     def tick_at(self, at: datetime) -> None:
-        """Move the clock to ``at`` a minute at a time, ticking, as a running scheduler would."""
+        """Move the clock to ``at`` a STEP at a time, ticking, as a running scheduler would."""
         assert self.scheduler is not None
         while self.clock.now() + STEP < at:
             self.clock.advance(STEP)
@@ -285,7 +378,7 @@ def wait_until(
         time.sleep(0.05)
 
 
-_redis_db = itertools.cycle(PIPELINE_REDIS_DBS)  # tests run one at a time; each flushes its own
+_redis_db = itertools.cycle(PIPELINE_REDIS_DBS)  # this process's; each pipeline flushes its own
 
 
 @contextmanager
@@ -298,11 +391,18 @@ def pipeline(
     sandbox_rate_limit: str | None = None,
     latency_ms: float = 0.0,
     env: Mapping[str, str] | None = None,
+    shared: SharedWorker | None = None,
 ) -> Iterator[Pipeline]:
     """A running sandbox and the rest of one test's world (``database_url``: migrated, as the
-    database fixtures give it); workers started by the test."""
-    redis = redis_url(next(_redis_db))
-    Redis.from_url(redis).flushdb()
+    database fixtures give it); workers started by the test: their own processes, or the
+    ``shared`` one (then ``database_url`` must be its database)."""
+    if shared is not None:
+        assert database_url == shared.database_url, "the shared worker works on its database"
+        redis = shared.redis_url
+        shared.tidy()
+    else:
+        redis = redis_url(next(_redis_db))
+        Redis.from_url(redis).flushdb()
     sandbox = Sandbox(
         load_seed(str(seed_file(tmp / "seed.yaml", users, sandbox_rate_limit))),
         port=0,
@@ -331,14 +431,23 @@ def pipeline(
         clock=FixedClock(at("00:00:00")),
         store=ActionStore(engine),
         roster_path=roster_path,
+        shared=shared,
     )
     try:
         yield p
+        if shared is not None and shared.proc is not None:
+            p.drain()  # nothing of this test's left for the next one
+    except BaseException:
+        if shared is not None:
+            shared.close()  # whatever it was doing: the next test starts one afresh
+        raise
     finally:
-        p.stop_workers(signal.SIGKILL)  # nothing to wait for: the test is over
+        for proc in p.workers:
+            kill(proc)  # nothing to wait for: the test is over
         sandbox.stop()
         engine.dispose()
-        Redis.from_url(redis).flushdb()
+        if shared is None:
+            Redis.from_url(redis).flushdb()
 
 
 def at(hms: str) -> datetime:
@@ -359,11 +468,14 @@ HANDOFF_SHIFTS = [
 ]
 
 
-def handoff(tmp: Path, database_url: str) -> AbstractContextManager[Pipeline]:
+def handoff(
+    tmp: Path, database_url: str, shared: SharedWorker | None = None
+) -> AbstractContextManager[Pipeline]:
     """The handoff's pipeline: its users in the sandbox, its roster in the file."""
     return pipeline(
         tmp,
         database_url,
         [ASHA, RAVI],
         lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
+        shared=shared,
     )

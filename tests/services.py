@@ -1,7 +1,9 @@
 """The services tests run against: where they are, and databases of a test's own on them.
 
 Redis databases are shared out by number, so that tests never flush each other's: 1-12 for
-pipelines (one at a time, in turn), 13 for the coordination tests, 15 for the demo.
+pipelines (the first for the shared worker's, the others in turn), 13 and 14 for the
+coordination tests, 15 for the demo. When pytest-xdist runs the tests in several processes,
+each process takes its own share of 1-12 and its own of 13-14 (so at most two processes).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Base
 
 REDIS_SERVER = os.environ.get("SHIFTSWITCH_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
-PIPELINE_REDIS_DBS = range(1, 13)
-COORDINATION_REDIS_DB = 13
+_PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+SHARED_WORKER_REDIS_DB, *PIPELINE_REDIS_DBS = range(1, 13)[_PROCESS::_PROCESSES]
+COORDINATION_REDIS_DB = 13 + _PROCESS
 DEMO_REDIS_DB = 15
+if COORDINATION_REDIS_DB >= DEMO_REDIS_DB:
+    raise RuntimeError("the tests' Redis databases serve two processes at most (pytest -n 2)")
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHIFTSWITCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from scheduler import loop
 from scheduler.loop import STALL, Scheduler
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.db import make_engine
@@ -28,8 +29,10 @@ HANDOFF = [
     {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
 ]
 MONDAY_0859 = utc("2026-11-30T08:59:00+00:00")
-# Hours of ticks, a few a minute: each boundary (on the minute) is met on time, between sweeps.
-HOURS_STEP = timedelta(seconds=15)
+MONDAY_0900 = utc("2026-11-30T09:00:00+00:00")
+# Hours of ticks: a tick every 2 minutes (STALL, the longest gap a scheduler takes as running
+# on) from 09:00 meets each boundary (on the hour) on time.
+HOURS_STEP = STALL
 
 
 class Recorder:
@@ -117,7 +120,7 @@ def test_boundaries_are_recorded_and_sent_once_with_off_before_on(
     s.start(MONDAY_0859)
     confirm_all(store, MONDAY_0859)  # the first reconcile set every device OFF
     rec.sent.clear()
-    run_until(s, MONDAY_0859, utc("2026-11-30T13:00:30+00:00"), HOURS_STEP)
+    run_until(s, MONDAY_0900, utc("2026-11-30T13:00:30+00:00"), HOURS_STEP)
     owners = {owner: batch for owner, batch in rec.sent}
     assert rec.flat() == [
         ("desk", True, "schedule"),
@@ -184,7 +187,7 @@ def test_two_schedulers_at_once_send_each_transition_once(
     confirm_all(store, MONDAY_0859)
     a.sent.clear()
     b.sent.clear()
-    now = MONDAY_0859
+    now = MONDAY_0900
     while now <= utc("2026-11-30T13:00:05+00:00"):
         reports = [sb.tick(now), sa.tick(now)]
         if any(r.enqueued or r.reconciled for r in reports):
@@ -321,9 +324,13 @@ def test_a_stalled_scheduler_does_not_replay_missed_boundaries(
     assert sorted(rec.flat()) == [("mobile", True, "reconcile")]
 
 
-def test_a_week_of_boundaries_in_seconds(sqlite_url: str, roster_file: Path) -> None:
-    # The scheduler's logic over a week: one database serves for it. A tick every 2 minutes
-    # (STALL: the longest gap it takes as running on), from 09:00, meets each boundary on time.
+def test_a_week_of_boundaries_in_seconds(
+    sqlite_url: str, roster_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scheduler's logic over a week (HOURS_STEP): one database serves for it. Sweeps,
+    # which find nothing here (every action succeeds at once), come hourly, not each minute:
+    # they cost three quarters of a tick, and the tests above sweep every minute for hours.
+    monkeypatch.setattr(loop, "SWEEP_EVERY", timedelta(hours=1))
     engine = make_engine(sqlite_url)
     store = ActionStore(engine)
     rec = Recorder()
@@ -331,7 +338,7 @@ def test_a_week_of_boundaries_in_seconds(sqlite_url: str, roster_file: Path) -> 
     s.start(MONDAY_0859)
     confirm_all(store, MONDAY_0859)
     rec.sent.clear()
-    run_until(s, MONDAY_0859 + timedelta(minutes=1), MONDAY_0859 + timedelta(days=7), STALL)
+    run_until(s, MONDAY_0900, MONDAY_0859 + timedelta(days=7), HOURS_STEP)
     engine.dispose()
     assert len(rec.flat()) == 7 * 6  # per day: 2 ONs at 09:00, 3 switches at 13:00, 1 OFF at 17:00
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.pipeline import (
     HANDOFF_AGENTS,
     HANDOFF_SHIFTS,
     Pipeline,
+    SharedWorker,
     at,
     pipeline,
     roster_yaml,
@@ -149,7 +151,7 @@ def test_retries_land_every_switch_and_record_every_attempt(handoff_pipeline: Pi
 
 
 def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, worker_for: Callable[[str], SharedWorker | None]
 ) -> None:
     gone = user("u-101", ("100289", "Desk", "+919953125002"))  # ravi's 100281 is not at Exotel
     with pipeline(
@@ -157,6 +159,7 @@ def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
         database_url,
         [ASHA, gone],
         lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
+        shared=worker_for(database_url),
     ) as p:
         p.start_worker()
         p.start_scheduler(at("08:59:58"))
@@ -184,8 +187,8 @@ def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
         assert on_puts == []
 
 
-def test_credentials_refused_are_final_with_a_region_hint(handoff_pipeline: Pipeline) -> None:
-    p = handoff_pipeline
+def test_credentials_refused_are_final_with_a_region_hint(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
     p.env["EXOTEL_MAIN_API_TOKEN"] = "wrong-token"
     p.start_worker()
     p.start_scheduler(at("08:59:58"))
@@ -213,16 +216,15 @@ def test_another_device_on_is_turned_off_when_managed(handoff_pipeline: Pipeline
 
 
 def test_another_device_on_that_the_roster_does_not_manage_is_a_conflict(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, shared_worker: SharedWorker
 ) -> None:
     stranger = user(
         "u-100", ("100280", "Desk", "+919953125001"), ("100299", "Home", "+919953125099")
     )
     agents = {"asha": ("u-100", {"desk": "100280"})}
     shifts = [HANDOFF_SHIFTS[0] | {"members": ["asha"]}]
-    with pipeline(
-        tmp_path, postgres_url, [stranger], lambda u: roster_yaml(u, agents, shifts)
-    ) as p:
+    roster = lambda u: roster_yaml(u, agents, shifts)  # noqa: E731
+    with pipeline(tmp_path, postgres_url, [stranger], roster, shared=shared_worker) as p:
         p.control("PUT", "devices/acme_corp/u-100/100299", {"available": True})
         p.start_worker()
         p.start_scheduler(at("08:59:58"))
@@ -249,13 +251,12 @@ def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
     users = [user(f"u-{i}", (f"{5000 + i}", "Desk", f"+9199000{i:05d}")) for i in range(12)]
     agents = {f"a{i}": (f"u-{i}", {"desk": f"{5000 + i}"}) for i in range(12)}
     shifts = [{"name": "am", "start": "0 9 * * *", "duration": "4h", "members": list(agents)}]
-    with pipeline(
-        tmp_path, database_url, users, lambda u: roster_yaml(u, agents, shifts), latency_ms=400
-    ) as p:
+    with pipeline(tmp_path, database_url, users, lambda u: roster_yaml(u, agents, shifts)) as p:
         p.start_worker(concurrency=4)
         p.start_scheduler(at("08:59:58"))
         p.settle()
         p.control("DELETE", "log")
+        p.control("PUT", "faults", {"latency_ms": 400})  # the boundary's requests take a while
         p.tick_at(at("09:00:00"))
         wait_until(lambda: len(p.puts()) >= 2, 20, "some PUTs")
         p.kill_worker(0)  # SIGKILL, with requests in flight and messages unacknowledged
@@ -399,14 +400,14 @@ def test_reconcile_remote_finds_and_corrects_drift(handoff_pipeline: Pipeline) -
     assert "Traceback" not in refused.stderr
 
 
-def test_the_sweep_leaves_alone_what_waits_in_the_broker(handoff_pipeline: Pipeline) -> None:
-    p = handoff_pipeline
+def test_the_sweep_leaves_alone_what_waits_in_the_broker(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
     p.start_scheduler(at("08:59:58"))  # no worker: every message waits in Redis
     redis = Redis.from_url(p.redis_url)
     p.tick_at(at("09:00:00"))
     waiting = redis.llen(broker.QUEUE)
     assert waiting >= 2
-    p.tick_at(at("09:05:00"))  # five sweeps
+    p.tick_at(at("09:05:00"))  # sweeps, each finding the messages over a minute old
     assert redis.llen(broker.QUEUE) == waiting  # no message sent twice
 
 
@@ -426,14 +427,12 @@ def test_the_rate_limit_holds_across_two_worker_processes(
     ) as p:
         p.start_worker(concurrency=8)
         p.start_worker(concurrency=8)
-        p.start_scheduler(at("08:59:58"))
-        p.settle()
-        p.control("DELETE", "log")
-        p.tick_at(at("09:00:00"))
-        actions = [a for a in p.settle() if a.source == "schedule"]
-        assert {a.status for a in actions} == {"succeeded"}
+        p.start_scheduler(at("09:00:00"))  # its first reconcile: 30 devices ON at once
+        actions = p.settle()
+        assert len(actions) == n and {a.status for a in actions} == {"succeeded"}
         log = p.sandbox_log()
-        assert [r for r in log if r["status"] == 429] == []
+        starts = [(round(r["started"] - log[0]["started"], 3), r["status"]) for r in log]
+        assert [r for r in log if r["status"] == 429] == [], starts
         times = sorted(r["started"] for r in log)
         assert len(times) == n
         assert times[-1] - times[0] >= (n - 1) / 10 * 0.95  # spaced at the limit
@@ -441,8 +440,8 @@ def test_the_rate_limit_holds_across_two_worker_processes(
         assert all("status=succeeded" in log_.read_text() for log_ in p.logs)
 
 
-def test_the_token_appears_in_no_log_table_or_message(handoff_pipeline: Pipeline) -> None:
-    p = handoff_pipeline
+def test_the_token_appears_in_no_log_table_or_message(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
     # messages waiting in Redis, before any worker takes them
     p.start_scheduler(at("08:59:58"))
     redis = Redis.from_url(p.redis_url)
@@ -485,8 +484,8 @@ def scrape(port: int) -> dict[str, float]:
     }
 
 
-def test_worker_and_scheduler_metrics(handoff_pipeline: Pipeline) -> None:
-    p = handoff_pipeline
+def test_worker_and_scheduler_metrics(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
     port = free_port()
     p.start_worker(extra_env={"SHIFTSWITCH_METRICS_PORT": str(port)})
     p.start_scheduler(at("08:59:58"))

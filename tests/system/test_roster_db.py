@@ -20,6 +20,13 @@ def db_roster(handoff_pipeline: Pipeline) -> Pipeline:
     return handoff_pipeline
 
 
+@pytest.fixture
+def db_roster_own_workers(handoff_own_workers: Pipeline) -> Pipeline:
+    """For a test that stops its worker."""
+    handoff_own_workers.import_roster()
+    return handoff_own_workers
+
+
 def _cli(p: Pipeline, *args: str) -> Ran:
     """A command on the pipeline's clock (the scheduler's), as a user would run it at that
     moment."""
@@ -68,9 +75,9 @@ def test_an_override_added_while_running_switches_at_its_start_and_a_removed_shi
 
 
 def test_queued_actions_a_new_version_no_longer_wants_are_superseded_not_sent(
-    db_roster: Pipeline,
+    db_roster_own_workers: Pipeline,
 ) -> None:
-    p = db_roster
+    p = db_roster_own_workers
     _run_before_nine(p)
     p.stop_workers()  # the boundary's actions wait in Redis
     p.tick_at(at("09:00:00"))
@@ -133,8 +140,8 @@ def test_pause_records_but_does_not_send_and_resume_applies_the_present(
     assert sorted(_sent(p)) == [("100280", True), ("100281", True)]  # the present, once
 
 
-def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster: Pipeline) -> None:
-    p = db_roster
+def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster_own_workers: Pipeline) -> None:
+    p = db_roster_own_workers
     _run_before_nine(p)
     p.tick_at(at("09:00:00"))
     p.settle()  # desk-am: asha's and ravi's desks ON

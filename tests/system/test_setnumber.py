@@ -7,7 +7,7 @@ check of the number, the action, the refusals' wording) are in ``tests/unit/test
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from shiftswitch.numbers import number_action
 from shiftswitch.reports import manual_action
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.settings import Settings
-from tests.pipeline import Pipeline, pipeline
+from tests.pipeline import Pipeline, SharedWorker, pipeline
 from tests.renumbering import ASHA, MEERA, NEW, OLD, RAVI, RAVIS, roster, roster_at
 from tests.scripted_exotel import DEVICE, FakeExotel, Reply, Seen, envelope, failure
 
@@ -31,14 +31,25 @@ WARNING = (
 
 
 @pytest.fixture
-def world(tmp_path: Path, postgres_url: str) -> Iterator[Pipeline]:
+def world(tmp_path: Path, postgres_url: str, shared_worker: SharedWorker) -> Iterator[Pipeline]:
+    with pipeline(
+        tmp_path, postgres_url, [ASHA, RAVI, MEERA], roster_at, shared=shared_worker
+    ) as p:
+        yield p
+
+
+@pytest.fixture
+def world_own_workers(tmp_path: Path, postgres_url: str) -> Iterator[Pipeline]:
     with pipeline(tmp_path, postgres_url, [ASHA, RAVI, MEERA], roster_at) as p:
         yield p
 
 
 @pytest.fixture
-def world_each_database(tmp_path: Path, database_url: str) -> Iterator[Pipeline]:
-    with pipeline(tmp_path, database_url, [ASHA, RAVI, MEERA], roster_at) as p:
+def world_each_database(
+    tmp_path: Path, database_url: str, worker_for: Callable[[str], SharedWorker | None]
+) -> Iterator[Pipeline]:
+    users = [ASHA, RAVI, MEERA]
+    with pipeline(tmp_path, database_url, users, roster_at, shared=worker_for(database_url)) as p:
         yield p
 
 
@@ -202,7 +213,7 @@ def test_number_changes_neither_supersede_nor_block_switches(
 
 
 def test_a_409_for_a_change_already_made_is_the_change_done(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, shared_worker: SharedWorker
 ) -> None:
     """The first PUT lands but its answer comes too late; the retry meets 409 (Exotel has the
     number, on this very device); the worker reads the user and finds the change done."""
@@ -219,7 +230,8 @@ def test_a_409_for_a_change_already_made_is_the_change_done(
 
     fake.respond = respond
     try:
-        with pipeline(tmp_path, postgres_url, [], lambda _url: roster_at(fake.url)) as p:
+        roster = lambda _url: roster_at(fake.url)  # noqa: E731
+        with pipeline(tmp_path, postgres_url, [], roster, shared=shared_worker) as p:
             p.start_worker()
             done = p.cli("device", "set-number", "asha", "desk", NEW, "--wait")
             assert done.returncode == 0, done.stdout + done.stderr
@@ -243,8 +255,10 @@ def test_a_409_for_a_change_already_made_is_the_change_done(
         fake.close()
 
 
-def test_the_stored_roster_follows_a_number_change_as_a_new_version(world: Pipeline) -> None:
-    p = world
+def test_the_stored_roster_follows_a_number_change_as_a_new_version(
+    world_own_workers: Pipeline,
+) -> None:
+    p = world_own_workers
     p.import_roster()
     p.env["SHIFTSWITCH_ROSTER_SOURCE"] = "db"
     p.roster_path.unlink()  # the stored roster is the only one
