@@ -7,10 +7,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from shiftswitch.db import alembic_config, make_engine, upgrade
 from shiftswitch.models import Base
+
+AT = "2026-11-30 09:00:00"
 
 
 @pytest.fixture
@@ -68,28 +70,32 @@ def test_sqlite_runs_in_wal_mode(bare_sqlite_url: str) -> None:
         engine.dispose()
 
 
+def _action_and_attempt(conn: Connection, **more: str) -> None:
+    """A succeeded action (id 1) as the schema before 0007 holds it, and its attempt."""
+    columns = {
+        "id": 1, "key": "k", "source": "schedule", "owner": "main/u-100", "account": "main",
+        "sid": "acme", "base_url": "http://x", "rate_limit": "50/min", "siblings": "[]",
+        "available": True, "due_at": AT, "created_at": AT, "status": "succeeded", "attempts": 1,
+        **more,
+    }  # fmt: skip
+    names = ", ".join(columns)  # this function's own names: nothing from outside
+    values = ", ".join(f":{name}" for name in columns)
+    conn.execute(text(f"INSERT INTO actions ({names}) VALUES ({values})"), columns)  # noqa: S608
+    conn.execute(
+        text(
+            "INSERT INTO attempts (action_id, number, request, at, duration_ms, outcome) "
+            "VALUES (1, 1, 'PUT available=true', :at, 12.5, 'ok')"
+        ),
+        {"at": AT},
+    )
+
+
 def test_actions_recorded_before_0004_are_switches_and_keep_their_attempts(url: str) -> None:
     upgrade(url, "0003")
     engine = make_engine(url)
-    at = "2026-11-30 09:00:00"
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO actions (id, key, source, owner, account, sid, base_url, "
-                    "rate_limit, siblings, available, due_at, created_at, status, attempts) "
-                    "VALUES (1, 'k', 'schedule', 'main/u-100', 'main', 'acme', 'http://x', "
-                    "'50/min', '[]', true, :at, :at, 'succeeded', 1)"
-                ),
-                {"at": at},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO attempts (action_id, number, request, at, duration_ms, outcome) "
-                    "VALUES (1, 1, 'PUT available=true', :at, 12.5, 'ok')"
-                ),
-                {"at": at},
-            )
+            _action_and_attempt(conn)
         upgrade(url)
         with engine.connect() as conn:
             row = conn.execute(text("SELECT kind, new_contact_uri FROM actions")).one()
@@ -131,25 +137,9 @@ def test_0006_keeps_the_overrides_and_never_gives_an_id_again(url: str) -> None:
 def test_0007_renames_the_ordering_columns_and_keeps_every_row(url: str) -> None:
     upgrade(url, "0006")
     engine = make_engine(url)
-    at = "2026-11-30 09:00:00"
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO actions (id, key, source, owner, account, sid, base_url, "
-                    "rate_limit, siblings, available, due_at, created_at, status, attempts, kind) "
-                    "VALUES (1, 'k', 'schedule', 'main/u-100', 'main', 'acme', 'http://x', "
-                    "'50/min', '[]', true, :at, :at, 'succeeded', 1, 'switch')"
-                ),
-                {"at": at},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO attempts (action_id, number, request, at, duration_ms, outcome) "
-                    "VALUES (1, 1, 'PUT available=true', :at, 12.5, 'ok')"
-                ),
-                {"at": at},
-            )
+            _action_and_attempt(conn, kind="switch")  # 0004 added the column
         upgrade(url)
         with engine.connect() as conn:
             row = conn.execute(text("SELECT user_key, wants_on FROM actions")).one()
