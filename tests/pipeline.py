@@ -16,9 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +27,20 @@ import yaml
 from redis import Redis
 from sqlalchemy import select
 
-from scheduler.loop import Scheduler
+from scheduler.loop import STALL, Scheduler
+from shiftswitch import broker
 from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
-from shiftswitch.db import make_engine, upgrade
+from shiftswitch.db import make_engine
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
 from shiftswitch.roster.source import RosterFile, RosterSource, RosterTables
 from shiftswitch.roster.store import RosterStore
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
-from tests.conftest import REDIS_SERVER
+from tests.commands import Ran, shiftswitch
+from tests.services import PIPELINE_REDIS_DBS, redis_url
 
 API_KEY = "pipeline-key"
 API_TOKEN = "pipeline-token-5ec7e7-never-shown"  # looked for in logs, tables and messages
@@ -55,7 +57,10 @@ FAST_ENV = {
 }
 
 
-STEP = timedelta(minutes=1)
+# The scheduler on the test clock ticks this far apart: the longest gap it takes as running on
+# (a longer one is a stall, handled like a restart).
+STEP = STALL
+MONDAY = "2026-11-30T"  # the pipelines' clock starts at its midnight (UTC)
 
 
 def user(uid: str, *devices: tuple[str, str, str], verified: bool = True) -> dict[str, Any]:
@@ -100,6 +105,103 @@ def roster_yaml(
     return "\n".join(lines) + "\n"
 
 
+def spawn_worker(
+    env: Mapping[str, str], log: Path, concurrency: int, hostname: str
+) -> subprocess.Popen[bytes]:
+    """``shiftswitch worker`` in a session of its own (killed with its threads), ready."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shiftswitch",
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--hostname={hostname}",
+        ],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_until(
+        lambda: "ready." in log.read_text(errors="replace") or proc.poll() is not None,
+        30,
+        f"worker {hostname} ready",
+    )
+    assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+    return proc
+
+
+def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+    proc.wait(timeout=20)
+
+
+def worker_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """What a worker reads from its environment (the roster file's path aside: it never reads
+    the file)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k in ("DATABASE_URL", "REDIS_URL") or k.startswith(("SHIFTSWITCH_", "EXOTEL_"))
+        if k != "SHIFTSWITCH_ROSTER"
+    }
+
+
+class SharedWorker:
+    """One worker process that serves test after test: a worker's start costs a test about
+    two seconds, one and a half of them CPU.
+
+    It works on one PostgreSQL database (emptied before each test, see ``postgres_url``) and
+    one Redis database of its own, with the pipelines' credentials and settings. A pipeline
+    that takes it (``pipeline(..., shared=...)``) waits, at its end, until the worker has run
+    every message sent (no message queued or held) and then empties Redis but for kombu's
+    bindings: the next test finds it idle, with no lock, request budget or message left.
+    Tests that stop, kill or configure a worker start their own.
+    """
+
+    def __init__(self, tmp: Path, database_url: str, redis: str) -> None:
+        self.log = tmp / "shared-worker.log"
+        self.env = {
+            **os.environ,
+            **FAST_ENV,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis,
+            "EXOTEL_MAIN_API_KEY": API_KEY,
+            "EXOTEL_MAIN_API_TOKEN": API_TOKEN,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.env["REDIS_URL"]
+
+    def ensure_running(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = spawn_worker(self.env, self.log, concurrency=8, hostname="shared@test")
+
+    def tidy(self) -> None:
+        """Remove what tests leave in Redis (locks, request budgets), not kombu's bindings,
+        which the worker declared once at its start."""
+        redis = Redis.from_url(self.redis_url)
+        try:
+            for key in redis.scan_iter():
+                if not key.startswith(b"_kombu.binding."):
+                    redis.delete(key)
+        finally:
+            redis.close()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            kill(self.proc)
+            self.proc = None
+
+
 @dataclass
 class Pipeline:
     """One test's sandbox, database, Redis database, workers and scheduler."""
@@ -115,6 +217,7 @@ class Pipeline:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     scheduler: Scheduler | None = None
+    shared: SharedWorker | None = None  # the worker start_worker() gives, when there is one
 
     # -- sandbox --------------------------------------------------------------------------------
 
@@ -144,36 +247,30 @@ class Pipeline:
     def start_worker(
         self, concurrency: int = 8, extra_env: Mapping[str, str] | None = None
     ) -> None:
+        """A worker on this pipeline: a process of its own, or the shared one (which serves
+        only a test that wants one worker as it is)."""
+        if self.shared is not None:
+            assert not self.workers and concurrency == 8 and not extra_env, "a worker of its own"
+            ours, its = worker_settings(self.env), worker_settings(self.shared.env)
+            assert ours == its, f"the shared worker has {its}, not {ours}: start one of its own"
+            self.shared.ensure_running()
+            return
         n = len(self.workers)
         log = self.tmp / f"worker{n}.log"
         env = {**self.env, **(extra_env or {})}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "shiftswitch",
-                "worker",
-                f"--concurrency={concurrency}",
-                f"--hostname=w{n}@test",
-            ],
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.workers.append(proc)
+        self.workers.append(spawn_worker(env, log, concurrency, f"w{n}@test"))
         self.logs.append(log)
-        wait_until(lambda: "ready." in log.read_text(errors="replace"), 30, f"worker {n} ready")
 
     def kill_worker(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
-        proc = self.workers[index]
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=20)
+        kill(self.workers[index], sig)
 
-    def stop_workers(self) -> None:
+    def stop_workers(self, sig: int = signal.SIGKILL) -> None:
+        """Stop every worker: killed, at once (a warm shutdown takes seconds; the demo's test
+        sees workers stopped by a signal)."""
+        assert self.shared is None, "the shared worker serves other tests: start one of its own"
         for proc in self.workers:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, sig)
         for proc in self.workers:
             try:
                 proc.wait(timeout=15)
@@ -181,23 +278,40 @@ class Pipeline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
+    def drain(self, timeout: float = 30) -> None:
+        """Wait until the workers hold no task and none waits in Redis: every message sent so
+        far (a retry a worker keeps until its time included) has been run to its end. Then
+        what was not done will not be done by what was sent."""
+        redis = Redis.from_url(self.redis_url)
+
+        def empty() -> bool:
+            return redis.llen(broker.QUEUE) == 0 and redis.hlen(broker.UNACKED_KEY) == 0
+
+        def idle() -> bool:
+            # Empty twice, apart: kombu moves a message from the queue to its unacknowledged
+            # ones in two steps, and in between it is in neither.
+            if not empty():
+                return False
+            time.sleep(0.2)
+            return empty()
+
+        try:
+            wait_until(idle, timeout, "the workers idle, no message left in Redis")
+        finally:
+            redis.close()
+
     def worker_logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs)
 
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "shiftswitch", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+    def cli(self, *args: str, on_test_clock: bool = False) -> Ran:
+        """``shiftswitch ARGS`` with this pipeline's environment, at the real time (as a user
+        runs it beside the workers) or ``on_test_clock`` (the scheduler's time)."""
+        return shiftswitch(*args, env=self.env, clock=self.clock if on_test_clock else None)
 
     # -- scheduler on the test clock ------------------------------------------------------------
 
     def import_roster(self, text: str | None = None, by: str = "tests") -> int:
-        """ActionStore ``text`` (default: the roster file) as the roster in the database."""
+        """Store ``text`` (default: the roster file) as the roster in the database."""
         body = self.roster_path.read_text() if text is None else text
         written = RosterStore(self.store.engine).write(
             lambda _before: body, source="tests", by=by, now=self.clock.now()
@@ -221,7 +335,7 @@ class Pipeline:
         return self.scheduler
 
     def tick_at(self, at: datetime) -> None:
-        """Move the clock to ``at`` a minute at a time, ticking, as a running scheduler would."""
+        """Move the clock to ``at`` a STEP at a time, ticking, as a running scheduler would."""
         assert self.scheduler is not None
         while self.clock.now() + STEP < at:
             self.clock.advance(STEP)
@@ -264,7 +378,7 @@ def wait_until(
         time.sleep(0.05)
 
 
-_redis_db = itertools.cycle(range(1, 13))  # tests run one at a time; each flushes its own
+_redis_db = itertools.cycle(PIPELINE_REDIS_DBS)  # this process's; each pipeline flushes its own
 
 
 @contextmanager
@@ -277,12 +391,18 @@ def pipeline(
     sandbox_rate_limit: str | None = None,
     latency_ms: float = 0.0,
     env: Mapping[str, str] | None = None,
+    shared: SharedWorker | None = None,
 ) -> Iterator[Pipeline]:
-    """A running sandbox and the rest of one test's world; workers started by the test."""
-    upgrade(database_url)
-    db = next(_redis_db)
-    redis_url = f"{REDIS_SERVER}/{db}"
-    Redis.from_url(redis_url).flushdb()
+    """A running sandbox and the rest of one test's world (``database_url``: migrated, as the
+    database fixtures give it); workers started by the test: their own processes, or the
+    ``shared`` one (then ``database_url`` must be its database)."""
+    if shared is not None:
+        assert database_url == shared.database_url, "the shared worker works on its database"
+        redis = shared.redis_url
+        shared.tidy()
+    else:
+        redis = redis_url(next(_redis_db))
+        Redis.from_url(redis).flushdb()
     sandbox = Sandbox(
         load_seed(str(seed_file(tmp / "seed.yaml", users, sandbox_rate_limit))),
         port=0,
@@ -295,7 +415,7 @@ def pipeline(
         **os.environ,
         **FAST_ENV,
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis,
         "SHIFTSWITCH_ROSTER": str(roster_path),
         "EXOTEL_MAIN_API_KEY": API_KEY,
         "EXOTEL_MAIN_API_TOKEN": API_TOKEN,
@@ -305,17 +425,57 @@ def pipeline(
     p = Pipeline(
         tmp=tmp,
         database_url=database_url,
-        redis_url=redis_url,
+        redis_url=redis,
         sandbox=sandbox,
         env=full_env,
-        clock=FixedClock(datetime.fromisoformat("2026-11-30T00:00:00+00:00")),
+        clock=FixedClock(at("00:00:00")),
         store=ActionStore(engine),
         roster_path=roster_path,
+        shared=shared,
     )
     try:
         yield p
+        if shared is not None and shared.proc is not None:
+            p.drain()  # nothing of this test's left for the next one
+    except BaseException:
+        if shared is not None:
+            shared.close()  # whatever it was doing: the next test starts one afresh
+        raise
     finally:
-        p.stop_workers()
+        for proc in p.workers:
+            kill(proc)  # nothing to wait for: the test is over
         sandbox.stop()
         engine.dispose()
-        Redis.from_url(redis_url).flushdb()
+        if shared is None:
+            Redis.from_url(redis).flushdb()
+
+
+def at(hms: str) -> datetime:
+    """``HH:MM:SS`` on the pipelines' Monday, UTC."""
+    return datetime.fromisoformat(f"{MONDAY}{hms}+00:00")
+
+
+# The handoff: asha's desk and ravi's in the morning, asha's mobile in the afternoon.
+ASHA = user("u-100", ("100280", "Desk", "+919953125001"), ("100290", "Mobile", "+919953125068"))
+RAVI = user("u-101", ("100281", "Desk", "+919953125002"))
+HANDOFF_AGENTS = {
+    "asha": ("u-100", {"desk": "100280", "mobile": "+919953125068"}),
+    "ravi": ("u-101", {"desk": "100281"}),
+}
+HANDOFF_SHIFTS = [
+    {"name": "desk-am", "start": "0 9 * * *", "duration": "4h", "members": ["asha:desk", "ravi"]},
+    {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
+]
+
+
+def handoff(
+    tmp: Path, database_url: str, shared: SharedWorker | None = None
+) -> AbstractContextManager[Pipeline]:
+    """The handoff's pipeline: its users in the sandbox, its roster in the file."""
+    return pipeline(
+        tmp,
+        database_url,
+        [ASHA, RAVI],
+        lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
+        shared=shared,
+    )

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_SERVER
 from tests.pipeline import wait_until
+from tests.services import DEMO_REDIS_DB, redis_url
 
-pytestmark = pytest.mark.integration
-
-REDIS_DB = f"{REDIS_SERVER}/15"  # the demo flushes its database: one no other test uses
+REDIS_DB = redis_url(DEMO_REDIS_DB)  # the demo flushes its database: one no other test uses
 
 
 def test_the_demo_switches_devices_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

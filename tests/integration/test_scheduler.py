@@ -1,7 +1,7 @@
 """The scheduler against a real database: record once, enqueue once, reconcile, reload.
 
 The broker side is a recording dispatcher here (what would be sent, in order); the tests in
-``test_pipeline.py`` run the real broker and worker processes.
+``tests/system/test_pipeline.py`` run the real broker and worker processes.
 """
 
 from __future__ import annotations
@@ -14,22 +14,25 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from scheduler.loop import Scheduler
+from scheduler import loop
+from scheduler.loop import STALL, Scheduler
 from shiftswitch.actions import ActionStore, for_transition
-from shiftswitch.db import make_engine, upgrade
+from shiftswitch.db import make_engine
 from shiftswitch.models import Action, DeviceState, ResolvedDevice, RosterVersion, Status
 from shiftswitch.planner import Planner
 from shiftswitch.problems import RosterError
 from shiftswitch.roster.source import RosterFile
 from tests.rosters import roster_text, utc
 
-pytestmark = pytest.mark.integration
-
 HANDOFF = [
     {"name": "desk-am", "start": "0 9 * * *", "duration": "4h", "members": ["asha:desk", "ravi"]},
     {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
 ]
 MONDAY_0859 = utc("2026-11-30T08:59:00+00:00")
+MONDAY_0900 = utc("2026-11-30T09:00:00+00:00")
+# Hours of ticks: a tick every 2 minutes (STALL, the longest gap a scheduler takes as running
+# on) from 09:00 meets each boundary (on the hour) on time.
+HOURS_STEP = STALL
 
 
 class Recorder:
@@ -51,7 +54,6 @@ class Recorder:
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[ActionStore]:
-    upgrade(database_url)
     engine = make_engine(database_url)
     yield ActionStore(engine)
     engine.dispose()
@@ -100,6 +102,17 @@ def confirm_all(store: ActionStore, now: datetime) -> None:
             )
 
 
+def started(path: Path, store: ActionStore) -> tuple[Scheduler, Recorder]:
+    """A scheduler started at 08:59 and its first reconcile applied (each device confirmed as
+    it wanted); the recorder holds what it sends from then on."""
+    rec = Recorder()
+    s = scheduler(path, store, rec)
+    s.start(MONDAY_0859)
+    confirm_all(store, MONDAY_0859)
+    rec.sent.clear()
+    return s, rec
+
+
 def run_until(s: Scheduler, start: datetime, end: datetime, step: timedelta) -> None:
     """Tick from ``start`` to ``end``; what is sent succeeds at once."""
     now = start
@@ -113,12 +126,8 @@ def run_until(s: Scheduler, start: datetime, end: datetime, step: timedelta) -> 
 def test_boundaries_are_recorded_and_sent_once_with_off_before_on(
     store: ActionStore, roster_file: Path
 ) -> None:
-    rec = Recorder()
-    s = scheduler(roster_file, store, rec)
-    s.start(MONDAY_0859)
-    confirm_all(store, MONDAY_0859)  # the first reconcile set every device OFF
-    rec.sent.clear()
-    run_until(s, MONDAY_0859, utc("2026-11-30T13:00:30+00:00"), timedelta(seconds=1))
+    s, rec = started(roster_file, store)  # the first reconcile set every device OFF
+    run_until(s, MONDAY_0900, utc("2026-11-30T13:00:30+00:00"), HOURS_STEP)
     owners = {owner: batch for owner, batch in rec.sent}
     assert rec.flat() == [
         ("desk", True, "schedule"),
@@ -185,12 +194,12 @@ def test_two_schedulers_at_once_send_each_transition_once(
     confirm_all(store, MONDAY_0859)
     a.sent.clear()
     b.sent.clear()
-    now = MONDAY_0859
+    now = MONDAY_0900
     while now <= utc("2026-11-30T13:00:05+00:00"):
         reports = [sb.tick(now), sa.tick(now)]
         if any(r.enqueued or r.reconciled for r in reports):
             confirm_all(store, now)
-        now += timedelta(seconds=1)
+        now += HOURS_STEP
     both = sorted(a.flat() + b.flat())
     assert len(both) == 5
     with store.sessions() as session:
@@ -234,11 +243,7 @@ def test_reconcile_repeats_a_failed_action_unless_exotel_refused_it(
 def test_a_roster_edit_is_picked_up_at_the_next_tick(
     store: ActionStore, roster_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rec = Recorder()
-    s = scheduler(roster_file, store, rec)
-    s.start(MONDAY_0859)
-    confirm_all(store, MONDAY_0859)
-    rec.sent.clear()
+    s, rec = started(roster_file, store)
     # ravi's shift now starts at 09:00:30 instead of 09:00
     edited = [dict(HANDOFF[0], members=["asha:desk"]), HANDOFF[1]]
     edited.append({"name": "late", "start": "1 9 * * *", "duration": "1h", "members": ["ravi"]})
@@ -255,10 +260,7 @@ def test_a_roster_edit_is_picked_up_at_the_next_tick(
 def test_a_roster_edit_supersedes_what_was_not_sent_and_is_no_longer_wanted(
     store: ActionStore, roster_file: Path
 ) -> None:
-    rec = Recorder()
-    s = scheduler(roster_file, store, rec)
-    s.start(MONDAY_0859)
-    confirm_all(store, MONDAY_0859)
+    s, _ = started(roster_file, store)
     nine = utc("2026-11-30T09:00:00+00:00")
     s.tick(nine)  # asha's desk and ravi ON: queued, not yet applied (say, waiting for a retry)
     with store.sessions.begin() as session:
@@ -287,11 +289,7 @@ def test_a_roster_edit_supersedes_what_was_not_sent_and_is_no_longer_wanted(
 def test_an_invalid_edit_is_refused_and_the_last_good_roster_stays(
     store: ActionStore, roster_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rec = Recorder()
-    s = scheduler(roster_file, store, rec)
-    s.start(MONDAY_0859)
-    confirm_all(store, MONDAY_0859)
-    rec.sent.clear()
+    s, rec = started(roster_file, store)
     roster_file.write_text(roster_text([dict(HANDOFF[0], start="0 25 * * *"), HANDOFF[1]]))
     with caplog.at_level(logging.ERROR, logger="shiftswitch.scheduler"):
         run_until(s, MONDAY_0859, utc("2026-11-30T09:00:05+00:00"), timedelta(seconds=1))
@@ -312,23 +310,24 @@ def test_an_invalid_roster_at_start_is_an_error(store: ActionStore, roster_file:
 def test_a_stalled_scheduler_does_not_replay_missed_boundaries(
     store: ActionStore, roster_file: Path
 ) -> None:
-    rec = Recorder()
-    s = scheduler(roster_file, store, rec)
-    s.start(MONDAY_0859)
-    confirm_all(store, MONDAY_0859)
-    rec.sent.clear()
+    s, rec = started(roster_file, store)
     s.tick(utc("2026-11-30T08:59:30+00:00"))
     s.tick(utc("2026-11-30T14:00:00+00:00"))  # asleep through 09:00 and 13:00
     assert sorted(rec.flat()) == [("mobile", True, "reconcile")]
 
 
-def test_a_week_of_boundaries_in_seconds(store: ActionStore, roster_file: Path) -> None:
-    rec = Recorder()
-    s = scheduler(roster_file, store, rec)
-    s.start(MONDAY_0859)
-    confirm_all(store, MONDAY_0859)
-    rec.sent.clear()
-    run_until(s, MONDAY_0859, MONDAY_0859 + timedelta(days=7), timedelta(minutes=1))
+def test_a_week_of_boundaries_in_seconds(
+    sqlite_url: str, roster_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scheduler's logic over a week (HOURS_STEP): one database serves for it. Sweeps,
+    # which find nothing here (every action succeeds at once), come hourly, not each minute:
+    # they cost three quarters of a tick, and the tests above sweep at every tick for hours.
+    monkeypatch.setattr(loop, "SWEEP_EVERY", timedelta(hours=1))
+    engine = make_engine(sqlite_url)
+    store = ActionStore(engine)
+    s, rec = started(roster_file, store)
+    run_until(s, MONDAY_0900, MONDAY_0859 + timedelta(days=7), HOURS_STEP)
+    engine.dispose()
     assert len(rec.flat()) == 7 * 6  # per day: 2 ONs at 09:00, 3 switches at 13:00, 1 OFF at 17:00
 
 

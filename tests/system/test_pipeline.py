@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,48 +22,30 @@ from shiftswitch import broker
 from shiftswitch.coordination import Lock
 from shiftswitch.models import Action, DeviceState, Status
 from shiftswitch.roster.source import RosterFile
-from tests.pipeline import API_TOKEN, Pipeline, pipeline, roster_yaml, user, wait_until
-from tests.rosters import utc
-
-pytestmark = pytest.mark.integration
-
-MONDAY = "2026-11-30T"
-ASHA = user("u-100", ("100280", "Desk", "+919953125001"), ("100290", "Mobile", "+919953125068"))
-RAVI = user("u-101", ("100281", "Desk", "+919953125002"))
-HANDOFF_AGENTS = {
-    "asha": ("u-100", {"desk": "100280", "mobile": "+919953125068"}),
-    "ravi": ("u-101", {"desk": "100281"}),
-}
-HANDOFF_SHIFTS = [
-    {"name": "desk-am", "start": "0 9 * * *", "duration": "4h", "members": ["asha:desk", "ravi"]},
-    {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
-]
-
-
-@pytest.fixture
-def handoff(tmp_path: Path, database_url: str) -> Iterator[Pipeline]:
-    with pipeline(
-        tmp_path,
-        database_url,
-        [ASHA, RAVI],
-        lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
-    ) as p:
-        yield p
-
-
-def at(hms: str) -> str:
-    return f"{MONDAY}{hms}+00:00"
+from tests.pipeline import (
+    API_TOKEN,
+    ASHA,
+    HANDOFF_AGENTS,
+    HANDOFF_SHIFTS,
+    Pipeline,
+    SharedWorker,
+    at,
+    pipeline,
+    roster_yaml,
+    user,
+    wait_until,
+)
 
 
 def boundary(p: Pipeline, hms: str) -> list[Action]:
-    p.tick_at(utc(at(hms)))
+    p.tick_at(at(hms))
     return p.settle()
 
 
-def test_end_to_end_handoff(handoff: Pipeline) -> None:
-    p = handoff
+def test_end_to_end_handoff(handoff_each_database: Pipeline) -> None:
+    p = handoff_each_database
     p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     first = p.settle()  # the first reconcile: every managed device set to its desired OFF
     assert {(a.device, a.wants_on, a.source) for a in first} == {
         ("desk", False, "reconcile"),
@@ -107,10 +89,10 @@ def test_end_to_end_handoff(handoff: Pipeline) -> None:
     assert p.device("u-100", "100290")["available"] is False
 
 
-def test_retries_land_every_switch_and_record_every_attempt(handoff: Pipeline) -> None:
-    p = handoff
+def test_retries_land_every_switch_and_record_every_attempt(handoff_pipeline: Pipeline) -> None:
+    p = handoff_pipeline
     p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     p.settle()
     p.control(
         "PUT",
@@ -169,7 +151,7 @@ def test_retries_land_every_switch_and_record_every_attempt(handoff: Pipeline) -
 
 
 def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, worker_for: Callable[[str], SharedWorker | None]
 ) -> None:
     gone = user("u-101", ("100289", "Desk", "+919953125002"))  # ravi's 100281 is not at Exotel
     with pipeline(
@@ -177,9 +159,10 @@ def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
         database_url,
         [ASHA, gone],
         lambda url: roster_yaml(url, HANDOFF_AGENTS, HANDOFF_SHIFTS),
+        shared=worker_for(database_url),
     ) as p:
         p.start_worker()
-        p.start_scheduler(utc(at("08:59:58")))
+        p.start_scheduler(at("08:59:58"))
         p.settle()
         (ravi_off,) = [a for a in p.actions() if a.agent == "ravi"]
         assert ravi_off.status == "failed" and ravi_off.attempts == 1
@@ -204,11 +187,11 @@ def test_final_errors_are_not_retried_and_a_blocked_on_is_recorded(
         assert on_puts == []
 
 
-def test_credentials_refused_are_final_with_a_region_hint(handoff: Pipeline) -> None:
-    p = handoff
+def test_credentials_refused_are_final_with_a_region_hint(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
     p.env["EXOTEL_MAIN_API_TOKEN"] = "wrong-token"
     p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     actions = p.settle()
     assert {a.status for a in actions} == {"failed"}
     assert {a.last_http_code for a in actions} == {401}
@@ -216,10 +199,10 @@ def test_credentials_refused_are_final_with_a_region_hint(handoff: Pipeline) -> 
     assert "region" in (actions[0].error_description or "")
 
 
-def test_another_device_on_is_turned_off_when_managed(handoff: Pipeline) -> None:
-    p = handoff
+def test_another_device_on_is_turned_off_when_managed(handoff_pipeline: Pipeline) -> None:
+    p = handoff_pipeline
     p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     p.settle()
     # behind the system's back, asha's mobile went ON (and the database does not know it)
     p.control("PUT", "devices/acme_corp/u-100/100290", {"available": True})
@@ -233,19 +216,18 @@ def test_another_device_on_is_turned_off_when_managed(handoff: Pipeline) -> None
 
 
 def test_another_device_on_that_the_roster_does_not_manage_is_a_conflict(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, postgres_url: str, shared_worker: SharedWorker
 ) -> None:
     stranger = user(
         "u-100", ("100280", "Desk", "+919953125001"), ("100299", "Home", "+919953125099")
     )
     agents = {"asha": ("u-100", {"desk": "100280"})}
     shifts = [HANDOFF_SHIFTS[0] | {"members": ["asha"]}]
-    with pipeline(
-        tmp_path, database_url, [stranger], lambda u: roster_yaml(u, agents, shifts)
-    ) as p:
+    roster = lambda u: roster_yaml(u, agents, shifts)  # noqa: E731
+    with pipeline(tmp_path, postgres_url, [stranger], roster, shared=shared_worker) as p:
         p.control("PUT", "devices/acme_corp/u-100/100299", {"available": True})
         p.start_worker()
-        p.start_scheduler(utc(at("08:59:58")))
+        p.start_scheduler(at("08:59:58"))
         p.settle()
         (desk_on,) = [a for a in boundary(p, "09:00:00") if a.wants_on]
         assert desk_on.status == "failed"
@@ -255,7 +237,12 @@ def test_another_device_on_that_the_roster_does_not_manage_is_a_conflict(
         assert p.device("u-100", "100299")["available"] is True  # never touched
 
 
-@pytest.mark.parametrize("spread", [broker.SPREAD, 1], ids=["user-per-message", "one-message"])
+@pytest.mark.parametrize(
+    ("database_url", "spread"),
+    [("sqlite", broker.SPREAD), ("postgresql", 1)],
+    ids=["sqlite-user-per-message", "postgresql-one-message"],
+    indirect=["database_url"],
+)
 def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
     tmp_path: Path, database_url: str, spread: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,14 +251,13 @@ def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
     users = [user(f"u-{i}", (f"{5000 + i}", "Desk", f"+9199000{i:05d}")) for i in range(12)]
     agents = {f"a{i}": (f"u-{i}", {"desk": f"{5000 + i}"}) for i in range(12)}
     shifts = [{"name": "am", "start": "0 9 * * *", "duration": "4h", "members": list(agents)}]
-    with pipeline(
-        tmp_path, database_url, users, lambda u: roster_yaml(u, agents, shifts), latency_ms=400
-    ) as p:
+    with pipeline(tmp_path, database_url, users, lambda u: roster_yaml(u, agents, shifts)) as p:
         p.start_worker(concurrency=4)
-        p.start_scheduler(utc(at("08:59:58")))
+        p.start_scheduler(at("08:59:58"))
         p.settle()
         p.control("DELETE", "log")
-        p.tick_at(utc(at("09:00:00")))
+        p.control("PUT", "faults", {"latency_ms": 400})  # the boundary's requests take a while
+        p.tick_at(at("09:00:00"))
         wait_until(lambda: len(p.puts()) >= 2, 20, "some PUTs")
         p.kill_worker(0)  # SIGKILL, with requests in flight and messages unacknowledged
         done_before = sum(a.status == "succeeded" for a in p.actions() if a.source == "schedule")
@@ -280,7 +266,7 @@ def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
         # Redis gives the killed worker's unacknowledged messages to the new one; a message the
         # kill caught between Redis's queue and kombu's unacked record is lost, and the
         # scheduler's sweep sends its action again (no message names it any more).
-        p.tick_at(utc(at("09:02:00")))
+        p.tick_at(at("09:02:00"))
         actions = [a for a in p.settle(timeout=90) if a.source == "schedule"]
         assert len(actions) == 12 and {a.status for a in actions} == {"succeeded"}
         for i in range(12):
@@ -293,16 +279,16 @@ def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
 
 
 def test_users_in_one_message_and_a_busy_one_comes_back_alone(
-    handoff: Pipeline, monkeypatch: pytest.MonkeyPatch
+    handoff_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    p = handoff
+    p = handoff_pipeline
     monkeypatch.setattr(broker, "SPREAD", 1)  # asha and ravi in one message
     p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     p.settle()
     busy = Lock(Redis.from_url(p.redis_url), "main/u-100", ttl=30)  # asha's user, held here
     busy.acquire()
-    p.tick_at(utc(at("09:00:00")))
+    p.tick_at(at("09:00:00"))
     ravi_on = lambda: [a for a in p.actions() if a.agent == "ravi" and a.source == "schedule"]  # noqa: E731
     wait_until(lambda: [a.status for a in ravi_on()] == ["succeeded"], 20, "ravi ON")
     asha_on = [a for a in p.actions() if a.agent == "asha" and a.source == "schedule"]
@@ -324,23 +310,26 @@ class DiesAfterClaiming:
         return None
 
 
-def test_a_scheduler_killed_mid_boundary_the_other_one_switches_once(handoff: Pipeline) -> None:
-    p = handoff
+def test_a_scheduler_killed_mid_boundary_the_other_one_switches_once(
+    handoff_pipeline: Pipeline,
+) -> None:
+    p = handoff_pipeline
     p.start_worker()
-    survivor = p.start_scheduler(utc(at("08:59:58")))
+    survivor = p.start_scheduler(at("08:59:58"))
     p.settle()
     p.control("DELETE", "log")
     doomed = Scheduler(RosterFile(str(p.roster_path)), p.store, DiesAfterClaiming())
-    doomed.start(utc(at("08:59:58")))
-    nine = utc(at("09:00:00"))
+    doomed.start(at("08:59:58"))
+    nine = at("09:00:00")
     with pytest.raises(SystemExit):
         doomed.tick(nine)  # records and claims the boundary, then dies before sending it
     survivor.tick(nine)  # finds it recorded and claimed: sends nothing
+    p.drain()  # what either sent has run
     claimed = [a for a in p.actions() if a.source == "schedule"]
     assert len(claimed) == 2 and {a.status for a in claimed} == {"queued"}
     assert p.puts() == []
     # the survivor's sweep finds the claimed actions in no message, and sends them
-    p.tick_at(utc(at("09:02:00")))
+    p.tick_at(at("09:02:00"))
     actions = [a for a in p.settle() if a.source == "schedule"]
     assert {a.status for a in actions} == {"succeeded"}
     sent = collections.Counter((r["device_id"], r["body"]["available"]) for r in p.puts())
@@ -348,16 +337,16 @@ def test_a_scheduler_killed_mid_boundary_the_other_one_switches_once(handoff: Pi
 
 
 def test_an_action_waiting_for_a_retry_is_not_sent_once_the_roster_drops_it(
-    handoff: Pipeline,
+    handoff_pipeline: Pipeline,
 ) -> None:
-    p = handoff
+    p = handoff_pipeline
     p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     p.settle()
     p.control("DELETE", "log")
     rule = {"status": 429, "times": 1, "method": "PUT", "device_id": "100281", "retry_after": 2}
     p.control("PUT", "faults", {"rules": [rule]})
-    p.tick_at(utc(at("09:00:00")))
+    p.tick_at(at("09:00:00"))
 
     def ravi_on() -> Action:
         return next(a for a in p.actions() if a.agent == "ravi" and a.source == "schedule")
@@ -367,17 +356,18 @@ def test_an_action_waiting_for_a_retry_is_not_sent_once_the_roster_drops_it(
     p.roster_path.write_text(
         p.roster_path.read_text().replace('"asha:desk", "ravi"', '"asha:desk"')
     )
-    p.tick_at(utc(at("09:00:01")))
+    p.tick_at(at("09:00:01"))
     assert ravi_on().status == "superseded"
-    time.sleep(4)  # past the retry: the worker finds nothing left to send
+    p.drain()  # the retry's message too, kept by the worker until its time, has run: it
+    # found nothing left to send
     assert ravi_on().status == "superseded" and ravi_on().attempts == 1
     assert [r["status"] for r in p.puts() if r["device_id"] == "100281"] == [429]
 
 
-def test_reconcile_remote_finds_and_corrects_drift(handoff: Pipeline) -> None:
-    p = handoff
+def test_reconcile_remote_finds_and_corrects_drift(handoff_pipeline: Pipeline) -> None:
+    p = handoff_pipeline
     p.start_worker()
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     p.settle()  # every managed device confirmed OFF
     # The CLI runs on the real clock: a roster that wants every device OFF at any time of day
     rare = [{"name": "rare", "start": "0 3 29 2 *", "duration": "1h", "members": ["ravi"]}]
@@ -410,14 +400,14 @@ def test_reconcile_remote_finds_and_corrects_drift(handoff: Pipeline) -> None:
     assert "Traceback" not in refused.stderr
 
 
-def test_the_sweep_leaves_alone_what_waits_in_the_broker(handoff: Pipeline) -> None:
-    p = handoff
-    p.start_scheduler(utc(at("08:59:58")))  # no worker: every message waits in Redis
+def test_the_sweep_leaves_alone_what_waits_in_the_broker(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
+    p.start_scheduler(at("08:59:58"))  # no worker: every message waits in Redis
     redis = Redis.from_url(p.redis_url)
-    p.tick_at(utc(at("09:00:00")))
+    p.tick_at(at("09:00:00"))
     waiting = redis.llen(broker.QUEUE)
     assert waiting >= 2
-    p.tick_at(utc(at("09:05:00")))  # five sweeps
+    p.tick_at(at("09:05:00"))  # sweeps, each finding the messages over a minute old
     assert redis.llen(broker.QUEUE) == waiting  # no message sent twice
 
 
@@ -437,14 +427,12 @@ def test_the_rate_limit_holds_across_two_worker_processes(
     ) as p:
         p.start_worker(concurrency=8)
         p.start_worker(concurrency=8)
-        p.start_scheduler(utc(at("08:59:58")))
-        p.settle()
-        p.control("DELETE", "log")
-        p.tick_at(utc(at("09:00:00")))
-        actions = [a for a in p.settle() if a.source == "schedule"]
-        assert {a.status for a in actions} == {"succeeded"}
+        p.start_scheduler(at("09:00:00"))  # its first reconcile: 30 devices ON at once
+        actions = p.settle()
+        assert len(actions) == n and {a.status for a in actions} == {"succeeded"}
         log = p.sandbox_log()
-        assert [r for r in log if r["status"] == 429] == []
+        starts = [(round(r["started"] - log[0]["started"], 3), r["status"]) for r in log]
+        assert [r for r in log if r["status"] == 429] == [], starts
         times = sorted(r["started"] for r in log)
         assert len(times) == n
         assert times[-1] - times[0] >= (n - 1) / 10 * 0.95  # spaced at the limit
@@ -452,10 +440,10 @@ def test_the_rate_limit_holds_across_two_worker_processes(
         assert all("status=succeeded" in log_.read_text() for log_ in p.logs)
 
 
-def test_the_token_appears_in_no_log_table_or_message(handoff: Pipeline) -> None:
-    p = handoff
+def test_the_token_appears_in_no_log_table_or_message(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
     # messages waiting in Redis, before any worker takes them
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     redis = Redis.from_url(p.redis_url)
     lists = [key for key in redis.keys("*") if redis.type(key) == b"list"]
     queued = b"".join(item for key in lists for item in redis.lrange(key, 0, -1))
@@ -496,11 +484,11 @@ def scrape(port: int) -> dict[str, float]:
     }
 
 
-def test_worker_and_scheduler_metrics(handoff: Pipeline) -> None:
-    p = handoff
+def test_worker_and_scheduler_metrics(handoff_own_workers: Pipeline) -> None:
+    p = handoff_own_workers
     port = free_port()
     p.start_worker(extra_env={"SHIFTSWITCH_METRICS_PORT": str(port)})
-    p.start_scheduler(utc(at("08:59:58")))
+    p.start_scheduler(at("08:59:58"))
     p.settle()
     p.control(
         "PUT",
@@ -552,8 +540,8 @@ def _try_scrape(port: int) -> dict[str, float]:
         return {}
 
 
-def test_device_on_with_wait_and_errors(handoff: Pipeline) -> None:
-    p = handoff
+def test_device_on_with_wait_and_errors(handoff_pipeline: Pipeline) -> None:
+    p = handoff_pipeline
     p.start_worker()
     done = p.cli("device", "on", "asha", "desk", "--wait")
     assert done.returncode == 0, done.stderr
@@ -583,8 +571,10 @@ def test_device_on_with_wait_and_errors(handoff: Pipeline) -> None:
     assert status.returncode == 0 and "asha" in status.stdout
 
 
-def test_an_on_for_a_device_given_by_contact_uri_is_resolved_once(handoff: Pipeline) -> None:
-    p = handoff
+def test_an_on_for_a_device_given_by_contact_uri_is_resolved_once(
+    handoff_pipeline: Pipeline,
+) -> None:
+    p = handoff_pipeline
     p.start_worker()
     for state in ("on", "off", "on"):
         assert p.cli("device", state, "asha", "mobile", "--wait").returncode == 0
@@ -595,10 +585,10 @@ def test_an_on_for_a_device_given_by_contact_uri_is_resolved_once(handoff: Pipel
     assert ids == {("u-100", "100290")}
 
 
-def test_missed_boundaries_are_not_replayed(handoff: Pipeline) -> None:
-    p = handoff
+def test_missed_boundaries_are_not_replayed(handoff_pipeline: Pipeline) -> None:
+    p = handoff_pipeline
     p.start_worker()
-    p.start_scheduler(utc(at("14:00:00")))  # down through 09:00 and 13:00
+    p.start_scheduler(at("14:00:00"))  # down through 09:00 and 13:00
     actions = p.settle()
     assert sorted((a.agent, a.device, a.wants_on) for a in actions) == [
         ("asha", "desk", False),
@@ -606,5 +596,5 @@ def test_missed_boundaries_are_not_replayed(handoff: Pipeline) -> None:
         ("ravi", "desk", False),
     ]
     assert {a.source for a in actions} == {"reconcile"}
-    p.tick_at(utc(at("14:00:01")) + timedelta(seconds=1))
+    p.tick_at(at("14:00:01") + timedelta(seconds=1))
     assert len(p.actions()) == 3

@@ -1,31 +1,20 @@
-"""The plan and db commands, run as a user runs them: the console script in a subprocess."""
+"""The plan command, run as a user runs it (from the repository, on its example roster)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import ROOT
+from tests.commands import Ran, shiftswitch
 from tests.rosters import roster_text
 
-SHIFTSWITCH = str(Path(sys.executable).parent / "shiftswitch")
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def run(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SHIFTSWITCH, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=60,
-        check=False,
-    )
+def run(*args: str, **env: str) -> Ran:
+    return shiftswitch(*args, env={**os.environ, **env}, cwd=ROOT)
 
 
 def test_plan_table_of_the_example_roster() -> None:
@@ -112,19 +101,3 @@ def test_mistakes_are_one_line(args: list[str], message: str) -> None:
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-
-
-def test_db_upgrade_on_sqlite(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.db'}"
-    done = run("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "x.db").exists()
-
-
-def test_db_upgrade_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    done = run(
-        "db", "upgrade", cwd=tmp_path, DATABASE_URL="postgresql+psycopg://u:s3cret@127.0.0.1:1/none"
-    )
-    assert done.returncode == 1
-    assert "check DATABASE_URL" in done.stderr
-    assert "s3cret" not in done.stderr and "Traceback" not in done.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import subprocess
-import sys
 
 import pytest
 
@@ -50,17 +48,3 @@ def test_an_event_as_json_keeps_its_fields(
     assert first["ts"].endswith("+00:00") and first["logger"] == "shiftswitch.test-logs"
     assert second == {k: second[k] for k in ("ts", "level", "logger", "message")}
     assert second["message"] == "plain line"
-
-
-def test_an_unknown_log_format_is_one_clear_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "shiftswitch", "scheduler"],
-        env={"SHIFTSWITCH_LOG_FORMAT": "xml", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    expected = "shiftswitch: error: SHIFTSWITCH_LOG_FORMAT='xml': use one of text, json\n"
-    assert result.stderr == expected

@@ -1,24 +1,24 @@
 """The roster in the database from the command line: import, export, diff, versions,
-rollback and overrides, run as a user runs them (the console script), on SQLite and PostgreSQL."""
+rollback and overrides, run as a user runs them (from the repository), on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import subprocess
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from shiftswitch.clock import FixedClock
 from shiftswitch.roster.loader import parse_roster
-from tests.test_cli_plan import ROOT, SHIFTSWITCH, run
+from tests import EXAMPLE_ROSTER as EXAMPLE
+from tests import ROOT
+from tests.commands import Ran, shiftswitch
 
-pytestmark = pytest.mark.integration
-
-EXAMPLE = ROOT / "schedules.yaml"
 # The morning shift every day, and at weekends on the same device as the weekend shift.
 DAILY = (
     EXAMPLE.read_text()
@@ -26,16 +26,27 @@ DAILY = (
     .replace('["asha:mobile"]', '["asha:desk"]')
 )
 
+Cli = Callable[..., Ran]
 
-def _cli(db: str):  # type: ignore[no-untyped-def]
-    def call(*args: str) -> subprocess.CompletedProcess[str]:
-        return run(*args, DATABASE_URL=db)
 
-    call("db", "upgrade").check_returncode()
+@pytest.fixture
+def clock() -> FixedClock:
+    """The commands' time: now, moved on only by the test."""
+    return FixedClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def cli(database_url: str, clock: FixedClock) -> Cli:
+    """``shiftswitch ARGS`` on this test's database (more variables as keywords)."""
+
+    def call(*args: str, **env: str) -> Ran:
+        environment = {**os.environ, "DATABASE_URL": database_url, **env}
+        return shiftswitch(*args, env=environment, cwd=ROOT, clock=clock)
+
     return call
 
 
-def _versions(cli) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def _versions(cli: Cli) -> list[dict[str, object]]:
     done = cli("roster", "versions", "--json")
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout))
@@ -45,8 +56,7 @@ def _plain(text: str) -> object:
     return dataclasses.replace(parse_roster(text), warnings=())
 
 
-def test_import_export_import_round_trip(database_url: str, tmp_path: Path) -> None:
-    cli = _cli(database_url)
+def test_import_export_import_round_trip(cli: Cli, tmp_path: Path) -> None:
     done = cli("roster", "import", str(EXAMPLE), "--by", "alice")
     assert done.returncode == 0, done.stderr
     assert "stored roster version 1" in done.stdout and "first roster" in done.stdout
@@ -61,8 +71,7 @@ def test_import_export_import_round_trip(database_url: str, tmp_path: Path) -> N
     assert v["by"] == "alice" and v["stored"] is True
 
 
-def test_an_invalid_import_changes_nothing(database_url: str, tmp_path: Path) -> None:
-    cli = _cli(database_url)
+def test_an_invalid_import_changes_nothing(cli: Cli, tmp_path: Path) -> None:
     assert cli("roster", "import", str(EXAMPLE)).returncode == 0
     before = cli("roster", "export").stdout
     bad = tmp_path / "bad.yaml"
@@ -75,39 +84,7 @@ def test_an_invalid_import_changes_nothing(database_url: str, tmp_path: Path) ->
     assert len(_versions(cli)) == 1
 
 
-def test_two_imports_at_once_are_both_recorded_one_after_the_other(
-    database_url: str, tmp_path: Path
-) -> None:
-    cli = _cli(database_url)
-    other = tmp_path / "other.yaml"
-    other.write_text(DAILY)
-    env = {"DATABASE_URL": database_url}
-    procs = [
-        subprocess.Popen(
-            [SHIFTSWITCH, "roster", "import", str(path)],
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for path in (EXAMPLE, other)
-    ]
-    for proc in procs:
-        _out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-    versions = _versions(cli)
-    assert [v["number"] for v in versions] == [1, 2]
-    assert str(versions[0]["summary"]).startswith("first roster")
-    # each against the one before it: the second saw the first whole
-    assert versions[1]["summary"] == "shifts ~2 (weekday-morning, weekend-support)"
-    last = cli("roster", "export", "--version", "2").stdout
-    assert cli("roster", "export").stdout == last
-
-
-def test_diff_shows_names_and_the_transitions_of_the_next_day(
-    database_url: str, tmp_path: Path
-) -> None:
-    cli = _cli(database_url)
+def test_diff_shows_names_and_the_transitions_of_the_next_day(cli: Cli, tmp_path: Path) -> None:
     daily = tmp_path / "daily.yaml"
     daily.write_text(DAILY)
     assert cli("roster", "import", str(daily)).returncode == 0
@@ -124,8 +101,7 @@ def test_diff_shows_names_and_the_transitions_of_the_next_day(
     assert len(_versions(cli)) == 1  # a diff changes nothing
 
 
-def test_versions_and_rollback(database_url: str, tmp_path: Path) -> None:
-    cli = _cli(database_url)
+def test_versions_and_rollback(cli: Cli, tmp_path: Path) -> None:
     daily = tmp_path / "daily.yaml"
     daily.write_text(DAILY)
     assert cli("roster", "import", str(EXAMPLE)).returncode == 0
@@ -146,10 +122,9 @@ def test_versions_and_rollback(database_url: str, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no roster version 9: versions are 1 to 3" in missing.stderr
 
 
-def test_override_add_list_remove(database_url: str) -> None:
-    cli = _cli(database_url)
+def test_override_add_list_remove(cli: Cli, clock: FixedClock) -> None:
     assert cli("roster", "import", str(EXAMPLE)).returncode == 0
-    now = datetime.now(UTC)
+    now = clock.now()
     day = (now + timedelta(days=40)).date().isoformat()
     done = cli(
         "override", "add", "asha", "--device", "mobile", "--from", f"{day}T09:00", "--to",
@@ -177,7 +152,7 @@ def test_override_add_list_remove(database_url: str) -> None:
     done = cli("override", "add", "ravi", "--off", "--from", "now", "--to", soon)
     assert done.returncode == 0, done.stderr
     current = int(done.stdout.splitlines()[-1].split()[1].rstrip(":"))
-    time.sleep(1.1)  # "now" is to the second: let it start before it is removed
+    clock.advance(timedelta(seconds=2))  # "now" is to the second: it has started
     done = cli("override", "remove", str(current))
     assert done.returncode == 0, done.stderr
     assert "was in force: cut at now" in done.stdout
@@ -192,21 +167,21 @@ def test_override_add_list_remove(database_url: str) -> None:
     assert done.returncode == 1 and "no override 999" in done.stderr
 
 
-def test_without_an_import_the_database_commands_say_what_to_do(database_url: str) -> None:
-    cli = _cli(database_url)
+def test_without_an_import_the_database_commands_say_what_to_do(cli: Cli) -> None:
     done = cli("roster", "export")
     assert done.returncode == 1
     assert "no roster in the database; store one with 'shiftswitch roster import FILE'" in (
         done.stderr
     )
-    done = run("plan", DATABASE_URL=database_url, SHIFTSWITCH_ROSTER_SOURCE="db")
+    done = cli("plan", SHIFTSWITCH_ROSTER_SOURCE="db")
     assert done.returncode == 1 and "roster import" in done.stderr
 
 
-def test_override_ids_are_never_given_again_and_name_what_they_cause(database_url: str) -> None:
-    cli = _cli(database_url)
+def test_override_ids_are_never_given_again_and_name_what_they_cause(
+    cli: Cli, clock: FixedClock
+) -> None:
     assert cli("roster", "import", str(EXAMPLE)).returncode == 0
-    day = (datetime.now(UTC) + timedelta(days=40)).date().isoformat()
+    day = (clock.now() + timedelta(days=40)).date().isoformat()
 
     def add(device: str) -> int:
         done = cli("override", "add", "asha", "--device", device, "--from", f"{day}T09:00",
@@ -218,10 +193,7 @@ def test_override_ids_are_never_given_again_and_name_what_they_cause(database_ur
     assert cli("override", "remove", str(first)).returncode == 0
     second = add("desk")
     assert second > first
-    plan = run(
-        "plan", "--from", f"{day}T08:00", "--hours", "6",
-        DATABASE_URL=database_url, SHIFTSWITCH_ROSTER_SOURCE="db",
-    )  # fmt: skip
+    plan = cli("plan", "--from", f"{day}T08:00", "--hours", "6", SHIFTSWITCH_ROSTER_SOURCE="db")
     assert plan.returncode == 0, plan.stderr
     assert f"asha   desk    ON     override {second}" in plan.stdout
     assert plan.stdout.rstrip().endswith("(roster (database))")

@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 
 from shiftswitch.db import alembic_config, upgrade
-
-pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
 
 
 def run(*argv: str, url: str) -> subprocess.CompletedProcess[str]:

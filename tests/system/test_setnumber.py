@@ -1,150 +1,55 @@
 """``device set-number``: a device's new number, through the task path to the sandbox.
 
-The end-to-end tests run the CLI as a user does (a subprocess) and a real worker process
-against the sandbox, on SQLite and PostgreSQL. The pure parts (the check of the number, the
-action, the refusals' wording) are tested on their own first.
+The command as a user runs it, a real worker process and the sandbox. The pure parts (the
+check of the number, the action, the refusals' wording) are in ``tests/unit/test_numbers.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import MappingProxyType, SimpleNamespace
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy import text as sa_text
 
 from shiftswitch.broker import CeleryDispatcher, make_celery
-from shiftswitch.db import make_engine, upgrade
-from shiftswitch.exotel import Kind, Outcome
-from shiftswitch.models import Action, ActionKind, DeviceState, ResolvedDevice, Status
-from shiftswitch.numbers import number_action, number_problem, refused
-from shiftswitch.reports import UsageProblem, manual_action
-from shiftswitch.roster.dump import dump
+from shiftswitch.models import DeviceState, ResolvedDevice, Status
+from shiftswitch.numbers import number_action
+from shiftswitch.reports import manual_action
 from shiftswitch.roster.loader import parse_roster
-from shiftswitch.roster.model import Roster
-from shiftswitch.roster.store import RosterStore, renumbered
 from shiftswitch.settings import Settings
-from tests.pipeline import Pipeline, pipeline, roster_yaml, user
-from tests.test_exotel import DEVICE, FakeExotel, Reply, Seen, envelope, failure
-from worker.apply import _renumber_stored
+from tests.pipeline import Pipeline, SharedWorker, pipeline
+from tests.renumbering import ASHA, MEERA, NEW, OLD, RAVI, RAVIS, roster, roster_at
+from tests.scripted_exotel import DEVICE, FakeExotel, Reply, Seen, envelope, failure
 
-OLD, NEW = "+919953125068", "+919953125077"
-RAVIS = "+919953125002"  # a number another device of the account has
-ASHA = user("u-100", ("100280", "Desk", "+919953125001"), ("100290", "Mobile", OLD))
-RAVI = user("u-101", ("100281", "Desk", RAVIS))  # not in the roster
-MEERA = user("u-102", ("100282", "Softphone", "sip:meera.k"))
-AGENTS = {
-    "asha": ("u-100", {"desk": "100280", "mobile": OLD}),
-    "meera": ("u-102", {"soft": "100282"}),  # a device id, which is a SIP device in Exotel
-    "kiran": ("u-103", {"app": "sip:kiran.p"}),
-}
-SHIFTS = [{"name": "day", "start": "0 9 * * *", "duration": "8h", "members": ["asha:desk"]}]
 WARNING = (
     "Exotel stops routing calls to the old number at once, and routes none to the new one "
     "until the device is verified again"
 )
 
 
-def roster(base_url: str = "http://127.0.0.1:8090") -> Roster:
-    return parse_roster(roster_yaml(base_url, AGENTS, SHIFTS))
-
-
-# -- the pure parts -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("number", "problem"),
-    [
-        ("+919953125068", None),
-        ("9953125068", "NUMBER \"9953125068\" is not a phone number in E.164 format: write '+', "),
-        ("+91 99531 25068", 'NUMBER "+91 99531 25068" is not in E.164 format: write it as +9199'),
-        ("0091-99531-25068", "is not in E.164 format: write it as +919953125068"),
-        ("(+91) 99531.25068", "is not in E.164 format: write it as +919953125068"),
-        ("+0123456789", "is not a phone number in E.164 format"),
-        ("sip:asha.k", "is not a phone number in E.164 format"),
-        ("+9199531250681234", "is not a phone number in E.164 format"),  # 16 digits
-    ],
-)
-def test_number_problem(number: str, problem: str | None) -> None:
-    found = number_problem(number)
-    if problem is None:
-        assert found is None
-    else:
-        assert found is not None and problem in found
-
-
-def test_number_action_is_a_manual_number_change_that_sends_no_state() -> None:
-    at = datetime(2026, 11, 30, 9, tzinfo=UTC)
-    action = number_action(roster(), "asha", "mobile", NEW, at)
-    assert (action.kind, action.source, action.new_contact_uri, action.contact_uri) == (
-        ActionKind.NUMBER,
-        "manual",
-        NEW,
-        OLD,
-    )
-    assert (action.user_id, action.device_id, action.wants_on, action.due_at) == (
-        "u-100",
-        None,
-        False,
-        at,
-    )
-    assert action.key.startswith("manual:") and action.key.endswith("/number")
-    assert manual_action(roster(), True, at, agent="asha", device="desk").kind == "switch"
-
-
-@pytest.mark.parametrize(
-    ("agent", "device", "number", "problem"),
-    [
-        ("kiran", "app", NEW, "kiran app is a SIP soft-phone in the roster (sip:kiran.p); Exotel"),
-        ("asha", "mobile", OLD, f"asha mobile has the number {OLD} already; nothing to change"),
-        ("nobody", "desk", NEW, 'unknown agent "nobody"; agents are: asha, kiran, meera'),
-        ("asha", "laptop", NEW, 'agent "asha" has no device "laptop"; devices are: desk, mobile'),
-    ],
-)
-def test_number_action_refuses(agent: str, device: str, number: str, problem: str) -> None:
-    with pytest.raises(UsageProblem) as caught:
-        number_action(roster(), agent, device, number, datetime.now(UTC))
-    assert str(caught.value).startswith(problem)
-
-
-def _outcome(http: int, description: str, code: str = "1003") -> Outcome:
-    return Outcome(Kind.FINAL, http, code, description, "req-1", None, 0.1)
-
-
-def test_refusals_say_what_they_mean() -> None:
-    taken = refused(_outcome(409, "Device already exists", "1021"), RAVIS, "acme_corp")
-    assert taken == (
-        f"{RAVIS} is already the number of another device in Exotel account acme_corp; "
-        "choose another number (Exotel: 409 1021 Device already exists [request req-1])"
-    )
-    sip = refused(_outcome(403, "This device is not PSTN. Operation not permitted"), NEW, "a")
-    assert sip == (
-        "Exotel changes the number only of phone (PSTN) devices; this one is a SIP soft-phone "
-        "(Exotel: 403 1003 This device is not PSTN. Operation not permitted [request req-1])"
-    )
-    other = refused(_outcome(403, "This is a trial account. Operation not permitted"), NEW, "a")
-    assert other == (
-        "Exotel refused: 403 1003 This is a trial account. Operation not permitted [request req-1]"
-    )
-
-
-# -- through a worker, against the sandbox ------------------------------------------------------
+@pytest.fixture
+def world(tmp_path: Path, postgres_url: str, shared_worker: SharedWorker) -> Iterator[Pipeline]:
+    with pipeline(
+        tmp_path, postgres_url, [ASHA, RAVI, MEERA], roster_at, shared=shared_worker
+    ) as p:
+        yield p
 
 
 @pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[Pipeline]:
-    with pipeline(
-        tmp_path,
-        database_url,
-        [ASHA, RAVI, MEERA],
-        lambda url: roster_yaml(url, AGENTS, SHIFTS),
-    ) as p:
+def world_own_workers(tmp_path: Path, postgres_url: str) -> Iterator[Pipeline]:
+    with pipeline(tmp_path, postgres_url, [ASHA, RAVI, MEERA], roster_at) as p:
+        yield p
+
+
+@pytest.fixture
+def world_each_database(
+    tmp_path: Path, database_url: str, worker_for: Callable[[str], SharedWorker | None]
+) -> Iterator[Pipeline]:
+    users = [ASHA, RAVI, MEERA]
+    with pipeline(tmp_path, database_url, users, roster_at, shared=worker_for(database_url)) as p:
         yield p
 
 
@@ -153,9 +58,8 @@ def _roster_line(p: Pipeline, text: str) -> int:
     return next(i for i, line in enumerate(lines, 1) if text in line)
 
 
-@pytest.mark.integration
-def test_set_number_then_the_next_switch_finds_the_device(world: Pipeline) -> None:
-    p = world
+def test_set_number_then_the_next_switch_finds_the_device(world_each_database: Pipeline) -> None:
+    p = world_each_database
     p.start_worker()
     done = p.cli("device", "set-number", "asha", "mobile", NEW, "--wait")
     assert done.returncode == 0, done.stderr
@@ -207,7 +111,6 @@ def test_set_number_then_the_next_switch_finds_the_device(world: Pipeline) -> No
     assert [r["method"] for r in p.sandbox_log()] == ["GET", "PUT", "PUT"]
 
 
-@pytest.mark.integration
 def test_set_number_of_a_device_given_by_id_without_waiting(world: Pipeline) -> None:
     p = world
     p.start_worker()
@@ -228,7 +131,6 @@ def test_set_number_of_a_device_given_by_id_without_waiting(world: Pipeline) -> 
     assert f"number {NEW}  manual  succeeded" in history.stdout
 
 
-@pytest.mark.integration
 def test_a_number_another_device_has_is_refused_with_409(world: Pipeline) -> None:
     p = world
     p.start_worker()
@@ -252,7 +154,6 @@ def test_a_number_another_device_has_is_refused_with_409(world: Pipeline) -> Non
         assert list(session.scalars(select(DeviceState))) == []
 
 
-@pytest.mark.integration
 def test_a_sip_device_is_refused_with_403(world: Pipeline) -> None:
     p = world
     p.start_worker()
@@ -276,34 +177,12 @@ def test_a_sip_device_is_refused_with_403(world: Pipeline) -> None:
     assert p.device("u-102", "100282")["contact_uri"] == "sip:meera.k"
 
 
-@pytest.mark.integration
-def test_bad_requests_are_refused_before_anything_is_recorded_or_sent(world: Pipeline) -> None:
-    p = world
-    for args, message in [
-        (
-            ("asha", "desk", "9953125068"),
-            'shiftswitch: error: NUMBER "9953125068" is not a phone number in E.164 format: '
-            "write '+', the country code and the number, without spaces, such as +919953125068 "
-            "(see 'shiftswitch device set-number --help')",
-        ),
-        (("asha", "desk", "+91 99531 25068"), "format: write it as +919953125068 (see 'shiftsw"),
-        (("nobody", "desk", "junk"), 'NUMBER "junk" is not a phone number'),  # the number first
-        (("kiran", "app", NEW), "kiran app is a SIP soft-phone in the roster (sip:kiran.p)"),
-        (("asha", "mobile", OLD), f"asha mobile has the number {OLD} already; nothing to change"),
-    ]:
-        done = p.cli("device", "set-number", *args)
-        assert done.returncode == 2, (args, done.stderr)
-        assert done.stdout == ""
-        assert len(done.stderr.splitlines()) == 1, done.stderr
-        assert message in done.stderr, done.stderr
-    assert p.actions() == []
-    assert p.sandbox_log() == []
-
-
-@pytest.mark.integration
-def test_number_changes_neither_supersede_nor_block_switches(world: Pipeline) -> None:
-    """A later number change is no later switch, and a failed one is no failed OFF."""
-    p = world
+def test_number_changes_neither_supersede_nor_block_switches(
+    world_each_database: Pipeline,
+) -> None:
+    """A later number change is no later switch, and a failed one is no failed OFF (the
+    worker's checks in SQL, on each database)."""
+    p = world_each_database
     p.start_worker()
     r = roster(p.sandbox.url)
     now = datetime.now(UTC)
@@ -333,9 +212,8 @@ def test_number_changes_neither_supersede_nor_block_switches(world: Pipeline) ->
 # -- a change whose answer was lost -------------------------------------------------------------
 
 
-@pytest.mark.integration
 def test_a_409_for_a_change_already_made_is_the_change_done(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, postgres_url: str, shared_worker: SharedWorker
 ) -> None:
     """The first PUT lands but its answer comes too late; the retry meets 409 (Exotel has the
     number, on this very device); the worker reads the user and finds the change done."""
@@ -352,9 +230,8 @@ def test_a_409_for_a_change_already_made_is_the_change_done(
 
     fake.respond = respond
     try:
-        with pipeline(
-            tmp_path, database_url, [], lambda _url: roster_yaml(fake.url, AGENTS, SHIFTS)
-        ) as p:
+        roster = lambda _url: roster_at(fake.url)  # noqa: E731
+        with pipeline(tmp_path, postgres_url, [], roster, shared=shared_worker) as p:
             p.start_worker()
             done = p.cli("device", "set-number", "asha", "desk", NEW, "--wait")
             assert done.returncode == 0, done.stdout + done.stderr
@@ -378,9 +255,10 @@ def test_a_409_for_a_change_already_made_is_the_change_done(
         fake.close()
 
 
-@pytest.mark.integration
-def test_the_stored_roster_follows_a_number_change_as_a_new_version(world: Pipeline) -> None:
-    p = world
+def test_the_stored_roster_follows_a_number_change_as_a_new_version(
+    world_own_workers: Pipeline,
+) -> None:
+    p = world_own_workers
     p.import_roster()
     p.env["SHIFTSWITCH_ROSTER_SOURCE"] = "db"
     p.roster_path.unlink()  # the stored roster is the only one
@@ -419,7 +297,6 @@ def test_the_stored_roster_follows_a_number_change_as_a_new_version(world: Pipel
     )
 
 
-@pytest.mark.integration
 def test_a_worker_not_on_the_stored_roster_leaves_it_and_the_command_says_so(
     world: Pipeline,
 ) -> None:
@@ -436,43 +313,3 @@ def test_a_worker_not_on_the_stored_roster_leaves_it_and_the_command_says_so(
         "export', edit, 'roster import'), switches of asha mobile look for the old number and fail"
     )
     assert len(json.loads(p.cli("roster", "versions", "--json").stdout)) == 1
-
-
-def test_a_stored_roster_that_no_longer_gives_the_old_number_is_left_as_it_is() -> None:
-    """Between recording the change and its success, another write gave the device anew."""
-    r = roster()
-    renumbered_roster = parse_roster(renumbered(r, "asha", "mobile", OLD, NEW))
-    assert renumbered_roster.agents["asha"].devices["mobile"].ref == NEW
-    assert renumbered_roster.agents["asha"].devices["mobile"].kind == "tel"
-    assert dataclasses.replace(
-        renumbered_roster, agents=r.agents, warnings=()
-    ) == dataclasses.replace(r, warnings=())
-    edited = parse_roster(renumbered(r, "asha", "mobile", OLD, RAVIS))
-    assert renumbered(edited, "asha", "mobile", OLD, NEW) == dump(edited)
-    gone = dataclasses.replace(r, agents=MappingProxyType({"meera": r.agents["meera"]}))
-    assert renumbered(gone, "asha", "mobile", OLD, NEW) == dump(gone)
-
-
-def test_a_stored_roster_the_worker_cannot_write_fails_nothing(
-    sqlite_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The change succeeded in Exotel: a failure to write the stored roster is logged, and
-    the roster is left as it was."""
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    store = RosterStore(engine)
-    text = roster_yaml("http://127.0.0.1:8090", AGENTS, SHIFTS)
-    at = datetime(2026, 11, 30, 9, tzinfo=UTC)
-    store.write(lambda _: text, source="tests", by="tests", now=at)
-    with engine.begin() as conn:
-        conn.execute(sa_text("DROP TABLE roster_versions"))
-    ctx = SimpleNamespace(sessions=store.sessions)
-    action = Action(id=7, agent="asha", device="mobile", contact_uri=OLD)
-    try:
-        with caplog.at_level(logging.ERROR, logger="shiftswitch.worker"):
-            _renumber_stored(ctx, action, NEW, at)  # type: ignore[arg-type]
-        assert "roster_not_renumbered action=7 problem=" in caplog.text
-        assert "no such table: roster_versions" in caplog.text
-        assert store.current()[1].agents["asha"].devices["mobile"].ref == OLD
-    finally:
-        engine.dispose()

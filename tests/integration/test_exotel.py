@@ -1,135 +1,34 @@
-"""The Exotel client against a real HTTP server on loopback that answers what each test scripts.
-
-The server is a test double of the network only: the client under test opens real sockets,
-sends real requests and reads real (sometimes broken) responses.
-"""
+"""The Exotel client against a real HTTP server on loopback that answers what each test scripts
+(:class:`tests.scripted_exotel.FakeExotel`)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import socket
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from shiftswitch import __version__
 from shiftswitch.exotel import (
     Device,
     ExotelClient,
     Kind,
-    Outcome,
     User,
-    _retry_after,
     session,
 )
 from shiftswitch.settings import Credentials
+from tests.scripted_exotel import DEVICE, FakeExotel, Reply, Seen, envelope, failure
 
 KEY, TOKEN = "KEY123", "tok-9f3c-SECRET-71aa"
 CREDS = Credentials(KEY, TOKEN)
 BASIC = base64.b64encode(f"{KEY}:{TOKEN}".encode()).decode()
 SID = "acme1"
 HINT = "(check the API key and token, and the account's region"
-DEVICE = {
-    "id": 100280,
-    "name": "Primary Device",
-    "contact_uri": "+919176220000",
-    "type": "tel",
-    "available": True,
-    "verified": True,
-    "status": "free",
-}
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # bytes go as they are, anything else as JSON
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # before anything is sent, or after part of the body if ``truncate``
-    truncate: bool = False  # announce more body than is sent, then close
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str  # raw, query included
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.path).query)
-
-
-class FakeExotel:
-    """A loopback HTTP server; ``respond`` maps each request to the reply a test wants."""
-
-    def __init__(self) -> None:
-        self.reset()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.answer()
-
-            def do_PUT(self) -> None:
-                self.answer()
-
-            def answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                seen = Seen(self.command, self.path, headers, self.rfile.read(length))
-                fake.seen.append(seen)
-                reply = fake.respond(seen)
-                raw = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body)
-                raw = raw.encode() if isinstance(raw, str) else raw
-                if reply.delay and not reply.truncate:
-                    fake.stop.wait(reply.delay)
-                self.send_response(reply.status)
-                headers = {"content-type": "application/json", **reply.headers}
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(raw) + (100 if reply.truncate else 0)))
-                self.end_headers()
-                self.wfile.write(raw)
-                self.wfile.flush()
-                if reply.truncate:
-                    fake.stop.wait(reply.delay)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        # A client that timed out leaves a broken pipe behind: expected, not worth a traceback.
-        self.httpd.handle_error = lambda *_: None  # type: ignore[method-assign]
-        serve = {"poll_interval": 0.05}  # shutdown() waits up to one interval
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs=serve, daemon=True)
-        self.thread.start()
-
-    def reset(self) -> None:
-        self.seen: list[Seen] = []
-        self.respond: Callable[[Seen], Reply] = lambda _: Reply(body=envelope(DEVICE))
-        self.stop = threading.Event()  # set to wake a handler still stalling for a past test
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def close(self) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -152,20 +51,6 @@ def client(fake: FakeExotel) -> Iterator[ExotelClient]:
     c = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0))
     yield c
     c.close()
-
-
-def envelope(data: Any, *, http: int = 200, status: str = "success", error: Any = None) -> Any:
-    return {
-        "request_id": "6b99d8f854244f1eb8bb91d75f1c565a",
-        "method": "PUT",
-        "http_code": http,
-        "response": {"code": http, "error_data": error, "status": status, "data": data},
-    }
-
-
-def failure(http: int, code: Any, description: str) -> Any:
-    error = {"code": code, "description": description, "message": description}
-    return envelope(None, http=http, status="failure", error=error)
 
 
 def user(n: int, uri: str | None = None) -> dict[str, Any]:
@@ -371,26 +256,6 @@ def test_429_without_retry_after_and_another_body_shape(
     outcome = client.set_available("u1", "100280", True)
     assert (outcome.kind, outcome.retry_after, outcome.error_code) == (Kind.RETRY, None, None)
     assert outcome.description == "Rate limit exceeded"
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("120", 120.0),
-        (" 1.5 ", 1.5),
-        ("Wed, 01 Jul 2026 12:00:30 GMT", 30.0),
-        ("Wed, 01 Jul 2026 11:59:00 GMT", 0.0),  # in the past: go now
-        ("Wed, 01 Jul 2026 12:00:10 -0000", 10.0),
-        (None, None),
-        ("", None),
-        ("-5", None),
-        ("inf", None),
-        ("nan", None),
-        ("soon", None),
-    ],
-)
-def test_retry_after_values(value: str | None, seconds: float | None) -> None:
-    assert _retry_after(value, datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == seconds
 
 
 # Bodies that are not JSON, or not the JSON Exotel documents
@@ -738,22 +603,8 @@ def test_find_device_on_two_devices_is_final(fake: FakeExotel, client: ExotelCli
 # Plumbing
 
 
-def test_session_pools_and_never_retries() -> None:
-    s = session()
-    adapter = s.get_adapter("https://ccm-api.exotel.com")
-    assert isinstance(adapter, requests.adapters.HTTPAdapter)
-    assert adapter.max_retries.total == 0
-    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 64
-    s.close()
-
-
 def test_a_borrowed_session_is_left_open(fake: FakeExotel) -> None:
     shared = session()
     ExotelClient(fake.url, SID, CREDS, session=shared).close()
     assert ExotelClient(fake.url, SID, CREDS, session=shared).get_user("u1").http_code == 200
     shared.close()
-
-
-def test_outcome_summary_without_description() -> None:
-    outcome = Outcome(Kind.FINAL, 418, None, None, None, None, 0.1)
-    assert outcome.summary() == "418 no description"

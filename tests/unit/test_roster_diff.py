@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shiftswitch.roster.diff import RosterDiff
 from shiftswitch.roster.loader import parse_roster
-from tests.test_roster_cli import EXAMPLE
+from tests import EXAMPLE_ROSTER as EXAMPLE
 
 BEFORE = EXAMPLE.read_text()
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from shiftswitch.clock import FixedClock, as_utc, local_to_utc
-from shiftswitch.cron import CronError, parse_cron
+from shiftswitch.cron import CronError, next_after, parse_cron
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,27 @@ def test_bad_cron(expr: str, reason: str) -> None:
         parse_cron(expr)
 
 
-@pytest.mark.parametrize("expr", ["0 9 * * mon-fri", "*/15 8-18 * * 1-5", "@daily", "0 9 1 * *"])
-def test_good_cron(expr: str) -> None:
-    assert parse_cron(expr)
+@pytest.mark.parametrize(
+    ("expr", "normalised", "after", "firings"),
+    [
+        ("0 9 * * mon-fri", "0 9 * * mon-fri", "2026-11-28T00:00", ["11-30T09:00", "12-01T09:00"]),
+        (
+            "*/15 8-18 * * 1-5",
+            "*/15 8-18 * * 1-5",
+            "2026-11-30T18:50",
+            ["12-01T08:00", "12-01T08:15"],
+        ),
+        ("@daily", "@daily", "2026-11-30T10:00", ["12-01T00:00", "12-02T00:00"]),
+        ("@DAILY", "@daily", "2026-11-30T00:00", ["12-01T00:00", "12-02T00:00"]),
+        ("0 9 1 * *", "0 9 1 * *", "2026-11-30T00:00", ["12-01T09:00", "2027-01-01T09:00"]),
+        (" 0  9 * * * ", "0 9 * * *", "2026-11-30T09:00", ["12-01T09:00", "12-02T09:00"]),
+    ],
+)
+def test_good_cron(expr: str, normalised: str, after: str, firings: list[str]) -> None:
+    """Accepted, normalised, and firing when it says (wall-clock times, strictly after)."""
+    assert parse_cron(expr) == normalised
+    got = islice(next_after(expr, datetime.fromisoformat(after)), len(firings))
+    # a firing without its year is in 2026
+    assert [t.isoformat(timespec="minutes") for t in got] == [
+        f if f.startswith("20") else f"2026-{f}" for f in firings
+    ]

@@ -7,8 +7,6 @@ it must be refused with its place (and YAML line), and validating must touch not
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,11 +16,10 @@ from hypothesis import strategies as st
 
 from shiftswitch.roster.validation import Report, validate_text
 from shiftswitch.roster.yamldoc import load
+from tests import EXAMPLE_ROSTER, ROOT
+from tests.commands import Ran, shiftswitch
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)  # a Monday, 05:30 in Asia/Kolkata
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "schedules.yaml"
-CLI = Path(sys.executable).parent / "shiftswitch"
 SECRET = "hunter2-s3cret"
 
 # Line numbers in the table refer to this text (line 1 is "version: 1").
@@ -294,7 +291,7 @@ def test_base_roster_is_valid():
 
 
 def test_example_roster_is_valid():
-    report = validate_text(EXAMPLE.read_text(encoding="utf-8"), NOW)
+    report = validate_text(EXAMPLE_ROSTER.read_text(encoding="utf-8"), NOW)
     assert report.ok, rendered(report)
     assert report.errors == ()
     assert report.roster is not None
@@ -367,14 +364,12 @@ def test_validate_text_never_raises_for_odd_documents(text):
 # -- command line ---------------------------------------------------------------------------
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
+def run_cli(*args: str, cwd: Path) -> Ran:
+    return shiftswitch(*args, cwd=cwd)
 
 
 def test_cli_example_roster_is_valid():
-    result = run_cli("roster", "validate", "schedules.yaml", cwd=REPO)
+    result = run_cli("roster", "validate", "schedules.yaml", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1

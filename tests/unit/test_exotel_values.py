@@ -1,0 +1,44 @@
+"""The Exotel client's pure parts: reading Retry-After, the session it pools, outcome lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from shiftswitch.exotel import Kind, Outcome, _retry_after, session
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 1.5 ", 1.5),
+        ("Wed, 01 Jul 2026 12:00:30 GMT", 30.0),
+        ("Wed, 01 Jul 2026 11:59:00 GMT", 0.0),  # in the past: go now
+        ("Wed, 01 Jul 2026 12:00:10 -0000", 10.0),
+        (None, None),
+        ("", None),
+        ("-5", None),
+        ("inf", None),
+        ("nan", None),
+        ("soon", None),
+    ],
+)
+def test_retry_after_values(value: str | None, seconds: float | None) -> None:
+    assert _retry_after(value, datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == seconds
+
+
+def test_session_pools_and_never_retries() -> None:
+    s = session()
+    adapter = s.get_adapter("https://ccm-api.exotel.com")
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
+    assert adapter.max_retries.total == 0
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 64
+    s.close()
+
+
+def test_outcome_summary_without_description() -> None:
+    outcome = Outcome(Kind.FINAL, 418, None, None, None, None, 0.1)
+    assert outcome.summary() == "418 no description"
