@@ -106,18 +106,22 @@ def roster_yaml(
 
 
 def spawn_worker(
-    env: Mapping[str, str], log: Path, concurrency: int, hostname: str
+    env: Mapping[str, str],
+    log: Path,
+    concurrency: int,
+    hostname: str,
+    *,
+    celery: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """``shiftswitch worker`` in a session of its own (killed with its threads), ready."""
+    """``shiftswitch worker`` in a session of its own (killed with its threads), ready; with
+    ``celery``, ``celery -A worker worker`` with the app's own defaults instead."""
+    argv = (
+        ["celery", "-A", "worker", "worker", "--loglevel=info"]
+        if celery
+        else ["shiftswitch", "worker", f"--concurrency={concurrency}"]
+    )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shiftswitch",
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--hostname={hostname}",
-        ],
+        [sys.executable, "-m", *argv, f"--hostname={hostname}"],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -245,12 +249,18 @@ class Pipeline:
     # -- processes ------------------------------------------------------------------------------
 
     def start_worker(
-        self, concurrency: int = 8, extra_env: Mapping[str, str] | None = None
+        self,
+        concurrency: int = 8,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        celery: bool = False,
     ) -> None:
         """A worker on this pipeline: a process of its own, or the shared one (which serves
         only a test that wants one worker as it is)."""
         if self.shared is not None:
-            assert not self.workers and concurrency == 8 and not extra_env, "a worker of its own"
+            assert not self.workers and concurrency == 8 and not extra_env and not celery, (
+                "a worker of its own"
+            )
             ours, its = worker_settings(self.env), worker_settings(self.shared.env)
             assert ours == its, f"the shared worker has {its}, not {ours}: start one of its own"
             self.shared.ensure_running()
@@ -258,7 +268,7 @@ class Pipeline:
         n = len(self.workers)
         log = self.tmp / f"worker{n}.log"
         env = {**self.env, **(extra_env or {})}
-        self.workers.append(spawn_worker(env, log, concurrency, f"w{n}@test"))
+        self.workers.append(spawn_worker(env, log, concurrency, f"w{n}@test", celery=celery))
         self.logs.append(log)
 
     def kill_worker(self, index: int = 0, sig: int = signal.SIGKILL) -> None:

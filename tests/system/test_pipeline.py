@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -598,3 +599,19 @@ def test_missed_boundaries_are_not_replayed(handoff_pipeline: Pipeline) -> None:
     assert {a.source for a in actions} == {"reconcile"}
     p.tick_at(at("14:00:01") + timedelta(seconds=1))
     assert len(p.actions()) == 3
+
+
+def test_celery_dash_a_worker_is_the_same_worker(handoff_own_workers: Pipeline) -> None:
+    """``celery -A worker worker``, given no option but the log level, runs what ``shiftswitch
+    worker`` runs: a pool of 32 threads, no gossip or mingle, shiftswitch's log lines."""
+    p = handoff_own_workers
+    p.start_worker(celery=True)
+    started = p.worker_logs()
+    assert "concurrency: 32 (thread)" in started
+    assert "mingle" not in started and "gossip" not in started
+    p.start_scheduler(at("08:59:58"))
+    p.settle()
+    boundary(p, "09:00:00")
+    scheduled = [a for a in p.actions() if a.source == "schedule"]
+    assert scheduled and {a.status for a in scheduled} == {"succeeded"}
+    assert re.search(r" INFO shiftswitch\.worker switched action=\d+ ", p.worker_logs())
