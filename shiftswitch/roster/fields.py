@@ -132,7 +132,8 @@ class FieldReader:
             return None
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        # OSError: a name longer than a file name may be, looked up in the tzdata package.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             self.error(
                 path, f"unknown time zone {quote(name)}; use an IANA name such as Asia/Kolkata"
             )
