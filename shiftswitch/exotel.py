@@ -29,7 +29,21 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from shiftswitch import __version__
+from shiftswitch.exotel_body import (
+    Body,
+    Device,
+    Parser,
+    ShapeError,
+    User,
+    device,
+    error,
+    failed,
+    one_user,
+    user_page,
+)
 from shiftswitch.settings import Credentials
+
+__all__ = ["MAX_PAGE_SIZE", "Device", "ExotelClient", "Kind", "Outcome", "User", "session"]
 
 MAX_PAGE_SIZE = 50  # Exotel's documented maximum for ``limit``
 _REGION_HINT = (
@@ -37,8 +51,6 @@ _REGION_HINT = (
     "Singapore is ccm-api.exotel.com, Mumbai ccm-api.in.exotel.com)"
 )
 _DELTA_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")  # not float(): it would take "inf"
-_TEXTS = ("name", "contact_uri", "type", "status")
-_FLAGS = ("available", "verified")
 
 
 class Kind(enum.StrEnum):
@@ -47,28 +59,6 @@ class Kind(enum.StrEnum):
     OK = "ok"
     RETRY = "retry"
     FINAL = "final"
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """One device as Exotel returns it; ``id`` is opaque (numbers are converted with ``str``)."""
-
-    id: str
-    name: str | None
-    contact_uri: str | None
-    type: str | None
-    available: bool | None
-    verified: bool | None
-    status: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """An Exotel user with its devices; ``name`` is "first last"."""
-
-    id: str
-    name: str
-    devices: tuple[Device, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,21 +92,6 @@ class Outcome:
         if self.request_id:
             parts.append(f"[request {self.request_id}]")
         return " ".join(p for p in parts if p)
-
-
-class _ShapeError(Exception):
-    """A JSON body that is not what Exotel documents; the message says what is missing."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Body:
-    device: Device | None = None
-    users: tuple[User, ...] = ()
-    total: int | None = None  # metadata.total of a list page
-    count: int = 0  # items on a list page
-
-
-_Parser = Callable[[dict[str, Any]], _Body]
 
 
 def session(pool_size: int = 64) -> requests.Session:
@@ -183,7 +158,7 @@ class ExotelClient:
     def set_available(self, user_id: str, device_id: str, available: bool) -> Outcome:
         """Turn a device ON (``True``) or OFF; on OK, ``device`` is Exotel's record of it."""
         url = self._device_url(user_id, device_id)
-        return self._exchange("PUT", url, _device, {"available": available})[0]
+        return self._exchange("PUT", url, device, {"available": available})[0]
 
     def set_contact_uri(self, user_id: str, device_id: str, contact_uri: str) -> Outcome:
         """Change a device's number, which Exotel then wants verified again.
@@ -191,12 +166,12 @@ class ExotelClient:
         A call of its own: Exotel refuses ``contact_uri`` and ``available`` in one request.
         """
         url = self._device_url(user_id, device_id)
-        return self._exchange("PUT", url, _device, {"contact_uri": contact_uri})[0]
+        return self._exchange("PUT", url, device, {"contact_uri": contact_uri})[0]
 
     def get_user(self, user_id: str) -> Outcome:
         """One user with its devices; ``users`` is ``(user,)`` on OK."""
         url = f"{self._root}/users/{quote(user_id, safe='')}?fields=devices"
-        return self._exchange("GET", url, _one_user)[0]
+        return self._exchange("GET", url, one_user)[0]
 
     def list_users(
         self, contact_uris: Sequence[str] | None = None, *, page_size: int = MAX_PAGE_SIZE
@@ -221,7 +196,7 @@ class ExotelClient:
         offset, duration = 0, 0.0
         while True:
             url = f"{self._root}/users?{query}&offset={offset}&limit={page_size}"
-            outcome, body = self._exchange("GET", url, _user_page)
+            outcome, body = self._exchange("GET", url, user_page)
             duration += outcome.duration
             if body is None:
                 return replace(outcome, duration=duration)
@@ -255,8 +230,8 @@ class ExotelClient:
         return f"{self._root}/users/{quote(user_id, safe='')}/devices/{quote(device_id, safe='')}"
 
     def _exchange(
-        self, method: str, url: str, parse: _Parser, payload: dict[str, Any] | None = None
-    ) -> tuple[Outcome, _Body | None]:
+        self, method: str, url: str, parse: Parser, payload: dict[str, Any] | None = None
+    ) -> tuple[Outcome, Body | None]:
         """One HTTP exchange; the parsed body comes back only when the outcome is OK."""
         if self._pace is not None:
             self._pace()
@@ -313,11 +288,11 @@ def _reason(chain: list[BaseException]) -> str:
 
 def _classify(
     response: requests.Response,
-    parse: _Parser,
+    parse: Parser,
     duration: float,
     now: datetime,
     secrets: tuple[str, ...] = (),
-) -> tuple[Outcome, _Body | None]:
+) -> tuple[Outcome, Body | None]:
     """Kind by HTTP status first, then by what the body says; never raises on the body.
 
     ``secrets`` are blanked out of all the server said before it reaches the outcome: a
@@ -336,12 +311,12 @@ def _classify(
     else:
         rid = top.get("request_id") if isinstance(top, dict) else None
         request_id = None if rid is None else _redact(str(rid), secrets)
-        code, said = _error(top)
+        code, said = error(top)
         text = said or f"HTTP {status} with an unexpected JSON body: {shown}"
-        if 200 <= status < 300 and isinstance(top, dict) and not _failed(top.get("response")):
+        if 200 <= status < 300 and isinstance(top, dict) and not failed(top.get("response")):
             try:
                 body = parse(top)
-            except _ShapeError as exc:
+            except ShapeError as exc:
                 text = f"HTTP {status} with an unexpected JSON body ({exc}): {shown}"
             else:
                 outcome = Outcome(Kind.OK, status, None, None, request_id, None, duration)
@@ -356,27 +331,6 @@ def _classify(
     wait = _retry_after(headers.get("retry-after"), now) if kind is Kind.RETRY else None
     code = None if code is None else _redact(code, secrets)
     return Outcome(kind, status, code, _redact(text, secrets), request_id, wait, duration), None
-
-
-def _failed(envelope: object) -> bool:
-    """Whether the envelope, or any item of a list envelope, has a status other than success."""
-    items = envelope if isinstance(envelope, list) else [envelope]
-    return any(isinstance(i, dict) and i.get("status") not in (None, "success") for i in items)
-
-
-def _error(top: object) -> tuple[str | None, str | None]:
-    """``error_data.code`` and its description (or message), wherever the body has them."""
-    code: object = None
-    said: object = None
-    if isinstance(top, dict):
-        envelope = top.get("response")
-        items = envelope if isinstance(envelope, list) else [envelope]
-        data = [i["error_data"] for i in items if isinstance(i, dict) and i.get("error_data")]
-        if data and isinstance(data[0], dict):
-            code, said = data[0].get("code"), data[0].get("description") or data[0].get("message")
-        else:  # some 429s and proxies answer {"message": ...} and the like instead
-            said = top.get("description") or top.get("message") or top.get("error")
-    return (None if code is None else str(code)), (said if isinstance(said, str) else None)
 
 
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
@@ -404,59 +358,3 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:  # "-0000" dates come back naive; HTTP-dates are GMT
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def _id(value: object, what: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str) and value:
-        return value
-    raise _ShapeError(f"{what} has no id")
-
-
-def _as_device(data: object) -> Device:
-    if not isinstance(data, dict):
-        raise _ShapeError("a device is not an object")
-    # Anything of another type (a number for a name, "true" for true) is taken as absent.
-    name, uri, kind, status = (v if isinstance(v := data.get(k), str) else None for k in _TEXTS)
-    available, verified = (v if isinstance(v := data.get(k), bool) else None for k in _FLAGS)
-    return Device(_id(data.get("id"), "a device"), name, uri, kind, available, verified, status)
-
-
-def _as_user(data: object) -> User:
-    if not isinstance(data, dict):
-        raise _ShapeError("a user is not an object")
-    devices = data.get("devices") or []
-    if not isinstance(devices, list):
-        raise _ShapeError("a user's devices are not a list")
-    parts = [data.get(k) for k in ("first_name", "last_name")]
-    name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
-    return User(_id(data.get("id"), "a user"), name, tuple(_as_device(d) for d in devices))
-
-
-def _data(top: dict[str, Any]) -> object:
-    envelope = top.get("response")
-    return envelope.get("data") if isinstance(envelope, dict) else None
-
-
-def _device(top: dict[str, Any]) -> _Body:
-    return _Body(device=_as_device(_data(top)))
-
-
-def _one_user(top: dict[str, Any]) -> _Body:
-    return _Body(users=(_as_user(_data(top)),))
-
-
-def _user_page(top: dict[str, Any]) -> _Body:
-    items = top.get("response")
-    if not isinstance(items, list):
-        raise _ShapeError("response is not a list")
-    users = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise _ShapeError("a response item is not an object")
-        users.append(_as_user(item.get("data")))
-    meta = top.get("metadata")
-    total = meta.get("total") if isinstance(meta, dict) else None
-    total = total if isinstance(total, int) and not isinstance(total, bool) else None
-    return _Body(users=tuple(users), total=total, count=len(items))
