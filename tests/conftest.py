@@ -25,7 +25,7 @@ HERE = Path(__file__).parent
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        tier = item.path.relative_to(HERE).parts[0]
+        tier = item.path.relative_to(HERE).parts[0] if item.path.is_relative_to(HERE) else ""
         if tier not in TIERS:
             raise pytest.UsageError(
                 f"{item.nodeid}: a test belongs in one of tests/{', tests/'.join(TIERS)}"

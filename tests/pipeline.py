@@ -2,8 +2,10 @@
 
 Each test gets its own database (SQLite or PostgreSQL), its own Redis database (flushed before
 and after) and its own sandbox on a free port. Workers are real ``shiftswitch worker``
-processes; the scheduler runs in the test on a :class:`~shiftswitch.clock.FixedClock`, so a
-boundary happens when the test moves the clock, and the worker's own clock is never faked.
+processes, the test's own or one shared by the tests that want a plain worker
+(:class:`SharedWorker`); the scheduler runs in the test on a
+:class:`~shiftswitch.clock.FixedClock`, so a boundary happens when the test moves the clock,
+and the worker's own clock is never faked.
 """
 
 from __future__ import annotations
@@ -113,8 +115,9 @@ def spawn_worker(
     *,
     celery: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """``shiftswitch worker`` in a session of its own (killed with its threads), ready; with
-    ``celery``, ``celery -A worker worker`` with the app's own defaults instead."""
+    """``shiftswitch worker`` in a session of its own (so that one signal ends it whole), once
+    it says it is ready; with ``celery``, ``celery -A worker worker`` with the app's own
+    defaults instead."""
     argv = (
         ["celery", "-A", "worker", "worker", "--loglevel=info"]
         if celery
@@ -157,12 +160,13 @@ class SharedWorker:
     """One worker process that serves test after test: a worker's start costs a test about
     two seconds, one and a half of them CPU.
 
-    It works on one PostgreSQL database (emptied before each test, see ``postgres_url``) and
+    It works on one PostgreSQL database (put back before each test, see ``postgres_url``) and
     one Redis database of its own, with the pipelines' credentials and settings. A pipeline
-    that takes it (``pipeline(..., shared=...)``) waits, at its end, until the worker has run
-    every message sent (no message queued or held) and then empties Redis but for kombu's
-    bindings: the next test finds it idle, with no lock, request budget or message left.
-    Tests that stop, kill or configure a worker start their own.
+    that takes it (``pipeline(..., shared=...)``) starts by removing what an earlier test left
+    in Redis (locks, request budgets; not kombu's bindings) and ends by waiting until the
+    worker has run every message sent (none queued or held): each test finds it idle. A test
+    that fails takes it down; the next starts another. Tests that stop, kill or configure a
+    worker start their own.
     """
 
     def __init__(self, tmp: Path, database_url: str, redis: str) -> None:

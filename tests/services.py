@@ -38,7 +38,7 @@ def redis_url(db: int) -> str:
 
 
 class Postgres:
-    """Databases of the tests' own on the PostgreSQL server, each named for this run."""
+    """Databases of the tests' own on the PostgreSQL server, each with a name of its own."""
 
     def __init__(self) -> None:
         self.admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
