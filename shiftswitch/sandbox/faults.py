@@ -4,7 +4,7 @@ Faults are latency, rate limits, Retry-After, and rules. A rule answers the next
 requests with an error status (as JSON, or as a proxy's HTML page) or holds them for a while
 before handling them, as a slow Exotel would. :func:`parse_faults` reads the body of
 ``PUT /_sandbox/faults`` and :func:`set_device` serves ``PUT /_sandbox/devices/...``; the
-server in :mod:`shiftswitch.sandbox` calls both under its lock.
+server in :mod:`shiftswitch.sandbox.server` calls both under its lock.
 """
 
 from __future__ import annotations
