@@ -1,7 +1,7 @@
 """From a roster to each agent's desired device over time, and the transitions between (SPEC §3).
 
-Everything here is a pure function of a :class:`~shiftswitch.roster.model.Roster` and the instants it
-is given. The work is done in four steps:
+Everything here is a pure function of a :class:`~shiftswitch.roster.model.Roster` and the
+instants it is given. The work is done in four steps:
 
 1. each shift is expanded once into merged ON intervals
    (:func:`~shiftswitch.occurrences.expand_shift`), however many members it has;
