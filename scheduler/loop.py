@@ -11,6 +11,12 @@
   not replayed; the present desired state is applied once.
 - A roster edit is picked up at the next tick; an invalid edit is refused with a log line and
   the last good roster stays in force.
+- It trusts Exotel over its own records (SPEC §4): a device never confirmed, or whose request
+  went unanswered, is *unknown*; it is read (:mod:`scheduler.checks`) before anything is sent
+  to it, and every managed device is read every ``drift_every``. What a read finds is recorded,
+  and the reconcile that follows corrects what is not as wanted.
+- With several schedulers, one leads (:class:`~shiftswitch.coordination.Leadership`): only it
+  reconciles, reads and sweeps; every one records and enqueues what is due, under unique keys.
 
 Only :meth:`Scheduler.run` reads the clock; everything below takes ``now``.
 """
@@ -23,21 +29,27 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from shiftswitch import metrics
+from scheduler.checks import Checker, ReadJob, ReadResult, read_everyone
+from shiftswitch import drift, metrics
 from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.db import first_line
+from shiftswitch.drift import Managed
 from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
 from shiftswitch.models import (
     Action,
     ActionKind,
+    CheckKind,
     DeviceState,
+    ReadBack,
+    RemoteCheck,
     ResolvedDevice,
     RosterVersion,
     Source,
@@ -70,6 +82,18 @@ SWEEP_EVERY = timedelta(minutes=1)
 # scheduler died between claiming it and sending it, or Redis lost the message.
 LOST_AFTER = timedelta(minutes=1)
 STALL = timedelta(minutes=2)  # a longer gap between ticks is handled like a restart
+NEVER = datetime.max.replace(tzinfo=UTC)
+READ_BACKS_EVERY = timedelta(seconds=2)  # how often the read-backs that are due are looked for
+READ_AGAIN = timedelta(seconds=15)  # a read that failed is tried again after this long
+# An unknown device whose read has not succeeded for this long is set to its desired state
+# without it: a device left as it is for want of a read could ring the wrong phone for hours.
+READ_GIVE_UP = timedelta(minutes=3)
+
+
+class Leading(Protocol):
+    def held(self) -> bool:
+        """Whether this scheduler leads now (taking the lead, or keeping it)."""
+        ...
 
 
 @dataclass
@@ -78,6 +102,7 @@ class TickReport:
     enqueued: int = 0
     reconciled: int = 0
     reloaded: bool = False
+    checked: int = 0  # read results taken
 
 
 class Scheduler:
@@ -90,7 +115,13 @@ class Scheduler:
         horizon: timedelta = HORIZON,
         reconcile_every: timedelta = RECONCILE_EVERY,
         requeue_after: timedelta = timedelta(minutes=16),
+        checker: Checker | None = None,
+        drift_every: timedelta | None = None,
+        leadership: Leading | None = None,
     ) -> None:
+        """``checker``: reads Exotel (None: devices are never read, the unknown are set);
+        ``drift_every``: how often every managed device is read (None: never);
+        ``leadership``: whether this scheduler leads (None: it always does)."""
         self.source = source
         self.store = store
         self.dispatcher = dispatcher
@@ -109,6 +140,15 @@ class Scheduler:
         self._serials: dict[str, int] = {}
         self._holds = Holds()
         self._hold_end: datetime | None = None
+        self.checker = checker
+        self.drift_every = drift_every
+        self.leadership = leadership
+        self.leading = leadership is None
+        self._last_due: datetime | None = None
+        self._next_read_backs = datetime.min.replace(tzinfo=UTC)
+        self._next_drift: datetime | None = None
+        # Unknown devices submitted for a read: since when, and when to read again if it failed.
+        self._reading: dict[Managed, _Reading] = {}
 
     @property
     def roster(self) -> Roster:
@@ -119,6 +159,7 @@ class Scheduler:
         """Load the roster, hand over actions a previous run recorded but never sent, reconcile."""
         self._serials = self.controls.serials()
         roster = self.source.load(now)
+        self._lead(now, starting=True)
         self._last_tick = now
         self._next_sweep = now + SWEEP_EVERY
         self._load_holds(now)
@@ -132,6 +173,8 @@ class Scheduler:
     def tick(self, now: datetime) -> TickReport:
         """Record and enqueue what became due; pick up roster edits; reconcile when it is time."""
         report = TickReport()
+        if self._lead(now):
+            report.reconciled += self.reconcile(now)  # it has just taken the lead
         if self._last_tick is not None and now - self._last_tick > STALL:
             # Asleep or stalled: like a restart, apply the present state once, not each
             # boundary missed in between.
@@ -157,6 +200,7 @@ class Scheduler:
             self.store.record([for_transition(self.roster, t) for t in due], now)
             enqueued = self.store.enqueue([t.key for t in due], self.dispatcher, now)
             self._next = end  # only once recorded: a failed tick is tried again
+            self._last_due = self._times[end - 1]
             report.due, report.enqueued = len(due), len(enqueued)
             event(
                 log, logging.INFO, "tick", due=len(due), enqueued=len(enqueued), at=now.isoformat()
@@ -168,9 +212,13 @@ class Scheduler:
         assert self._planned_to is not None
         if self._planned_to - now < self.horizon / 2:
             self._extend(self._planned_to, now + self.horizon)
+        if self.checker is not None and self.leading:
+            report.checked = self._checks(now)
+            if report.checked:
+                report.reconciled += self.reconcile(now)  # corrects what the reads found
         if self._next_reconcile is not None and now >= self._next_reconcile:
             report.reconciled += self.reconcile(now)
-        if now >= self._next_sweep:
+        if now >= self._next_sweep and self.leading:
             self.sweep(now)
         return report
 
@@ -225,7 +273,14 @@ class Scheduler:
 
     def reconcile(self, now: datetime) -> int:
         """Enqueue, for each managed device, its desired state now if it differs from the last
-        confirmed one (source ``reconcile``). Devices with an action under way are left to it."""
+        confirmed one (source ``reconcile``). Devices with an action under way are left to it.
+
+        A device whose state is unknown (never confirmed, or a request to it went unanswered)
+        is read first, when this scheduler can read its account: it is sent nothing until the
+        read shows whether it differs (or the read has failed for :data:`READ_GIVE_UP`).
+        Only the leading scheduler reconciles."""
+        if not self.leading:
+            return 0
         self._next_reconcile = now + self.reconcile_every
         roster = self.roster
         desired = self.desired(now)
@@ -238,9 +293,17 @@ class Scheduler:
                 (r.account, r.contact_uri): (r.user_id, r.device_id)
                 for r in session.scalars(select(ResolvedDevice))
             }
+            read_backs = {
+                (r.account, r.user_id, r.device_id): r.due_at
+                for r in session.scalars(select(ReadBack))
+            }
         differing: list[tuple[Agent, Device, bool]] = []
+        unknown: list[Managed] = []
         for agent in roster.agents.values():
             want = desired.get(agent.name)
+            readable = self.checker is not None and self.checker.can_read(
+                roster.accounts[agent.account]
+            )
             for device in agent.devices.values():
                 if (agent.name, device.name) in busy:
                     continue
@@ -249,9 +312,21 @@ class Scheduler:
                     ids = (agent.user_id, device.device_id)
                 state = states.get((agent.account, *ids)) if ids else None
                 wanted = device.name == want
-                # A device never confirmed (state None) is set: its state is unknown.
+                read_back = read_backs.get((agent.account, *ids)) if ids else None
+                if readable and (state is None or read_back is not None):
+                    m = Managed(
+                        agent.account, agent.name, device.name,
+                        agent.user_id, device.device_id, device.contact_uri,
+                    )  # fmt: skip
+                    if self._still_reading(m, read_back, now):
+                        if read_back is None:
+                            unknown.append(m)  # a read-back is read when it is due
+                        continue
+                # A device never confirmed that cannot be read is set: its state is unknown.
                 if state is None or state.available is not wanted:
                     differing.append((agent, device, wanted))
+        if unknown:
+            self._read(CheckKind.FIRST_READ, unknown, now)
         if not differing:
             return 0
         last = self._latest_actions({(a.account, a.name, d.name) for a, d, _ in differing})
@@ -283,8 +358,164 @@ class Scheduler:
         event(log, logging.INFO, "reconcile", differing=len(new), enqueued=len(enqueued))
         return len(enqueued)
 
+    def _still_reading(self, m: Managed, read_back: datetime | None, now: datetime) -> bool:
+        """Whether unknown device ``m`` waits for a read rather than being set now: until its
+        read has failed for :data:`READ_GIVE_UP` (counted from when its read-back was due)."""
+        since = read_back
+        if since is None:
+            submitted = self._reading.get(m)
+            since = submitted.since if submitted is not None else now
+        if now - since < READ_GIVE_UP:
+            return True
+        event(
+            log,
+            logging.WARNING,
+            "read_given_up",
+            agent=m.agent,
+            device=m.device,
+            note=f"not read for {READ_GIVE_UP}: set to its desired state without a read",
+        )
+        self._reading.pop(m, None)
+        return False
+
+    # -- reading Exotel -----------------------------------------------------------------------
+
+    def _lead(self, now: datetime, starting: bool = False) -> bool:
+        """Take or keep the lead; True when this scheduler has just taken it (from another)."""
+        if self.leadership is None:
+            return False
+        was, self.leading = self.leading, self.leadership.held()
+        if self.leading != was or starting:
+            event(log, logging.INFO, "leading" if self.leading else "following", at=now.isoformat())
+        return self.leading and not was and not starting
+
+    def _checks(self, now: datetime) -> int:
+        """Take what the reads found; ask for the read-backs due, and the drift check."""
+        assert self.checker is not None
+        following = self._times[self._next] if self._next < len(self._times) else None
+        self.checker.boundaries = (self._last_due, following)
+        results = self.checker.results()
+        for result in results:
+            self._take(result, now)
+        if now >= self._next_read_backs:
+            self._next_read_backs = now + READ_BACKS_EVERY
+            self._read_backs(now)
+            again = [m for m, r in self._reading.items() if r.kind == CheckKind.FIRST_READ]
+            self._read(CheckKind.FIRST_READ, again, now)
+        if self.drift_every is not None:
+            if self._next_drift is None:
+                self._next_drift = self._first_drift(now)
+            if now >= self._next_drift:
+                self._next_drift = now + self.drift_every
+                self._read(CheckKind.DRIFT, drift.managed(self.roster), now)
+        return len(results)
+
+    def _read(self, kind: CheckKind, devices: list[Managed], now: datetime) -> None:
+        """Submit reads of ``devices`` (of any accounts). An unknown device (a first read, a
+        read-back) is submitted once, and again only after its read failed."""
+        assert self.checker is not None
+        by_account: dict[str, list[Managed]] = {}
+        for m in devices:
+            if kind != CheckKind.DRIFT:
+                submitted = self._reading.get(m)
+                if submitted is not None and now < submitted.again:
+                    continue
+                since = submitted.since if submitted is not None else now
+                self._reading[m] = _Reading(since, kind)
+            by_account.setdefault(m.account, []).append(m)
+        for name, chosen in by_account.items():
+            account = self.roster.accounts.get(name)
+            if account is None or not self.checker.can_read(account):
+                continue
+            users = len({a.user_id or a.name for a in self.roster.agents.values()
+                         if a.account == name})  # fmt: skip
+            everyone = kind == CheckKind.DRIFT or read_everyone(chosen, users)
+            self.checker.submit(ReadJob(kind, account, tuple(chosen), everyone))
+
+    def _read_backs(self, now: datetime) -> None:
+        """Submit the read-backs that are due."""
+        with self.store.sessions() as session:
+            due = list(session.scalars(select(ReadBack).where(ReadBack.due_at <= now)))
+        devices = [
+            Managed(r.account, r.agent or "", r.device or "", r.user_id, r.device_id, None)
+            for r in due
+            if r.account in self.roster.accounts
+        ]
+        if devices:
+            self._read(CheckKind.READ_BACK, devices, now)
+
+    def _take(self, result: ReadResult, now: datetime) -> None:
+        """Record what a read found (the reconcile that follows corrects it), or its failure."""
+        job = result.job
+        if result.error is not None:
+            for m in job.devices:
+                if m in self._reading:
+                    self._reading[m].again = now + READ_AGAIN
+            if job.kind == CheckKind.DRIFT:
+                self._next_drift = min(self._next_drift or now, now + 4 * READ_AGAIN)
+            metrics.CHECKS.labels(job.account.name, job.kind, "failed").inc()
+            event(
+                log,
+                logging.WARNING,
+                "check_failed",
+                kind=job.kind,
+                account=job.account.name,
+                devices=len(job.devices),
+                error=result.error,
+            )
+            return
+        found = drift.compare(job.devices, result.users, self.desired(now), result.at)
+        settles = [
+            (m.account, m.user_id, m.device_id)
+            for m in job.devices
+            if m.user_id is not None and m.device_id is not None
+        ]
+        drift.record(self.store, found, job.kind, result.at, result.reads, settles)
+        for m in job.devices:
+            self._reading.pop(m, None)
+        drifted = [f for f in found.findings if f.found is not None]
+        metrics.CHECKS.labels(job.account.name, job.kind, "read").inc()
+        metrics.DRIFTED.labels(job.account.name, job.kind).inc(len(drifted))
+        event(
+            log,
+            logging.WARNING if drifted else logging.INFO,
+            "check",
+            kind=job.kind,
+            account=job.account.name,
+            devices=found.devices,
+            reads=result.reads,
+            drifted=len(drifted),
+            missing=len(found.findings) - len(drifted),
+        )
+        for f in drifted:
+            event(
+                log,
+                logging.WARNING,
+                "drift",
+                kind=job.kind,
+                agent=f.agent,
+                device=f.device,
+                found="on" if f.found else "off",
+                wanted="on" if f.wanted else "off",
+            )
+
+    def _first_drift(self, now: datetime) -> datetime:
+        """The next drift check: the interval after the last one recorded (by any scheduler,
+        before a restart too), or now."""
+        assert self.drift_every is not None
+        with self.store.sessions() as session:
+            last = session.scalars(
+                select(RemoteCheck.at)
+                .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
+                .order_by(RemoteCheck.at.desc())
+                .limit(1)
+            ).first()
+        return now if last is None else max(now, last + self.drift_every)
+
     def run(self, clock: Clock, stop: threading.Event, tick_seconds: float = 1.0) -> None:
         """Tick about every ``tick_seconds`` until ``stop`` is set."""
+        if self.checker is not None:
+            self.checker.start(stop)
         _count(self.start(clock.now()), due="stranded")
         while not stop.is_set():
             began = time.monotonic()
@@ -388,6 +619,16 @@ class Scheduler:
                 session.rollback()
                 return
         event(log, logging.INFO, "roster", roster=path, version=number, digest=digest[:12])
+
+
+@dataclass
+class _Reading:
+    """An unknown device submitted for a read: since when, why, and when to submit it again
+    (never, while its read is under way; :data:`READ_AGAIN` after it failed)."""
+
+    since: datetime
+    kind: CheckKind
+    again: datetime = NEVER
 
 
 def _refused_for_good(action: Action, wanted: bool) -> bool:

@@ -110,3 +110,30 @@ class Lock:
 
     def __exit__(self, *_exc: object) -> None:
         self.release()
+
+
+class Leadership:
+    """The lead among several schedulers: one at a time reconciles, reads Exotel and sweeps,
+    so that no device is reconciled, read back or checked twice. The leader renews its lease
+    at every tick; if it dies, another takes the lead once the lease has expired (``ttl``)."""
+
+    def __init__(self, redis: Redis, ttl: float = 15.0, prefix: str = PREFIX) -> None:
+        self._lock = Lock(redis, "scheduler-lead", ttl, prefix)
+        self._held = False
+
+    def held(self) -> bool:
+        """Keep the lead, or take it if nobody holds it; whether this process leads now."""
+        if self._held and self._lock.extend():
+            return True
+        try:
+            self._lock.acquire()
+        except LockBusy:
+            self._held = False
+        else:
+            self._held = True
+        return self._held
+
+    def release(self) -> None:
+        if self._held:
+            self._lock.release()
+            self._held = False

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
 from shiftswitch import __version__
 from shiftswitch.exotel_body import (
@@ -74,6 +74,9 @@ class Outcome:
     duration: float
     device: Device | None = None
     users: tuple[User, ...] = ()
+    # The request may have reached Exotel and no answer came back (a read timeout, a connection
+    # lost after sending, a gateway that gave up waiting): Exotel may still apply it, later.
+    unanswered: bool = False
 
     @property
     def ok(self) -> bool:
@@ -241,9 +244,14 @@ class ExotelClient:
         except requests.RequestException as exc:
             # Our own words, not str(exc): that quotes the URL and urllib3's internals.
             kind, text = self._failure(exc)
-            return Outcome(kind, None, None, text, None, None, time.monotonic() - start), None
+            sent = _maybe_sent(exc)
+            duration = time.monotonic() - start
+            return Outcome(kind, None, None, text, None, None, duration, unanswered=sent), None
         duration = time.monotonic() - start
-        return _classify(response, parse, duration, datetime.now(UTC), self._secrets)
+        outcome, body = _classify(response, parse, duration, datetime.now(UTC), self._secrets)
+        if response.status_code in GATEWAY_GAVE_UP:
+            outcome = replace(outcome, unanswered=True)
+        return outcome, body
 
     def _failure(self, exc: requests.RequestException) -> tuple[Kind, str]:
         connect, read = self._timeout
@@ -256,6 +264,18 @@ class ExotelClient:
         if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
             return Kind.RETRY, f"connection failed: {_reason(chain)} ({self._host})"
         return Kind.FINAL, f"request failed: {type(exc).__name__} ({self._host})"
+
+
+# A gateway in front of Exotel answered for it: Exotel itself may have applied the request.
+GATEWAY_GAVE_UP = frozenset({502, 504})
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """Whether a request that failed with ``exc`` may have reached the server: anything but a
+    connection that was never made (refused, or timed out while connecting)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    return not any(isinstance(e, NewConnectionError) for e in _chain(exc))
 
 
 def _new_session() -> requests.Session:

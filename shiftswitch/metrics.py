@@ -46,6 +46,19 @@ ENQUEUED = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+CHECKS = Counter(
+    "shiftswitch_checks",
+    "Reads of managed devices from Exotel by this scheduler: kind drift, read-back or "
+    "first-read; result read or failed.",
+    ["account", "kind", "result"],
+    registry=REGISTRY,
+)
+DRIFTED = Counter(
+    "shiftswitch_drifted_devices",
+    "Devices a read found in another state than the one wanted (then corrected).",
+    ["account", "kind"],
+    registry=REGISTRY,
+)
 TICK_SECONDS = Histogram(
     "shiftswitch_tick_seconds",
     "Duration of one scheduler tick.",

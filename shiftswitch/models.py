@@ -4,6 +4,8 @@
   under a unique key, with its life from ``pending`` to a final status;
 - ``attempts``: every HTTP exchange with Exotel made for an action;
 - ``device_states``: each device's last state confirmed by Exotel;
+- ``read_backs``: devices whose state is unknown since a request to them went unanswered, each
+  to be read again once that request can no longer land;
 - ``resolved_devices``: contact URIs resolved to (user id, device id) through GET users;
 - ``roster_versions``: each roster put in force or stored, with its content;
 - ``roster_*``: the roster itself, when it lives in the database (SPEC §2's model, row by row);
@@ -245,15 +247,46 @@ class RosterVersion(Base):
     content: Mapped[str | None] = mapped_column(Text)  # the roster as YAML (SPEC §2)
 
 
+class ReadBack(Base):
+    """A device whose state is unknown: a request to it went unanswered (a timeout, a connection
+    lost after sending, a worker killed mid-request) and Exotel may still apply it, after
+    whatever followed it. The scheduler reads the device again from ``due_at``, when the request
+    can no longer land, and removes the row (unless a later unanswered request moved it on)."""
+
+    __tablename__ = "read_backs"
+    __table_args__ = (Index("ix_read_backs_due_at", "due_at"),)
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    device_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    agent: Mapped[str | None] = mapped_column(Text)
+    device: Mapped[str | None] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)  # the unanswered request was sent
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action_id: Mapped[int | None] = mapped_column(BigId)  # the action whose request it was
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class CheckKind(enum.StrEnum):
+    REMOTE = "remote"  # ``reconcile --remote``
+    DRIFT = "drift"  # the scheduler's check every SHIFTSWITCH_DRIFT_EVERY seconds
+    READ_BACK = "read-back"  # devices whose request went unanswered
+    FIRST_READ = "first-read"  # devices never confirmed, read before anything is sent
+
+
 class RemoteCheck(Base):
-    """One ``reconcile --remote``: how many managed devices it read from Exotel, and those whose
-    real state differed from the desired one (``findings``: agent, device, wanted, found, and
-    the action sent to correct it, if any)."""
+    """One read of managed devices from Exotel (``kind``: :class:`CheckKind`): how many it read,
+    in how many GET requests, and those whose real state differed from the desired one
+    (``findings``: agent, device, wanted, found, and the action sent to correct it, if any)."""
 
     __tablename__ = "remote_checks"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=CheckKind.REMOTE, server_default=CheckKind.REMOTE.value
+    )
+    reads: Mapped[int | None] = mapped_column(Integer)
     devices: Mapped[int] = mapped_column(Integer)
     drifted: Mapped[int] = mapped_column(Integer)
     findings: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)

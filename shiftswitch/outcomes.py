@@ -22,6 +22,7 @@ from shiftswitch.models import (
     ActionKind,
     Attempt,
     DeviceState,
+    ReadBack,
     ResolvedDevice,
     Status,
 )
@@ -29,6 +30,7 @@ from shiftswitch.numbers import number_changed
 
 ACTIONS: Table = Action.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
+READ_BACKS: Table = ReadBack.__table__  # type: ignore[assignment]
 
 Row = dict[str, Any]  # an attempt, written together with what its outcome leads to
 
@@ -68,6 +70,35 @@ class OutcomeStore(ActionStore):
             action.status, action.attempts = Status.RUNNING, number
             action.started_at = action.started_at or now
         return number
+
+    def expect_read_back(
+        self, action: Action, since: datetime, due_at: datetime, reason: str
+    ) -> None:
+        """The request for ``action`` sent at ``since`` went unanswered: its device's state is
+        unknown until it is read back, from ``due_at`` (a later due time wins)."""
+        assert action.user_id is not None and action.device_id is not None
+        stmt = upsert(self.engine, READ_BACKS)
+        row = {
+            "account": action.account,
+            "user_id": action.user_id,
+            "device_id": action.device_id,
+            "agent": action.agent,
+            "device": action.device,
+            "since": since,
+            "due_at": due_at,
+            "action_id": action.id,
+            "reason": reason,
+        }
+        later = READ_BACKS.c.due_at < stmt.excluded.due_at
+        with self.sessions.begin() as session:
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["account", "user_id", "device_id"],
+                    set_={k: stmt.excluded[k] for k in ("since", "due_at", "action_id", "reason")},
+                    where=later,
+                ),
+                row,
+            )
 
     def record_attempt(self, attempt: Row) -> None:
         """An attempt whose outcome calls for another exchange before anything is decided."""

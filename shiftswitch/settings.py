@@ -13,7 +13,9 @@ DEFAULT_DATABASE_URL = "sqlite:///shiftswitch.db"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_ROSTER = "schedules.yaml"
 DEFAULT_WORKER_CONCURRENCY = 32  # threads per worker process (``shiftswitch worker -c``)
-ROSTER_SOURCES = ("yaml", "db")  # the file at SHIFTSWITCH_ROSTER, or the roster tables
+ROSTER_SOURCES = ("yaml", "db")
+DEFAULT_DRIFT_EVERY = 900.0  # seconds between the scheduler's drift checks
+MIN_DRIFT_EVERY = 10.0  # the file at SHIFTSWITCH_ROSTER, or the roster tables
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
@@ -45,6 +47,12 @@ class Settings:
     # A worker holds a user's lock while it applies that user's switches; a worker that dies
     # holding it frees it after this long. It must exceed one request's time.
     lock_ttl: float = 30.0
+    # A request whose answer never came may still land until this long after it was sent; the
+    # device is read back then (SPEC §4).
+    read_back_after: float = 30.0
+    # The scheduler reads every managed device from Exotel this often, on spare request
+    # budget, and corrects what drifted; 0 turns the check off (SPEC §4).
+    drift_every: float = DEFAULT_DRIFT_EVERY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +72,8 @@ class Settings:
             http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1),
             visibility_timeout=_number(env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1),
             lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 30.0, low=1),
+            read_back_after=_number(env, "SHIFTSWITCH_READ_BACK_AFTER", 30.0, low=1),
+            drift_every=_number(env, "SHIFTSWITCH_DRIFT_EVERY", DEFAULT_DRIFT_EVERY, low=0),
         )
         if settings.visibility_timeout <= retry.max_delay:
             raise ConfigError(
@@ -76,6 +86,18 @@ class Settings:
                 f"SHIFTSWITCH_LOCK_TTL ({settings.lock_ttl:g} s) must be longer than one "
                 f"request can take ({settings.http_timeout + CONNECT_TIMEOUT:g} s: "
                 "SHIFTSWITCH_HTTP_TIMEOUT plus the connect timeout)"
+            )
+        if settings.read_back_after <= settings.http_timeout + CONNECT_TIMEOUT:
+            raise ConfigError(
+                f"SHIFTSWITCH_READ_BACK_AFTER ({settings.read_back_after:g} s) must be longer "
+                f"than one request can take ({settings.http_timeout + CONNECT_TIMEOUT:g} s: "
+                "SHIFTSWITCH_HTTP_TIMEOUT plus the connect timeout), or a read-back could come "
+                "before the request it checks"
+            )
+        if 0 < settings.drift_every < MIN_DRIFT_EVERY:
+            raise ConfigError(
+                f"SHIFTSWITCH_DRIFT_EVERY={settings.drift_every:g}: use 0 (no automatic drift "
+                f"check) or at least {MIN_DRIFT_EVERY:g} seconds"
             )
         return settings
 

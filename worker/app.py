@@ -102,6 +102,7 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
         clock=SystemClock(),
         rng=random.Random(),  # noqa: S311 -- jitter, not secrets
         stored_roster=reads_stored(settings),
+        read_back_after=settings.read_back_after,
     )
 
 

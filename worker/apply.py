@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -102,6 +102,9 @@ def _take(ctx: WorkerContext, lease: Lease, turn: Turn) -> bool:
         client = ctx.client_for(action)
     except CredentialsMissing as exc:
         missing = str(exc)
+    if decisions.left_unanswered(action):
+        # Its last request was sent and nobody recorded the answer (a worker died meanwhile).
+        _read_back(ctx, action, now, "a worker stopped before recording the answer")
     match decisions.before_sending(turn, now, missing):
         case Wait(seconds):
             raise Defer(seconds, f"action {action.id} waits for its retry")
@@ -158,6 +161,9 @@ def _send(
         put = partial(client.set_available, user_id, device_id, action.wants_on)
     outcome, attempt = exchange(ctx, lease, action, request, put, now)
     now = ctx.clock.now()
+    if outcome.unanswered and action.kind == ActionKind.SWITCH:
+        sent = now - timedelta(seconds=outcome.duration)
+        _read_back(ctx, action, sent, f"{request} went unanswered: {outcome.summary()}")
     decision = decisions.after_put(action, outcome, now, ctx.policy, ctx.rng)
     if not isinstance(decision, ReadUser):
         _record(ctx, action, decision, now, attempt)
@@ -167,6 +173,23 @@ def _send(
     read, attempt = exchange(ctx, lease, action, "GET user", get_user, now)
     now = ctx.clock.now()
     _record(ctx, action, _after_read(ctx, action, decision.refusal, read, now), now, attempt)
+
+
+def _read_back(ctx: WorkerContext, action: Action, sent: datetime, reason: str) -> None:
+    """Exotel may still apply the request sent at ``sent`` for ``action``, after whatever
+    follows it: the device is to be read back once that request can no longer land."""
+    due = sent + timedelta(seconds=ctx.read_back_after)
+    ctx.store.expect_read_back(action, sent, due, reason)
+    event(
+        log,
+        logging.WARNING,
+        "state_unknown",
+        action=action.id,
+        agent=action.agent,
+        device=action.device,
+        read_back_at=due.isoformat(),
+        reason=reason,
+    )
 
 
 def _after_read(

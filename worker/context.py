@@ -87,5 +87,6 @@ class WorkerContext:
     rng: random.Random
     rate_block: float = 5.0  # longest wait for a request slot inside a task, seconds
     stored_roster: bool = False  # the roster source is the database: number changes update it
+    read_back_after: float = 30.0  # seconds after an unanswered request to read its device
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic  # the request budget's waits

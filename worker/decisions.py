@@ -141,6 +141,18 @@ def before_sending(turn: Turn, now: datetime, credentials_missing: str | None) -
     return Send(f"PUT available={'true' if action.wants_on else 'false'}")
 
 
+def left_unanswered(action: Action) -> bool:
+    """A switch whose last request was started (the action left ``running``) and whose answer
+    was never recorded: Exotel may have applied it, or may still."""
+    return (
+        action.status == Status.RUNNING
+        and action.kind == ActionKind.SWITCH
+        and action.attempts > 0
+        and action.user_id is not None
+        and action.device_id is not None
+    )
+
+
 def superseded(later: Later) -> str:
     """Why an action is no longer wanted: ``later`` came after it for the same device."""
     return (
