@@ -186,7 +186,8 @@ def sandbox(host: str, port: int, state_file: str, latency_ms: float) -> None:
 
     For demos, tests and rehearsals: auth, one device ON per user, unverified and unknown
     devices, paging, a per-account rate limit with 429 and Retry-After, and faults switched on
-    through PUT /_sandbox/faults. See the README.
+    through PUT /_sandbox/faults (errors, requests held and applied late, devices changed in
+    Exotel's app). See the README.
     """
     try:
         seed = load_seed(state_file)

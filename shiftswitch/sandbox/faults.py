@@ -1,25 +1,38 @@
 """What the sandbox's control API accepts: fault settings, and devices changed by hand.
 
-Faults are latency, rate limits, Retry-After, and rules. A rule answers the next matching API
-requests with an error status (as JSON, or as a proxy's HTML page) or holds them for a while
-before handling them, as a slow Exotel would. :func:`parse_faults` reads the body of
-``PUT /_sandbox/faults`` and :func:`set_device` serves ``PUT /_sandbox/devices/...``; the
-server in :mod:`shiftswitch.sandbox.server` calls both under its lock.
+Faults are latency, rate limits, Retry-After, rules and changes made in Exotel's app. A rule
+answers the next matching API requests with an error status (as JSON, or as a proxy's HTML
+page) or holds them for a while before handling them, as a slow Exotel would.
+
+A held request (``"status": "hang"``) is a late-applying request: nothing of it happens until
+its ``seconds`` are over, and then it is handled like a request arriving at that moment (checked
+against the API's rules and applied), after the client may have given up and after any request
+answered meanwhile, whose change it writes over. Exotel did this once: an ON hung for 15 s, the
+client timed out after 10 s, the next boundary's OFF was answered at once, and the ON landed
+after it and left the device ON. With ``"available": true`` a rule holds only the ONs.
+
+An app change (:class:`AppChange`) is an agent switching a device in Exotel's app or dashboard
+at a set time, behind the system's back, as ``PUT /_sandbox/devices/...`` does at once.
+
+:func:`parse_faults` reads the body of ``PUT /_sandbox/faults`` and :func:`set_device` serves
+``PUT /_sandbox/devices/...``; the server in :mod:`shiftswitch.sandbox.server` calls both under
+its lock.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shiftswitch.roster.model import RateLimit, parse_rate
-from shiftswitch.sandbox.state import Account
+from shiftswitch.sandbox.state import Account, Device
 
 STATUSES = (429, 500, 502, 503, 504)
 HANG = "hang"
 DEFAULT_HANG_SECONDS = 30.0
-_KEYS = ("latency_ms", "retry_after", "rate_limits", "rules")
+_KEYS = ("latency_ms", "retry_after", "rate_limits", "rules", "app_changes")
 _RULE_KEYS = (
     "status",
     "times",
@@ -27,10 +40,14 @@ _RULE_KEYS = (
     "account",
     "user_id",
     "device_id",
+    "available",
     "body",
     "retry_after",
     "seconds",
 )
+_DEVICE_KEYS = ("available", "verified", "contact_uri")
+_CHANGE_KEYS = ("account", "user_id", "device_id", *_DEVICE_KEYS, "after", "at")
+MAX_AFTER = 7 * 24 * 3600.0  # an app change a week ahead at most
 _UNSET = -1  # a rule's retry_after when not given: follow the sandbox's Retry-After setting
 
 
@@ -52,17 +69,30 @@ class Rule:
     account: str | None = None
     user_id: str | None = None
     device_id: str | None = None
+    available: bool | None = None  # only requests whose body sets available to this
     body: str = "json"  # or "html": a proxy's error page
     retry_after: int | None = _UNSET  # a 429's Retry-After; None sends no header
     seconds: float = DEFAULT_HANG_SECONDS  # how long a "hang" holds the request
 
     def matches(
-        self, method: str, account: str | None, user_id: str | None, device_id: str | None
+        self,
+        method: str,
+        account: str | None,
+        user_id: str | None,
+        device_id: str | None,
+        body: object = None,
     ) -> bool:
-        """Whether a request is one this rule is for; a field left out matches anything."""
+        """Whether a request is one this rule is for; a field left out matches anything.
+
+        ``available`` matches a request whose JSON body has that ``available`` (a device PUT).
+        """
         wanted = (self.method, self.account, self.user_id, self.device_id)
         given = (method, account, user_id, device_id)
-        return all(w is None or w == g for w, g in zip(wanted, given, strict=True))
+        if not all(w is None or w == g for w, g in zip(wanted, given, strict=True)):
+            return False
+        if self.available is None:
+            return True
+        return isinstance(body, dict) and body.get("available", None) is self.available
 
     def retry_after_for(self, enabled: bool) -> int | None:
         """The Retry-After header of this rule's 429 (None: no header)."""
@@ -73,7 +103,7 @@ class Rule:
     def as_json(self) -> dict[str, Any]:
         """The rule as ``GET /_sandbox/faults`` shows it, with the times left."""
         out: dict[str, Any] = {"status": self.status, "times": self.times}
-        for key in ("method", "account", "user_id", "device_id"):
+        for key in ("method", "account", "user_id", "device_id", "available"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.status == HANG:
@@ -85,11 +115,31 @@ class Rule:
         return out
 
 
-def parse_faults(body: object, accounts: set[str]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AppChange:
+    """A device changed in Exotel's app at ``at`` (the sandbox clock's seconds), not by the API.
+
+    ``fields`` is a body :func:`set_device` takes: some of available, verified, contact_uri.
+    """
+
+    at: float
+    account: str
+    user_id: str
+    device_id: str
+    fields: Mapping[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The change as ``GET /_sandbox/faults`` shows it, with the time it is due."""
+        where = {"account": self.account, "user_id": self.user_id, "device_id": self.device_id}
+        return {**where, **self.fields, "at": self.at}
+
+
+def parse_faults(body: object, accounts: Mapping[str, Account], now: float) -> dict[str, Any]:
     """The settings a ``PUT /_sandbox/faults`` body changes, all checked before any is applied.
 
-    Keys left out keep their value; ``rules`` replaces the whole list. Raises
-    :class:`ControlError` naming the place of the first mistake.
+    Keys left out keep their value; ``rules`` and ``app_changes`` replace their whole list (an
+    app change's ``after`` counts from ``now``). Raises :class:`ControlError` naming the place of
+    the first mistake.
     """
     if not isinstance(body, dict):
         raise ControlError(f"expected a JSON object with some of {', '.join(_KEYS)}")
@@ -111,10 +161,52 @@ def parse_faults(body: object, accounts: set[str]) -> dict[str, Any]:
         if not isinstance(rules, list):
             raise ControlError("rules: expected a list of rules")
         out["rules"] = [_rule(raw, f"rules[{i}]") for i, raw in enumerate(rules)]
+    if "app_changes" in body:
+        changes = body["app_changes"]
+        if not isinstance(changes, list):
+            raise ControlError("app_changes: expected a list of device changes")
+        out["app_changes"] = sorted(
+            (_app_change(raw, f"app_changes[{i}]", accounts, now) for i, raw in enumerate(changes)),
+            key=lambda c: c.at,
+        )
     return out
 
 
-def _rate_limits(raw: object, accounts: set[str]) -> dict[str, RateLimit | None]:
+def _app_change(raw: object, place: str, accounts: Mapping[str, Account], now: float) -> AppChange:
+    if not isinstance(raw, dict):
+        raise ControlError(f"{place}: expected an object with user_id, device_id and after or at")
+    _known(raw, _CHANGE_KEYS, place)
+    names: list[str] = []
+    for key in ("account", "user_id", "device_id"):
+        value = raw.get(key)
+        if value is None and key == "account":
+            if len(accounts) != 1:
+                raise ControlError(f"{place}.account: needed, the seed has {len(accounts)}")
+            value = next(iter(accounts))  # one account in the seed: no need to name it
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ControlError(f"{place}.{key}: expected a string")
+        names.append(str(value))
+    sid, user_id, device_id = names
+    fields = {k: raw[k] for k in _DEVICE_KEYS if k in raw}
+    _check_device_body(fields, place)
+    if _find(accounts, sid, user_id, device_id) is None:
+        raise ControlError(f"{place}: no device {device_id} of user {user_id} in account {sid}")
+    if ("after" in raw) == ("at" in raw):
+        raise ControlError(f"{place}: give one of after (seconds from now) or at (Unix seconds)")
+    if "after" in raw:
+        after = raw["after"]
+        if not _number(after) or not 0 <= after <= MAX_AFTER:
+            raise ControlError(f"{place}.after: expected seconds from 0 to {MAX_AFTER:.0f}")
+        at = now + float(after)
+    else:
+        at = raw["at"]
+        if not _number(at) or not 0 <= at <= now + MAX_AFTER:
+            raise ControlError(f"{place}.at: expected Unix seconds, up to a week ahead")
+        at = float(at)
+    return AppChange(at, sid, user_id, device_id, fields)
+
+
+def _rate_limits(raw: object, accounts: Mapping[str, Account]) -> dict[str, RateLimit | None]:
     if not isinstance(raw, dict):
         raise ControlError('rate_limits: expected {"<account sid>": "N/s" | "N/min" | null}')
     out: dict[str, RateLimit | None] = {}
@@ -145,6 +237,10 @@ def _rule(raw: object, place: str) -> Rule:
     if method is not None and not (isinstance(method, str) and method.isalpha()):
         raise ControlError(f"{place}.method: expected an HTTP method such as PUT")
     rule.method = method.upper() if method else None
+    available = raw.get("available")
+    if available is not None and not isinstance(available, bool):
+        raise ControlError(f"{place}.available: expected true (the ONs) or false (the OFFs)")
+    rule.available = available
     for key in ("account", "user_id", "device_id"):
         value = raw.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
@@ -186,22 +282,14 @@ def set_device(
     """Change a device as a person in Exotel's dashboard might: no API rule is checked.
 
     ``body`` has some of ``available`` (true, false or null), ``verified`` and ``contact_uri``.
-    Returns the device; raises :class:`ControlError` for a bad body or an unknown device.
+    No rule of the API is checked: a second device of a user may be turned ON. Returns the
+    device; raises :class:`ControlError` for a bad body or an unknown device.
     """
-    keys = ("available", "verified", "contact_uri")
-    if not isinstance(body, dict) or not body:
-        raise ControlError(f"expected a JSON object with some of {', '.join(keys)}")
-    _known(body, keys, "")
-    if "available" in body and not isinstance(body["available"], bool | None):
-        raise ControlError("available: expected true, false or null")
-    if "verified" in body and not isinstance(body["verified"], bool):
-        raise ControlError("verified: expected true or false")
-    uri = body.get("contact_uri")
-    if "contact_uri" in body and not (isinstance(uri, str) and uri.strip()):
-        raise ControlError("contact_uri: expected a non-empty string")
-    account = accounts.get(sid)
-    user = account.user(user_id) if account else None
-    device = user.device(device_id) if user else None
+    if not isinstance(body, dict):
+        raise ControlError(f"expected a JSON object with some of {', '.join(_DEVICE_KEYS)}")
+    _known(body, _DEVICE_KEYS, "")
+    _check_device_body(body, "")
+    device = _find(accounts, sid, user_id, device_id)
     if device is None:
         raise ControlError(f"no device {device_id} of user {user_id} in account {sid}", 404)
     device.contact_uri = body.get("contact_uri", device.contact_uri)
@@ -211,3 +299,23 @@ def set_device(
         device.available = bool(device.available) if device.verified else None
     device.available = body.get("available", device.available)
     return device.as_json()
+
+
+def _check_device_body(body: Mapping[str, Any], place: str) -> None:
+    at = f"{place}." if place else ""
+    if not body:
+        where = f"{place}: expected" if place else "expected a JSON object with"
+        raise ControlError(f"{where} some of {', '.join(_DEVICE_KEYS)}")
+    if "available" in body and not isinstance(body["available"], bool | None):
+        raise ControlError(f"{at}available: expected true, false or null")
+    if "verified" in body and not isinstance(body["verified"], bool):
+        raise ControlError(f"{at}verified: expected true or false")
+    uri = body.get("contact_uri")
+    if "contact_uri" in body and not (isinstance(uri, str) and uri.strip()):
+        raise ControlError(f"{at}contact_uri: expected a non-empty string")
+
+
+def _find(accounts: Mapping[str, Account], sid: str, user_id: str, device_id: str) -> Device | None:
+    account = accounts.get(sid)
+    user = account.user(user_id) if account else None
+    return user.device(device_id) if user else None

@@ -4,8 +4,9 @@ It serves the device PUT and the user GETs with Exotel's envelope and rules
 (:mod:`shiftswitch.sandbox.state`), with a per-account rate limit, latency and faults that can be
 changed while it runs, and keeps a log of every API request (the HTTP server underneath is
 :mod:`shiftswitch.sandbox.transport`). A control API under ``/_sandbox/``
-(no auth; JSON in and out) reads the log and the state, changes devices behind the API's back,
-sets faults and resets everything to the seed::
+(no auth; JSON in and out) reads the log, its counts and the state, changes devices behind the
+API's back (now, or later as an agent in Exotel's app would), sets faults and resets everything
+to the seed::
 
     sandbox = Sandbox(load_seed("sandbox.yaml"), port=0).start()
     requests.put(f"{sandbox.url}/v2/accounts/acme_corp/users/u-100/devices/100280",
@@ -21,14 +22,14 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from shiftswitch.roster.model import RateLimit
-from shiftswitch.sandbox.faults import ControlError, Rule, parse_faults, set_device
+from shiftswitch.sandbox.faults import AppChange, ControlError, Rule, parse_faults, set_device
 from shiftswitch.sandbox.rules import (
     Reply,
     Target,
@@ -52,6 +53,7 @@ _ALLOWED = {"users": ("GET",), "user": ("GET",), "device": ("PUT",)}
 _CONTROL = {
     "health": ("GET",),
     "log": ("GET", "DELETE"),
+    "counts": ("GET",),
     "state": ("GET",),
     "faults": ("GET", "PUT"),
     "reset": ("POST",),
@@ -69,6 +71,31 @@ def _since(query: str) -> int:
     if not (text.isascii() and text.isdigit()):
         raise ControlError("since: expected a log seq, such as 0")
     return int(text)
+
+
+def _counts(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``GET /_sandbox/counts``: the logged API requests counted by method and status, and by
+    method for each device (``"<sid>/<user>/<device>"``) and each user (``"<sid>/<user>"``)."""
+    total = 0
+    methods: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    devices: dict[str, Counter[str]] = defaultdict(Counter)
+    users: dict[str, Counter[str]] = defaultdict(Counter)
+    for e in entries:
+        total += 1
+        methods[e["method"]] += 1
+        statuses[str(e["status"])] += 1
+        if e["user_id"] is not None:
+            users[f"{e['account']}/{e['user_id']}"][e["method"]] += 1
+        if e["device_id"] is not None:
+            devices[f"{e['account']}/{e['user_id']}/{e['device_id']}"][e["method"]] += 1
+    return {
+        "requests": total,
+        "methods": dict(methods),
+        "statuses": dict(statuses),
+        "devices": {k: dict(v) for k, v in devices.items()},
+        "users": {k: dict(v) for k, v in users.items()},
+    }
 
 
 class Sandbox:
@@ -114,6 +141,7 @@ class Sandbox:
             sid: a.rate_limit for sid, a in self._accounts.items()
         }
         self._rules: list[Rule] = []
+        self._app_changes: list[AppChange] = []  # in time order
         self._windows: dict[str, deque[float]] = {}
 
     # -- serving ----------------------------------------------------------------------------------
@@ -224,7 +252,7 @@ class Sandbox:
             reply = failure(405, None, f"{req.method} is not allowed here; use {allowed[0]}")
         else:
             with self._lock:
-                rule = self._take_rule(method, target)
+                rule = self._take_rule(method, target, body)
             if rule is not None and rule.status == "hang":
                 # Handled normally after the hang: a client that gave up may still see it done.
                 self._stopping.wait(rule.seconds)
@@ -254,6 +282,7 @@ class Sandbox:
     ) -> tuple[Reply, int | None]:
         """Auth, the rate limit and the API's rules, under the lock: (reply, Retry-After)."""
         assert target.account is not None
+        self._apply_app_changes()
         auth = authenticate(self._accounts, target.account, req.authorization)
         if auth.status != 200:
             return auth, None
@@ -292,16 +321,28 @@ class Sandbox:
         headers["X-RateLimit-Remaining"] = str(rate.count - len(window))
         return None
 
-    def _take_rule(self, method: str, target: Target) -> Rule | None:
+    def _take_rule(self, method: str, target: Target, body: Any) -> Rule | None:
         """The first rule matching the request, one of its ``times`` used up."""
         for i, rule in enumerate(self._rules):
-            if rule.matches(method, target.account, target.user_id, target.device_id):
+            if rule.matches(method, target.account, target.user_id, target.device_id, body):
                 if rule.times is not None:
                     rule.times -= 1
                     if rule.times <= 0:
                         del self._rules[i]
                 return rule
         return None
+
+    def _apply_app_changes(self) -> None:
+        """Make the app changes whose time has come, oldest first; under the lock.
+
+        Made when the state is next read or changed: nobody can tell them from changes made
+        on the dot, and a request handled after an app change's time sees it.
+        """
+        now = self.clock()
+        while self._app_changes and self._app_changes[0].at <= now:
+            change = self._app_changes.pop(0)
+            fields = dict(change.fields)
+            set_device(self._accounts, change.account, change.user_id, change.device_id, fields)
 
     def _fault(self, rule: Rule, req: Request, entry: dict[str, Any]) -> Response:
         """The response a fault rule gives instead of handling the request."""
@@ -343,11 +384,14 @@ class Sandbox:
     def _control_call(self, method: str, parts: list[str], body: Any, query: str) -> object:
         since = _since(query)
         with self._lock:
+            self._apply_app_changes()
             match (method, parts[0]):
                 case ("GET", "health"):
                     return {"ok": True}
                 case ("GET", "log"):
                     return {"requests": [e for e in self._log if e["seq"] > since]}
+                case ("GET", "counts"):
+                    return _counts(e for e in self._log if e["seq"] > since)
                 case ("DELETE", "log"):
                     self._log.clear()
                     return {"requests": []}
@@ -362,11 +406,12 @@ class Sandbox:
                     sid, user_id, device_id = (unquote(p) for p in parts[1:])
                     return set_device(self._accounts, sid, user_id, device_id, body)
                 case ("PUT", "faults"):
-                    changes = parse_faults(body, set(self._accounts))
+                    changes = parse_faults(body, self._accounts, self.clock())
                     self._latency_ms = changes.get("latency_ms", self._latency_ms)
                     self._retry_after = changes.get("retry_after", self._retry_after)
                     self._rates.update(changes.get("rate_limits", {}))
                     self._rules = changes.get("rules", self._rules)
+                    self._app_changes = changes.get("app_changes", self._app_changes)
                     return self._faultsjson_response()
                 case ("GET", "faults"):
                     return self._faultsjson_response()
@@ -381,4 +426,5 @@ class Sandbox:
             "retry_after": self._retry_after,
             "rate_limits": {sid: str(r) if r else None for sid, r in self._rates.items()},
             "rules": [r.as_json() for r in self._rules],
+            "app_changes": [c.as_json() for c in self._app_changes],
         }

@@ -678,6 +678,7 @@ def test_reset_restores_the_seed(client: Client) -> None:
         "retry_after": True,
         "rate_limits": {"acme_corp": None},
         "rules": [],
+        "app_changes": [],
     }
     assert [client.users().status_code for _ in range(3)] == [200, 200, 200]
 
