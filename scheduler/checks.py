@@ -260,7 +260,4 @@ class Checker:
         raise Stopped
 
     def _near_boundary(self, now: datetime, guard: timedelta) -> bool:
-        last, following = self.boundaries
-        return (last is not None and now - last < guard) or (
-            following is not None and following - now < guard
-        )
+        return any(t is not None and abs(now - t) < guard for t in self.boundaries)

@@ -160,6 +160,8 @@ class Scheduler:
         self._serials = self.controls.serials()
         roster = self.source.load(now)
         self._lead(now, starting=True)
+        if self.drift_every is not None:
+            self._next_drift = self._first_drift(now)
         self._last_tick = now
         self._next_sweep = now + SWEEP_EVERY
         self._load_holds(now)
@@ -487,7 +489,7 @@ class Scheduler:
             drifted=len(drifted),
             missing=len(found.findings) - len(drifted),
         )
-        for f in drifted:
+        for f in drifted if job.kind != CheckKind.FIRST_READ else ():  # first: not drift
             event(
                 log,
                 logging.WARNING,
@@ -501,7 +503,8 @@ class Scheduler:
 
     def _first_drift(self, now: datetime) -> datetime:
         """The next drift check: the interval after the last one recorded (by any scheduler,
-        before a restart too), or now."""
+        before a restart too; now, if that is past), or after now when there was none (the
+        first start reads what it does not know anyway)."""
         assert self.drift_every is not None
         with self.store.sessions() as session:
             last = session.scalars(
@@ -510,7 +513,7 @@ class Scheduler:
                 .order_by(RemoteCheck.at.desc())
                 .limit(1)
             ).first()
-        return now if last is None else max(now, last + self.drift_every)
+        return now + self.drift_every if last is None else max(now, last + self.drift_every)
 
     def run(self, clock: Clock, stop: threading.Event, tick_seconds: float = 1.0) -> None:
         """Tick about every ``tick_seconds`` until ``stop`` is set."""

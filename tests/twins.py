@@ -114,7 +114,7 @@ LOST = "lost"  # a fate: the request reaches Exotel, and its answer is lost (a t
 def timeout(seconds: float = 1.0) -> Outcome:
     """The outcome of a request that got no answer within ``seconds``."""
     text = f"timeout after {seconds} s (no answer from 127.0.0.1)"
-    return Outcome(Kind.RETRY, None, None, text, None, None, seconds)
+    return Outcome(Kind.RETRY, None, None, text, None, None, seconds, unanswered=True)
 
 
 def answer(status: int, description: str, code: str | None = None) -> Outcome:

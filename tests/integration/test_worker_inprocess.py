@@ -28,7 +28,15 @@ from shiftswitch.coordination import rate_bucket
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.holds import Controls
-from shiftswitch.models import Action, Attempt, DeviceState, ResolvedDevice, Source, Status
+from shiftswitch.models import (
+    Action,
+    Attempt,
+    DeviceState,
+    ReadBack,
+    ResolvedDevice,
+    Source,
+    Status,
+)
 from shiftswitch.numbers import number_action
 from shiftswitch.retry import RetryPolicy
 from shiftswitch.roster.loader import parse_roster
@@ -577,3 +585,69 @@ def test_a_slot_too_far_away_plans_a_retry_and_sends_nothing(world: World) -> No
         Status.QUEUED, T0 + timedelta(seconds=30), 0
     )  # fmt: skip
     assert w.sent() == []
+
+
+# -- unanswered requests: the device's state is unknown until it is read back -----------------
+
+
+def read_backs(w: World) -> list[tuple[str, str, datetime, datetime, int | None]]:
+    with w.store.sessions() as session:
+        return [
+            (r.user_id, r.device_id, r.since, r.due_at, r.action_id)
+            for r in session.scalars(select(ReadBack).order_by(ReadBack.device_id))
+        ]
+
+
+def test_an_unanswered_put_makes_the_device_unknown_until_a_read_back(world: World) -> None:
+    """The request may still land after whatever follows it: even the retry's success does not
+    settle it; the device is to be read back once the first request can no longer land."""
+    w = world
+    (desk_on,) = w.record(w.action("asha", "desk", True))
+    w.exotel.script = [LOST]  # sent; the answer never comes (the client gives up after 1 s)
+    sent = w.time.now()
+    w.drain()
+    assert w.get(desk_on).status == Status.SUCCEEDED  # the retry was answered
+    ((user_id, device_id, since, due, action_id),) = read_backs(w)
+    assert (user_id, device_id, action_id) == ("u-100", "100280", desk_on.id)
+    # "since": when the request left: the answer time less its 1 s (this clock stands still)
+    assert since == sent - timedelta(seconds=1)
+    assert due == since + timedelta(seconds=w.ctx.read_back_after)
+
+
+def test_an_answered_failure_leaves_the_device_known(world: World) -> None:
+    w = world
+    w.record(w.action("asha", "desk", True))
+    w.exotel.script = [answer(503, "Service Unavailable")]  # an answer: nothing was applied
+    w.drain()
+    assert read_backs(w) == []
+
+
+def test_an_action_left_running_by_a_dead_worker_makes_its_device_unknown(world: World) -> None:
+    """A worker killed between sending and recording the answer leaves the action running."""
+    w = world
+    (desk_on,) = w.record(w.action("asha", "desk", True))
+    with w.store.sessions.begin() as session:
+        session.execute(
+            update(Action)
+            .where(Action.id == desk_on.id)
+            .values(status=Status.RUNNING, attempts=1, started_at=T0)
+        )
+    w.drain()
+    assert w.get(desk_on).status == Status.SUCCEEDED
+    ((_, device_id, since, due, _),) = read_backs(w)
+    assert device_id == "100280"
+    assert due == since + timedelta(seconds=w.ctx.read_back_after)
+
+
+def test_a_later_unanswered_request_moves_the_read_back_on(world: World) -> None:
+    w = world
+    w.record(w.action("asha", "desk", True))
+    w.exotel.script = [LOST]
+    w.drain()
+    (first,) = read_backs(w)
+    w.time.advance(timedelta(seconds=10))
+    w.record(w.action("asha", "desk", False, T0 + timedelta(seconds=5)))
+    w.exotel.script = [LOST]
+    w.drain()
+    (second,) = read_backs(w)
+    assert second[3] > first[3]
