@@ -13,9 +13,11 @@ from shiftswitch.models import (
     FINAL_STATUSES,
     Action,
     ActionKind,
+    CheckKind,
     DeviceState,
     Hold,
     Pause,
+    ReadBack,
     RemoteCheck,
     Source,
     Status,
@@ -170,9 +172,27 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
                 .limit(20)
             )
         )
+        # The last check of every managed device (a drift check, or ``reconcile --remote``),
+        # and the reads of unknown devices since (read-backs, first reads).
         remote = session.scalars(
-            select(RemoteCheck).order_by(RemoteCheck.id.desc()).limit(1)
+            select(RemoteCheck)
+            .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
+            .order_by(RemoteCheck.id.desc())
+            .limit(1)
         ).first()
+        reads = list(
+            session.scalars(
+                select(RemoteCheck)
+                .where(
+                    RemoteCheck.kind.in_([CheckKind.READ_BACK, CheckKind.FIRST_READ]),
+                    RemoteCheck.at >= now - RECENT,
+                    RemoteCheck.drifted > 0,
+                )
+                .order_by(RemoteCheck.id.desc())
+                .limit(20)
+            )
+        )
+        unknown = session.scalar(select(func.count()).select_from(ReadBack)) or 0
         pauses = list(
             session.scalars(select(Pause).where(Pause.resumed_at.is_(None)).order_by(Pause.id))
         )
@@ -211,12 +231,18 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
             }
             for h in holds
         ],
-        "remote": None
-        if remote is None
-        else {
-            "at": _iso(remote.at),
-            "devices": remote.devices,
-            "drifted": remote.drifted,
-            "findings": remote.findings,
-        },
+        "remote": None if remote is None else _check(remote),
+        "reads": [_check(r) for r in reads],
+        "unknown": unknown,
+    }
+
+
+def _check(check: RemoteCheck) -> dict[str, Any]:
+    return {
+        "at": _iso(check.at),
+        "kind": check.kind,
+        "devices": check.devices,
+        "reads": check.reads,
+        "drifted": check.drifted,
+        "findings": check.findings,
     }

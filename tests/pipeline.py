@@ -139,6 +139,29 @@ def spawn_worker(
     return proc
 
 
+def spawn_scheduler(
+    env: Mapping[str, str], log: Path, *args: str, wait: bool = True
+) -> subprocess.Popen[bytes]:
+    """``shiftswitch scheduler ARGS`` on the real clock, in a session of its own (once it says
+    it is starting, with ``wait``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shiftswitch", "scheduler", *args],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    if wait:
+        wait_until(
+            lambda: "scheduler starting" in log.read_text(errors="replace")
+            or proc.poll() is not None,
+            30,
+            "scheduler starting",
+        )
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+    return proc
+
+
 def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, sig)
@@ -223,6 +246,7 @@ class Pipeline:
     store: ActionStore
     roster_path: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    schedulers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     scheduler: Scheduler | None = None
     shared: SharedWorker | None = None  # the worker start_worker() gives, when there is one
@@ -274,6 +298,14 @@ class Pipeline:
         env = {**self.env, **(extra_env or {})}
         self.workers.append(spawn_worker(env, log, concurrency, f"w{n}@test", celery=celery))
         self.logs.append(log)
+
+    def start_scheduler_process(self, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
+        """A ``shiftswitch scheduler`` process on the real clock (stopped with the workers)."""
+        log = self.tmp / f"scheduler{len(self.schedulers)}.log"
+        proc = spawn_scheduler(self.env, log, *args, wait=wait)
+        self.schedulers.append(proc)
+        self.logs.append(log)
+        return proc
 
     def kill_worker(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
         kill(self.workers[index], sig)
@@ -456,7 +488,7 @@ def pipeline(
             shared.close()  # whatever it was doing: the next test starts one afresh
         raise
     finally:
-        for proc in p.workers:
+        for proc in p.schedulers + p.workers:
             kill(proc)  # nothing to wait for: the test is over
         sandbox.stop()
         engine.dispose()

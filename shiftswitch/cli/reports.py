@@ -147,13 +147,26 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
         )
     remote = report["remote"]
     if remote is None:
-        click.echo("Drift: no remote check yet ('shiftswitch reconcile --remote')")
-    else:
         click.echo(
-            f"Drift at the last remote check ({remote['at']}, "
+            "Drift: no check yet (the scheduler checks every SHIFTSWITCH_DRIFT_EVERY seconds; "
+            "'shiftswitch reconcile --remote' checks now)"
+        )
+    else:
+        how = "drift check" if remote["kind"] == "drift" else "remote check"
+        click.echo(
+            f"Drift at the last {how} ({remote['at']}, "
             f"{count(remote['devices'], 'device')} read): {remote['drifted']}"
         )
         for f in remote["findings"]:
+            click.echo(f"  {_finding(drift.Finding(**f))}")
+    if report["unknown"]:
+        click.echo(
+            f"Unknown: {count(report['unknown'], 'device')} whose request went unanswered, "
+            "to be read back"
+        )
+    for read in report["reads"]:
+        click.echo(f"Found at a {read['kind']} ({read['at']}): {read['drifted']} not as wanted")
+        for f in read["findings"]:
             click.echo(f"  {_finding(drift.Finding(**f))}")
 
 
