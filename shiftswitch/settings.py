@@ -44,7 +44,7 @@ class Settings:
     visibility_timeout: float = 900.0
     # A worker holds a user's lock while it applies that user's switches; a worker that dies
     # holding it frees it after this long. It must exceed one request's time.
-    lock_ttl: float = 30.0
+    lock_ttl: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,7 +63,7 @@ class Settings:
             retry=retry,
             http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1),
             visibility_timeout=_number(env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1),
-            lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 30.0, low=1),
+            lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 20.0, low=1),
         )
         if settings.visibility_timeout <= retry.max_delay:
             raise ConfigError(
