@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Protocol, runtime_checkable
@@ -21,7 +22,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from shiftswitch.coordination import read_beats
+from shiftswitch.coordination import SETTLE, read_beats
 from shiftswitch.models import Action
 from shiftswitch.recovery import Holdings, cover, orphans
 from shiftswitch.settings import Settings
@@ -166,8 +167,13 @@ class CeleryDispatcher:
         try:
             client = self._client()
             beats = read_beats(client)
-            if beats is None:
-                return None
+            if beats.settling:
+                # Redis lost its data a moment ago: the live workers beat again within a
+                # second or two. Wait for them rather than judge without them.
+                time.sleep(min(beats.settling, SETTLE))
+                beats = read_beats(client)
+                if beats.settling:
+                    return None
             index: Any = client.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True)
             taken = {bytes(tag).decode(): float(at) for tag, at in index}
             dead = orphans(taken, beats.tags, beats.now, grace)

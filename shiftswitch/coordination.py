@@ -120,11 +120,11 @@ class Lock:
 
 # -- heartbeats -----------------------------------------------------------------------------------
 
-BEAT_EVERY = 2.0  # seconds between a worker's beats
+BEAT_EVERY = 1.0  # seconds between a worker's beats
 HEARTBEAT_TTL = 10.0  # a worker that has not beaten for this long is dead
 # The registry of workers is trusted once it has existed this long: every live worker has beaten
 # since (after Redis lost its data, say, the workers' beats come back within BEAT_EVERY).
-SETTLE = 2 * BEAT_EVERY + 1.0
+SETTLE = 2 * BEAT_EVERY + 0.5
 
 # KEYS: the worker's heartbeat, the registry (a set of worker ids), the registry's start.
 _BEAT = """
@@ -156,6 +156,9 @@ class Beats:
     now: float
     tags: frozenset[str]  # delivery tags of the messages the live workers hold
     owners: Cover  # what those messages cover
+    # Seconds until the registry can be trusted (see SETTLE); 0 once it can. Until then a live
+    # worker may be missing from it: nothing may be judged dead, or not held, from it.
+    settling: float = 0.0
 
 
 class Heartbeat:
@@ -187,15 +190,14 @@ class Heartbeat:
         self._redis.delete(self.key)
 
 
-def read_beats(redis: Redis, prefix: str = PREFIX) -> Beats | None:
-    """The live workers' heartbeats; None while the registry is younger than :data:`SETTLE`
-    (a live worker may not have beaten since it appeared), when nothing can be told."""
+def read_beats(redis: Redis, prefix: str = PREFIX) -> Beats:
+    """The live workers' heartbeats (``settling`` while the registry is younger than
+    :data:`SETTLE`: a live worker may not have beaten since it appeared)."""
     script: Any = redis.register_script(_BEATS)
     now, since, *beats = script(
         keys=[f"{prefix}workers", f"{prefix}workers:since"], args=[f"{prefix}worker:"]
     )
-    if float(now) - float(since) < SETTLE:
-        return None
+    settling = max(0.0, SETTLE - (float(now) - float(since)))
     tags: set[str] = set()
     owners: Cover = {}
     for raw in beats:
@@ -204,4 +206,4 @@ def read_beats(redis: Redis, prefix: str = PREFIX) -> Beats | None:
         for owner, (at, on, i) in beat["owners"].items():
             last = (datetime.fromisoformat(at), bool(on), int(i))
             owners[owner] = max(last, owners.get(owner, last))
-    return Beats(float(now), frozenset(tags), owners)
+    return Beats(float(now), frozenset(tags), owners, settling)

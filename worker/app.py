@@ -4,7 +4,7 @@
 this app, configured the same way in the app and its signals: a pool of threads
 (``worker_pool``, ``worker_concurrency``), shiftswitch's log format and levels
 (``setup_logging``), Prometheus metrics when ``SHIFTSWITCH_METRICS_PORT`` is set
-(``worker_init``), a heartbeat naming the task messages it holds (``worker_init`` to
+(``worker_init``), a heartbeat naming the task messages it holds (``worker_ready`` to
 ``worker_shutdown``), and neither gossip nor mingle (its ``Worker`` class). Settings are read at the
 entry point (the CLI, or :func:`__getattr__` for Celery's ``-A``); the database engine, Redis
 and Exotel clients are built on the first task, in the worker process, never at import.
@@ -134,6 +134,10 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         threads[0] = concurrency_of(sender)
         if metrics_port:
             metrics.serve(metrics_port)
+
+    def on_worker_ready(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app or beating:  # sender: the consumer
+            return
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
         beating.append(Beating(Heartbeat(Redis.from_url(settings.redis_url), worker)))
         beating[0].start()
@@ -146,6 +150,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         configure_logging(loglevel)
 
     signals.worker_init.connect(on_worker_init, weak=False)
+    signals.worker_ready.connect(on_worker_ready, weak=False)
     signals.worker_shutdown.connect(on_worker_shutdown, weak=False)
     signals.setup_logging.connect(on_setup_logging, weak=False)
     app.Worker = _alone(app.Worker)
