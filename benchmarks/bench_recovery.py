@@ -21,6 +21,8 @@ by the kill may be sent again; more would be a repeat) and 429s.
     python benchmarks/bench_recovery.py --flush         # kill, then Redis emptied
     python benchmarks/bench_recovery.py --flush --json
 
+    python benchmarks/bench_recovery.py --idle-sweep    # a sweep's cost with nothing open
+
 Exits 1 when a switch does not succeed within ``--timeout`` (1200) seconds of the kill.
 """
 
@@ -41,7 +43,7 @@ from typing import Any
 
 import requests
 from redis import Redis
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,8 +62,13 @@ from bench_pipeline import (
 )
 from common import database
 
+from scheduler.loop import LOST_AFTER
+from shiftswitch.actions import CHUNK, ActionStore, chunks, for_ids, new_row
+from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import make_engine, upgrade
-from shiftswitch.models import OPEN_STATUSES, Action
+from shiftswitch.models import OPEN_STATUSES, Action, Source, Status
+from shiftswitch.roster.model import Account, parse_rate
+from shiftswitch.settings import Settings
 
 LEAD = 15.0  # seconds at least between the scheduler's start and the boundary
 
@@ -205,6 +212,54 @@ def figures(
     }
 
 
+def idle_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """The sweep's cost when nothing is open: ``--history`` final actions, none open, the
+    broker a real :class:`CeleryDispatcher` (it is not asked: nothing is old enough)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_recovery_"))
+    with database(args.database, tmp) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        store = ActionStore(engine)
+        limit = parse_rate("1200/min")
+        assert limit is not None
+        account = Account(ACCOUNT, SID, "http://127.0.0.1:1", None, limit)
+        now = datetime(2026, 11, 30, 9, tzinfo=UTC)
+        rows = []
+        for i in range(args.history):
+            new = for_ids(
+                account,
+                f"u-{i}",
+                device_id(i),
+                True,
+                key=f"k{i}",
+                source=Source.SCHEDULE,
+                due_at=now,
+            )
+            rows.append({**new_row(new, now), "status": Status.SUCCEEDED, "finished_at": now})
+        with engine.begin() as conn:
+            for chunk in chunks(rows, CHUNK):
+                conn.execute(insert(Action), chunk)
+        dispatcher = CeleryDispatcher(make_celery(Settings(redis_url=args.redis)))
+        times = []
+        for k in range(args.sweeps):
+            at = now + timedelta(seconds=5 * k)
+            t0 = time.perf_counter()
+            if store.anything_open():  # as Scheduler.sweep does
+                store.enqueue(None, dispatcher, at)
+                store.requeue_stale(dispatcher, at, timedelta(minutes=16), lost_after=LOST_AFTER)
+            times.append((time.perf_counter() - t0) * 1e6)
+        engine.dispose()
+    times.sort()
+    return {
+        "database": "postgresql" if args.database else "sqlite",
+        "history": args.history,
+        "sweeps": args.sweeps,
+        "median_us": round(times[len(times) // 2]),
+        "p99_us": round(times[int(len(times) * 0.99)]),
+        "max_us": round(times[-1]),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--devices", type=int, default=220, help="switches at the boundary (220)")
@@ -219,7 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=1200.0, help="s after the kill (1200)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--idle-sweep", action="store_true", help="only time the sweep with nothing open"
+    )
+    parser.add_argument("--history", type=int, default=10_000, help="final actions (10,000)")
+    parser.add_argument("--sweeps", type=int, default=1000, help="sweeps timed (1,000)")
     args = parser.parse_args(argv)
+    if args.idle_sweep:
+        print(json.dumps(idle_sweep(args), indent=2))
+        return 0
 
     def on_term(_sig: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -215,6 +215,8 @@ class Scheduler:
     def sweep(self, now: datetime) -> None:
         """Hand over actions recorded but never sent, and those whose message was lost."""
         self._next_sweep = now + SWEEP_EVERY
+        if not self.store.anything_open():
+            return
         stranded = self.store.enqueue(None, self.dispatcher, now)
         stale = self.store.requeue_stale(
             self.dispatcher, now, self.requeue_after, lost_after=LOST_AFTER

@@ -265,6 +265,12 @@ class ActionStore:
             raise
         return claimed
 
+    def anything_open(self) -> bool:
+        """Whether any action is pending, queued or running: one indexed lookup
+        (``ix_actions_status``), the whole of an idle sweep."""
+        with self.engine.connect() as conn:
+            return conn.execute(_ANY_OPEN).first() is not None
+
     def requeue_stale(
         self,
         dispatcher: Dispatcher,
@@ -311,6 +317,13 @@ class ActionStore:
             )
         dispatch_in_order(resent, dispatcher)
         return resent
+
+
+_ANY_OPEN = (
+    select(Action.id)
+    .where(Action.status.in_([Status.PENDING, Status.QUEUED, Status.RUNNING]))
+    .limit(1)
+)
 
 
 def _untouched_since(since: datetime) -> tuple[Any, ...]:
