@@ -77,10 +77,12 @@ log = logging.getLogger("shiftswitch.scheduler")
 
 HORIZON = timedelta(minutes=30)  # how far ahead transitions are planned (in memory only)
 RECONCILE_EVERY = timedelta(minutes=5)
-SWEEP_EVERY = timedelta(minutes=1)
-# An open action untouched this long that no message in the broker names is sent again: a
-# scheduler died between claiming it and sending it, or Redis lost the message.
-LOST_AFTER = timedelta(minutes=1)
+# Every few seconds the sweep puts back in the queue the messages of workers that died (their
+# heartbeat gone), and sends again an open action untouched for LOST_AFTER that no message
+# covers: a scheduler died between claiming it and sending it, or Redis lost the message.
+# When nothing open is that old, a sweep is one indexed query (and the claim of stranded ones).
+SWEEP_EVERY = timedelta(seconds=5)
+LOST_AFTER = timedelta(seconds=15)
 STALL = timedelta(minutes=2)  # a longer gap between ticks is handled like a restart
 NEVER = datetime.max.replace(tzinfo=UTC)
 READ_BACKS_EVERY = timedelta(seconds=2)  # how often the read-backs that are due are looked for
@@ -263,6 +265,8 @@ class Scheduler:
     def sweep(self, now: datetime) -> None:
         """Hand over actions recorded but never sent, and those whose message was lost."""
         self._next_sweep = now + SWEEP_EVERY
+        if not self.store.anything_open():
+            return
         stranded = self.store.enqueue(None, self.dispatcher, now)
         stale = self.store.requeue_stale(
             self.dispatcher, now, self.requeue_after, lost_after=LOST_AFTER

@@ -21,10 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
 
-from shiftswitch.broker import Dispatcher
+from shiftswitch.broker import Dispatcher, Recovering
 from shiftswitch.holds import paused_condition
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.planner import Transition
+from shiftswitch.recovery import Holdings, lost
 from shiftswitch.roster.model import Account, Agent, Roster
 
 T = TypeVar("T")
@@ -264,6 +265,12 @@ class ActionStore:
             raise
         return claimed
 
+    def anything_open(self) -> bool:
+        """Whether any action is pending, queued or running: one indexed lookup
+        (``ix_actions_status``), the whole of an idle sweep."""
+        with self.engine.connect() as conn:
+            return conn.execute(_ANY_OPEN).first() is not None
+
     def requeue_stale(
         self,
         dispatcher: Dispatcher,
@@ -273,42 +280,79 @@ class ActionStore:
     ) -> list[Action]:
         """Hand again to the broker the open actions whose task message is lost.
 
-        A message can be lost: Redis restarted without persistence, or a scheduler died between
-        claiming actions and sending them. When the broker can say which actions its messages
-        name (:meth:`Dispatcher.held`), an action untouched for ``lost_after`` that no message
-        names is lost; and, whatever the broker says, one untouched for ``grace`` (longer than
-        a message can wait unseen: a message kombu never restored counts as lost then). Workers
-        skip actions already final, so a duplicate message is harmless.
+        A message can be lost: a worker died holding it, Redis lost its data (restarted without
+        persistence), or a scheduler died between claiming actions and sending them. When the
+        broker can put back the messages of dead workers and say what the others cover
+        (:class:`~shiftswitch.broker.Recovering`; else :meth:`Dispatcher.held`), an action
+        untouched for ``lost_after`` that no message covers is lost; and, whatever the broker
+        says, one untouched for ``grace`` (see :func:`~shiftswitch.recovery.lost`). Workers skip
+        actions already final and take a user's actions one at a time, so a duplicate message
+        sends nothing twice.
+
+        Costs one indexed query when no open action is old enough to be lost; only then is the
+        broker asked.
         """
-        held = dispatcher.held() if lost_after is not None else None
-        soon = now - (lost_after if held is not None and lost_after is not None else grace)
-        late = now - grace
-
-        def untouched(action: Action, since: datetime) -> bool:
-            return all(
-                t is None or t < since
-                for t in (action.retry_at, action.enqueued_at, action.started_at)
-            )
-
+        since = now - (grace if lost_after is None else min(grace, lost_after))
+        with self.autocommit() as session:
+            candidates = list(session.scalars(_open_untouched(since)))
+        if not candidates:
+            return []
+        holdings = _holdings(dispatcher) if lost_after is not None else None
+        stale = lost(candidates, holdings, now, lost_after or grace, grace)
+        if not stale:
+            return []
         with self.sessions.begin() as session:
-            stale = [
-                action
-                for action in session.scalars(
-                    select(Action).where(
-                        Action.status.in_([Status.QUEUED, Status.RUNNING]),
-                        ~paused_condition(Action.account),
-                        or_(Action.retry_at.is_(None), Action.retry_at < soon),
-                        or_(Action.enqueued_at.is_(None), Action.enqueued_at < soon),
-                        or_(Action.started_at.is_(None), Action.started_at < soon),
-                    )
+            # Only those still open and untouched: another scheduler's sweep, or a worker, may
+            # have moved them since they were read.
+            resent = list(
+                session.scalars(
+                    update(Action)
+                    .where(Action.id.in_([a.id for a in stale]))
+                    .where(*_untouched_since(since))
+                    .where(Action.status.in_([Status.QUEUED, Status.RUNNING]))
+                    .values(enqueued_at=now)
+                    .returning(Action),
+                    execution_options={"synchronize_session": False},
                 )
-                # in no message; or in one that nobody has acted on for the whole grace
-                if held is None or action.id not in held or untouched(action, late)
-            ]
-            for action in stale:
-                action.enqueued_at = now
-        dispatch_in_order(stale, dispatcher)
-        return stale
+            )
+        dispatch_in_order(resent, dispatcher)
+        return resent
+
+
+_ANY_OPEN = (
+    select(Action.id)
+    .where(Action.status.in_([Status.PENDING, Status.QUEUED, Status.RUNNING]))
+    .limit(1)
+)
+
+
+def _untouched_since(since: datetime) -> tuple[Any, ...]:
+    return (
+        or_(Action.retry_at.is_(None), Action.retry_at < since),
+        or_(Action.enqueued_at.is_(None), Action.enqueued_at < since),
+        or_(Action.started_at.is_(None), Action.started_at < since),
+    )
+
+
+def _open_untouched(since: datetime) -> Any:
+    """Queued and running actions (``ix_actions_status``) untouched since ``since``, not
+    paused."""
+    return select(Action).where(
+        Action.status.in_([Status.QUEUED, Status.RUNNING]),
+        *_untouched_since(since),
+        ~paused_condition(Action.account),
+    )
+
+
+def _holdings(dispatcher: Dispatcher) -> Holdings | None:
+    """What the broker's messages cover, once it has put back those of dead workers; from
+    the ids its messages name when it cannot do more; None: it cannot tell."""
+    if isinstance(dispatcher, Recovering):
+        return dispatcher.recover()
+    held = dispatcher.held()
+    if held is None:
+        return None
+    return Holdings.naming(held)
 
 
 def dispatch_in_order(actions: Sequence[Action], dispatcher: Dispatcher) -> None:

@@ -11,20 +11,31 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from celery import Celery
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
+from shiftswitch.coordination import SETTLE, read_beats
 from shiftswitch.models import Action
+from shiftswitch.recovery import Holdings, cover, orphans
 from shiftswitch.settings import Settings
+
+log = logging.getLogger("shiftswitch.broker")
 
 APPLY_TASK = "shiftswitch.apply"
 QUEUE = "shiftswitch"
 UNACKED_KEY = "unacked"  # kombu's Redis transport: messages taken by workers, not yet acked
+UNACKED_INDEX_KEY = "unacked_index"  # ... and when each was taken (seconds, the worker's clock)
+# A message a worker took this long ago is named by its heartbeat, if the worker lives: longer
+# than a beat (coordination.BEAT_EVERY), with room for clocks a few seconds apart.
+ORPHAN_AFTER = 10.0
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -89,6 +100,17 @@ class Dispatcher(Protocol):
         ...
 
 
+@runtime_checkable
+class Recovering(Protocol):
+    """A dispatcher that also knows which messages live workers hold."""
+
+    def recover(self, grace: float = ORPHAN_AFTER) -> Holdings | None:
+        """Put back in the queue the messages of workers that died (taken more than ``grace``
+        seconds ago, held by no live worker); then what every message covers. None: cannot
+        tell (Redis unreachable, or the workers' heartbeats not settled yet)."""
+        ...
+
+
 class CeleryDispatcher:
     """Sends the users' actions as task messages, a few users to a message.
 
@@ -102,6 +124,8 @@ class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
         self._app = app
         self.messages = 0  # sent so far
+        self.restored = 0  # messages of dead workers put back in the queue so far
+        self._redis: Redis | None = None
 
     def dispatch(self, groups: Sequence[Group]) -> None:
         for batch in batches(groups):
@@ -132,15 +156,95 @@ class CeleryDispatcher:
                 ids |= _action_ids(json.dumps(json.loads(raw)[0]))
         return ids
 
+    def recover(self, grace: float = ORPHAN_AFTER) -> Holdings | None:
+        """Put back in the queue, first in line, the messages that workers took and no live
+        worker holds (the worker died), as kombu would after the visibility timeout; then what
+        the messages in the queue, those taken, and those live workers hold cover.
+
+        Only this app's task messages are touched. A message taken less than ``grace`` seconds
+        ago is left alone: its worker may not have named it in a heartbeat yet.
+        """
+        try:
+            client = self._client()
+            beats = read_beats(client)
+            if beats.settling:
+                # Redis lost its data a moment ago: the live workers beat again within a
+                # second or two. Wait for them rather than judge without them.
+                time.sleep(min(beats.settling, SETTLE))
+                beats = read_beats(client)
+                if beats.settling:
+                    return None
+            index: Any = client.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True)
+            taken = {bytes(tag).decode(): float(at) for tag, at in index}
+            dead = orphans(taken, beats.tags, beats.now, grace)
+            restored = sum(_restore(client, tag) for tag in dead)
+            waiting = client.lrange(QUEUE, 0, -1)
+            held = client.hvals(UNACKED_KEY)
+        except (RedisError, ValueError):  # unreachable, or a URL redis-py cannot open
+            return None
+        if restored:
+            self.restored += restored
+            log.warning("restored=%d messages of workers that died, back in the queue", restored)
+        holdings = Holdings()
+        holdings.add(beats.owners)
+        for raw in waiting:
+            holdings.add(cover(_kwargs(raw)))
+        for raw in held:
+            with suppress(ValueError, TypeError, IndexError):
+                holdings.add(cover(_kwargs(json.loads(raw)[0])))
+        return holdings
+
+    def _client(self) -> Redis:
+        if self._redis is None:
+            self._redis = Redis.from_url(self._app.conf.broker_url, socket_timeout=10)
+        return self._redis
+
+
+def _restore(client: Redis, tag: str) -> bool:
+    """Move the message taken under ``tag`` from kombu's unacknowledged ones back to the front
+    of the queue, in one transaction that a worker's ack in between makes start again (then the
+    message is gone, and nothing is done). False when it is gone, or not one of ours."""
+    restored = False
+
+    def move(pipe: Pipeline) -> None:
+        nonlocal restored
+        raw = pipe.hget(UNACKED_KEY, tag)
+        entry = json.loads(raw) if raw else None
+        payload = entry[0] if entry else None
+        pipe.multi()
+        if not isinstance(payload, dict) or payload.get("headers", {}).get("task") != APPLY_TASK:
+            restored = False
+            return  # gone (acked), or another application's: not ours to judge
+        payload["headers"]["redelivered"] = True
+        with suppress(KeyError, TypeError):
+            payload["properties"]["delivery_info"]["redelivered"] = True
+        pipe.zrem(UNACKED_INDEX_KEY, tag)
+        pipe.hdel(UNACKED_KEY, tag)
+        pipe.rpush(QUEUE, json.dumps(payload))  # workers pop from the right: taken next
+        restored = True
+
+    client.transaction(move, UNACKED_KEY)
+    return restored
+
+
+def _kwargs(payload: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The keyword arguments of a kombu message (its JSON, or the decoded payload); empty if it
+    is not one of ours."""
+    try:
+        message = json.loads(payload) if isinstance(payload, bytes | str) else payload
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        _args, kwargs, _embed = json.loads(body)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}
+    return kwargs if isinstance(kwargs, Mapping) else {}
+
 
 def _action_ids(raw: bytes | str) -> set[int]:
     """The action ids a kombu message payload names; none if it is not one of ours."""
+    kwargs = _kwargs(raw)
     try:
-        payload = json.loads(raw)
-        body = payload["body"]
-        if payload.get("properties", {}).get("body_encoding") == "base64":
-            body = base64.b64decode(body)
-        _args, kwargs, _embed = json.loads(body)
         users = kwargs.get("batch") or [{"actions": kwargs.get("actions") or []}]
         return {int(a["id"]) for user in users for a in user["actions"]}
     except (ValueError, TypeError, KeyError, AttributeError):

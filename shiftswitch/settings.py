@@ -46,7 +46,7 @@ class Settings:
     visibility_timeout: float = 900.0
     # A worker holds a user's lock while it applies that user's switches; a worker that dies
     # holding it frees it after this long. It must exceed one request's time.
-    lock_ttl: float = 30.0
+    lock_ttl: float = 20.0
     # A request whose answer never came may still land until this long after it was sent; the
     # device is read back then (SPEC §4).
     read_back_after: float = 30.0
@@ -71,7 +71,7 @@ class Settings:
             retry=retry,
             http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1),
             visibility_timeout=_number(env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1),
-            lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 30.0, low=1),
+            lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 20.0, low=1),
             read_back_after=_number(env, "SHIFTSWITCH_READ_BACK_AFTER", 30.0, low=1),
             drift_every=_number(env, "SHIFTSWITCH_DRIFT_EVERY", DEFAULT_DRIFT_EVERY, low=0),
         )

@@ -153,8 +153,9 @@ def spawn_scheduler(
     )
     if wait:
         wait_until(
-            lambda: "scheduler starting" in log.read_text(errors="replace")
-            or proc.poll() is not None,
+            lambda: (
+                "scheduler starting" in log.read_text(errors="replace") or proc.poll() is not None
+            ),
             30,
             "scheduler starting",
         )

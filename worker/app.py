@@ -4,7 +4,8 @@
 this app, configured the same way in the app and its signals: a pool of threads
 (``worker_pool``, ``worker_concurrency``), shiftswitch's log format and levels
 (``setup_logging``), Prometheus metrics when ``SHIFTSWITCH_METRICS_PORT`` is set
-(``worker_init``), and neither gossip nor mingle (its ``Worker`` class). Settings are read at the
+(``worker_init``), a heartbeat naming the task messages it holds (``worker_ready`` to
+``worker_shutdown``), and neither gossip nor mingle (its ``Worker`` class). Settings are read at the
 entry point (the CLI, or :func:`__getattr__` for Celery's ``-A``); the database engine, Redis
 and Exotel clients are built on the first task, in the worker process, never at import.
 """
@@ -14,20 +15,24 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from celery import Celery, signals
+from celery.worker import state as worker_state
 from redis import Redis
+from redis.exceptions import RedisError
 
 from shiftswitch import logs, metrics
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
-from shiftswitch.coordination import Lock, RateLimiter
+from shiftswitch.coordination import BEAT_EVERY, Heartbeat, Lock, RateLimiter
 from shiftswitch.db import make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
+from shiftswitch.recovery import Holdings, cover
 from shiftswitch.roster.source import reads_stored
 from shiftswitch.settings import (
     CONNECT_TIMEOUT,
@@ -122,6 +127,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
     context: list[WorkerContext] = []
     guard = threading.Lock()
     threads = [DEFAULT_CONCURRENCY]
+    beating: list[Beating] = []
 
     def on_worker_init(sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is not app:  # another app's worker, in a test
@@ -130,10 +136,23 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         if metrics_port:
             metrics.serve(metrics_port)
 
+    def on_worker_ready(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app or beating:  # sender: the consumer
+            return
+        worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
+        beating.append(Beating(Heartbeat(Redis.from_url(settings.redis_url), worker)))
+        beating[0].start()
+
+    def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
+        while beating:
+            beating.pop().stop()
+
     def on_setup_logging(loglevel: Any = None, **_: Any) -> None:
         configure_logging(loglevel)
 
     signals.worker_init.connect(on_worker_init, weak=False)
+    signals.worker_ready.connect(on_worker_ready, weak=False)
+    signals.worker_shutdown.connect(on_worker_shutdown, weak=False)
     signals.setup_logging.connect(on_setup_logging, weak=False)
     app.Worker = _alone(app.Worker)
 
@@ -167,6 +186,72 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
                 log.error("owner=%s could not be sent again: %s", user["owner"], exc)
 
     return app
+
+
+class Beating:
+    """This worker process's heartbeat (:class:`~shiftswitch.coordination.Heartbeat`), renewed
+    every :data:`~shiftswitch.coordination.BEAT_EVERY` s by a daemon thread: the task messages
+    the process holds (waiting for a thread, running, or kept until their countdown) by
+    delivery tag, and the users they cover. The scheduler's sweep puts back in the queue the
+    messages of a worker whose heartbeat is gone, and never those of a live one."""
+
+    def __init__(self, heartbeat: Heartbeat, every: float = BEAT_EVERY) -> None:
+        self.heartbeat = heartbeat
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.beat()  # before the first message is taken
+        self._thread.start()
+
+    def beat(self) -> None:
+        tags, holdings = set(), Holdings()
+        for request in held_requests():
+            tag = getattr(getattr(request, "message", None), "delivery_tag", None)
+            if tag is not None:
+                tags.add(str(tag))
+                holdings.add(cover(getattr(request, "kwargs", None) or {}))
+        try:
+            self.heartbeat.beat(tags, holdings.owners)
+        except RedisError as exc:  # the next beat tries again; missing several is dying
+            log.warning("heartbeat not renewed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._every * 2)
+        try:
+            self.heartbeat.stop()
+        except RedisError as exc:
+            log.warning("heartbeat not removed: %s", exc)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.beat()
+            except Exception:  # never let the heartbeat die with a live worker
+                log.exception("heartbeat failed")
+
+
+def held_requests() -> list[Any]:
+    """The task requests this process holds: reserved, running, or scheduled for a countdown
+    (Celery's worker state, which other threads change while this reads it)."""
+    found: dict[int, Any] = {}
+    sources: Iterable[Any] = (
+        worker_state.requests.values,
+        worker_state.reserved_requests,
+        worker_state.active_requests,
+        getattr(worker_state, "scheduled_requests", ()),
+    )
+    for source in sources:
+        for _ in range(5):
+            try:
+                items = list(source() if callable(source) else source)
+            except RuntimeError:  # changed size while copied: copy again
+                continue
+            found.update((id(r), r) for r in items)
+            break
+    return list(found.values())
 
 
 def _alone(base: type[Any]) -> type[Any]:

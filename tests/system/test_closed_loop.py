@@ -191,9 +191,7 @@ def test_a_drift_check_finds_a_phone_turned_on_in_the_app_and_never_delays_a_bou
         assert puts(p) == []  # nothing drifted: nothing sent
 
         p.control("PUT", "devices/acme_corp/u-50/100050", {"available": True})  # in the app
-        wait_until(
-            lambda: any(c.drifted for c in checks(p, "drift")), 30, "the drift found"
-        )
+        wait_until(lambda: any(c.drifted for c in checks(p, "drift")), 30, "the drift found")
         wait_until(lambda: not on_in_sandbox(p, 50), 15, "the phone OFF again")
         assert [(r["device_id"], r["body"]) for r in puts(p) if r["device_id"] == "100050"] == [
             ("100050", {"available": False})
