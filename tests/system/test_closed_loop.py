@@ -25,7 +25,6 @@ from sqlalchemy import select
 from shiftswitch.models import RemoteCheck
 from tests.pipeline import Pipeline, pipeline, roster_yaml, wait_until
 
-pytestmark = pytest.mark.timeout(120) if hasattr(pytest.mark, "timeout") else []
 
 
 def users(count: int, on: Sequence[int] = ()) -> list[dict[str, Any]]:
