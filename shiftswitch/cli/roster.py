@@ -12,7 +12,7 @@ from datetime import timedelta
 import click
 
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context, table
-from shiftswitch.cli.options import by_option
+from shiftswitch.cli.options import VERSION, by_option
 from shiftswitch.planner import Transition
 from shiftswitch.problems import RosterError, count
 from shiftswitch.roster.diff import RosterDiff, transition_changes
@@ -69,7 +69,9 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
 
 
 @roster.command("export")
-@click.option("--version", "number", type=int, metavar="N", help="A past version (default: now).")
+@click.option(
+    "--version", "number", type=VERSION, metavar="N", help="A past version (default: now)."
+)
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
 @pass_context
 def roster_export(ctx: Context, number: int | None, output: str | None) -> None:
@@ -173,7 +175,7 @@ def roster_versions(ctx: Context, as_json: bool) -> None:
 
 
 @roster.command("rollback")
-@click.argument("number", type=int, metavar="N")
+@click.argument("number", type=VERSION, metavar="N")
 @by_option
 @pass_context
 def roster_rollback(ctx: Context, number: int, by: str | None) -> None:

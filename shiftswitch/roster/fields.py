@@ -35,6 +35,16 @@ _SECRET_KEY = re.compile(
     r"(api_?key|api_?token|token|password|passwd|secret|credential|authori[sz]ation)", re.I
 )
 MAX_DURATION = timedelta(days=31)
+# A rate limit's count per window: far above any Exotel account's, and short enough to store.
+MAX_RATE_COUNT = 1_000_000
+# The years a roster's date-times may fall in: far enough from datetime's ends that shown in
+# any zone, or moved by the planner, they stay within them.
+MIN_YEAR, MAX_YEAR = 1971, 9000
+
+
+def within_years(instant: datetime) -> bool:
+    """Whether ``instant`` (UTC) falls in the years a roster may name."""
+    return MIN_YEAR <= instant.year <= MAX_YEAR
 
 
 def names_credential(key: str) -> bool:
@@ -179,6 +189,13 @@ class FieldReader:
             self.error(
                 path, f"bad rate limit {quote(raw)}; write N/s or N/min with N > 0, e.g. 50/min"
             )
+        elif rate is not None and rate.count > MAX_RATE_COUNT:
+            self.error(
+                path,
+                f"rate limit {quote(raw)} is over {MAX_RATE_COUNT:,} per window; "
+                "write the account's own limit, e.g. 50/min",
+            )
+            return None
         return rate
 
     def base_url(self, value: Value, path: Place) -> str | None:
@@ -265,4 +282,7 @@ class FieldReader:
         parsed = parse_instant(raw, zone, end=end)
         if parsed is None:
             self.error(path, f"bad date-time {quote(raw)}; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+        elif not within_years(parsed):
+            self.error(path, f"date-time {quote(raw)} is not in the years {MIN_YEAR} to {MAX_YEAR}")
+            return None
         return parsed
