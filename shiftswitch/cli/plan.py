@@ -14,9 +14,10 @@ from shiftswitch.cli.options import roster_option
 from shiftswitch.clock import local_to_utc
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import count, quote
-from shiftswitch.roster.fields import MAX_YEAR, MIN_YEAR
 from shiftswitch.roster.model import Roster
 from shiftswitch.roster.store import DATABASE
+
+MIN_YEAR, MAX_YEAR = 1971, 9000  # instants shiftswitch plans for; far from datetime's limits
 
 
 def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:

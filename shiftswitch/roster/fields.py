@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,14 +37,16 @@ _SECRET_KEY = re.compile(
 MAX_DURATION = timedelta(days=31)
 # A rate limit's count per window: far above any Exotel account's, and short enough to store.
 MAX_RATE_COUNT = 1_000_000
-# The years a roster's date-times may fall in: far enough from datetime's ends that shown in
-# any zone, or moved by the planner, they stay within them.
-MIN_YEAR, MAX_YEAR = 1971, 9000
+# The date-times a roster may name: two days clear of the ends of datetime's calendar, so that
+# shown in any zone they stay within it.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+CALENDAR = f"from {EARLIEST.date().isoformat()} to {LATEST.date().isoformat()} (UTC)"
 
 
-def within_years(instant: datetime) -> bool:
-    """Whether ``instant`` (UTC) falls in the years a roster may name."""
-    return MIN_YEAR <= instant.year <= MAX_YEAR
+def within_calendar(instant: datetime) -> bool:
+    """Whether ``instant`` is one a roster may name (see :data:`CALENDAR`)."""
+    return EARLIEST <= instant <= LATEST
 
 
 def names_credential(key: str) -> bool:
@@ -282,7 +284,7 @@ class FieldReader:
         parsed = parse_instant(raw, zone, end=end)
         if parsed is None:
             self.error(path, f"bad date-time {quote(raw)}; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
-        elif not within_years(parsed):
-            self.error(path, f"date-time {quote(raw)} is not in the years {MIN_YEAR} to {MAX_YEAR}")
+        elif not within_calendar(parsed):
+            self.error(path, f"date-time {quote(raw)} is too far out; write one {CALENDAR}")
             return None
         return parsed
