@@ -35,7 +35,9 @@ def roster_validate(ctx: Context, file: str | None) -> None:
     """Check FILE (default: $SHIFTSWITCH_ROSTER or schedules.yaml).
 
     Exit 0 when valid; otherwise every problem with its place, and exit 1. Conflicts (an agent
-    ON on two devices at once) are looked for in the next 28 days.
+    ON on two devices at once) are looked for in the next 28 days. A file over 32 MiB, with
+    more than 2,000,000 values (aliases counted in full each time), nested more than 32 levels
+    or with a value over 1,024 characters is refused at once.
     """
     path = file or ctx.settings.roster_path
     report = validate_text(read_text(path), ctx.clock.now())

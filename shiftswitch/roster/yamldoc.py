@@ -103,18 +103,24 @@ def load(text: str, limits: Limits = LIMITS) -> Document:
     # while it is built halves the time for big rosters.
     paused = gc.isenabled()
     gc.disable()
-    loader = _LOADER(text)
+    loader = None
     try:
+        # In the try: PyYAML's own reader checks the characters as it is made.
+        loader = _LOADER(text)
         return _Builder(limits).document(loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = exc.problem or exc.context or "invalid YAML"
         raise RosterError([Problem((), f"YAML syntax error: {what}", line)]) from None
-    except yaml.YAMLError as exc:
-        raise RosterError([Problem((), f"YAML syntax error: {exc}")]) from None
+    except yaml.YAMLError as exc:  # a character YAML does not allow: the reader's own error
+        what = (str(exc).splitlines() or ["invalid YAML"])[0]
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        raise RosterError([Problem((), f"YAML syntax error: {what}", line)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
         if paused:
             gc.enable()
 

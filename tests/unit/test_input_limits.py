@@ -115,6 +115,13 @@ def test_alias_and_document_mistakes_are_one_line(text: str, message: str) -> No
     assert refusal(text) == message
 
 
+def test_a_character_yaml_does_not_allow_is_one_line_with_its_line() -> None:
+    assert refusal("a: 1\nb: \x07\n").startswith(
+        "line 2: (document): YAML syntax error: unacceptable character #x0007: "
+    )
+    assert "\n" not in refusal("a: 1\nb: \x07\n")
+
+
 def test_nesting_deeper_than_the_limit_is_refused_with_its_place() -> None:
     def nested(depth: int) -> str:  # ``depth`` mappings, the root among them
         return "a: " + "{a: " * (depth - 1) + "x" + "}" * (depth - 1) + "\n"
