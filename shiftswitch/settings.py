@@ -58,10 +58,12 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         retry = RetryPolicy(
-            base_delay=_number(env, "SHIFTSWITCH_RETRY_BASE_DELAY", 1.0, low=0.01),
-            max_delay=_number(env, "SHIFTSWITCH_RETRY_MAX_DELAY", 300.0, low=0.01),
-            max_attempts=int(_number(env, "SHIFTSWITCH_RETRY_MAX_ATTEMPTS", 8, low=1, whole=True)),
-            max_age=_number(env, "SHIFTSWITCH_RETRY_MAX_AGE", 1800.0, low=1),
+            base_delay=_number(env, "SHIFTSWITCH_RETRY_BASE_DELAY", 1.0, low=0.01, high=HOUR),
+            max_delay=_number(env, "SHIFTSWITCH_RETRY_MAX_DELAY", 300.0, low=0.01, high=DAY),
+            max_attempts=int(
+                _number(env, "SHIFTSWITCH_RETRY_MAX_ATTEMPTS", 8, low=1, high=1000, whole=True)
+            ),
+            max_age=_number(env, "SHIFTSWITCH_RETRY_MAX_AGE", 1800.0, low=1, high=WEEK),
         )
         settings = cls(
             database_url=database_url(env),
@@ -69,11 +71,15 @@ class Settings:
             roster_path=env.get("SHIFTSWITCH_ROSTER") or DEFAULT_ROSTER,
             roster_source=_roster_source(env),
             retry=retry,
-            http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1),
-            visibility_timeout=_number(env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1),
-            lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 20.0, low=1),
-            read_back_after=_number(env, "SHIFTSWITCH_READ_BACK_AFTER", 30.0, low=1),
-            drift_every=_number(env, "SHIFTSWITCH_DRIFT_EVERY", DEFAULT_DRIFT_EVERY, low=0),
+            http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1, high=HOUR),
+            visibility_timeout=_number(
+                env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1, high=WEEK
+            ),
+            lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 20.0, low=1, high=DAY),
+            read_back_after=_number(env, "SHIFTSWITCH_READ_BACK_AFTER", 30.0, low=1, high=DAY),
+            drift_every=_number(
+                env, "SHIFTSWITCH_DRIFT_EVERY", DEFAULT_DRIFT_EVERY, low=0, high=WEEK
+            ),
         )
         if settings.visibility_timeout <= retry.max_delay:
             raise ConfigError(
@@ -115,19 +121,31 @@ def _roster_source(env: Mapping[str, str]) -> str:
 CONNECT_TIMEOUT = 3.05  # seconds; a little over a multiple of TCP's 3 s retransmission window
 
 
+# Upper bounds of the settings in seconds: far above any sensible value, and within what
+# timedelta, Redis expiry times and socket timeouts accept (1e308 seconds is in none of them).
+HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
+
+
 def _number(
-    env: Mapping[str, str], name: str, default: float, *, low: float, whole: bool = False
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    low: float,
+    high: float,
+    whole: bool = False,
 ) -> float:
     raw = env.get(name)
     if not raw:
         return default
     try:
         value = int(raw) if whole else float(raw)
-    except ValueError:
+    except ValueError:  # also a whole number of thousands of digits
         value = None
-    if value is None or not math.isfinite(value) or value < low:
+    if value is None or not math.isfinite(value) or not low <= value <= high:
         kind = "a whole number" if whole else "a number of seconds"
-        raise ConfigError(f"{name}={raw!r}: must be {kind}, at least {low:g}")
+        shown = raw if len(raw) <= 40 else f"{raw[:20]}... ({len(raw)} characters)"
+        raise ConfigError(f"{name}={shown!r}: must be {kind} from {low:g} to {high:g}")
     return value
 
 

@@ -30,6 +30,7 @@ from shiftswitch.models import FINAL_STATUSES, Action, Status
 from shiftswitch.problems import count
 from shiftswitch.reports import UsageProblem, action_row, manual_action
 from shiftswitch.roster import yamldoc
+from shiftswitch.roster.fields import LATEST, within_calendar
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import parse_instant
 from shiftswitch.roster.store import who
@@ -87,9 +88,10 @@ def _device_command(available: bool) -> click.Command:
             if agent is None:
                 raise click.UsageError("--until holds a roster device: give AGENT [DEVICE]")
             hold_until = parse_instant(until, roster.zone)
-            if hold_until is None or hold_until <= now:
+            if hold_until is None or hold_until <= now or not within_calendar(hold_until):
                 raise click.BadParameter(
-                    f"{until!r} is not a date-time after now; write e.g. 2026-12-01T18:00",
+                    f"{until!r} is not a date-time after now, before {LATEST:%Y-%m-%d}; "
+                    "write e.g. 2026-12-01T18:00",
                     param_hint="--until",
                 )
         try:

@@ -36,3 +36,6 @@ account_option = click.option(
 by_option = click.option(
     "--by", metavar="NAME", help="Who makes the change, for the version (default: the OS user)."
 )
+
+# A roster version's number, as the database stores it (a 32-bit integer).
+VERSION = click.IntRange(1, 2**31 - 1)

@@ -17,6 +17,7 @@ from shiftswitch.cli.roster import report_write
 from shiftswitch.models import RosterOverride
 from shiftswitch.problems import RosterError, count, quote
 from shiftswitch.roster.dump import dump, local_time
+from shiftswitch.roster.fields import CALENDAR, within_calendar
 from shiftswitch.roster.model import Override, Roster, parse_instant
 from shiftswitch.roster.store import NoRoster, RosterStore, who
 from shiftswitch.roster.tables import override_key
@@ -215,9 +216,9 @@ def _instant(text: str, roster: Roster, now: datetime, hint: str, *, end: bool) 
     if text.strip().lower() == "now":
         return now.replace(microsecond=0)
     parsed = parse_instant(text, roster.zone, end=end)
-    if parsed is None:
+    if parsed is None or not within_calendar(parsed):
         raise click.BadParameter(
-            f"{quote(text)} is not a date or date-time; write e.g. 2026-12-01T09:00, "
+            f"{quote(text)} is not a date or date-time {CALENDAR}; write e.g. 2026-12-01T09:00, "
             "2026-12-24 or now",
             param_hint=hint,
         )

@@ -12,7 +12,7 @@ from datetime import timedelta
 import click
 
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context, table
-from shiftswitch.cli.options import by_option
+from shiftswitch.cli.options import VERSION, by_option
 from shiftswitch.planner import Transition
 from shiftswitch.problems import RosterError, count
 from shiftswitch.roster.diff import RosterDiff, transition_changes
@@ -35,7 +35,9 @@ def roster_validate(ctx: Context, file: str | None) -> None:
     """Check FILE (default: $SHIFTSWITCH_ROSTER or schedules.yaml).
 
     Exit 0 when valid; otherwise every problem with its place, and exit 1. Conflicts (an agent
-    ON on two devices at once) are looked for in the next 28 days.
+    ON on two devices at once) are looked for in the next 28 days. A file over 32 MiB, with
+    more than 2,000,000 values (aliases counted in full each time), nested more than 32 levels
+    or with a value over 1,024 characters is refused at once.
     """
     path = file or ctx.settings.roster_path
     report = validate_text(read_text(path), ctx.clock.now())
@@ -69,7 +71,9 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
 
 
 @roster.command("export")
-@click.option("--version", "number", type=int, metavar="N", help="A past version (default: now).")
+@click.option(
+    "--version", "number", type=VERSION, metavar="N", help="A past version (default: now)."
+)
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
 @pass_context
 def roster_export(ctx: Context, number: int | None, output: str | None) -> None:
@@ -173,7 +177,7 @@ def roster_versions(ctx: Context, as_json: bool) -> None:
 
 
 @roster.command("rollback")
-@click.argument("number", type=int, metavar="N")
+@click.argument("number", type=VERSION, metavar="N")
 @by_option
 @pass_context
 def roster_rollback(ctx: Context, number: int, by: str | None) -> None:

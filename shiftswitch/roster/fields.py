@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +35,18 @@ _SECRET_KEY = re.compile(
     r"(api_?key|api_?token|token|password|passwd|secret|credential|authori[sz]ation)", re.I
 )
 MAX_DURATION = timedelta(days=31)
+# A rate limit's count per window: far above any Exotel account's, and short enough to store.
+MAX_RATE_COUNT = 1_000_000
+# The date-times a roster may name: two days clear of the ends of datetime's calendar, so that
+# shown in any zone they stay within it.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+CALENDAR = f"from {EARLIEST.date().isoformat()} to {LATEST.date().isoformat()} (UTC)"
+
+
+def within_calendar(instant: datetime) -> bool:
+    """Whether ``instant`` is one a roster may name (see :data:`CALENDAR`)."""
+    return EARLIEST <= instant <= LATEST
 
 
 def names_credential(key: str) -> bool:
@@ -179,6 +191,13 @@ class FieldReader:
             self.error(
                 path, f"bad rate limit {quote(raw)}; write N/s or N/min with N > 0, e.g. 50/min"
             )
+        elif rate is not None and rate.count > MAX_RATE_COUNT:
+            self.error(
+                path,
+                f"rate limit {quote(raw)} is over {MAX_RATE_COUNT:,} per window; "
+                "write the account's own limit, e.g. 50/min",
+            )
+            return None
         return rate
 
     def base_url(self, value: Value, path: Place) -> str | None:
@@ -265,4 +284,7 @@ class FieldReader:
         parsed = parse_instant(raw, zone, end=end)
         if parsed is None:
             self.error(path, f"bad date-time {quote(raw)}; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+        elif not within_calendar(parsed):
+            self.error(path, f"date-time {quote(raw)} is too far out; write one {CALENDAR}")
+            return None
         return parsed

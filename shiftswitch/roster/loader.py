@@ -9,6 +9,7 @@ between shifts) live in :mod:`shiftswitch.roster.validation`, which builds on th
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from itertools import pairwise
 from types import MappingProxyType
@@ -30,17 +31,25 @@ from shiftswitch.roster.model import (
     Shift,
     parse_rate,
 )
-from shiftswitch.roster.yamldoc import Document, Value, load
+from shiftswitch.roster.yamldoc import LIMITS, Document, Limits, Value, load, too_large
 
 
-def read_text(path: str) -> str:
-    """The text of the roster file at ``path``; a file that cannot be read is a RosterError."""
+def read_text(path: str, limits: Limits = LIMITS) -> str:
+    """The text of the roster file at ``path``; a file that cannot be read, or is larger than
+    ``limits`` allow, is a RosterError (told before it is read)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return fh.read()
+            problem = too_large(os.fstat(fh.fileno()).st_size, limits)
+            if problem is None:
+                # A file that grows, or a device with no end, is cut just past the limit.
+                text = fh.read(limits.bytes + 1)
+                problem = too_large(len(text), limits)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise RosterError([Problem((), f"cannot read roster: {reason}")], path) from None
+    if problem is not None:
+        raise RosterError([problem], path)
+    return text
 
 
 def parse_roster(text: str) -> Roster:

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
 
 from shiftswitch.logs import event
-from shiftswitch.problems import RosterError
+from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import Roster
 from shiftswitch.roster.store import DATABASE, NoRoster, RosterStore, digest
-from shiftswitch.roster.validation import validate_text, validated_roster
+from shiftswitch.roster.validation import Report, validate_text, validated_roster
 from shiftswitch.settings import ROSTER_SOURCES, Settings
 
 log = logging.getLogger("shiftswitch.scheduler")
@@ -70,7 +70,7 @@ class RosterFile:
     def load(self, now: datetime) -> Roster:
         """The roster now in the file, which must be valid (raises :class:`RosterError`)."""
         text, stamp = self._read()
-        report = validate_text(text, now)
+        report = _validate(text, now)
         if not report.ok:
             raise RosterError(report.errors, self.path)
         assert report.roster is not None
@@ -91,30 +91,35 @@ class RosterFile:
             return None
         try:
             text, stamp = self._read()
-        except RosterError:
+        except RosterError as exc:  # looked at again next tick; said once
+            if self._refused != str(exc):
+                self._refused = str(exc)
+                self._log_refused(exc.problems)
             return None
         self._stamp = stamp
         new = digest(text)
         if new in (self.digest, self._refused):
             return None
-        report = validate_text(text, now)
+        report = _validate(text, now)
         if not report.ok:
             self._refused = new
-            first = report.errors[0].render(self.path)
-            event(
-                log,
-                logging.ERROR,
-                "roster_refused",
-                roster=self.path,
-                problems=len(report.errors),
-                first=first,
-                kept="the last good roster stays in force",
-            )
+            self._log_refused(report.errors)
             return None
         assert report.roster is not None
         self.roster, self.digest, self._refused = report.roster, new, ""
         self.text = text
         return report.roster
+
+    def _log_refused(self, problems: Sequence[Problem]) -> None:
+        event(
+            log,
+            logging.ERROR,
+            "roster_refused",
+            roster=self.path,
+            problems=len(problems),
+            first=problems[0].render(self.path) if problems else "",
+            kept="the last good roster stays in force",
+        )
 
     def _read(self) -> tuple[str, tuple[int, int]]:
         try:
@@ -123,6 +128,18 @@ class RosterFile:
             st = None
         text = read_text(self.path)
         return text, (st.st_mtime_ns, st.st_size) if st else (0, 0)
+
+
+def _validate(text: str, now: datetime) -> Report:
+    """:func:`validate_text`, and a roster that exhausts memory or the stack while being read
+    or checked is refused like any other, so that a running scheduler keeps its last good one
+    (the limits on a document should leave no such roster)."""
+    try:
+        return validate_text(text, now)
+    except (MemoryError, RecursionError) as exc:
+        what = "memory" if isinstance(exc, MemoryError) else "the stack"
+        problem = Problem((), f"reading the roster ran out of {what}; is it the right file?")
+        return Report(None, (problem,), ())
 
 
 class RosterTables:

@@ -5,11 +5,18 @@ problems can point at it, and scalars as the user wrote them. YAML 1.1 turns ``o
 ``False``, an unquoted ``+919953125068`` into an integer (dropping the ``+``) and ``09:00`` into
 a sexagesimal number; here every scalar stays the text that was typed, and the parser decides
 what it means from where it stands.
+
+A document is read within :class:`Limits` (bytes, values, nesting depth, length of one value),
+checked as its events are read, before anything is built from them: a value reached through an
+alias counts its whole size each time, so a few hundred bytes of nested aliases (a "billion
+laughs") are refused at the alias that crosses the limit, in a few milliseconds, instead of
+expanding into gigabytes.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -19,9 +26,33 @@ from shiftswitch.problems import Place, Problem, RosterError, quote
 
 Value: TypeAlias = str | list["Value"] | dict[str, "Value"] | None
 
-# libyaml's parser when PyYAML was built with it: the same nodes and marks, ten times faster.
+# libyaml's parser when PyYAML was built with it: the same events and marks, ten times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+MIB = 1024 * 1024
+# A roster of 10,000 agents and 200 shifts (SPEC §9) is about 1.2 MiB, 120,000 values (keys
+# counted) and 4 levels deep, with no value longer than a few dozen characters; the 100,000-agent
+# benchmark roster is 12 MiB and 1.2 million values.
+MAX_BYTES = 32 * MIB
+MAX_VALUES = 2_000_000
+MAX_DEPTH = 32
+MAX_TEXT = 1024  # characters in one value or key
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How large a document may be: ``bytes`` of text, ``values`` (every key, value and list
+    item, those reached through an alias counted each time), ``depth`` of nesting, and ``text``
+    characters in one value."""
+
+    bytes: int = MAX_BYTES
+    values: int = MAX_VALUES
+    depth: int = MAX_DEPTH
+    text: int = MAX_TEXT
+
+
+LIMITS = Limits()
 
 
 @dataclass(slots=True)
@@ -41,71 +72,256 @@ class Document:
         return self.lines.get(())
 
 
-def load(text: str) -> Document:
-    """Parse ``text``; raise :class:`RosterError` for syntax errors.
+def size_text(n: int) -> str:
+    """A size in bytes for a message: ``40.0 MiB``, ``512 bytes``."""
+    return f"{n / MIB:.1f} MiB" if n >= MIB else f"{n:,} bytes"
+
+
+def too_large(size: int, limits: Limits = LIMITS) -> Problem | None:
+    """The problem with a document of ``size`` bytes, or None when it is within the limit."""
+    if size <= limits.bytes:
+        return None
+    # Just over the limit: a file read no further than that (it grows, or has no end).
+    big = "" if size == limits.bytes + 1 else f"{size_text(size)}, "
+    return Problem(
+        (),
+        f"the document is {big}over the limit of {size_text(limits.bytes)}; is it the right file?",
+    )
+
+
+def load(text: str, limits: Limits = LIMITS) -> Document:
+    """Parse ``text``; raise :class:`RosterError` for syntax errors and documents over
+    ``limits``.
 
     Duplicate keys do not stop the parse: they are left in ``Document.problems`` (the first
     occurrence wins) so that the roster parser can report them with everything else.
     """
+    problem = too_large(len(text), limits)
+    if problem is not None:
+        raise RosterError([problem])
     # A roster is one large tree of new objects and no cycles: pausing the cyclic collector
     # while it is built halves the time for big rosters.
     paused = gc.isenabled()
     gc.disable()
+    loader = None
     try:
-        return _load(text)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _load(text: str) -> Document:
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
+        # In the try: PyYAML's own reader checks the characters as it is made.
+        loader = _LOADER(text)
+        return _Builder(limits).document(loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = exc.problem or exc.context or "invalid YAML"
         raise RosterError([Problem((), f"YAML syntax error: {what}", line)]) from None
-    except yaml.YAMLError as exc:
-        raise RosterError([Problem((), f"YAML syntax error: {exc}")]) from None
-    doc = Document(root=None)
-    if node is None:
-        return doc
-    try:
-        doc.root = _convert(node, (), doc.lines, doc.problems)
-    except RecursionError:
-        raise RosterError([Problem((), "YAML too deeply nested (a recursive alias?)")]) from None
-    return doc
+    except yaml.YAMLError as exc:  # a character YAML does not allow: the reader's own error
+        what = (str(exc).splitlines() or ["invalid YAML"])[0]
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        raise RosterError([Problem((), f"YAML syntax error: {what}", line)]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+        if paused:
+            gc.enable()
 
 
-def _convert(
-    node: yaml.Node, path: Place, lines: dict[Place, int], problems: list[Problem]
-) -> Value:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.ScalarNode):
-        text = str(node.value)
-        if not node.style and text in _NULLS:  # plain: None from PyYAML, "" from libyaml
+def _line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark else None
+
+
+@dataclass(slots=True)
+class _Anchor:
+    """A value with an anchor (``&name``), for its aliases (``*name``)."""
+
+    value: Value
+    key: str | None  # its text, when a scalar (an alias may stand for a key)
+    size: int  # values in it, itself included
+
+
+_NO_KEY = object()  # a mapping waiting for its next key
+_SKIP = object()  # a mapping's next value is read and dropped (its key was refused)
+
+
+@dataclass(slots=True)
+class _Open:
+    """A sequence or mapping being read."""
+
+    value: list[Value] | dict[str, Value]
+    path: Place
+    keep: bool  # whether its lines are recorded (not a key, nor under a refused key)
+    anchor: str | None
+    line: int
+    size: int = 1  # values in it so far, itself included
+    key: object = _NO_KEY  # a mapping's key whose value comes next
+    key_line: int = 0
+
+
+class _Builder:
+    """Builds a :class:`Document` from the parser's events, one at a time, within limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.doc = Document(root=None)
+        self.stack: list[_Open] = []
+        self.anchors: dict[str, _Anchor] = {}
+        self.total = 0  # values so far, those reached through an alias counted each time
+
+    def document(self, loader: yaml.SafeLoader) -> Document:
+        get: Callable[[], yaml.Event] = loader.get_event
+        get()  # the stream's start
+        if isinstance(get(), yaml.StreamEndEvent):  # else the document's start
+            return self.doc
+        self.root(get)
+        get()  # the document's end
+        event = get()
+        if not isinstance(event, yaml.StreamEndEvent):
+            message = "a second YAML document (after '---' or '...'); a roster is one document"
+            raise RosterError([Problem((), message, _line(event))])
+        return self.doc
+
+    def root(self, get: Callable[[], yaml.Event]) -> None:
+        """Read the document's root value, event by event, each checked against the limits
+        before anything is built from it."""
+        stack = self.stack
+        value: Value
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+                frame = stack.pop()
+                value, key, size, line = frame.value, None, frame.size, frame.line
+                if frame.anchor is not None:
+                    self.anchors[frame.anchor] = _Anchor(value, None, size)
+            else:
+                done = self.start(event, kind)
+                if done is None:
+                    continue
+                value, key, size, line = done
+            if not stack:
+                self.doc.root = value
+                return
+            self.place(stack[-1], value, key, size, line)
+
+    def start(
+        self, event: yaml.Event, kind: type[yaml.Event]
+    ) -> tuple[Value, str | None, int, int] | None:
+        """Take a scalar, an alias, or the start of a sequence or mapping: the value with its
+        text (for a key), its size and line when complete, else None."""
+        line = event.start_mark.line + 1  # type: ignore[union-attr]
+        # Where it goes, and whether its lines are kept: not for a key (its line is kept with
+        # its value's) nor under a refused key.
+        parent = self.stack[-1] if self.stack else None
+        if parent is None:
+            path: Place = ()
+            keep = True
+        elif isinstance(parent.value, list):
+            path, keep = (*parent.path, len(parent.value)), parent.keep
+        elif isinstance(parent.key, str):
+            path, keep = (*parent.path, parent.key), parent.keep
+        else:
+            path, keep = parent.path, False
+        if kind is yaml.AliasEvent:
+            name: str = event.anchor  # type: ignore[attr-defined]
+            found = self.alias(name, path, line)
+            self.count(found.size, path, line, name)
+            if keep:  # the lines inside it are the alias's, where it is used
+                self.doc.lines[path] = line
+            return found.value, found.key, found.size, line
+        self.count(1, path, line)
+        anchor: str | None = event.anchor  # type: ignore[attr-defined]
+        if anchor is not None:
+            self.new_anchor(anchor, path, line)
+        if keep:
+            self.doc.lines[path] = line
+        if kind is not yaml.ScalarEvent:
+            if len(self.stack) >= self.limits.depth:
+                raise self.too_deep(path, line)
+            empty: list[Value] | dict[str, Value] = [] if kind is yaml.SequenceStartEvent else {}
+            self.stack.append(_Open(empty, path, keep, anchor, line))
             return None
-        return text
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), lines, problems) for i, item in enumerate(node.value)]
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Value] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                line = key_node.start_mark.line + 1
-                problems.append(Problem(path, "keys must be plain names", line))
-                continue
-            key = str(key_node.value)
-            child: Place = (*path, key)
-            if key in out:
-                line = key_node.start_mark.line + 1
-                problems.append(Problem(child, f"duplicate key {quote(key)}", line))
-                continue
-            out[key] = _convert(value_node, child, lines, problems)
-            # Point problems about a mapping entry at its key, where the reader looks.
-            lines[child] = key_node.start_mark.line + 1
-        return out
-    raise TypeError(
-        f"unexpected YAML node {node!r}"
-    )  # pragma: no cover - composer yields only these
+        text: str = event.value  # type: ignore[attr-defined]
+        if len(text) > self.limits.text:
+            raise self.too_long(path, line, len(text))
+        plain = not event.style  # type: ignore[attr-defined]
+        value = None if plain and text in _NULLS else text
+        if anchor is not None:
+            self.anchors[anchor] = _Anchor(value, text, 1)
+        return value, text, 1, line
+
+    def place(self, parent: _Open, value: Value, key: str | None, size: int, line: int) -> None:
+        """Put a complete value into its sequence or mapping (as the key of the next value,
+        when one is due)."""
+        parent.size += size
+        if isinstance(parent.value, list):
+            parent.value.append(value)
+        elif parent.key is _NO_KEY:
+            self.take_key(parent, key, line)
+        else:
+            if isinstance(parent.key, str):
+                parent.value[parent.key] = value
+                if parent.keep:  # problems about an entry point at its key, where one looks
+                    self.doc.lines[(*parent.path, parent.key)] = parent.key_line
+            parent.key = _NO_KEY
+
+    def count(self, size: int, path: Place, line: int, alias: str | None = None) -> None:
+        """Count ``size`` more values; refuse the document past the limit."""
+        self.total += size
+        if self.total > self.limits.values:
+            raise self.too_many(path, line, alias, size)
+
+    def take_key(self, parent: _Open, key: str | None, line: int) -> None:
+        """``key`` (None: not a scalar) is the key of ``parent``'s next value."""
+        assert isinstance(parent.value, dict)
+        parent.key, parent.key_line = _SKIP, line
+        if key is None:
+            if parent.keep:
+                self.doc.problems.append(Problem(parent.path, "keys must be plain names", line))
+        elif key in parent.value:  # the first wins
+            if parent.keep:
+                problem = Problem((*parent.path, key), f"duplicate key {quote(key)}", line)
+                self.doc.problems.append(problem)
+        else:
+            parent.key = key
+
+    def new_anchor(self, name: str, path: Place, line: int) -> None:
+        if name in self.anchors or any(f.anchor == name for f in self.stack):
+            message = f"YAML syntax error: anchor &{name} is defined twice"
+            raise RosterError([Problem(path, message, line)])
+
+    def alias(self, name: str, path: Place, line: int) -> _Anchor:
+        found = self.anchors.get(name)
+        if found is not None:
+            return found
+        if any(f.anchor == name for f in self.stack):
+            message = (
+                f"the alias *{name} stands for the value that holds it (a recursive alias), "
+                "which has no end; write the value out"
+            )
+        else:
+            message = f"YAML syntax error: found undefined alias *{name}"
+        raise RosterError([Problem(path, message, line)])
+
+    def too_many(
+        self, path: Place, line: int, alias: str | None = None, size: int = 0
+    ) -> RosterError:
+        cap = f"{self.limits.values:,}"
+        if alias is not None:
+            message = (
+                f"the alias *{alias} stands for {size:,} values, which takes the document past "
+                f"the limit of {cap} values (aliases of aliases multiply); write the values out, "
+                "or use fewer aliases"
+            )
+        else:
+            message = f"more than {cap} values in the document; is it the right file?"
+        return RosterError([Problem(path, message, line)])
+
+    def too_deep(self, path: Place, line: int) -> RosterError:
+        message = f"nested more than {self.limits.depth} levels deep; is it the right file?"
+        return RosterError([Problem(path, message, line)])
+
+    def too_long(self, path: Place, line: int, length: int) -> RosterError:
+        message = (
+            f"a value of {length:,} characters, over the limit of {self.limits.text:,}; "
+            "is it in the right place?"
+        )
+        return RosterError([Problem(path, message, line)])

@@ -4,14 +4,18 @@ with one-line errors that name the place."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import yaml
 
-from shiftswitch.problems import Place, format_path, quote
+from shiftswitch.problems import Place, RosterError, format_path, quote
+from shiftswitch.roster import yamldoc
+from shiftswitch.roster.fields import MAX_RATE_COUNT
 from shiftswitch.roster.model import parse_rate
+from shiftswitch.roster.yamldoc import LIMITS, too_large
 from shiftswitch.sandbox.state import E164, Account, Device, Seed, SeedError, User
 
 _SID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -29,19 +33,33 @@ def load_seed(path: str) -> Seed:
     """
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            size = os.fstat(f.fileno()).st_size
+            # Read no further than the limit: a file that grows, or a device with no end.
+            text = f.read(LIMITS.bytes + 1) if size <= LIMITS.bytes else ""
     except OSError as exc:
         raise SeedError(f"{path}: cannot read the seed: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise SeedError(f"{path}: not UTF-8 text") from None
+    too_big = too_large(max(size, len(text)), LIMITS)
+    if too_big is not None:
+        raise SeedError(f"{path}: {too_big.message}")
     if path.lower().endswith(".json"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SeedError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise SeedError(f"{path}: invalid JSON: nested too deeply") from None
+        except ValueError:  # the one other refusal: an integer too long to convert
+            raise SeedError(f"{path}: invalid JSON: a number of thousands of digits") from None
     else:
         try:
+            # Within the limits of a roster document first (size, depth, aliases expanded):
+            # the typed values are read only then.
+            yamldoc.load(text)
             data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        except RosterError as exc:
+            raise SeedError(f"{path}: {exc.problems[0].render()}") from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"line {mark.line + 1}: " if mark else ""
@@ -89,6 +107,8 @@ def _account(sid: str, raw: object, fail: Fail) -> Account:
         rate = parse_rate(str(m["rate_limit"]))
         if rate is None:
             fail((*path, "rate_limit"), "expected N/s or N/min, such as 50/min")
+        if rate.count > MAX_RATE_COUNT:
+            fail((*path, "rate_limit"), f"over {MAX_RATE_COUNT:,} per window")
     account = Account(sid, key, token, rate, [])
     users = m.get("users") or []
     if not isinstance(users, list):
@@ -170,6 +190,8 @@ def _text(value: object, path: Place, fail: Fail) -> str:
         fail(path, f"expected a string; quote {value!r} (YAML read it as a number or a boolean)")
     if not isinstance(value, str) or not value.strip():
         fail(path, "expected a non-empty string")
+    if len(value) > LIMITS.text:
+        fail(path, f"{len(value):,} characters, over the limit of {LIMITS.text:,}")
     return value
 
 
@@ -179,8 +201,15 @@ def _optional_text(value: object, path: Place, fail: Fail) -> str | None:
 
 def _ident(value: object, path: Place, fail: Fail) -> int | str:
     """An id as written: a number stays a number (for the JSON it is served in)."""
-    if isinstance(value, bool) or not (
-        isinstance(value, int | str) and _IDENT.fullmatch(str(value))
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | str)
+        or len(str(value)) > LIMITS.text
+        or not _IDENT.fullmatch(str(value))
     ):
-        fail(path, "expected an id: a number or a string without spaces or '/'")
+        fail(
+            path,
+            "expected an id: a number or a string without spaces or '/', "
+            f"at most {LIMITS.text:,} characters",
+        )
     return value

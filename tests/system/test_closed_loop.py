@@ -19,12 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from shiftswitch.models import RemoteCheck
 from tests.pipeline import Pipeline, pipeline, roster_yaml, wait_until
-
 
 
 def users(count: int, on: Sequence[int] = ()) -> list[dict[str, Any]]:
