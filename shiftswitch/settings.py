@@ -65,18 +65,21 @@ class Settings:
             ),
             max_age=_number(env, "SHIFTSWITCH_RETRY_MAX_AGE", 1800.0, low=1, high=WEEK),
         )
+        http_timeout = _number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1, high=HOUR)
         settings = cls(
             database_url=database_url(env),
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             roster_path=env.get("SHIFTSWITCH_ROSTER") or DEFAULT_ROSTER,
             roster_source=_roster_source(env),
             retry=retry,
-            http_timeout=_number(env, "SHIFTSWITCH_HTTP_TIMEOUT", 10.0, low=0.1, high=HOUR),
+            http_timeout=http_timeout,
             visibility_timeout=_number(
                 env, "SHIFTSWITCH_VISIBILITY_TIMEOUT", 900.0, low=1, high=WEEK
             ),
             lock_ttl=_number(env, "SHIFTSWITCH_LOCK_TTL", 20.0, low=1, high=DAY),
-            read_back_after=_number(env, "SHIFTSWITCH_READ_BACK_AFTER", 30.0, low=1, high=DAY),
+            read_back_after=_number(
+                env, "SHIFTSWITCH_READ_BACK_AFTER", read_back_default(http_timeout), low=1, high=DAY
+            ),
             drift_every=_number(
                 env, "SHIFTSWITCH_DRIFT_EVERY", DEFAULT_DRIFT_EVERY, low=0, high=WEEK
             ),
@@ -106,6 +109,14 @@ class Settings:
                 f"check) or at least {MIN_DRIFT_EVERY:g} seconds"
             )
         return settings
+
+
+def read_back_default(http_timeout: float) -> float:
+    """30 s after an unanswered request, or a request's longest time and a margin if longer."""
+    return max(30.0, http_timeout + CONNECT_TIMEOUT + READ_BACK_MARGIN)
+
+
+READ_BACK_MARGIN = 15.0  # seconds: how long past the client's timeout a request may still land
 
 
 def _roster_source(env: Mapping[str, str]) -> str:
