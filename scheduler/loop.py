@@ -34,8 +34,9 @@ from typing import Protocol
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from scheduler.checks import Checker, ReadJob, ReadResult, read_everyone
-from shiftswitch import drift, metrics
+from scheduler.checks import Checker
+from scheduler.reads import Reads
+from shiftswitch import metrics
 from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device, for_transition
 from shiftswitch.broker import Dispatcher
 from shiftswitch.clock import Clock
@@ -46,10 +47,8 @@ from shiftswitch.logs import event
 from shiftswitch.models import (
     Action,
     ActionKind,
-    CheckKind,
     DeviceState,
     ReadBack,
-    RemoteCheck,
     ResolvedDevice,
     RosterVersion,
     Source,
@@ -84,12 +83,6 @@ RECONCILE_EVERY = timedelta(minutes=5)
 SWEEP_EVERY = timedelta(seconds=5)
 LOST_AFTER = timedelta(seconds=15)
 STALL = timedelta(minutes=2)  # a longer gap between ticks is handled like a restart
-NEVER = datetime.max.replace(tzinfo=UTC)
-READ_BACKS_EVERY = timedelta(seconds=2)  # how often the read-backs that are due are looked for
-READ_AGAIN = timedelta(seconds=15)  # a read that failed is tried again after this long
-# An unknown device whose read has not succeeded for this long is set to its desired state
-# without it: a device left as it is for want of a read could ring the wrong phone for hours.
-READ_GIVE_UP = timedelta(minutes=3)
 
 
 class Leading(Protocol):
@@ -142,15 +135,10 @@ class Scheduler:
         self._serials: dict[str, int] = {}
         self._holds = Holds()
         self._hold_end: datetime | None = None
-        self.checker = checker
-        self.drift_every = drift_every
+        self.reads = None if checker is None else Reads(checker, store, drift_every)
         self.leadership = leadership
         self.leading = leadership is None
         self._last_due: datetime | None = None
-        self._next_read_backs = datetime.min.replace(tzinfo=UTC)
-        self._next_drift: datetime | None = None
-        # Unknown devices submitted for a read: since when, and when to read again if it failed.
-        self._reading: dict[Managed, _Reading] = {}
 
     @property
     def roster(self) -> Roster:
@@ -162,8 +150,8 @@ class Scheduler:
         self._serials = self.controls.serials()
         roster = self.source.load(now)
         self._lead(now, starting=True)
-        if self.drift_every is not None:
-            self._next_drift = self._first_drift(now)
+        if self.reads is not None:
+            self.reads.start(now)
         self._last_tick = now
         self._next_sweep = now + SWEEP_EVERY
         self._load_holds(now)
@@ -216,8 +204,10 @@ class Scheduler:
         assert self._planned_to is not None
         if self._planned_to - now < self.horizon / 2:
             self._extend(self._planned_to, now + self.horizon)
-        if self.checker is not None and self.leading:
-            report.checked = self._checks(now)
+        if self.reads is not None and self.leading:
+            following = self._times[self._next] if self._next < len(self._times) else None
+            boundaries = (self._last_due, following)
+            report.checked = self.reads.step(self.roster, self.desired(now), boundaries, now)
             if report.checked:
                 report.reconciled += self.reconcile(now)  # corrects what the reads found
         if self._next_reconcile is not None and now >= self._next_reconcile:
@@ -307,7 +297,7 @@ class Scheduler:
         unknown: list[Managed] = []
         for agent in roster.agents.values():
             want = desired.get(agent.name)
-            readable = self.checker is not None and self.checker.can_read(
+            readable = self.reads is not None and self.reads.can_read(
                 roster.accounts[agent.account]
             )
             for device in agent.devices.values():
@@ -324,7 +314,8 @@ class Scheduler:
                         agent.account, agent.name, device.name,
                         agent.user_id, device.device_id, device.contact_uri,
                     )  # fmt: skip
-                    if self._still_reading(m, read_back, now):
+                    assert self.reads is not None
+                    if self.reads.waits(m, read_back, now):
                         if read_back is None:
                             unknown.append(m)  # a read-back is read when it is due
                         continue
@@ -332,7 +323,8 @@ class Scheduler:
                 if state is None or state.available is not wanted:
                     differing.append((agent, device, wanted))
         if unknown:
-            self._read(CheckKind.FIRST_READ, unknown, now)
+            assert self.reads is not None
+            self.reads.read_unknown(roster, unknown, now)
         if not differing:
             return 0
         last = self._latest_actions({(a.account, a.name, d.name) for a, d, _ in differing})
@@ -364,27 +356,7 @@ class Scheduler:
         event(log, logging.INFO, "reconcile", differing=len(new), enqueued=len(enqueued))
         return len(enqueued)
 
-    def _still_reading(self, m: Managed, read_back: datetime | None, now: datetime) -> bool:
-        """Whether unknown device ``m`` waits for a read rather than being set now: until its
-        read has failed for :data:`READ_GIVE_UP` (counted from when its read-back was due)."""
-        since = read_back
-        if since is None:
-            submitted = self._reading.get(m)
-            since = submitted.since if submitted is not None else now
-        if now - since < READ_GIVE_UP:
-            return True
-        event(
-            log,
-            logging.WARNING,
-            "read_given_up",
-            agent=m.agent,
-            device=m.device,
-            note=f"not read for {READ_GIVE_UP}: set to its desired state without a read",
-        )
-        self._reading.pop(m, None)
-        return False
-
-    # -- reading Exotel -----------------------------------------------------------------------
+    # -- leading ------------------------------------------------------------------------------
 
     def _lead(self, now: datetime, starting: bool = False) -> bool:
         """Take or keep the lead; True when this scheduler has just taken it (from another)."""
@@ -395,134 +367,10 @@ class Scheduler:
             event(log, logging.INFO, "leading" if self.leading else "following", at=now.isoformat())
         return self.leading and not was and not starting
 
-    def _checks(self, now: datetime) -> int:
-        """Take what the reads found; ask for the read-backs due, and the drift check."""
-        assert self.checker is not None
-        following = self._times[self._next] if self._next < len(self._times) else None
-        self.checker.boundaries = (self._last_due, following)
-        results = self.checker.results()
-        for result in results:
-            self._take(result, now)
-        if now >= self._next_read_backs:
-            self._next_read_backs = now + READ_BACKS_EVERY
-            self._read_backs(now)
-            again = [m for m, r in self._reading.items() if r.kind == CheckKind.FIRST_READ]
-            self._read(CheckKind.FIRST_READ, again, now)
-        if self.drift_every is not None:
-            if self._next_drift is None:
-                self._next_drift = self._first_drift(now)
-            if now >= self._next_drift:
-                self._next_drift = now + self.drift_every
-                self._read(CheckKind.DRIFT, drift.managed(self.roster), now)
-        return len(results)
-
-    def _read(self, kind: CheckKind, devices: list[Managed], now: datetime) -> None:
-        """Submit reads of ``devices`` (of any accounts). An unknown device (a first read, a
-        read-back) is submitted once, and again only after its read failed."""
-        assert self.checker is not None
-        by_account: dict[str, list[Managed]] = {}
-        for m in devices:
-            if kind != CheckKind.DRIFT:
-                submitted = self._reading.get(m)
-                if submitted is not None and now < submitted.again:
-                    continue
-                since = submitted.since if submitted is not None else now
-                self._reading[m] = _Reading(since, kind)
-            by_account.setdefault(m.account, []).append(m)
-        for name, chosen in by_account.items():
-            account = self.roster.accounts.get(name)
-            if account is None or not self.checker.can_read(account):
-                continue
-            users = len({a.user_id or a.name for a in self.roster.agents.values()
-                         if a.account == name})  # fmt: skip
-            everyone = kind == CheckKind.DRIFT or read_everyone(chosen, users)
-            self.checker.submit(ReadJob(kind, account, tuple(chosen), everyone))
-
-    def _read_backs(self, now: datetime) -> None:
-        """Submit the read-backs that are due."""
-        with self.store.sessions() as session:
-            due = list(session.scalars(select(ReadBack).where(ReadBack.due_at <= now)))
-        devices = [
-            Managed(r.account, r.agent or "", r.device or "", r.user_id, r.device_id, None)
-            for r in due
-            if r.account in self.roster.accounts
-        ]
-        if devices:
-            self._read(CheckKind.READ_BACK, devices, now)
-
-    def _take(self, result: ReadResult, now: datetime) -> None:
-        """Record what a read found (the reconcile that follows corrects it), or its failure."""
-        job = result.job
-        if result.error is not None:
-            for m in job.devices:
-                if m in self._reading:
-                    self._reading[m].again = now + READ_AGAIN
-            if job.kind == CheckKind.DRIFT:
-                self._next_drift = min(self._next_drift or now, now + 4 * READ_AGAIN)
-            metrics.CHECKS.labels(job.account.name, job.kind, "failed").inc()
-            event(
-                log,
-                logging.WARNING,
-                "check_failed",
-                kind=job.kind,
-                account=job.account.name,
-                devices=len(job.devices),
-                error=result.error,
-            )
-            return
-        found = drift.compare(job.devices, result.users, self.desired(now), result.at)
-        settles = [
-            (m.account, m.user_id, m.device_id)
-            for m in job.devices
-            if m.user_id is not None and m.device_id is not None
-        ]
-        drift.record(self.store, found, job.kind, result.at, result.reads, settles)
-        for m in job.devices:
-            self._reading.pop(m, None)
-        drifted = [f for f in found.findings if f.found is not None]
-        metrics.CHECKS.labels(job.account.name, job.kind, "read").inc()
-        metrics.DRIFTED.labels(job.account.name, job.kind).inc(len(drifted))
-        event(
-            log,
-            logging.WARNING if drifted else logging.INFO,
-            "check",
-            kind=job.kind,
-            account=job.account.name,
-            devices=found.devices,
-            reads=result.reads,
-            drifted=len(drifted),
-            missing=len(found.findings) - len(drifted),
-        )
-        for f in drifted if job.kind != CheckKind.FIRST_READ else ():  # first: not drift
-            event(
-                log,
-                logging.WARNING,
-                "drift",
-                kind=job.kind,
-                agent=f.agent,
-                device=f.device,
-                found="on" if f.found else "off",
-                wanted="on" if f.wanted else "off",
-            )
-
-    def _first_drift(self, now: datetime) -> datetime:
-        """The next drift check: the interval after the last one recorded (by any scheduler,
-        before a restart too; now, if that is past), or after now when there was none (the
-        first start reads what it does not know anyway)."""
-        assert self.drift_every is not None
-        with self.store.sessions() as session:
-            last = session.scalars(
-                select(RemoteCheck.at)
-                .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
-                .order_by(RemoteCheck.at.desc())
-                .limit(1)
-            ).first()
-        return now + self.drift_every if last is None else max(now, last + self.drift_every)
-
     def run(self, clock: Clock, stop: threading.Event, tick_seconds: float = 1.0) -> None:
         """Tick about every ``tick_seconds`` until ``stop`` is set."""
-        if self.checker is not None:
-            self.checker.start(stop)
+        if self.reads is not None:
+            self.reads.checker.start(stop)
         _count(self.start(clock.now()), due="stranded")
         while not stop.is_set():
             began = time.monotonic()
@@ -626,16 +474,6 @@ class Scheduler:
                 session.rollback()
                 return
         event(log, logging.INFO, "roster", roster=path, version=number, digest=digest[:12])
-
-
-@dataclass
-class _Reading:
-    """An unknown device submitted for a read: since when, why, and when to submit it again
-    (never, while its read is under way; :data:`READ_AGAIN` after it failed)."""
-
-    since: datetime
-    kind: CheckKind
-    again: datetime = NEVER
 
 
 def _refused_for_good(action: Action, wanted: bool) -> bool:
