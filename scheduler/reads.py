@@ -171,6 +171,7 @@ class Reads:
             )
             return
         found = drift.compare(job.devices, result.users, desired, result.at)
+        found = drift.confirmed_since(self.store, found, result.at)
         settles = [
             (m.account, m.user_id, m.device_id)
             for m in job.devices

@@ -131,6 +131,29 @@ def compare(
     return found
 
 
+def confirmed_since(store: ActionStore, found: Found, at: datetime) -> Found:
+    """``found`` less the findings about devices whose state was confirmed after ``at`` (a switch
+    answered while the read was under way): the read is older than what is known of them."""
+    keys = {(s.account, s.user_id, s.device_id): (s.agent, s.device) for s in found.states}
+    if not keys or not found.findings:
+        return found
+    newer: set[tuple[str | None, str | None]] = set()
+    with store.sessions() as session:
+        rows = session.execute(
+            select(DeviceState.account, DeviceState.user_id, DeviceState.device_id).where(
+                DeviceState.confirmed_at > at
+            )
+        )
+        for row in rows:
+            named = keys.get(tuple(row))  # type: ignore[arg-type]
+            if named is not None:
+                newer.add(named)
+    if not newer:
+        return found
+    findings = [f for f in found.findings if (f.agent, f.device) not in newer]
+    return Found(found.states, findings, found.resolved, found.devices)
+
+
 def record(
     store: ActionStore,
     found: Found,

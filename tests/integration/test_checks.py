@@ -314,3 +314,21 @@ def test_two_schedulers_starting_together_reconcile_each_device_once(world: Worl
     finally:
         redis.flushdb()
         redis.close()
+
+
+def test_a_read_older_than_a_confirmed_switch_is_no_drift(world: World) -> None:
+    """A switch answered while a long read was under way is newer than what the read saw."""
+    w = world
+    sched, checker, recorder = settled(w, drift_every=timedelta(minutes=15))
+    w.set_device(107, True)
+    w.tick(sched, NOON + timedelta(minutes=15))
+    checker.run_pending()  # the read sees a107 ON
+    w.set_device(107, False)  # a switch OFF answered after the read was sent
+    with w.store.sessions.begin() as session:
+        state = session.get_one(DeviceState, ("main", "u-107", "100107"))
+        state.available, state.confirmed_at = False, NOON + timedelta(minutes=15, seconds=1)
+    w.tick(sched, NOON + timedelta(minutes=15, seconds=2))
+    assert recorder.sent == []
+    assert w.checks()[-1].drifted == 0
+    with w.store.sessions() as session:
+        assert session.get_one(DeviceState, ("main", "u-107", "100107")).available is False
