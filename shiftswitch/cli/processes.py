@@ -95,7 +95,11 @@ def scheduler(
 
     Reads the roster file again when it changes, or, with --source db, the roster tables when a
     new version is stored (an invalid edit is refused and the last good roster stays in force).
-    Holds and pauses are seen at the next tick. Stop with Ctrl-C or SIGTERM.
+    Holds and pauses are seen at the next tick. Devices whose state is unknown (never
+    confirmed, or a request went unanswered) are read from Exotel before anything is sent to
+    them, and every managed device is read every $SHIFTSWITCH_DRIFT_EVERY seconds (default 900;
+    0: never), on spare request budget; what drifted is corrected. With several schedulers, one
+    leads and does that. Stop with Ctrl-C or SIGTERM.
     """
     _logging(loglevel)
     roster_source = ctx.roster_source(roster_path, source)
