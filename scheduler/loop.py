@@ -90,6 +90,10 @@ class Leading(Protocol):
         """Whether this scheduler leads now (taking the lead, or keeping it)."""
         ...
 
+    def release(self) -> None:
+        """Give the lead up (on stopping), so that another takes it at its next tick."""
+        ...
+
 
 @dataclass
 class TickReport:
@@ -362,7 +366,13 @@ class Scheduler:
         """Take or keep the lead; True when this scheduler has just taken it (from another)."""
         if self.leadership is None:
             return False
-        was, self.leading = self.leading, self.leadership.held()
+        was = self.leading
+        try:
+            self.leading = self.leadership.held()
+        except Exception as exc:  # Redis unreachable: lead nothing, still record what is due
+            self.leading = False
+            if was:
+                log.warning("cannot tell whether this scheduler leads: %s", exc)
         if self.leading != was or starting:
             event(log, logging.INFO, "leading" if self.leading else "following", at=now.isoformat())
         return self.leading and not was and not starting
@@ -383,6 +393,11 @@ class Scheduler:
             except Exception as exc:  # the broker or anything else: keep ticking, say why
                 log.exception("tick failed: %s; trying again", exc)
             stop.wait(max(0.0, tick_seconds - (time.monotonic() - began)))
+        if self.leadership is not None:
+            try:
+                self.leadership.release()
+            except Exception as exc:  # Redis is gone: the lease lapses by itself
+                log.warning("could not give up the lead: %s", exc)
 
     # -- internals ----------------------------------------------------------------------------
 
