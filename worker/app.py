@@ -18,6 +18,7 @@ import random
 import secrets
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from celery import Celery, signals
@@ -170,16 +171,18 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         actions: list[dict[str, Any]] | None = None,
     ) -> None:
         """Apply each user's actions in turn; a user who must wait comes back in a message of
-        their own (``owner`` and ``actions``: the one-user form of earlier messages)."""
+        their own, with the request slot reserved for it (``slot``), if any (``owner`` and
+        ``actions``: the one-user form of earlier messages)."""
         users: list[dict[str, Any]] = batch or [{"owner": owner, "actions": actions}]
         deferred = [
-            (user, countdown)
-            for user in users
-            if (countdown := _apply_user(get_context, user["owner"], user["actions"])) is not None
+            (user, defer) for user in users if (defer := _apply_user(get_context, user)) is not None
         ]
-        for user, countdown in deferred:
+        for user, defer in deferred:
+            again = {"owner": user["owner"], "actions": user["actions"]}
+            if defer.slot is not None:
+                again["slot"] = defer.slot.isoformat()
             try:
-                self.apply_async(kwargs={"batch": [user]}, countdown=countdown, queue=QUEUE)
+                self.apply_async(kwargs={"batch": [again]}, countdown=defer.countdown, queue=QUEUE)
             except Exception as exc:
                 # Redis is unreachable: the actions stay open in the database, and the
                 # scheduler's sweep sends them again once no message names them.
@@ -285,21 +288,33 @@ def concurrency_of(worker: Any) -> int:
     return DEFAULT_CONCURRENCY
 
 
-def _apply_user(
-    context: Callable[[], WorkerContext], owner: str, actions: list[dict[str, Any]]
-) -> float | None:
-    """Apply one user's actions; None when done, else in how many seconds to come back."""
+def _apply_user(context: Callable[[], WorkerContext], user: dict[str, Any]) -> Defer | None:
+    """Apply one user's actions (a message's ``owner``, ``actions`` and ``slot``); None when
+    done, else when to come back."""
+    owner = user["owner"]
+    slot = _instant(user.get("slot"))
     try:
-        apply_owner(context(), owner, last_of(actions))
+        apply_owner(context(), owner, last_of(user["actions"]), slot)
     except Defer as defer:
         log.debug("owner=%s deferred: %s", owner, defer)
-        return defer.countdown
+        return defer
     except Exception as exc:
         # The database or Redis failed under us (or a bug): the actions stay open in the
         # database, so try again shortly rather than drop them.
         log.exception("owner=%s failed: %s; trying again", owner, exc)
-        return UNEXPECTED_RETRY_SECONDS
+        return Defer(UNEXPECTED_RETRY_SECONDS, "unexpected failure")
     return None
+
+
+def _instant(raw: object) -> datetime | None:
+    """A message's ``slot``: an ISO 8601 instant, or nothing (a message of an older worker)."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
 
 
 def __getattr__(name: str) -> Any:

@@ -38,7 +38,7 @@ from shiftswitch.problems import RosterError
 from shiftswitch.roster.store import renumber
 from shiftswitch.turns import Turn, TurnStore
 from worker import decisions
-from worker.context import CredentialsMissing, Defer, Exotel, Lease, NoLongerOpen, WorkerContext
+from worker.context import CredentialsMissing, Defer, Exotel, Hold, NoLongerOpen, WorkerContext
 from worker.decisions import (
     Finish,
     LeavePending,
@@ -59,20 +59,27 @@ log = logging.getLogger("shiftswitch.worker")
 BUSY_RETRY = (0.3, 1.0)  # seconds: when another worker holds the user's lease
 
 
-def apply_owner(ctx: WorkerContext, owner: str, last: tuple[datetime, bool, int]) -> None:
-    """Apply ``owner``'s open actions in order, up to ``last`` (an :func:`apply_order`).
+def apply_owner(
+    ctx: WorkerContext,
+    owner: str,
+    last: tuple[datetime, bool, int],
+    slot: datetime | None = None,
+) -> None:
+    """Apply ``owner``'s open actions in order, up to ``last`` (an :func:`apply_order`);
+    ``slot``: a request slot an earlier task reserved for the user (see :class:`Hold`).
 
     Raises :class:`Defer` when the user's actions must wait (the task comes back then).
     """
     lease = ctx.lease(owner)
+    hold = Hold(lease, slot)
     try:
         lease.acquire()
     except LockBusy:
-        raise Defer(ctx.rng.uniform(*BUSY_RETRY), f"user {owner} busy") from None
+        raise Defer(ctx.rng.uniform(*BUSY_RETRY), f"user {owner} busy", slot) from None
     try:
         while (turn := ctx.store.next_turn(owner, last)) is not None:
             try:
-                if not _take(ctx, lease, turn):
+                if not _take(ctx, hold, turn):
                     return
             except NoLongerOpen:
                 log.info("action=%s superseded before it was sent", turn.action.id)
@@ -92,7 +99,7 @@ def last_of(messages: list[dict[str, Any]]) -> tuple[datetime, bool, int]:
     )
 
 
-def _take(ctx: WorkerContext, lease: Lease, turn: Turn) -> bool:
+def _take(ctx: WorkerContext, hold: Hold, turn: Turn) -> bool:
     """One step of the user's next action; False when the user's actions are to stay unsent."""
     action = turn.action
     now = ctx.clock.now()
@@ -116,17 +123,17 @@ def _take(ctx: WorkerContext, lease: Lease, turn: Turn) -> bool:
             return False
         case Resolve(uri):
             assert client is not None
-            _resolve(ctx, lease, client, action, uri, now)
+            _resolve(ctx, hold, client, action, uri, now)
         case Send(request):
             assert client is not None
-            _send(ctx, lease, client, action, request, now)
+            _send(ctx, hold, client, action, request, now)
         case decision:
             _record(ctx, action, decision, now)
     return True
 
 
 def _resolve(
-    ctx: WorkerContext, lease: Lease, client: Exotel, action: Action, uri: str, now: datetime
+    ctx: WorkerContext, hold: Hold, client: Exotel, action: Action, uri: str, now: datetime
 ) -> None:
     """Find (user id, device id) of a device given by contact URI: GET users."""
     found: tuple[str, str] | None = None
@@ -136,7 +143,7 @@ def _resolve(
         outcome, found = client.find_device(uri)
         return outcome
 
-    outcome, attempt = exchange(ctx, lease, action, "GET users", lookup, now)
+    outcome, attempt = exchange(ctx, hold, action, "GET users", lookup, now)
     now = ctx.clock.now()
     decision = decisions.after_lookup(action, outcome, found, now, ctx.policy, ctx.rng)
     _record(ctx, action, decision, now, attempt)
@@ -144,7 +151,7 @@ def _resolve(
 
 def _send(
     ctx: WorkerContext,
-    lease: Lease,
+    hold: Hold,
     client: Exotel,
     action: Action,
     request: str,
@@ -159,7 +166,7 @@ def _send(
         put = partial(client.set_contact_uri, user_id, device_id, number)
     else:
         put = partial(client.set_available, user_id, device_id, action.wants_on)
-    outcome, attempt = exchange(ctx, lease, action, request, put, now)
+    outcome, attempt = exchange(ctx, hold, action, request, put, now)
     now = ctx.clock.now()
     if outcome.unanswered and action.kind == ActionKind.SWITCH:
         sent = now - timedelta(seconds=outcome.duration)
@@ -170,7 +177,7 @@ def _send(
         return
     ctx.store.record_attempt(attempt)
     get_user = partial(client.get_user, user_id)
-    read, attempt = exchange(ctx, lease, action, "GET user", get_user, now)
+    read, attempt = exchange(ctx, hold, action, "GET user", get_user, now)
     now = ctx.clock.now()
     _record(ctx, action, _after_read(ctx, action, decision.refusal, read, now), now, attempt)
 

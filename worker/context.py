@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from shiftswitch.clock import Clock
@@ -58,12 +59,23 @@ class Exotel(Protocol):
 
 
 class Defer(Exception):
-    """Come back to this user's actions in ``countdown`` seconds (the task retries itself)."""
+    """Come back to this user's actions in ``countdown`` seconds (the task retries itself);
+    ``slot``: the instant of a request slot reserved for the user, which the next task uses."""
 
-    def __init__(self, countdown: float, why: str) -> None:
+    def __init__(self, countdown: float, why: str, slot: datetime | None = None) -> None:
         super().__init__(f"{why}; again in {countdown:.2f} s")
         self.countdown = max(0.0, countdown)
         self.why = why
+        self.slot = slot
+
+
+@dataclass
+class Hold:
+    """What one task holds for its user: the user's lease, and the request slot an earlier task
+    reserved and handed on (None: none), which the task's first request takes."""
+
+    lease: Lease
+    slot: datetime | None = None
 
 
 class NoLongerOpen(Exception):
@@ -86,6 +98,10 @@ class WorkerContext:
     clock: Clock
     rng: random.Random
     rate_block: float = 5.0  # longest wait for a request slot inside a task, seconds
+    # A slot further away is reserved and the user's task comes back for it (one message, no
+    # polling); one beyond this horizon is not reserved yet: the task comes back when it may be
+    # within it. Shorter than the broker's visibility timeout: no countdown outlives it.
+    horizon: float = 300.0
     stored_roster: bool = False  # the roster source is the database: number changes update it
     read_back_after: float = 30.0  # seconds after an unanswered request to read its device
     sleep: Callable[[float], None] = time.sleep

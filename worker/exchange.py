@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shiftswitch import metrics
 from shiftswitch.coordination import rate_bucket
@@ -19,14 +19,14 @@ from shiftswitch.logs import event
 from shiftswitch.models import Action
 from shiftswitch.outcomes import Row, attempt_row
 from shiftswitch.roster.model import parse_rate
-from worker.context import Defer, Lease, NoLongerOpen, WorkerContext
+from worker.context import Defer, Hold, NoLongerOpen, WorkerContext
 
 log = logging.getLogger("shiftswitch.worker")
 
 
 def exchange(
     ctx: WorkerContext,
-    lease: Lease,
+    hold: Hold,
     action: Action,
     request: str,
     call: Callable[[], Outcome],
@@ -38,13 +38,7 @@ def exchange(
     Raises :class:`Defer` when the slot is too far away or the lease was lost (the action then
     waits for a retry, unsent), and :class:`NoLongerOpen` when the action is final already.
     """
-    limit = parse_rate(action.rate_limit)
-    assert limit is not None, action.rate_limit
-    bucket = rate_bucket(action.base_url, action.sid)
-    reserved, wait = ctx.budget.reserve(bucket, limit, max_wait=ctx.rate_block)
-    if not reserved:
-        ctx.store.plan_retry(action, wait, now)
-        raise Defer(wait * ctx.rng.uniform(0.5, 1.0), f"account {action.account} at its limit")
+    wait = _slot(ctx, hold, action)
     send_at = ctx.monotonic() + wait
     # The database write happens while waiting for the slot, not between slot and send.
     number = ctx.store.start_attempt(action, now)
@@ -54,7 +48,7 @@ def exchange(
         ctx.sleep(left)
     # The lease must outlast this request (its TTL exceeds one request's longest time): renew
     # it now, and never send once it is lost, for another worker may hold this user now.
-    if not lease.extend():
+    if not hold.lease.extend():
         ctx.store.plan_retry(action, 0.0, now)
         raise Defer(0.0, f"lock on {action.user_key} lost")
     outcome = call()
@@ -80,3 +74,38 @@ def exchange(
         error="" if outcome.ok else outcome.summary(),
     )
     return outcome, attempt_row(action, number, request, now, outcome)
+
+
+def _slot(ctx: WorkerContext, hold: Hold, action: Action) -> float:
+    """Seconds until the request may leave: the slot an earlier task reserved for the user, if
+    it is still to come (or only just past); else a slot of the account's budget reserved now.
+
+    A slot more than ``rate_block`` away is not waited for in the thread, which other users'
+    switches need: the action is planned for it and :class:`Defer` hands the slot to the task
+    that comes back for it, once. One beyond the ``horizon`` is not reserved yet.
+    """
+    limit = parse_rate(action.rate_limit)
+    assert limit is not None, action.rate_limit
+    now = ctx.clock.now()
+    if hold.slot is not None:
+        slot, hold.slot = hold.slot, None
+        wait = (slot - now).total_seconds()
+        if -min(SLOT_LATE, limit.spacing / 4) <= wait <= ctx.rate_block:
+            return max(0.0, wait)
+        # Missed (the task came back late) or still far: the slot is given up, a new one taken.
+    bucket = rate_bucket(action.base_url, action.sid)
+    reserved, wait = ctx.budget.reserve(bucket, limit, max_wait=ctx.horizon)
+    if not reserved:
+        back = wait - ctx.horizon * ctx.rng.uniform(0.5, 0.9)
+        ctx.store.plan_retry(action, back, now)
+        raise Defer(back, f"account {action.account}: its next slot is {wait:.0f} s away")
+    if wait <= ctx.rate_block:
+        return wait
+    back = max(0.0, wait - SLOT_LEAD)
+    ctx.store.plan_retry(action, back, now)
+    slot = now + timedelta(seconds=wait)
+    raise Defer(back, f"account {action.account}: slot reserved in {wait:.1f} s", slot=slot)
+
+
+SLOT_LEAD = 1.0  # a task coming back for its slot is due this much before it (seconds)
+SLOT_LATE = 0.05  # a slot missed by more than this (or a quarter of the spacing) is given up
