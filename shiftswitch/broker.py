@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from shiftswitch.coordination import SETTLE, read_beats
 from shiftswitch.models import Action
 from shiftswitch.recovery import Holdings, cover, orphans
+from shiftswitch.roster.model import parse_rate
 from shiftswitch.settings import Settings
 
 log = logging.getLogger("shiftswitch.broker")
@@ -128,15 +129,20 @@ class CeleryDispatcher:
         self._redis: Redis | None = None
 
     def dispatch(self, groups: Sequence[Group]) -> None:
-        for batch in batches(groups):
-            self._app.send_task(
-                APPLY_TASK,
-                kwargs={
-                    "batch": [{"owner": o, "actions": [message(a) for a in g]} for o, g in batch]
-                },
-                queue=QUEUE,
-            )
-            self.messages += 1
+        size = batch_size(len(groups))
+        for countdown, part in paced(groups):
+            for batch in batches(part, size):
+                self._app.send_task(
+                    APPLY_TASK,
+                    kwargs={
+                        "batch": [
+                            {"owner": o, "actions": [message(a) for a in g]} for o, g in batch
+                        ]
+                    },
+                    queue=QUEUE,
+                    countdown=countdown or None,
+                )
+                self.messages += 1
 
     def held(self) -> set[int] | None:
         """The actions named by a message waiting in the queue, or taken by a worker and not
@@ -251,7 +257,46 @@ def _action_ids(raw: bytes | str) -> set[int]:
         return set()
 
 
-def batches(groups: Sequence[Group]) -> list[Sequence[Group]]:
-    """``groups`` cut into messages: one user each up to :data:`SPREAD` users, then more."""
-    size = max(1, min(USERS_PER_MESSAGE, -(-len(groups) // SPREAD)))
+PACE_WINDOW = 0.25  # seconds of an account's request slots per wave of messages
+PACE_HORIZON = 300.0  # no message is held back longer (shorter than the visibility timeout)
+
+
+def paced(
+    groups: Sequence[Group], window: float = PACE_WINDOW, horizon: float = PACE_HORIZON
+) -> list[tuple[float, list[Group]]]:
+    """``groups`` in waves, each with the countdown after which its messages are due.
+
+    An account's requests leave one every ``spacing`` seconds (its rate limit), so the users of
+    a large boundary are sent in waves, each due when its users' slots come up: the n-th request
+    of the account about ``n * spacing`` seconds on, in ``window``-wide waves, none held back
+    longer than ``horizon``. A worker then finds each user's slot about due when the message
+    arrives: no thread waits long for a slow account while another's switches queue behind it,
+    and no task has to come back for its slot. (The estimate starts from now; the workers' shared
+    budget in Redis still decides each request's slot.)"""
+    waves: dict[float, list[Group]] = {}
+    requests: dict[tuple[str, str], int] = {}
+    spacings: dict[str, float] = {}
+    for owner, actions in groups:
+        first = actions[0]
+        if first.rate_limit not in spacings:
+            limit = parse_rate(first.rate_limit)
+            spacings[first.rate_limit] = 0.0 if limit is None else limit.spacing
+        account = (first.base_url, first.sid)
+        n = requests.get(account, 0)
+        requests[account] = n + len(actions)
+        offset = n * spacings[first.rate_limit]
+        wave = min(horizon, (offset // window) * window)
+        waves.setdefault(wave, []).append((owner, actions))
+    return sorted(waves.items())
+
+
+def batch_size(users: int) -> int:
+    """Users to a message at a boundary of ``users``: one each up to :data:`SPREAD` users,
+    then more, up to :data:`USERS_PER_MESSAGE`."""
+    return max(1, min(USERS_PER_MESSAGE, -(-users // SPREAD)))
+
+
+def batches(groups: Sequence[Group], size: int | None = None) -> list[Sequence[Group]]:
+    """``groups`` cut into messages of ``size`` users (default: :func:`batch_size`)."""
+    size = size or batch_size(len(groups))
     return [groups[i : i + size] for i in range(0, len(groups), size)]

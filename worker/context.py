@@ -97,7 +97,9 @@ class WorkerContext:
     policy: RetryPolicy
     clock: Clock
     rng: random.Random
-    rate_block: float = 5.0  # longest wait for a request slot inside a task, seconds
+    # Longest wait for a request slot inside a task, seconds: a thread waiting is a thread other
+    # users' switches (of other accounts too) cannot have.
+    rate_block: float = 0.25
     # A slot further away is reserved and the user's task comes back for it (one message, no
     # polling); one beyond this horizon is not reserved yet: the task comes back when it may be
     # within it. Shorter than the broker's visibility timeout: no countdown outlives it.

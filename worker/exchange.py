@@ -90,7 +90,7 @@ def _slot(ctx: WorkerContext, hold: Hold, action: Action) -> float:
     if hold.slot is not None:
         slot, hold.slot = hold.slot, None
         wait = (slot - now).total_seconds()
-        if -min(SLOT_LATE, limit.spacing / 4) <= wait <= ctx.rate_block:
+        if -min(SLOT_LATE, limit.spacing / 2) <= wait <= ctx.rate_block + SLOT_LEAD:
             return max(0.0, wait)
         # Missed (the task came back late) or still far: the slot is given up, a new one taken.
     bucket = rate_bucket(action.base_url, action.sid)
@@ -107,5 +107,5 @@ def _slot(ctx: WorkerContext, hold: Hold, action: Action) -> float:
     raise Defer(back, f"account {action.account}: slot reserved in {wait:.1f} s", slot=slot)
 
 
-SLOT_LEAD = 1.0  # a task coming back for its slot is due this much before it (seconds)
-SLOT_LATE = 0.05  # a slot missed by more than this (or a quarter of the spacing) is given up
+SLOT_LEAD = 0.1  # a task coming back for its slot is due this much before it (seconds)
+SLOT_LATE = 0.5  # a slot missed by more than this (or half the spacing) is given up

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from shiftswitch.broker import SPREAD, USERS_PER_MESSAGE, batches
+from shiftswitch.broker import SPREAD, USERS_PER_MESSAGE, batch_size, batches, paced
+from shiftswitch.models import Action
 
 
 @pytest.mark.parametrize(
@@ -36,3 +39,50 @@ def test_a_dead_workers_restore_mutex_does_not_hold_restores_for_minutes() -> No
         options = make_celery(Settings(visibility_timeout=visibility)).conf.broker_transport_options
         assert options["unacked_mutex_expire"] == expected  # kombu's own default: 300 s
         assert options["visibility_timeout"] == visibility
+
+
+# -- pacing: an account's users in waves, due as their slots come up ---------------------------
+
+
+def _action(i: int, sid: str, rate: str, on: bool = True) -> Action:
+    return Action(
+        id=i,
+        key=f"k{i}",
+        account=sid,
+        sid=sid,
+        base_url="http://exotel",
+        rate_limit=rate,
+        user_key=f"{sid}/u{i}",
+        agent=f"a{i}",
+        device="desk",
+        user_id=f"u{i}",
+        device_id=f"d{i}",
+        wants_on=on,
+        due_at=datetime(2026, 11, 30, 9, tzinfo=UTC),
+    )
+
+
+def test_a_slow_accounts_users_are_sent_as_their_slots_come_up() -> None:
+    slow = [(f"slow/u{i}", [_action(i, "slow", "60/min")]) for i in range(5)]
+    fast = [(f"fast/u{i}", [_action(100 + i, "fast", "6000/min")]) for i in range(60)]
+    waves = paced([*slow, *fast], window=0.25, horizon=300)
+    countdowns = {owner: c for c, part in waves for owner, _ in part}
+    # 60/min: a request every ~1.01 s; each user in the wave of its slot
+    assert [countdowns[f"slow/u{i}"] for i in range(5)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    # 6000/min: ~10 ms apart: 60 users within the first three waves
+    assert {countdowns[f"fast/u{i}"] for i in range(60)} == {0.0, 0.25, 0.5}
+    assert countdowns["fast/u0"] == 0.0  # the fast account does not wait behind the slow one
+    assert [c for c, _ in waves] == sorted(c for c, _ in waves)
+
+
+def test_a_users_actions_count_as_that_many_requests_and_no_wave_passes_the_horizon() -> None:
+    users = [(f"s/u{i}", [_action(2 * i, "s", "60/min", False), _action(2 * i + 1, "s", "60/min")])
+             for i in range(3)]  # fmt: skip
+    countdowns = [c for c, part in paced(users, window=1.0, horizon=3.0) for _ in part]
+    assert countdowns == [0.0, 2.0, 3.0]  # 0, 2 and 4 requests before each: the last held at 3
+
+
+def test_the_batch_size_follows_the_whole_boundary_not_one_wave() -> None:
+    assert batch_size(10) == 1
+    assert batch_size(1000) == 16
+    assert [len(b) for b in batches([("u", [])] * 40, 16)] == [16, 16, 8]  # type: ignore[list-item]
