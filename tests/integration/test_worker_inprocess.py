@@ -573,28 +573,44 @@ def test_requests_wait_for_their_slot_on_the_contexts_clock(world: World) -> Non
     w = world
     w.roster = parse_roster(roster_yaml(w.sandbox.url, AGENTS, SHIFTS, rate_limit="1/s"))
     w.record(w.action("asha", "desk", False), w.action("asha", "mobile", False))
+    w.ctx.rate_block = 2.0  # a slot this close is waited for in the thread
     assert w.run() is None
     assert w.time.slept == [pytest.approx(1.11)]  # 1 s, a little wider: never one too many
     assert len(w.sent()) == 2
 
 
+def test_a_slot_beyond_the_threads_wait_is_handed_to_the_task_that_comes_back(
+    world: World,
+) -> None:
+    w = world
+    w.roster = parse_roster(roster_yaml(w.sandbox.url, AGENTS, SHIFTS, rate_limit="1/s"))
+    w.record(w.action("asha", "desk", False), w.action("asha", "mobile", False))
+    countdown = w.run()  # the second slot is 1.11 s away: more than the thread waits
+    assert countdown == pytest.approx(1.01)  # back 0.1 s before it
+    assert len(w.sent()) == 1
+    w.time.sleep(countdown)
+    assert w.run() is None
+    assert w.time.slept[-1] == pytest.approx(0.1)
+    assert len(w.sent()) == 2 and len(w.budget.slots) == 2
+
+
 def test_a_slot_far_away_is_reserved_and_its_task_comes_back_for_it_once(world: World) -> None:
     """No thread waits 30 s, and no task polls for the slot: it is reserved now, the action
-    planned for it, and the one task that comes back (1 s early) takes it."""
+    planned for it, and the one task that comes back (0.1 s early) takes it."""
     w = world
     (action,) = w.record(w.action("asha", "desk", True))
     w.budget.next_free[rate_bucket(action.base_url, action.sid)] = w.time.monotonic() + 30
     countdown = w.run()
-    assert countdown == pytest.approx(29.0)
+    assert countdown == pytest.approx(29.9)
     waiting = w.get(action)
     assert (waiting.status, waiting.retry_at, waiting.attempts) == (
-        Status.QUEUED, T0 + timedelta(seconds=29), 0
+        Status.QUEUED, T0 + timedelta(seconds=29.9), 0
     )  # fmt: skip
     assert w.sent() == [] and len(w.budget.slots) == 1
     w.time.sleep(countdown)
     assert w.run() is None
     assert len(w.budget.slots) == 1  # the reserved slot, not a new one at the back
-    assert w.time.slept[-1] == pytest.approx(1.0)
+    assert w.time.slept[-1] == pytest.approx(0.1)
     assert w.sent() == [("PUT", "100280", {"available": True})]
     assert w.time.now() == T0 + timedelta(seconds=30)
 
