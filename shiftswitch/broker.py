@@ -130,7 +130,9 @@ class CeleryDispatcher:
 
     def dispatch(self, groups: Sequence[Group]) -> None:
         size = batch_size(len(groups))
-        for countdown, part in paced(groups):
+        visibility = self._app.conf.broker_transport_options.get("visibility_timeout")
+        horizon = min(PACE_HORIZON, float(visibility or PACE_HORIZON * 2) / 2)
+        for countdown, part in paced(groups, horizon=horizon):
             for batch in batches(part, size):
                 self._app.send_task(
                     APPLY_TASK,
@@ -258,7 +260,9 @@ def _action_ids(raw: bytes | str) -> set[int]:
 
 
 PACE_WINDOW = 0.25  # seconds of an account's request slots per wave of messages
-PACE_HORIZON = 300.0  # no message is held back longer (shorter than the visibility timeout)
+# No message is held back longer, nor longer than half the visibility timeout (a message held
+# longer would be given to a second worker).
+PACE_HORIZON = 300.0
 
 
 def paced(

@@ -109,6 +109,8 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
         rng=random.Random(),  # noqa: S311 -- jitter, not secrets
         stored_roster=reads_stored(settings),
         read_back_after=settings.read_back_after,
+        # A task coming back for its slot must not outlive the broker's visibility timeout.
+        horizon=min(300.0, settings.visibility_timeout / 2),
     )
 
 
