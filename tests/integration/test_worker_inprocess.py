@@ -570,7 +570,8 @@ def test_requests_wait_for_their_slot_on_the_contexts_clock(world: World) -> Non
     w.roster = parse_roster(roster_yaml(w.sandbox.url, AGENTS, SHIFTS, rate_limit="1/s"))
     w.record(w.action("asha", "desk", False), w.action("asha", "mobile", False))
     assert w.run() is None
-    assert w.time.slept == [pytest.approx(1.11)]  # 1 s, a little wider: never one too many
+    # 1 s, a little wider (a window's margin, and the network's jitter): never one too many
+    assert w.time.slept == [pytest.approx(1.16)]
     assert len(w.sent()) == 2
 
 
