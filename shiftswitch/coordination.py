@@ -75,7 +75,7 @@ _ADMITTED = """
 local widening = tonumber(redis.call('HGET', KEYS[1], 'widening') or '1')
 if widening <= 1 then return '1' end
 widening = widening - tonumber(ARGV[1])
-if widening <= 1 then
+if widening <= 1 + tonumber(ARGV[3]) then
   redis.call('DEL', KEYS[1])
   return '1'
 end
@@ -111,6 +111,8 @@ MAX_WIDENING = 4.0
 NARROW = 0.005
 # An account's widening is forgotten this long after its last request (next boundary, say).
 WIDENING_MEMORY = 3600.0
+_MEMORY_MS = int(WIDENING_MEMORY * 1000)
+_EPSILON = 1e-6  # a widening this close to 1 is 1 (what rounding leaves of 1.25 - 50 x 0.005)
 
 
 def rate_bucket(base_url: str, sid: str) -> str:
@@ -126,7 +128,8 @@ def widened(widening: float) -> float:
 
 def narrowed(widening: float) -> float:
     """An account's widening after a request its gateway let through."""
-    return max(1.0, widening - NARROW)
+    narrower = widening - NARROW
+    return 1.0 if narrower <= 1 + _EPSILON else narrower
 
 
 class RateLimiter:
@@ -168,7 +171,7 @@ class RateLimiter:
         """The account's gateway answered 429 to a request sent ``took`` seconds ago: widen its
         spacing, and send nothing of it before ``retry_after`` seconds from now, if given."""
         after_ms = -1.0 if retry_after is None else max(0.0, retry_after) * 1000
-        args = [max(0.0, took) * 1000, WIDEN, MAX_WIDENING, after_ms, WIDENING_MEMORY * 1000]
+        args = [max(0.0, took) * 1000, WIDEN, MAX_WIDENING, after_ms, _MEMORY_MS]
         try:
             widening = self._refused(keys=self._keys(bucket), args=args)
         except RedisError as exc:  # the request was sent: this only teaches the budget
@@ -182,7 +185,8 @@ class RateLimiter:
             return
         key = self._keys(bucket)[1]
         try:
-            widening = self._admitted(keys=[key], args=[NARROW, WIDENING_MEMORY * 1000])
+            args = [NARROW, _MEMORY_MS, _EPSILON]
+            widening = self._admitted(keys=[key], args=args)
         except RedisError as exc:
             log.warning("bucket=%s request let through not counted: %s", bucket, exc)
             return
