@@ -103,16 +103,17 @@ SLACK_SECONDS = WINDOW_SLACK_SECONDS
 
 # How an account's spacing adapts to its gateway (additive increase of the rate, multiplicative
 # decrease: AIMD). A 429 multiplies the interval by WIDEN, up to MAX_WIDENING times the spacing;
-# each request let through takes NARROW (of the spacing) off it, down to the spacing. Narrowing
-# is slow on purpose: after a 429, about 50 requests go out before the interval is back, so a
-# gateway that refuses per request is not tried again at the width it refused at a moment later.
-WIDEN = 1.25
+# each request let through takes NARROW (of the spacing) off it, down to the spacing. Gentle both
+# ways: on a gateway that refuses per request, a 429 is often one unlucky gap of the network's,
+# not a spacing too narrow; one alone then costs about half a slot (x1.25 would cost three),
+# while 429s that keep coming compound the widening (x2 after seven).
+WIDEN = 1.1
 MAX_WIDENING = 4.0
-NARROW = 0.005
+NARROW = 0.01
 # An account's widening is forgotten this long after its last request (next boundary, say).
 WIDENING_MEMORY = 3600.0
 _MEMORY_MS = int(WIDENING_MEMORY * 1000)
-_EPSILON = 1e-6  # a widening this close to 1 is 1 (what rounding leaves of 1.25 - 50 x 0.005)
+_EPSILON = 1e-6  # a widening this close to 1 is 1 (what rounding leaves of 1.1 - 10 x 0.01)
 
 
 def rate_bucket(base_url: str, sid: str) -> str:

@@ -42,7 +42,8 @@ def two(redis: Redis) -> tuple[RateLimiter, RateLimiter]:
 
 
 def gap(limiter: RateLimiter, bucket: str = BUCKET) -> float:
-    """The wait of the next slot after one reserved now (the spacing in force)."""
+    """The wait of the next slot after one reserved now (the spacing in force, less the time
+    between the two calls)."""
     first = limiter.reserve(bucket, LIMIT, max_wait=3600)
     second = limiter.reserve(bucket, LIMIT, max_wait=3600)
     assert first[0] and second[0]
@@ -53,12 +54,12 @@ def test_a_429_in_one_process_widens_the_spacing_of_the_other(
     two: tuple[RateLimiter, RateLimiter],
 ) -> None:
     a, b = two
-    assert gap(b) == pytest.approx(LIMIT.spacing, abs=0.002)
+    assert gap(b) == pytest.approx(LIMIT.spacing, abs=0.02)
     a.refused(BUCKET, retry_after=None, took=0.05)
-    assert b.widening(BUCKET) == 1.25
+    assert b.widening(BUCKET) == 1.1
     b.reserve(BUCKET, LIMIT, max_wait=3600)  # the slot already free at the old spacing
-    assert gap(b) == pytest.approx(1.25 * LIMIT.spacing, abs=0.002)
-    assert gap(b, "https://ccm-api.exotel.com/other") == pytest.approx(LIMIT.spacing, abs=0.002)
+    assert gap(b) == pytest.approx(1.1 * LIMIT.spacing, abs=0.02)
+    assert gap(b, "https://ccm-api.exotel.com/other") == pytest.approx(LIMIT.spacing, abs=0.02)
 
 
 def test_requests_let_through_in_either_process_narrow_it_back(
@@ -67,13 +68,13 @@ def test_requests_let_through_in_either_process_narrow_it_back(
     a, b = two
     a.refused(BUCKET, retry_after=None, took=0.0)
     b.reserve(BUCKET, LIMIT, max_wait=3600)  # b has seen the widening
-    expected = 1.25
-    for limiter in (a, b) * 5:
+    expected = 1.1
+    for limiter in (a, b) * 3:
         limiter.admitted(BUCKET)
         expected = narrowed(expected)
-    assert a.widening(BUCKET) == pytest.approx(expected) == pytest.approx(1.2)
+    assert a.widening(BUCKET) == pytest.approx(expected) == pytest.approx(1.04)
     assert 0 < redis.pttl(f"test:pace:{BUCKET}") <= WIDENING_MEMORY * 1000
-    for _ in range(60):
+    for _ in range(5):
         a.admitted(BUCKET)
     assert a.widening(BUCKET) == 1.0
     assert not redis.exists(f"test:pace:{BUCKET}")  # back to the spacing: nothing kept
@@ -82,7 +83,7 @@ def test_requests_let_through_in_either_process_narrow_it_back(
 def test_429s_widen_up_to_four_times_the_spacing(two: tuple[RateLimiter, RateLimiter]) -> None:
     a, _ = two
     fast = RateLimit(100, 1)
-    for _ in range(10):
+    for _ in range(16):
         # each refused request left at its slot, after the last widening: each counts
         reserved, wait = a.reserve(BUCKET, fast, max_wait=5)
         assert reserved
@@ -99,7 +100,7 @@ def test_429s_to_requests_reserved_before_a_widening_do_not_widen_it_again(
         assert a.reserve(BUCKET, LIMIT, max_wait=3600)[0]
     a.refused(BUCKET, retry_after=None, took=0.01)
     b.refused(BUCKET, retry_after=None, took=0.01)  # another of them, refused too
-    assert a.widening(BUCKET) == 1.25
+    assert a.widening(BUCKET) == 1.1
 
 
 def test_retry_after_holds_the_whole_account_in_every_process(
@@ -137,4 +138,4 @@ def test_the_spacing_is_enforced_across_processes_at_the_widened_interval(
         assert reserved
         sent.append(time.monotonic() + wait)
     gaps = [y - x for x, y in itertools.pairwise(sent)]
-    assert min(gaps) >= 1.25 * limit.spacing * 0.95
+    assert min(gaps) >= 1.1 * limit.spacing * 0.95
