@@ -37,7 +37,8 @@ def test_two_workers_send_through_a_strict_limiter_with_jitter_with_few_429s(
         assert len(actions) == N and {a.status for a in actions} == {"succeeded"}
         log = p.sandbox_log()
         refused = [r for r in log if r["status"] == 429]
-        # Spaced as before, 11.7 ms wider than 1 s, about 3 in 10 would be refused here.
-        assert len(refused) <= 1, [(round(r["started"] - log[0]["started"], 3)) for r in refused]
+        # Spaced as before, 11.7 ms wider than 1 s, about 3 in 10 would be refused here (6 of
+        # 20; 2 or fewer about once in 20 runs). One or two: a busy machine's own delays.
+        assert len(refused) <= 2, [(round(r["started"] - log[0]["started"], 3)) for r in refused]
         assert len(log) == N + len(refused)
         assert all("status=succeeded" in w.read_text() for w in p.logs)  # both took part
