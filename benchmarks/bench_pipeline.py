@@ -3,9 +3,11 @@
 What runs is the real pipeline, as ``tests/pipeline.py`` runs it:
 
 - the sandbox as a subprocess (``python -m shiftswitch sandbox``), with ``--latency-ms`` (50) on
-  every API request and, with ``--rate``, the same per-account limit as the roster;
+  every API request (plus up to ``--jitter-ms``, 0, at random) and, with ``--rate``, the same
+  per-account limit as the roster, counted as ``--rate-mode`` says (``window``; or ``strict``);
 - ``--workers`` (1) worker processes (``python -m shiftswitch worker --concurrency C``, C = 32,
-  the CLI default), with the product's default settings (timeouts, retries, lock TTL);
+  the CLI default), with the product's default settings (timeouts, retries, lock TTL); with
+  ``--worker-code DIR``, the workers run the code of that checkout (an earlier version, say);
 - the scheduler in this process, on a :class:`~shiftswitch.clock.FixedClock`, with a
   :class:`~shiftswitch.broker.CeleryDispatcher` on Redis database ``--redis-db`` (14; flushed
   before and after);
@@ -85,10 +87,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import Timed, database
 
 from scheduler.loop import Scheduler
-from shiftswitch import coordination
 from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
-from shiftswitch.coordination import SAFETY
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, Attempt, DeviceState
 from shiftswitch.roster.model import parse_duration, parse_rate
@@ -105,7 +105,6 @@ DAY = datetime(2026, 11, 30, tzinfo=UTC)  # a Monday
 BOUNDARY = DAY.replace(hour=9)
 START = BOUNDARY - timedelta(seconds=1)
 POLL = 0.1
-SLACK_SECONDS = float(getattr(coordination, "SLACK_SECONDS", 0.0))  # newer limiters only
 DEFAULT_CONCURRENCY = 32  # `shiftswitch worker --concurrency` default
 
 
@@ -210,12 +209,14 @@ class Processes:
     def __init__(self) -> None:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str], log: Path) -> None:
+    def start(
+        self, name: str, argv: Sequence[str], env: dict[str, str], log: Path, cwd: Path = ROOT
+    ) -> None:
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "shiftswitch", *argv],
                 env=env,
-                cwd=ROOT,
+                cwd=cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -263,9 +264,12 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, procs: Pr
         time.sleep(0.05)
 
 
-def start_sandbox(procs: Processes, tmp: Path, seed: Path, latency_ms: float) -> str:
+def start_sandbox(
+    procs: Processes, tmp: Path, seed: Path, latency_ms: float, more: Sequence[str] = ()
+) -> str:
     log = tmp / "sandbox.log"
     argv = ["sandbox", "--port", "0", "--state", str(seed), "--latency-ms", f"{latency_ms:g}"]
+    argv += more
     procs.start("sandbox", argv, dict(os.environ), log)
     found: list[str] = []
 
@@ -349,7 +353,11 @@ def start_workers(
             f"--loglevel={args.loglevel}",
             f"--hostname=w{w}@bench",
         ]
-        procs.start(f"worker {w}", argv, env, log)
+        if args.worker_code:
+            code = Path(args.worker_code).resolve()
+            procs.start(f"worker {w}", argv, {**env, "PYTHONPATH": str(code)}, log, cwd=code)
+        else:
+            procs.start(f"worker {w}", argv, env, log)
         logs.append(log)
     app = make_celery(Settings.from_env(env))
     for w, log in enumerate(logs):
@@ -425,7 +433,10 @@ def world(
     the workers; the sandbox URL, the roster's path and the workers' environment."""
     n = args.devices
     write_seed(tmp / "seed.yaml", n, sandbox_rate)
-    sandbox_url = start_sandbox(procs, tmp, tmp / "seed.yaml", args.latency_ms)
+    more = ["--jitter-ms", f"{args.jitter_ms:g}"]
+    if args.rate_mode:
+        more += ["--rate-mode", args.rate_mode]
+    sandbox_url = start_sandbox(procs, tmp, tmp / "seed.yaml", args.latency_ms, more)
     roster_path = tmp / "schedules.yaml"
     write_roster(roster_path, n, sandbox_url, roster_rate, args.ramp)
     upgrade(db_url)
@@ -578,14 +589,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     completion = max(finished) - wall0 if finished else float("nan")
     limit = parse_rate(roster_rate) if args.rate else None
     floor = n * limit.per_seconds / limit.count if limit else None
-    # The shared limiter spaces requests a little wider than the limit (coordination.py).
-    spacing = (limit.per_seconds * SAFETY + SLACK_SECONDS) / limit.count if limit else None
+    # The shared limiter spaces requests a little wider than the limit (RateLimit.spacing).
+    spacing = limit.spacing if limit else None
     return {
         "devices": n,
         "database": raw.database,
         "workers": args.workers,
         "concurrency": args.concurrency,
         "latency_ms": args.latency_ms,
+        "jitter_ms": args.jitter_ms,
+        "rate_mode": args.rate_mode or "window",
+        "worker_code": args.worker_code,
         "roster_rate": roster_rate,
         "sandbox_rate": sandbox_rate,
         "tick_s": raw.tick_s,
@@ -637,7 +651,8 @@ def summary(r: dict[str, Any]) -> str:
     lines = [
         f"# Pipeline benchmark: {r['devices']:,} devices, one boundary; {r['database']}; "
         f"{r['workers']} worker process(es) x {r['concurrency']} threads; sandbox latency "
-        f"{r['latency_ms']:g} ms; rate {rate}, sandbox limit {r['sandbox_rate'] or 'none'}; "
+        f"{r['latency_ms']:g} ms + jitter {r['jitter_ms']:g} ms; rate {rate}, sandbox limit "
+        f"{r['sandbox_rate'] or 'none'} ({r['rate_mode']}); "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
         f"tick (record + enqueue {r['devices']:,}): {s(r['tick_s'], '.3f')} s "
         f"(record {s(r['tick_record_s'], '.3f')}, claim {s(r['tick_claim_s'], '.3f')}, "
@@ -693,6 +708,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--devices", type=int, default=2000, help="devices switched (2000)")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="sandbox latency (50)")
+    parser.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="sandbox jitter on top of the latency (0)"
+    )
+    parser.add_argument(
+        "--rate-mode",
+        choices=("window", "strict"),
+        help="how the sandbox counts the limit (default window: N per window)",
+    )
+    parser.add_argument(
+        "--worker-code",
+        metavar="DIR",
+        help="run the workers from this checkout (e.g. an earlier version) instead of this one",
+    )
     parser.add_argument(
         "--rate",
         help="the account's rate limit, e.g. 6000/min, in the roster and (unless "

@@ -8,34 +8,80 @@ worker processes on several machines agree without trusting each other's clocks.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from redis import Redis
+from redis import Redis, RedisError
 
 from shiftswitch.recovery import Cover, Order
 from shiftswitch.roster.model import REQUEST_SAFETY, WINDOW_SLACK_SECONDS, RateLimit
 
 PREFIX = "shiftswitch:"
 
+log = logging.getLogger("shiftswitch.coordination")
+
 # Generic cell rate algorithm with no burst: one request every ``interval`` ms. A caller reserves
 # the next free slot and waits for it, so callers are served in arrival order and requests leave
 # evenly spaced, never in a burst that a per-window limit at Exotel would answer with 429.
 # A slot further away than ``max_wait`` ms is not reserved: the caller comes back later.
+# The interval is the limit's spacing times the account's widening (KEYS[2], see _REFUSED);
+# returns whether reserved, the wait, and the widening.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local interval = tonumber(ARGV[1])
+local widening = tonumber(redis.call('HGET', KEYS[2], 'widening') or '1')
+local interval = tonumber(ARGV[1]) * widening
 local max_wait = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - now
-if wait > max_wait then return {0, tostring(wait)} end
+if wait > max_wait then return {0, tostring(wait), tostring(widening)} end
 redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(wait + interval) + 1000)
-return {1, tostring(wait)}
+return {1, tostring(wait), tostring(widening)}
+"""
+
+# A 429 for a request that left ``took`` ms ago. It widens the account's spacing (multiplied by
+# ARGV[2], up to ARGV[3]) if that request was spaced at the present widening: the slots reserved
+# before the last widening (up to the worker's longest wait for a slot) still leave at the older
+# spacing, and their 429s teach nothing new. ``from`` is the first slot at the present widening.
+# A Retry-After (ms; negative: none) holds the account's next free slot until then, for every
+# process. KEYS: the account's next free slot, its widening. Returns the widening.
+_REFUSED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local sent = now - tonumber(ARGV[1])
+local widening = tonumber(redis.call('HGET', KEYS[2], 'widening') or '1')
+local from = tonumber(redis.call('HGET', KEYS[2], 'from') or '0')
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local retry_after = tonumber(ARGV[4])
+if retry_after >= 0 and tat < now + retry_after then tat = now + retry_after end
+if sent >= from then
+  widening = math.min(widening * tonumber(ARGV[2]), tonumber(ARGV[3]))
+  redis.call('HSET', KEYS[2], 'widening', tostring(widening), 'from', tostring(tat))
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
+return tostring(widening)
+"""
+
+# A request the account's gateway let through: the widening narrows by ARGV[1], down to 1 (then
+# the account is forgotten). KEYS: the widening. Returns the widening.
+_ADMITTED = """
+local widening = tonumber(redis.call('HGET', KEYS[1], 'widening') or '1')
+if widening <= 1 then return '1' end
+widening = widening - tonumber(ARGV[1])
+if widening <= 1 + tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1])
+  return '1'
+end
+redis.call('HSET', KEYS[1], 'widening', tostring(widening))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return tostring(widening)
 """
 
 _EXTEND = """
@@ -55,6 +101,20 @@ return 0
 SAFETY = REQUEST_SAFETY  # the spacing's margins: see RateLimit.spacing
 SLACK_SECONDS = WINDOW_SLACK_SECONDS
 
+# How an account's spacing adapts to its gateway (additive increase of the rate, multiplicative
+# decrease: AIMD). A 429 multiplies the interval by WIDEN, up to MAX_WIDENING times the spacing;
+# each request let through takes NARROW (of the spacing) off it, down to the spacing. Gentle both
+# ways: on a gateway that refuses per request, a 429 is often one unlucky gap of the network's,
+# not a spacing too narrow; one alone then costs about half a slot (x1.25 would cost three),
+# while 429s that keep coming compound the widening (x2 after seven).
+WIDEN = 1.1
+MAX_WIDENING = 4.0
+NARROW = 0.01
+# An account's widening is forgotten this long after its last request (next boundary, say).
+WIDENING_MEMORY = 3600.0
+_MEMORY_MS = int(WIDENING_MEMORY * 1000)
+_EPSILON = 1e-6  # a widening this close to 1 is 1 (what rounding leaves of 1.1 - 10 x 0.01)
+
 
 def rate_bucket(base_url: str, sid: str) -> str:
     """The name of an Exotel account's request budget: one per API host and account SID,
@@ -62,13 +122,37 @@ def rate_bucket(base_url: str, sid: str) -> str:
     return f"{base_url}/{sid}"
 
 
+def widened(widening: float) -> float:
+    """An account's widening after a 429 to a request spaced at ``widening``."""
+    return min(widening * WIDEN, MAX_WIDENING)
+
+
+def narrowed(widening: float) -> float:
+    """An account's widening after a request its gateway let through."""
+    narrower = widening - NARROW
+    return 1.0 if narrower <= 1 + _EPSILON else narrower
+
+
 class RateLimiter:
-    """A request budget per Exotel account, shared by every process using the same Redis."""
+    """A request budget per Exotel account, shared by every process using the same Redis.
+
+    Requests are spaced at the limit's :attr:`~shiftswitch.roster.model.RateLimit.spacing`
+    times the account's widening: 1 until the gateway refuses one (429), then wider
+    (:func:`widened`), narrowing again with each request let through (:func:`narrowed`).
+    """
 
     def __init__(self, redis: Redis, prefix: str = PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
         self._reserve: Any = redis.register_script(_RESERVE)
+        self._refused: Any = redis.register_script(_REFUSED)
+        self._admitted: Any = redis.register_script(_ADMITTED)
+        # The widening each bucket had at this process's last look: while it is 1, a request
+        # let through has nothing to narrow and costs no call to Redis.
+        self._wide: dict[str, bool] = {}
+
+    def _keys(self, bucket: str) -> list[str]:
+        return [f"{self._prefix}rate:{bucket}", f"{self._prefix}pace:{bucket}"]
 
     def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
         """Reserve the next request slot of ``bucket`` (an account's: :func:`rate_bucket`) if it
@@ -78,10 +162,40 @@ class RateLimiter:
         when not, the slot is ``wait`` seconds away and nothing was taken.
         """
         interval_ms = limit.spacing * 1000
-        reserved, wait = self._reserve(
-            keys=[f"{self._prefix}rate:{bucket}"], args=[interval_ms, max_wait * 1000]
+        reserved, wait, widening = self._reserve(
+            keys=self._keys(bucket), args=[interval_ms, max_wait * 1000]
         )
+        self._wide[bucket] = float(widening) > 1
         return bool(reserved), float(wait) / 1000
+
+    def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
+        """The account's gateway answered 429 to a request sent ``took`` seconds ago: widen its
+        spacing, and send nothing of it before ``retry_after`` seconds from now, if given."""
+        after_ms = -1.0 if retry_after is None else max(0.0, retry_after) * 1000
+        args = [max(0.0, took) * 1000, WIDEN, MAX_WIDENING, after_ms, _MEMORY_MS]
+        try:
+            widening = self._refused(keys=self._keys(bucket), args=args)
+        except RedisError as exc:  # the request was sent: this only teaches the budget
+            log.warning("bucket=%s 429 not counted: %s", bucket, exc)
+            return
+        self._wide[bucket] = float(widening) > 1
+
+    def admitted(self, bucket: str) -> None:
+        """The account's gateway let a request through: narrow its spacing, if it is wider."""
+        if not self._wide.get(bucket, True):
+            return
+        key = self._keys(bucket)[1]
+        try:
+            args = [NARROW, _MEMORY_MS, _EPSILON]
+            widening = self._admitted(keys=[key], args=args)
+        except RedisError as exc:
+            log.warning("bucket=%s request let through not counted: %s", bucket, exc)
+            return
+        self._wide[bucket] = float(widening) > 1
+
+    def widening(self, bucket: str) -> float:
+        """The account's widening now (1: the spacing itself)."""
+        return float(self._redis.hget(self._keys(bucket)[1], "widening") or 1)
 
 
 class LockBusy(Exception):

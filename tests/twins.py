@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shiftswitch.clock import FixedClock
-from shiftswitch.coordination import LockBusy
+from shiftswitch.coordination import LockBusy, narrowed, widened
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
 from shiftswitch.roster.model import RateLimit
 
@@ -89,12 +89,16 @@ class Lease:
 
 @dataclass
 class Budget:
-    """Request slots per bucket: one every ``limit.spacing`` s, taken in turn, never in a burst."""
+    """Request slots per bucket: one every ``limit.spacing`` s times the bucket's widening,
+    taken in turn, never in a burst; a 429 widens a bucket and holds it for its Retry-After,
+    requests let through narrow it (the rules of the Redis limiter, on the test's clock)."""
 
     time: TestTime
     next_free: dict[str, float] = field(default_factory=dict)  # bucket: monotonic instant
     slots: list[tuple[str, float]] = field(default_factory=list)  # (bucket, instant) reserved
     before: Callable[[], None] | None = None  # called on each reservation, before it
+    widening: dict[str, float] = field(default_factory=dict)  # bucket: factor over the spacing
+    widened_from: dict[str, float] = field(default_factory=dict)  # first slot at that widening
 
     def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
         if self.before is not None:
@@ -103,9 +107,23 @@ class Budget:
         at = max(self.next_free.get(bucket, now), now)
         if at - now > max_wait:
             return False, at - now
-        self.next_free[bucket] = at + limit.spacing
+        self.next_free[bucket] = at + limit.spacing * self.widening.get(bucket, 1.0)
         self.slots.append((bucket, at))
         return True, at - now
+
+    def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
+        now = self.time.monotonic()
+        at = max(self.next_free.get(bucket, now), now)
+        if retry_after is not None:
+            at = max(at, now + retry_after)
+        self.next_free[bucket] = at
+        if now - took >= self.widened_from.get(bucket, float("-inf")):
+            self.widening[bucket] = widened(self.widening.get(bucket, 1.0))
+            self.widened_from[bucket] = at
+
+    def admitted(self, bucket: str) -> None:
+        if bucket in self.widening:
+            self.widening[bucket] = narrowed(self.widening[bucket])
 
 
 LOST = "lost"  # a fate: the request reaches Exotel, and its answer is lost (a timeout)

@@ -45,6 +45,15 @@ class RequestBudget(Protocol):
         """``(reserved, wait)``: send after ``wait`` s; or the slot is that far, not taken."""
         ...
 
+    def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
+        """The gateway answered 429 to a request sent ``took`` s ago: space the account's
+        requests wider, and none before ``retry_after`` s from now (when given)."""
+        ...
+
+    def admitted(self, bucket: str) -> None:
+        """The gateway let a request through: narrow the account's spacing back a little."""
+        ...
+
 
 class Exotel(Protocol):
     """What the worker asks of Exotel (:class:`shiftswitch.exotel.ExotelClient`)."""

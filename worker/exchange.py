@@ -52,6 +52,11 @@ def exchange(
         ctx.store.plan_retry(action, 0.0, now)
         raise Defer(0.0, f"lock on {action.user_key} lost")
     outcome = call()
+    # What the account's gateway made of it teaches every worker's spacing of the account.
+    if outcome.http_code == 429:
+        ctx.budget.refused(bucket, outcome.retry_after, outcome.duration)
+    elif outcome.http_code is not None and outcome.http_code < 500:
+        ctx.budget.admitted(bucket)
     metrics.ATTEMPTS.labels(
         action.account,
         request.split(maxsplit=1)[0],

@@ -185,11 +185,32 @@ def worker(
 @click.option(
     "--latency-ms", type=click.FloatRange(0, 60000), default=0.0, help="Delay every API request."
 )
-def sandbox(host: str, port: int, state_file: str, latency_ms: float) -> None:
+@click.option(
+    "--jitter-ms",
+    type=click.FloatRange(0, 60000),
+    default=0.0,
+    help="Delay every API request by up to this much more, at random, before its rate limit.",
+)
+@click.option(
+    "--rate-mode",
+    type=click.Choice(["window", "strict"]),
+    help="How every account's rate limit counts: N per window, or strict (none closer than "
+    "1/rate to the last, as nginx limit_req with no burst). Default: each account's rate_mode "
+    "in the seed, else window.",
+)
+def sandbox(
+    host: str,
+    port: int,
+    state_file: str,
+    latency_ms: float,
+    jitter_ms: float,
+    rate_mode: str | None,
+) -> None:
     """Run a local Exotel stand-in that enforces the device API's rules.
 
     For demos, tests and rehearsals: auth, one device ON per user, unverified and unknown
-    devices, paging, a per-account rate limit with 429 and Retry-After, and faults switched on
+    devices, paging, a per-account rate limit with 429 (per window with Retry-After, or strict
+    per request), latency with jitter, and faults switched on
     through PUT /_sandbox/faults (errors, requests held and applied late, devices changed in
     Exotel's app). See the README.
     """
@@ -197,7 +218,9 @@ def sandbox(host: str, port: int, state_file: str, latency_ms: float) -> None:
         seed = load_seed(state_file)
     except SeedError as exc:
         raise click.ClickException(str(exc)) from None
-    server = Sandbox(seed, host=host, port=port, latency_ms=latency_ms)
+    server = Sandbox(
+        seed, host=host, port=port, latency_ms=latency_ms, jitter_ms=jitter_ms, rate_mode=rate_mode
+    )
     stop = _stop_on_signals()
     try:
         server.start()

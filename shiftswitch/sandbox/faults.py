@@ -1,6 +1,7 @@
 """What the sandbox's control API accepts: fault settings, and devices changed by hand.
 
-Faults are latency, rate limits, Retry-After, rules and changes made in Exotel's app. A rule
+Faults are latency and its jitter, rate limits and how they count (per window, or strict: per
+request), Retry-After, rules and changes made in Exotel's app. A rule
 answers the next matching API requests with an error status (as JSON, or as a proxy's HTML
 page) or holds them for a while before handling them, as a slow Exotel would.
 
@@ -27,12 +28,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from shiftswitch.roster.model import RateLimit, parse_rate
-from shiftswitch.sandbox.state import Account, Device
+from shiftswitch.sandbox.state import RATE_MODES, Account, Device
 
 STATUSES = (429, 500, 502, 503, 504)
 HANG = "hang"
 DEFAULT_HANG_SECONDS = 30.0
-_KEYS = ("latency_ms", "retry_after", "rate_limits", "rules", "app_changes")
+_KEYS = (
+    "latency_ms",
+    "jitter_ms",
+    "retry_after",
+    "rate_limits",
+    "rate_modes",
+    "rules",
+    "app_changes",
+)
 _RULE_KEYS = (
     "status",
     "times",
@@ -150,12 +159,19 @@ def parse_faults(body: object, accounts: Mapping[str, Account], now: float) -> d
         if not _number(latency) or not 0 <= latency <= 600_000:
             raise ControlError("latency_ms: expected milliseconds from 0 to 600000")
         out["latency_ms"] = float(latency)
+    if "jitter_ms" in body:
+        jitter = body["jitter_ms"]
+        if not _number(jitter) or not 0 <= jitter <= 600_000:
+            raise ControlError("jitter_ms: expected milliseconds from 0 to 600000")
+        out["jitter_ms"] = float(jitter)
     if "retry_after" in body:
         if not isinstance(body["retry_after"], bool):
             raise ControlError("retry_after: expected true or false")
         out["retry_after"] = body["retry_after"]
     if "rate_limits" in body:
         out["rate_limits"] = _rate_limits(body["rate_limits"], accounts)
+    if "rate_modes" in body:
+        out["rate_modes"] = _rate_modes(body["rate_modes"], accounts)
     if "rules" in body:
         rules = body["rules"]
         if not isinstance(rules, list):
@@ -218,6 +234,18 @@ def _rate_limits(raw: object, accounts: Mapping[str, Account]) -> dict[str, Rate
             raise ControlError(f"rate_limits.{sid}: expected N/s, N/min or null (no limit)")
         out[sid] = rate
     return out
+
+
+def _rate_modes(raw: object, accounts: Mapping[str, Account]) -> dict[str, str]:
+    choices = " or ".join(f'"{m}"' for m in RATE_MODES)
+    if not isinstance(raw, dict):
+        raise ControlError(f'rate_modes: expected {{"<account sid>": {choices}}}')
+    for sid, mode in raw.items():
+        if sid not in accounts:
+            raise ControlError(f"rate_modes.{sid}: no such account in the seed")
+        if mode not in RATE_MODES:
+            raise ControlError(f"rate_modes.{sid}: expected {choices}")
+    return dict(raw)
 
 
 def _rule(raw: object, place: str) -> Rule:

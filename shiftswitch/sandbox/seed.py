@@ -16,7 +16,7 @@ from shiftswitch.roster import yamldoc
 from shiftswitch.roster.fields import MAX_RATE_COUNT
 from shiftswitch.roster.model import parse_rate
 from shiftswitch.roster.yamldoc import LIMITS, too_large
-from shiftswitch.sandbox.state import E164, Account, Device, Seed, SeedError, User
+from shiftswitch.sandbox.state import E164, RATE_MODES, Account, Device, Seed, SeedError, User
 
 _SID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _IDENT = re.compile(r"[^/\s?#%]+")  # ids become path segments
@@ -97,7 +97,7 @@ Fail = Callable[[Place, str], NoReturn]
 
 def _account(sid: str, raw: object, fail: Fail) -> Account:
     path: Place = ("accounts", sid)
-    m = _mapping(raw, path, {"api_key", "api_token", "rate_limit", "users"}, fail)
+    m = _mapping(raw, path, {"api_key", "api_token", "rate_limit", "rate_mode", "users"}, fail)
     key = _text(m.get("api_key"), (*path, "api_key"), fail)
     if ":" in key:
         fail((*path, "api_key"), "a key cannot hold ':' (HTTP Basic auth splits on it)")
@@ -109,7 +109,10 @@ def _account(sid: str, raw: object, fail: Fail) -> Account:
             fail((*path, "rate_limit"), "expected N/s or N/min, such as 50/min")
         if rate.count > MAX_RATE_COUNT:
             fail((*path, "rate_limit"), f"over {MAX_RATE_COUNT:,} per window")
-    account = Account(sid, key, token, rate, [])
+    mode = m.get("rate_mode", "window")
+    if mode not in RATE_MODES:
+        fail((*path, "rate_mode"), f"expected {' or '.join(RATE_MODES)}")
+    account = Account(sid, key, token, rate, [], str(mode))
     users = m.get("users") or []
     if not isinstance(users, list):
         fail((*path, "users"), "expected a list of users")

@@ -1,7 +1,8 @@
 """A local stand-in for Exotel's CCM v2 Users API, for tests, demos and rehearsals (SPEC §1).
 
 It serves the device PUT and the user GETs with Exotel's envelope and rules
-(:mod:`shiftswitch.sandbox.state`), with a per-account rate limit, latency and faults that can be
+(:mod:`shiftswitch.sandbox.state`), with a per-account rate limit (per window, or strict: per
+request, as nginx's limit_req with no burst), latency with jitter and faults that can be
 changed while it runs, and keeps a log of every API request (the HTTP server underneath is
 :mod:`shiftswitch.sandbox.transport`). A control API under ``/_sandbox/``
 (no auth; JSON in and out) reads the log, its counts and the state, changes devices behind the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import sys
 import threading
 import time
@@ -42,7 +44,7 @@ from shiftswitch.sandbox.rules import (
     update_device,
 )
 from shiftswitch.sandbox.seed import load_seed, parse_seed
-from shiftswitch.sandbox.state import Account, Seed, SeedError
+from shiftswitch.sandbox.state import RATE_MODES, Account, Seed, SeedError
 from shiftswitch.sandbox.transport import Request, Response, Server, json_response, parse_body
 
 __all__ = ["DEFAULT_PORT", "Sandbox", "Seed", "SeedError", "load_seed", "parse_seed"]
@@ -101,8 +103,11 @@ def _counts(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
 class Sandbox:
     """An HTTP server that speaks Exotel's Users API over the accounts of a :class:`Seed`.
 
-    ``clock`` stamps the log and drives the rate-limit windows, so tests can move time on;
-    latency and hangs are real sleeps.
+    ``clock`` stamps the log and drives the rate limits, so tests can move time on; latency,
+    its jitter and hangs are real sleeps. Each API request waits ``latency_ms`` plus a random
+    part of ``jitter_ms`` (uniform) before anything else, the rate limit included, as a network
+    would delay it on its way in. ``rate_mode`` (``window`` or ``strict``) applies to every
+    account; None leaves each its seed's.
     """
 
     def __init__(
@@ -112,15 +117,22 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
         latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        rate_mode: str | None = None,
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
     ) -> None:
+        if rate_mode is not None and rate_mode not in RATE_MODES:
+            raise ValueError(f"rate_mode: expected {' or '.join(RATE_MODES)}, not {rate_mode!r}")
         self.seed = seed
         self.host = host
         self.port = port
         self.clock = clock
         self.verbose = verbose
         self._initial_latency_ms = latency_ms
+        self._initial_jitter_ms = jitter_ms
+        self._initial_mode = rate_mode
+        self._random = random.Random()  # noqa: S311 - a network's jitter, not a secret
         # One lock over the accounts, the log, the faults and the rate windows. Nothing sleeps
         # while holding it, so latency and hangs overlap across requests.
         self._lock = threading.Lock()
@@ -136,10 +148,15 @@ class Sandbox:
         self._accounts: dict[str, Account] = self.seed.fresh()
         self._log: deque[dict[str, Any]] = deque(maxlen=MAX_LOG)
         self._latency_ms = self._initial_latency_ms
+        self._jitter_ms = self._initial_jitter_ms
         self._retry_after = True
         self._rates: dict[str, RateLimit | None] = {
             sid: a.rate_limit for sid, a in self._accounts.items()
         }
+        self._modes: dict[str, str] = {
+            sid: self._initial_mode or a.rate_mode for sid, a in self._accounts.items()
+        }
+        self._last: dict[str, float] = {}  # strict mode: each account's last request let through
         self._rules: list[Rule] = []
         self._app_changes: list[AppChange] = []  # in time order
         self._windows: dict[str, deque[float]] = {}
@@ -240,8 +257,10 @@ class Sandbox:
         }
         headers: dict[str, str] = {}
         retry_after: int | None = None
-        if self._latency_ms > 0:  # a float read needs no lock; the sleep must not hold one
-            self._stopping.wait(self._latency_ms / 1000)
+        # Floats read without the lock; the sleep must not hold it.
+        delay_ms = self._latency_ms + self._random.uniform(0, self._jitter_ms)
+        if delay_ms > 0:
+            self._stopping.wait(delay_ms / 1000)
         if req.error:
             reply = failure(req.error[0], 1000, req.error[1])
         elif target.kind is None:
@@ -287,8 +306,8 @@ class Sandbox:
         if auth.status != 200:
             return auth, None
         account = self._accounts[target.account]
-        wait = self._admit(account.sid, headers)
-        if wait is not None:
+        admitted, wait = self._admit(account.sid, headers)
+        if not admitted:
             return failure(429, None, "Too many requests"), wait if self._retry_after else None
         if problem is not None:
             return failure(400, 1000, problem), None
@@ -301,25 +320,37 @@ class Sandbox:
         query = dict(parse_qsl(req.query, keep_blank_values=True))
         return list_users(account, query), None
 
-    def _admit(self, sid: str, headers: dict[str, str]) -> int | None:
-        """Count a request against its account's limit: None when admitted, else seconds to wait.
+    def _admit(self, sid: str, headers: dict[str, str]) -> tuple[bool, int | None]:
+        """Count a request against its account's limit: whether it is let through, and when
+        refused, the Retry-After to send (None: none).
 
-        A sliding window: the times of the requests admitted in the last ``per_seconds``.
+        ``window``: a sliding window, the times of the requests let through in the last
+        ``per_seconds``; a refusal says when the oldest leaves it. ``strict``: refused when
+        closer than ``1/rate`` to the last request let through, with no Retry-After (as nginx's
+        limit_req with no burst, which sends none).
         """
         rate = self._rates.get(sid)
         if rate is None:
-            return None
+            return True, None
         now = self.clock()
+        headers["X-RateLimit-Limit"] = str(rate.count)
+        if self._modes.get(sid) == "strict":
+            last = self._last.get(sid)
+            if last is not None and now - last < rate.per_seconds / rate.count:
+                headers["X-RateLimit-Remaining"] = "0"
+                return False, None
+            self._last[sid] = now
+            headers["X-RateLimit-Remaining"] = "0"  # none more before 1/rate has passed
+            return True, None
         window = self._windows.setdefault(sid, deque())
         while window and window[0] <= now - rate.per_seconds:
             window.popleft()
-        headers["X-RateLimit-Limit"] = str(rate.count)
         if len(window) >= rate.count:
             headers["X-RateLimit-Remaining"] = "0"
-            return max(1, math.ceil(window[0] + rate.per_seconds - now))
+            return False, max(1, math.ceil(window[0] + rate.per_seconds - now))
         window.append(now)
         headers["X-RateLimit-Remaining"] = str(rate.count - len(window))
-        return None
+        return True, None
 
     def _take_rule(self, method: str, target: Target, body: Any) -> Rule | None:
         """The first rule matching the request, one of its ``times`` used up."""
@@ -408,6 +439,8 @@ class Sandbox:
                 case ("PUT", "faults"):
                     changes = parse_faults(body, self._accounts, self.clock())
                     self._latency_ms = changes.get("latency_ms", self._latency_ms)
+                    self._jitter_ms = changes.get("jitter_ms", self._jitter_ms)
+                    self._modes.update(changes.get("rate_modes", {}))
                     self._retry_after = changes.get("retry_after", self._retry_after)
                     self._rates.update(changes.get("rate_limits", {}))
                     self._rules = changes.get("rules", self._rules)
@@ -423,8 +456,10 @@ class Sandbox:
     def _faultsjson_response(self) -> dict[str, Any]:
         return {
             "latency_ms": self._latency_ms,
+            "jitter_ms": self._jitter_ms,
             "retry_after": self._retry_after,
             "rate_limits": {sid: str(r) if r else None for sid, r in self._rates.items()},
+            "rate_modes": dict(self._modes),
             "rules": [r.as_json() for r in self._rules],
             "app_changes": [c.as_json() for c in self._app_changes],
         }

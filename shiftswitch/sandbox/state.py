@@ -10,6 +10,10 @@ from typing import Any
 from shiftswitch.roster.model import RateLimit
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# How an account's rate limit counts: "window", at most N requests in any window of its length
+# (a sliding window); "strict", no request closer than 1/rate to the last one let through, as
+# nginx's limit_req with no burst.
+RATE_MODES = ("window", "strict")
 
 
 class SeedError(Exception):
@@ -76,6 +80,7 @@ class Account:
     api_token: str = field(repr=False)
     rate_limit: RateLimit | None
     users: list[User]
+    rate_mode: str = "window"  # one of RATE_MODES
     by_id: dict[str, User] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +116,7 @@ class Seed:
                     User(u.id, u.first_name, u.last_name, u.email, [_copy(d) for d in u.devices])
                     for u in a.users
                 ],
+                a.rate_mode,
             )
             for sid, a in self.accounts.items()
         }

@@ -663,8 +663,10 @@ def test_reset_restores_the_seed(client: Client) -> None:
         "faults",
         {
             "latency_ms": 10,
+            "jitter_ms": 20,
             "retry_after": False,
             "rate_limits": {"acme_corp": "1/s"},
+            "rate_modes": {"acme_corp": "strict"},
             "rules": [{"status": 500}],
         },
     )
@@ -675,8 +677,10 @@ def test_reset_restores_the_seed(client: Client) -> None:
     assert client.control("GET", "log")["requests"][0]["seq"] == 2  # seq goes on after a reset
     assert client.control("GET", "faults") == {
         "latency_ms": 0.0,
+        "jitter_ms": 0.0,
         "retry_after": True,
         "rate_limits": {"acme_corp": None},
+        "rate_modes": {"acme_corp": "window"},
         "rules": [],
         "app_changes": [],
     }

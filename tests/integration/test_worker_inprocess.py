@@ -575,7 +575,8 @@ def test_requests_wait_for_their_slot_on_the_contexts_clock(world: World) -> Non
     w.record(w.action("asha", "desk", False), w.action("asha", "mobile", False))
     w.ctx.rate_block = 2.0  # a slot this close is waited for in the thread
     assert w.run() is None
-    assert w.time.slept == [pytest.approx(1.11)]  # 1 s, a little wider: never one too many
+    # 1 s, a little wider (a window's margin, and the network's jitter): never one too many
+    assert w.time.slept == [pytest.approx(1.16)]
     assert len(w.sent()) == 2
 
 

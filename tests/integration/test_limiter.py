@@ -1,0 +1,141 @@
+"""The request budget's adaptation, against the real Redis: what one worker process learns of an
+account's gateway (a 429, a Retry-After, requests let through) spaces every process's requests.
+
+Two :class:`RateLimiter` instances on one Redis stand for two worker processes; each has only
+what Redis holds in common (the server's clock included)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from shiftswitch.coordination import MAX_WIDENING, WIDENING_MEMORY, RateLimiter, narrowed
+from shiftswitch.roster.model import RateLimit
+from tests.services import COORDINATION_REDIS_DB, redis_url
+
+BUCKET = "https://ccm-api.exotel.com/acme"
+LIMIT = RateLimit(60, 60)  # spacing 1.0617 s
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    client = Redis.from_url(redis_url(COORDINATION_REDIS_DB))
+    try:
+        client.ping()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Redis not reachable: {exc}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def two(redis: Redis) -> tuple[RateLimiter, RateLimiter]:
+    return RateLimiter(redis, prefix="test:"), RateLimiter(redis, prefix="test:")
+
+
+def gap(limiter: RateLimiter, bucket: str = BUCKET) -> float:
+    """The wait of the next slot after one reserved now (the spacing in force, less the time
+    between the two calls)."""
+    first = limiter.reserve(bucket, LIMIT, max_wait=3600)
+    second = limiter.reserve(bucket, LIMIT, max_wait=3600)
+    assert first[0] and second[0]
+    return second[1] - first[1]
+
+
+def test_a_429_in_one_process_widens_the_spacing_of_the_other(
+    two: tuple[RateLimiter, RateLimiter],
+) -> None:
+    a, b = two
+    assert gap(b) == pytest.approx(LIMIT.spacing, abs=0.02)
+    a.refused(BUCKET, retry_after=None, took=0.05)
+    assert b.widening(BUCKET) == 1.1
+    b.reserve(BUCKET, LIMIT, max_wait=3600)  # the slot already free at the old spacing
+    assert gap(b) == pytest.approx(1.1 * LIMIT.spacing, abs=0.02)
+    assert gap(b, "https://ccm-api.exotel.com/other") == pytest.approx(LIMIT.spacing, abs=0.02)
+
+
+def test_requests_let_through_in_either_process_narrow_it_back(
+    two: tuple[RateLimiter, RateLimiter], redis: Redis
+) -> None:
+    a, b = two
+    a.refused(BUCKET, retry_after=None, took=0.0)
+    b.reserve(BUCKET, LIMIT, max_wait=3600)  # b has seen the widening
+    expected = 1.1
+    for limiter in (a, b) * 3:
+        limiter.admitted(BUCKET)
+        expected = narrowed(expected)
+    assert a.widening(BUCKET) == pytest.approx(expected) == pytest.approx(1.04)
+    assert 0 < redis.pttl(f"test:pace:{BUCKET}") <= WIDENING_MEMORY * 1000
+    for _ in range(5):
+        a.admitted(BUCKET)
+    assert a.widening(BUCKET) == 1.0
+    assert not redis.exists(f"test:pace:{BUCKET}")  # back to the spacing: nothing kept
+
+
+def test_429s_widen_up_to_four_times_the_spacing(two: tuple[RateLimiter, RateLimiter]) -> None:
+    a, _ = two
+    fast = RateLimit(100, 1)
+    for _ in range(16):
+        # each refused request left at its slot, after the last widening: each counts
+        reserved, wait = a.reserve(BUCKET, fast, max_wait=5)
+        assert reserved
+        time.sleep(wait)
+        a.refused(BUCKET, retry_after=None, took=0.0)
+    assert a.widening(BUCKET) == MAX_WIDENING
+
+
+def test_429s_to_requests_reserved_before_a_widening_do_not_widen_it_again(
+    two: tuple[RateLimiter, RateLimiter],
+) -> None:
+    a, b = two
+    for _ in range(4):  # four slots reserved at the spacing: ~4.2 s of queue
+        assert a.reserve(BUCKET, LIMIT, max_wait=3600)[0]
+    a.refused(BUCKET, retry_after=None, took=0.01)
+    b.refused(BUCKET, retry_after=None, took=0.01)  # another of them, refused too
+    assert a.widening(BUCKET) == 1.1
+
+
+def test_retry_after_holds_the_whole_account_in_every_process(
+    two: tuple[RateLimiter, RateLimiter],
+) -> None:
+    a, b = two
+    a.refused(BUCKET, retry_after=2.0, took=0.05)
+    reserved, wait = b.reserve(BUCKET, LIMIT, max_wait=5)
+    assert reserved and 1.9 < wait <= 2.0
+    refused_now, later = b.reserve(BUCKET, LIMIT, max_wait=1)
+    assert not refused_now and later > 2.0  # nothing of the account before then
+    assert b.reserve("https://ccm-api.exotel.com/other", LIMIT, max_wait=1) == (True, 0.0)
+
+
+def test_a_process_that_saw_no_widening_asks_redis_nothing_for_a_success(
+    redis: Redis,
+) -> None:
+    limiter = RateLimiter(redis, prefix="test:")
+    limiter.reserve(BUCKET, LIMIT, max_wait=5)
+    before = redis.info("stats")["total_commands_processed"]
+    limiter.admitted(BUCKET)
+    after = redis.info("stats")["total_commands_processed"]
+    assert after - before == 1  # the INFO call itself, nothing else
+
+
+def test_the_spacing_is_enforced_across_processes_at_the_widened_interval(
+    two: tuple[RateLimiter, RateLimiter],
+) -> None:
+    a, b = two
+    limit = RateLimit(20, 1)  # spacing ~61 ms
+    a.refused(BUCKET, retry_after=None, took=0.0)
+    sent = []
+    for limiter in (a, b) * 4:
+        reserved, wait = limiter.reserve(BUCKET, limit, max_wait=5)
+        assert reserved
+        sent.append(time.monotonic() + wait)
+    gaps = [y - x for x, y in itertools.pairwise(sent)]
+    assert min(gaps) >= 1.1 * limit.spacing * 0.95
