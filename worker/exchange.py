@@ -52,6 +52,7 @@ def exchange(
         ctx.store.plan_retry(action, 0.0, now)
         raise Defer(0.0, f"lock on {action.user_key} lost")
     outcome = call()
+    bucket = rate_bucket(action.base_url, action.sid)
     # What the account's gateway made of it teaches every worker's spacing of the account.
     if outcome.http_code == 429:
         ctx.budget.refused(bucket, outcome.retry_after, outcome.duration)
