@@ -18,7 +18,10 @@ instants it is given. The work is done in four steps:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -129,6 +132,13 @@ class Planner:
             overrides.setdefault(override.agent, []).append(override)
         self._memberships = memberships
         self._overrides = overrides
+        # Agents in the order their transitions take at one instant (see _order).
+        self._in_order = sorted(roster.agents.values(), key=lambda a: (a.account, a.name))
+        # Without an override, an agent's steps depend on its memberships alone.
+        self._signatures = {
+            name: tuple((device, shift.name) for device, shift in ms)
+            for name, ms in memberships.items()
+        }
         self._zones = {shift.name: shift.zone for shift in roster.shifts}
         self._override_zones = {o.label: o.zone for o in roster.overrides}
         self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
@@ -141,14 +151,15 @@ class Planner:
         """Every transition with ``start <= at < end``, in the order they must be applied
         (``at`` is the ramped instant of a ramped ON)."""
         start, end = as_utc(start), as_utc(end)
-        if not self.max_ramp:
-            return self._transitions(start, end, None)
-        # A ramp moves ONs up to max_ramp earlier, and an ON is never moved before the agent's
-        # previous change: look that far on both sides, so every window agrees.
-        gaps: list[datetime | None] = []
-        raw = self._transitions(start - self.max_ramp, end + self.max_ramp, gaps)
-        ramped, _ = self._ramped(raw, gaps)
-        return [t for t in ramped if start <= t.at < end]
+        with _collector_paused():
+            if not self.max_ramp:
+                return self._transitions(start, end, None)
+            # A ramp moves ONs up to max_ramp earlier, and an ON is never moved before the
+            # agent's previous change: look that far on both sides, so every window agrees.
+            gaps: list[datetime | None] = []
+            raw = self._transitions(start - self.max_ramp, end + self.max_ramp, gaps)
+            ramped, _ = self._ramped(raw, gaps)
+            return [t for t in ramped if start <= t.at < end]
 
     def shortfalls(self, start: datetime, end: datetime) -> list[Shortfall]:
         """Shift starts in ``[start, end)`` whose ONs do not fit in their ramp at the limit."""
@@ -156,8 +167,9 @@ class Planner:
         if not self.max_ramp:
             return []
         gaps: list[datetime | None] = []
-        raw = self._transitions(start - self.max_ramp, end, gaps)
-        _, short = self._ramped(raw, gaps)
+        with _collector_paused():
+            raw = self._transitions(start - self.max_ramp, end, gaps)
+            _, short = self._ramped(raw, gaps)
         return [f for f in short if start <= f.boundary < end]
 
     def desired(self, at: datetime) -> dict[str, str | None]:
@@ -207,22 +219,39 @@ class Planner:
         """As :meth:`transitions`, without ramps. With ``gaps``, also when each ON's agent last
         changed (``None``: before ``start``), as a list parallel to the result."""
         expanded = self._expand(start, end)
-        out: list[Transition] = []
-        since: list[datetime | None] = []
-        for name, agent in self.roster.agents.items():
-            memberships = self._memberships[name]
-            if len(memberships) == 1 and name not in self._overrides:
-                device, shift = memberships[0]  # the common case, kept cheap
-                steps = _steps_of_one(expanded[shift.name], device)
-            else:
-                steps = self._sweep(agent, expanded, end, None)
-            self._emit(agent, steps, start, end, out, since if gaps is not None else None)
-        if gaps is None:
-            out.sort(key=_order)
-            return out
-        pairs = sorted(zip(out, since, strict=True), key=lambda p: _order(p[0]))
-        gaps[:] = [g for _, g in pairs]
-        return [t for t, _ in pairs]
+        shared: dict[tuple[tuple[str, str], ...], list[_Switch]] = {}
+        # Agents come in (account, name) order and each one's switches in time order, an OFF
+        # before an ON at one instant: gathered by instant, they are in the order of _order.
+        by_instant: dict[datetime, list[Transition]] = defaultdict(list)
+        since_by_instant: dict[datetime, list[datetime | None]] = defaultdict(list)
+        for agent in self._in_order:
+            overrides = self._overrides.get(agent.name)
+            signature = self._signatures[agent.name]
+            switches = None if overrides else shared.get(signature)
+            if switches is None:
+                runs = [(device, expanded[shift]) for device, shift in signature]
+                if overrides:
+                    live = [o for o in overrides if o.start < end]
+                    steps = _step_function(agent.name, runs, live, end, None)
+                else:  # the same for every agent with these memberships: found once
+                    steps = _steps_without_overrides(runs, end)
+                switches = self._switches(steps, start, end)
+                if not overrides:
+                    shared[signature] = switches
+            fields = {
+                name: (agent.name, agent.account, agent.user_id, name, d.device_id, d.contact_uri)
+                for name, d in agent.devices.items()
+            }
+            for s in switches:
+                t = Transition(s.at, *fields[s.device], s.available, s.shift, s.override, s.zone)
+                by_instant[s.at].append(t)
+            if gaps is not None:
+                for s in switches:
+                    since_by_instant[s.at].append(s.since)
+        instants = sorted(by_instant)
+        if gaps is not None:
+            gaps[:] = [since for at in instants for since in since_by_instant[at]]
+        return [t for at in instants for t in by_instant[at]]
 
     def _ramp_of(self, t: Transition) -> timedelta | None:
         if not t.available or t.override is not None or t.shift is None:
@@ -299,83 +328,23 @@ class Planner:
         conflicts: list[Conflict] | None,
         also_at: datetime | None = None,
     ) -> list[Step]:
-        """The agent's step function from its shifts' intervals and its overrides.
-
-        Overrides win. Otherwise, of the shifts active at an instant, the one listed first in the
-        roster decides the device: a rule that needs nothing but that instant, so every window
-        agrees on it. (Two devices wanted at once is a conflict, which validation refuses for the
-        next 28 days; this keeps the planner safe beyond.)
-        """
+        """The agent's step function from its shifts' intervals and its overrides, up to
+        ``end`` (see :func:`_step_function`)."""
         runs = [(device, expanded[shift.name]) for device, shift in self._memberships[agent.name]]
         overrides = [o for o in self._overrides.get(agent.name, ()) if o.start < end]
-        points = sorted(
-            {iv.start for _, ivs in runs for iv in ivs}
-            | {iv.end for _, ivs in runs for iv in ivs}
-            | {o.start for o in overrides}
-            | {o.end for o in overrides}
-            | ({also_at} if also_at is not None else set())
-        )
-        cursor = [0] * len(runs)
-        o_at = 0
-        steps: list[Step] = []
-        for point in points:
-            if point >= end:
-                break
-            while o_at < len(overrides) and overrides[o_at].end <= point:
-                o_at += 1
-            override = (
-                overrides[o_at]
-                if o_at < len(overrides) and overrides[o_at].start <= point
-                else None
-            )
-            winner: tuple[str, Interval] | None = None
-            for j, (device, ivs) in enumerate(runs):
-                while cursor[j] < len(ivs) and ivs[cursor[j]].end <= point:
-                    cursor[j] += 1
-                if cursor[j] < len(ivs) and ivs[cursor[j]].start <= point:
-                    iv = ivs[cursor[j]]
-                    if winner is None:
-                        winner = (device, iv)
-                    elif device != winner[0] and conflicts is not None and override is None:
-                        devices = (winner[0], device)
-                        conflicts.append(
-                            Conflict(agent.name, point, devices, (winner[1].shift, iv.shift))
-                        )
-            if override is not None:
-                step = Step(point, override.device, None, None, override.label)
-            elif winner is not None:
-                step = Step(point, winner[0], winner[1].shift, winner[1].shift, None)
-            else:
-                step = Step(point, None, None, None, None)
-            if steps and steps[-1].device == step.device and steps[-1].override == step.override:
-                # Still the same device: no transition, but remember which shift now holds it.
-                steps[-1] = steps[-1]._replace(off=step.off)
-                continue
-            steps.append(step)
-        return steps
+        return _step_function(agent.name, runs, overrides, end, conflicts, also_at)
 
-    def _emit(
-        self,
-        agent: Agent,
-        steps: Sequence[Step],
-        start: datetime,
-        end: datetime,
-        out: list[Transition],
-        since: list[datetime | None] | None = None,
-    ) -> None:
+    def _switches(self, steps: Sequence[Step], start: datetime, end: datetime) -> list[_Switch]:
+        """The switches that the changes of ``steps`` in ``[start, end)`` make, in order."""
+        out: list[_Switch] = []
+
         def switch(
             at: datetime, device: str, on: bool, shift: str | None, override: str | None
         ) -> None:
-            d = agent.devices[device]
             zone = self._override_zones[override] if override else self.zone_of(shift)
-            out.append(
-                Transition(at, agent.name, agent.account, agent.user_id, device,
-                           d.device_id, d.contact_uri, on, shift, override, zone)
-            )  # fmt: skip
-            if since is not None:
-                # When the agent last changed before this ON (this instant, for a handoff).
-                changed = at if was is not None else previous.at if previous else None
-                since.append(changed if on else at)
+            # When the agent last changed before this ON (this instant, for a handoff).
+            changed = at if was is not None else previous.at if previous else None
+            out.append(_Switch(at, device, on, shift, override, zone, changed if on else at))
 
         previous: Step | None = None
         for step in steps:
@@ -390,13 +359,123 @@ class Planner:
                 if step.device is not None:
                     switch(step.at, step.device, True, step.on, step.override)
             previous = step
+        return out
 
 
-def _steps_of_one(intervals: list[Interval], device: str) -> list[Step]:
+class _Switch(NamedTuple):
+    """A transition without its agent: what agents with the same steps share."""
+
+    at: datetime
+    device: str
+    available: bool
+    shift: str | None
+    override: str | None
+    zone: ZoneInfo
+    since: datetime | None  # when the agent last changed before it (see Planner._transitions)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector. A plan is a great many new tuples and no
+    cycles; the collector would walk them (and the roster) over and over while they are made:
+    for 10,000 agents, that was a third of the time."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _steps_without_overrides(
+    runs: Sequence[tuple[str, Sequence[Interval]]], end: datetime
+) -> list[Step]:
+    """As :func:`_step_function` for an agent without overrides, in less time: an interval
+    that meets no other (of another of the agent's shifts) is simply an ON and an OFF; only
+    intervals that overlap or touch need the sweep, among themselves."""
+    ordered = sorted(
+        ((iv, j) for j, (_, ivs) in enumerate(runs) for iv in ivs), key=lambda p: p[0].start
+    )
     steps: list[Step] = []
-    for iv in intervals:
-        steps.append(Step(iv.start, device, iv.shift, iv.shift, None))
-        steps.append(Step(iv.end, None, None, None, None))
+    first = 0
+    while first < len(ordered):
+        iv, j = ordered[first]
+        last, reach = first + 1, iv.end
+        while last < len(ordered) and ordered[last][0].start <= reach:
+            reach = max(reach, ordered[last][0].end)
+            last += 1
+        if last == first + 1:  # alone
+            if iv.start < end:
+                steps.append(Step(iv.start, runs[j][0], iv.shift, iv.shift, None))
+            if iv.end < end:
+                steps.append(Step(iv.end, None, None, None, None))
+        else:  # these, in roster order, decide among themselves (nothing else is ON then)
+            meeting = [
+                (device, [iv for iv, k in ordered[first:last] if k == j])
+                for j, (device, _) in enumerate(runs)
+            ]
+            steps.extend(_step_function("", meeting, (), end, None))
+        first = last
+    return steps
+
+
+def _step_function(
+    agent: str,
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+    overrides: Sequence[Override],
+    end: datetime,
+    conflicts: list[Conflict] | None,
+    also_at: datetime | None = None,
+) -> list[Step]:
+    """An agent's step function up to ``end``, from the ON intervals of its memberships
+    (``runs``: device and intervals, in roster order) and its overrides (by start).
+
+    Overrides win. Otherwise, of the shifts active at an instant, the one listed first in the
+    roster decides the device: a rule that needs nothing but that instant, so every window
+    agrees on it. (Two devices wanted at once is a conflict, which validation refuses for the
+    next 28 days; this keeps the planner safe beyond.)
+    """
+    points = sorted(
+        {iv.start for _, ivs in runs for iv in ivs}
+        | {iv.end for _, ivs in runs for iv in ivs}
+        | {o.start for o in overrides}
+        | {o.end for o in overrides}
+        | ({also_at} if also_at is not None else set())
+    )
+    cursor = [0] * len(runs)
+    o_at = 0
+    steps: list[Step] = []
+    for point in points:
+        if point >= end:
+            break
+        while o_at < len(overrides) and overrides[o_at].end <= point:
+            o_at += 1
+        override = (
+            overrides[o_at] if o_at < len(overrides) and overrides[o_at].start <= point else None
+        )
+        winner: tuple[str, Interval] | None = None
+        for j, (device, ivs) in enumerate(runs):
+            while cursor[j] < len(ivs) and ivs[cursor[j]].end <= point:
+                cursor[j] += 1
+            if cursor[j] < len(ivs) and ivs[cursor[j]].start <= point:
+                iv = ivs[cursor[j]]
+                if winner is None:
+                    winner = (device, iv)
+                elif device != winner[0] and conflicts is not None and override is None:
+                    devices = (winner[0], device)
+                    conflicts.append(Conflict(agent, point, devices, (winner[1].shift, iv.shift)))
+        if override is not None:
+            step = Step(point, override.device, None, None, override.label)
+        elif winner is not None:
+            step = Step(point, winner[0], winner[1].shift, winner[1].shift, None)
+        else:
+            step = Step(point, None, None, None, None)
+        if steps and steps[-1].device == step.device and steps[-1].override == step.override:
+            # Still the same device: no transition, but remember which shift now holds it.
+            steps[-1] = steps[-1]._replace(off=step.off)
+            continue
+        steps.append(step)
     return steps
 
 
