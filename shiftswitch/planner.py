@@ -24,12 +24,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from shiftswitch.clock import as_utc
 from shiftswitch.occurrences import Interval, expand_shift
-from shiftswitch.roster.model import Agent, Override, Roster, Shift
+from shiftswitch.roster.model import Agent, Override, Roster
 
 RAMP_LEAD = timedelta(seconds=10)  # a ramp's last ON is due this long before the shift start
 
@@ -123,22 +124,19 @@ class Planner:
 
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
-        memberships: dict[str, list[tuple[str, Shift]]] = {name: [] for name in roster.agents}
+        # Per agent, (device, shift) of each membership, in roster order. Without an override,
+        # they alone decide the agent's steps: agents with the same share them.
+        memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
         for shift in roster.shifts:
             for member in shift.members:
-                memberships[member.agent].append((member.device, shift))
+                memberships[member.agent].append((member.device, shift.name))
         overrides: dict[str, list[Override]] = {}
         for override in sorted(roster.overrides, key=lambda o: o.start):
             overrides.setdefault(override.agent, []).append(override)
-        self._memberships = memberships
+        self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
         self._overrides = overrides
         # Agents in the order their transitions take at one instant (see _order).
-        self._in_order = sorted(roster.agents.values(), key=lambda a: (a.account, a.name))
-        # Without an override, an agent's steps depend on its memberships alone.
-        self._signatures = {
-            name: tuple((device, shift.name) for device, shift in ms)
-            for name, ms in memberships.items()
-        }
+        self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
         self._zones = {shift.name: shift.zone for shift in roster.shifts}
         self._override_zones = {o.label: o.zone for o in roster.overrides}
         self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
@@ -197,7 +195,7 @@ class Planner:
         suspects = {
             name for name, ms in self._memberships.items() if len({device for device, _ in ms}) > 1
         }
-        needed = {shift.name for name in suspects for _, shift in self._memberships[name]}
+        needed = {shift for name in suspects for _, shift in self._memberships[name]}
         expanded = self._expand(start, end, only=needed)
         found: dict[tuple[str, str, str], Conflict] = {}
         for name in sorted(suspects):
@@ -219,34 +217,36 @@ class Planner:
         """As :meth:`transitions`, without ramps. With ``gaps``, also when each ON's agent last
         changed (``None``: before ``start``), as a list parallel to the result."""
         expanded = self._expand(start, end)
-        shared: dict[tuple[tuple[str, str], ...], list[_Switch]] = {}
         # Agents come in (account, name) order and each one's switches in time order, an OFF
         # before an ON at one instant: gathered by instant, they are in the order of _order.
         by_instant: dict[datetime, list[Transition]] = defaultdict(list)
         since_by_instant: dict[datetime, list[datetime | None]] = defaultdict(list)
+        # Each switch with the list of its instant, for the agents that share it.
+        shared: dict[tuple[tuple[str, str], ...], list[tuple[list[Transition], _Switch]]] = {}
         for agent in self._in_order:
             overrides = self._overrides.get(agent.name)
-            signature = self._signatures[agent.name]
-            switches = None if overrides else shared.get(signature)
-            if switches is None:
+            signature = self._memberships[agent.name]
+            placed = None if overrides else shared.get(signature)
+            if placed is None:
                 runs = [(device, expanded[shift]) for device, shift in signature]
                 if overrides:
                     live = [o for o in overrides if o.start < end]
                     steps = _step_function(agent.name, runs, live, end, None)
                 else:  # the same for every agent with these memberships: found once
                     steps = _steps_without_overrides(runs, end)
-                switches = self._switches(steps, start, end)
+                placed = [(by_instant[s.at], s) for s in self._switches(steps, start, end)]
                 if not overrides:
-                    shared[signature] = switches
+                    shared[signature] = placed
             fields = {
                 name: (agent.name, agent.account, agent.user_id, name, d.device_id, d.contact_uri)
                 for name, d in agent.devices.items()
             }
-            for s in switches:
-                t = Transition(s.at, *fields[s.device], s.available, s.shift, s.override, s.zone)
-                by_instant[s.at].append(t)
+            for transitions, s in placed:
+                # Transition(s.at, *fields[s.device], *s.rest), without the checks of its
+                # __new__: a third of the time it takes to make one.
+                transitions.append(tuple.__new__(Transition, (s.at, *fields[s.device], *s.rest)))
             if gaps is not None:
-                for s in switches:
+                for _, s in placed:
                     since_by_instant[s.at].append(s.since)
         instants = sorted(by_instant)
         if gaps is not None:
@@ -330,7 +330,7 @@ class Planner:
     ) -> list[Step]:
         """The agent's step function from its shifts' intervals and its overrides, up to
         ``end`` (see :func:`_step_function`)."""
-        runs = [(device, expanded[shift.name]) for device, shift in self._memberships[agent.name]]
+        runs = [(device, expanded[shift]) for device, shift in self._memberships[agent.name]]
         overrides = [o for o in self._overrides.get(agent.name, ()) if o.start < end]
         return _step_function(agent.name, runs, overrides, end, conflicts, also_at)
 
@@ -344,7 +344,8 @@ class Planner:
             zone = self._override_zones[override] if override else self.zone_of(shift)
             # When the agent last changed before this ON (this instant, for a handoff).
             changed = at if was is not None else previous.at if previous else None
-            out.append(_Switch(at, device, on, shift, override, zone, changed if on else at))
+            rest = (on, shift, override, zone, None)
+            out.append(_Switch(at, device, rest, changed if on else at))
 
         previous: Step | None = None
         for step in steps:
@@ -367,10 +368,8 @@ class _Switch(NamedTuple):
 
     at: datetime
     device: str
-    available: bool
-    shift: str | None
-    override: str | None
-    zone: ZoneInfo
+    # The fields of the Transition after the agent's: available, shift, override, zone, boundary.
+    rest: tuple[bool, str | None, str | None, ZoneInfo, None]
     since: datetime | None  # when the agent last changed before it (see Planner._transitions)
 
 
@@ -391,33 +390,58 @@ def _collector_paused() -> Iterator[None]:
 def _steps_without_overrides(
     runs: Sequence[tuple[str, Sequence[Interval]]], end: datetime
 ) -> list[Step]:
-    """As :func:`_step_function` for an agent without overrides, in less time: an interval
-    that meets no other (of another of the agent's shifts) is simply an ON and an OFF; only
-    intervals that overlap or touch need the sweep, among themselves."""
+    """As :func:`_step_function` for an agent without overrides, in less time.
+
+    The intervals of the agent's shifts fall into groups, apart from one another, of intervals
+    that overlap or touch: a group of one device is simply an ON and an OFF (:func:`_held`);
+    only a group of two devices (a conflict) needs the sweep, and only among its own.
+    """
     ordered = sorted(
         ((iv, j) for j, (_, ivs) in enumerate(runs) for iv in ivs), key=lambda p: p[0].start
     )
     steps: list[Step] = []
     first = 0
     while first < len(ordered):
-        iv, j = ordered[first]
-        last, reach = first + 1, iv.end
+        last, reach = first + 1, ordered[first][0].end
         while last < len(ordered) and ordered[last][0].start <= reach:
             reach = max(reach, ordered[last][0].end)
             last += 1
-        if last == first + 1:  # alone
-            if iv.start < end:
-                steps.append(Step(iv.start, runs[j][0], iv.shift, iv.shift, None))
-            if iv.end < end:
-                steps.append(Step(iv.end, None, None, None, None))
-        else:  # these, in roster order, decide among themselves (nothing else is ON then)
-            meeting = [
-                (device, [iv for iv, k in ordered[first:last] if k == j])
-                for j, (device, _) in enumerate(runs)
+        group = ordered[first:last]
+        devices = {runs[j][0] for _, j in group}
+        if len(devices) == 1:
+            steps += _held(group, devices.pop(), reach, end)
+        else:
+            own = [
+                (device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)
             ]
-            steps.extend(_step_function("", meeting, (), end, None))
+            steps += _step_function("", own, (), end, None)
         first = last
     return steps
+
+
+def _held(
+    group: Sequence[tuple[Interval, int]], device: str, reach: datetime, end: datetime
+) -> list[Step]:
+    """The steps of a group of intervals of one device (with the rank of their shift in the
+    roster) that overlap or touch, from the first start to ``reach``: the device is ON
+    throughout. The ON is by the first listed of the shifts that begin then; the OFF by the
+    first listed of those ON since the last instant before ``reach`` at which one began or
+    ended (there the sweep last looks)."""
+    if len(group) == 1:
+        iv = group[0][0]
+        on = off = iv.shift
+    else:
+        begin = group[0][0].start
+        last = max(at for iv, _ in group for at in (iv.start, iv.end) if at < reach)
+        on, off = _first_listed(group, begin), _first_listed(group, last)
+    steps = [Step(group[0][0].start, device, on, off, None)]
+    if reach < end:
+        steps.append(Step(reach, None, None, None, None))
+    return steps
+
+
+def _first_listed(group: Sequence[tuple[Interval, int]], at: datetime) -> str:
+    return min((j, iv.shift) for iv, j in group if iv.start <= at < iv.end)[1]
 
 
 def _step_function(
