@@ -200,7 +200,11 @@ class Planner:
         found: dict[tuple[str, str, str], Conflict] = {}
         for name in sorted(suspects):
             sink: list[Conflict] = []
-            self._sweep(self.roster.agents[name], expanded, end, sink, also_at=start)
+            if name in self._overrides:
+                self._sweep(self.roster.agents[name], expanded, end, sink, also_at=start)
+            else:  # only where intervals of two devices meet can there be a conflict
+                runs = [(device, expanded[shift]) for device, shift in self._memberships[name]]
+                _steps_without_overrides(runs, end, (name, sink, start))
             for c in sink:
                 if c.at >= start:
                     found.setdefault((c.agent, *sorted(c.shifts)), c)  # type: ignore[arg-type]
@@ -388,9 +392,12 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _steps_without_overrides(
-    runs: Sequence[tuple[str, Sequence[Interval]]], end: datetime
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+    end: datetime,
+    conflicts: tuple[str, list[Conflict], datetime] | None = None,
 ) -> list[Step]:
-    """As :func:`_step_function` for an agent without overrides, in less time.
+    """As :func:`_step_function` for an agent without overrides, in less time; ``conflicts``
+    is the agent, the list to add its conflicts to, and ``also_at`` (see there).
 
     The intervals of the agent's shifts fall into groups, apart from one another, of intervals
     that overlap or touch: a group of one device is simply an ON and an OFF (:func:`_held`);
@@ -414,7 +421,12 @@ def _steps_without_overrides(
             own = [
                 (device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)
             ]
-            steps += _step_function("", own, (), end, None)
+            if conflicts is None:
+                steps += _step_function("", own, (), end, None)
+            else:
+                agent, sink, also_at = conflicts
+                inside = also_at if ordered[first][0].start <= also_at < reach else None
+                steps += _step_function(agent, own, (), end, sink, inside)
         first = last
     return steps
 

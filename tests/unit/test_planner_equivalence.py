@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from benchmarks.gen_roster import generate
 from shiftswitch.occurrences import Interval, expand_shift
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planner import Conflict, Planner, Transition
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Override, Roster
 from tests.unit.test_planner_properties import scenario
@@ -96,6 +96,38 @@ def reference(roster: Roster, start: datetime, end: datetime) -> tuple[list[Tran
     return [t for t, _ in found], [g for _, g in found]
 
 
+def reference_conflicts(roster: Roster, start: datetime, end: datetime) -> list[Conflict]:
+    """For each agent and pair of its shifts, the first instant in ``[start, end)`` at which
+    the first listed of its shifts then ON wants one device and the other another, outside
+    overrides; by instant."""
+    intervals = {s.name: expand_shift(s, start, end) for s in roster.shifts}
+    found: dict[tuple[str, str, str], Conflict] = {}
+    for agent in roster.agents.values():
+        runs = [
+            (member.device, shift.name)
+            for shift in roster.shifts
+            for member in shift.members
+            if member.agent == agent.name
+        ]
+        overrides = [o for o in roster.overrides if o.agent == agent.name]
+        instants = {start} | {
+            at for _, shift in runs for iv in intervals[shift] for at in (iv.start, iv.end)
+        }
+        for at in sorted(i for i in instants if start <= i < end):
+            if any(o.start <= at < o.end for o in overrides):
+                continue
+            on = [
+                (device, shift)
+                for device, shift in runs
+                if any(_covers(iv, at) for iv in intervals[shift])
+            ]
+            for device, shift in on[1:]:
+                if device != on[0][0]:
+                    c = Conflict(agent.name, at, (on[0][0], device), (on[0][1], shift))
+                    found.setdefault((agent.name, *sorted((on[0][1], shift))), c)  # type: ignore[arg-type]
+    return sorted(found.values(), key=lambda c: (c.at, c.agent))
+
+
 def _covers(iv: Interval, at: datetime) -> bool:
     return iv.start <= at < iv.end
 
@@ -137,6 +169,7 @@ def test_a_generated_roster_plans_as_the_reference(generated: str, start: dateti
     want, _ = reference(roster, start, end)
     assert len(want) > 5_000
     _same(got, want)
+    assert Planner(roster).conflicts(start, end) == reference_conflicts(roster, start, end) == []
 
 
 @pytest.mark.parametrize("start", WINDOWS)
@@ -160,6 +193,7 @@ def test_random_rosters_plan_as_the_reference(
 ) -> None:
     roster, start, end, _ = case
     assert isinstance(roster, Roster)
+    assert Planner(roster).conflicts(start, end) == reference_conflicts(roster, start, end)
     if ramp is None:
         _same(Planner(roster).transitions(start, end), reference(roster, start, end)[0])
         return
