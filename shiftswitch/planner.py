@@ -7,9 +7,12 @@ instants it is given. The work is done in four steps:
    (:func:`~shiftswitch.occurrences.expand_shift`), however many members it has;
 2. per agent, the intervals of its shifts and its overrides are swept into a step function of
    the desired device (``None`` = every device OFF): overrides win; of two devices wanted at
-   once (a conflict) the one of the shift listed first in the roster;
+   once (a conflict) the one of the shift listed first in the roster. Agents without overrides
+   and with the same (device, shift) memberships have the same steps, found once; and only
+   where intervals of two devices meet is a sweep needed (:func:`_steps_without_overrides`);
 3. the steps become transitions: at one instant an agent's OFF comes before its ON, and a device
-   wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap);
+   wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap). Gathered by instant,
+   agent after agent in (account, name) order, they come out in order without a sort;
 4. with a ``ramp`` (of the shift, or of its account), the ONs of a shift start are moved earlier,
    spaced at the account's rate limit, so that the last is sent before the start
    (:func:`_ramped`). An ON is never moved before the agent's previous change (an agent is never
@@ -439,14 +442,13 @@ def _held(
     throughout. The ON is by the first listed of the shifts that begin then; the OFF by the
     first listed of those ON since the last instant before ``reach`` at which one began or
     ended (there the sweep last looks)."""
+    begin = group[0][0].start
     if len(group) == 1:
-        iv = group[0][0]
-        on = off = iv.shift
+        on = off = group[0][0].shift
     else:
-        begin = group[0][0].start
         last = max(at for iv, _ in group for at in (iv.start, iv.end) if at < reach)
         on, off = _first_listed(group, begin), _first_listed(group, last)
-    steps = [Step(group[0][0].start, device, on, off, None)]
+    steps = [Step(begin, device, on, off, None)]
     if reach < end:
         steps.append(Step(reach, None, None, None, None))
     return steps
