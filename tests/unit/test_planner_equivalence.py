@@ -110,9 +110,11 @@ def reference_conflicts(roster: Roster, start: datetime, end: datetime) -> list[
             if member.agent == agent.name
         ]
         overrides = [o for o in roster.overrides if o.agent == agent.name]
-        instants = {start} | {
-            at for _, shift in runs for iv in intervals[shift] for at in (iv.start, iv.end)
-        }
+        instants = (
+            {start}
+            | {at for _, shift in runs for iv in intervals[shift] for at in (iv.start, iv.end)}
+            | {at for o in overrides for at in (o.start, o.end)}
+        )
         for at in sorted(i for i in instants if start <= i < end):
             if any(o.start <= at < o.end for o in overrides):
                 continue
