@@ -50,7 +50,9 @@ from gen_roster import SHIFTS, ZONES, generate
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday
 PLAN_DAYS = 7
-TARGET_SECONDS = 1.0  # SPEC §9 / the issue: 10,000 agents, 200 shifts: well under a second
+# SPEC §9 / the issue, at 10,000 agents and 200 shifts: validation under a second, and the
+# 7-day plan (which the scheduler makes at every roster version) within 0.3 s.
+TARGET_SECONDS = {"validate": 1.0, "plan": 0.3}
 TARGET_AGENTS = 10_000
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 STEPS = ("validate", "plan")
@@ -224,11 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     at_target = [r for r in results if r["agents"] == TARGET_AGENTS]
     if at_target:
         verdicts = ", ".join(
-            f"{r['step']} {min(r['times']):.3f} s "
-            f"({'met' if min(r['times']) < TARGET_SECONDS else 'MISSED'})"
+            f"{r['step']} {min(r['times']):.3f} s (target {TARGET_SECONDS[r['step']]} s: "
+            f"{'met' if min(r['times']) <= TARGET_SECONDS[r['step']] else 'MISSED'})"
             for r in at_target
         )
-        print(f"\nTarget (< {TARGET_SECONDS:.0f} s each at {TARGET_AGENTS:,} agents): {verdicts}")
+        print(f"\nTargets at {TARGET_AGENTS:,} agents: {verdicts}")
     return 1 if failed else 0
 
 
