@@ -320,16 +320,15 @@ def reduce(
 ) -> dict[str, Any]:
     """Per boundary: the first tick, message and PUT at or after its instant, before the next."""
     ours = sorted(t for t, db, key, _ in monitor.pushes if db == args.redis_db and key == QUEUE)
-    by_device: dict[str, list[float]] = {}
+    by_device: dict[tuple[str, bool], list[float]] = {}  # (device, ON?): when PUTs started
     for e in puts:
-        by_device.setdefault(str(e["device_id"]), []).append(float(e["started"]))
-    for times in by_device.values():
-        times.sort()
+        on = bool((e.get("body") or {}).get("available"))
+        by_device.setdefault((str(e["device_id"]), on), []).append(float(e["started"]))
     for i, b in enumerate(boundaries):
         until = boundaries[i + 1].at if i + 1 < len(boundaries) else math.inf
         b.wake = next((t for t in ticks if b.at <= t < until), None)
         b.message = next((t for t in ours if b.at <= t < until), None)
-        starts = [t for d in b.devices for t in by_device.get(d, []) if b.at - 1 <= t < until]
+        starts = [t for d in b.devices for t in by_device.get((d, b.on), []) if b.at <= t < until]
         b.first_put = min(starts, default=None)
     missing = [b for b in boundaries if None in (b.message, b.first_put)]
     if missing:

@@ -24,6 +24,7 @@ from shiftswitch.clock import Clock
 T = TypeVar("T")
 
 POLL_EVERY = timedelta(seconds=1)  # the roster, holds and pauses are read at least this often
+MIN_GAP = timedelta(milliseconds=25)  # between two ticks, at least (40 a second at most)
 FIRST = 32  # users in the first portion of a boundary
 
 
@@ -32,15 +33,23 @@ def next_wake(
     due: datetime | None,
     timers: Iterable[datetime | None] = (),
     poll_every: timedelta = POLL_EVERY,
+    min_gap: timedelta = MIN_GAP,
 ) -> datetime:
-    """The instant to tick next, after a tick at ``last_tick``: the next poll
-    (``last_tick + poll_every``), ``due`` (the plan's next due instant; None: nothing planned)
-    or the first of ``timers`` that comes after ``last_tick`` (None: not set; one not after
-    it was the last tick's to act on, or is not this scheduler's: a follower's sweep),
-    whichever is first. It may be past (a tick that took long, a due instant passed
-    meanwhile): then tick at once."""
+    """The instant to tick next, after a tick at ``last_tick``: ``due`` (the plan's next due
+    instant; None: nothing planned), the next poll (``last_tick + poll_every``) or the first
+    of ``timers`` that comes after ``last_tick`` (None: not set; one not after it was the last
+    tick's to act on, or is not this scheduler's: a follower's sweep), whichever is first.
+
+    Ticks are ``min_gap`` apart at least: due instants closer together than that (a ramp at a
+    high rate) are taken a few at a time, up to ``min_gap`` late. A poll or timer less than
+    ``min_gap`` before the due instant waits for it (one tick does both), so that it never
+    makes the boundary wait. The instant may be past (a tick that took long): tick at once."""
     later = [t for t in timers if t is not None and t > last_tick]
-    return min([last_tick + poll_every, *later, *([due] if due is not None else [])])
+    other = min([last_tick + poll_every, *later])
+    if due is None:
+        return other
+    at = max(due, last_tick + min_gap)
+    return other if other < at - min_gap else at
 
 
 def seconds_until(now: datetime, at: datetime) -> float:

@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from scheduler.wake import FIRST, POLL_EVERY, next_wake, portions, seconds_until, sleep_until
+from scheduler.wake import (
+    FIRST,
+    MIN_GAP,
+    POLL_EVERY,
+    next_wake,
+    portions,
+    seconds_until,
+    sleep_until,
+)
 from shiftswitch.clock import FixedClock
 from tests.rosters import utc
 
@@ -31,7 +39,11 @@ S = timedelta(seconds=1)
         (T + 250 * MS, (T + 100 * MS, None), T + 100 * MS),  # a timer first (a sweep)
         (None, (T + 5 * S,), T + S),  # a timer after the poll: the poll first
         (None, (T, T - S), T + S),  # timers not after the last tick: already seen to
-        (T - 2 * MS, (), T - 2 * MS),  # due already passed (a slow tick): at once
+        (T + 5 * S, (T + 990 * MS,), T + 990 * MS),  # a timer well before: at its instant
+        (T + 1010 * MS, (), T + 1010 * MS),  # a poll 10 ms before due: both at the due instant
+        (T + 1030 * MS, (), T + S),  # a poll 30 ms before: the poll, then due on time (below)
+        (T + 5 * MS, (), T + 25 * MS),  # ticks 25 ms apart at least
+        (T - 2 * MS, (), T + 25 * MS),  # due already passed (a slow tick): soon
     ],
 )
 def test_next_wake_is_the_first_of_due_poll_and_timers(
@@ -40,10 +52,35 @@ def test_next_wake_is_the_first_of_due_poll_and_timers(
     assert next_wake(T, due, timers) == wake
 
 
+def test_a_poll_just_before_a_boundary_never_delays_it() -> None:
+    """Whatever the poll's phase, the boundary's tick is at its instant."""
+    due = T + 2 * S
+    for offset_ms in range(0, 1000, 5):
+        last, ticks = T + offset_ms * MS, []
+        while last < due:
+            last = next_wake(last, due if last < due else None, ())
+            ticks.append(last)
+        assert due in ticks, offset_ms
+
+
 def test_next_wake_polls_at_the_given_interval() -> None:
     assert POLL_EVERY == S
     assert next_wake(T, None, (), poll_every=5 * S) == T + 5 * S
     assert next_wake(T, T + 2 * S, (), poll_every=5 * S) == T + 2 * S
+
+
+def test_a_fast_ramp_is_taken_a_few_at_a_time_at_most_min_gap_late() -> None:
+    """Ramped ONs 10 ms apart (6,000/min): a tick every 25 ms takes those due since."""
+    plan = [T + k * 10 * MS for k in range(1, 101)]
+    ticks, last = [], T
+    while last < plan[-1]:
+        following = next((at for at in plan if at > last), None)
+        last = next_wake(last, following, ())
+        ticks.append(last)
+    assert all(b - a >= MIN_GAP for a, b in zip([T, *ticks], ticks, strict=False))
+    assert len(ticks) <= 1 * S / MIN_GAP + 1
+    taken_at = [next(t for t in ticks if t >= at) for at in plan]
+    assert max(t - at for t, at in zip(taken_at, plan, strict=True)) <= MIN_GAP
 
 
 def test_a_ramp_wakes_at_each_of_its_instants_and_still_polls_every_second() -> None:
