@@ -7,6 +7,7 @@ The clock is a :class:`~shiftswitch.clock.FixedClock` that the stop event's ``wa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,10 +16,12 @@ import pytest
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore
+from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action
 from shiftswitch.roster.source import RosterFile
+from shiftswitch.settings import Settings
 from tests.rosters import roster_text, utc
 from tests.unit.test_wake import TestStop
 
@@ -82,3 +85,15 @@ def test_a_failed_tick_is_tried_again_a_second_later(tmp_path: Path, store: Acti
     sent, stop = run(tmp_path, store, failures=2)  # the ON's first two sends fail
     assert next(s for s in sent.at if s[0] > START) == (ON + 2 * S, "desk", True)
     assert 0.0 not in stop.waits  # never tried again at once
+
+
+def test_connecting_to_a_broker_that_is_down_does_not_hold_the_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection opened ahead of the first message is best effort: one try, a warning."""
+    settings = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:1/0"})  # nothing listens
+    dispatcher = CeleryDispatcher(make_celery(settings))
+    began = time.monotonic()
+    dispatcher.connect()
+    assert time.monotonic() - began < 2.0
+    assert "cannot connect to the broker yet" in caplog.text
