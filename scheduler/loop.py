@@ -36,9 +36,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from scheduler.checks import Checker
 from scheduler.reads import Reads
+from scheduler.wake import next_wake, portions, sleep_until
 from shiftswitch import metrics
 from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device, for_transition
-from shiftswitch.broker import Dispatcher
+from shiftswitch.broker import Connecting, Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.db import first_line
 from shiftswitch.drift import Managed
@@ -193,14 +194,17 @@ class Scheduler:
         end = bisect_right(self._times, now, lo=self._next)
         if end > self._next:
             due = [t for t in self._plan[self._next : end] if not self._holds.blocks(t)]
-            self.store.record([for_transition(self.roster, t) for t in due], now)
-            enqueued = self.store.enqueue([t.key for t in due], self.dispatcher, now)
-            self._next = end  # only once recorded: a failed tick is tried again
+            enqueued = 0
+            # A few users first: their messages leave before the rest of a large boundary is
+            # recorded. Each portion is recorded under its keys before it is claimed and sent.
+            for portion in portions(due, lambda t: t.agent):
+                self.store.record([for_transition(self.roster, t) for t in portion], now)
+                sent = self.store.enqueue([t.key for t in portion], self.dispatcher, now)
+                enqueued += len(sent)
+            self._next = end  # only once all are recorded: a failed tick is tried again
             self._last_due = self._times[end - 1]
-            report.due, report.enqueued = len(due), len(enqueued)
-            event(
-                log, logging.INFO, "tick", due=len(due), enqueued=len(enqueued), at=now.isoformat()
-            )
+            report.due, report.enqueued = len(due), enqueued
+            event(log, logging.INFO, "tick", due=len(due), enqueued=enqueued, at=now.isoformat())
         if roster is not None or held or "pauses" in edited:
             # The roster, a hold or a pause changed what is wanted now, or what may be sent.
             self.supersede_unwanted(now)
@@ -378,28 +382,46 @@ class Scheduler:
         return self.leading and not was and not starting
 
     def run(self, clock: Clock, stop: threading.Event, tick_seconds: float = 1.0) -> None:
-        """Tick about every ``tick_seconds`` until ``stop`` is set."""
+        """Tick at each due instant of the plan, at the sweep's, reconcile's and a hold's end,
+        and at least every ``tick_seconds`` (each tick reads the roster, holds and pauses for
+        edits), until ``stop`` is set. A tick that failed is tried again ``tick_seconds``
+        later."""
         if self.reads is not None:
             self.reads.checker.start(stop)
-        _count(self.start(clock.now()), due="stranded")
-        while not stop.is_set():
+        if isinstance(self.dispatcher, Connecting):
+            self.dispatcher.connect()
+        poll = timedelta(seconds=tick_seconds)
+        started = clock.now()
+        _count(self.start(started), due="stranded")
+        wake = next_wake(started, self.next_due(), self._timers(), poll)
+        while (now := sleep_until(clock, stop, wake)) is not None:
             began = time.monotonic()
+            wake = now + poll  # after a failure: not at once again
             try:
-                _count(self.tick(clock.now()))
+                _count(self.tick(now))
                 metrics.TICK_SECONDS.observe(time.monotonic() - began)
                 metrics.LAST_TICK.set(time.time())
+                wake = next_wake(now, self.next_due(), self._timers(), poll)
             except SQLAlchemyError as exc:
                 log.error("tick failed: database: %s; trying again", first_line(exc))
             except Exception as exc:  # the broker or anything else: keep ticking, say why
                 log.exception("tick failed: %s; trying again", exc)
-            stop.wait(max(0.0, tick_seconds - (time.monotonic() - began)))
         if self.leadership is not None:
             try:
                 self.leadership.release()
             except Exception as exc:  # Redis is gone: the lease lapses by itself
                 log.warning("could not give up the lead: %s", exc)
 
+    def next_due(self) -> datetime | None:
+        """The instant of the next transition of the plan not yet taken (None: none planned)."""
+        return self._times[self._next] if self._next < len(self._times) else None
+
     # -- internals ----------------------------------------------------------------------------
+
+    def _timers(self) -> tuple[datetime | None, ...]:
+        """When the tick has something to do besides what is due: sweep, reconcile, a hold's
+        end (the reads' timers are looked at every poll)."""
+        return (self._next_sweep, self._next_reconcile, self._hold_end)
 
     def desired(self, now: datetime) -> dict[str, str | None]:
         """Each agent's desired device now: the roster's, as the holds in force change it."""

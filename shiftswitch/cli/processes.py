@@ -70,7 +70,12 @@ def _stop_on_signals() -> threading.Event:
     "import'); default $SHIFTSWITCH_ROSTER_SOURCE or yaml.",
 )
 @click.option(
-    "--tick", type=click.FloatRange(0.05, 60), default=1.0, show_default=True, help="Seconds."
+    "--tick",
+    type=click.FloatRange(0.05, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between reads of the roster, holds and pauses (it also wakes at each due "
+    "instant).",
 )
 @click.option(
     "--reconcile-every",
@@ -91,7 +96,7 @@ def scheduler(
     loglevel: str,
     metrics_port: int | None,
 ) -> None:
-    """Run the scheduler: record and enqueue each transition when due; reconcile.
+    """Run the scheduler: record and enqueue each transition at its instant; reconcile.
 
     Reads the roster file again when it changes, or, with --source db, the roster tables when a
     new version is stored (an invalid edit is refused and the last good roster stays in force).
