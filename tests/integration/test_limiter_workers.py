@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shiftswitch.models import DeviceState
 from tests.pipeline import at, pipeline, roster_yaml, user
 
-N = 20  # ONs at 60/min: some 20 s of requests (and as many for the start-up's OFFs)
+N = 20  # ONs at 60/min: some 20 s of requests
 
 
 def test_two_workers_send_through_a_strict_limiter_with_jitter_with_few_429s(
@@ -28,8 +29,24 @@ def test_two_workers_send_through_a_strict_limiter_with_jitter_with_few_429s(
     ) as p:
         p.start_worker(concurrency=8)
         p.start_worker(concurrency=8)
+        with p.store.sessions.begin() as session:  # known OFF: the start-up sends nothing
+            p.store.confirm(
+                session,
+                [
+                    DeviceState(
+                        account="main",
+                        user_id=f"u-{i}",
+                        device_id=f"{8000 + i}",
+                        agent=f"a{i}",
+                        device="desk",
+                        available=False,
+                        confirmed_at=at("08:00:00"),
+                    )
+                    for i in range(N)
+                ],
+            )
         p.start_scheduler(at("08:59:58"))
-        p.settle()
+        assert p.actions() == []
         p.control("PUT", "faults", {"rate_modes": {"acme_corp": "strict"}, "jitter_ms": 50})
         p.control("DELETE", "log")
         p.tick_at(at("09:00:00"))
