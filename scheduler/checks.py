@@ -143,8 +143,6 @@ class Checker:
         self._readers: dict[str, Reader | None] = {}
         self._jobs: queue.Queue[ReadJob] = queue.Queue()
         self._results: queue.Queue[ReadResult] = queue.Queue()
-        self._pending = 0  # jobs submitted, not yet read
-        self._guard = threading.Lock()
         self._stop = threading.Event()
         # The last and the next due instants of the plan, set by the scheduler at each tick.
         self.boundaries: tuple[datetime | None, datetime | None] = (None, None)
@@ -153,15 +151,7 @@ class Checker:
         return self._reader(account) is not None
 
     def submit(self, job: ReadJob) -> None:
-        with self._guard:
-            self._pending += 1
         self._jobs.put(job)
-
-    @property
-    def pending(self) -> int:
-        """Jobs submitted whose result has not been taken yet."""
-        with self._guard:
-            return self._pending
 
     def results(self) -> list[ReadResult]:
         """The results read since the last call."""
@@ -171,8 +161,6 @@ class Checker:
                 out.append(self._results.get_nowait())
             except queue.Empty:
                 break
-        with self._guard:
-            self._pending -= len(out)
         return out
 
     def run_pending(self) -> None:
