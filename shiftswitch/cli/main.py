@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from redis.exceptions import RedisError
@@ -19,6 +19,7 @@ from shiftswitch import __version__
 from shiftswitch.cli import db, devices, overrides, plan, processes, reports, roster
 from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
+from shiftswitch.operations import Refused
 from shiftswitch.problems import RosterError, count
 from shiftswitch.roster.store import NoRoster
 from shiftswitch.settings import ConfigError, Settings
@@ -55,6 +56,32 @@ for command in (
     reports.history,
 ):
     cli.add_command(command)
+
+
+class _CommandContext(click.Context):
+    """A command's context that says an operation's refusal as click says a usage error (one
+    line, with the command's help to see) or a failure (exit 1)."""
+
+    def invoke(self, callback: Any, /, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().invoke(callback, *args, **kwargs)
+        except Refused as exc:
+            if not exc.usage:
+                raise click.ClickException(exc.message) from None
+            if exc.place:
+                raise click.BadParameter(
+                    exc.message, ctx=self, param_hint=f"--{exc.place}"
+                ) from None
+            raise click.UsageError(exc.message, ctx=self) from None
+
+
+def _refusals_said_by_click(command: click.Command) -> None:
+    command.context_class = _CommandContext
+    for sub in getattr(command, "commands", {}).values():
+        _refusals_said_by_click(sub)
+
+
+_refusals_said_by_click(cli)
 
 
 # -- entry point --------------------------------------------------------------------------------
