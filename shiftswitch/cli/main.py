@@ -16,7 +16,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shiftswitch import __version__
-from shiftswitch.cli import db, devices, overrides, plan, processes, reports, roster
+from shiftswitch.access import AccessError
+from shiftswitch.cli import access, db, devices, overrides, plan, processes, reports, roster
 from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
 from shiftswitch.operations import Refused
@@ -54,6 +55,8 @@ for command in (
     reports.reconcile,
     reports.status,
     reports.history,
+    access.users,
+    access.tokens,
 ):
     cli.add_command(command)
 
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoRet
         for problem in exc.problems:
             click.echo(problem.render(exc.source), err=True)
         _fail(f"{source}: {count(len(exc.problems), 'problem')}; roster refused", EXIT_PROBLEMS)
-    except (ConfigError, NoRoster) as exc:
+    except (AccessError, ConfigError, NoRoster) as exc:
         _fail(str(exc), EXIT_PROBLEMS)
     except (OperationalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
