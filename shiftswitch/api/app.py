@@ -87,13 +87,21 @@ def _errors(app: FastAPI) -> None:
         return error(400, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        place = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
-        message = str(first.get("msg", "malformed request"))
+        loc = tuple(first.get("loc", ()))
         if first.get("type") == "json_invalid":
-            message = "the body is not JSON: send a JSON object"
-        return error(400, f"{place}: {message}" if place else message)
+            return error(400, "the body is not JSON: send a JSON object")
+        if loc == ("body",):
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind and kind != "application/json" and not kind.endswith("+json"):
+                return error(
+                    415, f"send JSON with 'Content-Type: application/json' (not {kind[:64]})"
+                )
+        place = ".".join(str(p) for p in loc[1:] if loc and loc[0] in ("body", "query", "path"))
+        place = place or ".".join(str(p) for p in loc) or "request"
+        message = str(first.get("msg", "malformed request"))
+        return error(400, f"{place}: {message}")
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -73,12 +73,15 @@ async def diff(
 
 
 @router.post("/roster/import")
-async def store(svc: Svc, text: Upload, who: Annotated[Principal, admin]) -> dict[str, Any]:
+async def store(svc: Svc, who: Annotated[Principal, admin], text: Upload) -> dict[str, Any]:
     """``shiftswitch roster import``: validate the upload and store it as the roster, as a
     new version by the caller."""
 
     def write() -> dict[str, Any]:
-        written = rosters.store(svc.ops, text, source=f"import by {who.by}", by=who.by)
+        try:
+            written = rosters.store(svc.ops, text, source=f"import by {who.by}", by=who.by)
+        except RosterError as exc:  # the upload's problems, named by its places
+            raise RosterError(exc.problems, UPLOAD) from None
         left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
         return rosters.written_json(written, left)
 
