@@ -35,7 +35,7 @@ from shiftswitch.sandbox.seed import parse_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
 from tests.pipeline import roster_yaml, user
-from tests.services import COORDINATION_REDIS_DB, redis_url
+from tests.services import COORDINATION_REDIS_DB, MigratedPostgres, redis_url
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday, in the morning shift
 PASSWORD = "correct-horse-battery-9f3e"  # every test user's: looked for in logs and tables
@@ -67,6 +67,7 @@ class ApiWorld:
     sandbox: Sandbox
     services: Services
     tokens: dict[Role, str] = field(default_factory=dict)
+    tables: MetaData = field(default_factory=MetaData)  # every table, read from the database
 
     def auth(self, role: Role) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -99,8 +100,9 @@ class ApiWorld:
 
     def dump(self) -> str:
         """Every row of every table, as text: to search for what must not be stored."""
-        meta = MetaData()
-        meta.reflect(self.engine)
+        if not self.tables.tables:
+            self.tables.reflect(self.engine)
+        meta = self.tables
         with self.engine.connect() as conn:
             return json.dumps(
                 {
@@ -108,6 +110,15 @@ class ApiWorld:
                     for t in meta.sorted_tables
                 }
             )
+
+
+@pytest.fixture(scope="module", name="world")
+def world_fixture(
+    _migrated_postgres: MigratedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiWorld]:
+    """``world``: the API of a test module (import this fixture into the module)."""
+    with api_world(_migrated_postgres.empty(), tmp_path_factory.mktemp("api")) as w:
+        yield w
 
 
 @contextmanager

@@ -84,7 +84,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(AccessError)
     async def access_refused(_request: Request, exc: AccessError) -> JSONResponse:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,8 +16,13 @@ from sqlalchemy.orm import Session
 from shiftswitch.access import Role
 from shiftswitch.api.limits import OTHER_BODY, ROSTER_BODY
 from shiftswitch.models import Action, Hold, Pause
-from tests.api import EXOTEL_ENV, NOW, ApiWorld, api_world, roster
-from tests.services import MigratedPostgres
+from tests.api import (  # noqa: F401 - world_fixture: the module's fixture, world
+    EXOTEL_ENV,
+    NOW,
+    ApiWorld,
+    roster,
+    world_fixture,
+)
 
 # (method, path, body) of every endpoint that changes something, by the role it needs.
 OPERATOR_WRITES: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -54,14 +59,6 @@ READS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/logout", {}),
 ]
 EVERY = READS + OPERATOR_WRITES + ADMIN_READS + ADMIN_WRITES
-
-
-@pytest.fixture(scope="module")
-def world(
-    _migrated_postgres: MigratedPostgres, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiWorld]:
-    with api_world(_migrated_postgres.empty(), tmp_path_factory.mktemp("api")) as w:
-        yield w
 
 
 def send(w: ApiWorld, method: str, path: str, body: dict[str, Any] | None, **headers: str) -> Any:
