@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException
 
 from shiftswitch import __version__
@@ -110,6 +110,17 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(ConfigError)
     async def misconfigured(_request: Request, exc: ConfigError) -> JSONResponse:
         return error(503, f"configuration: {exc}")
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database will not take, such as a NUL character in a name: the caller's.
+        # The database's message may quote the value, so only its kind is logged.
+        event(log, logging.WARNING, "database_refused_value", reason=type(exc.orig).__name__)
+        return error(
+            400,
+            "a value in the request cannot be used (a NUL character, or out of range); "
+            "correct it and try again",
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(ProgrammingError)

@@ -179,6 +179,7 @@ def test_status_plan_and_an_agents_page(world: ApiWorld) -> None:
         ("/history", {"source": "bogus"}, 400, "source: "),
         ("/history", {"from": "soon"}, 400, "from: "),
         ("/history", {"to": "2026-13-01"}, 400, "to: "),
+        ("/history", {"agent": "as\x00ha"}, 400, "a value in the request cannot be used"),
         ("/roster/export", {"version": 999}, 404, "no roster version 999"),
         ("/roster/export", {"version": 0}, 400, "version: "),
         ("/roster/export", {"version": "one"}, 400, "version: "),

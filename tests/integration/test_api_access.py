@@ -82,6 +82,7 @@ def test_a_login_opens_a_session_with_safe_cookie_flags_and_logout_ends_it(
         ({"name": "vera"}, 400, "password: "),
         ({"name": "v" * 65, "password": PASSWORD}, 400, "name: "),
         ({"name": "vera", "password": PASSWORD, "remember": True}, 400, "remember: "),
+        ({"name": "ve\x00ra", "password": PASSWORD}, 400, "a value in the request"),
     ],
 )
 def test_a_bad_login_is_refused(
