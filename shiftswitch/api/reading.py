@@ -26,11 +26,13 @@ Svc = Annotated[Services, Depends(services)]
 
 
 @router.get("/status")
-def status(svc: Svc) -> dict[str, Any]:
+def status(svc: Svc) -> JSONResponse:
     """Who is ON now, what is next, what is under way, recent failures, pauses, holds, drift:
     ``shiftswitch status --json``."""
     now = svc.now()
-    return report_status(svc.ops.action_store(), svc.roster.get(now), now)
+    roster = svc.roster.get(now)
+    report = report_status(svc.ops.action_store(), roster, now, ahead=svc.roster.upcoming(now))
+    return JSONResponse(report)
 
 
 @router.get("/history")
