@@ -10,7 +10,7 @@ stays in Redis). Then, from this process over keep-alive HTTP:
 - ``GET /api/v1/status``: ``--requests`` (300) one after the other; median and p99;
 - ``POST /api/v1/agents/{agent}/devices/{device}/on``: one per agent, ``--requests`` of them,
   each answered once the action is recorded and its task is in the broker; median and p99;
-- sustained ``GET /api/v1/status`` with ``--clients`` (4) threads for ``--seconds`` (10): requests/s.
+- sustained ``GET /api/v1/status``, ``--clients`` (4) threads for ``--seconds`` (10): requests/s.
 
     python benchmarks/bench_api.py [--agents 10000] [--database sqlite|postgres|URL]
 """
@@ -127,6 +127,83 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def wait_for_api(http: requests.Session, base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if http.get(f"{base}/me", timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("shiftswitch api did not start")
+        time.sleep(0.1)
+
+
+def timed(call: Any, times: int) -> list[float]:
+    out = []
+    for i in range(times):
+        t0 = time.perf_counter()
+        call(i)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def sustained(base: str, token: str, clients: int, seconds: float) -> float:
+    """Requests/s of GET status with ``clients`` threads for ``seconds``."""
+    done = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        nonlocal done
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {token}"
+        while time.monotonic() < stop:
+            assert s.get(f"{base}/status", timeout=30).status_code == 200
+            with lock:
+                done += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done / (time.monotonic() - t0)
+
+
+def measure(
+    base: str, token: str, pairs: list[tuple[str, str]], args: argparse.Namespace
+) -> dict[str, Any]:
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    started = time.perf_counter()
+    first = http.get(f"{base}/status", timeout=120)  # reads and validates the roster
+    first_s = time.perf_counter() - started
+    assert first.status_code == 200, first.text
+    timed(lambda _i: http.get(f"{base}/status", timeout=30), 10)  # warm
+
+    def status(_i: int) -> None:
+        assert http.get(f"{base}/status", timeout=30).status_code == 200
+
+    def switch_on(i: int) -> None:
+        agent, device = pairs[i]
+        reply = http.post(f"{base}/agents/{agent}/devices/{device}/on", timeout=30)
+        assert reply.status_code == 202, reply.text
+
+    status_times = timed(status, args.requests)
+    on_times = timed(switch_on, min(args.requests, len(pairs)))
+    return {
+        "status_bytes": len(first.content),
+        "first_status_s": round(first_s, 2),
+        "get_status": percentiles(status_times),
+        "post_on": percentiles(on_times),
+        "tasks_in_broker": Redis.from_url(REDIS).llen("shiftswitch"),
+        "status_per_s": round(sustained(base, token, args.clients, args.seconds), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=10_000)
@@ -149,74 +226,25 @@ def main() -> int:
         )
         engine.dispose()
         Redis.from_url(REDIS).flushdb()
-        port = free_port()
         env = {
             **os.environ,
             "DATABASE_URL": url,
             "REDIS_URL": REDIS,
             "SHIFTSWITCH_ROSTER": str(tmp / "roster.yaml"),
         }
-        log = (tmp / "api.log").open("wb")
+        port = free_port()
         proc = subprocess.Popen(  # noqa: S603 - our own command
             [sys.executable, "-m", "shiftswitch", "api", "--port", str(port)],
             env=env,
-            stdout=log,
+            stdout=(tmp / "api.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}/api/v1"
-        http = requests.Session()
-        http.headers["Authorization"] = f"Bearer {token}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if http.get(f"{base}/me", timeout=5).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("shiftswitch api did not start")
-                time.sleep(0.1)
-            started = time.perf_counter()
-            first = http.get(f"{base}/status", timeout=120)  # reads and validates the roster
-            first_s = time.perf_counter() - started
-            assert first.status_code == 200, first.text
-            size = len(first.content)
-            for _ in range(10):
-                http.get(f"{base}/status", timeout=30)
-            status_times = []
-            for _ in range(args.requests):
-                t0 = time.perf_counter()
-                reply = http.get(f"{base}/status", timeout=30)
-                status_times.append(time.perf_counter() - t0)
-                assert reply.status_code == 200
-            on_times = []
-            for agent, device in pairs[: args.requests]:
-                t0 = time.perf_counter()
-                reply = http.post(f"{base}/agents/{agent}/devices/{device}/on", timeout=30)
-                on_times.append(time.perf_counter() - t0)
-                assert reply.status_code == 202, reply.text
-            queued = Redis.from_url(REDIS).llen("shiftswitch")
-            done = 0
-            lock = threading.Lock()
-            stop = time.monotonic() + args.seconds
-
-            def client() -> None:
-                nonlocal done
-                s = requests.Session()
-                s.headers["Authorization"] = f"Bearer {token}"
-                while time.monotonic() < stop:
-                    assert s.get(f"{base}/status", timeout=30).status_code == 200
-                    with lock:
-                        done += 1
-
-            threads = [threading.Thread(target=client) for _ in range(args.clients)]
-            t0 = time.monotonic()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            rate = done / (time.monotonic() - t0)
+            http = requests.Session()
+            http.headers["Authorization"] = f"Bearer {token}"
+            wait_for_api(http, base, proc)
+            measured = measure(base, token, pairs, args)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -227,13 +255,8 @@ def main() -> int:
         "database": args.database,
         "agents": args.agents,
         "history_rows": args.history,
-        "status_bytes": size,
-        "first_status_s": round(first_s, 2),
-        "get_status": percentiles(status_times),
-        "post_on": percentiles(on_times),
-        "tasks_in_broker": queued,
-        "status_per_s": round(rate, 1),
         "clients": args.clients,
+        **measured,
     }
     print(figures)
     return 0
