@@ -83,7 +83,10 @@ def agent(svc: Svc, agent: str) -> dict[str, Any]:
     """One agent: devices and their confirmed state, shifts, overrides, holds, the switches
     ahead and recent actions with their attempts."""
     now = svc.now()
-    return agents.agent_page(svc.ops.action_store(), svc.roster.get(now), agent, now)
+    roster = svc.roster.get(now)
+    return agents.agent_page(
+        svc.ops.action_store(), roster, agent, now, ahead=svc.roster.upcoming(now)
+    )
 
 
 @router.get("/health")
