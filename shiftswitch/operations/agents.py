@@ -62,7 +62,9 @@ def agent_page(
                 select(Attempt).where(Attempt.action_id.in_(ids)).order_by(Attempt.number)
             ):
                 attempts.setdefault(t.action_id, []).append(t)
-    ahead = [t.as_json() for t in Planner(roster).transitions(now, now + AHEAD) if t.agent == agent]
+    if ahead is None:
+        ahead = Planner(roster).transitions(now, now + AHEAD)
+    mine = [t.as_json() for t in ahead if t.agent == agent]
     return {
         "agent": agent,
         "account": a.account,
