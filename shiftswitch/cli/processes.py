@@ -297,6 +297,7 @@ def demo(directory: str, redis_url: str, port: int, duration: float | None) -> N
 @click.option(
     "--sandbox-url", default="http://127.0.0.1:8090", show_default=True, help="For 'sandbox'."
 )
+@click.option("--api-url", default="http://127.0.0.1:8000", show_default=True, help="For 'api'.")
 @json_option
 @pass_context
 def check(
@@ -305,6 +306,7 @@ def check(
     roster_path: str | None,
     worker_name: str | None,
     sandbox_url: str,
+    api_url: str,
     as_json: bool,
 ) -> None:
     """Check that the database is reachable and migrated, Redis answers, the roster is valid
@@ -320,7 +322,12 @@ def check(
     if roster_path:
         settings = dataclasses.replace(settings, roster_path=roster_path, roster_source=YAML)
     results = health.run(
-        settings, names, ctx.clock.now(), worker=worker_name, sandbox_url=sandbox_url
+        settings,
+        names,
+        ctx.clock.now(),
+        worker=worker_name,
+        sandbox_url=sandbox_url,
+        api_url=api_url,
     )
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
