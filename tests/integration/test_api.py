@@ -405,8 +405,11 @@ def test_an_invalid_roster_is_refused_with_every_problem(world: ApiWorld, path: 
 @pytest.mark.parametrize(
     ("content", "kind", "status", "start"),
     [
-        ("version: 1", "application/json", 415, "send the roster as YAML"),
-        ("version: 1", None, 415, "send the roster as YAML"),
+        ("version: 1", "application/x-www-form-urlencoded", 415, "send the roster as YAML"),
+        ("version: 1", "multipart/form-data; boundary=x", 415, "send the roster as YAML"),
+        ("version: 1", "image/png", 415, "send the roster as YAML"),
+        ("version: 1", None, 422, "upload: "),  # no type: read as YAML
+        ('{"version": 1}', "application/json", 422, "upload: "),  # JSON is YAML
         (b"version: 1\n\xff\xfe", "application/yaml", 400, "upload: cannot read roster"),
         ("", "application/yaml", 422, "upload: "),
         ("- just\n- a list\n", "application/yaml", 422, "upload: "),
