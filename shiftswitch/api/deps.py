@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
+from typing import Any
 
-from fastapi import Depends, Request
+import orjson
+from fastapi import Depends, Request, Response
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -51,6 +53,16 @@ class Services:
 
     def current_roster(self) -> Roster:
         return self.roster.get(self.now())
+
+
+class FastJSON(Response):
+    """JSON written by orjson: several times faster than the standard library on the large
+    answers (status at 10,000 agents)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def services(request: Request) -> Services:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from shiftswitch import health
-from shiftswitch.api.deps import Services, services, viewer
+from shiftswitch.api.deps import FastJSON, Services, services, viewer
 from shiftswitch.models import Source, Status
 from shiftswitch.operations import agents, plans
 from shiftswitch.operations.refusals import invalid
@@ -26,13 +26,13 @@ Svc = Annotated[Services, Depends(services)]
 
 
 @router.get("/status")
-def status(svc: Svc) -> JSONResponse:
+def status(svc: Svc) -> FastJSON:
     """Who is ON now, what is next, what is under way, recent failures, pauses, holds, drift:
     ``shiftswitch status --json``."""
     now = svc.now()
     roster = svc.roster.get(now)
     report = report_status(svc.ops.action_store(), roster, now, ahead=svc.roster.upcoming(now))
-    return JSONResponse(report)
+    return FastJSON(report)
 
 
 @router.get("/history")
