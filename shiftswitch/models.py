@@ -428,3 +428,7 @@ class Change(Base):
 
 
 CHANGE_NAMES = ("roster", "holds", "pauses")
+
+
+# The HTTP API's users, tokens and sessions, on the same metadata (migrations compare it whole).
+import shiftswitch.access.tables  # noqa: E402, F401

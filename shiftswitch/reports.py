@@ -110,10 +110,10 @@ def action_row(a: Action) -> dict[str, Any]:
         "new_contact_uri": a.new_contact_uri,
         "shift": a.shift,
         "override": a.override,
-        "due_at": _iso(a.due_at),
-        "enqueued_at": _iso(a.enqueued_at),
-        "started_at": _iso(a.started_at),
-        "finished_at": _iso(a.finished_at),
+        "due_at": iso(a.due_at),
+        "enqueued_at": iso(a.enqueued_at),
+        "started_at": iso(a.started_at),
+        "finished_at": iso(a.finished_at),
         "attempts": a.attempts,
         "http_code": a.last_http_code,
         "error_code": a.error_code,
@@ -130,15 +130,39 @@ def change(kind: str, available: bool, new_contact_uri: str | None) -> str:
     return "ON" if available else "OFF"
 
 
-def _iso(at: datetime | None) -> str | None:
+def iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
-def history(store: ActionStore, agent: str | None, limit: int) -> list[Action]:
-    """The latest actions, newest first; of one agent when ``agent`` is given."""
-    stmt = select(Action).order_by(Action.due_at.desc(), Action.id.desc()).limit(limit)
-    if agent is not None:
-        stmt = stmt.where(Action.agent == agent)
+def history(
+    store: ActionStore,
+    agent: str | None,
+    limit: int,
+    *,
+    device: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+) -> list[Action]:
+    """The latest actions, newest first (by due time); of one agent, device, status or source
+    when given, due in [since, until) when given; ``offset`` skips the newest."""
+    stmt = (
+        select(Action).order_by(Action.due_at.desc(), Action.id.desc()).limit(limit).offset(offset)
+    )
+    for column, value in (
+        (Action.agent, agent),
+        (Action.device, device),
+        (Action.status, status),
+        (Action.source, source),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(Action.due_at >= since)
+    if until is not None:
+        stmt = stmt.where(Action.due_at < until)
     with store.sessions() as session:
         return list(session.scalars(stmt))
 
@@ -201,7 +225,7 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
         )
     ahead = Planner(roster).transitions(now, now + RECENT)[:upcoming]
     return {
-        "at": _iso(now),
+        "at": iso(now),
         "on": [
             {
                 "account": s.account,
@@ -209,7 +233,7 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
                 "device": s.device,
                 "user_id": s.user_id,
                 "device_id": s.device_id,
-                "since": _iso(s.confirmed_at),
+                "since": iso(s.confirmed_at),
                 "action_id": s.action_id,
             }
             for s in on
@@ -218,7 +242,7 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
         "open": {str(k): v for k, v in counts.items()},
         "failures": [action_row(a) for a in failures],
         "paused": [
-            {"account": p.account, "since": _iso(p.paused_at), "by": p.paused_by} for p in pauses
+            {"account": p.account, "since": iso(p.paused_at), "by": p.paused_by} for p in pauses
         ],
         "holds": [
             {
@@ -226,7 +250,7 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
                 "agent": h.agent,
                 "device": h.device,
                 "available": h.available,
-                "until": _iso(h.until),
+                "until": iso(h.until),
                 "by": h.created_by,
             }
             for h in holds
@@ -239,7 +263,7 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
 
 def _check(check: RemoteCheck) -> dict[str, Any]:
     return {
-        "at": _iso(check.at),
+        "at": iso(check.at),
         "kind": check.kind,
         "devices": check.devices,
         "reads": check.reads,

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 import click
-from sqlalchemy import select
 
 from shiftswitch import numbers
-from shiftswitch.actions import ActionStore, NewAction
+from shiftswitch.actions import NewAction
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import (
     account_option,
@@ -24,15 +19,12 @@ from shiftswitch.cli.options import (
     timeout_option,
     wait_option,
 )
-from shiftswitch.db import make_engine
-from shiftswitch.holds import Controls
-from shiftswitch.models import FINAL_STATUSES, Action, Status
+from shiftswitch.models import Action, Status
+from shiftswitch.operations import devices
 from shiftswitch.problems import count
-from shiftswitch.reports import UsageProblem, action_row, manual_action
+from shiftswitch.reports import action_row
 from shiftswitch.roster import yamldoc
-from shiftswitch.roster.fields import LATEST, within_calendar
 from shiftswitch.roster.loader import read_text
-from shiftswitch.roster.model import parse_instant
 from shiftswitch.roster.store import who
 
 # -- on demand ----------------------------------------------------------------------------------
@@ -79,56 +71,20 @@ def _device_command(available: bool) -> click.Command:
         roster_path: str | None,
         as_json: bool,
     ) -> None:
-        now = ctx.clock.now()
-        roster = ctx.current_roster(roster_path, now)
-        if agent is not None and (user_id or device_id):
-            raise click.UsageError("give AGENT [DEVICE] or --user/--device, not both")
-        hold_until = None
-        if until is not None:
-            if agent is None:
-                raise click.UsageError("--until holds a roster device: give AGENT [DEVICE]")
-            hold_until = parse_instant(until, roster.zone)
-            if hold_until is None or hold_until <= now or not within_calendar(hold_until):
-                raise click.BadParameter(
-                    f"{until!r} is not a date-time after now, before {LATEST:%Y-%m-%d}; "
-                    "write e.g. 2026-12-01T18:00",
-                    param_hint="--until",
-                )
-        try:
-            new = manual_action(
-                roster,
-                available,
-                now,
-                agent=agent,
-                device=device_name,
-                account=account or (next(iter(roster.accounts)) if user_id else None),
-                user_id=user_id,
-                device_id=device_id,
-            )
-        except UsageProblem as exc:
-            raise click.UsageError(str(exc)) from None
-        held = (
-            f", held until {hold_until.astimezone(roster.zone):%Y-%m-%d %H:%M %Z}"
-            if hold_until
-            else ""
+        roster = ctx.current_roster(roster_path, ctx.clock.now())
+        submitted = devices.switch(
+            ctx,
+            roster,
+            available,
+            by=who(by),
+            agent=agent,
+            device=device_name,
+            account=account,
+            user_id=user_id,
+            device_id=device_id,
+            until=until,
         )
-        what = f"{new.agent or new.user_id} {new.device or new.device_id} {state}{held}"
-
-        def hold(store: ActionStore, action: Action) -> None:
-            if new.agent is not None and new.device is not None:
-                # A manual switch ends the device's hold; with --until it starts a new one.
-                Controls(store.engine).hold(
-                    account=new.account,
-                    agent=new.agent,
-                    device=new.device,
-                    available=available,
-                    now=now,
-                    until=hold_until,
-                    by=who(by),
-                    action_id=action.id,
-                )
-
-        final = _submit(ctx, new, what, now, wait, timeout, as_json, recorded=hold)
+        final = _report(ctx, submitted, wait, timeout, as_json)
         if wait and final is not None and final.status != Status.SUCCEEDED:
             sys.exit(EXIT_PROBLEMS)
 
@@ -172,18 +128,14 @@ def set_number(
     which line). Exit 1 when Exotel refuses (409: the number is another device's; 403: not a
     phone device), 2 for a bad NUMBER, AGENT or DEVICE.
     """
-    if (problem := numbers.number_problem(number)) is not None:
-        raise click.UsageError(problem)
-    now = ctx.clock.now()
     path = roster_path or ctx.settings.roster_path
     stored = ctx.reads_stored(roster_path)
+    now = ctx.clock.now()
     roster = ctx.current_roster(roster_path, now)
-    try:
-        new = numbers.number_action(roster, agent, device_name, number, now)
-    except UsageProblem as exc:
-        raise click.UsageError(str(exc)) from None
+    new = devices.number_change(roster, agent, device_name, number, now)
     click.echo(numbers.before(new), err=True)
-    final = _submit(ctx, new, f"{agent} {device_name} number {number}", now, wait, timeout, as_json)
+    submitted = devices.submit(ctx, new, f"{agent} {device_name} number {number}", now)
+    final = _report(ctx, submitted, wait, timeout, as_json)
     if final is None:
         return
     if wait and final.status != Status.SUCCEEDED:
@@ -227,39 +179,28 @@ def _stored_roster_after(ctx: Context, new: NewAction, action: Action, *, done: 
     )
 
 
-def _submit(
-    ctx: Context,
-    new: NewAction,
-    what: str,
-    now: datetime,
-    wait: bool,
-    timeout: float,
-    as_json: bool,
-    recorded: Callable[[ActionStore, Action], None] | None = None,
+def _report(
+    ctx: Context, submitted: devices.Submitted, wait: bool, timeout: float, as_json: bool
 ) -> Action | None:
-    """Record and enqueue an on-demand action; print it queued, or with ``wait`` its result.
-    ``recorded`` is called once it is recorded; None when a pause keeps it from being sent."""
-    store = ctx.action_store()
-    store.record([new], now)
-    with store.sessions() as session:
-        action = session.scalars(select(Action).where(Action.key == new.key)).one()
-    if recorded is not None:
-        recorded(store, action)
-    if not store.enqueue([new.key], ctx.dispatcher(), now):
-        click.echo(
-            f"action {action.id} recorded, not sent: sending is paused for account "
-            f"{action.account} ('shiftswitch resume' to send again): {what}"
-        )
+    """Print an on-demand action queued, or with ``wait`` its result; None when a pause keeps
+    it from being sent."""
+    action = submitted.action
+    if not submitted.sent:
+        click.echo(devices.paused_message(submitted))
         return None
     if not wait:
         click.echo(
-            json.dumps(action_row(action)) if as_json else f"action {action.id} queued: {what}"
+            json.dumps(action_row(action))
+            if as_json
+            else f"action {action.id} queued: {submitted.what}"
         )
         return action
     if not as_json:
-        click.echo(f"action {action.id} queued: {what}; waiting...", err=True)
-    final = _wait_for(store, action.id, timeout)
-    click.echo(json.dumps(action_row(final)) if as_json else _result_line(final, what))
+        click.echo(f"action {action.id} queued: {submitted.what}; waiting...", err=True)
+    final = devices.wait_for(ctx, action.id, timeout)
+    click.echo(
+        json.dumps(action_row(final)) if as_json else devices.result_line(final, submitted.what)
+    )
     return final
 
 
@@ -273,9 +214,7 @@ def _submit(
 def pause(ctx: Context, account: str | None, by: str | None) -> None:
     """Stop sending: switches are still recorded (status pending) but none is sent until
     'shiftswitch resume'; workers leave alone what was already queued."""
-    paused = Controls(make_engine(ctx.settings.database_url)).pause(
-        account, who(by), ctx.clock.now()
-    )
+    paused = ctx.controls().pause(account, who(by), ctx.clock.now())
     scope = f"account {account}" if account else "every account"
     if paused is None:
         click.echo(f"{scope}: already paused (see 'shiftswitch status')")
@@ -290,9 +229,7 @@ def pause(ctx: Context, account: str | None, by: str | None) -> None:
 def resume(ctx: Context, account: str | None, by: str | None) -> None:
     """Send again. What was recorded during the pause is superseded, and the scheduler applies
     the present desired state at its next tick (as after a restart), not each missed switch."""
-    ended, superseded = Controls(make_engine(ctx.settings.database_url)).resume(
-        account, who(by), ctx.clock.now()
-    )
+    ended, superseded = ctx.controls().resume(account, who(by), ctx.clock.now())
     if not ended:
         scope = f"account {account}" if account else "any account"
         raise click.ClickException(f"no pause in force for {scope} (see 'shiftswitch status')")
@@ -304,29 +241,3 @@ def resume(ctx: Context, account: str | None, by: str | None) -> None:
         f"{count(superseded, 'action')} recorded while paused superseded; the scheduler "
         "reconciles to the present state at its next tick"
     )
-
-
-def _wait_for(store: Any, action_id: int, timeout: float) -> Action:
-    deadline = time.monotonic() + timeout
-    while True:
-        with store.sessions() as session:
-            action: Action = session.get_one(Action, action_id)
-        if action.status in FINAL_STATUSES:
-            return action
-        if time.monotonic() > deadline:
-            raise click.ClickException(
-                f"action {action_id} is still {action.status} after {timeout:g} s "
-                "(is a worker running? see 'shiftswitch history')"
-            )
-        time.sleep(0.2)
-
-
-def _result_line(a: Action, what: str) -> str:
-    took = ""
-    if a.finished_at and a.enqueued_at:
-        took = f", {(a.finished_at - a.enqueued_at).total_seconds():.1f} s"
-    tries = count(a.attempts, "attempt")
-    if a.status == Status.SUCCEEDED:
-        return f"succeeded: {what} (HTTP {a.last_http_code}, {tries}{took})"
-    detail = a.reason or a.error_description or ""
-    return f"{a.status}: {what} ({tries}{took}): {detail}"

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shiftswitch import __version__
-from shiftswitch.cli import db, devices, overrides, plan, processes, reports, roster
+from shiftswitch.access import AccessError
+from shiftswitch.cli import access, db, devices, overrides, plan, processes, reports, roster
 from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
+from shiftswitch.operations import Refused
 from shiftswitch.problems import RosterError, count
 from shiftswitch.roster.store import NoRoster
 from shiftswitch.settings import ConfigError, Settings
@@ -53,8 +55,36 @@ for command in (
     reports.reconcile,
     reports.status,
     reports.history,
+    access.users,
+    access.tokens,
 ):
     cli.add_command(command)
+
+
+class _CommandContext(click.Context):
+    """A command's context that says an operation's refusal as click says a usage error (one
+    line, with the command's help to see) or a failure (exit 1)."""
+
+    def invoke(self, callback: Any, /, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().invoke(callback, *args, **kwargs)
+        except Refused as exc:
+            if not exc.usage:
+                raise click.ClickException(exc.message) from None
+            if exc.place:
+                raise click.BadParameter(
+                    exc.message, ctx=self, param_hint=f"--{exc.place}"
+                ) from None
+            raise click.UsageError(exc.message, ctx=self) from None
+
+
+def _refusals_said_by_click(command: click.Command) -> None:
+    command.context_class = _CommandContext
+    for sub in getattr(command, "commands", {}).values():
+        _refusals_said_by_click(sub)
+
+
+_refusals_said_by_click(cli)
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -84,7 +114,7 @@ def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoRet
         for problem in exc.problems:
             click.echo(problem.render(exc.source), err=True)
         _fail(f"{source}: {count(len(exc.problems), 'problem')}; roster refused", EXIT_PROBLEMS)
-    except (ConfigError, NoRoster) as exc:
+    except (AccessError, ConfigError, NoRoster) as exc:
         _fail(str(exc), EXIT_PROBLEMS)
     except (OperationalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 import click
 
 from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import roster_option
-from shiftswitch.clock import local_to_utc
+from shiftswitch.operations import plans
 from shiftswitch.planner import Planner, Transition
-from shiftswitch.problems import count, quote
-from shiftswitch.roster.model import Roster
+from shiftswitch.problems import count
 from shiftswitch.roster.store import DATABASE
-
-MIN_YEAR, MAX_YEAR = 1971, 9000  # instants shiftswitch plans for; far from datetime's limits
 
 
 def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
@@ -35,7 +31,7 @@ def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float
 )
 @click.option(
     "--hours",
-    type=click.FloatRange(min=0, min_open=True, max=24 * 62),
+    type=click.FloatRange(min=0, min_open=True, max=plans.MAX_HOURS),
     default=24.0,
     show_default=True,
     callback=_finite,
@@ -52,8 +48,7 @@ def plan(
     stored = ctx.reads_stored(roster_path)
     path = DATABASE if stored else roster_path or ctx.settings.roster_path
     r = ctx.current_roster(roster_path, now)
-    begin = _parse_from(start, r, now)
-    end = begin + timedelta(hours=hours)
+    begin, end = plans.window(start, hours, r, now)
     transitions = Planner(r).transitions(begin, end)
     if as_json:
         click.echo(json.dumps([t.as_json() for t in transitions], indent=2))
@@ -64,25 +59,6 @@ def plan(
         f"to {end:%Y-%m-%d %H:%M}Z ({path})",
         err=not transitions,
     )
-
-
-def _parse_from(text: str | None, r: Roster, now: datetime) -> datetime:
-    if text is None or text.strip().lower() == "now":
-        return now
-    raw = text.strip()
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        parsed = None
-    if parsed is None or not MIN_YEAR <= parsed.year <= MAX_YEAR:
-        raise click.BadParameter(
-            f"{quote(raw)} is not a date-time from {MIN_YEAR} to {MAX_YEAR}; "
-            "write e.g. 2026-12-01T09:00 or 2026-12-01T03:30Z",
-            param_hint="--from",
-        )
-    if parsed.tzinfo is None:
-        return local_to_utc(parsed, r.zone)
-    return parsed.astimezone(UTC)
 
 
 def _print_table(transitions: Sequence[Transition]) -> None:

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import Any
 
 import click
-from redis import Redis
 
-from scheduler.loop import Scheduler
+from scheduler import ondemand
 from shiftswitch import drift
 from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import (
     json_option,
     roster_option,
 )
-from shiftswitch.coordination import RateLimiter, rate_bucket
-from shiftswitch.exotel import ExotelClient
 from shiftswitch.problems import count
 from shiftswitch.reports import action_row, change
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
-from shiftswitch.roster.model import Account
-from shiftswitch.settings import CONNECT_TIMEOUT, credentials
 
 # -- reconcile, status, history ---------------------------------------------------------------
 
@@ -42,29 +34,12 @@ from shiftswitch.settings import CONNECT_TIMEOUT, credentials
 def reconcile(ctx: Context, roster_path: str | None, remote: bool, as_json: bool) -> None:
     """Reconcile once now: enqueue each managed device whose desired state differs from the
     last one Exotel confirmed (source 'reconcile'); with --remote, from what Exotel says now."""
-    now = ctx.clock.now()
-    store, dispatcher = ctx.action_store(), ctx.dispatcher()
-    sched = Scheduler(ctx.roster_source(roster_path), store, dispatcher)
-    report = sched.start(now)
-    found = None
-    if remote:
-        try:
-            found = drift.check(
-                sched.roster, sched.desired(now), store, dispatcher, _paced_client(ctx), now
-            )
-        except drift.RemoteError as exc:
-            raise click.ClickException(str(exc)) from None
+    done = ondemand.reconcile(ctx, remote=remote, roster_path=roster_path)
     if as_json:
-        out: dict[str, Any] = {"enqueued": report.reconciled, "stranded": report.enqueued}
-        if found is not None:
-            out["remote"] = {
-                "devices": found.devices,
-                "enqueued": found.enqueued,
-                "findings": [f.__dict__ for f in found.findings],
-            }
-        click.echo(json.dumps(out))
+        click.echo(json.dumps(done.as_json()))
         return
-    click.echo(f"reconcile: {count(report.reconciled, 'action')} enqueued")
+    found = done.remote
+    click.echo(f"reconcile: {count(done.enqueued, 'action')} enqueued")
     if found is not None:
         click.echo(
             f"remote: {count(found.devices, 'device')} read from Exotel, "
@@ -82,27 +57,6 @@ def _finding(f: drift.Finding) -> str:
     if f.action:
         fix = f"; {state(f.wanted)} enqueued"
     return f"{f.agent} {f.device}: {state(f.found)}, wanted {state(f.wanted)}{fix}"
-
-
-def _paced_client(ctx: Context) -> Callable[[Account], ExotelClient]:
-    """Exotel clients that wait for the account's request budget, shared with the workers."""
-    limiter = RateLimiter(Redis.from_url(ctx.settings.redis_url))
-
-    def client(account: Account) -> ExotelClient:
-        def pace() -> None:
-            bucket = rate_bucket(account.base_url, account.sid)
-            _reserved, wait = limiter.reserve(bucket, account.rate_limit, max_wait=3600)
-            time.sleep(wait)
-
-        return ExotelClient(
-            account.base_url,
-            account.sid,
-            credentials(account.name),
-            timeout=(CONNECT_TIMEOUT, ctx.settings.http_timeout),
-            pace=pace,
-        )
-
-    return client
 
 
 @click.command()

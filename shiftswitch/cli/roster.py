@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 
 import click
 
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context, table
 from shiftswitch.cli.options import VERSION, by_option
+from shiftswitch.operations import rosters
 from shiftswitch.planner import Transition
-from shiftswitch.problems import RosterError, count
-from shiftswitch.roster.diff import RosterDiff, transition_changes
-from shiftswitch.roster.dump import dump
+from shiftswitch.problems import count
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.store import NoRoster, RosterStore, Written, left_on, who
+from shiftswitch.roster.store import RosterStore, Written, who
 from shiftswitch.roster.validation import validate_text
 
 
@@ -62,12 +60,8 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
     An invalid file changes nothing. Two imports at once run one after the other. A scheduler
     running with --source db puts the new version in force at its next tick.
     """
-    text = read_text(file)
-    store = ctx.roster_store()
-    written = store.write(
-        lambda _before: text, source=f"import {file}", by=who(by), now=ctx.clock.now(), origin=file
-    )
-    report_write(store, written, file)
+    written = rosters.store(ctx, read_text(file), source=f"import {file}", by=who(by), origin=file)
+    report_write(ctx.roster_store(), written, file)
 
 
 @roster.command("export")
@@ -78,8 +72,7 @@ def roster_import(ctx: Context, file: str, by: str | None) -> None:
 @pass_context
 def roster_export(ctx: Context, number: int | None, output: str | None) -> None:
     """Write the stored roster (or version N) as YAML that imports back to the same roster."""
-    store = ctx.roster_store()
-    text = dump(store.current()[1]) if number is None else _content(store, number)
+    text = rosters.export(ctx, number)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -104,26 +97,16 @@ def roster_export(ctx: Context, number: int | None, output: str | None) -> None:
 def roster_diff(ctx: Context, file: str, hours: float) -> None:
     """Show what importing FILE would change: names added (+), removed (-), changed (~), and
     the transitions it adds or removes in the next 24 hours. Changes nothing."""
-    now = ctx.clock.now()
-    report = validate_text(read_text(file), now)
-    if not report.ok:
-        raise RosterError(report.errors, file)
-    assert report.roster is not None
-    store = ctx.roster_store()
-    try:
-        number, before = store.current()
-        against = f"the stored roster (version {number})"
-    except NoRoster:
-        before, against = None, "an empty database"
-    diff = RosterDiff.between(before, report.roster)
-    click.echo(f"{file} against {against}: {diff.summary()}")
-    for line in diff.lines():
+    compared = rosters.compare(ctx, read_text(file), file, hours)
+    click.echo(f"{file} against {compared.against}: {compared.diff.summary()}")
+    for line in compared.diff.lines():
         click.echo(f"  {line}")
-    added, removed = transition_changes(before, report.roster, now, now + timedelta(hours=hours))
+    added, removed = compared.added, compared.removed
     click.echo(f"transitions in the next {hours:g} h: {len(added)} added, {len(removed)} removed")
     rows = sorted([("+", t) for t in added] + [("-", t) for t in removed], key=lambda r: r[1].at)
     _transition_rows(rows)
-    _warn_left_on(store, before, report.roster)
+    for s in compared.left_on:
+        click.echo(rosters.left_on_warning(s), err=True)
 
 
 @roster.command("versions")
@@ -131,29 +114,9 @@ def roster_diff(ctx: Context, file: str, hours: float) -> None:
 @pass_context
 def roster_versions(ctx: Context, as_json: bool) -> None:
     """List the roster's versions: number, when, by whom, from what, what changed."""
-    store = ctx.roster_store()
-    versions = store.versions()
-    try:
-        stored = store.current()[0]
-    except NoRoster:
-        stored = None
+    versions = rosters.versions(ctx)
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "number": v.number,
-                        "at": v.created_at.isoformat().replace("+00:00", "Z"),
-                        "by": v.created_by,
-                        "source": v.source,
-                        "summary": v.summary,
-                        "stored": v.number == stored,
-                    }
-                    for v in versions
-                ],
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(versions, indent=2))
         return
     if not versions:
         click.echo("no roster versions yet ('shiftswitch roster import FILE' stores one)", err=True)
@@ -162,16 +125,17 @@ def roster_versions(ctx: Context, as_json: bool) -> None:
         ("", "VERSION", "WHEN (UTC)", "BY", "SOURCE", "WHAT CHANGED"),
         [
             (
-                "*" if v.number == stored else "",
-                str(v.number),
-                f"{v.created_at:%Y-%m-%d %H:%M:%S}",
-                v.created_by,
-                v.source,
-                v.summary,
+                "*" if v["stored"] else "",
+                str(v["number"]),
+                v["at"].replace("T", " ").removesuffix("Z")[:19],
+                v["by"],
+                v["source"],
+                v["summary"],
             )
             for v in versions
         ],
     )
+    stored = next((v["number"] for v in versions if v["stored"]), None)
     if stored is not None:
         click.echo(f"* the roster stored in the database (version {stored})", err=True)
 
@@ -182,25 +146,8 @@ def roster_versions(ctx: Context, as_json: bool) -> None:
 @pass_context
 def roster_rollback(ctx: Context, number: int, by: str | None) -> None:
     """Store version N again, as a new version (validated again, as any import)."""
-    store = ctx.roster_store()
-    text = _content(store, number)
-    written = store.write(
-        lambda _before: text, source=f"rollback to {number}", by=who(by), now=ctx.clock.now()
-    )
-    report_write(store, written, f"version {number}")
-
-
-def _content(store: RosterStore, number: int) -> str:
-    version = store.version(number)
-    if version is None:
-        known = [v.number for v in store.versions()]
-        span = f"versions are {known[0]} to {known[-1]}" if known else "there are no versions yet"
-        raise click.ClickException(f"no roster version {number}: {span} (see 'roster versions')")
-    if version.content is None:
-        raise click.ClickException(
-            f"roster version {number} was recorded without its content (before this release)"
-        )
-    return version.content
+    written = rosters.rollback(ctx, number, by=who(by))
+    report_write(ctx.roster_store(), written, f"version {number}")
 
 
 def report_write(store: RosterStore, written: Written, what: str) -> None:
@@ -216,18 +163,8 @@ def report_write(store: RosterStore, written: Written, what: str) -> None:
 
 
 def _warn_left_on(store: RosterStore, before: Roster | None, after: Roster) -> None:
-    """Warn of each device the roster stops naming that Exotel last confirmed ON: shiftswitch
-    never touches a device the roster does not name, so it would stay ON."""
-    with store.sessions() as session:
-        for s in left_on(session, before, after):
-            click.echo(
-                f"warning: {s.agent} {s.device} is ON (Exotel confirmed it "
-                f"{s.confirmed_at:%Y-%m-%d %H:%M}Z) and the roster no longer names it, so "
-                "shiftswitch will not turn it OFF; if no one should take its calls: "
-                f"shiftswitch device off --user {s.user_id} --device {s.device_id} "
-                f"--account {s.account}",
-                err=True,
-            )
+    for s in rosters.devices_left_on(store, before, after):
+        click.echo(rosters.left_on_warning(s), err=True)
 
 
 def _transition_rows(rows: Sequence[tuple[str, Transition]]) -> None:

@@ -1,0 +1,137 @@
+"""One agent at a glance: its devices and what Exotel last confirmed of each, its shifts,
+overrides and holds, its switches ahead and its recent actions with their HTTP attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from shiftswitch.actions import ActionStore
+from shiftswitch.models import Action, Attempt, DeviceState, Hold
+from shiftswitch.operations.refusals import not_found
+from shiftswitch.planner import Planner
+from shiftswitch.reports import UsageProblem, action_row, iso, roster_device
+from shiftswitch.roster.dump import duration
+from shiftswitch.roster.model import Roster
+
+AHEAD = timedelta(hours=24)
+
+
+def agent_page(
+    store: ActionStore, roster: Roster, agent: str, now: datetime, *, recent: int = 20
+) -> dict[str, Any]:
+    """Everything shiftswitch knows of ``agent`` (a :class:`Refused` 404 for an unknown one)."""
+    if agent not in roster.agents:
+        try:
+            roster_device(roster, agent, None)
+        except UsageProblem as exc:
+            raise not_found(str(exc), place="agent") from None
+    a = roster.agents[agent]
+    with store.sessions() as session:
+        states = {
+            s.device: s
+            for s in session.scalars(select(DeviceState).where(DeviceState.agent == agent))
+        }
+        holds = list(
+            session.scalars(
+                select(Hold).where(Hold.agent == agent, Hold.until > now).order_by(Hold.until)
+            )
+        )
+        actions = list(
+            session.scalars(
+                select(Action)
+                .where(Action.agent == agent)
+                .order_by(Action.due_at.desc(), Action.id.desc())
+                .limit(recent)
+            )
+        )
+        attempts: dict[int, list[Attempt]] = {}
+        ids = [x.id for x in actions]
+        if ids:
+            for t in session.scalars(
+                select(Attempt).where(Attempt.action_id.in_(ids)).order_by(Attempt.number)
+            ):
+                attempts.setdefault(t.action_id, []).append(t)
+    ahead = [t.as_json() for t in Planner(roster).transitions(now, now + AHEAD) if t.agent == agent]
+    return {
+        "agent": agent,
+        "account": a.account,
+        "user_id": a.user_id,
+        "timezone": roster.zone.key,
+        "devices": [
+            {
+                "device": name,
+                "ref": d.ref,
+                "kind": d.kind,
+                "confirmed": _state(states.get(name)),
+            }
+            for name, d in a.devices.items()
+        ],
+        "shifts": [
+            {
+                "name": s.name,
+                "start": s.start,
+                "end": s.end,
+                "duration": duration(s.duration) if s.duration else None,
+                "timezone": s.zone.key,
+                "device": m.device,
+            }
+            for s in roster.shifts
+            for m in s.members
+            if m.agent == agent
+        ],
+        "overrides": [
+            {
+                "device": o.device,
+                "off": o.device is None,
+                "from": iso(o.start),
+                "to": iso(o.end),
+            }
+            for o in roster.overrides
+            if o.agent == agent and o.end > now
+        ],
+        "holds": [
+            {
+                "id": h.id,
+                "device": h.device,
+                "available": h.available,
+                "until": iso(h.until),
+                "by": h.created_by,
+            }
+            for h in holds
+        ],
+        "next": ahead,
+        "actions": [
+            {
+                **action_row(x),
+                "attempt_list": [
+                    {
+                        "number": t.number,
+                        "request": t.request,
+                        "at": iso(t.at),
+                        "duration_ms": t.duration_ms,
+                        "http_code": t.http_code,
+                        "outcome": t.outcome,
+                        "error_code": t.error_code,
+                        "error": t.error,
+                        "retry_delay": t.retry_delay,
+                    }
+                    for t in attempts.get(x.id, [])
+                ],
+            }
+            for x in actions
+        ],
+    }
+
+
+def _state(s: DeviceState | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "available": s.available,
+        "at": iso(s.confirmed_at),
+        "device_id": s.device_id,
+        "action_id": s.action_id,
+    }
