@@ -24,7 +24,7 @@ from shiftswitch.roster.store import DATABASE, NoRoster, RosterStore
 from shiftswitch.roster.validation import validate_text
 from shiftswitch.settings import Settings
 
-CHECKS = ("database", "redis", "roster", "workers", "sandbox")
+CHECKS = ("database", "redis", "roster", "workers", "sandbox", "api")
 DEFAULT_CHECKS = ("database", "redis", "roster", "workers")
 
 
@@ -124,13 +124,22 @@ def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -
 
 
 def sandbox(url: str) -> Check:
+    return _answers("sandbox", url, "/_sandbox/health")
+
+
+def api(url: str) -> Check:
+    """``shiftswitch api`` answers (its OpenAPI document, which needs no credentials)."""
+    return _answers("api", url, "/api/openapi.json")
+
+
+def _answers(name: str, url: str, path: str) -> Check:
     try:
-        reply = requests.get(f"{url.rstrip('/')}/_sandbox/health", timeout=2)
+        reply = requests.get(f"{url.rstrip('/')}{path}", timeout=2)
     except requests.RequestException as exc:
-        return Check("sandbox", False, f"{url}: {exc.__class__.__name__}")
+        return Check(name, False, f"{url}: {exc.__class__.__name__}")
     if reply.status_code != 200:
-        return Check("sandbox", False, f"{url}: HTTP {reply.status_code}")
-    return Check("sandbox", True, f"{url}: answers")
+        return Check(name, False, f"{url}: HTTP {reply.status_code}")
+    return Check(name, True, f"{url}: answers")
 
 
 def run(
@@ -140,6 +149,7 @@ def run(
     *,
     worker: str | None = None,
     sandbox_url: str = "http://127.0.0.1:8090",
+    api_url: str = "http://127.0.0.1:8000",
 ) -> list[Check]:
     """The checks named, in the order given."""
     table: dict[str, Callable[[], Check]] = {
@@ -148,5 +158,6 @@ def run(
         "roster": lambda: roster(settings, now),
         "workers": lambda: workers(settings, worker),
         "sandbox": lambda: sandbox(sandbox_url),
+        "api": lambda: api(api_url),
     }
     return [table[name]() for name in names]

@@ -37,11 +37,13 @@ def shiftswitch(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     clock: Clock | None = None,
+    stdin: str | None = None,
 ) -> Ran:
     """Run ``shiftswitch ARGS``.
 
     ``env``: the command's whole environment (default: this process's), as a subprocess would
-    get it. ``clock``: the time the command sees (default: the system's). The command's
+    get it. ``clock``: the time the command sees (default: the system's). ``stdin``: what the
+    command reads from standard input (default: nothing). The command's
     database engine is disposed of afterwards, as a process's would be at its exit.
     """
     environment = dict(os.environ if env is None else env)
@@ -52,7 +54,7 @@ def shiftswitch(
     except ConfigError:
         context = None  # the command reads the settings itself, and says what is wrong
     with (
-        CliRunner().isolation(env=overrides) as (stdout, stderr, _),
+        CliRunner().isolation(input=stdin, env=overrides) as (stdout, stderr, _),
         contextlib.chdir(cwd or Path.cwd()),
     ):
         try:

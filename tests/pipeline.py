@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -161,6 +162,37 @@ def spawn_scheduler(
         )
         assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
     return proc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn_api(env: Mapping[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``shiftswitch api`` on a free loopback port, once it answers: (process, base URL)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shiftswitch", "api", "--port", str(port)],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            return True
+        try:
+            return requests.get(f"{url}/api/openapi.json", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(answers, 30, "shiftswitch api answering")
+    assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+    return proc, url
 
 
 def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shiftswitch import __version__
 from shiftswitch.access import AccessError
-from shiftswitch.cli import access, db, devices, overrides, plan, processes, reports, roster
+from shiftswitch.cli import access, api, db, devices, overrides, plan, processes, reports, roster
 from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
 from shiftswitch.operations import Refused
@@ -49,6 +49,8 @@ for command in (
     processes.sandbox,
     processes.demo,
     processes.check,
+    api.api,
+    api.api,
     devices.device,
     devices.pause,
     devices.resume,

@@ -31,7 +31,7 @@ from shiftswitch.sandbox.state import SeedError
 from shiftswitch.settings import DEFAULT_WORKER_CONCURRENCY, ROSTER_SOURCES
 
 
-def _logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     fmt = os.environ.get("SHIFTSWITCH_LOG_FORMAT", "text").strip().lower() or "text"
     if fmt not in logs.FORMATS:
         raise click.ClickException(
@@ -106,7 +106,7 @@ def scheduler(
     0: never), on spare request budget; what drifted is corrected. With several schedulers, one
     leads and does that. Stop with Ctrl-C or SIGTERM.
     """
-    _logging(loglevel)
+    configure_logging(loglevel)
     roster_source = ctx.roster_source(roster_path, source)
     path = roster_source.path
     redis = Redis.from_url(ctx.settings.redis_url)
@@ -159,7 +159,7 @@ def worker(
     # Imported here: the other commands never load the worker's modules.
     from worker.app import create_app  # noqa: PLC0415
 
-    _logging(loglevel)  # refuses a bad SHIFTSWITCH_LOG_FORMAT before Celery starts
+    configure_logging(loglevel)  # refuses a bad SHIFTSWITCH_LOG_FORMAT before Celery starts
     if metrics_port:  # served here, so that a port in use is a clear error before the start
         _serve_metrics(metrics_port)
     app = create_app(ctx.settings)
@@ -297,6 +297,7 @@ def demo(directory: str, redis_url: str, port: int, duration: float | None) -> N
 @click.option(
     "--sandbox-url", default="http://127.0.0.1:8090", show_default=True, help="For 'sandbox'."
 )
+@click.option("--api-url", default="http://127.0.0.1:8000", show_default=True, help="For 'api'.")
 @json_option
 @pass_context
 def check(
@@ -305,6 +306,7 @@ def check(
     roster_path: str | None,
     worker_name: str | None,
     sandbox_url: str,
+    api_url: str,
     as_json: bool,
 ) -> None:
     """Check that the database is reachable and migrated, Redis answers, the roster is valid
@@ -320,7 +322,12 @@ def check(
     if roster_path:
         settings = dataclasses.replace(settings, roster_path=roster_path, roster_source=YAML)
     results = health.run(
-        settings, names, ctx.clock.now(), worker=worker_name, sandbox_url=sandbox_url
+        settings,
+        names,
+        ctx.clock.now(),
+        worker=worker_name,
+        sandbox_url=sandbox_url,
+        api_url=api_url,
     )
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from tests.pipeline import (
     Pipeline,
     SharedWorker,
     at,
+    free_port,
     pipeline,
     roster_yaml,
     user,
@@ -474,12 +474,6 @@ def test_the_token_appears_in_no_log_table_or_message(handoff_own_workers: Pipel
             rows = conn.exec_driver_sql(f"SELECT * FROM {table}").all()  # noqa: S608
             assert API_TOKEN not in repr(rows)
     assert API_TOKEN not in repr(p.sandbox_log())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -21,7 +21,7 @@ from shiftswitch.settings import CONNECT_TIMEOUT, Settings
 from tests import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
-OURS = {"migrate", "worker", "scheduler", "sandbox"}  # built from the Dockerfile
+OURS = {"migrate", "worker", "scheduler", "sandbox", "api"}  # built from the Dockerfile
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +47,14 @@ def parse_shiftswitch(args: list[str]) -> click.Command:
 
 def test_the_services_are_all_there(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "migrate", "worker", "scheduler", "sandbox"}
-    for name in ("redis", "postgres", "worker", "scheduler", "sandbox"):
+    assert set(services) == {
+        "redis", "postgres", "migrate", "worker", "scheduler", "sandbox", "api"
+    }  # fmt: skip
+    for name in ("redis", "postgres", "worker", "scheduler", "sandbox", "api"):
         assert "healthcheck" in services[name], name
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["migrate"]["restart"] == "no"
-    for name in ("worker", "scheduler"):
+    for name in ("worker", "scheduler", "api"):
         needs = services[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["redis"]["condition"] == "service_healthy"
@@ -68,6 +70,7 @@ def test_the_services_are_all_there(compose: dict[str, Any]) -> None:
         ("worker", "worker"),
         ("scheduler", "scheduler"),
         ("sandbox", "sandbox"),
+        ("api", "api"),
     ],
 )
 def test_each_service_runs_a_real_command(
@@ -188,3 +191,8 @@ def test_there_is_no_default_database_password(compose: dict[str, Any]) -> None:
     assert all(u.startswith(":?") for u in uses), uses  # required, never defaulted
     password = compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
     assert password.startswith("${POSTGRES_PASSWORD:?")
+
+
+def test_the_api_is_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    ports = compose["services"]["api"]["ports"]
+    assert ports and all(str(p).startswith("127.0.0.1:") for p in ports), ports

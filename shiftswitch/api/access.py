@@ -1,0 +1,199 @@
+"""Logging in and out (browser sessions), who am I, and users and tokens (role admin), the
+same as ``shiftswitch users`` and ``shiftswitch tokens``."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+from shiftswitch.access import SESSION_TTL, Principal, Role
+from shiftswitch.access.credentials import format_instant, parse_expiry
+from shiftswitch.api.deps import (
+    SESSION_COOKIE,
+    Services,
+    admin,
+    caller,
+    client_address,
+    services,
+    session_of,
+    too_many,
+)
+from shiftswitch.logs import event
+from shiftswitch.operations.refusals import Refused
+
+log = logging.getLogger("shiftswitch.api")
+router = APIRouter(tags=["access"])
+Svc = Annotated[Services, Depends(services)]
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class NewUser(Credentials):
+    role: Role
+
+
+class NewToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=64)
+    role: Role
+    expires: str | None = Field(
+        None, max_length=40, description="30d, 12h, a date-time (UTC unless offset) or a date."
+    )
+
+
+def log_in(request: Request, svc: Services, name: str, password: str) -> tuple[Principal, str, str]:
+    """Check a user's password, slowed down after repeated failures (per name and per
+    address, in Redis); open a session: (the user, the cookie's secret, the CSRF token)."""
+    keys = (f"user:{name}", f"ip:{client_address(request)}")
+    try:
+        wait = svc.throttle.wait(*keys)
+    except RedisError:
+        raise Refused(
+            "logins are unavailable while Redis is unreachable",
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+        ) from None
+    if wait > 0:
+        raise too_many(wait)
+    now = svc.now()
+    principal = svc.access.check_password(name, password, now)
+    if principal is None:
+        event(log, logging.WARNING, "login_failed", user=name[:64], address=keys[1][3:])
+        svc.throttle.failed(*keys)
+        raise Refused("wrong name or password", status=HTTPStatus.UNAUTHORIZED)
+    svc.throttle.succeeded(*keys)
+    secret, csrf = svc.access.open_session(principal, now)
+    event(log, logging.INFO, "login", user=principal.name, role=principal.role)
+    return principal, secret, csrf
+
+
+def set_session_cookie(request: Request, response: Response, secret: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure over https, for the session's life."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def log_out(request: Request, svc: Services, response: Response) -> None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        svc.access.close_session(secret)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+@router.post("/login")
+def login(svc: Svc, body: Credentials, request: Request, response: Response) -> dict[str, Any]:
+    """Open a console session: sets the session cookie; answers with the CSRF token that
+    every state-changing request of the session must carry (header ``X-CSRF-Token``)."""
+    principal, secret, csrf = log_in(request, svc, body.name, body.password)
+    set_session_cookie(request, response, secret)
+    return {"name": principal.name, "role": principal.role, "csrf_token": csrf}
+
+
+@router.post("/logout", dependencies=[Depends(caller)])
+def logout(svc: Svc, request: Request, response: Response) -> dict[str, Any]:
+    """End the console session."""
+    log_out(request, svc, response)
+    return {"logged_out": True}
+
+
+@router.get("/me")
+def me(request: Request, who: Annotated[Principal, Depends(caller)]) -> dict[str, Any]:
+    """Who the credentials are: name, role, and how they were given."""
+    out: dict[str, Any] = {"name": who.name, "role": who.role, "via": who.via}
+    info = session_of(request) if who.via == "session" else None
+    if info is not None:
+        out["csrf_token"] = info.csrf_token
+    return out
+
+
+# -- users and tokens (admin) -------------------------------------------------------------------
+
+
+@router.get("/users", dependencies=[admin])
+def users(svc: Svc) -> list[dict[str, Any]]:
+    """``shiftswitch users list --json``."""
+    return [
+        {
+            "name": u.name,
+            "role": u.role,
+            "created_at": format_instant(u.created_at),
+            "created_by": u.created_by,
+            "last_login_at": format_instant(u.last_login_at) if u.last_login_at else None,
+        }
+        for u in svc.access.users()
+    ]
+
+
+@router.post("/users", status_code=201)
+async def add_user(svc: Svc, body: NewUser, who: Annotated[Principal, admin]) -> dict[str, Any]:
+    """``shiftswitch users add``."""
+    await run_in_threadpool(
+        lambda: svc.access.add_user(body.name, body.role, body.password, by=who.by, now=svc.now())
+    )
+    return {"name": body.name, "role": body.role}
+
+
+@router.delete("/users/{name}", dependencies=[admin])
+def remove_user(svc: Svc, name: str) -> dict[str, Any]:
+    """``shiftswitch users remove``: also ends the user's sessions."""
+    svc.access.remove_user(name)
+    return {"name": name, "removed": True}
+
+
+@router.get("/tokens", dependencies=[admin])
+def tokens(svc: Svc) -> list[dict[str, Any]]:
+    """``shiftswitch tokens list --json``: never a token itself."""
+    now = svc.now()
+    return [
+        {
+            "name": t.name,
+            "role": t.role,
+            "prefix": t.prefix,
+            "state": t.state(now),
+            "created_at": format_instant(t.created_at),
+            "created_by": t.created_by,
+            "expires_at": format_instant(t.expires_at) if t.expires_at else None,
+            "revoked_at": format_instant(t.revoked_at) if t.revoked_at else None,
+            "last_used_at": format_instant(t.last_used_at) if t.last_used_at else None,
+        }
+        for t in svc.access.tokens()
+    ]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(svc: Svc, body: NewToken, who: Annotated[Principal, admin]) -> dict[str, Any]:
+    """``shiftswitch tokens create``: the token is in this answer and never again."""
+    now = svc.now()
+    expires = parse_expiry(body.expires, now) if body.expires else None
+    secret = svc.access.create_token(body.name, body.role, expires_at=expires, by=who.by, now=now)
+    return {
+        "name": body.name,
+        "role": body.role,
+        "expires_at": format_instant(expires) if expires else None,
+        "token": secret,
+    }
+
+
+@router.delete("/tokens/{name}", dependencies=[admin])
+def revoke_token(svc: Svc, name: str) -> dict[str, Any]:
+    """``shiftswitch tokens revoke``."""
+    svc.access.revoke_token(name, now=svc.now())
+    return {"name": name, "revoked": True}

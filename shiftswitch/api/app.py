@@ -1,0 +1,123 @@
+"""The ASGI application: routes, how errors are said, and the limits every request is held to.
+
+Every refusal is one JSON object, ``{"error": "..."}``, in the command line's words, with a 4xx
+for the caller's mistakes: 400 a malformed request, 401 no valid credentials, 403 a role that
+may not, 404 an unknown name, 409 a state that does not allow it, 413 a body too large, 415 a
+body of the wrong type, 422 a roster that does not validate (with every ``problems`` line),
+429 too many failed attempts. A 5xx is never the caller's doing: 502 Exotel failed a read,
+503 the database or Redis is unreachable, 504 a wait ran out.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from starlette.exceptions import HTTPException
+
+from shiftswitch import __version__
+from shiftswitch.access import AccessError
+from shiftswitch.api import access, controls, reading, roster, switching
+from shiftswitch.api.deps import Services
+from shiftswitch.api.limits import Limits
+from shiftswitch.clock import Clock, SystemClock
+from shiftswitch.logs import event
+from shiftswitch.operations import Operations, Refused
+from shiftswitch.problems import RosterError, count
+from shiftswitch.roster.store import NoRoster
+from shiftswitch.settings import ConfigError, Settings
+
+log = logging.getLogger("shiftswitch.api")
+
+PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    """The API (and the web console) over ``settings``' database, Redis and roster."""
+    app = FastAPI(
+        title="shiftswitch",
+        version=__version__,
+        summary="Exotel devices ON and OFF at shift boundaries: status, switches, roster.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = Services.build(Operations(settings, clock or SystemClock()))
+    for module in (reading, switching, roster, controls, access):
+        app.include_router(module.router, prefix=PREFIX)
+    _errors(app)
+    app.add_middleware(Limits)
+    return app
+
+
+def error(status: int, message: str, **more: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **more}, status_code=status)
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, exc: Refused) -> JSONResponse:
+        response = error(exc.status, str(exc))
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(RosterError)
+    async def roster_refused(_request: Request, exc: RosterError) -> JSONResponse:
+        source = exc.source or "roster"
+        problems = [p.render(exc.source) for p in exc.problems]
+        if len(exc.problems) == 1 and not exc.problems[0].path:
+            return error(422, f"{source}: {exc.problems[0].message}", problems=problems)
+        summary = f"{source}: {count(len(problems), 'problem')}; roster refused"
+        return error(422, summary, problems=problems)
+
+    @app.exception_handler(NoRoster)
+    async def no_roster(_request: Request, exc: NoRoster) -> JSONResponse:
+        return error(409, str(exc))
+
+    @app.exception_handler(AccessError)
+    async def access_refused(_request: Request, exc: AccessError) -> JSONResponse:
+        return error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        place = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
+        message = str(first.get("msg", "malformed request"))
+        if first.get("type") == "json_invalid":
+            message = "the body is not JSON: send a JSON object"
+        return error(400, f"{place}: {message}" if place else message)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(ConfigError)
+    async def misconfigured(_request: Request, exc: ConfigError) -> JSONResponse:
+        return error(503, f"configuration: {exc}")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ProgrammingError)
+    async def database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        event(log, logging.ERROR, "database_error", reason=reason)
+        if "no such table" in reason or "does not exist" in reason:
+            return error(503, f"database: {reason}: run 'shiftswitch db upgrade' first")
+        return error(503, "database: unreachable or failing (see the server's log)")
+
+    @app.exception_handler(RedisError)
+    async def redis_down(_request: Request, exc: RedisError) -> JSONResponse:
+        event(log, logging.ERROR, "redis_error", reason=exc.__class__.__name__)
+        return error(503, "redis: unreachable or failing (check REDIS_URL; is Redis running?)")
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request failed: %s %s", request.method, request.url.path)
+        return error(500, "internal error: see the server's log")

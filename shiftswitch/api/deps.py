@@ -1,0 +1,161 @@
+"""What each request needs: the shared services, and who is calling with which role.
+
+A caller is a system with an API token (``Authorization: Bearer TOKEN``) or a person in the
+web console with a session cookie; nobody else. A session's state-changing requests must carry
+its CSRF token (header ``X-CSRF-Token``, or form field ``csrf_token``), so that another site
+cannot make a logged-in browser change anything. Bad tokens and failed logins are counted per
+address (and per user name) in Redis and slowed down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+
+from fastapi import Depends, Request
+from redis import Redis
+from redis.exceptions import RedisError
+
+from shiftswitch.access import AccessStore, LoginThrottle, Principal, Role, SessionInfo
+from shiftswitch.logs import event
+from shiftswitch.operations import Operations, Refused
+from shiftswitch.operations.context import LiveRoster
+from shiftswitch.roster.model import Roster
+
+log = logging.getLogger("shiftswitch.api")
+
+SESSION_COOKIE = "shiftswitch_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class Services:
+    """Built once when the application starts, shared by every request."""
+
+    ops: Operations
+    roster: LiveRoster
+    access: AccessStore
+    throttle: LoginThrottle
+
+    @classmethod
+    def build(cls, ops: Operations) -> Services:
+        redis = Redis.from_url(ops.settings.redis_url, socket_timeout=5)
+        return cls(ops, LiveRoster(ops), AccessStore(ops.engine), LoginThrottle(redis))
+
+    def now(self) -> datetime:
+        return self.ops.clock.now()
+
+    def current_roster(self) -> Roster:
+        return self.roster.get(self.now())
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+class Unauthorized(Refused):
+    """No valid credentials (401)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=HTTPStatus.UNAUTHORIZED)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def session_of(request: Request) -> SessionInfo | None:
+    """The console session the request's cookie names, if it is valid."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    s = services(request)
+    return s.access.check_session(secret, s.now())
+
+
+def session_caller(request: Request) -> Principal | None:
+    """The user logged in to the console, or None."""
+    found = session_of(request)
+    return found.principal if found else None
+
+
+def check_csrf(info: SessionInfo, token: str | None) -> None:
+    """Refuse a session's state-changing request without its CSRF token (403)."""
+    if not info.csrf_ok(token):
+        raise Refused(
+            "missing or wrong CSRF token: reload the page and try again",
+            status=HTTPStatus.FORBIDDEN,
+        )
+
+
+def caller(request: Request) -> Principal:
+    """Who is calling: an API token's principal, or a console session's user."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        return _token_caller(request, header)
+    info = session_of(request)
+    if info is None:
+        if request.cookies.get(SESSION_COOKIE):
+            raise Unauthorized("your session is over: log in again")
+        raise Unauthorized(
+            "no credentials: send 'Authorization: Bearer TOKEN' (a token from "
+            "'shiftswitch tokens create') or log in to the console"
+        )
+    if request.method not in SAFE_METHODS:
+        check_csrf(info, request.headers.get(CSRF_HEADER))
+    return info.principal
+
+
+def _token_caller(request: Request, header: str) -> Principal:
+    s = services(request)
+    scheme, _, secret = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("give the token as 'Authorization: Bearer TOKEN'")
+    address = f"ip:{client_address(request)}"
+    try:
+        wait = s.throttle.wait(address)
+    except RedisError:
+        wait = 0.0  # tokens are long random secrets; without Redis they are checked unthrottled
+    if wait > 0:
+        raise too_many(wait)
+    principal = s.access.check_token(secret.strip(), s.now())
+    if principal is None:
+        event(log, logging.WARNING, "bad_token", address=client_address(request))
+        with contextlib.suppress(RedisError):  # see above
+            s.throttle.failed(address)
+        raise Unauthorized("invalid, expired or revoked token")
+    return principal
+
+
+def too_many(wait: float) -> Refused:
+    seconds = max(1, round(wait))
+    return Refused(
+        f"too many failed attempts from here: try again in {seconds} s",
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+        retry_after=seconds,
+    )
+
+
+def require(needed: Role) -> Callable[..., Principal]:
+    """A dependency: the caller, who must have ``needed`` (or a higher role); 403 otherwise."""
+
+    def dependency(who: Principal = Depends(caller)) -> Principal:  # noqa: B008
+        if not who.may(needed):
+            raise Refused(
+                f"{who.name} has the role {who.role}; this needs {needed} or above",
+                status=HTTPStatus.FORBIDDEN,
+            )
+        return who
+
+    return dependency
+
+
+viewer = Depends(require(Role.VIEWER))
+operator = Depends(require(Role.OPERATOR))
+admin = Depends(require(Role.ADMIN))

@@ -1,0 +1,159 @@
+"""The roster through the API: check and compare an uploaded YAML (viewer), store it as a
+version and roll back (admin), export and list versions (viewer); overrides one at a time
+(list: viewer; add and remove: operator)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from shiftswitch.access import Principal
+from shiftswitch.api.deps import Services, admin, operator, services, viewer
+from shiftswitch.operations import overrides, rosters
+from shiftswitch.operations.refusals import Refused
+from shiftswitch.problems import RosterError
+from shiftswitch.roster.validation import validate_text
+
+router = APIRouter(tags=["roster"])
+Svc = Annotated[Services, Depends(services)]
+
+UPLOAD = "upload"  # how an uploaded roster's problems name their source
+YAML_TYPES = frozenset(
+    {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
+)
+Version = Annotated[int, Query(ge=1, le=2**31 - 1)]
+
+
+async def uploaded(request: Request) -> str:
+    """The roster YAML in the request body (``Content-Type: application/yaml``)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in YAML_TYPES:
+        raise Refused(
+            f"send the roster as YAML with 'Content-Type: application/yaml' (not {kind or 'none'})",
+            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        )
+    body = await request.body()
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(f"{UPLOAD}: cannot read roster: not UTF-8 text") from None
+
+
+Upload = Annotated[str, Depends(uploaded)]
+
+
+@router.post("/roster/validate", dependencies=[viewer])
+async def validate(svc: Svc, text: Upload) -> dict[str, Any]:
+    """``shiftswitch roster validate``: 200 with the summary when valid; 422 with every
+    problem and its place otherwise."""
+    report = await run_in_threadpool(validate_text, text, svc.now())
+    if not report.ok:
+        raise RosterError(report.errors, UPLOAD)
+    assert report.roster is not None
+    return {
+        "valid": True,
+        "summary": report.roster.summary(),
+        "warnings": [w.render(UPLOAD) for w in report.warnings],
+    }
+
+
+@router.post("/roster/diff", dependencies=[viewer])
+async def diff(
+    svc: Svc, text: Upload, hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0
+) -> dict[str, Any]:
+    """``shiftswitch roster diff``: what storing the upload would change, by name and in the
+    transitions of the next ``hours``. Changes nothing."""
+    compared = await run_in_threadpool(rosters.compare, svc.ops, text, UPLOAD, hours)
+    return compared.as_json()
+
+
+@router.post("/roster/import")
+async def store(svc: Svc, text: Upload, who: Annotated[Principal, admin]) -> dict[str, Any]:
+    """``shiftswitch roster import``: validate the upload and store it as the roster, as a
+    new version by the caller."""
+
+    def write() -> dict[str, Any]:
+        written = rosters.store(svc.ops, text, source=f"import by {who.by}", by=who.by)
+        left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
+        return rosters.written_json(written, left)
+
+    return await run_in_threadpool(write)
+
+
+@router.get("/roster/export", dependencies=[viewer], response_class=PlainTextResponse)
+def export(svc: Svc, version: Version | None = None) -> PlainTextResponse:
+    """``shiftswitch roster export``: the stored roster (or a version) as YAML."""
+    return PlainTextResponse(rosters.export(svc.ops, version), media_type="application/yaml")
+
+
+@router.get("/roster/versions", dependencies=[viewer])
+def versions(svc: Svc) -> list[dict[str, Any]]:
+    """``shiftswitch roster versions --json``."""
+    return rosters.versions(svc.ops)
+
+
+@router.post("/roster/rollback/{number}")
+def rollback(
+    svc: Svc, number: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Annotated[Principal, admin]
+) -> dict[str, Any]:
+    """``shiftswitch roster rollback N``: store version N again, as a new version."""
+    written = rosters.rollback(svc.ops, number, by=who.by)
+    left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
+    return rosters.written_json(written, left)
+
+
+# -- overrides ----------------------------------------------------------------------------------
+
+
+class NewOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    agent: str = Field(max_length=64)
+    device: str | None = Field(None, max_length=64, description="The device ON while it lasts.")
+    off: bool = Field(False, description="Every device of the agent OFF while it lasts.")
+    start: str = Field(alias="from", max_length=64, examples=["2026-12-01T09:00", "now"])
+    end: str = Field(alias="to", max_length=64, examples=["2026-12-01T13:00"])
+
+
+@router.get("/overrides", dependencies=[viewer])
+def list_overrides(svc: Svc, all: bool = False) -> list[dict[str, Any]]:
+    """``shiftswitch override list --json`` (``all``: also those over)."""
+    return [o.as_json() for o in overrides.listing(svc.ops, show_all=all)]
+
+
+@router.post("/overrides", status_code=201)
+def add_override(
+    svc: Svc, body: NewOverride, who: Annotated[Principal, operator]
+) -> dict[str, Any]:
+    """``shiftswitch override add``: validated with the whole roster; a new version."""
+    edited = overrides.add(
+        svc.ops, body.agent, device=body.device, off=body.off, start=body.start, end=body.end,
+        by=who.by,
+    )  # fmt: skip
+    r = edited.row
+    return {
+        **overrides.Listed(edited.row, overrides.when(r.starts_at, r.ends_at, svc.now())).as_json(),
+        "text": edited.text,
+        "version": edited.written.number,
+    }
+
+
+@router.delete("/overrides/{override_id}")
+def remove_override(
+    svc: Svc,
+    override_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    who: Annotated[Principal, operator],
+) -> dict[str, Any]:
+    """``shiftswitch override remove ID``: one in force is cut at now instead."""
+    edited = overrides.remove(svc.ops, override_id, by=who.by)
+    return {
+        "id": override_id,
+        "text": edited.text,
+        "cut_at": None if edited.cut_at is None else edited.cut_at.isoformat(),
+        "version": edited.written.number,
+    }
