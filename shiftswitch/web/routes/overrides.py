@@ -85,6 +85,7 @@ def add_override(
         return _overrides_page(
             request, svc, who, refusal=str(exc), status=HTTPStatus.CONFLICT, entered=entered
         )
+    svc.roster.changed()
     said = f"override {edited.row.id} added: {edited.text} (version {edited.written.number})"
     return done(next if next.startswith("/agents/") else "/overrides", said)
 
@@ -97,5 +98,6 @@ def remove_override(
         edited = ops_overrides.remove(svc.ops, override_id, by=who.principal.by)
     except Refused as exc:
         return _overrides_page(request, svc, who, refusal=str(exc), status=exc.status)
+    svc.roster.changed()
     cut = " (cut at now: it was in force)" if edited.cut_at else ""
     return done("/overrides", f"override {override_id} removed{cut}: {edited.text}")

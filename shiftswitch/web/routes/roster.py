@@ -139,6 +139,7 @@ async def import_roster(request: Request, svc: Svc) -> Response:
     except RosterError as exc:
         problems = [p.render(exc.source or name) for p in exc.problems]
         return _roster_page(request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems)
+    svc.roster.changed()
     said = (
         f"unchanged: the stored roster is the same (version {written.number})"
         if written.unchanged
@@ -156,4 +157,5 @@ def rollback(request: Request, svc: Svc, who: Annotated[Signed, admin], number: 
     except RosterError as exc:
         problems = [p.render(exc.source) for p in exc.problems]
         return _roster_page(request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems)
+    svc.roster.changed()
     return done("/roster", f"rolled back to version {number}: version {written.number} stored")
