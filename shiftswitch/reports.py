@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from shiftswitch.models import (
     Source,
     Status,
 )
-from shiftswitch.planner import Planner
+from shiftswitch.planner import Planner, Transition
 from shiftswitch.problems import quote
 from shiftswitch.roster.model import Roster
 
@@ -167,16 +168,31 @@ def history(
         return list(session.scalars(stmt))
 
 
-def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10) -> dict[str, Any]:
-    """Who is ON now, what is next, what is under way, and recent failures."""
+def status(
+    store: ActionStore,
+    roster: Roster,
+    now: datetime,
+    upcoming: int = 10,
+    ahead: Sequence[Transition] | None = None,
+) -> dict[str, Any]:
+    """Who is ON now, what is next, what is under way, and recent failures. ``ahead``: the
+    roster's transitions of the next 24 hours from ``now``, when the caller has them."""
     with store.sessions() as session:
-        on = list(
-            session.scalars(
-                select(DeviceState)
-                .where(DeviceState.available.is_(True))
-                .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
+        # Plain rows, not ORM objects: with thousands of devices ON, loading each as an object
+        # would cost most of the answer's time.
+        on = session.execute(
+            select(
+                DeviceState.account,
+                DeviceState.agent,
+                DeviceState.device,
+                DeviceState.user_id,
+                DeviceState.device_id,
+                DeviceState.confirmed_at,
+                DeviceState.action_id,
             )
-        )
+            .where(DeviceState.available.is_(True))
+            .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
+        ).all()
         counts = {
             state: n
             for state, n in session.execute(
@@ -223,7 +239,9 @@ def status(store: ActionStore, roster: Roster, now: datetime, upcoming: int = 10
         holds = list(
             session.scalars(select(Hold).where(Hold.until > now).order_by(Hold.until, Hold.id))
         )
-    ahead = Planner(roster).transitions(now, now + RECENT)[:upcoming]
+    if ahead is None:
+        ahead = Planner(roster).transitions(now, now + RECENT)
+    ahead = ahead[:upcoming]
     return {
         "at": iso(now),
         "on": [

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 class AccessError(Exception):
     """A user's mistake with users, tokens or sessions; ``str()`` is one line naming the place
-    and the fix."""
+    and the fix. ``status``: the HTTP status the API answers with (400 a bad value, 404 an
+    unknown name, 409 a name taken or a token already revoked)."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Role(enum.StrEnum):

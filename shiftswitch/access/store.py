@@ -127,7 +127,8 @@ class AccessStore:
             user_id = session.scalar(select(ApiUser.id).where(ApiUser.name == name))
             if user_id is None:
                 raise AccessError(
-                    f"user {name[:64]!r}: no such user (see 'shiftswitch users list')"
+                    f"user {name[:64]!r}: no such user (see 'shiftswitch users list')",
+                    status=404,
                 )
             session.execute(delete(ApiSession).where(ApiSession.user_id == user_id))
             session.execute(delete(ApiUser).where(ApiUser.id == user_id))
@@ -209,12 +210,14 @@ class AccessStore:
             token = session.scalar(select(ApiToken).where(ApiToken.name == name))
             if token is None:
                 raise AccessError(
-                    f"token {name[:64]!r}: no such token (see 'shiftswitch tokens list')"
+                    f"token {name[:64]!r}: no such token (see 'shiftswitch tokens list')",
+                    status=404,
                 )
             if token.revoked_at is not None:
                 raise AccessError(
                     f"token {name!r}: already revoked at "
-                    f"{credentials.format_instant(token.revoked_at)}"
+                    f"{credentials.format_instant(token.revoked_at)}",
+                    status=409,
                 )
             token.revoked_at = now
 
@@ -321,7 +324,8 @@ def _mark_used(
 
 def name_taken(what: str, name: str, group: str) -> AccessError:
     return AccessError(
-        f"{what} {name!r}: the name is taken; choose another (see 'shiftswitch {group} list')"
+        f"{what} {name!r}: the name is taken; choose another (see 'shiftswitch {group} list')",
+        status=409,
     )
 
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException
 
 from shiftswitch import __version__, web
@@ -85,16 +85,24 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(AccessError)
     async def access_refused(_request: Request, exc: AccessError) -> JSONResponse:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        place = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
-        message = str(first.get("msg", "malformed request"))
+        loc = tuple(first.get("loc", ()))
         if first.get("type") == "json_invalid":
-            message = "the body is not JSON: send a JSON object"
-        return error(400, f"{place}: {message}" if place else message)
+            return error(400, "the body is not JSON: send a JSON object")
+        if loc == ("body",):
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind and kind != "application/json" and not kind.endswith("+json"):
+                return error(
+                    415, f"send JSON with 'Content-Type: application/json' (not {kind[:64]})"
+                )
+        place = ".".join(str(p) for p in loc[1:] if loc and loc[0] in ("body", "query", "path"))
+        place = place or ".".join(str(p) for p in loc) or "request"
+        message = str(first.get("msg", "malformed request"))
+        return error(400, f"{place}: {message}")
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -103,6 +111,17 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(ConfigError)
     async def misconfigured(_request: Request, exc: ConfigError) -> JSONResponse:
         return error(503, f"configuration: {exc}")
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database will not take, such as a NUL character in a name: the caller's.
+        # The database's message may quote the value, so only its kind is logged.
+        event(log, logging.WARNING, "database_refused_value", reason=type(exc.orig).__name__)
+        return error(
+            400,
+            "a value in the request cannot be used (a NUL character, or out of range); "
+            "correct it and try again",
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(ProgrammingError)

@@ -9,7 +9,6 @@ address (and per user name) in Redis and slowed down.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,20 +116,23 @@ def _token_caller(request: Request, header: str) -> Principal:
     scheme, _, secret = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("give the token as 'Authorization: Bearer TOKEN'")
+    principal = s.access.check_token(secret.strip(), s.now())
+    if principal is not None:
+        # A valid token is never slowed down, even from an address that also sent bad ones
+        # (one shared by many systems): guessing a 256-bit token is hopeless anyway; the
+        # throttle makes a guesser's (or a misconfigured system's) failures cost time.
+        return principal
     address = f"ip:{client_address(request)}"
+    event(log, logging.WARNING, "bad_token", address=client_address(request))
     try:
         wait = s.throttle.wait(address)
+        if wait <= 0:
+            s.throttle.failed(address)
     except RedisError:
-        wait = 0.0  # tokens are long random secrets; without Redis they are checked unthrottled
+        wait = 0.0  # without Redis, bad tokens are refused unthrottled
     if wait > 0:
         raise too_many(wait)
-    principal = s.access.check_token(secret.strip(), s.now())
-    if principal is None:
-        event(log, logging.WARNING, "bad_token", address=client_address(request))
-        with contextlib.suppress(RedisError):  # see above
-            s.throttle.failed(address)
-        raise Unauthorized("invalid, expired or revoked token")
-    return principal
+    raise Unauthorized("invalid, expired or revoked token")
 
 
 def too_many(wait: float) -> Refused:

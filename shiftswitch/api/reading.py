@@ -26,11 +26,13 @@ Svc = Annotated[Services, Depends(services)]
 
 
 @router.get("/status")
-def status(svc: Svc) -> dict[str, Any]:
+def status(svc: Svc) -> JSONResponse:
     """Who is ON now, what is next, what is under way, recent failures, pauses, holds, drift:
     ``shiftswitch status --json``."""
     now = svc.now()
-    return report_status(svc.ops.action_store(), svc.roster.get(now), now)
+    roster = svc.roster.get(now)
+    report = report_status(svc.ops.action_store(), roster, now, ahead=svc.roster.upcoming(now))
+    return JSONResponse(report)
 
 
 @router.get("/history")
@@ -81,7 +83,10 @@ def agent(svc: Svc, agent: str) -> dict[str, Any]:
     """One agent: devices and their confirmed state, shifts, overrides, holds, the switches
     ahead and recent actions with their attempts."""
     now = svc.now()
-    return agents.agent_page(svc.ops.action_store(), svc.roster.get(now), agent, now)
+    roster = svc.roster.get(now)
+    return agents.agent_page(
+        svc.ops.action_store(), roster, agent, now, ahead=svc.roster.upcoming(now)
+    )
 
 
 @router.get("/health")

@@ -23,8 +23,19 @@ router = APIRouter(tags=["roster"])
 Svc = Annotated[Services, Depends(services)]
 
 UPLOAD = "upload"  # how an uploaded roster's problems name their source
+# YAML, its JSON subset, plain text, bytes, or no type at all; a form or anything else is a
+# mistake (curl's --data-binary sends a form's type unless told: -H 'Content-Type: ...').
 YAML_TYPES = frozenset(
-    {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
+    {
+        "",
+        "application/yaml",
+        "application/x-yaml",
+        "text/yaml",
+        "text/x-yaml",
+        "text/plain",
+        "application/json",
+        "application/octet-stream",
+    }
 )
 Version = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
@@ -34,7 +45,7 @@ async def uploaded(request: Request) -> str:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in YAML_TYPES:
         raise Refused(
-            f"send the roster as YAML with 'Content-Type: application/yaml' (not {kind or 'none'})",
+            f"send the roster as YAML with 'Content-Type: application/yaml' (not {kind})",
             status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         )
     body = await request.body()
@@ -73,12 +84,15 @@ async def diff(
 
 
 @router.post("/roster/import")
-async def store(svc: Svc, text: Upload, who: Annotated[Principal, admin]) -> dict[str, Any]:
+async def store(svc: Svc, who: Annotated[Principal, admin], text: Upload) -> dict[str, Any]:
     """``shiftswitch roster import``: validate the upload and store it as the roster, as a
     new version by the caller."""
 
     def write() -> dict[str, Any]:
-        written = rosters.store(svc.ops, text, source=f"import by {who.by}", by=who.by)
+        try:
+            written = rosters.store(svc.ops, text, source=f"import by {who.by}", by=who.by)
+        except RosterError as exc:  # the upload's problems, named by its places
+            raise RosterError(exc.problems, UPLOAD) from None
         left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
         return rosters.written_json(written, left)
 

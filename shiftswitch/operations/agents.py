@@ -3,6 +3,7 @@ overrides and holds, its switches ahead and its recent actions with their HTTP a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from shiftswitch.actions import ActionStore
 from shiftswitch.models import Action, Attempt, DeviceState, Hold
 from shiftswitch.operations.refusals import not_found
-from shiftswitch.planner import Planner
+from shiftswitch.planner import Planner, Transition
 from shiftswitch.reports import UsageProblem, action_row, iso, roster_device
 from shiftswitch.roster.dump import duration
 from shiftswitch.roster.model import Roster
@@ -20,9 +21,16 @@ AHEAD = timedelta(hours=24)
 
 
 def agent_page(
-    store: ActionStore, roster: Roster, agent: str, now: datetime, *, recent: int = 20
+    store: ActionStore,
+    roster: Roster,
+    agent: str,
+    now: datetime,
+    *,
+    recent: int = 20,
+    ahead: Sequence[Transition] | None = None,
 ) -> dict[str, Any]:
-    """Everything shiftswitch knows of ``agent`` (a :class:`Refused` 404 for an unknown one)."""
+    """Everything shiftswitch knows of ``agent`` (a :class:`Refused` 404 for an unknown one).
+    ``ahead``: the roster's transitions of the next 24 hours, when the caller has them."""
     if agent not in roster.agents:
         try:
             roster_device(roster, agent, None)
@@ -54,7 +62,9 @@ def agent_page(
                 select(Attempt).where(Attempt.action_id.in_(ids)).order_by(Attempt.number)
             ):
                 attempts.setdefault(t.action_id, []).append(t)
-    ahead = [t.as_json() for t in Planner(roster).transitions(now, now + AHEAD) if t.agent == agent]
+    if ahead is None:
+        ahead = Planner(roster).transitions(now, now + AHEAD)
+    mine = [t.as_json() for t in ahead if t.agent == agent]
     return {
         "agent": agent,
         "account": a.account,
@@ -102,7 +112,7 @@ def agent_page(
             }
             for h in holds
         ],
-        "next": ahead,
+        "next": mine,
         "actions": [
             {
                 **action_row(x),

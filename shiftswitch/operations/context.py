@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -14,6 +14,7 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import Clock
 from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
+from shiftswitch.planner import Planner, Transition
 from shiftswitch.roster import source as source_module
 from shiftswitch.roster.model import Roster
 from shiftswitch.roster.source import RosterSource
@@ -71,12 +72,30 @@ class LiveRoster:
     """
 
     POLL_EVERY = 1.0  # seconds
+    PLANNED = timedelta(hours=25)  # the transitions kept: a day ahead, for an hour
 
     def __init__(self, ops: Operations) -> None:
         self.ops = ops
         self._source: RosterSource | None = None
         self._polled = 0.0
         self._lock = threading.Lock()
+        self._planned: tuple[Roster, datetime, list[Transition]] | None = None
+
+    def upcoming(self, now: datetime, hours: float = 24) -> list[Transition]:
+        """The roster's transitions in [now, now + hours) (at most 24), as
+        ``Planner(roster).transitions`` gives them; planned once an hour, not each time."""
+        roster = self.get(now)
+        end = now + timedelta(hours=hours)
+        with self._lock:
+            planned = self._planned
+            if (
+                planned is None
+                or planned[0] is not roster
+                or not (planned[1] <= now and end <= planned[1] + self.PLANNED)
+            ):
+                planned = (roster, now, Planner(roster).transitions(now, now + self.PLANNED))
+                self._planned = planned
+        return [t for t in planned[2] if now <= t.at < end]
 
     def get(self, now: datetime) -> Roster:
         with self._lock:

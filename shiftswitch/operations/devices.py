@@ -17,7 +17,7 @@ from shiftswitch.models import FINAL_STATUSES, Action, Status
 from shiftswitch.operations.context import Operations
 from shiftswitch.operations.refusals import Refused, invalid
 from shiftswitch.problems import count
-from shiftswitch.reports import UsageProblem, manual_action
+from shiftswitch.reports import UsageProblem, manual_action, roster_device
 from shiftswitch.roster.fields import LATEST, within_calendar
 from shiftswitch.roster.model import Roster, parse_instant
 
@@ -108,6 +108,10 @@ def number_change(roster: Roster, agent: str, device: str, number: str, now: dat
     it with :func:`submit`."""
     if (problem := numbers.number_problem(number)) is not None:
         raise invalid(problem)
+    try:
+        roster_device(roster, agent, device)
+    except UsageProblem as exc:
+        raise Refused(str(exc), status=HTTPStatus.NOT_FOUND, usage=True) from None
     try:
         return numbers.number_action(roster, agent, device, number, now)
     except UsageProblem as exc:
