@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException
 
-from shiftswitch import __version__
+from shiftswitch import __version__, web
 from shiftswitch.access import AccessError
 from shiftswitch.api import access, controls, reading, roster, switching
 from shiftswitch.api.deps import Services
@@ -51,6 +51,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     for module in (reading, switching, roster, controls, access):
         app.include_router(module.router, prefix=PREFIX)
     _errors(app)
+    web.install(app)
     app.add_middleware(Limits)
     return app
 

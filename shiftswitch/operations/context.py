@@ -108,3 +108,9 @@ class LiveRoster:
                 self._polled = time.monotonic()
             assert self._source.roster is not None
             return self._source.roster
+
+    def changed(self) -> None:
+        """A change was just made here: look at the roster again at the next :meth:`get`, so
+        that the caller who made it sees it at once."""
+        with self._lock:
+            self._polled = 0.0

@@ -1,0 +1,76 @@
+"""The Operations page's view of the installation: the ``check`` results that answer at once
+(database, Redis, the roster in force), the workers alive by their heartbeats, the scheduler by
+its lease, the queue, and the failures of the last 24 hours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from shiftswitch import broker, health
+from shiftswitch.coordination import PREFIX
+from shiftswitch.health import Check
+from shiftswitch.models import Action, Status
+from shiftswitch.settings import Settings
+
+RECENT = timedelta(hours=24)
+LEAD_TTL = 15.0  # seconds: the scheduler's lease, renewed at every tick (coordination.Leadership)
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    waiting: int  # messages in the queue
+    taken: int  # taken by workers, not yet acknowledged
+
+
+def checks(settings: Settings, redis: Redis, roster_line: tuple[bool, str]) -> list[Check]:
+    """Database, Redis, roster, workers and scheduler, each in one line."""
+    out = [health.database(settings), health.redis(settings)]
+    out.append(Check("roster", *roster_line))
+    try:
+        workers = sorted(
+            key.decode().removeprefix(f"{PREFIX}worker:")
+            for key in redis.scan_iter(match=f"{PREFIX}worker:*", count=1000)
+        )
+        out.append(
+            Check("workers", True, f"{len(workers)} alive: {', '.join(workers)}")
+            if workers
+            else Check("workers", False, "no worker's heartbeat: is 'shiftswitch worker' running?")
+        )
+        left = redis.pttl(f"{PREFIX}lock:scheduler-lead")
+        if left is not None and left > 0:
+            ago = max(0.0, LEAD_TTL - left / 1000)
+            out.append(Check("scheduler", True, f"leading; last tick about {ago:.0f} s ago"))
+        else:
+            out.append(Check("scheduler", False, "no scheduler holds the lead: is one running?"))
+    except RedisError as exc:
+        out.append(Check("workers", False, f"cannot ask Redis: {exc.__class__.__name__}"))
+    return out
+
+
+def queue(redis: Redis) -> Queue | None:
+    try:
+        return Queue(int(redis.llen(broker.QUEUE)), int(redis.hlen(broker.UNACKED_KEY)))
+    except RedisError:
+        return None
+
+
+def failures(engine: Engine, now: datetime, limit: int = 100) -> list[Action]:
+    """The failed and blocked actions due in the last 24 hours, newest first."""
+    with Session(engine) as session:
+        return list(
+            session.scalars(
+                select(Action)
+                .where(
+                    Action.status.in_([Status.FAILED, Status.BLOCKED]),
+                    Action.due_at >= now - RECENT,
+                )
+                .order_by(Action.due_at.desc(), Action.id.desc())
+                .limit(limit)
+            )
+        )

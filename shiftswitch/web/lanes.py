@@ -1,0 +1,231 @@
+"""The timeline's rows: for each agent of a page, the planned bars, the confirmed bars beneath,
+and the marks, from the plan of the window and a few reads of the results tables bounded by
+the page's agents (a hundred at most, whatever the roster's size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+
+from shiftswitch.models import Action, ActionKind, CheckKind, DeviceState, Hold, RemoteCheck, Status
+from shiftswitch.roster.model import Roster
+from shiftswitch.web.plans import Plan
+from shiftswitch.web.timeline import (
+    Bar,
+    Mark,
+    Switch,
+    Window,
+    confirmed_bars,
+    initial_label,
+    override_marks,
+    placed,
+    planned_bars,
+)
+
+PAGE = 100
+LATE = timedelta(days=1)  # a switch confirmed this long after it was due is still looked for
+
+
+@dataclass(slots=True)
+class Lane:
+    """One agent's row: its bars and marks, placed on the window."""
+
+    agent: str
+    account: str
+    planned: list[tuple[Bar | Mark, float, float]] = field(default_factory=list)
+    confirmed: list[tuple[Bar | Mark, float, float]] = field(default_factory=list)
+    marks: list[tuple[Bar | Mark, float, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which agents a timeline page shows: filtered by account, shift and name, then paged."""
+
+    account: str = ""
+    shift: str = ""
+    search: str = ""
+    page: int = 1
+
+    def agents(self, roster: Roster) -> tuple[list[str], int, int]:
+        """(the page's agents, how many match, pages)."""
+        names: Sequence[str]
+        if self.shift:
+            found = next((s for s in roster.shifts if s.name == self.shift), None)
+            names = sorted({m.agent for m in found.members}) if found else []
+        else:
+            names = sorted(roster.agents)
+        needle = self.search.strip().lower()
+        matching = [
+            n
+            for n in names
+            if (not needle or needle in n.lower())
+            and (not self.account or roster.agents[n].account == self.account)
+        ]
+        pages = max(1, -(-len(matching) // PAGE))
+        page = min(max(1, self.page), pages)
+        return matching[(page - 1) * PAGE : page * PAGE], len(matching), pages
+
+
+def lanes(
+    engine: Engine, roster: Roster, plan: Plan, window: Window, agents: list[str], now: datetime
+) -> list[Lane]:
+    """The rows of ``agents`` on ``window`` (whose plan is ``plan``)."""
+    if not agents:
+        return []
+    switches, before, states, failures, holds, drift = _read(engine, window, agents)
+    out: list[Lane] = []
+    for name in agents:
+        agent = roster.agents[name]
+        lane = Lane(name, agent.account)
+        device = plan.initial.get(name)
+        planned = planned_bars(
+            device,
+            plan.by_agent.get(name, ()),
+            window,
+            initial_label=initial_label(roster, name, device, window.start),
+        )
+        lane.planned = placed(planned, window)
+        confirmed = confirmed_bars(before.get(name, {}), switches.get(name, []), window, now)
+        confirmed.extend(read_bars(states.get(name, {}), confirmed, window, now))
+        lane.confirmed = placed(confirmed, window)
+        own = [o for o in roster.overrides if o.agent == name]
+        marks: list[Mark] = [*override_marks(own, window)]
+        marks.extend(failures.get(name, ()))
+        marks.extend(holds.get(name, ()))
+        marks.extend(drift.get(name, ()))
+        lane.marks = placed(marks, window)
+        out.append(lane)
+    return out
+
+
+def read_bars(
+    states: dict[str, datetime], confirmed: list[Bar], window: Window, now: datetime
+) -> list[Bar]:
+    """Devices confirmed ON by a read (a drift check, a read-back) that no confirmed switch
+    shows ON up to now: a bar from the read."""
+    until = min(now, window.end)
+    return [
+        Bar(device, max(since, window.start), until, "confirmed", "read")
+        for device, since in states.items()
+        if since < until and not any(b.device == device and b.end >= until for b in confirmed)
+    ]
+
+
+def _read(
+    engine: Engine, window: Window, agents: list[str]
+) -> tuple[
+    dict[str, list[Switch]],
+    dict[str, dict[str, Switch]],
+    dict[str, dict[str, datetime]],
+    dict[str, list[Mark]],
+    dict[str, list[Mark]],
+    dict[str, list[Mark]],
+]:
+    switch = (
+        Action.agent.in_(agents),
+        Action.kind == ActionKind.SWITCH,
+        Action.status == Status.SUCCEEDED,
+    )
+    columns = (
+        Action.agent,
+        Action.device,
+        Action.wants_on,
+        Action.finished_at,
+        Action.source,
+        Action.id,
+    )
+    switches: dict[str, list[Switch]] = {}
+    before: dict[str, dict[str, Switch]] = {}
+    states: dict[str, dict[str, datetime]] = {}
+    failures: dict[str, list[Mark]] = {}
+    holds: dict[str, list[Mark]] = {}
+    drift: dict[str, list[Mark]] = {}
+    with engine.connect() as conn:
+        in_window = conn.execute(
+            select(*columns)
+            .where(
+                *switch,
+                Action.due_at >= window.start - LATE,
+                Action.due_at < window.end,
+                Action.finished_at >= window.start,
+                Action.finished_at < window.end,
+            )
+            .order_by(Action.finished_at, Action.id)
+        ).all()
+        last_before = (
+            select(func.max(Action.id))
+            .where(*switch, Action.finished_at < window.start)
+            .group_by(Action.agent, Action.device)
+        )
+        earlier = conn.execute(select(*columns).where(Action.id.in_(last_before))).all()
+        for rows, sink in ((in_window, None), (earlier, before)):
+            for agent, device, on, at, source, id_ in rows:
+                if agent is None or device is None or at is None:
+                    continue
+                s = Switch(device, on, at, source, id_)
+                if sink is None:
+                    switches.setdefault(agent, []).append(s)
+                else:
+                    sink.setdefault(agent, {})[device] = s
+        for agent, device, at in conn.execute(
+            select(DeviceState.agent, DeviceState.device, DeviceState.confirmed_at).where(
+                DeviceState.agent.in_(agents), DeviceState.available.is_(True)
+            )
+        ):
+            if agent is not None and device is not None:
+                states.setdefault(agent, {})[device] = at
+        for id_, agent, device, status, on, due, reason, http, error in conn.execute(
+            select(
+                Action.id,
+                Action.agent,
+                Action.device,
+                Action.status,
+                Action.wants_on,
+                Action.due_at,
+                Action.reason,
+                Action.last_http_code,
+                Action.error_description,
+            ).where(
+                Action.agent.in_(agents),
+                Action.status.in_([Status.FAILED, Status.BLOCKED]),
+                Action.due_at >= window.start,
+                Action.due_at < window.end,
+            )
+        ):
+            if agent is None:
+                continue
+            code = f" HTTP {http}" if http else ""
+            text = f"{status}: {device} {'ON' if on else 'OFF'}{code}: {reason or error or ''}"
+            failures.setdefault(agent, []).append(Mark(str(status), due, due, text.strip(), id_))
+        for h in conn.execute(
+            select(
+                Hold.agent, Hold.device, Hold.available, Hold.starts_at, Hold.until, Hold.created_by
+            ).where(Hold.agent.in_(agents), Hold.starts_at < window.end, Hold.until > window.start)
+        ):
+            agent, device, on, start, until, by = h
+            text = f"hold: {device} {'ON' if on else 'OFF'} until {until:%Y-%m-%d %H:%M}Z, by {by}"
+            holds.setdefault(agent, []).append(
+                Mark("hold", max(start, window.start), min(until, window.end), text)
+            )
+        wanted = set(agents)
+        for at, findings in conn.execute(
+            select(RemoteCheck.at, RemoteCheck.findings).where(
+                RemoteCheck.at >= window.start,
+                RemoteCheck.at < window.end,
+                RemoteCheck.drifted > 0,
+                RemoteCheck.kind.in_(list(CheckKind)),
+            )
+        ):
+            for f in findings or ():
+                agent = str(f.get("agent")) if isinstance(f, dict) else ""
+                if agent in wanted:
+                    found = f.get("found")
+                    state = "missing" if found is None else "ON" if found else "OFF"
+                    wants = "ON" if f.get("wanted") else "OFF"
+                    text = f"drift: {f.get('device')} found {state}, wanted {wants}"
+                    drift.setdefault(str(agent), []).append(Mark("drift", at, at, text))
+    return switches, before, states, failures, holds, drift

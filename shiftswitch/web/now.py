@@ -1,0 +1,280 @@
+"""The Now page's view-model: who is ON (confirmed by Exotel) and on which device, who should be
+ON and is not (and why), who is ON and should not be, the next changes, the actions under way.
+
+The plan comes from a :class:`~shiftswitch.web.plans.Plan`; what happened from the results
+tables, in a few bounded reads whatever the number of agents; :func:`why_not` is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from operator import attrgetter
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.orm import Session
+
+from shiftswitch.models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Action,
+    ActionKind,
+    CheckKind,
+    DeviceState,
+    Hold,
+    Pause,
+    RemoteCheck,
+    Status,
+)
+from shiftswitch.planner import Transition
+from shiftswitch.roster.model import Roster
+from shiftswitch.web.plans import Plan
+
+PAGE = 100
+RECENT = timedelta(hours=24)
+LOOKED_AT = 5000  # the latest open or failed actions read to explain a device not ON
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """A device's latest open or failed switch, as far as it explains its state."""
+
+    id: int
+    status: str
+    wants_on: bool
+    reason: str | None
+    http_code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One agent on the page: its device, since when, and (not as planned) why."""
+
+    agent: str
+    account: str
+    device: str
+    since: datetime | None = None
+    why: str = ""
+    detail: str = ""
+    action_id: int | None = None
+
+
+@dataclass(slots=True)
+class NowView:
+    at: datetime
+    on: list[Row]
+    on_total: int
+    missing: list[Row]
+    missing_total: int
+    unexpected: list[Row]
+    next: list[Transition]
+    open_counts: dict[str, int]
+    open_actions: list[Action]
+    paused: list[Pause]
+    holds: list[Hold]
+    agents: int
+    devices: int
+    page: int = 1
+    pages: int = 1
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def why_not(
+    device: str,
+    account: str,
+    *,
+    paused: set[str | None],
+    holds: Iterable[Hold],
+    latest: Latest | None,
+    drifted: Mapping[str, object] | None,
+) -> tuple[str, str, int | None]:
+    """Why a device the plan wants ON is not confirmed ON: (reason, detail, action id)."""
+    if None in paused or account in paused:
+        return "paused", f"sending is paused for {account if account in paused else 'all'}", None
+    for h in holds:
+        if (h.device == device and not h.available) or (h.available and h.device != device):
+            state = "ON" if h.available else "OFF"
+            return "held", f"{h.device} held {state} by {h.created_by}", h.action_id
+    if latest is not None and latest.status in OPEN_STATUSES:
+        return "under way", f"action {latest.id} {latest.status}", latest.id
+    if latest is not None and latest.status in (Status.FAILED, Status.BLOCKED):
+        http = f" (HTTP {latest.http_code})" if latest.http_code else ""
+        return str(latest.status), f"{latest.reason or ''}{http}".strip(), latest.id
+    if drifted is not None:
+        return "drifted", f"Exotel said {'ON' if drifted.get('found') else 'OFF'}", None
+    return "not confirmed", "no switch confirmed yet", None
+
+
+def build(
+    engine: Engine,
+    roster: Roster,
+    plan: Plan,
+    now: datetime,
+    *,
+    search: str = "",
+    page: int = 1,
+    upcoming: int = 15,
+) -> NowView:
+    """The Now page at ``now``; rows filtered by ``search`` (part of an agent's name) and paged."""
+    desired = plan.desired_all(now)
+    with engine.connect() as conn:
+        # Only what decides who is ON: turning 10,000 instants into datetimes would cost more
+        # than the rest of the page; the shown rows' are read below.
+        states = conn.execute(
+            select(DeviceState.agent, DeviceState.device).where(DeviceState.available.is_(True))
+        ).all()
+        latest = _latest(conn, now)
+        counts = {
+            str(s): n
+            for s, n in conn.execute(
+                select(Action.status, func.count())
+                .where(Action.status.not_in(FINAL_STATUSES))
+                .group_by(Action.status)
+            )
+        }
+        drift_row = conn.execute(
+            select(RemoteCheck.findings)
+            .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
+            .order_by(RemoteCheck.id.desc())
+            .limit(1)
+        ).first()
+    with Session(engine) as session:
+        open_actions = list(
+            session.scalars(
+                select(Action)
+                .where(Action.status.in_(OPEN_STATUSES))
+                .order_by(Action.due_at, Action.id)
+                .limit(30)
+            )
+        )
+        paused = list(session.scalars(select(Pause).where(Pause.resumed_at.is_(None))))
+        holds = list(session.scalars(select(Hold).where(Hold.until > now, Hold.starts_at <= now)))
+    drifted = {
+        (str(f.get("agent")), str(f.get("device"))): f
+        for f in (drift_row[0] if drift_row else [])
+        if isinstance(f, dict)
+    }
+    holds_of: dict[str, list[Hold]] = {}
+    for h in holds:
+        holds_of.setdefault(h.agent, []).append(h)
+    paused_accounts = {p.account for p in paused}
+
+    on_rows: list[Row] = []
+    confirmed_on: dict[str, set[str]] = {}
+    for agent, device in states:
+        if agent is not None and agent in roster.agents and device is not None:
+            confirmed_on.setdefault(agent, set()).add(device)
+            on_rows.append(Row(agent, roster.agents[agent].account, device))
+    missing: list[Row] = []
+    unexpected: list[Row] = []
+    for row in on_rows:
+        if desired.get(row.agent) != row.device:
+            unexpected.append(row)
+    reasons: dict[str, int] = {}
+    for agent, device in desired.items():
+        if device is None or device in confirmed_on.get(agent, ()):
+            continue
+        account = roster.agents[agent].account
+        why, detail, action_id = why_not(
+            device,
+            account,
+            paused=paused_accounts,
+            holds=holds_of.get(agent, ()),
+            latest=latest.get((agent, device)),
+            drifted=drifted.get((agent, device)),
+        )
+        reasons[why] = reasons.get(why, 0) + 1
+        missing.append(Row(agent, account, device, why=why, detail=detail, action_id=action_id))
+
+    needle = search.strip().lower()
+    if needle:
+        on_rows = [r for r in on_rows if needle in r.agent.lower()]
+        missing = [r for r in missing if needle in r.agent.lower()]
+        unexpected = [r for r in unexpected if needle in r.agent.lower()]
+    by_name = attrgetter("account", "agent")
+    on_rows.sort(key=by_name)
+    missing.sort(key=by_name)
+    missing = [r for r in missing if r.why == "failed"] + [r for r in missing if r.why != "failed"]
+    pages = max(1, -(-max(len(on_rows), len(missing)) // PAGE))
+    page = min(max(1, page), pages)
+    cut = slice((page - 1) * PAGE, page * PAGE)
+    shown_on, shown_unexpected = _since(engine, on_rows[cut]), _since(engine, unexpected[:PAGE])
+    return NowView(
+        at=now,
+        on=shown_on,
+        on_total=len(on_rows),
+        missing=missing[cut],
+        missing_total=len(missing),
+        unexpected=shown_unexpected,
+        next=plan.after(now, upcoming),
+        open_counts=counts,
+        open_actions=open_actions,
+        paused=paused,
+        holds=holds,
+        agents=len(roster.agents),
+        devices=sum(len(a.devices) for a in roster.agents.values()),
+        page=page,
+        pages=pages,
+        reasons=reasons,
+    )
+
+
+def _since(engine: Engine, rows: list[Row]) -> list[Row]:
+    """``rows`` with the instant Exotel confirmed each ON."""
+    if not rows:
+        return rows
+    with engine.connect() as conn:
+        found = {
+            (agent, device): (at, action_id)
+            for agent, device, at, action_id in conn.execute(
+                select(
+                    DeviceState.agent,
+                    DeviceState.device,
+                    DeviceState.confirmed_at,
+                    DeviceState.action_id,
+                ).where(DeviceState.agent.in_({r.agent for r in rows}))
+            )
+        }
+    return [
+        replace(
+            r,
+            since=found.get((r.agent, r.device), (None, None))[0],
+            action_id=found.get((r.agent, r.device), (None, None))[1],
+        )
+        for r in rows
+    ]
+
+
+def _latest(conn: Connection, now: datetime) -> dict[tuple[str, str], Latest]:
+    """Each device's latest open switch, else its latest failed or blocked one of the last day."""
+    columns = (
+        Action.id,
+        Action.agent,
+        Action.device,
+        Action.status,
+        Action.wants_on,
+        Action.reason,
+        Action.last_http_code,
+    )
+    failed = conn.execute(
+        select(*columns)
+        .where(
+            Action.status.in_([Status.FAILED, Status.BLOCKED]),
+            Action.due_at >= now - RECENT,
+            Action.kind == ActionKind.SWITCH,
+        )
+        .order_by(Action.id.desc())
+        .limit(LOOKED_AT)
+    ).all()
+    under_way = conn.execute(
+        select(*columns)
+        .where(Action.status.in_(OPEN_STATUSES), Action.kind == ActionKind.SWITCH)
+        .order_by(Action.id.desc())
+        .limit(LOOKED_AT)
+    ).all()
+    out: dict[tuple[str, str], Latest] = {}
+    for id_, agent, device, status, wants_on, reason, http in (*under_way, *failed):
+        if agent is not None and device is not None:
+            out.setdefault((agent, device), Latest(id_, status, wants_on, reason, http))
+    return out

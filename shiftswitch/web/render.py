@@ -1,0 +1,64 @@
+"""The console's pages: Jinja2 templates of the package, and what every page is given."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from shiftswitch.web.formats import Clockface, duration_text
+from shiftswitch.web.session import Signed
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+TEMPLATES.env.globals["duration"] = duration_text
+STATIC = HERE / "static"
+UTC_ZONE = ZoneInfo("UTC")
+
+NAV = (
+    ("now", "Now", "/"),
+    ("timeline", "Timeline", "/timeline"),
+    ("roster", "Roster", "/roster"),
+    ("overrides", "Overrides", "/overrides"),
+    ("operations", "Operations", "/operations"),
+)
+
+
+def page(
+    request: Request,
+    template: str,
+    who: Signed | None,
+    *,
+    now: datetime,
+    zone: ZoneInfo | None = None,
+    status: int = HTTPStatus.OK,
+    **context: Any,
+) -> HTMLResponse:
+    """Render ``template`` for ``who``: times shown in ``zone`` (the roster's), the message of
+    the change just made (``said``) and of one refused (``refusal``) on top."""
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "who": who,
+            "now": now,
+            "tz": Clockface(zone or UTC_ZONE),
+            "nav": NAV,
+            "said": request.query_params.get("said"),
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def done(path: str, said: str, **params: str) -> RedirectResponse:
+    """After a change: back to ``path``, saying what was done."""
+    query = urlencode({**params, "said": said})
+    return RedirectResponse(f"{path}?{query}", status_code=HTTPStatus.SEE_OTHER)

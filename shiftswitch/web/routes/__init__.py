@@ -1,0 +1,11 @@
+"""The console's routes, one module per page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shiftswitch.web.routes import agents, login, now, operations, overrides, roster, timeline
+
+router = APIRouter(include_in_schema=False)
+for module in (login, now, timeline, agents, roster, overrides, operations):
+    router.include_router(module.router)

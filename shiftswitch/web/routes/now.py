@@ -1,0 +1,33 @@
+"""The Now page: who is ON, who should be and is not (and why), what comes next."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from shiftswitch.web import now as now_view
+from shiftswitch.web.render import page
+from shiftswitch.web.routes.base import console, roster_or_notice
+from shiftswitch.web.session import Svc, Who
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def now_page(
+    request: Request,
+    svc: Svc,
+    who: Who,
+    q: str = Query("", max_length=100),
+    page_number: int = Query(1, alias="page", ge=1, le=100_000),
+) -> HTMLResponse:
+    now = svc.now()
+    roster, notice = roster_or_notice(svc)
+    if roster is None:
+        return page(request, "now.html", who, now=now, view=None, notice=notice, q=q)
+    plan = console(request).plans.around(roster, now)
+    view = now_view.build(svc.ops.engine, roster, plan, now, search=q, page=page_number)
+    return page(
+        request, "now.html", who, now=now, zone=roster.zone, view=view, notice="", q=q,
+        active="now",
+    )  # fmt: skip

@@ -1,0 +1,161 @@
+"""The roster page: the version in force and every version before, a readable diff between any
+two, an upload checked and compared before it is imported (admin), rollback (admin)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.datastructures import UploadFile
+
+from shiftswitch.access import Role
+from shiftswitch.operations import Refused, rosters
+from shiftswitch.problems import RosterError
+from shiftswitch.roster.diff import RosterDiff
+from shiftswitch.roster.loader import parse_roster
+from shiftswitch.roster.yamldoc import LIMITS, too_large
+from shiftswitch.web.render import done, page
+from shiftswitch.web.routes.base import roster_or_notice
+from shiftswitch.web.session import Signed, Svc, Who, admin, require, signed
+
+router = APIRouter()
+UPLOAD = "upload"
+
+
+def _roster_page(
+    request: Request, svc: Svc, who: Signed, status: int = HTTPStatus.OK, **more: Any
+) -> HTMLResponse:
+    now = svc.now()
+    roster, notice = roster_or_notice(svc)
+    versions = rosters.versions(svc.ops)
+    return page(
+        request,
+        "roster.html",
+        who,
+        now=now,
+        zone=roster.zone if roster else None,
+        roster=roster,
+        notice=notice,
+        versions=list(reversed(versions)),
+        status=status,
+        active="roster",
+        **more,
+    )
+
+
+@router.get("/roster", response_class=HTMLResponse)
+def roster_view(
+    request: Request,
+    svc: Svc,
+    who: Who,
+    a: int | None = Query(None, ge=1, le=2**31 - 1),
+    b: int | None = Query(None, ge=1, le=2**31 - 1),
+) -> HTMLResponse:
+    """The versions; with ``a`` and ``b``, what changed from version ``a`` to version ``b``."""
+    if a is None or b is None:
+        return _roster_page(request, svc, who)
+    try:
+        store = svc.ops.roster_store()
+        before = parse_roster(rosters.content(store, a))
+        after = parse_roster(rosters.content(store, b))
+    except Refused as exc:
+        return _roster_page(request, svc, who, exc.status, refusal=str(exc), a=a, b=b)
+    except RosterError as exc:
+        return _roster_page(
+            request, svc, who, HTTPStatus.CONFLICT, a=a, b=b,
+            refusal=f"a stored version no longer reads: {exc.problems[0].render()}",
+        )  # fmt: skip
+    diff = RosterDiff.between(before, after)
+    return _roster_page(request, svc, who, a=a, b=b, diff=diff)
+
+
+@router.get("/roster/export")
+def export(svc: Svc, _who: Who, version: int | None = Query(None, ge=1, le=2**31 - 1)) -> Response:
+    try:
+        text = rosters.export(svc.ops, version)
+    except Refused as exc:
+        return PlainTextResponse(str(exc), status_code=exc.status)
+    name = f"schedules-v{version}.yaml" if version else "schedules.yaml"
+    return PlainTextResponse(
+        text,
+        media_type="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def _form_text(request: Request, field: str) -> tuple[Signed, str, str]:
+    """The admin's form with a roster in ``field`` (a file, or text): (who, text, file name)."""
+    who = signed(request)
+    form = await request.form(max_part_size=LIMITS.bytes + 1)
+    token = form.get("csrf_token")
+    require(who, Role.ADMIN, token if isinstance(token, str) else None)
+    value = form.get(field)
+    if isinstance(value, UploadFile):
+        data, name = await value.read(LIMITS.bytes + 1), value.filename or UPLOAD
+    else:
+        data, name = (value or "").encode(), str(form.get("name") or UPLOAD)
+    problem = too_large(len(data), LIMITS)
+    if problem is not None:
+        raise Refused(f"{name}: {problem.message}")
+    try:
+        return who, data.decode("utf-8"), name
+    except UnicodeDecodeError:
+        raise Refused(f"{name}: cannot read roster: not UTF-8 text") from None
+
+
+@router.post("/roster/upload", response_class=HTMLResponse)
+async def upload(request: Request, svc: Svc) -> HTMLResponse:
+    """Check an uploaded roster and compare it with the stored one; nothing is stored."""
+    who = signed(request)
+    try:
+        who, text, name = await _form_text(request, "file")
+        compared = await run_in_threadpool(rosters.compare, svc.ops, text, name)
+    except Refused as exc:
+        return _roster_page(request, svc, who, exc.status, refusal=str(exc))
+    except RosterError as exc:
+        problems = [p.render(exc.source) for p in exc.problems]
+        return _roster_page(
+            request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems, name=name
+        )
+    return _roster_page(request, svc, who, compared=compared, text=text, name=name)
+
+
+@router.post("/roster/import", response_class=HTMLResponse)
+async def import_roster(request: Request, svc: Svc) -> Response:
+    """Store the roster checked on the upload page, as a new version."""
+    who = signed(request)
+    try:
+        who, text, name = await _form_text(request, "text")
+        written = await run_in_threadpool(
+            lambda: rosters.store(
+                svc.ops, text, source=f"console upload {name}", by=who.principal.by
+            )
+        )
+    except Refused as exc:
+        return _roster_page(request, svc, who, exc.status, refusal=str(exc))
+    except RosterError as exc:
+        problems = [p.render(exc.source or name) for p in exc.problems]
+        return _roster_page(request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems)
+    svc.roster.changed()
+    said = (
+        f"unchanged: the stored roster is the same (version {written.number})"
+        if written.unchanged
+        else f"version {written.number} stored: {written.diff.summary()}"
+    )
+    return done("/roster", said)
+
+
+@router.post("/roster/rollback/{number}", response_class=HTMLResponse)
+def rollback(request: Request, svc: Svc, who: Annotated[Signed, admin], number: int) -> Response:
+    try:
+        written = rosters.rollback(svc.ops, number, by=who.principal.by)
+    except Refused as exc:
+        return _roster_page(request, svc, who, exc.status, refusal=str(exc))
+    except RosterError as exc:
+        problems = [p.render(exc.source) for p in exc.problems]
+        return _roster_page(request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems)
+    svc.roster.changed()
+    return done("/roster", f"rolled back to version {number}: version {written.number} stored")

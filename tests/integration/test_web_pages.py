@@ -1,0 +1,251 @@
+"""The console's pages through the application in this process (SQLite, real Redis): every page
+renders for each role, each change is refused to a role below it and without the session's CSRF
+token, and a refusal is one line on the page. (The browser tests run a real server.)"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from redis import Redis
+from sqlalchemy.orm import Session
+
+from shiftswitch.access import AccessStore, Role
+from shiftswitch.api.app import create_app
+from shiftswitch.clock import FixedClock
+from shiftswitch.db import make_engine
+from shiftswitch.models import Action, DeviceState, Status
+from shiftswitch.roster.store import RosterStore
+from shiftswitch.settings import Settings
+from tests.rosters import roster_text
+from tests.services import PIPELINE_REDIS_DBS, redis_url
+
+NOW = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # 10:30 in Kolkata: the desk-am shift is on
+SHIFTS = [
+    {"name": "desk-am", "start": "0 9 * * *", "duration": "4h", "members": ["asha:desk", "ravi"]},
+    {"name": "mobile-pm", "start": "0 13 * * *", "duration": "4h", "members": ["asha:mobile"]},
+]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def console(sqlite_url: str) -> Iterator[TestClient]:
+    redis = redis_url(PIPELINE_REDIS_DBS[-1])
+    Redis.from_url(redis).flushdb()
+    engine = make_engine(sqlite_url)
+    RosterStore(engine).write(
+        lambda _before: roster_text(SHIFTS, timezone="Asia/Kolkata"),
+        source="tests",
+        by="tests",
+        now=NOW,
+    )
+    access = AccessStore(engine)
+    for role in Role:
+        access.add_user(role.value, role, PASSWORD, by="tests", now=NOW)
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            [
+                _action(1, "ravi", "desk", Status.SUCCEEDED, due="03:30:00"),
+                _action(
+                    2, "asha", "desk", Status.FAILED, due="03:30:00", reason="HTTP 500 from Exotel"
+                ),
+            ]
+        )
+        session.add(
+            DeviceState(
+                account="main", user_id="u-1", device_id="100281", agent="ravi", device="desk",
+                available=True, confirmed_at=NOW - timedelta(minutes=59), action_id=1,
+            )
+        )  # fmt: skip
+    engine.dispose()
+    settings = Settings(database_url=sqlite_url, redis_url=redis, roster_source="db")
+    with TestClient(create_app(settings, FixedClock(NOW)), base_url="http://127.0.0.1") as client:
+        yield client
+    Redis.from_url(redis).flushdb()
+
+
+def _action(
+    id_: int, agent: str, device: str, status: Status, due: str, reason: str | None = None
+) -> Action:
+    at = datetime.fromisoformat(f"2026-11-30T{due}+00:00")
+    return Action(
+        id=id_, key=f"k{id_}", source="schedule", user_key=f"main/u-{id_}", account="main",
+        sid="acme", base_url="http://127.0.0.1:8090", rate_limit="50/min", agent=agent,
+        device=device, user_id=f"u-{id_}", device_id="100281", wants_on=True, shift="desk-am",
+        due_at=at, created_at=at, finished_at=at + timedelta(seconds=2), status=status,
+        attempts=1, last_http_code=200 if status == Status.SUCCEEDED else 500, reason=reason,
+    )  # fmt: skip
+
+
+def log_in(client: TestClient, name: str) -> str:
+    """Log in as ``name``; the session's CSRF token, from a page's form."""
+    reply = client.post("/login", data={"name": name, "password": PASSWORD, "next": "/"})
+    assert reply.status_code == 200, reply.text
+    return csrf_of(client.get("/").text)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def test_a_page_without_a_session_sends_to_the_login_and_back(console: TestClient) -> None:
+    reply = console.get("/timeline?day=2026-11-30", follow_redirects=False)
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/login?next=/timeline?day=2026-11-30"
+    wrong = console.post("/login", data={"name": "viewer", "password": "nope"})
+    assert wrong.status_code == 401
+    assert "wrong name or password" in wrong.text
+    reply = console.post(
+        "/login",
+        data={"name": "viewer", "password": PASSWORD, "next": "/timeline?day=2026-11-30"},
+        follow_redirects=False,
+    )
+    assert reply.headers["location"] == "/timeline?day=2026-11-30"
+    cookie = reply.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    # Never to another site.
+    reply = console.post(
+        "/login", data={"name": "viewer", "password": PASSWORD, "next": "//evil.example/"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert reply.headers["location"] == "/"
+
+
+def test_every_page_renders_for_a_viewer_with_no_button_that_changes_anything(
+    console: TestClient,
+) -> None:
+    log_in(console, "viewer")
+    now = console.get("/")
+    assert now.status_code == 200
+    # ravi is confirmed ON; asha should be ON and is not, because her switch failed.
+    assert re.search(r'<tr data-agent="ravi">.*?desk', now.text, re.S)
+    assert re.search(
+        r'<a href="/agents/asha">asha</a></td><td>desk</td><td><span class="tag failed">failed',
+        now.text,
+    )
+    assert "content-security-policy" in now.headers
+    timeline = console.get("/timeline?day=2026-11-30")
+    assert timeline.status_code == 200
+    assert 'class="bar shift"' in timeline.text and 'class="bar confirmed"' in timeline.text
+    assert 'class="mark failed"' in timeline.text
+    assert console.get("/timeline?day=2026-11-30&span=week&shift=mobile-pm").status_code == 200
+    for path in ("/agents/asha", "/roster", "/overrides", "/operations", "/roster?a=1&b=1"):
+        reply = console.get(path)
+        assert reply.status_code == 200, (path, reply.text[-500:])
+        assert "ON now" not in reply.text and "Add override" not in reply.text
+        assert "Import" not in reply.text and "Pause</button>" not in reply.text
+    assert console.get("/agents/nobody").status_code == 404
+
+
+def test_changes_are_refused_to_a_role_below_and_without_the_csrf_token(
+    console: TestClient,
+) -> None:
+    csrf = log_in(console, "viewer")
+    forged = console.post(
+        "/agents/asha/devices/desk/switch", data={"state": "on", "csrf_token": csrf}
+    )
+    assert forged.status_code == 403
+    assert "viewer has the role viewer; this needs operator or above" in forged.text
+    for path, data in (
+        ("/overrides", {"agent": "asha", "start": "now", "end": "2026-12-01"}),
+        ("/operations/pause", {}),
+        ("/overrides/1/remove", {}),
+    ):
+        assert console.post(path, data={**data, "csrf_token": csrf}).status_code == 403, path
+    csrf = log_in(console, "operator")
+    no_token = console.post("/agents/asha/devices/desk/switch", data={"state": "on"})
+    assert no_token.status_code == 403
+    assert "CSRF" in no_token.text
+    upload = console.post(
+        "/roster/upload",
+        data={"csrf_token": csrf},
+        files={"file": ("r.yaml", roster_text(SHIFTS, timezone="UTC"), "application/yaml")},
+    )
+    assert upload.status_code == 403
+    assert console.post("/roster/rollback/1", data={"csrf_token": csrf}).status_code == 403
+
+
+def test_an_operator_switches_holds_adds_overrides_and_sees_a_refusal_in_one_line(
+    console: TestClient,
+) -> None:
+    csrf = log_in(console, "operator")
+    page = console.get("/agents/asha")
+    assert page.text.count("ON now") == 2  # one per device
+    switched = console.post(
+        "/agents/asha/devices/desk/switch",
+        data={"state": "on", "until": "2026-11-30T20:00", "csrf_token": csrf},
+    )
+    assert switched.status_code == 200
+    assert re.search(
+        r"action \d+ sent: asha desk ON, held until 2026-11-30 20:00 IST", switched.text
+    )
+    added = console.post(
+        "/overrides",
+        data={
+            "agent": "asha",
+            "device": "mobile",
+            "start": "2026-12-01T09:00",
+            "end": "2026-12-01T11:00",
+            "csrf_token": csrf,
+        },
+    )
+    assert added.status_code == 200
+    assert (
+        "override 1 added: asha: mobile ON from 2026-12-01T09:00+05:30 to 2026-12-01T11:00+05:30"
+        in added.text
+    )
+    refused = console.post(
+        "/overrides",
+        data={
+            "agent": "asha",
+            "start": "2026-12-01T10:00",
+            "end": "2026-12-01T12:00",
+            "csrf_token": csrf,
+        },
+    )
+    assert refused.status_code == 400
+    (line,) = re.findall(r'<p class="refusal" role="alert">([^<]*)</p>', refused.text)
+    assert "overlaps override 1" in line, line
+    bad = console.post(
+        "/agents/asha/devices/desk/switch",
+        data={"state": "on", "until": "soon", "csrf_token": csrf},
+    )
+    assert bad.status_code == 400
+    assert "until: &#39;soon&#39; is not a date-time after now" in bad.text
+    paused = console.post("/operations/pause", data={"account": "main", "csrf_token": csrf})
+    assert "sending paused for account main" in paused.text
+    assert "Sending is paused for main" in console.get("/").text
+
+
+def test_an_admin_uploads_sees_problems_or_the_diff_and_imports(console: TestClient) -> None:
+    csrf = log_in(console, "admin")
+    invalid = console.post(
+        "/roster/upload",
+        data={"csrf_token": csrf},
+        files={"file": ("next.yaml", "version: 1\ntimezone: Mars/Base\n", "application/yaml")},
+    )
+    assert invalid.status_code == 422
+    assert "next.yaml" in invalid.text and "Mars/Base" in invalid.text
+    changed = roster_text([{**SHIFTS[0], "start": "0 8 * * *"}, SHIFTS[1]], timezone="Asia/Kolkata")
+    compared = console.post(
+        "/roster/upload",
+        data={"csrf_token": csrf},
+        files={"file": ("next.yaml", changed, "application/yaml")},
+    )
+    assert compared.status_code == 200
+    assert "compared with the stored roster (version 1)" in compared.text
+    assert "switches added" in compared.text and "desk-am" in compared.text
+    imported = console.post(
+        "/roster/import", data={"csrf_token": csrf, "text": changed, "name": "next.yaml"}
+    )
+    assert imported.status_code == 200
+    assert "version 2 stored" in imported.text
+    diff = console.get("/roster?a=1&b=2")
+    assert 'id="versions-diff"' in diff.text and "0 8 * * *" in diff.text
+    rolled = console.post("/roster/rollback/1", data={"csrf_token": csrf})
+    assert "rolled back to version 1: version 3 stored" in rolled.text

@@ -1,0 +1,249 @@
+"""The console in a real browser (headless Chromium), against a real ``shiftswitch api``
+process, PostgreSQL, Redis, a real worker and the sandbox: log in, see an agent ON after a
+switch, follow a shift's boundary on the timeline, add an override and see it there, read a
+refused override's reason; a viewer has no switch buttons and a forged change is refused.
+
+One world per module (server, worker, scheduler on a test clock, browser): each test starts
+from it and uses a browser context of its own, so any order (or process) works. The scheduler
+runs in the test on a clock that starts 30 s before the shift's first boundary, the minute this
+module began, so the boundary happens when the test moves the clock, on the real time the
+server and the worker keep.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from shiftswitch.access import AccessStore, Role
+from shiftswitch.db import make_engine
+from shiftswitch.models import Action, Status
+from tests.browser import PHONE, Screenshots, chromium, log_in
+from tests.pipeline import (
+    ASHA,
+    HANDOFF_AGENTS,
+    RAVI,
+    Pipeline,
+    SharedWorker,
+    kill,
+    pipeline,
+    roster_yaml,
+    spawn_api,
+    wait_until,
+)
+from tests.services import MigratedPostgres
+
+PASSWORD = "console-test-password"
+
+
+@dataclass
+class World:
+    p: Pipeline
+    url: str
+    browser: Any
+    boundary: datetime  # the start of asha's desk shift, this module's first minute
+    shots: Screenshots
+
+    def page(self, name: str, **kwargs: Any) -> Any:
+        return log_in(self.browser, self.url, name, PASSWORD, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+    _migrated_postgres: MigratedPostgres,
+    shared_worker: SharedWorker,
+) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("console")
+    boundary = datetime.now(UTC).replace(second=0, microsecond=0)
+    later = boundary + timedelta(hours=3)
+
+    def shift(name: str, at: datetime, hours: int, member: str) -> dict[str, object]:
+        return {
+            "name": name,
+            "start": f"{at:%M %H} * * *",
+            "duration": f"{hours}h",
+            "members": [member],
+        }
+
+    shifts = [
+        shift("desk-now", boundary, 2, "asha:desk"),
+        shift("mobile-next", later, 2, "asha:mobile"),
+        shift("ravi-late", later, 4, "ravi"),
+    ]
+    url = _migrated_postgres.empty()
+    with pipeline(
+        tmp, url, [ASHA, RAVI], lambda base: roster_yaml(base, HANDOFF_AGENTS, shifts),
+        shared=shared_worker,
+    ) as p:  # fmt: skip
+        p.import_roster()
+        engine = make_engine(url)
+        earlier_results(engine, boundary)
+        access = AccessStore(engine)
+        access.add_user("olga", Role.OPERATOR, PASSWORD, by="tests", now=datetime.now(UTC))
+        access.add_user("vic", Role.VIEWER, PASSWORD, by="tests", now=datetime.now(UTC))
+        engine.dispose()
+        p.start_worker()
+        p.start_scheduler(boundary - timedelta(seconds=30), source="db")
+        proc, base = spawn_api({**p.env, "SHIFTSWITCH_ROSTER_SOURCE": "db"}, tmp / "api.log")
+        try:
+            with chromium() as browser:
+                yield World(p, base, browser, boundary, Screenshots(tmp))
+        finally:
+            kill(proc)
+            p.settle(30)
+
+
+def earlier_results(engine: Engine, boundary: datetime) -> None:
+    """Results of earlier switches, as the worker records them, so that the timeline has a
+    past to show: ravi's desk ON then OFF, and one of asha's ONs failed."""
+
+    def action(n: int, agent: str, on: bool, hours: float, status: Status, code: int) -> Action:
+        at = boundary - timedelta(hours=hours)
+        return Action(
+            key=f"earlier/{n}", source="schedule", user_key=f"main/u-{n}", account="main",
+            sid="acme_corp", base_url="http://127.0.0.1:1", rate_limit="100/s", agent=agent,
+            device="desk", user_id="u-101" if agent == "ravi" else "u-100",
+            device_id="100281" if agent == "ravi" else "100280", wants_on=on, shift="earlier",
+            due_at=at, created_at=at, enqueued_at=at, finished_at=at + timedelta(seconds=1),
+            status=status, attempts=1, last_http_code=code,
+            reason=None if code == 200 else "Exotel answered 500 three times",
+        )  # fmt: skip
+
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            [
+                action(1, "ravi", True, 9, Status.SUCCEEDED, 200),
+                action(2, "ravi", False, 5, Status.SUCCEEDED, 200),
+                action(3, "asha", True, 7, Status.FAILED, 500),
+            ]
+        )
+
+
+def row(page: Any, agent: str) -> Any:
+    return page.locator(f'#timeline .row[data-agent="{agent}"]')
+
+
+def test_log_in_and_the_now_page_shows_an_agent_on_after_a_switch(world: World) -> None:
+    page = world.page("olga")
+    assert page.locator("header .who").inner_text().startswith("olga")
+    page.goto(f"{world.url}/agents/ravi")
+    page.locator('tr[data-device="desk"] button[value="on"]').click()
+    said = page.locator(".said").inner_text()
+    assert re.fullmatch(r"action \d+ sent: ravi desk ON", said), said
+    wait_until(lambda: world.p.device("u-101", "100281")["available"] is True, 30, "ravi's desk ON")
+
+    def shown_on() -> bool:
+        page.goto(f"{world.url}/")
+        return page.locator('#on-now tr[data-agent="ravi"]').count() == 1
+
+    wait_until(shown_on, 30, "the Now page showing ravi ON")
+    assert "desk" in page.locator('#on-now tr[data-agent="ravi"]').inner_text()
+    world.shots.take(page, "now")
+    phone = world.page("olga", viewport=PHONE)
+    world.shots.take(phone, "now-phone")
+    phone.context.close()
+    page.context.close()
+
+
+def test_the_timeline_shows_the_shift_and_after_the_boundary_the_confirmed_bar(
+    world: World,
+) -> None:
+    page = world.page("olga")
+    page.goto(f"{world.url}/timeline?q=asha&day={world.boundary:%Y-%m-%d}")
+    asha = row(page, "asha")
+    titles = [t.text_content() for t in asha.locator("rect.bar.shift title").all()]
+    assert any(t.startswith("desk ON") and "desk-now" in t for t in titles), titles
+    assert asha.locator("rect.bar.confirmed").count() == 0
+
+    world.p.tick_at(world.boundary)  # the scheduler reaches the shift's start
+    wait_until(lambda: world.p.device("u-100", "100280")["available"] is True, 30, "asha's desk ON")
+    wait_until(
+        lambda: any(
+            a.agent == "asha" and a.status == Status.SUCCEEDED and a.wants_on
+            for a in world.p.actions()
+        ),
+        30,
+        "asha's ON recorded as succeeded",
+    )
+    page.reload()
+    confirmed = row(page, "asha").locator("rect.bar.confirmed")
+    assert confirmed.count() == 1
+    assert confirmed.locator("title").text_content().startswith("desk ON")
+    page.goto(f"{world.url}/timeline?day={world.boundary:%Y-%m-%d}")
+    world.shots.take(page, "timeline")
+    page.goto(f"{world.url}/agents/asha")
+    assert "succeeded" in page.locator("#actions").inner_text()
+    world.shots.take(page, "agent")
+    page.context.close()
+
+
+def test_an_override_added_in_the_page_is_on_the_timeline_and_a_refused_one_says_why(
+    world: World,
+) -> None:
+    page = world.page("olga")
+    start = world.boundary + timedelta(minutes=20)
+    page.goto(f"{world.url}/overrides")
+    form = page.locator("#add-override")
+    form.locator("input[name=agent]").fill("asha")
+    form.locator("input[name=device]").fill("mobile")
+    form.locator("input[name=start]").fill(f"{start:%Y-%m-%dT%H:%M}")
+    form.locator("input[name=end]").fill(f"{start + timedelta(minutes=20):%Y-%m-%dT%H:%M}")
+    form.locator("button[type=submit]").click()
+    said = page.locator(".said").inner_text()
+    assert re.match(r"override \d+ added: asha: mobile ON from ", said), said
+    world.shots.take(page, "overrides")
+
+    page.goto(f"{world.url}/timeline?q=asha&day={start:%Y-%m-%d}")
+    override = row(page, "asha").locator("rect.bar.override")
+    assert override.count() == 1
+    assert override.locator("title").text_content().startswith("mobile ON")
+
+    page.goto(f"{world.url}/overrides")
+    form = page.locator("#add-override")
+    form.locator("input[name=agent]").fill("asha")
+    form.locator("input[name=start]").fill(f"{start + timedelta(minutes=10):%Y-%m-%dT%H:%M}")
+    form.locator("input[name=end]").fill(f"{start + timedelta(minutes=30):%Y-%m-%dT%H:%M}")
+    form.locator("button[type=submit]").click()
+    refusal = page.locator(".refusal").inner_text()
+    assert "\n" not in refusal and "overlaps override" in refusal, refusal
+    assert form.locator("input[name=agent]").input_value() == "asha"  # kept, to fix and retry
+
+    page.goto(f"{world.url}/roster")
+    world.shots.take(page, "roster")
+    page.goto(f"{world.url}/operations")
+    assert page.locator("#checks").inner_text().count("ok") >= 2
+    world.shots.take(page, "operations")
+    page.context.close()
+
+
+def test_a_viewer_sees_no_switch_buttons_and_a_forged_change_is_refused(world: World) -> None:
+    page = world.page("vic")
+    page.goto(f"{world.url}/agents/asha")
+    assert page.locator("#devices").count() == 1
+    assert page.locator("form.switch, button:has-text('ON now')").count() == 0
+    csrf = page.locator("input[name=csrf_token]").first.input_value()
+    forged = page.request.post(
+        f"{world.url}/agents/asha/devices/desk/switch",
+        form={"state": "off", "csrf_token": csrf},
+        max_redirects=0,
+    )
+    assert forged.status == 403
+    assert "vic has the role viewer; this needs operator or above" in forged.text()
+    # And without a session at all: no page, no change.
+    anonymous = requests.post(
+        f"{world.url}/agents/asha/devices/desk/switch",
+        data={"state": "off"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    page.context.close()
