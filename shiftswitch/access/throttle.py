@@ -36,6 +36,37 @@ return 0
 """
 
 
+# The same, but first: when any of the keys is locked, count nothing and return the longest
+# lock's milliseconds. One step, so that attempts made at once cannot all pass a check made
+# before any of them is counted.
+_ATTEMPT = (
+    """
+local wait = 0
+for i = 2, #KEYS, 2 do
+  local left = redis.call('PTTL', KEYS[i])
+  if left > wait then wait = left end
+end
+if wait > 0 then return wait end
+"""
+    + _FAILED
+)
+
+
+# KEYS: pairs of (count, lock). One attempt counted by _ATTEMPT is taken back: the count is
+# lowered, and a lock it set (the count below ``failures`` again) is lifted.
+_FORGIVE = """
+local failures = tonumber(ARGV[1])
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local n = redis.call('DECR', KEYS[i])
+    if n < failures then redis.call('DEL', KEYS[i + 1]) end
+    if n <= 0 then redis.call('DEL', KEYS[i]) end
+  end
+end
+return 0
+"""
+
+
 class LoginThrottle:
     """Lock-outs after repeated failures, shared through ``redis``. A :class:`RedisError`
     propagates: the caller decides whether to let a login through without the throttle."""
@@ -50,6 +81,8 @@ class LoginThrottle:
         self.window_ms = max(1, round(window * 1000))
         self.prefix = prefix
         self._failed: Any = redis.register_script(_FAILED)
+        self._attempt: Any = redis.register_script(_ATTEMPT)
+        self._forgive: Any = redis.register_script(_FORGIVE)
 
     def wait(self, *keys: str) -> float:
         """Seconds before any of ``keys`` may try again (0: it may try now)."""
@@ -65,6 +98,23 @@ class LoginThrottle:
         if keys:
             names = [name for key in keys for name in (self._count(key), self._lock(key))]
             self._failed(keys=names, args=[self.failures, self.window_ms])
+
+    def attempt(self, *keys: str) -> float:
+        """Before checking a secret: when a key is locked, the seconds to wait (and nothing is
+        counted); else 0, and the attempt is counted as a failure at once, atomically, until
+        :meth:`succeeded` clears it. So attempts sent in parallel are counted before any is
+        checked, and at most ``failures`` of them get through."""
+        if not keys:
+            return 0.0
+        names = [name for key in keys for name in (self._count(key), self._lock(key))]
+        return int(self._attempt(keys=names, args=[self.failures, self.window_ms])) / 1000
+
+    def forgive(self, *keys: str) -> None:
+        """Take back one attempt :meth:`attempt` counted against each of ``keys`` (it was
+        right), leaving their other failures counted."""
+        if keys:
+            names = [name for key in keys for name in (self._count(key), self._lock(key))]
+            self._forgive(keys=names, args=[self.failures])
 
     def succeeded(self, *keys: str) -> None:
         """Clear ``keys``: their failures are forgotten and any lock-out ends."""

@@ -54,11 +54,19 @@ class NewToken(BaseModel):
 
 
 def log_in(request: Request, svc: Services, name: str, password: str) -> tuple[Principal, str, str]:
-    """Check a user's password, slowed down after repeated failures (per name and per
-    address, in Redis); open a session: (the user, the cookie's secret, the CSRF token)."""
-    keys = (f"user:{name}", f"ip:{client_address(request)}")
+    """Check a user's password, slowed down after repeated failures; open a session: (the
+    user, the cookie's secret, the CSRF token).
+
+    Each attempt is counted in Redis before the password is checked (so attempts sent at once
+    are all counted) against two keys: the name from this address, and this address. A name
+    tried from elsewhere is not locked by this address's failures (so nobody can keep a user
+    out from their own machine); an address that tries many names is. A right password clears
+    the first key and takes its attempt back from the second.
+    """
+    address = client_address(request)
+    pair, place = f"login:{name}@{address}", f"login-address:{address}"
     try:
-        wait = svc.throttle.wait(*keys)
+        wait = svc.throttle.attempt(pair, place)
     except RedisError:
         raise Refused(
             "logins are unavailable while Redis is unreachable",
@@ -69,10 +77,18 @@ def log_in(request: Request, svc: Services, name: str, password: str) -> tuple[P
     now = svc.now()
     principal = svc.access.check_password(name, password, now)
     if principal is None:
-        event(log, logging.WARNING, "login_failed", user=name[:64], address=keys[1][3:])
-        svc.throttle.failed(*keys)
+        # Only a name that exists is logged: a password typed into the name field is not.
+        known = any(u.name == name for u in svc.access.users())
+        event(
+            log,
+            logging.WARNING,
+            "login_failed",
+            user=name if known else "(no such user)",
+            address=address,
+        )
         raise Refused("wrong name or password", status=HTTPStatus.UNAUTHORIZED)
-    svc.throttle.succeeded(*keys)
+    svc.throttle.succeeded(pair)
+    svc.throttle.forgive(place)
     secret, csrf = svc.access.open_session(principal, now)
     event(log, logging.INFO, "login", user=principal.name, role=principal.role)
     return principal, secret, csrf

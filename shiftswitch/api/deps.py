@@ -134,23 +134,21 @@ def _token_caller(request: Request, header: str) -> Principal:
         # (one shared by many systems): guessing a 256-bit token is hopeless anyway; the
         # throttle makes a guesser's (or a misconfigured system's) failures cost time.
         return principal
-    address = f"ip:{client_address(request)}"
-    event(log, logging.WARNING, "bad_token", address=client_address(request))
+    address = client_address(request)
     try:
-        wait = s.throttle.wait(address)
-        if wait <= 0:
-            s.throttle.failed(address)
+        wait = s.throttle.attempt(f"token-address:{address}")
     except RedisError:
         wait = 0.0  # without Redis, bad tokens are refused unthrottled
     if wait > 0:
-        raise too_many(wait)
+        raise too_many(wait)  # not logged again: one line per bad token let through
+    event(log, logging.WARNING, "bad_token", address=address)
     raise Unauthorized("invalid, expired or revoked token")
 
 
 def too_many(wait: float) -> Refused:
     seconds = max(1, round(wait))
     return Refused(
-        f"too many failed attempts from here: try again in {seconds} s",
+        f"too many failed attempts: try again in {seconds} s",
         status=HTTPStatus.TOO_MANY_REQUESTS,
         retry_after=seconds,
     )
