@@ -3,15 +3,19 @@ given a new number; through the same task path as the scheduler's (source ``manu
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+import anyio
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shiftswitch import numbers
 from shiftswitch.access import Principal
 from shiftswitch.api.deps import Services, operator, services
+from shiftswitch.models import FINAL_STATUSES
 from shiftswitch.operations import devices
 from shiftswitch.reports import action_row
 
@@ -45,45 +49,58 @@ class Number(Wait):
 @router.post("/agents/{agent}/devices/{device}/on")
 async def turn_on(
     svc: Svc,
+    request: Request,
     agent: str,
     device: str,
-    who: Annotated[Principal, operator],
+    who: Operator,
     body: Switch | None = None,
 ) -> JSONResponse:
     """``shiftswitch device on AGENT DEVICE [--until T] [--wait --json]``."""
-    return await _switch(svc, agent, device, True, who, body or Switch.model_validate({}))
+    return await _switch(svc, request, agent, device, True, who, body)
 
 
 @router.post("/agents/{agent}/devices/{device}/off")
 async def turn_off(
     svc: Svc,
+    request: Request,
     agent: str,
     device: str,
-    who: Annotated[Principal, operator],
+    who: Operator,
     body: Switch | None = None,
 ) -> JSONResponse:
     """``shiftswitch device off AGENT DEVICE [--until T] [--wait --json]``."""
-    return await _switch(svc, agent, device, False, who, body or Switch.model_validate({}))
+    return await _switch(svc, request, agent, device, False, who, body)
 
 
 @router.post("/agents/{agent}/devices/{device}/number")
 async def set_number(
-    svc: Svc, agent: str, device: str, who: Annotated[Principal, operator], body: Number
+    svc: Svc, request: Request, agent: str, device: str, who: Operator, body: Number
 ) -> JSONResponse:
     """``shiftswitch device set-number AGENT DEVICE NUMBER [--wait --json]``: Exotel stops
-    routing to the old number at once; the device must be verified again."""
+    routing to the old number at once; the device must be verified again (``warnings`` says
+    so, as the command does)."""
 
     def submit() -> devices.Submitted:
         now = svc.now()
         new = devices.number_change(svc.roster.get(now), agent, device, body.number, now)
         return devices.submit(svc.ops, new, f"{agent} {device} number {body.number}", now)
 
-    return await _answer(svc, await run_in_threadpool(submit), body)
+    submitted = await run_in_threadpool(submit)
+    warnings = [numbers.before(submitted.new), numbers.after(submitted.new, done=False)]
+    return await _answer(svc, request, submitted, body, warnings=warnings)
 
 
 async def _switch(
-    svc: Svc, agent: str, device: str, available: bool, who: Principal, body: Switch
+    svc: Svc,
+    request: Request,
+    agent: str,
+    device: str,
+    available: bool,
+    who: Principal,
+    body: Switch | None,
 ) -> JSONResponse:
+    body = body or Switch.model_validate({})
+
     def submit() -> devices.Submitted:
         return devices.switch(
             svc.ops,
@@ -95,13 +112,24 @@ async def _switch(
             until=body.until,
         )
 
-    return await _answer(svc, await run_in_threadpool(submit), body)
+    return await _answer(svc, request, await run_in_threadpool(submit), body)
 
 
-async def _answer(svc: Services, submitted: devices.Submitted, body: Wait) -> JSONResponse:
+async def _answer(
+    svc: Services,
+    request: Request,
+    submitted: devices.Submitted,
+    body: Wait,
+    warnings: list[str] | None = None,
+) -> JSONResponse:
     """202 with the action queued (or recorded while paused); with ``wait``, 200 with the
-    action once final."""
-    row: dict[str, Any] = action_row(submitted.action)
+    action once final.
+
+    The wait holds no thread: it looks at the action (a short read in the thread pool) every
+    0.2 s and sleeps in between, so waiting callers never starve the requests that need a
+    thread; it stops when the caller goes away."""
+    more = {"warnings": warnings} if warnings else {}
+    row: dict[str, Any] = {**action_row(submitted.action), **more}
     if not submitted.sent:
         return JSONResponse(
             {**row, "paused": True, "message": devices.paused_message(submitted)},
@@ -109,5 +137,13 @@ async def _answer(svc: Services, submitted: devices.Submitted, body: Wait) -> JS
         )
     if not body.wait:
         return JSONResponse(row, status_code=202)
-    final = await run_in_threadpool(devices.wait_for, svc.ops, submitted.action.id, body.timeout)
-    return JSONResponse(action_row(final), status_code=200)
+    deadline = time.monotonic() + body.timeout
+    while True:
+        action = await run_in_threadpool(devices.read, svc.ops, submitted.action.id)
+        if action.status in FINAL_STATUSES:
+            return JSONResponse({**action_row(action), **more}, status_code=200)
+        if time.monotonic() > deadline:
+            raise devices.still_open(action, body.timeout)
+        if await request.is_disconnected():
+            return JSONResponse(action_row(action), status_code=202)  # nobody reads it
+        await anyio.sleep(devices.WAIT_STEP)

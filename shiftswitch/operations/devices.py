@@ -145,22 +145,35 @@ def paused_message(submitted: Submitted) -> str:
     )
 
 
+def read(ops: Operations, action_id: int) -> Action:
+    """The action as it is now."""
+    with ops.action_store().sessions() as session:
+        action: Action = session.get_one(Action, action_id)
+    return action
+
+
+def still_open(action: Action, timeout: float) -> Refused:
+    """The refusal when a wait for ``action`` ran out (504)."""
+    return Refused(
+        f"action {action.id} is still {action.status} after {timeout:g} s "
+        "(is a worker running? see 'shiftswitch history')",
+        status=HTTPStatus.GATEWAY_TIMEOUT,
+    )
+
+
+WAIT_STEP = 0.2  # seconds between two looks at an action waited for
+
+
 def wait_for(ops: Operations, action_id: int, timeout: float) -> Action:
     """The action once it is final; a :class:`Refused` (504) after ``timeout`` seconds."""
-    store = ops.action_store()
     deadline = time.monotonic() + timeout
     while True:
-        with store.sessions() as session:
-            action: Action = session.get_one(Action, action_id)
+        action = read(ops, action_id)
         if action.status in FINAL_STATUSES:
             return action
         if time.monotonic() > deadline:
-            raise Refused(
-                f"action {action_id} is still {action.status} after {timeout:g} s "
-                "(is a worker running? see 'shiftswitch history')",
-                status=HTTPStatus.GATEWAY_TIMEOUT,
-            )
-        time.sleep(0.2)
+            raise still_open(action, timeout)
+        time.sleep(WAIT_STEP)
 
 
 def result_line(a: Action, what: str) -> str:

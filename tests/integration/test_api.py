@@ -5,7 +5,9 @@ recorded with who made it."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -299,6 +301,24 @@ def test_a_body_not_json_is_refused(
 def test_a_wait_that_runs_out_answers_504(world: ApiWorld) -> None:
     answer = world.post("/agents/asha/devices/mobile/off", json={"wait": True, "timeout": 1})
     assert "is a worker running?" in error(answer, 504)
+
+
+def test_callers_waiting_for_results_never_starve_other_requests(world: ApiWorld) -> None:
+    """More waiting callers than the server has threads (no worker: each waits until its
+    timeout), and a status asked meanwhile is answered at once."""
+    with ThreadPoolExecutor(48) as pool:
+        waits = [
+            pool.submit(
+                world.post, "/agents/asha/devices/mobile/off", json={"wait": True, "timeout": 3}
+            )
+            for _ in range(45)
+        ]
+        time.sleep(0.5)  # let them all start waiting
+        started = time.monotonic()
+        assert world.get("/status").status_code == 200
+        took = time.monotonic() - started
+        assert all(w.result().status_code == 504 for w in waits)
+    assert took < 2, took  # not after the waits time out (3 s)
 
 
 # -- pause, resume, reconcile -------------------------------------------------------------------
