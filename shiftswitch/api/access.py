@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
-from shiftswitch.access import SESSION_TTL, Principal, Role
+from shiftswitch.access import SESSION_TTL, Principal, Role, SessionInfo
 from shiftswitch.access.credentials import format_instant, parse_expiry
 from shiftswitch.api.deps import (
     SESSION_COOKIE,
@@ -21,7 +21,6 @@ from shiftswitch.api.deps import (
     caller,
     client_address,
     services,
-    session_of,
     too_many,
 )
 from shiftswitch.logs import event
@@ -134,7 +133,7 @@ def logout(svc: Svc, request: Request, response: Response) -> dict[str, Any]:
 def me(request: Request, who: Annotated[Principal, Depends(caller)]) -> dict[str, Any]:
     """Who the credentials are: name, role, and how they were given."""
     out: dict[str, Any] = {"name": who.name, "role": who.role, "via": who.via}
-    info = session_of(request) if who.via == "session" else None
+    info: SessionInfo | None = getattr(request.state, "session", None)  # set by caller()
     if info is not None:
         out["csrf_token"] = info.csrf_token
     return out

@@ -11,6 +11,7 @@ body of the wrong type, 422 a roster that does not validate (with every ``proble
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,12 +20,13 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from shiftswitch import __version__, web
 from shiftswitch.access import AccessError
-from shiftswitch.api import access, controls, reading, roster, switching
+from shiftswitch.api import access, controls, docs, reading, roster, switching
 from shiftswitch.api.deps import Services
-from shiftswitch.api.limits import Limits
+from shiftswitch.api.limits import Limits, TooLarge, too_large_message
 from shiftswitch.clock import Clock, SystemClock
 from shiftswitch.logs import event
 from shiftswitch.operations import Operations, Refused
@@ -37,22 +39,29 @@ log = logging.getLogger("shiftswitch.api")
 PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    """The API (and the web console) over ``settings``' database, Redis and roster."""
+def create_app(
+    settings: Settings, clock: Clock | None = None, *, allowed_hosts: Sequence[str] = ("*",)
+) -> FastAPI:
+    """The API (and the web console) over ``settings``' database, Redis and roster, answering
+    requests for ``allowed_hosts`` only (the Host header; a page of another site that resolves
+    its name to this machine, DNS rebinding, gets 400)."""
     app = FastAPI(
         title="shiftswitch",
         version=__version__,
         summary="Exotel devices ON and OFF at shift boundaries: status, switches, roster.",
-        docs_url="/api/docs",
+        docs_url=None,  # our own page (docs.py): no scripts from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     app.state.services = Services.build(Operations(settings, clock or SystemClock()))
     for module in (reading, switching, roster, controls, access):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(docs.router)
     _errors(app)
     web.install(app)
     app.add_middleware(Limits)
+    if "*" not in allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app
 
 
@@ -106,6 +115,8 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, TooLarge):  # a body without a length, read past its limit
+            return error(413, too_large_message(exc.__cause__.limit))
         return error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(ConfigError)

@@ -120,6 +120,7 @@ def caller(request: Request) -> Principal:
         )
     if request.method not in SAFE_METHODS:
         check_csrf(info, request.headers.get(CSRF_HEADER))
+    request.state.session = info
     return info.principal
 
 

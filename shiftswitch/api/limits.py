@@ -27,8 +27,7 @@ HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
 ]
-# The console's pages load only their own scripts and styles; the API's documentation page
-# is FastAPI's, which loads Swagger UI from its CDN.
+# Every page loads only this server's scripts and styles.
 CSP = (
     b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
     b"form-action 'self'"
@@ -36,7 +35,13 @@ CSP = (
 
 
 class TooLarge(Exception):
-    pass
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def too_large_message(limit: int) -> str:
+    return f"the body is larger than {limit:,} bytes; send less"
 
 
 class Limits:
@@ -64,7 +69,7 @@ class Limits:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise TooLarge()
+                    raise TooLarge(limit)
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -73,8 +78,7 @@ class Limits:
                 started = True
                 headers = list(message.get("headers", []))
                 headers += HEADERS
-                if not path.startswith("/api/docs"):
-                    headers.append((b"content-security-policy", CSP))
+                headers.append((b"content-security-policy", CSP))
                 message["headers"] = headers
             await send(message)
 

@@ -17,6 +17,7 @@ from shiftswitch.api.deps import Services, admin, operator, services, viewer
 from shiftswitch.operations import overrides, rosters
 from shiftswitch.operations.refusals import Refused
 from shiftswitch.problems import RosterError
+from shiftswitch.reports import iso
 from shiftswitch.roster.validation import validate_text
 
 router = APIRouter(tags=["roster"])
@@ -94,6 +95,7 @@ async def store(svc: Svc, who: Annotated[Principal, admin], text: Upload) -> dic
         except RosterError as exc:  # the upload's problems, named by its places
             raise RosterError(exc.problems, UPLOAD) from None
         left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
+        svc.roster.changed()
         return rosters.written_json(written, left)
 
     return await run_in_threadpool(write)
@@ -117,6 +119,7 @@ def rollback(
 ) -> dict[str, Any]:
     """``shiftswitch roster rollback N``: store version N again, as a new version."""
     written = rosters.rollback(svc.ops, number, by=who.by)
+    svc.roster.changed()
     left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
     return rosters.written_json(written, left)
 
@@ -149,6 +152,7 @@ def add_override(
         svc.ops, body.agent, device=body.device, off=body.off, start=body.start, end=body.end,
         by=who.by,
     )  # fmt: skip
+    svc.roster.changed()
     r = edited.row
     return {
         **overrides.Listed(edited.row, overrides.when(r.starts_at, r.ends_at, svc.now())).as_json(),
@@ -165,9 +169,10 @@ def remove_override(
 ) -> dict[str, Any]:
     """``shiftswitch override remove ID``: one in force is cut at now instead."""
     edited = overrides.remove(svc.ops, override_id, by=who.by)
+    svc.roster.changed()
     return {
         "id": override_id,
         "text": edited.text,
-        "cut_at": None if edited.cut_at is None else edited.cut_at.isoformat(),
+        "cut_at": iso(edited.cut_at),
         "version": edited.written.number,
     }

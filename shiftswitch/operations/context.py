@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from functools import cached_property
+from http import HTTPStatus
 
 from sqlalchemy import Engine
 
@@ -14,11 +15,13 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import Clock
 from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
+from shiftswitch.operations.refusals import Refused
 from shiftswitch.planner import Planner, Transition
+from shiftswitch.problems import RosterError, count
 from shiftswitch.roster import source as source_module
 from shiftswitch.roster.model import Roster
 from shiftswitch.roster.source import RosterSource
-from shiftswitch.roster.store import RosterStore
+from shiftswitch.roster.store import NoRoster, RosterStore
 from shiftswitch.settings import Settings
 
 
@@ -80,6 +83,7 @@ class LiveRoster:
         self._polled = 0.0
         self._lock = threading.Lock()
         self._planned: tuple[Roster, datetime, list[Transition]] | None = None
+        self._failed: tuple[float, Refused] | None = None
 
     def upcoming(self, now: datetime, hours: float = 24) -> list[Transition]:
         """The roster's transitions in [now, now + hours) (at most 24), as
@@ -98,11 +102,19 @@ class LiveRoster:
         return [t for t in planned[2] if now <= t.at < end]
 
     def get(self, now: datetime) -> Roster:
+        """The roster in force; a :class:`Refused` (503) while there is none (nothing stored,
+        or the roster cannot be read or is invalid), looked at again once a second."""
         with self._lock:
             if self._source is None or self._source.roster is None:
+                if self._failed and time.monotonic() - self._failed[0] < self.POLL_EVERY:
+                    raise self._failed[1]
                 source = self.ops.roster_source(None)
-                source.load(now)  # RosterError, NoRoster: the caller says why
-                self._source, self._polled = source, time.monotonic()
+                try:
+                    source.load(now)
+                except (RosterError, NoRoster) as exc:
+                    self._failed = (time.monotonic(), not_in_force(exc))
+                    raise self._failed[1] from None
+                self._source, self._polled, self._failed = source, time.monotonic(), None
             elif time.monotonic() - self._polled >= self.POLL_EVERY:
                 self._source.poll(now, self.ops.controls().serials())
                 self._polled = time.monotonic()
@@ -114,3 +126,19 @@ class LiveRoster:
         that the caller who made it sees it at once."""
         with self._lock:
             self._polled = 0.0
+
+
+def not_in_force(exc: RosterError | NoRoster) -> Refused:
+    """Why there is no roster in force, as a refusal of the server's state (503), not of the
+    caller's request."""
+    if isinstance(exc, NoRoster):
+        return Refused(str(exc), status=HTTPStatus.SERVICE_UNAVAILABLE)
+    source = exc.source or "roster"
+    first = exc.problems[0].render(exc.source) if exc.problems else f"{source}: invalid"
+    more = len(exc.problems) - 1
+    return Refused(
+        f"no roster in force: {first}"
+        + (f" (and {count(more, 'more problem')})" if more > 0 else "")
+        + "; see 'shiftswitch roster validate' or 'shiftswitch check'",
+        status=HTTPStatus.SERVICE_UNAVAILABLE,
+    )

@@ -531,6 +531,26 @@ def test_an_override_ahead_of_a_later_clock_is_cut(world: ApiWorld) -> None:
             f"/api/v1/overrides/{added.json()['id']}", headers=world.auth(Role.OPERATOR)
         )
         assert removed.status_code == 200, removed.text
-        assert removed.json()["cut_at"] == "2026-11-30T10:30:00+00:00"
+        assert removed.json()["cut_at"] == "2026-11-30T10:30:00Z"
     finally:
         world.clock.set(NOW)
+
+
+def test_the_documentation_is_served_from_here_and_names_every_path(world: ApiWorld) -> None:
+    page = world.client.get("/api/docs")
+    assert page.status_code == 200
+    assert "<script" not in page.text  # nothing loaded from elsewhere
+    for path in ("/api/v1/status", "/api/v1/agents/{agent}/devices/{device}/on", "/api/v1/pause"):
+        assert path in page.text, path
+    assert world.client.get("/api/docs.css").headers["content-type"].startswith("text/css")
+
+
+def test_a_body_without_a_length_is_refused_past_its_limit_with_413(world: ApiWorld) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"account": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    answer = world.post("/pause", content=chunks(), headers={"content-type": "application/json"})
+    assert "larger than" in error(answer, 413)

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from shiftswitch.api.deps import Services
-from shiftswitch.problems import RosterError
+from shiftswitch.operations import Refused
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.store import NoRoster
 from shiftswitch.web.plans import PlanCache
 
 
@@ -30,8 +29,5 @@ def roster_or_notice(svc: Services) -> tuple[Roster | None, str]:
     """The roster in force, or None and one line saying why there is none."""
     try:
         return svc.current_roster(), ""
-    except NoRoster as exc:
+    except Refused as exc:
         return None, str(exc)
-    except RosterError as exc:
-        first = exc.problems[0].render(exc.source) if exc.problems else "invalid"
-        return None, f"the roster cannot be read: {first}"
