@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
 def _app(
-    tmp_path: Path, sqlite_url: str, roster: str, **kw: object
+    tmp_path: Path, sqlite_url: str, roster: str, allowed_hosts: tuple[str, ...] = ("*",)
 ) -> tuple[TestClient, dict[str, str]]:
     path = tmp_path / "schedules.yaml"
     path.write_text(roster)
