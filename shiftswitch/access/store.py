@@ -36,6 +36,16 @@ class UserRow:
     created_by: str
     last_login_at: datetime | None
 
+    def as_json(self) -> dict[str, object]:
+        """As ``users list --json`` and ``GET /api/v1/users`` give it."""
+        return {
+            "name": self.name,
+            "role": self.role.value,
+            "created_at": _instant(self.created_at),
+            "created_by": self.created_by,
+            "last_login_at": _instant(self.last_login_at),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class TokenRow:
@@ -55,6 +65,24 @@ class TokenRow:
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
+
+    def as_json(self, now: datetime) -> dict[str, object]:
+        """As ``tokens list --json`` and ``GET /api/v1/tokens`` give it: never the token."""
+        return {
+            "name": self.name,
+            "role": self.role.value,
+            "prefix": self.prefix,
+            "state": self.state(now),
+            "created_at": _instant(self.created_at),
+            "created_by": self.created_by,
+            "expires_at": _instant(self.expires_at),
+            "revoked_at": _instant(self.revoked_at),
+            "last_used_at": _instant(self.last_used_at),
+        }
+
+
+def _instant(at: datetime | None) -> str | None:
+    return None if at is None else credentials.format_instant(at)
 
 
 @dataclass(frozen=True, slots=True)

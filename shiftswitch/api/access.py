@@ -145,16 +145,7 @@ def me(request: Request, who: Annotated[Principal, Depends(caller)]) -> dict[str
 @router.get("/users", dependencies=[admin])
 def users(svc: Svc) -> list[dict[str, Any]]:
     """``shiftswitch users list --json``."""
-    return [
-        {
-            "name": u.name,
-            "role": u.role,
-            "created_at": format_instant(u.created_at),
-            "created_by": u.created_by,
-            "last_login_at": format_instant(u.last_login_at) if u.last_login_at else None,
-        }
-        for u in svc.access.users()
-    ]
+    return [u.as_json() for u in svc.access.users()]
 
 
 @router.post("/users", status_code=201)
@@ -177,20 +168,7 @@ def remove_user(svc: Svc, name: str) -> dict[str, Any]:
 def tokens(svc: Svc) -> list[dict[str, Any]]:
     """``shiftswitch tokens list --json``: never a token itself."""
     now = svc.now()
-    return [
-        {
-            "name": t.name,
-            "role": t.role,
-            "prefix": t.prefix,
-            "state": t.state(now),
-            "created_at": format_instant(t.created_at),
-            "created_by": t.created_by,
-            "expires_at": format_instant(t.expires_at) if t.expires_at else None,
-            "revoked_at": format_instant(t.revoked_at) if t.revoked_at else None,
-            "last_used_at": format_instant(t.last_used_at) if t.last_used_at else None,
-        }
-        for t in svc.access.tokens()
-    ]
+    return [t.as_json(now) for t in svc.access.tokens()]
 
 
 @router.post("/tokens", status_code=201)

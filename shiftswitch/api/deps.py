@@ -121,7 +121,7 @@ def caller(request: Request) -> Principal:
     if request.method not in SAFE_METHODS:
         check_csrf(info, request.headers.get(CSRF_HEADER))
     request.state.session = info
-    return info.principal
+    return _noted(request, info.principal)
 
 
 def _token_caller(request: Request, header: str) -> Principal:
@@ -134,7 +134,7 @@ def _token_caller(request: Request, header: str) -> Principal:
         # A valid token is never slowed down, even from an address that also sent bad ones
         # (one shared by many systems): guessing a 256-bit token is hopeless anyway; the
         # throttle makes a guesser's (or a misconfigured system's) failures cost time.
-        return principal
+        return _noted(request, principal)
     address = client_address(request)
     try:
         wait = s.throttle.attempt(f"token-address:{address}")
@@ -144,6 +144,16 @@ def _token_caller(request: Request, header: str) -> Principal:
         raise too_many(wait)  # not logged again: one line per bad token let through
     event(log, logging.WARNING, "bad_token", address=address)
     raise Unauthorized("invalid, expired or revoked token")
+
+
+def _noted(request: Request, who: Principal) -> Principal:
+    """Log who asks for a change (every request but a read): the API's audit trail, beside
+    what the tables record of who made each change."""
+    if request.method not in SAFE_METHODS:
+        event(
+            log, logging.INFO, "api_change", by=who.by, method=request.method, path=request.url.path
+        )
+    return who
 
 
 def too_many(wait: float) -> Refused:

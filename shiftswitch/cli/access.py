@@ -11,7 +11,7 @@ from datetime import datetime
 
 import click
 
-from shiftswitch.access import AccessError, AccessStore, Role, TokenRow, UserRow
+from shiftswitch.access import AccessError, AccessStore, Role
 from shiftswitch.access.credentials import check_name, format_instant, parse_expiry
 from shiftswitch.access.store import name_taken
 from shiftswitch.cli.context import Context, pass_context, table
@@ -91,7 +91,7 @@ def users_list(ctx: Context, as_json: bool) -> None:
     """Every user: name, role, when added and by whom, last login (UTC)."""
     rows = _store(ctx).users()
     if as_json:
-        _print_json([_user_json(u) for u in rows])
+        _print_json([u.as_json() for u in rows])
         return
     if not rows:
         click.echo("no users yet ('shiftswitch users add NAME --role admin' adds one)", err=True)
@@ -100,16 +100,6 @@ def users_list(ctx: Context, as_json: bool) -> None:
         ("NAME", "ROLE", "CREATED (UTC)", "BY", "LAST LOGIN (UTC)"),
         [(u.name, u.role, _cell(u.created_at), u.created_by, _cell(u.last_login_at)) for u in rows],
     )
-
-
-def _user_json(u: UserRow) -> dict[str, object]:
-    return {
-        "name": u.name,
-        "role": u.role.value,
-        "created_at": _instant(u.created_at),
-        "created_by": u.created_by,
-        "last_login_at": _instant(u.last_login_at),
-    }
 
 
 @users.command("remove")
@@ -168,7 +158,7 @@ def tokens_list(ctx: Context, as_json: bool) -> None:
     now = ctx.clock.now()
     rows = _store(ctx).tokens()
     if as_json:
-        _print_json([_token_json(t, now) for t in rows])
+        _print_json([t.as_json(now) for t in rows])
         return
     if not rows:
         click.echo("no tokens yet ('shiftswitch tokens create --name N --role R')", err=True)
@@ -200,20 +190,6 @@ def tokens_list(ctx: Context, as_json: bool) -> None:
             for t in rows
         ],
     )
-
-
-def _token_json(t: TokenRow, now: datetime) -> dict[str, object]:
-    return {
-        "name": t.name,
-        "role": t.role.value,
-        "prefix": t.prefix,
-        "state": t.state(now),
-        "created_at": _instant(t.created_at),
-        "created_by": t.created_by,
-        "expires_at": _instant(t.expires_at),
-        "revoked_at": _instant(t.revoked_at),
-        "last_used_at": _instant(t.last_used_at),
-    }
 
 
 @tokens.command("revoke")
