@@ -10,6 +10,7 @@ from http import HTTPStatus
 
 from sqlalchemy import Engine
 
+from shiftswitch import heap
 from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import Clock
@@ -99,6 +100,7 @@ class LiveRoster:
             ):
                 planned = (roster, now, Planner(roster).transitions(now, now + self.PLANNED))
                 self._planned = planned
+                heap.settle()
         return [t for t in planned[2] if now <= t.at < end]
 
     def get(self, now: datetime) -> Roster:
@@ -115,8 +117,10 @@ class LiveRoster:
                     self._failed = (time.monotonic(), not_in_force(exc))
                     raise self._failed[1] from None
                 self._source, self._polled, self._failed = source, time.monotonic(), None
+                heap.settle()
             elif time.monotonic() - self._polled >= self.POLL_EVERY:
-                self._source.poll(now, self.ops.controls().serials())
+                if self._source.poll(now, self.ops.controls().serials()) is not None:
+                    heap.settle()
                 self._polled = time.monotonic()
             assert self._source.roster is not None
             return self._source.roster

@@ -14,6 +14,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shiftswitch import heap
 from shiftswitch.planner import Planner, Transition
 from shiftswitch.roster.model import Roster
 
@@ -85,6 +86,7 @@ class PlanCache:
             self._plans[key] = made
             while len(self._plans) > self.size:
                 self._plans.popitem(last=False)
+        heap.settle()
         return made
 
     def around(self, roster: Roster, now: datetime, hours: int = 26) -> Plan:
