@@ -43,6 +43,9 @@ def reconcile(
     """Enqueue each managed device whose desired state differs from the last one Exotel
     confirmed (source ``reconcile``); with ``remote``, from what Exotel says now."""
     now = ops.clock.now()
+    if remote:  # a missing credential refuses the whole request, before anything is recorded
+        for account in ops.current_roster(roster_path, now).accounts.values():
+            credentials(account.name)
     store, dispatcher = ops.action_store(), ops.dispatcher()
     sched = Scheduler(ops.roster_source(roster_path), store, dispatcher)
     report = sched.start(now)

@@ -217,7 +217,7 @@ class Controls:
                     .values(
                         status=Status.SUPERSEDED,
                         finished_at=now,
-                        reason="recorded while sending was paused; on resume the present "
+                        reason="not sent while sending was paused; on resume the present "
                         "state is reconciled instead",
                     ),
                     execution_options={"synchronize_session": False},

@@ -171,7 +171,8 @@ def require(needed: Role) -> Callable[..., Principal]:
     def dependency(who: Principal = Depends(caller)) -> Principal:  # noqa: B008
         if not who.may(needed):
             raise Refused(
-                f"{who.name} has the role {who.role}; this needs {needed} or above",
+                f"{'token ' if who.via == 'token' else ''}{who.name} has the role {who.role}; "
+                f"this needs {needed} or above",
                 status=HTTPStatus.FORBIDDEN,
             )
         return who

@@ -41,6 +41,17 @@ YAML_TYPES = frozenset(
 Version = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
+def source_warnings(svc: Services) -> list[str]:
+    """What a caller editing the stored roster must know when it is not the roster in force."""
+    if svc.ops.reads_stored():
+        return []
+    return [
+        f"the roster in force is the file {svc.ops.settings.roster_path} "
+        "(SHIFTSWITCH_ROSTER_SOURCE=yaml): the stored roster, and this change to it, take "
+        "effect only where SHIFTSWITCH_ROSTER_SOURCE=db"
+    ]
+
+
 async def uploaded(request: Request) -> str:
     """The roster YAML in the request body (``Content-Type: application/yaml``)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -96,7 +107,8 @@ async def store(svc: Svc, who: Annotated[Principal, admin], text: Upload) -> dic
             raise RosterError(exc.problems, UPLOAD) from None
         left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
         svc.roster.changed()
-        return rosters.written_json(written, left)
+        out = rosters.written_json(written, left)
+        return {**out, "warnings": [*out["warnings"], *source_warnings(svc)]}
 
     return await run_in_threadpool(write)
 
@@ -121,7 +133,8 @@ def rollback(
     written = rosters.rollback(svc.ops, number, by=who.by)
     svc.roster.changed()
     left = rosters.devices_left_on(svc.ops.roster_store(), written.before, written.roster)
-    return rosters.written_json(written, left)
+    out = rosters.written_json(written, left)
+    return {**out, "warnings": [*out["warnings"], *source_warnings(svc)]}
 
 
 # -- overrides ----------------------------------------------------------------------------------
@@ -158,6 +171,7 @@ def add_override(
         **overrides.Listed(edited.row, overrides.when(r.starts_at, r.ends_at, svc.now())).as_json(),
         "text": edited.text,
         "version": edited.written.number,
+        "warnings": source_warnings(svc),
     }
 
 
@@ -175,4 +189,5 @@ def remove_override(
         "text": edited.text,
         "cut_at": iso(edited.cut_at),
         "version": edited.written.number,
+        "warnings": source_warnings(svc),
     }

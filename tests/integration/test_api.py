@@ -357,8 +357,14 @@ def test_reconcile_enqueues_what_differs(world: ApiWorld) -> None:
 def test_a_remote_reconcile_reads_exotel(world: ApiWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in EXOTEL_ENV:
         monkeypatch.delenv(name, raising=False)
+    def recorded() -> tuple[int, int]:
+        with Session(world.engine) as session:
+            return world.queued(), len(session.scalars(select(Action.id)).all())
+
+    before = recorded()
     missing = world.post("/reconcile", json={"remote": True})
     assert "EXOTEL_MAIN_API_KEY" in error(missing, 503)
+    assert recorded() == before  # refused whole: nothing recorded or sent
     for name, value in EXOTEL_ENV.items():
         monkeypatch.setenv(name, value)
     answer = world.post("/reconcile", json={"remote": True})
