@@ -1,0 +1,219 @@
+"""One agent's desired device over time, as steps, and the switches between (SPEC §3).
+
+The planner (:mod:`shiftswitch.planner`) gives each agent the ON intervals of its memberships
+(``runs``: device and merged intervals, in roster order) and its overrides; here they become a
+step function of the desired device (``None`` = every device OFF) and then the switches that
+its changes make. Overrides win; of two devices wanted at once (a conflict) the one of the shift
+listed first in the roster. A step is a plain tuple ``(at, device, on, off, override)``, as
+:class:`Step` names its fields: agents share them by the thousand, so they are made cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from shiftswitch.occurrences import Interval
+from shiftswitch.roster.model import Override
+
+
+class Step(NamedTuple):
+    """From ``at`` until the next step, the agent's desired device (``None``: all OFF)."""
+
+    at: datetime
+    device: str | None
+    on: str | None  # the shift that switched ``device`` ON
+    off: str | None  # the shift whose end will switch it OFF
+    override: str | None  # the override in force, if any
+
+
+# The same fields as a plain tuple: what the fast paths below make.
+StepTuple = tuple[datetime, str | None, str | None, str | None, str | None]
+
+# A switch: instant, device, the fields of its Transition after the agent's (available, shift,
+# override, zone, boundary) and when the agent last changed before it (``None``: not since the
+# window's start; its own instant for an OFF, or for an ON right after an OFF).
+Rest = tuple[bool, str | None, str | None, ZoneInfo, None]
+Switch = tuple[datetime, str, Rest, datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An agent wanted ON on two devices at once, by two shifts, first at ``at``."""
+
+    agent: str
+    at: datetime
+    devices: tuple[str, str]
+    shifts: tuple[str, str]
+
+
+def switches(
+    steps: Sequence[StepTuple],
+    start: datetime,
+    end: datetime,
+    shift_zones: Mapping[str | None, ZoneInfo],
+    override_zones: Mapping[str, ZoneInfo],
+) -> list[Switch]:
+    """The switches that the changes of ``steps`` in ``[start, end)`` make, in order: at one
+    instant the OFF of the device left, then the ON of the device taken. An OFF is caused by
+    the override that begins then, else by what ends then. ``shift_zones`` also maps ``None``
+    (the roster's zone)."""
+    out: list[Switch] = []
+    was: str | None = None  # the device of the previous step
+    was_at: datetime | None = None  # and its instant (None: no previous step)
+    was_off: str | None = None
+    was_override: str | None = None
+    for at, device, on, off, override in steps:
+        if device != was and start <= at < end:
+            if was is not None:
+                if override is not None:
+                    rest: Rest = (False, None, override, override_zones[override], None)
+                else:
+                    zone = override_zones[was_override] if was_override else shift_zones[was_off]
+                    rest = (False, was_off, was_override, zone, None)
+                out.append((at, was, rest, at))
+            if device is not None:
+                zone = override_zones[override] if override else shift_zones[on]
+                since = at if was is not None else was_at
+                out.append((at, device, (True, on, override, zone, None), since))
+        was, was_at, was_off, was_override = device, at, off, override
+    return out
+
+
+def steps_without_overrides(
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+    end: datetime,
+    conflicts: tuple[str, list[Conflict], datetime] | None = None,
+) -> list[StepTuple]:
+    """As :func:`step_function` for an agent without overrides, in less time; ``conflicts``
+    is the agent, the list to add its conflicts to, and ``also_at`` (see there).
+
+    The intervals of the agent's shifts fall into groups, apart from one another, of intervals
+    that overlap or touch: a group of one device is simply an ON and an OFF (:func:`_held`);
+    only a group of two devices (a conflict) needs the sweep, and only among its own. The
+    intervals of one shift are apart already: alone, each is a group.
+    """
+    steps: list[StepTuple] = []
+    if len(runs) == 1:
+        device, ivs = runs[0]
+        for begin, finish, shift in ivs:
+            steps.append((begin, device, shift, shift, None))
+            if finish < end:
+                steps.append((finish, None, None, None, None))
+        return steps
+    # By start (then end and rank: any order of equal starts gives the same groups).
+    ordered = sorted((iv.start, iv.end, j, iv) for j, (_, ivs) in enumerate(runs) for iv in ivs)
+    first, count = 0, len(ordered)
+    while first < count:
+        last, reach = first + 1, ordered[first][1]
+        while last < count and ordered[last][0] <= reach:
+            reach = max(reach, ordered[last][1])
+            last += 1
+        if last == first + 1:  # alone
+            begin, _, j, iv = ordered[first]
+            steps.append((begin, runs[j][0], iv.shift, iv.shift, None))
+            if reach < end:
+                steps.append((reach, None, None, None, None))
+            first = last
+            continue
+        group = [(iv, j) for _, _, j, iv in ordered[first:last]]
+        devices = {runs[j][0] for _, j in group}
+        if len(devices) == 1:
+            steps += _held(group, devices.pop(), reach, end)
+        else:
+            own = [
+                (device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)
+            ]
+            if conflicts is None:
+                steps += step_function("", own, (), end, None)
+            else:
+                agent, sink, also_at = conflicts
+                inside = also_at if ordered[first][0] <= also_at < reach else None
+                steps += step_function(agent, own, (), end, sink, inside)
+        first = last
+    return steps
+
+
+def _held(
+    group: Sequence[tuple[Interval, int]], device: str, reach: datetime, end: datetime
+) -> list[StepTuple]:
+    """The steps of a group of intervals of one device (with the rank of their shift in the
+    roster) that overlap or touch, from the first start to ``reach``: the device is ON
+    throughout. The ON is by the first listed of the shifts that begin then; the OFF by the
+    first listed of those ON since the last instant before ``reach`` at which one began or
+    ended (there the sweep last looks)."""
+    begin = group[0][0].start
+    last = max(at for iv, _ in group for at in (iv.start, iv.end) if at < reach)
+    on, off = _first_listed(group, begin), _first_listed(group, last)
+    steps: list[StepTuple] = [(begin, device, on, off, None)]
+    if reach < end:
+        steps.append((reach, None, None, None, None))
+    return steps
+
+
+def _first_listed(group: Sequence[tuple[Interval, int]], at: datetime) -> str:
+    return min((j, iv.shift) for iv, j in group if iv.start <= at < iv.end)[1]
+
+
+def step_function(
+    agent: str,
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+    overrides: Sequence[Override],
+    end: datetime,
+    conflicts: list[Conflict] | None,
+    also_at: datetime | None = None,
+) -> list[StepTuple]:
+    """An agent's step function up to ``end``, from the ON intervals of its memberships
+    (``runs``: device and intervals, in roster order) and its overrides (by start).
+
+    Overrides win. Otherwise, of the shifts active at an instant, the one listed first in the
+    roster decides the device: a rule that needs nothing but that instant, so every window
+    agrees on it. (Two devices wanted at once is a conflict, which validation refuses for the
+    next 28 days; this keeps the planner safe beyond.) ``also_at``: one more instant to look
+    at (where a conflict already under way is to be found).
+    """
+    points = sorted(
+        {iv.start for _, ivs in runs for iv in ivs}
+        | {iv.end for _, ivs in runs for iv in ivs}
+        | {o.start for o in overrides}
+        | {o.end for o in overrides}
+        | ({also_at} if also_at is not None else set())
+    )
+    cursor = [0] * len(runs)
+    o_at = 0
+    steps: list[StepTuple] = []
+    for point in points:
+        if point >= end:
+            break
+        while o_at < len(overrides) and overrides[o_at].end <= point:
+            o_at += 1
+        override = (
+            overrides[o_at] if o_at < len(overrides) and overrides[o_at].start <= point else None
+        )
+        winner: tuple[str, Interval] | None = None
+        for j, (device, ivs) in enumerate(runs):
+            while cursor[j] < len(ivs) and ivs[cursor[j]].end <= point:
+                cursor[j] += 1
+            if cursor[j] < len(ivs) and ivs[cursor[j]].start <= point:
+                iv = ivs[cursor[j]]
+                if winner is None:
+                    winner = (device, iv)
+                elif device != winner[0] and conflicts is not None and override is None:
+                    devices = (winner[0], device)
+                    conflicts.append(Conflict(agent, point, devices, (winner[1].shift, iv.shift)))
+        step: StepTuple
+        if override is not None:
+            step = (point, override.device, None, None, override.label)
+        elif winner is not None:
+            step = (point, winner[0], winner[1].shift, winner[1].shift, None)
+        else:
+            step = (point, None, None, None, None)
+        if steps and steps[-1][1] == step[1] and steps[-1][4] == step[4]:
+            # Still the same device: no switch, but remember which shift now holds it.
+            steps[-1] = (*steps[-1][:3], step[3], steps[-1][4])
+            continue
+        steps.append(step)
+    return steps
