@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from shiftswitch.occurrences import Interval, expand_shift
 from shiftswitch.roster.model import Agent, Device, Override, Roster
 from shiftswitch.steps import (
     Conflict,
+    Rest,
     StepTuple,
     Switch,
     step_function,
@@ -353,12 +354,13 @@ class _Placed:
     __slots__ = ("ats", "devices", "instants", "lists", "rests", "sinces")
 
     def __init__(self, found: list[Switch], by_instant: dict[datetime, list[Transition]]) -> None:
-        self.instants = [at for at, _, _, _ in found]
-        self.lists = [by_instant[at] for at in self.instants]
-        self.ats = [(at,) for at in self.instants]
-        self.devices = [device for _, device, _, _ in found]
-        self.rests = [rest for _, _, rest, _ in found]
-        self.sinces = [since for _, _, _, since in found]
+        instants, devices, rests, sinces = zip(*found, strict=True) if found else ((),) * 4
+        self.instants: Sequence[datetime] = instants
+        self.lists = list(map(by_instant.__getitem__, instants))
+        self.ats = [(at,) for at in instants]
+        self.devices: Sequence[str] = devices
+        self.rests: Sequence[Rest] = rests
+        self.sinces: Sequence[datetime | None] = sinces
 
 
 def _head(agent: Agent, device: tuple[str, Device]) -> tuple[object, ...]:

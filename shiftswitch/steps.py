@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, repeat
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -104,37 +105,51 @@ def steps_without_overrides(
             if finish < end:
                 steps.append((finish, None, None, None, None))
         return steps
-    # By start (then end and rank: any order of equal starts gives the same groups).
-    ordered = sorted((iv.start, iv.end, j, iv) for j, (_, ivs) in enumerate(runs) for iv in ivs)
-    first, count = 0, len(ordered)
-    while first < count:
-        last, reach = first + 1, ordered[first][1]
-        while last < count and ordered[last][0] <= reach:
-            reach = max(reach, ordered[last][1])
-            last += 1
-        if last == first + 1:  # alone
-            begin, _, j, iv = ordered[first]
-            steps.append((begin, runs[j][0], iv.shift, iv.shift, None))
-            if reach < end:
-                steps.append((reach, None, None, None, None))
-            first = last
+    # By start (then end, shift and rank: any order of equal starts gives the same groups).
+    ordered = sorted(chain.from_iterable(zip(ivs, repeat(j)) for j, (_, ivs) in enumerate(runs)))
+    group: list[tuple[Interval, int]] = []
+    reach = ordered[0][0].end if ordered else end
+    for item in ordered:
+        iv = item[0]
+        if iv.start <= reach and group:
+            group.append(item)
+            reach = max(reach, iv.end)
             continue
-        group = [(iv, j) for _, _, j, iv in ordered[first:last]]
-        devices = {runs[j][0] for _, j in group}
-        if len(devices) == 1:
-            steps += _held(group, devices.pop(), reach, end)
-        else:
-            own = [
-                (device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)
-            ]
-            if conflicts is None:
-                steps += step_function("", own, (), end, None)
-            else:
-                agent, sink, also_at = conflicts
-                inside = also_at if ordered[first][0] <= also_at < reach else None
-                steps += step_function(agent, own, (), end, sink, inside)
-        first = last
+        if group:
+            _group_steps(steps, group, reach, runs, end, conflicts)
+        group, reach = [item], iv.end
+    if group:
+        _group_steps(steps, group, reach, runs, end, conflicts)
     return steps
+
+
+def _group_steps(
+    steps: list[StepTuple],
+    group: list[tuple[Interval, int]],
+    reach: datetime,
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+    end: datetime,
+    conflicts: tuple[str, list[Conflict], datetime] | None,
+) -> None:
+    """Add to ``steps`` those of a group of intervals (with the rank of their run) that
+    overlap or touch, up to ``reach`` (see :func:`steps_without_overrides`)."""
+    if len(group) == 1:
+        (begin, _, shift), j = group[0]
+        steps.append((begin, runs[j][0], shift, shift, None))
+        if reach < end:
+            steps.append((reach, None, None, None, None))
+        return
+    devices = {runs[j][0] for _, j in group}
+    if len(devices) == 1:
+        steps += _held(group, devices.pop(), reach, end)
+        return
+    own = [(device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)]
+    if conflicts is None:
+        steps += step_function("", own, (), end, None)
+    else:
+        agent, sink, also_at = conflicts
+        inside = also_at if group[0][0].start <= also_at < reach else None
+        steps += step_function(agent, own, (), end, sink, inside)
 
 
 def _held(
