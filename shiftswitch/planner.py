@@ -374,13 +374,25 @@ def _head(agent: Agent, device: tuple[str, Device]) -> tuple[object, ...]:
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector. A plan is a great many new tuples and no
     cycles; the collector would walk them (and the roster) over and over while they are made:
-    for 10,000 agents, that was about a fifth of the time."""
+    for 10,000 agents, that was about a fifth of the time.
+
+    When it is turned back on, what was made meanwhile goes straight to the oldest generation
+    (``gc.freeze`` then ``gc.unfreeze``), as it would after surviving two collections, but
+    without them: its first collection walked the 118,430 transitions of 10,000 agents once
+    more, a fifth of the time again. Only if nothing is frozen already (a server may freeze
+    its roster and plan, and unfreezing would undo that); else the collector takes its course.
+    Objects made elsewhere meanwhile are promoted too: any cycles among them are collected by
+    the next full collection rather than a young one.
+    """
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if paused:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

@@ -115,7 +115,12 @@ def steps_without_overrides(
             group.append(item)
             reach = max(reach, iv.end)
             continue
-        if group:
+        if len(group) == 1:  # alone: an ON and an OFF
+            (begin, _, shift), j = group[0]
+            steps.append((begin, runs[j][0], shift, shift, None))
+            if reach < end:
+                steps.append((reach, None, None, None, None))
+        elif group:
             _group_steps(steps, group, reach, runs, end, conflicts)
         group, reach = [item], iv.end
     if group:
