@@ -40,6 +40,8 @@ StepTuple = tuple[datetime, str | None, str | None, str | None, str | None]
 Rest = tuple[bool, str | None, str | None, ZoneInfo, None]
 Switch = tuple[datetime, str, Rest, datetime | None]
 
+_UNLISTED = (1 << 62, "")  # after every (rank, shift)
+
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
@@ -165,17 +167,21 @@ def _held(
     throughout. The ON is by the first listed of the shifts that begin then; the OFF by the
     first listed of those ON since the last instant before ``reach`` at which one began or
     ended (there the sweep last looks)."""
-    begin = group[0][0].start
-    last = max(at for iv, _ in group for at in (iv.start, iv.end) if at < reach)
-    on, off = _first_listed(group, begin), _first_listed(group, last)
-    steps: list[StepTuple] = [(begin, device, on, off, None)]
+    begin = last = group[0][0].start
+    for iv, _ in group:
+        last = max(last, iv.start)
+        if last < iv.end < reach:
+            last = iv.end
+    on = off = _UNLISTED  # (rank, shift) of the first listed
+    for iv, j in group:
+        if iv.start <= begin < iv.end and (j, iv.shift) < on:
+            on = (j, iv.shift)
+        if iv.start <= last < iv.end and (j, iv.shift) < off:
+            off = (j, iv.shift)
+    steps: list[StepTuple] = [(begin, device, on[1], off[1], None)]
     if reach < end:
         steps.append((reach, None, None, None, None))
     return steps
-
-
-def _first_listed(group: Sequence[tuple[Interval, int]], at: datetime) -> str:
-    return min((j, iv.shift) for iv, j in group if iv.start <= at < iv.end)[1]
 
 
 def step_function(
