@@ -119,26 +119,27 @@ class Planner:
 
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
-        # Per agent, (device, shift) of each membership, in roster order. Without an override,
-        # they alone decide the agent's steps: agents with the same share them.
-        memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
-        for shift in roster.shifts:
-            for member in shift.members:
-                memberships[member.agent].append((member.device, shift.name))
-        overrides: dict[str, list[Override]] = {}
-        for override in sorted(roster.overrides, key=lambda o: o.start):
-            overrides.setdefault(override.agent, []).append(override)
-        self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
-        self._overrides = overrides
-        # Agents in the order their transitions take at one instant (see _order).
-        self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
-        self._zones = {shift.name: shift.zone for shift in roster.shifts}
-        self._shift_zones: dict[str | None, ZoneInfo] = {None: roster.zone}
-        self._shift_zones.update(self._zones)
-        self._override_zones = {o.label: o.zone for o in roster.overrides}
-        self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
-        ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
-        self.max_ramp = max([*ramps, *self._shift_ramps.values()], default=timedelta(0))
+        with _collector_paused():  # tens of thousands of new tuples and lists, no cycles
+            # Per agent, (device, shift) of each membership, in roster order. Without an override,
+            # they alone decide the agent's steps: agents with the same share them.
+            memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
+            for shift in roster.shifts:
+                for member in shift.members:
+                    memberships[member.agent].append((member.device, shift.name))
+            overrides: dict[str, list[Override]] = {}
+            for override in sorted(roster.overrides, key=lambda o: o.start):
+                overrides.setdefault(override.agent, []).append(override)
+            self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
+            self._overrides = overrides
+            # Agents in the order their transitions take at one instant (see _order).
+            self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
+            self._zones = {shift.name: shift.zone for shift in roster.shifts}
+            self._shift_zones: dict[str | None, ZoneInfo] = {None: roster.zone}
+            self._shift_zones.update(self._zones)
+            self._override_zones = {o.label: o.zone for o in roster.overrides}
+            self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
+            ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
+            self.max_ramp = max([*ramps, *self._shift_ramps.values()], default=timedelta(0))
 
     # -- public API -------------------------------------------------------------------------
 
