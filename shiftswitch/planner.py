@@ -43,6 +43,7 @@ from shiftswitch.steps import (
     step_function,
     steps_without_overrides,
     switches,
+    switches_without_overrides,
 )
 
 __all__ = ["RAMP_LEAD", "Conflict", "Planner", "Shortfall", "Transition"]
@@ -228,6 +229,10 @@ class Planner:
         # The switches of each set of memberships, for the agents that share it.
         shared: dict[tuple[tuple[str, str], ...], _Placed] = {}
         new, each_new = tuple.__new__, repeat(Transition)
+        rests = {  # the rests of each shift's ON and OFF, shared by their switches
+            shift: ((True, shift, None, zone, None), (False, shift, None, zone, None))
+            for shift, zone in self._zones.items()
+        }
         for agent in self._in_order:
             overrides = self._overrides.get(agent.name)
             signature = self._memberships[agent.name]
@@ -237,12 +242,10 @@ class Planner:
                 if overrides:
                     live = [o for o in overrides if o.start < end]
                     steps = step_function(agent.name, runs, live, end, None)
+                    found = switches(steps, start, end, self._shift_zones, self._override_zones)
                 else:  # the same for every agent with these memberships: found once
-                    steps = steps_without_overrides(runs, end)
-                placed = _Placed(
-                    switches(steps, start, end, self._shift_zones, self._override_zones),
-                    by_instant,
-                )
+                    found = switches_without_overrides(runs, start, end, rests, self._shift_zones)
+                placed = _Placed(found, by_instant)
                 if not overrides:
                     shared[signature] = placed
             if not placed.lists:

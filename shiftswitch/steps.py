@@ -10,7 +10,7 @@ listed first in the roster. A step is a plain tuple ``(at, device, on, off, over
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, repeat
@@ -95,80 +95,102 @@ def steps_without_overrides(
     is the agent, the list to add its conflicts to, and ``also_at`` (see there).
 
     The intervals of the agent's shifts fall into groups, apart from one another, of intervals
-    that overlap or touch: a group of one device is simply an ON and an OFF (:func:`_held`);
-    only a group of two devices (a conflict) needs the sweep, and only among its own. The
-    intervals of one shift are apart already: alone, each is a group.
+    that overlap or touch (:func:`_groups`): a group of one device is simply an ON and an OFF
+    (:func:`_held`); only a group of two devices (a conflict) needs the sweep, and only among
+    its own.
     """
     steps: list[StepTuple] = []
-    if len(runs) == 1:
-        device, ivs = runs[0]
-        for begin, finish, shift in ivs:
-            steps.append((begin, device, shift, shift, None))
-            if finish < end:
-                steps.append((finish, None, None, None, None))
-        return steps
-    # By start (then end, shift and rank: any order of equal starts gives the same groups).
-    ordered = sorted(chain.from_iterable(zip(ivs, repeat(j)) for j, (_, ivs) in enumerate(runs)))
-    group: list[tuple[Interval, int]] = []
-    reach = ordered[0][0].end if ordered else end
-    for item in ordered:
-        iv = item[0]
-        if iv.start <= reach and group:
-            group.append(item)
-            reach = max(reach, iv.end)
+    for group, reach in _groups(runs):
+        held = _held(group, runs, reach)
+        if held is None:
+            own = [
+                (device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)
+            ]
+            if conflicts is None:
+                steps += step_function("", own, (), end, None)
+            else:
+                agent, sink, also_at = conflicts
+                inside = also_at if group[0][0].start <= also_at < reach else None
+                steps += step_function(agent, own, (), end, sink, inside)
             continue
-        if len(group) == 1:  # alone: an ON and an OFF
-            (begin, _, shift), j = group[0]
-            steps.append((begin, runs[j][0], shift, shift, None))
-            if reach < end:
-                steps.append((reach, None, None, None, None))
-        elif group:
-            _group_steps(steps, group, reach, runs, end, conflicts)
-        group, reach = [item], iv.end
-    if group:
-        _group_steps(steps, group, reach, runs, end, conflicts)
+        begin, device, on, off = held
+        steps.append((begin, device, on, off, None))
+        if reach < end:
+            steps.append((reach, None, None, None, None))
     return steps
 
 
-def _group_steps(
-    steps: list[StepTuple],
-    group: list[tuple[Interval, int]],
-    reach: datetime,
+def switches_without_overrides(
     runs: Sequence[tuple[str, Sequence[Interval]]],
+    start: datetime,
     end: datetime,
-    conflicts: tuple[str, list[Conflict], datetime] | None,
-) -> None:
-    """Add to ``steps`` those of a group of intervals (with the rank of their run) that
-    overlap or touch, up to ``reach`` (see :func:`steps_without_overrides`)."""
-    if len(group) == 1:
-        (begin, _, shift), j = group[0]
-        steps.append((begin, runs[j][0], shift, shift, None))
+    rests: Mapping[str, tuple[Rest, Rest]],
+    shift_zones: Mapping[str | None, ZoneInfo],
+) -> list[Switch]:
+    """``switches(steps_without_overrides(runs, end), start, end, ...)``, in less time: each
+    group held by one device is an ON at its start and an OFF at its reach, made here at
+    once. ``rests`` gives the rests of each shift's ON and OFF (see :data:`Switch`)."""
+    out: list[Switch] = []
+    was_at: datetime | None = None  # the instant of the agent's previous step
+    for group, reach in _groups(runs):
+        held = _held(group, runs, reach)
+        if held is None:  # two devices at once: a conflict, which valid rosters do not have
+            steps = steps_without_overrides(runs, end)
+            return switches(steps, start, end, shift_zones, {})
+        begin, device, on, off = held
+        if start <= begin < end:
+            out.append((begin, device, rests[on][0], was_at))
         if reach < end:
-            steps.append((reach, None, None, None, None))
+            if start <= reach:
+                out.append((reach, device, rests[off][1], reach))
+            was_at = reach
+    return out
+
+
+def _groups(
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+) -> Iterator[tuple[list[tuple[Interval, int]], datetime]]:
+    """The groups of intervals of ``runs`` (each with the rank of its run) that overlap or
+    touch, in time order, each with its reach (its last end). The intervals of one run are
+    apart already: alone, each is a group."""
+    if len(runs) == 1:
+        for iv in runs[0][1]:
+            yield [(iv, 0)], iv.end
         return
-    devices = {runs[j][0] for _, j in group}
-    if len(devices) == 1:
-        steps += _held(group, devices.pop(), reach, end)
+    # By start (then end, shift and rank: any order of equal starts gives the same groups).
+    ordered = sorted(chain.from_iterable(zip(ivs, repeat(j)) for j, (_, ivs) in enumerate(runs)))
+    if not ordered:
         return
-    own = [(device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)]
-    if conflicts is None:
-        steps += step_function("", own, (), end, None)
-    else:
-        agent, sink, also_at = conflicts
-        inside = also_at if group[0][0].start <= also_at < reach else None
-        steps += step_function(agent, own, (), end, sink, inside)
+    group, reach = [ordered[0]], ordered[0][0].end
+    for item in ordered[1:]:
+        iv = item[0]
+        if iv.start <= reach:
+            group.append(item)
+            reach = max(reach, iv.end)
+        else:
+            yield group, reach
+            group, reach = [item], iv.end
+    yield group, reach
 
 
 def _held(
-    group: Sequence[tuple[Interval, int]], device: str, reach: datetime, end: datetime
-) -> list[StepTuple]:
-    """The steps of a group of intervals of one device (with the rank of their shift in the
-    roster) that overlap or touch, from the first start to ``reach``: the device is ON
-    throughout. The ON is by the first listed of the shifts that begin then; the OFF by the
-    first listed of those ON since the last instant before ``reach`` at which one began or
-    ended (there the sweep last looks)."""
+    group: Sequence[tuple[Interval, int]],
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+    reach: datetime,
+) -> tuple[datetime, str, str, str] | None:
+    """For a group of intervals (with the rank of their run) that overlap or touch, up to
+    ``reach``, all of one device: that device is ON throughout. Its start, the device, the
+    shift of its ON (the first listed of those that begin then) and of its OFF (the first
+    listed of those ON since the last instant before ``reach`` at which one began or ended:
+    there the sweep last looks). ``None`` if the group has two devices."""
+    if len(group) == 1:
+        (begin, _, shift), j = group[0]
+        return begin, runs[j][0], shift, shift
+    device = runs[group[0][1]][0]
     begin = last = group[0][0].start
-    for iv, _ in group:
+    for iv, j in group:
+        if runs[j][0] != device:
+            return None
         last = max(last, iv.start)
         if last < iv.end < reach:
             last = iv.end
@@ -178,10 +200,7 @@ def _held(
             on = (j, iv.shift)
         if iv.start <= last < iv.end and (j, iv.shift) < off:
             off = (j, iv.shift)
-    steps: list[StepTuple] = [(begin, device, on[1], off[1], None)]
-    if reach < end:
-        steps.append((reach, None, None, None, None))
-    return steps
+    return begin, device, on[1], off[1]
 
 
 def step_function(
