@@ -6,13 +6,17 @@ instants it is given. The work is done in four steps:
 1. each shift is expanded once into merged ON intervals
    (:func:`~shiftswitch.occurrences.expand_shift`), however many members it has;
 2. per agent, the intervals of its shifts and its overrides are swept into a step function of
-   the desired device (``None`` = every device OFF): overrides win; of two devices wanted at
-   once (a conflict) the one of the shift listed first in the roster. Agents without overrides
-   and with the same (device, shift) memberships have the same steps, found once; and only
-   where intervals of two devices meet is a sweep needed (:func:`_steps_without_overrides`);
-3. the steps become transitions: at one instant an agent's OFF comes before its ON, and a device
-   wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap). Gathered by instant,
-   agent after agent in (account, name) order, they come out in order without a sort;
+   the desired device (``None`` = every device OFF), whose changes are switches
+   (:mod:`shiftswitch.steps`): overrides win; of two devices wanted at once (a conflict) the
+   one of the shift listed first in the roster. Agents without overrides and with the same
+   (device, shift) memberships have the same switches, found once; and only where intervals
+   of two devices meet is a sweep needed
+   (:func:`~shiftswitch.steps.switches_without_overrides`);
+3. the switches become transitions: at one instant an agent's OFF comes before its ON, and a
+   device wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap). Gathered by
+   instant, agent after agent in (account, name) order, they come out in order without a sort;
+   they are made in C loops (``map``), a few columns per set of memberships and the agent's
+   fields, and the collector is kept off them (:func:`_collector_paused`);
 4. with a ``ramp`` (of the shift, or of its account), the ONs of a shift start are moved earlier,
    spaced at the account's rate limit, so that the last is sent before the start
    (:func:`_ramped`). An ON is never moved before the agent's previous change (an agent is never
