@@ -36,6 +36,7 @@ from operator import add, attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from shiftswitch import heap
 from shiftswitch.clock import as_utc
 from shiftswitch.occurrences import Interval, expand_shift
 from shiftswitch.roster.model import Agent, Device, Override, Roster
@@ -385,12 +386,9 @@ def _collector_paused() -> Iterator[None]:
     for 10,000 agents, that was about a fifth of the time.
 
     When it is turned back on, what was made meanwhile goes straight to the oldest generation
-    (``gc.freeze`` then ``gc.unfreeze``), as it would after surviving two collections, but
+    (:func:`shiftswitch.heap.promote`), as it would after surviving two collections, but
     without them: its first collection walked the 118,430 transitions of 10,000 agents once
-    more, a fifth of the time again. Only if nothing is frozen already (a server may freeze
-    its roster and plan, and unfreezing would undo that); else the collector takes its course.
-    Objects made elsewhere meanwhile are promoted too: any cycles among them are collected by
-    the next full collection rather than a young one.
+    more, a fifth of the time again.
     """
     paused = gc.isenabled()
     gc.disable()
@@ -398,9 +396,7 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if paused:
-            if not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
+            heap.promote()
             gc.enable()
 
 
