@@ -6,13 +6,17 @@ instants it is given. The work is done in four steps:
 1. each shift is expanded once into merged ON intervals
    (:func:`~shiftswitch.occurrences.expand_shift`), however many members it has;
 2. per agent, the intervals of its shifts and its overrides are swept into a step function of
-   the desired device (``None`` = every device OFF): overrides win; of two devices wanted at
-   once (a conflict) the one of the shift listed first in the roster. Agents without overrides
-   and with the same (device, shift) memberships have the same steps, found once; and only
-   where intervals of two devices meet is a sweep needed (:func:`_steps_without_overrides`);
-3. the steps become transitions: at one instant an agent's OFF comes before its ON, and a device
-   wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap). Gathered by instant,
-   agent after agent in (account, name) order, they come out in order without a sort;
+   the desired device (``None`` = every device OFF), whose changes are switches
+   (:mod:`shiftswitch.steps`): overrides win; of two devices wanted at once (a conflict) the
+   one of the shift listed first in the roster. Agents without overrides and with the same
+   (device, shift) memberships have the same switches, found once; and only where intervals
+   of two devices meet is a sweep needed
+   (:func:`~shiftswitch.steps.switches_without_overrides`);
+3. the switches become transitions: at one instant an agent's OFF comes before its ON, and a
+   device wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap). Gathered by
+   instant, agent after agent in (account, name) order, they come out in order without a sort;
+   they are made in C loops (``map``), a few columns per set of memberships and the agent's
+   fields, and the collector is kept off them (:func:`_collector_paused`);
 4. with a ``ramp`` (of the shift, or of its account), the ONs of a shift start are moved earlier,
    spaced at the account's rate limit, so that the last is sent before the start
    (:func:`_ramped`). An ON is never moved before the agent's previous change (an agent is never
@@ -23,17 +27,31 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
+from itertools import chain, repeat
+from operator import add, attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from shiftswitch import heap
 from shiftswitch.clock import as_utc
 from shiftswitch.occurrences import Interval, expand_shift
-from shiftswitch.roster.model import Agent, Override, Roster
+from shiftswitch.roster.model import Agent, Device, Override, Roster
+from shiftswitch.steps import (
+    Conflict,
+    Rest,
+    StepTuple,
+    Switch,
+    step_function,
+    steps_without_overrides,
+    switches,
+    switches_without_overrides,
+)
+
+__all__ = ["RAMP_LEAD", "Conflict", "Planner", "Shortfall", "Transition"]
 
 RAMP_LEAD = timedelta(seconds=10)  # a ramp's last ON is due this long before the shift start
 
@@ -102,49 +120,32 @@ class Shortfall:
     from_shift: bool  # the ramp is the shift's own (else the account's)
 
 
-class Step(NamedTuple):
-    """From ``at`` until the next step, the agent's desired device (``None``: all OFF)."""
-
-    at: datetime
-    device: str | None
-    on: str | None  # the shift that switched ``device`` ON
-    off: str | None  # the shift whose end will switch it OFF
-    override: str | None  # the override in force, if any
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """An agent wanted ON on two devices at once, by two shifts, first at ``at``."""
-
-    agent: str
-    at: datetime
-    devices: tuple[str, str]
-    shifts: tuple[str, str]
-
-
 class Planner:
     """A roster indexed for planning. Build it once per roster version; it is immutable."""
 
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
-        # Per agent, (device, shift) of each membership, in roster order. Without an override,
-        # they alone decide the agent's steps: agents with the same share them.
-        memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
-        for shift in roster.shifts:
-            for member in shift.members:
-                memberships[member.agent].append((member.device, shift.name))
-        overrides: dict[str, list[Override]] = {}
-        for override in sorted(roster.overrides, key=lambda o: o.start):
-            overrides.setdefault(override.agent, []).append(override)
-        self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
-        self._overrides = overrides
-        # Agents in the order their transitions take at one instant (see _order).
-        self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
-        self._zones = {shift.name: shift.zone for shift in roster.shifts}
-        self._override_zones = {o.label: o.zone for o in roster.overrides}
-        self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
-        ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
-        self.max_ramp = max([*ramps, *self._shift_ramps.values()], default=timedelta(0))
+        with _collector_paused():  # tens of thousands of new tuples and lists, no cycles
+            # Per agent, (device, shift) of each membership, in roster order. Without an override,
+            # they alone decide the agent's steps: agents with the same share them.
+            memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
+            for shift in roster.shifts:
+                for member in shift.members:
+                    memberships[member.agent].append((member.device, shift.name))
+            overrides: dict[str, list[Override]] = {}
+            for override in sorted(roster.overrides, key=lambda o: o.start):
+                overrides.setdefault(override.agent, []).append(override)
+            self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
+            self._overrides = overrides
+            # Agents in the order their transitions take at one instant (see _order).
+            self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
+            self._zones = {shift.name: shift.zone for shift in roster.shifts}
+            self._shift_zones: dict[str | None, ZoneInfo] = {None: roster.zone}
+            self._shift_zones.update(self._zones)
+            self._override_zones = {o.label: o.zone for o in roster.overrides}
+            self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
+            ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
+            self.max_ramp = max([*ramps, *self._shift_ramps.values()], default=timedelta(0))
 
     # -- public API -------------------------------------------------------------------------
 
@@ -181,10 +182,12 @@ class Planner:
         out: dict[str, str | None] = {}
         for name, agent in self.roster.agents.items():
             device: str | None = None
-            for step in self._sweep(agent, expanded, at + timedelta(seconds=1), None):
-                if step.at > at:
+            for step_at, step_device, *_ in self._sweep(
+                agent, expanded, at + timedelta(seconds=1), None
+            ):
+                if step_at > at:
                     break
-                device = step.device
+                device = step_device
             out[name] = device
         if self.max_ramp:
             for t in self.transitions(at - self.max_ramp, at + timedelta(microseconds=1)):
@@ -207,7 +210,7 @@ class Planner:
                 self._sweep(self.roster.agents[name], expanded, end, sink, also_at=start)
             else:  # only where intervals of two devices meet can there be a conflict
                 runs = [(device, expanded[shift]) for device, shift in self._memberships[name]]
-                _steps_without_overrides(runs, end, (name, sink, start))
+                steps_without_overrides(runs, end, (name, sink, start))
             for c in sink:
                 if c.at >= start:
                     found.setdefault((c.agent, *sorted(c.shifts)), c)  # type: ignore[arg-type]
@@ -228,8 +231,13 @@ class Planner:
         # before an ON at one instant: gathered by instant, they are in the order of _order.
         by_instant: dict[datetime, list[Transition]] = defaultdict(list)
         since_by_instant: dict[datetime, list[datetime | None]] = defaultdict(list)
-        # Each switch with the list of its instant, for the agents that share it.
-        shared: dict[tuple[tuple[str, str], ...], list[tuple[list[Transition], _Switch]]] = {}
+        # The switches of each set of memberships, for the agents that share it.
+        shared: dict[tuple[tuple[str, str], ...], _Placed] = {}
+        new, each_new = tuple.__new__, repeat(Transition)
+        rests = {  # the rests of each shift's ON and OFF, shared by their switches
+            shift: ((True, shift, None, zone, None), (False, shift, None, zone, None))
+            for shift, zone in self._zones.items()
+        }
         for agent in self._in_order:
             overrides = self._overrides.get(agent.name)
             signature = self._memberships[agent.name]
@@ -238,27 +246,33 @@ class Planner:
                 runs = [(device, expanded[shift]) for device, shift in signature]
                 if overrides:
                     live = [o for o in overrides if o.start < end]
-                    steps = _step_function(agent.name, runs, live, end, None)
+                    steps = step_function(agent.name, runs, live, end, None)
+                    found = switches(steps, start, end, self._shift_zones, self._override_zones)
                 else:  # the same for every agent with these memberships: found once
-                    steps = _steps_without_overrides(runs, end)
-                placed = [(by_instant[s.at], s) for s in self._switches(steps, start, end)]
+                    found = switches_without_overrides(runs, start, end, rests, self._shift_zones)
+                placed = _Placed(found, by_instant)
                 if not overrides:
                     shared[signature] = placed
-            fields = {
-                name: (agent.name, agent.account, agent.user_id, name, d.device_id, d.contact_uri)
-                for name, d in agent.devices.items()
-            }
-            for transitions, s in placed:
-                # Transition(s.at, *fields[s.device], *s.rest), without going through its
-                # generated __new__: that saves about a third of the time to make one.
-                transitions.append(tuple.__new__(Transition, (s.at, *fields[s.device], *s.rest)))
+            if not placed.lists:
+                continue
+            # Transition(at, *head, *rest) for each switch, where head is the agent's fields
+            # for the switch's device: made and put in the list of its instant in C loops,
+            # without going through the generated __new__ of a NamedTuple.
+            devices = agent.devices
+            if len(devices) == 1:
+                heads: Iterable[tuple[object, ...]] = repeat(_head(agent, *devices.items()))
+            else:
+                fields = {device: _head(agent, (device, d)) for device, d in devices.items()}
+                heads = map(fields.__getitem__, placed.devices)
+            made = map(new, each_new, map(add, map(add, placed.ats, heads), placed.rests))
+            any(map(list.append, placed.lists, made))  # each append is None: all are made
             if gaps is not None:
-                for _, s in placed:
-                    since_by_instant[s.at].append(s.since)
+                for at, since in zip(placed.instants, placed.sinces, strict=True):
+                    since_by_instant[at].append(since)
         instants = sorted(by_instant)
         if gaps is not None:
             gaps[:] = [since for at in instants for since in since_by_instant[at]]
-        return [t for at in instants for t in by_instant[at]]
+        return list(chain.from_iterable(map(by_instant.__getitem__, instants)))
 
     def _ramp_of(self, t: Transition) -> timedelta | None:
         if not t.available or t.override is not None or t.shift is None:
@@ -334,187 +348,56 @@ class Planner:
         end: datetime,
         conflicts: list[Conflict] | None,
         also_at: datetime | None = None,
-    ) -> list[Step]:
+    ) -> list[StepTuple]:
         """The agent's step function from its shifts' intervals and its overrides, up to
-        ``end`` (see :func:`_step_function`)."""
+        ``end`` (see :func:`~shiftswitch.steps.step_function`)."""
         runs = [(device, expanded[shift]) for device, shift in self._memberships[agent.name]]
         overrides = [o for o in self._overrides.get(agent.name, ()) if o.start < end]
-        return _step_function(agent.name, runs, overrides, end, conflicts, also_at)
-
-    def _switches(self, steps: Sequence[Step], start: datetime, end: datetime) -> list[_Switch]:
-        """The switches that the changes of ``steps`` in ``[start, end)`` make, in order."""
-        out: list[_Switch] = []
-
-        def switch(
-            at: datetime, device: str, on: bool, shift: str | None, override: str | None
-        ) -> None:
-            zone = self._override_zones[override] if override else self.zone_of(shift)
-            # When the agent last changed before this ON (this instant, for a handoff).
-            changed = at if was is not None else previous.at if previous else None
-            rest = (on, shift, override, zone, None)
-            out.append(_Switch(at, device, rest, changed if on else at))
-
-        previous: Step | None = None
-        for step in steps:
-            was = previous.device if previous is not None else None
-            if step.device != was and start <= step.at < end:
-                if previous is not None and was is not None:
-                    # An OFF is caused by the override that begins now, else by what ends now.
-                    if step.override is not None:
-                        switch(step.at, was, False, None, step.override)
-                    else:
-                        switch(step.at, was, False, previous.off, previous.override)
-                if step.device is not None:
-                    switch(step.at, step.device, True, step.on, step.override)
-            previous = step
-        return out
+        return step_function(agent.name, runs, overrides, end, conflicts, also_at)
 
 
-class _Switch(NamedTuple):
-    """A transition without its agent: what agents with the same steps share."""
+class _Placed:
+    """The switches of one agent's steps, each with the list of its instant (by_instant) and
+    what making its Transition needs, column by column."""
 
-    at: datetime
-    device: str
-    # The fields of the Transition after the agent's: available, shift, override, zone, boundary.
-    rest: tuple[bool, str | None, str | None, ZoneInfo, None]
-    since: datetime | None  # when the agent last changed before it (see Planner._transitions)
+    __slots__ = ("ats", "devices", "instants", "lists", "rests", "sinces")
+
+    def __init__(self, found: list[Switch], by_instant: dict[datetime, list[Transition]]) -> None:
+        instants, devices, rests, sinces = zip(*found, strict=True) if found else ((),) * 4
+        self.instants: Sequence[datetime] = instants
+        self.lists = list(map(by_instant.__getitem__, instants))
+        self.ats = [(at,) for at in instants]
+        self.devices: Sequence[str] = devices
+        self.rests: Sequence[Rest] = rests
+        self.sinces: Sequence[datetime | None] = sinces
+
+
+def _head(agent: Agent, device: tuple[str, Device]) -> tuple[object, ...]:
+    """The fields of a Transition of ``agent`` after ``at`` and before ``available``."""
+    name, d = device
+    ref: tuple[str | None, str | None] = (d.ref, None) if d.kind == "id" else (None, d.ref)
+    return (agent.name, agent.account, agent.user_id, name, *ref)
 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector. A plan is a great many new tuples and no
     cycles; the collector would walk them (and the roster) over and over while they are made:
-    for 10,000 agents, that was about a fifth of the time."""
+    for 10,000 agents, that was about a fifth of the time.
+
+    When it is turned back on, what was made meanwhile goes straight to the oldest generation
+    (:func:`shiftswitch.heap.promote`), as it would after surviving two collections, but
+    without them: its first collection walked the 118,430 transitions of 10,000 agents once
+    more, a fifth of the time again.
+    """
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if paused:
+            heap.promote()
             gc.enable()
-
-
-def _steps_without_overrides(
-    runs: Sequence[tuple[str, Sequence[Interval]]],
-    end: datetime,
-    conflicts: tuple[str, list[Conflict], datetime] | None = None,
-) -> list[Step]:
-    """As :func:`_step_function` for an agent without overrides, in less time; ``conflicts``
-    is the agent, the list to add its conflicts to, and ``also_at`` (see there).
-
-    The intervals of the agent's shifts fall into groups, apart from one another, of intervals
-    that overlap or touch: a group of one device is simply an ON and an OFF (:func:`_held`);
-    only a group of two devices (a conflict) needs the sweep, and only among its own.
-    """
-    ordered = sorted(
-        ((iv, j) for j, (_, ivs) in enumerate(runs) for iv in ivs), key=lambda p: p[0].start
-    )
-    steps: list[Step] = []
-    first = 0
-    while first < len(ordered):
-        last, reach = first + 1, ordered[first][0].end
-        while last < len(ordered) and ordered[last][0].start <= reach:
-            reach = max(reach, ordered[last][0].end)
-            last += 1
-        group = ordered[first:last]
-        devices = {runs[j][0] for _, j in group}
-        if len(devices) == 1:
-            steps += _held(group, devices.pop(), reach, end)
-        else:
-            own = [
-                (device, [iv for iv, k in group if k == j]) for j, (device, _) in enumerate(runs)
-            ]
-            if conflicts is None:
-                steps += _step_function("", own, (), end, None)
-            else:
-                agent, sink, also_at = conflicts
-                inside = also_at if ordered[first][0].start <= also_at < reach else None
-                steps += _step_function(agent, own, (), end, sink, inside)
-        first = last
-    return steps
-
-
-def _held(
-    group: Sequence[tuple[Interval, int]], device: str, reach: datetime, end: datetime
-) -> list[Step]:
-    """The steps of a group of intervals of one device (with the rank of their shift in the
-    roster) that overlap or touch, from the first start to ``reach``: the device is ON
-    throughout. The ON is by the first listed of the shifts that begin then; the OFF by the
-    first listed of those ON since the last instant before ``reach`` at which one began or
-    ended (there the sweep last looks)."""
-    begin = group[0][0].start
-    if len(group) == 1:
-        on = off = group[0][0].shift
-    else:
-        last = max(at for iv, _ in group for at in (iv.start, iv.end) if at < reach)
-        on, off = _first_listed(group, begin), _first_listed(group, last)
-    steps = [Step(begin, device, on, off, None)]
-    if reach < end:
-        steps.append(Step(reach, None, None, None, None))
-    return steps
-
-
-def _first_listed(group: Sequence[tuple[Interval, int]], at: datetime) -> str:
-    return min((j, iv.shift) for iv, j in group if iv.start <= at < iv.end)[1]
-
-
-def _step_function(
-    agent: str,
-    runs: Sequence[tuple[str, Sequence[Interval]]],
-    overrides: Sequence[Override],
-    end: datetime,
-    conflicts: list[Conflict] | None,
-    also_at: datetime | None = None,
-) -> list[Step]:
-    """An agent's step function up to ``end``, from the ON intervals of its memberships
-    (``runs``: device and intervals, in roster order) and its overrides (by start).
-
-    Overrides win. Otherwise, of the shifts active at an instant, the one listed first in the
-    roster decides the device: a rule that needs nothing but that instant, so every window
-    agrees on it. (Two devices wanted at once is a conflict, which validation refuses for the
-    next 28 days; this keeps the planner safe beyond.)
-    """
-    points = sorted(
-        {iv.start for _, ivs in runs for iv in ivs}
-        | {iv.end for _, ivs in runs for iv in ivs}
-        | {o.start for o in overrides}
-        | {o.end for o in overrides}
-        | ({also_at} if also_at is not None else set())
-    )
-    cursor = [0] * len(runs)
-    o_at = 0
-    steps: list[Step] = []
-    for point in points:
-        if point >= end:
-            break
-        while o_at < len(overrides) and overrides[o_at].end <= point:
-            o_at += 1
-        override = (
-            overrides[o_at] if o_at < len(overrides) and overrides[o_at].start <= point else None
-        )
-        winner: tuple[str, Interval] | None = None
-        for j, (device, ivs) in enumerate(runs):
-            while cursor[j] < len(ivs) and ivs[cursor[j]].end <= point:
-                cursor[j] += 1
-            if cursor[j] < len(ivs) and ivs[cursor[j]].start <= point:
-                iv = ivs[cursor[j]]
-                if winner is None:
-                    winner = (device, iv)
-                elif device != winner[0] and conflicts is not None and override is None:
-                    devices = (winner[0], device)
-                    conflicts.append(Conflict(agent, point, devices, (winner[1].shift, iv.shift)))
-        if override is not None:
-            step = Step(point, override.device, None, None, override.label)
-        elif winner is not None:
-            step = Step(point, winner[0], winner[1].shift, winner[1].shift, None)
-        else:
-            step = Step(point, None, None, None, None)
-        if steps and steps[-1].device == step.device and steps[-1].override == step.override:
-            # Still the same device: no transition, but remember which shift now holds it.
-            steps[-1] = steps[-1]._replace(off=step.off)
-            continue
-        steps.append(step)
-    return steps
 
 
 def _order(t: Transition) -> tuple[datetime, str, str, bool, str]:

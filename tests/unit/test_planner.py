@@ -7,6 +7,7 @@ Europe/London Mar 29 (01:00→02:00) and Oct 25 (02:00→01:00).
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 from itertools import pairwise
 
@@ -518,3 +519,18 @@ def test_a_shift_is_expanded_once_whatever_its_members() -> None:
         (utc("2026-12-01T09:00Z"), utc("2026-12-01T17:00Z")),
         (utc("2026-12-02T09:00Z"), utc("2026-12-02T17:00Z")),
     ]
+
+
+def test_a_plan_leaves_the_collector_as_it_found_it() -> None:
+    roster = make_roster([shift("day", "0 9 * * *", ["asha:desk", "ravi"], duration="8h")])
+    window = (utc("2026-12-01T00:00Z"), utc("2026-12-03T00:00Z"))
+    frozen = gc.get_freeze_count()
+    assert len(Planner(roster).transitions(*window)) == 8
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen  # what was made is promoted, not left frozen
+    gc.disable()
+    try:
+        assert len(Planner(roster).transitions(*window)) == 8
+        assert not gc.isenabled()  # a caller's pause is kept
+    finally:
+        gc.enable()
