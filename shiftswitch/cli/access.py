@@ -77,9 +77,17 @@ def users_add(ctx: Context, name: str, role: str, password_stdin: bool, by: str 
         if not password:
             raise click.UsageError("--password-stdin: no password on standard input; give one line")
     else:
-        password = click.prompt(
-            f"Password for {name}", hide_input=True, confirmation_prompt="Repeat it", err=True
-        )
+        try:
+            password = click.prompt(
+                f"Password for {name}", hide_input=True, confirmation_prompt="Repeat it", err=True
+            )
+        except click.exceptions.Abort:
+            if sys.stdin.isatty():
+                raise  # Ctrl-C at the prompt
+            raise click.UsageError(
+                "no password given: run it at a terminal, or give the password on standard "
+                "input with --password-stdin"
+            ) from None
     store.add_user(name, Role(role), password, by=who(by), now=ctx.clock.now())
     click.echo(f"user {name} added ({role})", err=True)
 
