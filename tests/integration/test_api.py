@@ -357,6 +357,7 @@ def test_reconcile_enqueues_what_differs(world: ApiWorld) -> None:
 def test_a_remote_reconcile_reads_exotel(world: ApiWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in EXOTEL_ENV:
         monkeypatch.delenv(name, raising=False)
+
     def recorded() -> tuple[int, int]:
         with Session(world.engine) as session:
             return world.queued(), len(session.scalars(select(Action.id)).all())
