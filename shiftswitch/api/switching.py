@@ -46,30 +46,25 @@ class Number(Wait):
     number: str = Field(max_length=MAX_TEXT, description="E.164", examples=["+919953125068"])
 
 
-@router.post("/agents/{agent}/devices/{device}/on")
-async def turn_on(
-    svc: Svc,
-    request: Request,
-    agent: str,
-    device: str,
-    who: Operator,
-    body: Switch | None = None,
-) -> JSONResponse:
-    """``shiftswitch device on AGENT DEVICE [--until T] [--wait --json]``."""
-    return await _switch(svc, request, agent, device, True, who, body)
+def _switch_route(available: bool) -> None:
+    state = "on" if available else "off"
+
+    async def turn(
+        svc: Svc,
+        request: Request,
+        agent: str,
+        device: str,
+        who: Operator,
+        body: Switch | None = None,
+    ) -> JSONResponse:
+        return await _switch(svc, request, agent, device, available, who, body)
+
+    turn.__doc__ = f"``shiftswitch device {state} AGENT DEVICE [--until T] [--wait --json]``."
+    router.post(f"/agents/{{agent}}/devices/{{device}}/{state}", name=f"turn_{state}")(turn)
 
 
-@router.post("/agents/{agent}/devices/{device}/off")
-async def turn_off(
-    svc: Svc,
-    request: Request,
-    agent: str,
-    device: str,
-    who: Operator,
-    body: Switch | None = None,
-) -> JSONResponse:
-    """``shiftswitch device off AGENT DEVICE [--until T] [--wait --json]``."""
-    return await _switch(svc, request, agent, device, False, who, body)
+_switch_route(True)
+_switch_route(False)
 
 
 @router.post("/agents/{agent}/devices/{device}/number")
