@@ -85,7 +85,7 @@ def agent(svc: Svc, agent: str) -> dict[str, Any]:
     now = svc.now()
     roster = svc.roster.get(now)
     return agents.agent_page(
-        svc.ops.action_store(), roster, agent, now, ahead=svc.roster.upcoming(now)
+        svc.ops.action_store(), roster, agent, now, ahead=svc.roster.upcoming(now, agent)
     )
 
 

@@ -17,13 +17,16 @@ from shiftswitch.clock import Clock
 from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
 from shiftswitch.operations.refusals import Refused
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.plancache import PlanCache
+from shiftswitch.planner import Transition
 from shiftswitch.problems import RosterError, count
 from shiftswitch.roster import source as source_module
 from shiftswitch.roster.model import Roster
 from shiftswitch.roster.source import RosterSource
 from shiftswitch.roster.store import NoRoster, RosterStore
 from shiftswitch.settings import Settings
+
+DAY = timedelta(hours=24)
 
 
 class Operations:
@@ -76,32 +79,20 @@ class LiveRoster:
     """
 
     POLL_EVERY = 1.0  # seconds
-    PLANNED = timedelta(hours=25)  # the transitions kept: a day ahead, for an hour
 
     def __init__(self, ops: Operations) -> None:
         self.ops = ops
         self._source: RosterSource | None = None
         self._polled = 0.0
         self._lock = threading.Lock()
-        self._planned: tuple[Roster, datetime, list[Transition]] | None = None
+        self.plans = PlanCache()
         self._failed: tuple[float, Refused] | None = None
 
-    def upcoming(self, now: datetime, hours: float = 24) -> list[Transition]:
-        """The roster's transitions in [now, now + hours) (at most 24), as
-        ``Planner(roster).transitions`` gives them; planned once an hour, not each time."""
-        roster = self.get(now)
-        end = now + timedelta(hours=hours)
-        with self._lock:
-            planned = self._planned
-            if (
-                planned is None
-                or planned[0] is not roster
-                or not (planned[1] <= now and end <= planned[1] + self.PLANNED)
-            ):
-                planned = (roster, now, Planner(roster).transitions(now, now + self.PLANNED))
-                self._planned = planned
-                heap.settle()
-        return [t for t in planned[2] if now <= t.at < end]
+    def upcoming(self, now: datetime, agent: str | None = None) -> list[Transition]:
+        """The roster's transitions of the next 24 hours (of ``agent`` if given), as
+        ``Planner(roster).transitions(now, now + 24 h)`` gives them, from the plan kept."""
+        plan = self.plans.around(self.get(now), now)
+        return plan.between(now, now + DAY, agent)
 
     def get(self, now: datetime) -> Roster:
         """The roster in force; a :class:`Refused` (503) while there is none (nothing stored,

@@ -15,13 +15,11 @@ from fastapi.staticfiles import StaticFiles
 
 from shiftswitch.web.render import STATIC, page
 from shiftswitch.web.routes import router
-from shiftswitch.web.routes.base import Console
 from shiftswitch.web.session import Denied, SignIn, signed
 
 
 def install(app: FastAPI) -> None:
     """Serve the console from ``app``: its pages at ``/``, its files at ``/static``."""
-    app.state.console = Console()
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -14,7 +14,7 @@ from shiftswitch.operations.agents import agent_page
 from shiftswitch.operations.devices import paused_message, switch
 from shiftswitch.web.lanes import lanes
 from shiftswitch.web.render import done, page
-from shiftswitch.web.routes.base import console, roster_or_notice
+from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Signed, Svc, Who, operator
 from shiftswitch.web.timeline import Window
 
@@ -36,7 +36,7 @@ def _agent(
             status=exc.status,
         )  # fmt: skip
     window = Window.days(now.astimezone(roster.zone).date(), 1, roster.zone)
-    plan = console(request).plans.plan(roster, window.start, window.end)
+    plan = svc.roster.plans.plan(roster, window.start, window.end)
     (lane,) = lanes(svc.ops.engine, roster, plan, window, [agent], now)
     return page(
         request,

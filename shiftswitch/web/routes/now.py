@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from shiftswitch.web import now as now_view
 from shiftswitch.web.render import page
-from shiftswitch.web.routes.base import console, roster_or_notice
+from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Svc, Who
 
 router = APIRouter()
@@ -25,7 +25,7 @@ def now_page(
     roster, notice = roster_or_notice(svc)
     if roster is None:
         return page(request, "now.html", who, now=now, view=None, notice=notice, q=q)
-    plan = console(request).plans.around(roster, now)
+    plan = svc.roster.plans.around(roster, now)
     view = now_view.build(svc.ops.engine, roster, plan, now, search=q, page=page_number)
     return page(
         request, "now.html", who, now=now, zone=roster.zone, view=view, notice="", q=q,

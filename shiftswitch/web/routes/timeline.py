@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from shiftswitch.web.lanes import Selection, lanes
 from shiftswitch.web.render import page
-from shiftswitch.web.routes.base import console, roster_or_notice
+from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Svc, Who
 from shiftswitch.web.timeline import Window
 
@@ -46,7 +46,7 @@ def timeline_page(
     window = Window.days(first, days, roster.zone)
     selection = Selection(account, shift, q, page_number)
     agents, matching, pages = selection.agents(roster)
-    plan = console(request).plans.plan(roster, window.start, window.end)
+    plan = svc.roster.plans.plan(roster, window.start, window.end)
     rows = lanes(svc.ops.engine, roster, plan, window, agents, now)
     step = timedelta(days=days)
     return page(

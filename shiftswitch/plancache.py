@@ -1,10 +1,11 @@
 """The plan of a window, kept while the roster stays the same: each agent's desired device at
 the window's start and its transitions in it.
 
-Planning a day of 10,000 agents takes a good part of a second on a small machine; a console
-page wants a hundred of them, many times a minute. The roster object the console reads stays
-the same until the roster changes, so the plan of a window is made once per roster and window
-and the pages that follow read it.
+Planning a day of 10,000 agents takes a good part of a second on a small machine; the API's
+status and agent answers and the console's pages want it many times a minute. The roster object
+a server reads stays the same until the roster changes (:class:`~shiftswitch.operations.context.
+LiveRoster`), so the plan of a window is made once per roster and window and what follows reads
+it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class Plan:
             elif out.get(t.agent) == t.device:
                 out[t.agent] = None
         return out
+
+    def between(self, start: datetime, end: datetime, agent: str | None = None) -> list[Transition]:
+        """The transitions in ``[start, end)`` (within the window), of ``agent`` if given."""
+        found = self.transitions if agent is None else self.by_agent.get(agent, [])
+        return [t for t in found if start <= t.at < end]
 
     def after(self, at: datetime, limit: int) -> list[Transition]:
         """The first ``limit`` transitions after ``at``."""
