@@ -46,6 +46,11 @@ def exchange(
         raise NoLongerOpen(action.id)
     if (left := send_at - ctx.monotonic()) > 0:
         ctx.sleep(left)
+    # The lease must outlast this request (its TTL exceeds one request's longest time): renew
+    # it now, and never send once it is lost, for another worker may hold this user now.
+    if not hold.lease.extend():
+        ctx.store.plan_retry(action, 0.0, now)
+        raise Defer(0.0, f"lock on {action.user_key} lost")
     # At its slot: later still if the account was widened since the slot was reserved, or the
     # request before it left late, so that the two reach the gateway a spacing apart.
     limit = parse_rate(action.rate_limit)
@@ -53,11 +58,6 @@ def exchange(
     bucket = rate_bucket(action.base_url, action.sid)
     if (later := ctx.budget.sending(bucket, limit)) > 0:
         ctx.sleep(later)
-    # The lease must outlast this request (its TTL exceeds one request's longest time): renew
-    # it now, and never send once it is lost, for another worker may hold this user now.
-    if not hold.lease.extend():
-        ctx.store.plan_retry(action, 0.0, now)
-        raise Defer(0.0, f"lock on {action.user_key} lost")
     outcome = call()
     # What the account's gateway made of it teaches every worker's spacing of the account.
     if outcome.http_code == 429:
