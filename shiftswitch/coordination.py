@@ -24,18 +24,29 @@ PREFIX = "shiftswitch:"
 
 log = logging.getLogger("shiftswitch.coordination")
 
-# Generic cell rate algorithm with no burst: one request every ``interval`` ms. A caller reserves
-# the next free slot and waits for it, so callers are served in arrival order and requests leave
+# The interval between an account's requests now, ms: the limit's spacing (ARGV[1]), or once
+# the account's gateway has answered 429 its strict spacing (ARGV[2], with the network's jitter
+# allowance), times the account's widening. KEYS[2]: the account's pace (see _REFUSED).
+_INTERVAL = """
+local pace = redis.call('HMGET', KEYS[2], 'strict', 'widening')
+local widening = tonumber(pace[2] or '1')
+local interval = tonumber(pace[1] and ARGV[2] or ARGV[1]) * widening
+"""
+
+# Generic cell rate algorithm with no burst: one request every interval. A caller reserves the
+# next free slot and waits for it, so callers are served in arrival order and requests leave
 # evenly spaced, never in a burst that a per-window limit at Exotel would answer with 429.
-# A slot further away than ``max_wait`` ms is not reserved: the caller comes back later.
-# The interval is the limit's spacing times the account's widening (KEYS[2], see _REFUSED);
-# returns whether reserved, the wait, and the widening.
-_RESERVE = """
+# A slot further away than ``max_wait`` ms (ARGV[3]) is not reserved: the caller comes back
+# later. KEYS: the account's next free slot, its pace. Returns whether reserved, the wait, and
+# the widening.
+_RESERVE = (
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local widening = tonumber(redis.call('HGET', KEYS[2], 'widening') or '1')
-local interval = tonumber(ARGV[1]) * widening
-local max_wait = tonumber(ARGV[2])
+"""
+    + _INTERVAL
+    + """
+local max_wait = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - now
@@ -43,44 +54,69 @@ if wait > max_wait then return {0, tostring(wait), tostring(widening)} end
 redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(wait + interval) + 1000)
 return {1, tostring(wait), tostring(widening)}
 """
+)
 
-# A 429 for a request that left ``took`` ms ago. It widens the account's spacing (multiplied by
-# ARGV[2], up to ARGV[3]) if that request was spaced at the present widening: the slots reserved
-# before the last widening (up to the worker's longest wait for a slot) still leave at the older
-# spacing, and their 429s teach nothing new. ``from`` is the first slot at the present widening.
-# A Retry-After (ms; negative: none) holds the account's next free slot until then, for every
-# process. KEYS: the account's next free slot, its widening. Returns the widening.
+# A request about to leave at its slot: it must leave at least the present interval after the
+# account's last request that left (KEYS[3]), whatever spacing its slot was reserved at and
+# however late the last one's process woke for its own slot. Records when this one leaves;
+# returns how much longer it must wait (ms). KEYS: next free slot, pace, last request's instant.
+_SENDING = (
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+"""
+    + _INTERVAL
+    + """
+local at = now
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+if last + interval > at then at = last + interval end
+redis.call('SET', KEYS[3], tostring(at), 'PX', math.ceil(at - now + interval) + 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < at + interval then
+  redis.call('SET', KEYS[1], tostring(at + interval), 'PX', math.ceil(at - now + interval) + 1000)
+end
+return tostring(at - now)
+"""
+)
+
+# A 429 for a request that left ``took`` ms ago (ARGV[1]). The first makes the account strict:
+# its requests are spaced with the jitter allowance from now on; each later one multiplies its
+# widening by ARGV[2], up to ARGV[3]; only a 429 to a request that left at the present interval
+# (at or after ``from``, the last change) changes it: those that left before teach nothing new.
+# The pace is remembered ARGV[5] ms from the last 429. A Retry-After (ARGV[4] ms; negative:
+# none) holds the account's next free slot until then, for every process.
+# KEYS: the account's next free slot, its pace. Returns the widening.
 _REFUSED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local sent = now - tonumber(ARGV[1])
-local widening = tonumber(redis.call('HGET', KEYS[2], 'widening') or '1')
-local from = tonumber(redis.call('HGET', KEYS[2], 'from') or '0')
+local pace = redis.call('HMGET', KEYS[2], 'strict', 'widening', 'from')
+local widening = tonumber(pace[2] or '1')
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local retry_after = tonumber(ARGV[4])
 if retry_after >= 0 and tat < now + retry_after then tat = now + retry_after end
-if sent >= from then
-  widening = math.min(widening * tonumber(ARGV[2]), tonumber(ARGV[3]))
-  redis.call('HSET', KEYS[2], 'widening', tostring(widening), 'from', tostring(tat))
+if sent >= tonumber(pace[3] or '0') then
+  if pace[1] then widening = math.min(widening * tonumber(ARGV[2]), tonumber(ARGV[3])) end
+  redis.call('HSET', KEYS[2], 'strict', '1', 'widening', tostring(widening), 'from', tostring(now))
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
 return tostring(widening)
 """
 
-# A request the account's gateway let through: the widening narrows by ARGV[1], down to 1 (then
-# the account is forgotten). KEYS: the widening. Returns the widening.
+# A request the account's gateway let through: the widening narrows by ARGV[1], down to 1; the
+# account stays strict, and its pace expires as set by the last 429. KEYS: the pace. Returns
+# the widening.
 _ADMITTED = """
 local widening = tonumber(redis.call('HGET', KEYS[1], 'widening') or '1')
 if widening <= 1 then return '1' end
 widening = widening - tonumber(ARGV[1])
-if widening <= 1 + tonumber(ARGV[3]) then
-  redis.call('DEL', KEYS[1])
+if widening <= 1 + tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'widening', '1')
   return '1'
 end
 redis.call('HSET', KEYS[1], 'widening', tostring(widening))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return tostring(widening)
 """
 
@@ -102,15 +138,18 @@ SAFETY = REQUEST_SAFETY  # the spacing's margins: see RateLimit.spacing
 SLACK_SECONDS = WINDOW_SLACK_SECONDS
 
 # How an account's spacing adapts to its gateway (additive increase of the rate, multiplicative
-# decrease: AIMD). A 429 multiplies the interval by WIDEN, up to MAX_WIDENING times the spacing;
-# each request let through takes NARROW (of the spacing) off it, down to the spacing. Gentle both
-# ways: on a gateway that refuses per request, a 429 is often one unlucky gap of the network's,
-# not a spacing too narrow; one alone then costs about half a slot (x1.25 would cost three),
-# while 429s that keep coming compound the widening (x2 after seven).
+# decrease: AIMD). Its first 429 makes it strict: spaced at the limit's strict spacing, with the
+# network's jitter allowance, which a windowed gateway never needs. Each later 429 multiplies the
+# interval by WIDEN, up to MAX_WIDENING times; each request let through takes NARROW (of the
+# spacing) off it, down to the strict spacing. Gentle both ways: on a gateway that refuses per
+# request, a 429 is often one unlucky gap of the network's, not a spacing too narrow; one alone
+# then costs about half a slot, while 429s that keep coming compound the widening (x2 after
+# seven).
 WIDEN = 1.1
 MAX_WIDENING = 4.0
 NARROW = 0.01
-# An account's widening is forgotten this long after its last request (next boundary, say).
+# An account's pace (strict, widened) is forgotten this long after its last 429: a gateway met
+# again at the next boundary is known, a gateway that changed is learnt again.
 WIDENING_MEMORY = 3600.0
 _MEMORY_MS = int(WIDENING_MEMORY * 1000)
 _EPSILON = 1e-6  # a widening this close to 1 is 1 (what rounding leaves of 1.1 - 10 x 0.01)
@@ -137,14 +176,17 @@ class RateLimiter:
     """A request budget per Exotel account, shared by every process using the same Redis.
 
     Requests are spaced at the limit's :attr:`~shiftswitch.roster.model.RateLimit.spacing`
-    times the account's widening: 1 until the gateway refuses one (429), then wider
-    (:func:`widened`), narrowing again with each request let through (:func:`narrowed`).
+    until the account's gateway refuses one (429); from then on, for :data:`WIDENING_MEMORY`
+    after its last 429, at its :attr:`~shiftswitch.roster.model.RateLimit.strict_spacing` times
+    the account's widening: wider with each later 429 (:func:`widened`), narrower with each
+    request let through (:func:`narrowed`).
     """
 
     def __init__(self, redis: Redis, prefix: str = PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
         self._reserve: Any = redis.register_script(_RESERVE)
+        self._sending: Any = redis.register_script(_SENDING)
         self._refused: Any = redis.register_script(_REFUSED)
         self._admitted: Any = redis.register_script(_ADMITTED)
         # The widening each bucket had at this process's last look: while it is 1, a request
@@ -152,29 +194,45 @@ class RateLimiter:
         self._wide: dict[str, bool] = {}
 
     def _keys(self, bucket: str) -> list[str]:
-        return [f"{self._prefix}rate:{bucket}", f"{self._prefix}pace:{bucket}"]
+        p = self._prefix
+        return [f"{p}rate:{bucket}", f"{p}pace:{bucket}", f"{p}sent:{bucket}"]
 
     def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
         """Reserve the next request slot of ``bucket`` (an account's: :func:`rate_bucket`) if it
         is at most ``max_wait`` s away.
 
-        Returns ``(reserved, wait)``: when reserved, the caller may send after ``wait`` seconds;
-        when not, the slot is ``wait`` seconds away and nothing was taken.
+        Returns ``(reserved, wait)``: when reserved, the caller may send after ``wait`` seconds
+        (and :meth:`sending` then); when not, the slot is ``wait`` seconds away and nothing was
+        taken.
         """
-        interval_ms = limit.spacing * 1000
-        reserved, wait, widening = self._reserve(
-            keys=self._keys(bucket), args=[interval_ms, max_wait * 1000]
-        )
+        args = [limit.spacing * 1000, limit.strict_spacing * 1000, max_wait * 1000]
+        reserved, wait, widening = self._reserve(keys=self._keys(bucket)[:2], args=args)
         self._wide[bucket] = float(widening) > 1
         return bool(reserved), float(wait) / 1000
 
+    def sending(self, bucket: str, limit: RateLimit) -> float:
+        """A request of ``bucket`` reserved earlier is about to leave: seconds it must still
+        wait to leave the account's present spacing after the last one that left (0: none).
+
+        Its slot may have been reserved at a narrower spacing (the account met a 429 since),
+        and the request before it may have left late (its process woke late): either would
+        bring the two closer together at the gateway than the spacing."""
+        args = [limit.spacing * 1000, limit.strict_spacing * 1000]
+        try:
+            wait = self._sending(keys=self._keys(bucket), args=args)
+        except RedisError as exc:  # the slot was reserved: it leaves at it
+            log.warning("bucket=%s request not checked before it left: %s", bucket, exc)
+            return 0.0
+        return float(wait) / 1000
+
     def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
-        """The account's gateway answered 429 to a request sent ``took`` seconds ago: widen its
-        spacing, and send nothing of it before ``retry_after`` seconds from now, if given."""
+        """The account's gateway answered 429 to a request sent ``took`` seconds ago: space its
+        requests wider, and send nothing of it before ``retry_after`` seconds from now, if
+        given."""
         after_ms = -1.0 if retry_after is None else max(0.0, retry_after) * 1000
         args = [max(0.0, took) * 1000, WIDEN, MAX_WIDENING, after_ms, _MEMORY_MS]
         try:
-            widening = self._refused(keys=self._keys(bucket), args=args)
+            widening = self._refused(keys=self._keys(bucket)[:2], args=args)
         except RedisError as exc:  # the request was sent: this only teaches the budget
             log.warning("bucket=%s 429 not counted: %s", bucket, exc)
             return
@@ -186,16 +244,21 @@ class RateLimiter:
             return
         key = self._keys(bucket)[1]
         try:
-            args = [NARROW, _MEMORY_MS, _EPSILON]
-            widening = self._admitted(keys=[key], args=args)
+            widening = self._admitted(keys=[key], args=[NARROW, _EPSILON])
         except RedisError as exc:
             log.warning("bucket=%s request let through not counted: %s", bucket, exc)
             return
         self._wide[bucket] = float(widening) > 1
 
+    def pace(self, bucket: str) -> tuple[bool, float]:
+        """``(strict, widening)``: whether the account's gateway has answered 429 within
+        :data:`WIDENING_MEMORY`, and its widening now (1: the spacing itself)."""
+        strict, widening = self._redis.hmget(self._keys(bucket)[1], "strict", "widening")
+        return strict is not None, float(widening or 1)
+
     def widening(self, bucket: str) -> float:
         """The account's widening now (1: the spacing itself)."""
-        return float(self._redis.hget(self._keys(bucket)[1], "widening") or 1)
+        return self.pace(bucket)[1]
 
 
 class LockBusy(Exception):

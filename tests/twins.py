@@ -89,16 +89,23 @@ class Lease:
 
 @dataclass
 class Budget:
-    """Request slots per bucket: one every ``limit.spacing`` s times the bucket's widening,
-    taken in turn, never in a burst; a 429 widens a bucket and holds it for its Retry-After,
+    """Request slots per bucket: one every ``limit.spacing`` s, taken in turn, never in a burst;
+    each request leaves at least that interval after the last one that left; a 429 makes a
+    bucket strict (``limit.strict_spacing``), then widens it, and holds it for its Retry-After;
     requests let through narrow it (the rules of the Redis limiter, on the test's clock)."""
 
     time: TestTime
     next_free: dict[str, float] = field(default_factory=dict)  # bucket: monotonic instant
     slots: list[tuple[str, float]] = field(default_factory=list)  # (bucket, instant) reserved
     before: Callable[[], None] | None = None  # called on each reservation, before it
+    strict: set[str] = field(default_factory=set)  # buckets whose gateway answered 429
     widening: dict[str, float] = field(default_factory=dict)  # bucket: factor over the spacing
-    widened_from: dict[str, float] = field(default_factory=dict)  # first slot at that widening
+    widened_from: dict[str, float] = field(default_factory=dict)  # instant of the last change
+    sent: dict[str, float] = field(default_factory=dict)  # bucket: its last request's instant
+
+    def interval(self, bucket: str, limit: RateLimit) -> float:
+        spacing = limit.strict_spacing if bucket in self.strict else limit.spacing
+        return spacing * self.widening.get(bucket, 1.0)
 
     def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
         if self.before is not None:
@@ -107,9 +114,16 @@ class Budget:
         at = max(self.next_free.get(bucket, now), now)
         if at - now > max_wait:
             return False, at - now
-        self.next_free[bucket] = at + limit.spacing * self.widening.get(bucket, 1.0)
+        self.next_free[bucket] = at + self.interval(bucket, limit)
         self.slots.append((bucket, at))
         return True, at - now
+
+    def sending(self, bucket: str, limit: RateLimit) -> float:
+        now, interval = self.time.monotonic(), self.interval(bucket, limit)
+        at = max(now, self.sent.get(bucket, now - interval) + interval)
+        self.sent[bucket] = at
+        self.next_free[bucket] = max(self.next_free.get(bucket, now), at + interval)
+        return at - now
 
     def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
         now = self.time.monotonic()
@@ -118,8 +132,10 @@ class Budget:
             at = max(at, now + retry_after)
         self.next_free[bucket] = at
         if now - took >= self.widened_from.get(bucket, float("-inf")):
-            self.widening[bucket] = widened(self.widening.get(bucket, 1.0))
-            self.widened_from[bucket] = at
+            if bucket in self.strict:
+                self.widening[bucket] = widened(self.widening.get(bucket, 1.0))
+            self.strict.add(bucket)
+            self.widened_from[bucket] = now
 
     def admitted(self, bucket: str) -> None:
         if bucket in self.widening:

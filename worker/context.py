@@ -45,6 +45,11 @@ class RequestBudget(Protocol):
         """``(reserved, wait)``: send after ``wait`` s; or the slot is that far, not taken."""
         ...
 
+    def sending(self, bucket: str, limit: RateLimit) -> float:
+        """A request is about to leave at its slot: seconds it must still wait to leave the
+        account's present spacing after the last one that left."""
+        ...
+
     def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
         """The gateway answered 429 to a request sent ``took`` s ago: space the account's
         requests wider, and none before ``retry_after`` s from now (when given)."""

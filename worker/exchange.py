@@ -51,8 +51,14 @@ def exchange(
     if not hold.lease.extend():
         ctx.store.plan_retry(action, 0.0, now)
         raise Defer(0.0, f"lock on {action.user_key} lost")
-    outcome = call()
+    # At its slot: later still if the account was widened since the slot was reserved, or the
+    # request before it left late, so that the two reach the gateway a spacing apart.
+    limit = parse_rate(action.rate_limit)
+    assert limit is not None, action.rate_limit
     bucket = rate_bucket(action.base_url, action.sid)
+    if (later := ctx.budget.sending(bucket, limit)) > 0:
+        ctx.sleep(later)
+    outcome = call()
     # What the account's gateway made of it teaches every worker's spacing of the account.
     if outcome.http_code == 429:
         ctx.budget.refused(bucket, outcome.retry_after, outcome.duration)

@@ -31,10 +31,11 @@ REQUEST_SAFETY = 1.01
 WINDOW_SLACK_SECONDS = 0.1
 # A gateway that refuses any request closer than 1/rate to the one before (nginx limit_req with
 # no burst) sees the network's jitter on every single gap, not once per window: two requests sent
-# S apart arrive S - J apart at worst. The spacing adds this much for it at intervals of
-# JITTER_FULL_INTERVAL and longer, and a share falling with the square of the interval below
-# (5% at 60/min, 0.5% at 600/min): at high rates covering it would cost more than a 429 now and
-# then, and the adaptation in Redis (shiftswitch.coordination) widens an account that meets one.
+# S apart arrive S - J apart at worst. An account whose gateway has answered 429 is spaced this
+# much wider (RateLimit.strict_spacing) at intervals of JITTER_FULL_INTERVAL and longer, and a
+# share falling with the square of the interval below (5% at 60/min, 0.5% at 600/min): at high
+# rates covering it would cost more than a 429 now and then, and the adaptation in Redis
+# (shiftswitch.coordination) widens an account that meets more. A windowed gateway never pays it.
 JITTER_ALLOWANCE = 0.05
 JITTER_FULL_INTERVAL = 1.0
 MAX_RAMP = timedelta(hours=12)
@@ -70,12 +71,17 @@ class RateLimit:
     def spacing(self) -> float:
         """Seconds between two requests sent at this limit, as the workers space them at the
         least: a little wider than the limit for a gateway counting requests per window
-        (:data:`REQUEST_SAFETY`, :data:`WINDOW_SLACK_SECONDS`), plus the network's jitter for
-        one refusing each request closer than ``1/rate`` to the one before it
-        (:data:`JITTER_ALLOWANCE`, in full from :data:`JITTER_FULL_INTERVAL` up)."""
-        window = (self.per_seconds * REQUEST_SAFETY + WINDOW_SLACK_SECONDS) / self.count
+        (:data:`REQUEST_SAFETY`, :data:`WINDOW_SLACK_SECONDS`)."""
+        return (self.per_seconds * REQUEST_SAFETY + WINDOW_SLACK_SECONDS) / self.count
+
+    @property
+    def strict_spacing(self) -> float:
+        """The spacing for an account whose gateway has refused a request (429): as a gateway
+        refusing each request closer than ``1/rate`` to the one before would need it,
+        :attr:`spacing` plus the network's jitter (:data:`JITTER_ALLOWANCE`, in full from
+        :data:`JITTER_FULL_INTERVAL` up)."""
         share = min(1.0, (self.interval / JITTER_FULL_INTERVAL) ** 2)
-        return window + JITTER_ALLOWANCE * share
+        return self.spacing + JITTER_ALLOWANCE * share
 
 
 @dataclass(frozen=True, slots=True)

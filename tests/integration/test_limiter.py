@@ -1,5 +1,6 @@
 """The request budget's adaptation, against the real Redis: what one worker process learns of an
-account's gateway (a 429, a Retry-After, requests let through) spaces every process's requests.
+account's gateway (a 429, a Retry-After, requests let through, a request that left late) spaces
+every process's requests.
 
 Two :class:`RateLimiter` instances on one Redis stand for two worker processes; each has only
 what Redis holds in common (the server's clock included)."""
@@ -14,12 +15,12 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
-from shiftswitch.coordination import MAX_WIDENING, WIDENING_MEMORY, RateLimiter, narrowed
+from shiftswitch.coordination import MAX_WIDENING, WIDENING_MEMORY, RateLimiter, narrowed, widened
 from shiftswitch.roster.model import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
 BUCKET = "https://ccm-api.exotel.com/acme"
-LIMIT = RateLimit(60, 60)  # spacing 1.0617 s
+LIMIT = RateLimit(60, 60)  # spacing 1.0117 s; strict 1.0617 s
 
 
 @pytest.fixture
@@ -50,57 +51,93 @@ def gap(limiter: RateLimiter, bucket: str = BUCKET) -> float:
     return second[1] - first[1]
 
 
-def test_a_429_in_one_process_widens_the_spacing_of_the_other(
+def strict_and_widened(a: RateLimiter, b: RateLimiter) -> None:
+    """A first 429 (the account becomes strict), then one to a request sent after it."""
+    a.refused(BUCKET, retry_after=None, took=0.0)
+    time.sleep(0.002)
+    b.refused(BUCKET, retry_after=None, took=0.0)
+
+
+def test_a_first_429_in_one_process_makes_the_account_strict_in_the_other(
+    two: tuple[RateLimiter, RateLimiter], redis: Redis
+) -> None:
+    a, b = two
+    assert gap(b) == pytest.approx(LIMIT.spacing, abs=0.02)  # no jitter allowance at first
+    a.refused(BUCKET, retry_after=None, took=0.05)
+    assert b.pace(BUCKET) == (True, 1.0)
+    # remembered from the 429 on, for a while; a success does not renew it
+    assert (
+        WIDENING_MEMORY * 1000 - 5000 < redis.pttl(f"test:pace:{BUCKET}") <= WIDENING_MEMORY * 1000
+    )
+    b.reserve(BUCKET, LIMIT, max_wait=3600)  # the slot already free at the old spacing
+    assert gap(b) == pytest.approx(LIMIT.strict_spacing, abs=0.02)
+    assert gap(b, "https://ccm-api.exotel.com/other") == pytest.approx(LIMIT.spacing, abs=0.02)
+
+
+def test_a_later_429_widens_the_strict_spacing_for_every_process(
     two: tuple[RateLimiter, RateLimiter],
 ) -> None:
     a, b = two
-    assert gap(b) == pytest.approx(LIMIT.spacing, abs=0.02)
-    a.refused(BUCKET, retry_after=None, took=0.05)
-    assert b.widening(BUCKET) == 1.1
-    b.reserve(BUCKET, LIMIT, max_wait=3600)  # the slot already free at the old spacing
-    assert gap(b) == pytest.approx(1.1 * LIMIT.spacing, abs=0.02)
-    assert gap(b, "https://ccm-api.exotel.com/other") == pytest.approx(LIMIT.spacing, abs=0.02)
+    strict_and_widened(a, b)
+    assert a.pace(BUCKET) == (True, pytest.approx(1.1))
+    a.reserve(BUCKET, LIMIT, max_wait=3600)
+    assert gap(a) == pytest.approx(1.1 * LIMIT.strict_spacing, abs=0.02)
 
 
 def test_requests_let_through_in_either_process_narrow_it_back(
     two: tuple[RateLimiter, RateLimiter], redis: Redis
 ) -> None:
     a, b = two
-    a.refused(BUCKET, retry_after=None, took=0.0)
+    strict_and_widened(a, b)
     b.reserve(BUCKET, LIMIT, max_wait=3600)  # b has seen the widening
-    expected = 1.1
+    a.reserve(BUCKET, LIMIT, max_wait=3600)  # a too
+    expected = widened(1.0)
     for limiter in (a, b) * 3:
         limiter.admitted(BUCKET)
         expected = narrowed(expected)
     assert a.widening(BUCKET) == pytest.approx(expected) == pytest.approx(1.04)
-    assert 0 < redis.pttl(f"test:pace:{BUCKET}") <= WIDENING_MEMORY * 1000
     for _ in range(5):
         a.admitted(BUCKET)
-    assert a.widening(BUCKET) == 1.0
-    assert not redis.exists(f"test:pace:{BUCKET}")  # back to the spacing: nothing kept
+    assert a.pace(BUCKET) == (True, 1.0)  # back to the strict spacing, still strict
+    assert 0 < redis.pttl(f"test:pace:{BUCKET}") <= WIDENING_MEMORY * 1000
 
 
-def test_429s_widen_up_to_four_times_the_spacing(two: tuple[RateLimiter, RateLimiter]) -> None:
+def test_429s_widen_up_to_four_times_the_strict_spacing(
+    two: tuple[RateLimiter, RateLimiter],
+) -> None:
     a, _ = two
     fast = RateLimit(100, 1)
-    for _ in range(16):
-        # each refused request left at its slot, after the last widening: each counts
+    for _ in range(17):
+        # each refused request left at its slot, after the last change: each counts
         reserved, wait = a.reserve(BUCKET, fast, max_wait=5)
         assert reserved
-        time.sleep(wait)
+        time.sleep(wait + a.sending(BUCKET, fast) + 0.001)
         a.refused(BUCKET, retry_after=None, took=0.0)
-    assert a.widening(BUCKET) == MAX_WIDENING
+    assert a.pace(BUCKET) == (True, MAX_WIDENING)
 
 
-def test_429s_to_requests_reserved_before_a_widening_do_not_widen_it_again(
+def test_429s_to_requests_sent_before_a_change_do_not_change_it_again(
     two: tuple[RateLimiter, RateLimiter],
 ) -> None:
     a, b = two
-    for _ in range(4):  # four slots reserved at the spacing: ~4.2 s of queue
+    for _ in range(4):  # four slots reserved at the spacing: ~4 s of queue
         assert a.reserve(BUCKET, LIMIT, max_wait=3600)[0]
-    a.refused(BUCKET, retry_after=None, took=0.01)
-    b.refused(BUCKET, retry_after=None, took=0.01)  # another of them, refused too
-    assert a.widening(BUCKET) == 1.1
+    a.refused(BUCKET, retry_after=None, took=0.0)
+    b.refused(BUCKET, retry_after=None, took=0.01)  # one in flight before it, refused too
+    assert a.pace(BUCKET) == (True, 1.0)
+
+
+def test_a_request_leaves_a_spacing_after_the_last_one_sent_in_any_process(
+    two: tuple[RateLimiter, RateLimiter],
+) -> None:
+    a, b = two
+    limit = RateLimit(20, 1)  # spacing ~61 ms
+    assert a.sending(BUCKET, limit) == 0.0
+    later = b.sending(BUCKET, limit)  # at once: as if the one before had left late
+    assert 0.03 < later <= limit.spacing
+    a.refused(BUCKET, retry_after=None, took=0.0)  # strict from now: the next one wider still
+    assert later + 0.03 < b.sending(BUCKET, limit) <= later + limit.strict_spacing
+    assert a.sending("https://ccm-api.exotel.com/other", limit) == 0.0
 
 
 def test_retry_after_holds_the_whole_account_in_every_process(
@@ -131,7 +168,7 @@ def test_the_spacing_is_enforced_across_processes_at_the_widened_interval(
 ) -> None:
     a, b = two
     limit = RateLimit(20, 1)  # spacing ~61 ms
-    a.refused(BUCKET, retry_after=None, took=0.0)
+    strict_and_widened(a, b)
     sent = []  # each slot lies between the call's start and its end, plus its wait
     for limiter in (a, b) * 4:
         start = time.monotonic()
@@ -140,4 +177,4 @@ def test_the_spacing_is_enforced_across_processes_at_the_widened_interval(
         sent.append((start + wait, time.monotonic() + wait))
     # The widest each gap can be (a busy machine's own delays between calls aside).
     gaps = [later[1] - earlier[0] for earlier, later in itertools.pairwise(sent)]
-    assert min(gaps) >= 1.1 * limit.spacing * 0.97
+    assert min(gaps) >= 1.1 * limit.strict_spacing * 0.97

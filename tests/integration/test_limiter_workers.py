@@ -1,6 +1,8 @@
 """Two worker processes against a gateway that refuses any request closer than 1/rate to the
 last one it let through (nginx limit_req with no burst), behind 50 ms of network jitter: the
-workers' shared spacing leaves room for the jitter, so next to no request is refused.
+account's first 429 makes it strict in both workers (the spacing leaves room for the jitter from
+then on), and each request leaves a spacing after the last one either worker sent, so next to
+no other request is refused.
 
 Timing is the benchmark's (benchmarks/bench_limiter.py); here only the 429s are counted."""
 
@@ -54,8 +56,8 @@ def test_two_workers_send_through_a_strict_limiter_with_jitter_with_few_429s(
         assert len(actions) == N and {a.status for a in actions} == {"succeeded"}
         log = p.sandbox_log()
         refused = [r for r in log if r["status"] == 429]
-        # Spaced as before, 11.7 ms wider than 1 s, about 3 in 10 would be refused here (6 of
-        # 20; 2 or fewer about once in 20 runs). One or two: a busy machine's own delays.
+        # The first (the account is not known strict yet) and at most one more: a busy
+        # machine's own delays between a request's check and its leaving.
         assert len(refused) <= 2, [(round(r["started"] - log[0]["started"], 3)) for r in refused]
         assert len(log) == N + len(refused)
         assert all("status=succeeded" in w.read_text() for w in p.logs)  # both took part

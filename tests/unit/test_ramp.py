@@ -122,8 +122,8 @@ def test_validation_warns_when_a_start_does_not_fit_its_ramp() -> None:
     warning = tight.warnings[0].render("r.yaml")
     assert warning == (
         'r.yaml:4: warning: accounts.main.ramp: shift "day" at 2026-11-30 09:00 UTC: '
-        "100 ONs need 2m15s at 50/min (account main; the last 10s before the start), longer "
-        "than the ramp of 1m00s: the last ON will be sent 1m05s after the start; lengthen the "
+        "100 ONs need 2m10s at 50/min (account main; the last 10s before the start), longer "
+        "than the ramp of 1m00s: the last ON will be sent 1m00s after the start; lengthen the "
         "ramp or raise the limit"
     )
     enough = validate_text(roster_text([shift], agents=team, account={"ramp": "2m16s"}), now)
