@@ -5,8 +5,8 @@ fresh PostgreSQL database on that server, dropped afterwards) with the migration
 actions table with ``--rows`` actions (1,100,000) spread over ``--devices`` roster devices
 (10,000): about four months of two switches a day. Then times, best of ``--repeat`` (5):
 
-- ``Scheduler._latest_actions`` for 100 devices (a usual reconcile: few devices differ), and for
-  every device (a first start: nothing confirmed yet);
+- ``scheduler.corrections.latest_actions`` for 100 devices (a usual reconcile: few devices
+  differ), and for every device (a first start: nothing confirmed yet);
 - the query reconcile used before (``max(id)`` grouped over the whole table), for comparison.
 
     python benchmarks/bench_reconcile.py
@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scheduler.loop import Scheduler
+from scheduler.corrections import latest_actions
 from shiftswitch.actions import ActionStore
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Action
@@ -112,11 +112,9 @@ def main() -> int:
             if engine.dialect.name == "postgresql":
                 with engine.connect() as conn:
                     conn.execute(text("ANALYZE actions"))
-            sched = Scheduler.__new__(Scheduler)  # only its history lookup is measured
-            sched.store = store
             every = {("main", f"a{d}", "desk") for d in range(args.devices)}
             few = set(sorted(every)[:100])
-            assert len(sched._latest_actions(every)) == args.devices
+            assert len(latest_actions(store, every)) == args.devices
 
             def whole_table() -> object:
                 with store.sessions() as session:
@@ -126,9 +124,9 @@ def main() -> int:
                     return list(session.scalars(select(Action).where(Action.id.in_(ids))))
 
             figures = {
-                "100 devices": best(lambda: sched._latest_actions(few), args.repeat),
+                "100 devices": best(lambda: latest_actions(store, few), args.repeat),
                 f"all {args.devices:,} devices": best(
-                    lambda: sched._latest_actions(every), args.repeat
+                    lambda: latest_actions(store, every), args.repeat
                 ),
                 "whole-table max(id) (before)": best(whole_table, args.repeat),
             }

@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from scheduler.checks import Checker
+from scheduler.corrections import corrections
 from scheduler.reads import Reads
 from scheduler.wake import next_wake, portions, sleep_until
 from shiftswitch import metrics
-from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device, for_transition
+from shiftswitch.actions import CHUNK, ActionStore, chunks, for_transition
 from shiftswitch.broker import Connecting, Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.db import first_line
@@ -60,18 +61,6 @@ from shiftswitch.planner import Planner, Transition
 from shiftswitch.roster.model import Agent, Device, Roster
 from shiftswitch.roster.source import RosterFile, RosterSource
 from shiftswitch.roster.store import add_version, left_on, who
-
-# The latest action of one roster device: a reverse seek on ix_actions_device_latest.
-_LATEST = (
-    select(Action.id)
-    .where(
-        Action.account == bindparam("account"),
-        Action.agent == bindparam("agent"),
-        Action.device == bindparam("device"),
-    )
-    .order_by(Action.id.desc())
-    .limit(1)
-)
 
 log = logging.getLogger("shiftswitch.scheduler")
 
@@ -335,28 +324,7 @@ class Scheduler:
             self.reads.read_unknown(roster, unknown, now)
         if not differing:
             return 0
-        last = self._latest_actions({(a.account, a.name, d.name) for a, d, _ in differing})
-        new: list[NewAction] = []
-        for agent, device, wanted in differing:
-            previous = last.get((agent.account, agent.name, device.name))
-            if previous is not None and _refused_for_good(previous, wanted):
-                continue  # Exotel said no (4xx) to this very reconcile: not again and again
-            after = previous.id if previous is not None else 0
-            key = (
-                f"reconcile:{agent.account}/{agent.name}/{device.name}/"
-                f"{'on' if wanted else 'off'}/after:{after}"
-            )
-            new.append(
-                for_device(
-                    roster,
-                    agent.name,
-                    device.name,
-                    wanted,
-                    key=key,
-                    source=Source.RECONCILE,
-                    due_at=now,
-                )
-            )
+        new = corrections(self.store, roster, differing, now)
         if not new:
             return 0
         self.store.record(new, now)
@@ -432,30 +400,6 @@ class Scheduler:
         self._holds = self.controls.holds(now)
         self._hold_end = self._holds.next_end(now)
 
-    def _latest_actions(
-        self, devices: set[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str], Action]:
-        """The latest recorded action of each (account, agent, device), where there is one.
-
-        Asked only for the devices that differ, one index lookup each
-        (``ix_actions_device_latest``), so its cost follows them, not the length of the history.
-        """
-        ids: list[int] = []
-        with self.store.engine.connect() as conn:
-            for account, agent, device in sorted(devices):
-                found = conn.execute(
-                    _LATEST, {"account": account, "agent": agent, "device": device}
-                ).scalar()
-                if found is not None:
-                    ids.append(found)
-        latest: dict[tuple[str, str, str], Action] = {}
-        with self.store.sessions() as session:
-            for chunk in chunks(ids, CHUNK):
-                for a in session.scalars(select(Action).where(Action.id.in_(chunk))):
-                    assert a.agent is not None and a.device is not None
-                    latest[(a.account, a.agent, a.device)] = a
-        return latest
-
     def _put_in_force(self, roster: Roster, now: datetime) -> None:
         self._planner = Planner(roster)
         self._plan, self._times, self._next = [], [], 0
@@ -511,17 +455,6 @@ class Scheduler:
                 session.rollback()
                 return
         event(log, logging.INFO, "roster", roster=path, version=number, digest=digest[:12])
-
-
-def _refused_for_good(action: Action, wanted: bool) -> bool:
-    """A reconcile to the same state that Exotel refused with a final (4xx) answer."""
-    return (
-        action.source == Source.RECONCILE
-        and action.wants_on is wanted
-        and action.status == Status.FAILED
-        and action.last_http_code is not None
-        and 400 <= action.last_http_code < 500
-    )
 
 
 def _count(report: TickReport, due: str = "due") -> None:

@@ -1,0 +1,96 @@
+"""What a reconcile sends to the devices that differ from their desired state: one action each
+(source ``reconcile``), keyed after the device's latest action so that a reconcile is recorded
+once per change, and none again to a device Exotel refused for good (4xx) the same correction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+
+from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device
+from shiftswitch.models import Action, Source, Status
+from shiftswitch.roster.model import Agent, Device, Roster
+
+# The latest action of one roster device: a reverse seek on ix_actions_device_latest.
+_LATEST = (
+    select(Action.id)
+    .where(
+        Action.account == bindparam("account"),
+        Action.agent == bindparam("agent"),
+        Action.device == bindparam("device"),
+    )
+    .order_by(Action.id.desc())
+    .limit(1)
+)
+
+Device3 = tuple[str, str, str]  # (account, agent, device)
+
+
+def latest_actions(store: ActionStore, devices: set[Device3]) -> dict[Device3, Action]:
+    """The latest recorded action of each (account, agent, device), where there is one.
+
+    Asked only for the devices that differ, one index lookup each
+    (``ix_actions_device_latest``), so its cost follows them, not the length of the history.
+    """
+    ids: list[int] = []
+    with store.engine.connect() as conn:
+        for account, agent, device in sorted(devices):
+            found = conn.execute(
+                _LATEST, {"account": account, "agent": agent, "device": device}
+            ).scalar()
+            if found is not None:
+                ids.append(found)
+    latest: dict[Device3, Action] = {}
+    with store.sessions() as session:
+        for chunk in chunks(ids, CHUNK):
+            for a in session.scalars(select(Action).where(Action.id.in_(chunk))):
+                assert a.agent is not None and a.device is not None
+                latest[(a.account, a.agent, a.device)] = a
+    return latest
+
+
+def corrections(
+    store: ActionStore,
+    roster: Roster,
+    differing: Iterable[tuple[Agent, Device, bool]],
+    now: datetime,
+) -> list[NewAction]:
+    """The actions that set each (agent, device, wanted) that differs."""
+    differing = list(differing)
+    last = latest_actions(store, {(a.account, a.name, d.name) for a, d, _ in differing})
+    new: list[NewAction] = []
+    for agent, device, wanted in differing:
+        previous = last.get((agent.account, agent.name, device.name))
+        if previous is not None and _refused_for_good(previous, wanted):
+            continue  # Exotel said no (4xx) to this very reconcile: not again and again
+        after = previous.id if previous is not None else 0
+        key = (
+            f"reconcile:{agent.account}/{agent.name}/{device.name}/"
+            f"{'on' if wanted else 'off'}/after:{after}"
+        )
+        new.append(
+            for_device(
+                roster,
+                agent.name,
+                device.name,
+                wanted,
+                key=key,
+                source=Source.RECONCILE,
+                due_at=now,
+            )
+        )
+    return new
+
+
+def _refused_for_good(action: Action, wanted: bool) -> bool:
+    """A reconcile to the same state that Exotel refused with a final (4xx) answer."""
+    return (
+        action.source == Source.RECONCILE
+        and action.wants_on is wanted
+        and action.status == Status.FAILED
+        and action.last_http_code is not None
+        and 400 <= action.last_http_code < 500
+    )
