@@ -13,6 +13,7 @@ import base64
 import enum
 import http.client
 import json
+import os
 import re
 import ssl
 import time
@@ -101,9 +102,12 @@ def session(pool_size: int = 64) -> requests.Session:
     """A pooled session for many threads; urllib3 never retries, the caller does.
 
     ``pool_size`` connections are kept open per host: as many as threads that send at once
-    (more would be opened, used once and thrown away).
+    (more would be opened, used once and thrown away). The environment's proxy and CA bundle
+    settings are read once per client (:func:`environment_options`), not on every request as
+    ``requests`` would: that read walks the whole environment, about a millisecond a request.
     """
     s = requests.Session()
+    s.trust_env = False
     adapter = HTTPAdapter(
         pool_connections=64,
         pool_maxsize=pool_size,
@@ -112,6 +116,17 @@ def session(pool_size: int = 64) -> requests.Session:
     s.mount("https://", adapter)
     s.mount("http://", adapter)
     return s
+
+
+def environment_options(url: str) -> dict[str, Any]:
+    """What ``requests`` would take from the environment for requests to ``url``: the proxies
+    (``HTTPS_PROXY``, ``NO_PROXY``...) and the CA bundle (``REQUESTS_CA_BUNDLE``,
+    ``CURL_CA_BUNDLE``)."""
+    options: dict[str, Any] = {"proxies": requests.utils.get_environ_proxies(url)}
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        options["verify"] = bundle
+    return options
 
 
 class ExotelClient:
@@ -148,6 +163,7 @@ class ExotelClient:
             "auth": (credentials.key, credentials.token),
             "timeout": timeout,
             "allow_redirects": False,  # a 302 would turn the PUT into a GET passing for success
+            **environment_options(base_url),
         }
 
     def __repr__(self) -> str:
@@ -319,28 +335,30 @@ def _classify(
     debugging proxy may echo the Authorization header back.
     """
     status, raw, headers = response.status_code, response.content, response.headers
-    # Blanked before the cut, which could otherwise leave half a token behind.
-    shown = _snippet(_redact(raw[:400].decode("utf-8", errors="replace"), secrets))
     code = request_id = None
     try:
         top: object = json.loads(raw)
     except (ValueError, RecursionError):  # ValueError covers bad UTF-8 too
         media = headers.get("content-type", "").split(";")[0].strip() or "no type"
-        text = f"HTTP {status} with a non-JSON body ({media}): {shown}"
+        text = f"HTTP {status} with a non-JSON body ({media}): {_shown(raw, secrets)}"
         text = text if raw.strip() else f"HTTP {status} with an empty body"
     else:
         rid = top.get("request_id") if isinstance(top, dict) else None
         request_id = None if rid is None else _redact(str(rid), secrets)
         code, said = error(top)
-        text = said or f"HTTP {status} with an unexpected JSON body: {shown}"
+        problem = ""
         if 200 <= status < 300 and isinstance(top, dict) and not failed(top.get("response")):
             try:
                 body = parse(top)
             except ShapeError as exc:
-                text = f"HTTP {status} with an unexpected JSON body ({exc}): {shown}"
+                problem = f" ({exc})"
             else:
                 outcome = Outcome(Kind.OK, status, None, None, request_id, None, duration)
                 return replace(outcome, device=body.device, users=body.users), body
+        if problem or not said:
+            shown = _shown(raw, secrets)
+            said = f"HTTP {status} with an unexpected JSON body{problem}: {shown}"
+        text = said
     # A 2xx gets here only when its body is no success, which a repeat would not change.
     kind = Kind.RETRY if status in (408, 429) or status >= 500 else Kind.FINAL
     if 300 <= status < 400 and headers.get("location"):
@@ -357,6 +375,12 @@ def _redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         text = text.replace(secret, "<hidden>")
     return text
+
+
+def _shown(raw: bytes, secrets: tuple[str, ...]) -> str:
+    """The start of a body as a message shows it; secrets are blanked before the cut, which
+    could otherwise leave half a token behind."""
+    return _snippet(_redact(raw[:400].decode("utf-8", errors="replace"), secrets))
 
 
 def _snippet(text: str, limit: int = 80) -> str:

@@ -11,10 +11,12 @@ What to do with those facts is decided elsewhere, by pure functions (the worker'
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, null, select
+from sqlalchemy import Executable, ScalarSelect, and_, bindparam, null, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.actions import Sibling, apply_order, off_first_key
@@ -74,23 +76,15 @@ class TurnStore(OutcomeStore):
         """The user's next open action up to ``last`` (an :func:`apply_order`), with its facts;
         None when there is none."""
         with self.autocommit() as session:
-            action = session.scalars(
-                select(Action)
-                .where(Action.user_key == owner, Action.status.in_(OPEN_STATUSES))
-                .order_by(Action.due_at, Action.wants_on, Action.id)
-                .limit(1)
-            ).first()
+            action = session.scalars(_NEXT, {"owner": owner}).first()
             if action is None or apply_order(action) > last:
                 return None
             switch = action.kind == ActionKind.SWITCH  # a number change is wanted whatever
             on = switch and action.wants_on
+            by_name = action.agent is not None and action.device is not None
             # The checks in one statement; each usually finds nothing.
             later_id, failed_off_id, paused = session.execute(
-                select(
-                    _later_action(action) if switch else null(),
-                    _failed_off(action) if on else null(),
-                    paused_condition(action.account),
-                )
+                _checks(switch, on, by_name), _check_params(action)
             ).one()
             later = None
             if later_id is not None:
@@ -184,28 +178,63 @@ class TurnStore(OutcomeStore):
         return frozenset(session.scalars(select(Action.key).where(Action.key.in_(keys))))
 
 
-def _same_device(action: Action) -> object:
-    if action.agent is not None and action.device is not None:
-        return and_(Action.agent == action.agent, Action.device == action.device)
-    return Action.device_id == action.device_id
+# The worker's reads, built once: a statement built for each turn cost more CPU than running it.
+_NEXT = (
+    select(Action)
+    .where(Action.user_key == bindparam("owner"), Action.status.in_(OPEN_STATUSES))
+    .order_by(Action.due_at, Action.wants_on, Action.id)
+    .limit(1)
+)
 
 
-def _later_action(action: Action) -> ScalarSelect[int]:
+def _check_params(action: Action) -> dict[str, Any]:
+    """The parameters of :func:`_checks` for ``action``."""
+    return {
+        "id": action.id,
+        "account": action.account,
+        "user_key": action.user_key,
+        "agent": action.agent,
+        "device": action.device,
+        "device_id": action.device_id,
+        "due_at": action.due_at,
+        "wants_on": action.wants_on,
+    }
+
+
+@functools.cache
+def _checks(switch: bool, on: bool, by_name: bool) -> Executable:
+    """The checks of an action's turn in one statement: the id of a later switch of its device
+    wanting the other state (for a switch), of a failed OFF of the user before it (for an ON),
+    and whether its account is paused; ``by_name``: the device is given by agent and device
+    name, else by device id. Parameters: :func:`_check_params`."""
+    return select(
+        _later_action(by_name) if switch else null(),
+        _failed_off() if on else null(),
+        paused_condition(bindparam("account")),
+    )
+
+
+def _later_action(by_name: bool) -> ScalarSelect[int]:
     """The id of a recorded switch of the same device, due after this one, wanting the other
     state (the latest such), or NULL.
 
     (A later action wanting the same state does not make this one wrong: sending both is
     harmless, and an OFF that a handoff waits for must not vanish.)
     """
+    same_device = (
+        and_(Action.agent == bindparam("agent"), Action.device == bindparam("device"))
+        if by_name
+        else Action.device_id == bindparam("device_id")
+    )
     return (
         select(Action.id)
         .where(
-            Action.account == action.account,
-            _same_device(action),  # type: ignore[arg-type]
+            Action.account == bindparam("account"),
+            same_device,
             Action.kind == ActionKind.SWITCH,
-            Action.due_at > action.due_at,
-            Action.wants_on.is_not(action.wants_on),
-            Action.id != action.id,
+            Action.due_at > bindparam("due_at"),
+            Action.wants_on != bindparam("wants_on"),
+            Action.id != bindparam("id"),
         )
         .order_by(Action.due_at.desc())
         .limit(1)
@@ -213,18 +242,18 @@ def _later_action(action: Action) -> ScalarSelect[int]:
     )
 
 
-def _failed_off(action: Action) -> ScalarSelect[int]:
-    """The id of an OFF of the user, due no later than ``action``, that failed or was blocked,
+def _failed_off() -> ScalarSelect[int]:
+    """The id of an OFF of the user, due no later than the action, that failed or was blocked,
     or NULL: if there is one, the user's earlier switches are read to look closer."""
     return (
         select(Action.id)
         .where(
-            Action.user_key == action.user_key,
+            Action.user_key == bindparam("user_key"),
             Action.kind == ActionKind.SWITCH,
             Action.wants_on.is_(False),
             Action.status.in_([Status.FAILED, Status.BLOCKED]),
-            Action.due_at <= action.due_at,
-            Action.id != action.id,
+            Action.due_at <= bindparam("due_at"),
+            Action.id != bindparam("id"),
         )
         .limit(1)
         .scalar_subquery()

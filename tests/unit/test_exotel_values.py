@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from shiftswitch.exotel import Kind, Outcome, _retry_after, session
+from shiftswitch.exotel import Kind, Outcome, _retry_after, environment_options, session
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,21 @@ def test_session_pools_and_never_retries() -> None:
 def test_outcome_summary_without_description() -> None:
     outcome = Outcome(Kind.FINAL, 418, None, None, None, None, 0.1)
     assert outcome.summary() == "418 no description"
+
+
+def test_the_environment_is_read_once_per_client_not_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    options = environment_options("https://ccm-api.exotel.com")
+    assert options["proxies"]["https"] == "http://proxy.example:3128"
+    assert options["verify"] == "/etc/ssl/corp.pem"
+    monkeypatch.setenv("NO_PROXY", "exotel.com")
+    assert not environment_options("https://ccm-api.exotel.com")["proxies"]
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert "verify" not in environment_options("https://ccm-api.exotel.com")
+    assert session().trust_env is False  # requests would walk the environment per request
