@@ -353,7 +353,7 @@ def start_workers(
             f"--loglevel={args.loglevel}",
             f"--hostname=w{w}@bench",
         ]
-        if args.worker_code:
+        if getattr(args, "worker_code", None):  # bench_punctuality's workers have none
             code = Path(args.worker_code).resolve()
             procs.start(f"worker {w}", argv, {**env, "PYTHONPATH": str(code)}, log, cwd=code)
         else:

@@ -360,6 +360,10 @@ class Scheduler:
             self.dispatcher.connect()
         poll = timedelta(seconds=tick_seconds)
         started = clock.now()
+        try:
+            self.store.warm(started)
+        except SQLAlchemyError as exc:  # best effort: the first boundary compiles it then
+            log.warning("could not prepare for the first boundary: %s", first_line(exc))
         _count(self.start(started), due="stranded")
         wake = next_wake(started, self.next_due(), self._timers(), poll)
         while (now := sleep_until(clock, stop, wake)) is not None:

@@ -55,13 +55,18 @@ class OutcomeStore(ActionStore):
     def start_attempt(self, action: Action, now: datetime) -> int | None:
         """Mark ``action`` running, with one attempt more; that attempt's number, or None when
         the action is no longer open (a roster edit superseded it since it was read)."""
-        with self.autocommit() as session:
-            number = session.execute(
-                _START, {"action_id": action.id, "now": now}
-            ).scalar_one_or_none()
+        number = self.start_attempt_of(action.id, now)
         if number is not None:
             action.status, action.attempts = Status.RUNNING, number
             action.started_at = action.started_at or now
+        return number
+
+    def start_attempt_of(self, action_id: int, now: datetime) -> int | None:
+        """:meth:`start_attempt` by id: the row's new attempt number, or None."""
+        with self.autocommit() as session:
+            number: int | None = session.execute(
+                _START, {"action_id": action_id, "now": now}
+            ).scalar_one_or_none()
         return number
 
     def expect_read_back(

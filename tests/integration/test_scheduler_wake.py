@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore
@@ -97,3 +98,12 @@ def test_connecting_to_a_broker_that_is_down_does_not_hold_the_start(
     dispatcher.connect()
     assert time.monotonic() - began < 2.0
     assert "cannot connect to the broker yet" in caplog.text
+
+
+def test_preparing_for_the_first_boundary_keeps_nothing(store: ActionStore) -> None:
+    """At its start the scheduler records and claims a probe in a transaction it rolls back,
+    so that the first boundary does not wait for that SQL to be compiled."""
+    store.warm(START)
+    store.warm(START)  # again: no conflict with a first probe left behind
+    with store.sessions() as session:
+        assert session.scalars(select(Action)).all() == []

@@ -231,6 +231,16 @@ def test_a_users_actions_go_in_due_order_and_at_one_instant_off_before_on(world:
     ]
 
 
+def test_warming_up_the_store_changes_nothing(world: World) -> None:
+    w = world
+    (on,) = w.record(w.action("asha", "desk", True))
+    w.store.warm(w.time.now())  # a start-up's: every turn statement run once, on no action
+    assert [(a.id, a.status, a.attempts) for a in w.actions()] == [(on.id, Status.QUEUED, 0)]
+    assert w.run() is None
+    assert w.get(on).status == Status.SUCCEEDED
+    assert w.sent() == [("PUT", "100280", {"available": True})]
+
+
 def test_a_task_takes_the_earlier_open_actions_of_its_user_first(world: World) -> None:
     """An action whose message was lost is taken by the next task for the same user."""
     w = world
