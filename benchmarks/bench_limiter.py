@@ -91,6 +91,10 @@ def figures(name: str, mode: str, r: dict[str, Any]) -> dict[str, Any]:
         "requests": r["requests"],
         "statuses": r["statuses"],
         "worker_cpu_ms_per_switch": round(1000 * workers / r["devices"], 1),
+        "first_request_s": r["sandbox_first_request_s"],
+        "gaps_over_spacing_s": r.get("gaps_over_spacing_s"),
+        "gaps_over_2x_spacing": r.get("gaps_over_2x_spacing"),
+        "largest_gaps_s": r.get("largest_gaps_s"),
     }
 
 

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import os
 import platform
@@ -564,6 +565,22 @@ def ramp_ticks(scheduler: Scheduler, offset: float, n: int) -> tuple[int, int, f
     return due, enqueued, spent
 
 
+def gaps(log: list[dict[str, Any]], spacing: float | None) -> dict[str, Any]:
+    """Where a boundary lost time: the gaps between consecutive requests reaching the sandbox,
+    the five largest, and how much the gaps exceed the limiter's ``spacing`` in all (the
+    seconds over the floor that the workers' pacing accounts for)."""
+    at = sorted(r["started"] for r in log)
+    between = [b - a for a, b in itertools.pairwise(at)]
+    if not between or spacing is None:
+        return {"largest_gaps_s": sorted(between, reverse=True)[:5]}
+    over = [g - spacing for g in between if g > spacing]
+    return {
+        "largest_gaps_s": [round(g, 3) for g in sorted(between, reverse=True)[:5]],
+        "gaps_over_spacing_s": round(sum(over), 2),
+        "gaps_over_2x_spacing": sum(1 for g in between if g > 2 * spacing),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.devices
     roster_rate = args.rate or UNLIMITED
@@ -619,6 +636,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "floor_s": floor,
         "above_floor_pct": (completion / floor - 1) * 100 if floor else None,
         "limiter_floor_s": n * spacing if spacing else None,
+        **gaps(log, spacing),
         "lateness_p50_s": percentile(lateness, 0.50),
         "lateness_p95_s": percentile(lateness, 0.95),
         "lateness_max_s": max(lateness) if lateness else None,

@@ -159,8 +159,9 @@ class ExotelClient:
                 "content-type": "application/json",
                 "accept": "application/json",
                 "user-agent": f"shiftswitch/{__version__}",
+                # HTTP Basic, made once: requests would encode it again for every request.
+                "authorization": f"Basic {basic}",
             },
-            "auth": (credentials.key, credentials.token),
             "timeout": timeout,
             "allow_redirects": False,  # a 302 would turn the PUT into a GET passing for success
             **environment_options(base_url),
