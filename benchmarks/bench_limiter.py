@@ -12,7 +12,9 @@ at random on every request before the limit is checked:
 
 each against ``strict`` (with the jitter) and ``window`` (the sandbox's default, no jitter).
 Reported per scenario: completion as a ratio to the floor (N / rate), the 429s the sandbox
-answered, and the workers' CPU per switch (ms). ``--worker-code DIR`` runs the workers from
+answered, the workers' CPU per switch (ms), and the gaps between consecutive requests at the
+sandbox (their excess over the spacing in all, those over twice it, the largest): time spent
+on the spacing itself, or on slots nobody used. ``--worker-code DIR`` runs the workers from
 another checkout (the product before this limiter, say) against the same sandbox.
 
     python benchmarks/bench_limiter.py --redis-url redis://127.0.0.1:6380

@@ -13,7 +13,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Protocol, runtime_checkable
 
@@ -132,25 +132,17 @@ class CeleryDispatcher:
     thread busy. A small boundary sends one user per message, all applied at once.
     """
 
-    def __init__(self, app: Celery, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, app: Celery) -> None:
         self._app = app
         self.messages = 0  # sent so far
         self.restored = 0  # messages of dead workers put back in the queue so far
         self._redis: Redis | None = None
-        self._monotonic = monotonic
-        # When the last request handed over for each account is due (monotonic seconds), so
-        # that the next part of a boundary (its first users go first) is paced after it.
-        self._until: dict[Bucket, float] = {}
 
     def dispatch(self, groups: Sequence[Group]) -> None:
         size = batch_size(len(groups))
         visibility = self._app.conf.broker_transport_options.get("visibility_timeout")
         horizon = min(PACE_HORIZON, float(visibility or PACE_HORIZON * 2) / 2)
-        now = self._monotonic()
-        ahead = {bucket: until - now for bucket, until in self._until.items() if until > now}
-        waves, ends = paced(groups, horizon=horizon, ahead=ahead)
-        self._until = {bucket: now + end for bucket, end in ends.items()}
-        for countdown, part in waves:
+        for countdown, part in paced(groups, horizon=horizon):
             for batch in batches(part, size):
                 self._app.send_task(
                     APPLY_TASK,
@@ -294,28 +286,20 @@ PACE_WINDOW = 0.25  # seconds of an account's request slots per wave of messages
 PACE_HORIZON = 300.0
 
 
-Bucket = tuple[str, str]  # an account's request budget: its API host and SID
-
-
 def paced(
-    groups: Sequence[Group],
-    window: float = PACE_WINDOW,
-    horizon: float = PACE_HORIZON,
-    ahead: Mapping[Bucket, float] | None = None,
-) -> tuple[list[tuple[float, list[Group]]], dict[Bucket, float]]:
-    """``groups`` in waves, each with the countdown after which its messages are due; and for
-    each account, how far from now its requests then reach (seconds).
+    groups: Sequence[Group], window: float = PACE_WINDOW, horizon: float = PACE_HORIZON
+) -> list[tuple[float, list[Group]]]:
+    """``groups`` in waves, each with the countdown after which its messages are due.
 
     An account's requests leave one every ``spacing`` seconds (its rate limit), so the users of
     a large boundary are sent in waves, each due when its users' slots come up: the n-th request
-    of the account about ``n * spacing`` seconds on, after the ``ahead`` seconds of requests
-    handed over before for the account (an earlier part of the boundary), in ``window``-wide
-    waves, none held back longer than ``horizon``. A worker then finds each user's slot about
-    due when the message arrives: no thread waits long for a slow account while another's
-    switches queue behind it, and no task has to come back for its slot. (The estimate starts
-    from now; the workers' shared budget in Redis still decides each request's slot.)"""
+    of the account about ``n * spacing`` seconds on, in ``window``-wide waves, none held back
+    longer than ``horizon``. A worker then finds each user's slot about due when the message
+    arrives: no thread waits long for a slow account while another's switches queue behind it,
+    and no task has to come back for its slot. (The estimate starts from now; the workers' shared
+    budget in Redis still decides each request's slot.)"""
     waves: dict[float, list[Group]] = {}
-    reach: dict[Bucket, float] = dict(ahead or {})
+    requests: dict[tuple[str, str], int] = {}
     spacings: dict[str, float] = {}
     for owner, actions in groups:
         first = actions[0]
@@ -323,11 +307,12 @@ def paced(
             limit = parse_rate(first.rate_limit)
             spacings[first.rate_limit] = 0.0 if limit is None else limit.spacing
         account = (first.base_url, first.sid)
-        offset = reach.get(account, 0.0)
-        reach[account] = offset + len(actions) * spacings[first.rate_limit]
+        n = requests.get(account, 0)
+        requests[account] = n + len(actions)
+        offset = n * spacings[first.rate_limit]
         wave = min(horizon, (offset // window) * window)
         waves.setdefault(wave, []).append((owner, actions))
-    return sorted(waves.items()), reach
+    return sorted(waves.items())
 
 
 def batch_size(users: int) -> int:

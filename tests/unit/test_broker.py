@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from celery import Celery
 
-from shiftswitch.broker import (
-    SPREAD,
-    USERS_PER_MESSAGE,
-    CeleryDispatcher,
-    batch_size,
-    batches,
-    paced,
-)
+from shiftswitch.broker import SPREAD, USERS_PER_MESSAGE, batch_size, batches, paced
 from shiftswitch.models import Action
-from shiftswitch.roster.model import RateLimit
 
 
 @pytest.mark.parametrize(
@@ -75,7 +65,7 @@ def _action(i: int, sid: str, rate: str, on: bool = True) -> Action:
 def test_a_slow_accounts_users_are_sent_as_their_slots_come_up() -> None:
     slow = [(f"slow/u{i}", [_action(i, "slow", "60/min")]) for i in range(5)]
     fast = [(f"fast/u{i}", [_action(100 + i, "fast", "6000/min")]) for i in range(60)]
-    waves, _ = paced([*slow, *fast], window=0.25, horizon=300)
+    waves = paced([*slow, *fast], window=0.25, horizon=300)
     countdowns = {owner: c for c, part in waves for owner, _ in part}
     # 60/min: a request every ~1.01 s; each user in the wave of its slot
     assert [countdowns[f"slow/u{i}"] for i in range(5)] == [0.0, 1.0, 2.0, 3.0, 4.0]
@@ -88,50 +78,11 @@ def test_a_slow_accounts_users_are_sent_as_their_slots_come_up() -> None:
 def test_a_users_actions_count_as_that_many_requests_and_no_wave_passes_the_horizon() -> None:
     users = [(f"s/u{i}", [_action(2 * i, "s", "60/min", False), _action(2 * i + 1, "s", "60/min")])
              for i in range(3)]  # fmt: skip
-    waves, _ = paced(users, window=1.0, horizon=3.0)
-    countdowns = [c for c, part in waves for _ in part]
+    countdowns = [c for c, part in paced(users, window=1.0, horizon=3.0) for _ in part]
     assert countdowns == [0.0, 2.0, 3.0]  # 0, 2 and 4 requests before each: the last held at 3
-
-
-def test_a_later_part_of_a_boundary_is_paced_after_the_requests_handed_over_before() -> None:
-    slow = RateLimit(60, 60).spacing
-    first = [(f"slow/u{i}", [_action(i, "slow", "60/min")]) for i in range(3)]
-    rest = [(f"slow/u{i}", [_action(i, "slow", "60/min")]) for i in range(3, 5)]
-    fast = [("fast/u0", [_action(100, "fast", "6000/min")])]
-    waves, reach = paced(first, window=0.25, horizon=300)
-    assert reach == {("http://exotel", "slow"): pytest.approx(3 * slow)}
-    waves, reach = paced([*rest, *fast], window=0.25, horizon=300, ahead=reach)
-    countdowns = {owner: c for c, part in waves for owner, _ in part}
-    # The rest after the first three requests, not at once beside them; another account not.
-    assert countdowns == {"slow/u3": 3.0, "slow/u4": 4.0, "fast/u0": 0.0}
-    assert reach[("http://exotel", "slow")] == pytest.approx(5 * slow)
 
 
 def test_the_batch_size_follows_the_whole_boundary_not_one_wave() -> None:
     assert batch_size(10) == 1
     assert batch_size(1000) == 16
     assert [len(b) for b in batches([("u", [])] * 40, 16)] == [16, 16, 8]  # type: ignore[list-item]
-
-
-def test_the_dispatcher_paces_a_boundarys_rest_after_its_first_users() -> None:
-    """The scheduler sends a boundary's first users, then the rest: the rest's messages are
-    due after the first users' requests, not beside them (which would reserve slots far ahead
-    and make those users come back for them)."""
-    app = Celery(broker="memory://", set_as_current=False)
-    app.conf.broker_transport_options = {"visibility_timeout": 900}
-    sent: list[tuple[float | None, list[str]]] = []
-
-    def send_task(name: str, kwargs: dict[str, Any], **options: Any) -> None:
-        sent.append((options.get("countdown"), [user["owner"] for user in kwargs["batch"]]))
-
-    app.send_task = send_task  # type: ignore[method-assign]
-    now = [1000.0]
-    dispatcher = CeleryDispatcher(app, monotonic=lambda: now[0])
-    users = [(f"slow/u{i}", [_action(i, "slow", "60/min")]) for i in range(4)]
-    dispatcher.dispatch(users[:2])
-    now[0] += 0.5
-    dispatcher.dispatch(users[2:])
-    assert sent == [(None, ["slow/u0"]), (1.0, ["slow/u1"]), (1.5, ["slow/u2"]), (2.5, ["slow/u3"])]
-    now[0] += 60  # long after: nothing handed over is still to come
-    dispatcher.dispatch(users[:1])
-    assert sent[-1] == (None, ["slow/u0"])
