@@ -277,7 +277,9 @@ _START = (
     .where(ACTIONS.c.id == bindparam("action_id"), ACTIONS.c.status.in_(OPEN_STATUSES))
     .values(
         status=Status.RUNNING,
-        started_at=func.coalesce(ACTIONS.c.started_at, bindparam("now")),
+        started_at=func.coalesce(
+            ACTIONS.c.started_at, bindparam("now", type_=ACTIONS.c.started_at.type)
+        ),
         attempts=ACTIONS.c.attempts + 1,
         retry_at=None,
     )

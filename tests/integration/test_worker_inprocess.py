@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from shiftswitch.actions import NewAction, apply_order, for_device
 from shiftswitch.coordination import rate_bucket
@@ -239,6 +239,20 @@ def test_warming_up_the_store_changes_nothing(world: World) -> None:
     assert w.run() is None
     assert w.get(on).status == Status.SUCCEEDED
     assert w.sent() == [("PUT", "100280", {"available": True})]
+
+
+def test_the_instant_an_action_started_is_stored_as_every_instant_is(world: World) -> None:
+    """Its statement is built once with a parameter for the instant: the parameter keeps the
+    column's type (UTC, the stored format), not the driver's own way of writing a datetime."""
+    w = world
+    (on,) = w.record(w.action("asha", "desk", True))
+    assert w.run() is None
+    with w.store.engine.connect() as conn:
+        started, due = conn.execute(
+            text("SELECT started_at, due_at FROM actions WHERE id = :id"), {"id": on.id}
+        ).one()
+    assert len(started) == len(due) and started[10] == due[10]  # same format, as text
+    assert w.get(on).started_at == w.time.now()
 
 
 def test_a_task_takes_the_earlier_open_actions_of_its_user_first(world: World) -> None:
