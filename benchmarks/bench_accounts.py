@@ -27,7 +27,6 @@ import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_pipeline import API_KEY, API_TOKEN, Processes, start_sandbox, wait_for
-from common import database
+from common import database, gaps
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore
@@ -206,10 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "puts": len(mine),
             "429s": sum(1 for e in mine if e["status"] == 429),
             "first_put_s": round(min(e["started"] for e in mine) - t0, 2) if mine else None,
-            "largest_gaps_s": sorted(
-                (round(b - a, 2) for a, b in pairwise(sorted(e["started"] for e in mine))),
-                reverse=True,
-            )[:5],
+            **gaps(mine, limit.spacing),
         }
     return out
 

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import itertools
 import json
 import os
 import platform
@@ -85,7 +84,7 @@ from sqlalchemy import Engine, func, insert, select
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import Timed, database
+from common import Timed, database, gaps
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore
@@ -563,22 +562,6 @@ def ramp_ticks(scheduler: Scheduler, offset: float, n: int) -> tuple[int, int, f
             break
         time.sleep(0.1)
     return due, enqueued, spent
-
-
-def gaps(log: list[dict[str, Any]], spacing: float | None) -> dict[str, Any]:
-    """Where a boundary lost time: the gaps between consecutive requests reaching the sandbox,
-    the five largest, and how much the gaps exceed the limiter's ``spacing`` in all (the
-    seconds over the floor that the workers' pacing accounts for)."""
-    at = sorted(r["started"] for r in log)
-    between = [b - a for a, b in itertools.pairwise(at)]
-    if not between or spacing is None:
-        return {"largest_gaps_s": sorted(between, reverse=True)[:5]}
-    over = [g - spacing for g in between if g > spacing]
-    return {
-        "largest_gaps_s": [round(g, 3) for g in sorted(between, reverse=True)[:5]],
-        "gaps_over_spacing_s": round(sum(over), 2),
-        "gaps_over_2x_spacing": sum(1 for g in between if g > 2 * spacing),
-    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -68,3 +69,19 @@ def database(arg: str | None, tmp: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def gaps(log: list[dict[str, Any]], spacing: float | None) -> dict[str, Any]:
+    """Where a boundary lost time: the gaps between consecutive requests reaching the sandbox,
+    the five largest, and how much the gaps exceed the limiter's ``spacing`` in all (the
+    seconds over the floor that the workers' pacing accounts for)."""
+    at = sorted(r["started"] for r in log)
+    between = [b - a for a, b in itertools.pairwise(at)]
+    largest = {"largest_gaps_s": [round(g, 3) for g in sorted(between, reverse=True)[:5]]}
+    if not between or spacing is None:
+        return largest
+    return {
+        **largest,
+        "gaps_over_spacing_s": round(sum(g - spacing for g in between if g > spacing), 2),
+        "gaps_over_2x_spacing": sum(1 for g in between if g > 2 * spacing),
+    }
