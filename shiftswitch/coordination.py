@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -266,15 +266,24 @@ class LockBusy(Exception):
 
 
 class Lock:
-    """A lease on a name (a user's switches) held by one worker at a time, until ``ttl``."""
+    """A lease on a name (a user's switches) held by one worker at a time, until ``ttl``.
 
-    def __init__(self, redis: Redis, name: str, ttl: float, prefix: str = PREFIX) -> None:
+    ``scripts``: its renewal and release, registered on ``redis`` (:func:`lock_scripts`);
+    registered anew when not given."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        name: str,
+        ttl: float,
+        prefix: str = PREFIX,
+        scripts: tuple[Any, Any] | None = None,
+    ) -> None:
         self._redis = redis
         self.key = f"{prefix}lock:{name}"
         self._ttl_ms = int(ttl * 1000)
         self._token = secrets.token_hex(16)
-        self._extend: Any = redis.register_script(_EXTEND)
-        self._release: Any = redis.register_script(_RELEASE)
+        self._extend, self._release = scripts or lock_scripts(redis)
 
     def acquire(self) -> None:
         if not self._redis.set(self.key, self._token, nx=True, px=self._ttl_ms):
@@ -293,6 +302,26 @@ class Lock:
 
     def __exit__(self, *_exc: object) -> None:
         self.release()
+
+
+def lock_scripts(redis: Redis) -> tuple[Any, Any]:
+    """A lock's renewal and release, registered on ``redis``."""
+    return redis.register_script(_EXTEND), redis.register_script(_RELEASE)
+
+
+class Leases:
+    """Leases on names in one Redis, each ``ttl`` long: ``leases(name)`` is a :class:`Lock`.
+    A worker takes one for every task; their scripts are registered once, here (registering
+    one hashes its text)."""
+
+    def __init__(self, redis: Redis, ttl: float, prefix: str = PREFIX) -> None:
+        self._redis = redis
+        self._ttl = ttl
+        self._prefix = prefix
+        self._scripts = lock_scripts(redis)
+
+    def __call__(self, name: str) -> Lock:
+        return Lock(self._redis, name, self._ttl, self._prefix, self._scripts)
 
 
 class Leadership:
@@ -379,14 +408,22 @@ class Heartbeat:
         self._keys = [self.key, f"{prefix}workers", f"{prefix}workers:since"]
         self._ttl_ms = int(ttl * 1000)
         self._beat: Any = redis.register_script(_BEAT)
+        self._last: tuple[frozenset[str], Mapping[str, Order], str] | None = None
 
-    def beat(self, tags: Iterable[str], owners: Mapping[str, Order]) -> None:
-        payload = json.dumps(
-            {
-                "tags": sorted(tags),
-                "owners": {o: [at.isoformat(), on, i] for o, (at, on, i) in owners.items()},
-            }
-        )
+    def beat(self, tags: frozenset[str], owners: Mapping[str, Order]) -> None:
+        """Renew the heartbeat: the messages held (by delivery tag) and what they cover.
+        Given the same ``owners`` object with the same tags as the last beat, the last
+        payload is sent again, not encoded anew (a worker may hold thousands of messages)."""
+        if self._last is not None and self._last[0] == tags and self._last[1] is owners:
+            payload = self._last[2]
+        else:
+            payload = json.dumps(
+                {
+                    "tags": sorted(tags),
+                    "owners": {o: [at.isoformat(), on, i] for o, (at, on, i) in owners.items()},
+                }
+            )
+            self._last = (tags, owners, payload)
         self._beat(keys=self._keys, args=[self.worker, payload, self._ttl_ms])
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ SQLite and PostgreSQL and later migrations can refer to them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -42,9 +44,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
     select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, Session, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -109,6 +112,16 @@ OPEN_STATUSES = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
 
 def _in(values: Any) -> str:
     return ", ".join(f"'{v}'" for v in sorted(values))
+
+
+def one_of(
+    column: ColumnElement[str] | QueryableAttribute[str],
+    statuses: Iterable[Status],
+) -> ColumnElement[bool]:
+    """SQL: ``column IN ('queued', ...)``, with the statuses written into the statement. A
+    statement built once then runs as compiled, where an IN of bound values is expanded
+    again at every execution (about a tenth of a millisecond each, in a worker's turn)."""
+    return column.in_([literal_column(f"'{Status(s)}'") for s in sorted(statuses)])
 
 
 class Action(Base):

@@ -26,6 +26,7 @@ from shiftswitch.models import (
     ReadBack,
     ResolvedDevice,
     Status,
+    one_of,
 )
 from shiftswitch.numbers import number_changed
 
@@ -274,7 +275,7 @@ def _write(
 # The worker's writes, built once: a statement built for each turn cost more CPU than running it.
 _START = (
     update(ACTIONS)
-    .where(ACTIONS.c.id == bindparam("action_id"), ACTIONS.c.status.in_(OPEN_STATUSES))
+    .where(ACTIONS.c.id == bindparam("action_id"), one_of(ACTIONS.c.status, OPEN_STATUSES))
     .values(
         status=Status.RUNNING,
         started_at=func.coalesce(

@@ -30,6 +30,7 @@ from shiftswitch.models import (
     DeviceState,
     ResolvedDevice,
     Status,
+    one_of,
 )
 from shiftswitch.outcomes import OutcomeStore
 
@@ -204,7 +205,7 @@ class TurnStore(OutcomeStore):
 # The worker's reads, built once: a statement built for each turn cost more CPU than running it.
 _NEXT = (
     select(Action)
-    .where(Action.user_key == bindparam("owner"), Action.status.in_(OPEN_STATUSES))
+    .where(Action.user_key == bindparam("owner"), one_of(Action.status, OPEN_STATUSES))
     .order_by(Action.due_at, Action.wants_on, Action.id)
     .limit(1)
 )
@@ -274,7 +275,7 @@ def _failed_off() -> ScalarSelect[int]:
             Action.user_key == bindparam("user_key"),
             Action.kind == ActionKind.SWITCH,
             Action.wants_on.is_(False),
-            Action.status.in_([Status.FAILED, Status.BLOCKED]),
+            one_of(Action.status, [Status.FAILED, Status.BLOCKED]),
             Action.due_at <= bindparam("due_at"),
             Action.id != bindparam("id"),
         )

@@ -5,9 +5,10 @@ this app, configured the same way in the app and its signals: a pool of threads
 (``worker_pool``, ``worker_concurrency``), shiftswitch's log format and levels
 (``setup_logging``), Prometheus metrics when ``SHIFTSWITCH_METRICS_PORT`` is set
 (``worker_init``), a heartbeat naming the task messages it holds (``worker_ready`` to
-``worker_shutdown``), and neither gossip nor mingle (its ``Worker`` class). Settings are read at the
-entry point (the CLI, or :func:`__getattr__` for Celery's ``-A``); the database engine, Redis
-and Exotel clients are built on the first task, in the worker process, never at import.
+``worker_shutdown``), and neither gossip, mingle nor Celery's event heartbeats (its ``Worker``
+class). Settings are read at the entry point (the CLI, or :func:`__getattr__` for Celery's
+``-A``); the database engine, Redis and Exotel clients are built on the first task, in the
+worker process, never at import.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from redis.exceptions import RedisError
 from shiftswitch import logs, metrics
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
-from shiftswitch.coordination import BEAT_EVERY, Heartbeat, Lock, RateLimiter
+from shiftswitch.coordination import BEAT_EVERY, Heartbeat, Leases, RateLimiter
 from shiftswitch.db import first_line, make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
-from shiftswitch.recovery import Holdings, cover
+from shiftswitch.recovery import Cover, Holdings, cover
 from shiftswitch.roster.source import reads_stored
 from shiftswitch.settings import (
     CONNECT_TIMEOUT,
@@ -96,12 +97,9 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
     )
     redis = Redis.from_url(settings.redis_url)
 
-    def lease(owner: str) -> Lock:
-        return Lock(redis, owner, settings.lock_ttl)
-
     return WorkerContext(
         store=TurnStore(engine),
-        lease=lease,
+        lease=Leases(redis, settings.lock_ttl),
         budget=RateLimiter(redis),
         client_for=Clients(settings, pool_size=concurrency),
         policy=settings.retry,
@@ -217,20 +215,27 @@ class Beating:
         self._every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._tags: frozenset[str] | None = None  # the messages held at the last beat
+        self._owners: Cover = {}  # what they cover
 
     def start(self) -> None:
         self.beat()  # before the first message is taken
         self._thread.start()
 
     def beat(self) -> None:
-        tags, holdings = set(), Holdings()
+        held = {}
         for request in held_requests():
             tag = getattr(getattr(request, "message", None), "delivery_tag", None)
             if tag is not None:
-                tags.add(str(tag))
+                held[str(tag)] = request
+        tags = frozenset(held)
+        if tags != self._tags:  # a message covers what it did: the same tags, the same users
+            holdings = Holdings()
+            for request in held.values():
                 holdings.add(cover(getattr(request, "kwargs", None) or {}))
+            self._tags, self._owners = tags, holdings.owners
         try:
-            self.heartbeat.beat(tags, holdings.owners)
+            self.heartbeat.beat(self._tags, self._owners)
         except RedisError as exc:  # the next beat tries again; missing several is dying
             log.warning("heartbeat not renewed: %s", exc)
 
@@ -272,12 +277,13 @@ def held_requests() -> list[Any]:
 
 
 def _alone(base: type[Any]) -> type[Any]:
-    """Celery's worker class, run without gossip and mingle: each worker applies its users'
-    actions alone, with nothing to learn from the others (revoked tasks, clocks)."""
+    """Celery's worker class, run without gossip, mingle and event heartbeats: each worker
+    applies its users' actions alone, with nothing to learn from the others (revoked tasks,
+    clocks), and tells whoever watches through its own heartbeat (:class:`Beating`)."""
 
     class Worker(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.update(without_gossip=True, without_mingle=True)
+            kwargs.update(without_gossip=True, without_mingle=True, without_heartbeat=True)
             super().__init__(*args, **kwargs)
 
     return Worker

@@ -171,6 +171,7 @@ def worker(
         f"--queues={QUEUE}",
         "--without-gossip",
         "--without-mingle",
+        "--without-heartbeat",
         *celery_args,
     ]
     app.worker_main(argv)

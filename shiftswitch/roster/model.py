@@ -6,6 +6,7 @@ references) that the file loader (:mod:`shiftswitch.roster.loader`) and the CLI 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -206,7 +207,10 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_rate(text: str) -> RateLimit | None:
+    """A rate limit such as ``60/min`` or ``5/s``; None when ``text`` is not one. Cached: the
+    worker reads an action's for each request."""
     m = _RATE.match(text)
     if not m or int(m.group(1)) <= 0:
         return None

@@ -7,11 +7,12 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from redis import Redis
 
-from shiftswitch.coordination import Lock, LockBusy, RateLimiter
+from shiftswitch.coordination import Heartbeat, Leases, Lock, LockBusy, RateLimiter, read_beats
 from shiftswitch.roster.model import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
@@ -72,3 +73,36 @@ def test_a_lock_is_held_by_one_and_expires(redis: Redis) -> None:
     assert redis.exists(second.key)
     second.release()
     assert not redis.exists(second.key)
+
+
+def test_the_leases_of_one_redis_exclude_each_other_like_locks(redis: Redis) -> None:
+    leases = Leases(redis, ttl=5.0, prefix="test:")
+    first, second = leases("main/u-1"), leases("main/u-1")
+    first.acquire()
+    with pytest.raises(LockBusy):
+        second.acquire()
+    assert first.extend() and not second.extend()
+    second.release()  # not its lease: nothing happens
+    assert redis.exists(first.key)
+    first.release()
+    second.acquire()  # free now
+    second.release()
+
+
+def test_a_heartbeat_says_what_its_worker_holds_and_is_renewed_unchanged(redis: Redis) -> None:
+    at = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    heartbeat = Heartbeat(redis, "w1", ttl=5.0, prefix="test:")
+    owners = {"main/u-1": (at, True, 7)}
+    heartbeat.beat(frozenset({"tag-1"}), owners)
+    beats = read_beats(redis, prefix="test:")
+    assert beats.tags == {"tag-1"} and beats.owners == owners
+    redis.pexpire(heartbeat.key, 100)
+    heartbeat.beat(frozenset({"tag-1"}), owners)  # the same messages: the payload sent again
+    assert redis.pttl(heartbeat.key) > 1000
+    assert read_beats(redis, prefix="test:").owners == owners
+    more = {**owners, "main/u-2": (at, False, 8)}
+    heartbeat.beat(frozenset({"tag-1", "tag-2"}), more)
+    beats = read_beats(redis, prefix="test:")
+    assert beats.tags == {"tag-1", "tag-2"} and beats.owners == more
+    heartbeat.beat(frozenset(), {})
+    assert read_beats(redis, prefix="test:").tags == set()
