@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
@@ -196,11 +196,11 @@ class ActionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
-        # Sessions in autocommit mode, for reads and single-statement writes: no BEGIN and
-        # COMMIT round trips (on PostgreSQL) where one statement needs no transaction around it.
-        self.autocommit = sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        # Connections and sessions in autocommit mode, for reads and single-statement writes:
+        # no BEGIN and COMMIT round trips (on PostgreSQL) where one statement needs no
+        # transaction around it.
+        self.autocommitting = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.autocommit = sessionmaker(self.autocommitting, expire_on_commit=False)
 
     def record(self, actions: Iterable[NewAction], now: datetime) -> None:
         """Insert each action unless one with its key exists already."""
@@ -239,9 +239,10 @@ class ActionStore:
             self.claim(session, Action.key.in_([probe.key]), now)
             session.rollback()
 
-    def confirm(self, session: Session, states: Sequence[DeviceState]) -> None:
+    def confirm(self, session: Connection | Session, states: Sequence[DeviceState]) -> None:
         """Write each device's confirmed state (a transient :class:`DeviceState` each), in
-        ``session``'s transaction: a new row, or the one the device had replaced."""
+        ``session``'s transaction (a connection's, or a session's): a new row, or the one the
+        device had replaced."""
         if states:
             table = DeviceState.__table__.columns
             rows = [{c.name: getattr(state, c.name) for c in table} for state in states]

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Row,
     String,
     Text,
     TypeDecorator,
@@ -184,6 +185,13 @@ class Action(Base):
     parent_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("actions.id", ondelete="SET NULL")
     )
+
+
+def action_of(row: Row[Any]) -> Action:
+    """The action in ``row``, a row of the actions table read with SQLAlchemy Core: a
+    transient :class:`Action`, added to no session (the worker reads its actions so, for an
+    ORM session and its instances cost more CPU than the statement)."""
+    return Action(**row._mapping)
 
 
 def busy_devices(session: Session) -> set[tuple[str | None, str | None]]:

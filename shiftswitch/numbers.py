@@ -14,10 +14,9 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, delete
 
-from shiftswitch.actions import NewAction, for_device
+from shiftswitch.actions import NewAction, for_device, upsert
 from shiftswitch.exotel import Outcome
 from shiftswitch.models import ActionKind, ResolvedDevice, Source
 from shiftswitch.problems import quote
@@ -82,7 +81,7 @@ def refused(outcome: Outcome, number: str, sid: str) -> str:
 
 
 def number_changed(
-    session: Session,
+    conn: Connection,
     *,
     account: str,
     user_id: str,
@@ -105,19 +104,42 @@ def number_changed(
     change in the same transaction (:func:`~shiftswitch.roster.store.renumber`); a roster file
     is its owner's to edit (the CLI says which entry).
     """
-    session.execute(
-        delete(ResolvedDevice).where(
-            ResolvedDevice.account == account,
-            ResolvedDevice.user_id == user_id,
-            ResolvedDevice.device_id == device_id,
-            ResolvedDevice.contact_uri != new,
+    conn.execute(
+        delete(RESOLVED).where(
+            RESOLVED.c.account == account,
+            RESOLVED.c.user_id == user_id,
+            RESOLVED.c.device_id == device_id,
+            RESOLVED.c.contact_uri != new,
         )
     )
-    session.merge(
-        ResolvedDevice(
-            account=account, contact_uri=new, user_id=user_id, device_id=device_id, resolved_at=at
-        )
+    remember_resolved(
+        conn, account=account, contact_uri=new, user_id=user_id, device_id=device_id, at=at
     )
+
+
+def remember_resolved(
+    conn: Connection, *, account: str, contact_uri: str, user_id: str, device_id: str, at: datetime
+) -> None:
+    """The contact-URI cache maps ``contact_uri`` of ``account`` to (``user_id``,
+    ``device_id``) from ``at`` on, in ``conn``'s transaction."""
+    stmt = upsert(conn.engine, RESOLVED)
+    keys = ("account", "contact_uri")
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c.name: stmt.excluded[c.name] for c in RESOLVED.c if c.name not in keys},
+        ),
+        {
+            "account": account,
+            "contact_uri": contact_uri,
+            "user_id": user_id,
+            "device_id": device_id,
+            "resolved_at": at,
+        },
+    )
+
+
+RESOLVED: Table = ResolvedDevice.__table__  # type: ignore[assignment]
 
 
 def renumber_source(agent: str | None, device: str | None, action_id: int) -> str:

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
 
 from shiftswitch.actions import ActionStore, NewAction, new_row, upsert
 from shiftswitch.exotel import Outcome
@@ -24,15 +23,15 @@ from shiftswitch.models import (
     Attempt,
     DeviceState,
     ReadBack,
-    ResolvedDevice,
     Status,
     one_of,
 )
-from shiftswitch.numbers import number_changed
+from shiftswitch.numbers import number_changed, remember_resolved
 
 ACTIONS: Table = Action.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
 READ_BACKS: Table = ReadBack.__table__  # type: ignore[assignment]
+STATES: Table = DeviceState.__table__  # type: ignore[assignment]
 
 Row = dict[str, Any]  # an attempt, written together with what its outcome leads to
 
@@ -46,8 +45,8 @@ class OutcomeStore(ActionStore):
 
     def leave_pending(self, owner: str) -> None:
         """Sending is paused: the user's queued actions go back to ``pending``, unsent."""
-        with self.autocommit() as session:
-            session.execute(
+        with self.autocommitting.connect() as conn:
+            conn.execute(
                 update(ACTIONS)
                 .where(ACTIONS.c.user_key == owner, ACTIONS.c.status == Status.QUEUED)
                 .values(status=Status.PENDING, enqueued_at=None)
@@ -64,8 +63,8 @@ class OutcomeStore(ActionStore):
 
     def start_attempt_of(self, action_id: int, now: datetime) -> int | None:
         """:meth:`start_attempt` by id: the row's new attempt number, or None."""
-        with self.autocommit() as session:
-            number: int | None = session.execute(
+        with self.autocommitting.connect() as conn:
+            number: int | None = conn.execute(
                 _START, {"action_id": action_id, "now": now}
             ).scalar_one_or_none()
         return number
@@ -89,8 +88,8 @@ class OutcomeStore(ActionStore):
             "reason": reason,
         }
         later = READ_BACKS.c.due_at < stmt.excluded.due_at
-        with self.sessions.begin() as session:
-            session.execute(
+        with self.engine.begin() as conn:
+            conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["account", "user_id", "device_id"],
                     set_={k: stmt.excluded[k] for k in ("since", "due_at", "action_id", "reason")},
@@ -101,8 +100,8 @@ class OutcomeStore(ActionStore):
 
     def record_attempt(self, attempt: Row) -> None:
         """An attempt whose outcome calls for another exchange before anything is decided."""
-        with self.sessions.begin() as session:
-            _write(session, attempt)
+        with self.engine.begin() as conn:
+            _write(conn, attempt)
 
     def plan_retry(
         self,
@@ -115,9 +114,9 @@ class OutcomeStore(ActionStore):
         """``action`` is tried again ``delay`` seconds after ``now`` (the attempt says so)."""
         if attempt is not None:
             attempt = {**attempt, "retry_delay": round(delay, 3)}
-        with self.sessions.begin() as session:
+        with self.engine.begin() as conn:
             _write(
-                session,
+                conn,
                 attempt,
                 action,
                 status=Status.QUEUED,
@@ -135,9 +134,9 @@ class OutcomeStore(ActionStore):
         attempt: Row | None = None,
     ) -> None:
         """``action`` ends ``status`` (failed, blocked, superseded), ``reason`` saying why."""
-        with self.sessions.begin() as session:
+        with self.engine.begin() as conn:
             _write(
-                session,
+                conn,
                 attempt,
                 action,
                 status=status,
@@ -166,9 +165,9 @@ class OutcomeStore(ActionStore):
         if number is not None:  # a new number is unverified: Exotel says available null
             state.contact_uri = number
             state.available = outcome.device.available if outcome.device else None
-        with self.sessions.begin() as session:
+        with self.engine.begin() as conn:
             _write(
-                session,
+                conn,
                 attempt,
                 action,
                 status=Status.SUCCEEDED,
@@ -177,19 +176,25 @@ class OutcomeStore(ActionStore):
                 **_columns(outcome),
             )
             if number is not None:
-                old = session.get(DeviceState, (action.account, action.user_id, action.device_id))
+                old = conn.execute(
+                    select(STATES.c.contact_uri).where(
+                        STATES.c.account == action.account,
+                        STATES.c.user_id == action.user_id,
+                        STATES.c.device_id == action.device_id,
+                    )
+                ).scalar()
                 number_changed(
-                    session,
+                    conn,
                     account=action.account,
                     user_id=action.user_id,
                     device_id=action.device_id,
                     agent=action.agent,
                     device=action.device,
-                    old=action.contact_uri or (old.contact_uri if old is not None else None),
+                    old=action.contact_uri or old,
                     new=number,
                     at=now,
                 )
-            self.confirm(session, [state])
+            self.confirm(conn, [state])
 
     def resolved(
         self,
@@ -202,17 +207,16 @@ class OutcomeStore(ActionStore):
         """``action``'s contact URI is device ``device_id`` of ``user_id``: from the cache, or
         found by ``attempt`` (then the cache keeps it)."""
         assert action.contact_uri is not None
-        with self.sessions.begin() as session:
-            _write(session, attempt, action, user_id=user_id, device_id=device_id)
+        with self.engine.begin() as conn:
+            _write(conn, attempt, action, user_id=user_id, device_id=device_id)
             if attempt is not None:
-                session.merge(
-                    ResolvedDevice(
-                        account=action.account,
-                        contact_uri=action.contact_uri,
-                        user_id=user_id,
-                        device_id=device_id,
-                        resolved_at=now,
-                    )
+                remember_resolved(
+                    conn,
+                    account=action.account,
+                    contact_uri=action.contact_uri,
+                    user_id=user_id,
+                    device_id=device_id,
+                    at=now,
                 )
 
     def turn_off_first(
@@ -233,12 +237,12 @@ class OutcomeStore(ActionStore):
             }
             for off in offs
         ]
-        with self.sessions.begin() as session:
+        with self.engine.begin() as conn:
             if rows:
                 stmt = upsert(self.engine, ACTIONS).on_conflict_do_nothing(index_elements=["key"])
-                session.execute(stmt, rows)
+                conn.execute(stmt, rows)
             if attempt is not None:  # the user was read: the ON waits for the OFFs, queued
-                _write(session, attempt, action, status=Status.QUEUED)
+                _write(conn, attempt, action, status=Status.QUEUED)
 
 
 def attempt_row(action: Action, number: int, request: str, at: datetime, outcome: Outcome) -> Row:
@@ -259,15 +263,15 @@ def attempt_row(action: Action, number: int, request: str, at: datetime, outcome
 
 
 def _write(
-    session: Session, attempt: Row | None, action: Action | None = None, **values: Any
+    conn: Connection, attempt: Row | None, action: Action | None = None, **values: Any
 ) -> None:
     """INSERT ``attempt`` (if any) and UPDATE ``action``'s row with ``values`` (if any), and
     the detached ``action`` with it."""
     if attempt is not None:
-        session.execute(_INSERT_ATTEMPT, attempt)
+        conn.execute(_INSERT_ATTEMPT, attempt)
     if action is not None and values:
         params = {f"new_{name}": value for name, value in values.items()}
-        session.execute(_update(tuple(values)), {**params, "action_id": action.id})
+        conn.execute(_update(tuple(values)), {**params, "action_id": action.id})
         for name, value in values.items():
             setattr(action, name, value)
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, ScalarSelect, and_, bindparam, null, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Executable, ScalarSelect, and_, bindparam, null, select
 
 from shiftswitch.actions import Sibling, apply_order, off_first_key
 from shiftswitch.holds import paused_condition
@@ -28,11 +27,12 @@ from shiftswitch.models import (
     Action,
     ActionKind,
     DeviceState,
-    ResolvedDevice,
     Status,
+    action_of,
     one_of,
 )
-from shiftswitch.outcomes import OutcomeStore
+from shiftswitch.numbers import RESOLVED
+from shiftswitch.outcomes import ACTIONS, STATES, OutcomeStore
 
 EARLIER_LIMIT = 50  # the user's latest final switches looked at when an OFF before an ON failed
 
@@ -72,38 +72,46 @@ class Turn:
 
 class TurnStore(OutcomeStore):
     """The actions, attempts and device states as the worker reads them (and, through
-    :class:`~shiftswitch.outcomes.OutcomeStore`, writes them)."""
+    :class:`~shiftswitch.outcomes.OutcomeStore`, writes them).
+
+    The worker reads with SQLAlchemy Core, on a connection in autocommit mode (one statement
+    needs no transaction around it), and builds each action it reads as a transient
+    :class:`~shiftswitch.models.Action` (:func:`~shiftswitch.models.action_of`): an ORM
+    session and its instances cost more CPU than a turn's statements themselves."""
 
     def next_turn(self, owner: str, last: tuple[datetime, bool, int]) -> Turn | None:
         """The user's next open action up to ``last`` (an :func:`apply_order`), with its facts;
         None when there is none."""
-        with self.autocommit() as session:
-            action = session.scalars(_NEXT, {"owner": owner}).first()
-            if action is None or apply_order(action) > last:
+        with self.autocommitting.connect() as conn:
+            row = conn.execute(_NEXT, {"owner": owner}).first()
+            if row is None:
+                return None
+            action = action_of(row)
+            if apply_order(action) > last:
                 return None
             switch = action.kind == ActionKind.SWITCH  # a number change is wanted whatever
             on = switch and action.wants_on
             by_name = action.agent is not None and action.device is not None
             # The checks in one statement; each usually finds nothing.
-            later_id, failed_off_id, paused = session.execute(
+            later_id, failed_off_id, paused = conn.execute(
                 _checks(switch, on, by_name), _check_params(action)
             ).one()
             later = None
             if later_id is not None:
-                found = session.get_one(Action, later_id)
+                found = conn.execute(_LATER, {"id": later_id}).one()
                 later = Later(found.id, found.source, found.due_at)
             turn = Turn(
                 action,
                 paused=bool(paused),
                 later=later,
-                earlier=() if failed_off_id is None else self._earlier(session, action),
+                earlier=() if failed_off_id is None else _earlier(conn, action),
             )
             if action.device_id is None:  # given by contact URI: resolved first
-                return replace(turn, resolved=self._resolved(session, action))
+                return replace(turn, resolved=_resolved(conn, action.account, action.contact_uri))
             if on and action.user_id is not None and action.siblings:
-                siblings_on = self._confirmed_on(session, action)
+                siblings_on = _confirmed_on(conn, action)
                 if siblings_on:
-                    recorded = self._offs_recorded(session, action)
+                    recorded = _offs_recorded(conn, action)
                     return replace(turn, siblings_on=siblings_on, offs_recorded=recorded)
             return turn
 
@@ -121,93 +129,111 @@ class TurnStore(OutcomeStore):
             "due_at": now,
             "wants_on": True,
         }
-        with self.autocommit() as session:
-            session.scalars(_NEXT, {"owner": ""}).first()
+        with self.autocommitting.connect() as conn:
+            conn.execute(_NEXT, {"owner": ""}).first()
             for switch, on, by_name in itertools.product((True, False), repeat=3):
                 if on and not switch:
                     continue
-                session.execute(_checks(switch, on, by_name), nothing).one()
+                conn.execute(_checks(switch, on, by_name), nothing).one()
         self.start_attempt_of(-1, now)
 
     def siblings(self, action: Action) -> tuple[Sibling, ...]:
         """The user's other managed devices whose device id is known (given, or resolved)."""
-        with self.autocommit() as session:
-            return self._siblings(session, action)
+        with self.autocommitting.connect() as conn:
+            return _siblings(conn, action)
 
     def offs_recorded(self, action: Action) -> frozenset[str]:
         """The keys of the OFFs recorded to go before ``action``."""
-        with self.autocommit() as session:
-            return self._offs_recorded(session, action)
+        with self.autocommitting.connect() as conn:
+            return _offs_recorded(conn, action)
 
-    def _earlier(self, session: Session, action: Action) -> tuple[Earlier, ...]:
-        rows = session.scalars(
-            select(Action)
-            .where(
-                Action.user_key == action.user_key,
-                Action.kind == ActionKind.SWITCH,
-                Action.status.in_(FINAL_STATUSES),
-                Action.due_at <= action.due_at,
-                Action.id != action.id,
-            )
-            .order_by(Action.due_at.desc(), Action.id.desc())
-            .limit(EARLIER_LIMIT)
+
+def _earlier(conn: Connection, action: Action) -> tuple[Earlier, ...]:
+    rows = conn.execute(
+        select(ACTIONS)
+        .where(
+            ACTIONS.c.user_key == action.user_key,
+            ACTIONS.c.kind == ActionKind.SWITCH,
+            one_of(ACTIONS.c.status, FINAL_STATUSES),
+            ACTIONS.c.due_at <= action.due_at,
+            ACTIONS.c.id != action.id,
         )
-        out = []
-        for earlier in rows:
-            state = None
-            failed = earlier.status in (Status.FAILED, Status.BLOCKED) and not earlier.wants_on
-            if failed and earlier.user_id is not None and earlier.device_id is not None:
-                state = session.get(
-                    DeviceState, (earlier.account, earlier.user_id, earlier.device_id)
+        .order_by(ACTIONS.c.due_at.desc(), ACTIONS.c.id.desc())
+        .limit(EARLIER_LIMIT)
+    )
+    out = []
+    for earlier in map(action_of, rows):
+        state = None
+        failed = earlier.status in (Status.FAILED, Status.BLOCKED) and not earlier.wants_on
+        if failed and earlier.user_id is not None and earlier.device_id is not None:
+            found = conn.execute(
+                select(STATES).where(
+                    STATES.c.account == earlier.account,
+                    STATES.c.user_id == earlier.user_id,
+                    STATES.c.device_id == earlier.device_id,
                 )
-            out.append(Earlier(earlier, state))
-        return tuple(out)
+            ).first()
+            state = None if found is None else DeviceState(**found._mapping)
+        out.append(Earlier(earlier, state))
+    return tuple(out)
 
-    def _resolved(self, session: Session, action: Action) -> tuple[str, str] | None:
-        assert action.contact_uri is not None
-        cached = session.get(ResolvedDevice, (action.account, action.contact_uri))
-        return None if cached is None else (cached.user_id, cached.device_id)
 
-    def _siblings(self, session: Session, action: Action) -> tuple[Sibling, ...]:
-        out = []
-        for sibling in action.siblings:
-            device_id, uri = sibling.get("device_id"), sibling.get("contact_uri")
-            if device_id is None and uri is not None:
-                cached = session.get(ResolvedDevice, (action.account, uri))
-                device_id = cached.device_id if cached is not None else None
-            if device_id is not None:
-                out.append(Sibling(sibling.get("device"), device_id, uri))
-        return tuple(out)
+def _resolved(conn: Connection, account: str, uri: str | None) -> tuple[str, str] | None:
+    """(user id, device id) of contact URI ``uri`` in ``account``, as resolved before; None
+    when it was not."""
+    assert uri is not None
+    found = conn.execute(_RESOLVED, {"account": account, "uri": uri}).first()
+    return None if found is None else (found.user_id, found.device_id)
 
-    def _confirmed_on(self, session: Session, action: Action) -> tuple[Sibling, ...]:
-        siblings = self._siblings(session, action)
-        if not siblings:
-            return ()
-        on = set(
-            session.scalars(
-                select(DeviceState.device_id).where(
-                    DeviceState.account == action.account,
-                    DeviceState.user_id == action.user_id,
-                    DeviceState.device_id.in_([s.device_id for s in siblings]),
-                    DeviceState.available.is_(True),
-                )
+
+def _siblings(conn: Connection, action: Action) -> tuple[Sibling, ...]:
+    out = []
+    for sibling in action.siblings:
+        device_id, uri = sibling.get("device_id"), sibling.get("contact_uri")
+        if device_id is None and uri is not None:
+            cached = _resolved(conn, action.account, uri)
+            device_id = cached[1] if cached is not None else None
+        if device_id is not None:
+            out.append(Sibling(sibling.get("device"), device_id, uri))
+    return tuple(out)
+
+
+def _confirmed_on(conn: Connection, action: Action) -> tuple[Sibling, ...]:
+    siblings = _siblings(conn, action)
+    if not siblings:
+        return ()
+    on = set(
+        conn.scalars(
+            select(STATES.c.device_id).where(
+                STATES.c.account == action.account,
+                STATES.c.user_id == action.user_id,
+                STATES.c.device_id.in_([s.device_id for s in siblings]),
+                STATES.c.available.is_(True),
             )
         )
-        return tuple(s for s in siblings if s.device_id in on)
+    )
+    return tuple(s for s in siblings if s.device_id in on)
 
-    def _offs_recorded(self, session: Session, action: Action) -> frozenset[str]:
-        keys = [off_first_key(action, s.get("device"), s.get("device_id")) for s in action.siblings]
-        if not keys:
-            return frozenset()
-        return frozenset(session.scalars(select(Action.key).where(Action.key.in_(keys))))
+
+def _offs_recorded(conn: Connection, action: Action) -> frozenset[str]:
+    keys = [off_first_key(action, s.get("device"), s.get("device_id")) for s in action.siblings]
+    if not keys:
+        return frozenset()
+    return frozenset(conn.scalars(select(ACTIONS.c.key).where(ACTIONS.c.key.in_(keys))))
 
 
 # The worker's reads, built once: a statement built for each turn cost more CPU than running it.
 _NEXT = (
-    select(Action)
-    .where(Action.user_key == bindparam("owner"), one_of(Action.status, OPEN_STATUSES))
-    .order_by(Action.due_at, Action.wants_on, Action.id)
+    select(ACTIONS)
+    .where(ACTIONS.c.user_key == bindparam("owner"), one_of(ACTIONS.c.status, OPEN_STATUSES))
+    .order_by(ACTIONS.c.due_at, ACTIONS.c.wants_on, ACTIONS.c.id)
     .limit(1)
+)
+_LATER = select(ACTIONS.c.id, ACTIONS.c.source, ACTIONS.c.due_at).where(
+    ACTIONS.c.id == bindparam("id")
+)
+_RESOLVED = select(RESOLVED.c.user_id, RESOLVED.c.device_id).where(
+    RESOLVED.c.account == bindparam("account"), RESOLVED.c.contact_uri == bindparam("uri")
 )
 
 
