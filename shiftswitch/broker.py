@@ -89,6 +89,7 @@ Group = tuple[str, Sequence[Action]]  # one user (owner) and their actions, in a
 
 USERS_PER_MESSAGE = 16  # at most
 SPREAD = 64  # a boundary is cut into at least this many messages before they grow past one user
+WAVE_SPREAD = 8  # and each of its waves into at least this many (one per user in a smaller wave)
 
 
 class Dispatcher(Protocol):
@@ -126,10 +127,13 @@ class CeleryDispatcher:
     """Sends the users' actions as task messages, a few users to a message.
 
     A user's actions always travel together (a handoff's OFF and ON in one message). A large
-    boundary puts up to :data:`USERS_PER_MESSAGE` users in a message, which a worker thread
-    applies one after the other: that costs the broker and the workers one message per few
-    users instead of one per user, while leaving enough messages (:data:`SPREAD`) to keep every
-    thread busy. A small boundary sends one user per message, all applied at once.
+    boundary puts several users in a message, which a worker thread applies one after the
+    other: that costs the broker and the workers one message per few users instead of one per
+    user. Each wave (:func:`paced`) is cut into enough messages (:data:`WAVE_SPREAD`) that the
+    users of one message are applied in about the time their wave's slots span, and its users
+    are dealt to its messages in turn (:func:`batches`): a message's users have slots spread
+    across the wave, so no message holds the wave's first slots while its last users wait. A
+    small boundary (:data:`SPREAD`) sends one user per message, all applied at once.
     """
 
     def __init__(self, app: Celery) -> None:
@@ -139,11 +143,10 @@ class CeleryDispatcher:
         self._redis: Redis | None = None
 
     def dispatch(self, groups: Sequence[Group]) -> None:
-        size = batch_size(len(groups))
         visibility = self._app.conf.broker_transport_options.get("visibility_timeout")
         horizon = min(PACE_HORIZON, float(visibility or PACE_HORIZON * 2) / 2)
         for countdown, part in paced(groups, horizon=horizon):
-            for batch in batches(part, size):
+            for batch in batches(part, batch_size(len(groups), len(part))):
                 self._app.send_task(
                     APPLY_TASK,
                     kwargs={
@@ -315,13 +318,24 @@ def paced(
     return sorted(waves.items())
 
 
-def batch_size(users: int) -> int:
-    """Users to a message at a boundary of ``users``: one each up to :data:`SPREAD` users,
-    then more, up to :data:`USERS_PER_MESSAGE`."""
-    return max(1, min(USERS_PER_MESSAGE, -(-users // SPREAD)))
+def batch_size(users: int, wave: int | None = None) -> int:
+    """Users to a message at a boundary of ``users``: one each up to :data:`SPREAD` users, then
+    more, up to :data:`USERS_PER_MESSAGE`; and in a wave of ``wave`` users (None: the whole
+    boundary is one), no more than cut the wave into :data:`WAVE_SPREAD` messages.
+
+    A thread applies a message's users one after the other, each taking about one request's
+    time at Exotel: 16 users a message made a wave of 0.25 s of slots take a second or more
+    (at 50 ms a request), so an account's first and last slots went unused."""
+    size = min(USERS_PER_MESSAGE, -(-users // SPREAD))
+    if wave is not None:
+        size = min(size, -(-wave // WAVE_SPREAD))
+    return max(1, size)
 
 
 def batches(groups: Sequence[Group], size: int | None = None) -> list[Sequence[Group]]:
-    """``groups`` cut into messages of ``size`` users (default: :func:`batch_size`)."""
+    """``groups`` (in slot order) cut into messages of at most ``size`` users (default:
+    :func:`batch_size`), dealt in turn: message ``j`` of ``m`` has users ``j``, ``j + m``,
+    ``j + 2m``..., so each message's users have slots spread across the ``groups``' span."""
     size = size or batch_size(len(groups))
-    return [groups[i : i + size] for i in range(0, len(groups), size)]
+    messages = -(-len(groups) // size)
+    return [groups[j::messages] for j in range(messages)]

@@ -24,11 +24,12 @@ from shiftswitch.models import Action
 def test_users_per_message_grow_with_the_boundary_up_to_a_bound(
     users: int, per_message: int, messages: int
 ) -> None:
-    groups = [(f"main/u-{i}", []) for i in range(users)]
+    groups = [(f"main/u-{i:05}", []) for i in range(users)]
     cut = batches(groups)
     assert len(cut) == messages
     assert max((len(b) for b in cut), default=0) == per_message
-    assert [g for b in cut for g in b] == groups  # every user once, in order
+    assert sorted(g for b in cut for g in b) == sorted(groups)  # every user once
+    assert all(list(b) == sorted(b) for b in cut)  # in order within a message
 
 
 def test_a_dead_workers_restore_mutex_does_not_hold_restores_for_minutes() -> None:
@@ -82,7 +83,23 @@ def test_a_users_actions_count_as_that_many_requests_and_no_wave_passes_the_hori
     assert countdowns == [0.0, 2.0, 3.0]  # 0, 2 and 4 requests before each: the last held at 3
 
 
-def test_the_batch_size_follows_the_whole_boundary_not_one_wave() -> None:
-    assert batch_size(10) == 1
-    assert batch_size(1000) == 16
-    assert [len(b) for b in batches([("u", [])] * 40, 16)] == [16, 16, 8]  # type: ignore[list-item]
+def test_the_batch_size_follows_the_boundary_and_its_wave() -> None:
+    assert batch_size(10) == 1 and batch_size(10, 10) == 1  # a small boundary: one user each
+    assert batch_size(1000) == 16  # a large one, not paced: up to 16 users a message
+    # paced: a wave of 25 users (6000/min, 0.25 s) in 7 messages of at most 4, whose users a
+    # thread applies in about the time the wave's slots span
+    assert batch_size(1000, 25) == 4
+    assert batch_size(1000, 400) == 16 and batch_size(1000, 1) == 1
+
+
+def test_a_waves_users_are_dealt_to_its_messages_in_turn() -> None:
+    """Each message's users have slots spread across the wave: the first message does not
+    hold its first slots while the last users of another wait for theirs."""
+    groups = [(f"main/u-{i:02}", []) for i in range(10)]
+    cut = batches(groups, 4)  # type: ignore[arg-type]
+    assert [[owner[-2:] for owner, _ in b] for b in cut] == [
+        ["00", "03", "06", "09"],
+        ["01", "04", "07"],
+        ["02", "05", "08"],
+    ]
+    assert [len(b) for b in batches([("u", [])] * 40, 16)] == [14, 13, 13]  # type: ignore[list-item]
