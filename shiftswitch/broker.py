@@ -89,7 +89,11 @@ Group = tuple[str, Sequence[Action]]  # one user (owner) and their actions, in a
 
 USERS_PER_MESSAGE = 16  # at most
 SPREAD = 64  # a boundary is cut into at least this many messages before they grow past one user
-WAVE_SPREAD = 8  # and each of its waves into at least this many (one per user in a smaller wave)
+# And each of its waves into at least this many (one per user in a smaller wave): fewer users
+# to a message apply a wave sooner, more messages cost more CPU. Measured at the two-account
+# boundary of BENCHMARKS.md: 4 as fast as 8, with less CPU; no such bound (16 users to a message)
+# left an account's first and last slots unused.
+WAVE_SPREAD = 4
 
 
 class Dispatcher(Protocol):
@@ -129,11 +133,11 @@ class CeleryDispatcher:
     A user's actions always travel together (a handoff's OFF and ON in one message). A large
     boundary puts several users in a message, which a worker thread applies one after the
     other: that costs the broker and the workers one message per few users instead of one per
-    user. Each wave (:func:`paced`) is cut into enough messages (:data:`WAVE_SPREAD`) that the
-    users of one message are applied in about the time their wave's slots span, and its users
-    are dealt to its messages in turn (:func:`batches`): a message's users have slots spread
-    across the wave, so no message holds the wave's first slots while its last users wait. A
-    small boundary (:data:`SPREAD`) sends one user per message, all applied at once.
+    user. Each wave (:func:`paced`) is cut into several messages (:data:`WAVE_SPREAD`), so that
+    its users are not applied by one or two threads alone, and its users are dealt to its
+    messages in turn (:func:`batches`): a message's users have slots spread across the wave, so
+    no message holds the wave's first slots while its last users wait. A small boundary
+    (:data:`SPREAD`) sends one user per message, all applied at once.
     """
 
     def __init__(self, app: Celery) -> None:
@@ -324,8 +328,8 @@ def batch_size(users: int, wave: int | None = None) -> int:
     boundary is one), no more than cut the wave into :data:`WAVE_SPREAD` messages.
 
     A thread applies a message's users one after the other, each taking about one request's
-    time at Exotel: 16 users a message made a wave of 0.25 s of slots take a second or more
-    (at 50 ms a request), so an account's first and last slots went unused."""
+    time at Exotel: 16 users to a message made a wave of 0.25 s of slots take close to a second
+    (at 50 ms a request), and an account's first and last slots went unused."""
     size = min(USERS_PER_MESSAGE, -(-users // SPREAD))
     if wave is not None:
         size = min(size, -(-wave // WAVE_SPREAD))

@@ -249,6 +249,7 @@ def test_a_worker_killed_mid_boundary_loses_and_repeats_nothing(
 ) -> None:
     # spread 1: the 12 users travel in one message, which the kill interrupts half done
     monkeypatch.setattr(broker, "SPREAD", spread)
+    monkeypatch.setattr(broker, "WAVE_SPREAD", spread)
     users = [user(f"u-{i}", (f"{5000 + i}", "Desk", f"+9199000{i:05d}")) for i in range(12)]
     agents = {f"a{i}": (f"u-{i}", {"desk": f"{5000 + i}"}) for i in range(12)}
     shifts = [{"name": "am", "start": "0 9 * * *", "duration": "4h", "members": list(agents)}]
@@ -284,6 +285,7 @@ def test_users_in_one_message_and_a_busy_one_comes_back_alone(
 ) -> None:
     p = handoff_pipeline
     monkeypatch.setattr(broker, "SPREAD", 1)  # asha and ravi in one message
+    monkeypatch.setattr(broker, "WAVE_SPREAD", 1)
     p.start_worker()
     p.start_scheduler(at("08:59:58"))
     p.settle()

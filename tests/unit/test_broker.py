@@ -86,9 +86,8 @@ def test_a_users_actions_count_as_that_many_requests_and_no_wave_passes_the_hori
 def test_the_batch_size_follows_the_boundary_and_its_wave() -> None:
     assert batch_size(10) == 1 and batch_size(10, 10) == 1  # a small boundary: one user each
     assert batch_size(1000) == 16  # a large one, not paced: up to 16 users a message
-    # paced: a wave of 25 users (6000/min, 0.25 s) in 7 messages of at most 4, whose users a
-    # thread applies in about the time the wave's slots span
-    assert batch_size(1000, 25) == 4
+    # paced: a wave of 25 users (6000/min, 0.25 s) in 4 messages of at most 7, not in two
+    assert batch_size(1000, 25) == 7
     assert batch_size(1000, 400) == 16 and batch_size(1000, 1) == 1
 
 
