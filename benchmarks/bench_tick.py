@@ -57,7 +57,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import Timed, database, run_measurement
 from gen_roster import SHIFTS, ZONES, generate
 
-from shiftswitch.broker import batches
+from shiftswitch.broker import messages
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday, as in bench_planner
 BASE_URL = "http://127.0.0.1:9"  # the discard port: never called, the dispatcher sends nothing
@@ -75,7 +75,7 @@ class NoDispatch:
         return None  # cannot tell: the sweep waits for the long grace
 
     def dispatch(self, groups: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        self.messages += len(batches(groups))
+        self.messages += len(messages(groups))
         self.actions += sum(len(actions) for _, actions in groups)
 
 

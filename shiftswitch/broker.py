@@ -149,19 +149,16 @@ class CeleryDispatcher:
     def dispatch(self, groups: Sequence[Group]) -> None:
         visibility = self._app.conf.broker_transport_options.get("visibility_timeout")
         horizon = min(PACE_HORIZON, float(visibility or PACE_HORIZON * 2) / 2)
-        for countdown, part in paced(groups, horizon=horizon):
-            for batch in batches(part, batch_size(len(groups), len(part))):
-                self._app.send_task(
-                    APPLY_TASK,
-                    kwargs={
-                        "batch": [
-                            {"owner": o, "actions": [message(a) for a in g]} for o, g in batch
-                        ]
-                    },
-                    queue=QUEUE,
-                    countdown=countdown or None,
-                )
-                self.messages += 1
+        for countdown, batch in messages(groups, horizon):
+            self._app.send_task(
+                APPLY_TASK,
+                kwargs={
+                    "batch": [{"owner": o, "actions": [message(a) for a in g]} for o, g in batch]
+                },
+                queue=QUEUE,
+                countdown=countdown or None,
+            )
+            self.messages += 1
 
     def connect(self) -> None:
         # The first message would otherwise import the transport, connect, declare the queue
@@ -322,10 +319,23 @@ def paced(
     return sorted(waves.items())
 
 
+def messages(
+    groups: Sequence[Group], horizon: float = PACE_HORIZON
+) -> list[tuple[float, Sequence[Group]]]:
+    """The task messages of a boundary's ``groups``: each message's users, with the countdown
+    after which it is due (:func:`paced`, then :func:`batches` of :func:`batch_size`)."""
+    return [
+        (countdown, batch)
+        for countdown, part in paced(groups, horizon=horizon)
+        for batch in batches(part, batch_size(len(groups), len(part)))
+    ]
+
+
 def batch_size(users: int, wave: int | None = None) -> int:
     """Users to a message at a boundary of ``users``: one each up to :data:`SPREAD` users, then
-    more, up to :data:`USERS_PER_MESSAGE`; and in a wave of ``wave`` users (None: the whole
-    boundary is one), no more than cut the wave into :data:`WAVE_SPREAD` messages.
+    more, up to :data:`USERS_PER_MESSAGE`; in a wave of ``wave`` users (None: the whole
+    boundary is one wave), never so many that the wave makes fewer than :data:`WAVE_SPREAD`
+    messages.
 
     A thread applies a message's users one after the other, each taking about one request's
     time at Exotel: 16 users to a message made a wave of 0.25 s of slots take close to a second

@@ -311,8 +311,8 @@ def lock_scripts(redis: Redis) -> tuple[Any, Any]:
 
 class Leases:
     """Leases on names in one Redis, each ``ttl`` long: ``leases(name)`` is a :class:`Lock`.
-    A worker takes one for every task; their scripts are registered once, here (registering
-    one hashes its text)."""
+    A worker takes one for every user of a task; their scripts are registered once, here
+    (registering one hashes its text)."""
 
     def __init__(self, redis: Redis, ttl: float, prefix: str = PREFIX) -> None:
         self._redis = redis

@@ -86,23 +86,19 @@ def number_changed(
     account: str,
     user_id: str,
     device_id: str,
-    agent: str | None,
-    device: str | None,
-    old: str | None,
     new: str,
     at: datetime,
 ) -> None:
-    """Record that Exotel now knows device ``device_id`` of ``user_id`` by ``new``, not ``old``.
+    """Record that Exotel now knows device ``device_id`` of ``user_id`` by ``new``.
 
     Called by the worker in the transaction that records the change's success (which also
     records the device's new number and unverified state in ``device_states``). The
     contact-URI cache maps ``new`` to the device and forgets the numbers it held for the
     device before, so that the next switches of a device given by ``new`` go to it without a
-    lookup, and a roster still giving ``old`` is looked up again rather than sent to a device
-    that no longer has that number. ``agent`` and ``device`` name the roster's entry for the
-    device (None for a device given by ids alone). A roster kept in the database follows the
-    change in the same transaction (:func:`~shiftswitch.roster.store.renumber`); a roster file
-    is its owner's to edit (the CLI says which entry).
+    lookup, and a roster still giving the old number is looked up again rather than sent to a
+    device that no longer has that number. A roster kept in the database follows the change
+    in a transaction of its own, just before (:func:`~shiftswitch.roster.store.renumber`);
+    a roster file is its owner's to edit (the CLI says which entry).
     """
     conn.execute(
         delete(RESOLVED).where(

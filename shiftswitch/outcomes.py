@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, update
 
 from shiftswitch.actions import ActionStore, NewAction, new_row, upsert
 from shiftswitch.exotel import Outcome
@@ -39,7 +39,8 @@ Row = dict[str, Any]  # an attempt, written together with what its outcome leads
 class OutcomeStore(ActionStore):
     """The worker's writes to the actions, attempts and device states.
 
-    Each method takes the detached ``action`` it is about, and changes it as it changes its
+    Each method takes the ``action`` it is about, as the worker read it (added to no session),
+    and changes it as it changes its
     row, so that the worker sees the status it left the action in.
     """
 
@@ -176,21 +177,11 @@ class OutcomeStore(ActionStore):
                 **_columns(outcome),
             )
             if number is not None:
-                old = conn.execute(
-                    select(STATES.c.contact_uri).where(
-                        STATES.c.account == action.account,
-                        STATES.c.user_id == action.user_id,
-                        STATES.c.device_id == action.device_id,
-                    )
-                ).scalar()
                 number_changed(
                     conn,
                     account=action.account,
                     user_id=action.user_id,
                     device_id=action.device_id,
-                    agent=action.agent,
-                    device=action.device,
-                    old=action.contact_uri or old,
                     new=number,
                     at=now,
                 )
@@ -266,7 +257,7 @@ def _write(
     conn: Connection, attempt: Row | None, action: Action | None = None, **values: Any
 ) -> None:
     """INSERT ``attempt`` (if any) and UPDATE ``action``'s row with ``values`` (if any), and
-    the detached ``action`` with it."""
+    the ``action`` object with it."""
     if attempt is not None:
         conn.execute(_INSERT_ATTEMPT, attempt)
     if action is not None and values:

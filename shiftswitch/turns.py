@@ -160,7 +160,7 @@ def _earlier(conn: Connection, action: Action) -> tuple[Earlier, ...]:
         )
         .order_by(ACTIONS.c.due_at.desc(), ACTIONS.c.id.desc())
         .limit(EARLIER_LIMIT)
-    )
+    ).all()  # fetched before the states are read on the same connection
     out = []
     for earlier in map(action_of, rows):
         state = None

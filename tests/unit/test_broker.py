@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 from datetime import UTC, datetime
 
 import pytest
 
-from shiftswitch.broker import SPREAD, USERS_PER_MESSAGE, batch_size, batches, paced
+from shiftswitch.broker import SPREAD, USERS_PER_MESSAGE, batch_size, batches, messages, paced
 from shiftswitch.models import Action
 
 
@@ -102,3 +103,15 @@ def test_a_waves_users_are_dealt_to_its_messages_in_turn() -> None:
         ["02", "05", "08"],
     ]
     assert [len(b) for b in batches([("u", [])] * 40, 16)] == [14, 13, 13]  # type: ignore[list-item]
+
+
+def test_a_large_boundarys_waves_are_each_cut_into_several_messages() -> None:
+    """1,000 users at 6000/min: 41 waves of about 25 users (the spacing is a little wider than
+    10 ms), each in 4 messages, not 2 of 16 and 9 whose users two threads alone would apply
+    one after the other."""
+    fast = [(f"fast/u{i:04}", [_action(i, "fast", "6000/min")]) for i in range(1000)]
+    cut = messages(fast)
+    per_wave = collections.Counter(countdown for countdown, _ in cut)
+    assert len(per_wave) == 41 and set(per_wave.values()) == {4}
+    assert max(len(batch) for _, batch in cut) == 7
+    assert sorted(owner for _, batch in cut for owner, _ in batch) == [o for o, _ in fast]

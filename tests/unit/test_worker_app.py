@@ -53,3 +53,42 @@ def test_a_session_keeps_as_many_connections_per_host_as_asked() -> None:
     assert isinstance(adapter, requests.adapters.HTTPAdapter)
     assert adapter.poolmanager.connection_pool_kw["maxsize"] == 5
     s.close()
+
+
+class _Heartbeat:
+    """A heartbeat that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.beats: list[tuple[frozenset[str], dict[str, Any]]] = []
+
+    def beat(self, tags: frozenset[str], owners: dict[str, Any]) -> None:
+        self.beats.append((tags, owners))
+
+
+def _request(tag: str, owner: str, action_id: int) -> SimpleNamespace:
+    actions = [{"id": action_id, "due_at": "2026-11-30T09:00:00+00:00", "available": True}]
+    return SimpleNamespace(
+        message=SimpleNamespace(delivery_tag=tag),
+        kwargs={"batch": [{"owner": owner, "actions": actions}]},
+    )
+
+
+def test_a_beat_works_out_what_is_held_again_only_when_the_messages_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    held = [_request("t1", "main/u-1", 1)]
+    monkeypatch.setattr(worker.app, "held_requests", lambda: list(held))
+    heartbeat = _Heartbeat()
+    beating = worker.app.Beating(heartbeat)  # type: ignore[arg-type]
+    beating.beat()
+    beating.beat()
+    (tags1, owners1), (tags2, owners2) = heartbeat.beats
+    assert tags1 == tags2 == {"t1"} and set(owners1) == {"main/u-1"}
+    assert owners2 is owners1  # the same messages: what they cover is not worked out again
+    held.append(_request("t2", "main/u-2", 2))
+    beating.beat()
+    tags3, owners3 = heartbeat.beats[-1]
+    assert tags3 == {"t1", "t2"} and set(owners3) == {"main/u-1", "main/u-2"}
+    held.clear()
+    beating.beat()
+    assert heartbeat.beats[-1] == (frozenset(), {})
