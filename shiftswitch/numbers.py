@@ -25,6 +25,7 @@ from shiftswitch.roster.model import Roster, classify_device
 
 PSTN_ONLY = "Exotel changes the number only of phone (PSTN) devices"
 _SEPARATORS = re.compile(r"[\s().-]")
+RESOLVED: Table = ResolvedDevice.__table__  # type: ignore[assignment]  # the contact-URI cache
 
 
 def number_problem(number: str) -> str | None:
@@ -133,9 +134,6 @@ def remember_resolved(
             "resolved_at": at,
         },
     )
-
-
-RESOLVED: Table = ResolvedDevice.__table__  # type: ignore[assignment]
 
 
 def renumber_source(agent: str | None, device: str | None, action_id: int) -> str:

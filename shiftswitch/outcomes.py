@@ -40,8 +40,8 @@ class OutcomeStore(ActionStore):
     """The worker's writes to the actions, attempts and device states.
 
     Each method takes the ``action`` it is about, as the worker read it (added to no session),
-    and changes it as it changes its
-    row, so that the worker sees the status it left the action in.
+    and changes it as it changes its row, so that the worker sees the status it left the
+    action in.
     """
 
     def leave_pending(self, owner: str) -> None:
