@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +43,16 @@ def shiftswitch(
     """Run ``shiftswitch ARGS``.
 
     ``env``: the command's whole environment (default: this process's), as a subprocess would
-    get it. ``clock``: the time the command sees (default: the system's). ``stdin``: what the
+    get it. ``clock``: the time the command sees (default: the system's; a command given a
+    date must be given a clock, see :func:`dated_on_the_real_clock`). ``stdin``: what the
     command reads from standard input (default: nothing). The command's
     database engine is disposed of afterwards, as a process's would be at its exit.
     """
+    if clock is None and (dated := dated_on_the_real_clock(args)) is not None:
+        raise AssertionError(
+            f"shiftswitch {' '.join(args)}: {dated!r} is a date compared with the machine's "
+            "clock, which passes only until that date; give the command the test's clock"
+        )
     environment = dict(os.environ if env is None else env)
     overrides: dict[str, str | None] = {k: None for k in os.environ if k not in environment}
     overrides.update(environment)
@@ -68,3 +75,20 @@ def shiftswitch(
                 context.engine.dispose()
     status = code if isinstance(code, int) else (0 if code is None else 1)
     return Ran(status, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+A_DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
+# Commands whose dates are a window to show, never compared with the time now.
+WINDOWS = frozenset({"plan"})
+
+
+def dated_on_the_real_clock(args: Sequence[str]) -> str | None:
+    """The first argument of ``shiftswitch ARGS`` that holds a date, when the command would
+    compare it with the time now (``None``: none does).
+
+    A date written in a test is "in the future" only until it is not: a command given one must
+    run on the test's clock, so that the test passes on any day.
+    """
+    if args and args[0] in WINDOWS:
+        return None
+    return next((arg for arg in args if A_DATE.search(arg)), None)

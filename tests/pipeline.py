@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,21 @@ FAST_ENV = {
 # The scheduler on the test clock ticks this far apart: the longest gap it takes as running on
 # (a longer one is a stall, handled like a restart).
 STEP = STALL
-MONDAY = "2026-11-30T"  # the pipelines' clock starts at its midnight (UTC)
+
+
+def monday_before(today: date) -> date:
+    """The Monday of the week before ``today``'s: 7 to 13 days before it.
+
+    The pipelines' clock starts at that Monday's midnight, computed from the machine's date, so
+    that the suite runs alike on any day. Every time a pipeline reaches (a day or so past its
+    start) is then in the past of the machine's clock, every day: a command that checks a
+    pipeline's time against the real clock instead of the test's fails today, not on the day
+    the pipeline's literal date went by.
+    """
+    return today - timedelta(days=today.weekday() + 7)
+
+
+MONDAY = monday_before(datetime.now(UTC).date())  # the pipelines' clock starts at its midnight
 
 
 def user(uid: str, *devices: tuple[str, str, str], verified: bool = True) -> dict[str, Any]:
@@ -531,7 +546,7 @@ def pipeline(
 
 def at(hms: str) -> datetime:
     """``HH:MM:SS`` on the pipelines' Monday, UTC."""
-    return datetime.fromisoformat(f"{MONDAY}{hms}+00:00")
+    return datetime.combine(MONDAY, time_of_day.fromisoformat(hms), UTC)
 
 
 # The handoff: asha's desk and ravi's in the morning, asha's mobile in the afternoon.

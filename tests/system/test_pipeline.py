@@ -438,11 +438,14 @@ def test_the_rate_limit_holds_across_two_worker_processes(
         assert {a.status for a in actions} == {"succeeded"}
         log = p.sandbox_log()
         starts = [(round(r["started"] - log[0]["started"], 3), r["status"]) for r in log]
-        # The budget's slots leave a margin of about 100 ms a second; a request that leaves
-        # late (a CPU busy with other test processes) can still meet Exotel's window a slot
-        # early. One such 429, retried, is tolerated; more would mean the budget is not shared.
+        # What holds on a loaded machine too. Two processes each with a budget of its own
+        # would send 20 requests in the first second, and the sandbox refuse 10 of them. With
+        # the budget shared, a 429 comes only from a request that left late (its process
+        # short of CPU) and arrived close to the next: rare, and each one widens every
+        # process's spacing. How few 429s a shared budget costs is measured by
+        # benchmarks/bench_limiter.py, not here.
         refused = [r for r in log if r["status"] == 429]
-        assert len(refused) <= 1, starts
+        assert len(refused) <= 4, starts
         times = sorted(r["started"] for r in log)
         assert len(times) == n + len(refused)
         assert times[-1] - times[0] >= (n - 1) / 10 * 0.95  # spaced at the limit

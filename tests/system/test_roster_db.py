@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from tests.commands import Ran
-from tests.pipeline import HANDOFF_AGENTS, HANDOFF_SHIFTS, Pipeline, at, roster_yaml
+from tests.pipeline import HANDOFF_AGENTS, HANDOFF_SHIFTS, MONDAY, Pipeline, at, roster_yaml
 
 DESK_AM_ONLY = [HANDOFF_SHIFTS[0]]
 
@@ -52,9 +52,9 @@ def test_an_override_added_while_running_switches_at_its_start_and_a_removed_shi
     p.tick_at(at("09:00:00"))
     p.settle()
     p.control("DELETE", "log")
-    done = p.cli(
-        "override", "add", "asha", "--device", "mobile",
-        "--from", "2026-11-30T10:00:00+00:00", "--to", "2026-11-30T11:00:00+00:00",
+    done = _cli(
+        p, "override", "add", "asha", "--device", "mobile",
+        "--from", at("10:00:00").isoformat(), "--to", at("11:00:00").isoformat(),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     p.tick_at(at("09:59:59"))
@@ -98,15 +98,15 @@ def test_a_hold_survives_a_scheduler_restart_and_ends_at_its_time(db_roster: Pip
     _run_before_nine(p)
     p.tick_at(at("09:00:00"))
     p.settle()
-    done = _cli(p, "device", "off", "ravi", "--until", "2026-11-30T10:00:00+00:00", "--wait")
+    done = _cli(p, "device", "off", "ravi", "--until", at("10:00:00").isoformat(), "--wait")
     assert done.returncode == 0, done.stdout
-    assert "held until 2026-11-30 10:00 UTC" in done.stdout
+    assert f"held until {MONDAY} 10:00 UTC" in done.stdout
     p.control("DELETE", "log")
     p.tick_at(at("09:10:00"))
     p.start_scheduler(at("09:20:00"), source="db")  # a restart: it reconciles
     p.tick_at(at("09:59:00"))
     status = _cli(p, "status").stdout
-    assert "ravi" in status and "until 2026-11-30T10:00:00Z" in status
+    assert "ravi" in status and f"until {MONDAY}T10:00:00Z" in status
     p.drain()
     p.settle()
     assert p.puts() == []  # the hold was kept
@@ -145,7 +145,7 @@ def test_a_held_device_is_no_drift_to_a_remote_reconcile(db_roster_own_workers: 
     _run_before_nine(p)
     p.tick_at(at("09:00:00"))
     p.settle()  # desk-am: asha's and ravi's desks ON
-    done = _cli(p, "device", "off", "ravi", "--until", "2026-11-30T10:00:00+00:00", "--wait")
+    done = _cli(p, "device", "off", "ravi", "--until", at("10:00:00").isoformat(), "--wait")
     assert done.returncode == 0, done.stdout
     p.control("DELETE", "log")
     p.clock.set(at("09:20:00"))
