@@ -42,6 +42,7 @@ from shiftswitch.exotel_body import (
     one_user,
     user_page,
 )
+from shiftswitch.hosts import AllowedHosts
 from shiftswitch.settings import Credentials
 
 __all__ = ["MAX_PAGE_SIZE", "Device", "ExotelClient", "Kind", "Outcome", "User", "session"]
@@ -141,10 +142,16 @@ class ExotelClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3.05, 10.0),
         pace: Callable[[], None] | None = None,
+        hosts: AllowedHosts | None = None,
     ) -> None:
         """``session`` is borrowed if given (``close`` leaves it open), else one is made.
-        ``pace`` is called before every request (e.g. to wait for the account's budget)."""
+        ``pace`` is called before every request (e.g. to wait for the account's budget).
+        ``hosts``: where the credentials may go (default: Exotel's regions and
+        ``SHIFTSWITCH_ALLOWED_BASE_URLS``); to any other ``base_url`` nothing is sent, and
+        every call is a FINAL outcome saying why."""
         self._pace = pace
+        allowed = hosts or AllowedHosts.from_env()
+        self._refusal = None if allowed.allows(base_url) else allowed.refusal(base_url)
         self._root = f"{base_url.rstrip('/')}/v2/accounts/{quote(sid, safe='')}"
         self._host = urlsplit(base_url).netloc.rpartition("@")[2] or base_url
         basic = base64.b64encode(f"{credentials.key}:{credentials.token}".encode()).decode()
@@ -253,6 +260,10 @@ class ExotelClient:
         self, method: str, url: str, parse: Parser, payload: dict[str, Any] | None = None
     ) -> tuple[Outcome, Body | None]:
         """One HTTP exchange; the parsed body comes back only when the outcome is OK."""
+        if self._refusal is not None:
+            return Outcome(
+                Kind.FINAL, None, None, f"not sent: {self._refusal}", None, None, 0.0
+            ), None
         if self._pace is not None:
             self._pace()
         start = time.monotonic()
@@ -341,7 +352,8 @@ def _classify(
         top: object = json.loads(raw)
     except (ValueError, RecursionError):  # ValueError covers bad UTF-8 too
         media = headers.get("content-type", "").split(";")[0].strip() or "no type"
-        text = f"HTTP {status} with a non-JSON body ({media}): {_shown(raw, secrets)}"
+        # Never the body itself: a page from whatever answered is no message to show.
+        text = f"HTTP {status} with a non-JSON body ({media}, {len(raw)} bytes)"
         text = text if raw.strip() else f"HTTP {status} with an empty body"
     else:
         rid = top.get("request_id") if isinstance(top, dict) else None
@@ -357,8 +369,7 @@ def _classify(
                 outcome = Outcome(Kind.OK, status, None, None, request_id, None, duration)
                 return replace(outcome, device=body.device, users=body.users), body
         if problem or not said:
-            shown = _shown(raw, secrets)
-            said = f"HTTP {status} with an unexpected JSON body{problem}: {shown}"
+            said = f"HTTP {status} with an unexpected JSON body{problem}"
         text = said
     # A 2xx gets here only when its body is no success, which a repeat would not change.
     kind = Kind.RETRY if status in (408, 429) or status >= 500 else Kind.FINAL
@@ -376,18 +387,6 @@ def _redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         text = text.replace(secret, "<hidden>")
     return text
-
-
-def _shown(raw: bytes, secrets: tuple[str, ...]) -> str:
-    """The start of a body as a message shows it; secrets are blanked before the cut, which
-    could otherwise leave half a token behind."""
-    return _snippet(_redact(raw[:400].decode("utf-8", errors="replace"), secrets))
-
-
-def _snippet(text: str, limit: int = 80) -> str:
-    """The start of a body for a message: whitespace collapsed, control characters replaced."""
-    text = "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _retry_after(value: str | None, now: datetime) -> float | None:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shiftswitch.hosts import AllowedHosts
 from shiftswitch.retry import RetryPolicy
 
 DEFAULT_DATABASE_URL = "sqlite:///shiftswitch.db"
@@ -57,6 +58,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        try:
+            AllowedHosts.from_env(env)  # read where it is used; checked here, at every start
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         retry = RetryPolicy(
             base_delay=_number(env, "SHIFTSWITCH_RETRY_BASE_DELAY", 1.0, low=0.01, high=HOUR),
             max_delay=_number(env, "SHIFTSWITCH_RETRY_MAX_DELAY", 300.0, low=0.01, high=DAY),

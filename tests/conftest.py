@@ -12,6 +12,7 @@ database without a schema, for the tests of the migrations themselves.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from tests.services import MigratedPostgres, MigratedSqlite, Postgres
 
 TIERS = ("unit", "integration", "system")
 HERE = Path(__file__).parent
+
+# The sandbox serves on loopback: the tests (and every process they start) allow it, as the
+# demo and docker-compose do theirs. Tests of the allowed hosts themselves give theirs.
+os.environ.setdefault("SHIFTSWITCH_ALLOWED_BASE_URLS", "http://127.0.0.1")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -220,7 +220,9 @@ def after_put(
         return Finish(Status.FAILED, refused(outcome, action.new_contact_uri, action.sid), outcome)
     if action.wants_on and outcome.http_code == 403 and another_device_on(outcome):
         return ReadUser(outcome)
-    return Finish(Status.FAILED, f"Exotel refused: {outcome.summary()}", outcome)
+    # No answer at all is no refusal of Exotel's: the request never left (its host not allowed).
+    said = "Exotel refused: " if outcome.http_code is not None else ""
+    return Finish(Status.FAILED, f"{said}{outcome.summary()}", outcome)
 
 
 def retry_or_fail(

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from scheduler.loop import Scheduler
+from shiftswitch import hosts
 from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import SystemClock
@@ -39,6 +40,7 @@ from shiftswitch.settings import Settings
 
 DEMO_REDIS_URL = "redis://127.0.0.1:6379/9"
 API_KEY, API_TOKEN = "demo-key", "demo-token"  # the sandbox's own: demo values
+SANDBOX_HOST = "http://127.0.0.1"  # the sandbox's, on any port
 
 SEED = f"""\
 accounts:
@@ -111,6 +113,7 @@ class Demo:
         return f"sqlite:///{self.directory / 'shiftswitch.db'}"
 
     def env(self) -> dict[str, str]:
+        allowed = os.environ.get(hosts.VARIABLE, "")
         return {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -118,6 +121,8 @@ class Demo:
             "SHIFTSWITCH_ROSTER": str(self.directory / "schedules.yaml"),
             "EXOTEL_DEMO_API_KEY": API_KEY,
             "EXOTEL_DEMO_API_TOKEN": API_TOKEN,
+            # The sandbox, on this machine, is where the demo's credentials go.
+            hosts.VARIABLE: f"{allowed},{SANDBOX_HOST}" if allowed.strip() else SANDBOX_HOST,
         }
 
 
@@ -151,7 +156,9 @@ def run(demo: Demo, out: IO[str], stop: threading.Event, duration: float | None 
         say(f"database  {demo.database_url}; Redis {demo.redis_url}")
         _start_worker(demo, stack, say)
         scheduler = Scheduler(
-            RosterFile(str(demo.directory / "schedules.yaml")),
+            RosterFile(
+                str(demo.directory / "schedules.yaml"), hosts.AllowedHosts.from_env(demo.env())
+            ),
             store,
             CeleryDispatcher(make_celery(settings)),
             reconcile_every=timedelta(minutes=5),

@@ -12,7 +12,8 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shiftswitch.roster.model import REGIONS, Override, Roster, Shift
+from shiftswitch.hosts import REGIONS
+from shiftswitch.roster.model import Override, Roster, Shift
 
 
 def dump(roster: Roster) -> str:

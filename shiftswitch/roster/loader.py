@@ -15,13 +15,13 @@ from itertools import pairwise
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from shiftswitch.hosts import REGIONS, AllowedHosts
 from shiftswitch.problems import Place, Problem, RosterError, format_path, quote
 from shiftswitch.roster.fields import CREDENTIALS_HERE, FieldReader, join, names_credential
 from shiftswitch.roster.model import (
     ACCOUNT_NAME,
     DEFAULT_RATE_LIMIT,
     NAME,
-    REGIONS,
     Account,
     Agent,
     Device,
@@ -52,19 +52,26 @@ def read_text(path: str, limits: Limits = LIMITS) -> str:
     return text
 
 
-def parse_roster(text: str) -> Roster:
-    """Parse a roster document; raise :class:`RosterError` with every problem found."""
-    return parse_document(text)[0]
+def parse_roster(text: str, hosts: AllowedHosts | None = None) -> Roster:
+    """Parse a roster document; raise :class:`RosterError` with every problem found.
+
+    ``hosts``: where an account's ``base_url`` may point (default: Exotel's regions and
+    ``SHIFTSWITCH_ALLOWED_BASE_URLS``)."""
+    return parse_document(text, hosts)[0]
 
 
-def parse_document(text: str) -> tuple[Roster, Document]:
+def parse_document(text: str, hosts: AllowedHosts | None = None) -> tuple[Roster, Document]:
     """Like :func:`parse_roster`, also returning the document (for the lines of later problems)."""
     doc = load(text)
-    return _Parser(doc).roster(), doc
+    return _Parser(doc, hosts or AllowedHosts.from_env()).roster(), doc
 
 
 class _Parser(FieldReader):
     """Walks the document once, section by section, collecting every problem."""
+
+    def __init__(self, doc: Document, hosts: AllowedHosts) -> None:
+        super().__init__(doc)
+        self.hosts = hosts
 
     def roster(self) -> Roster:
         root = self.mapping(
@@ -139,6 +146,9 @@ class _Parser(FieldReader):
                     region = region_name.lower()
             if "base_url" in fields:
                 base_url = self.base_url(fields["base_url"], (*here, "base_url"))
+                if base_url is not None and not self.hosts.allows(base_url):
+                    self.error((*here, "base_url"), self.hosts.refusal(base_url))
+                    base_url = None
             elif region is None:
                 self.error(here, "give region (singapore or mumbai) or base_url")
             rate = (

@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -19,12 +18,6 @@ from shiftswitch import clock
 from shiftswitch.problems import Problem, count
 from shiftswitch.settings import credential_variables
 
-REGIONS: Mapping[str, str] = MappingProxyType(
-    {
-        "singapore": "https://ccm-api.exotel.com",
-        "mumbai": "https://ccm-api.in.exotel.com",
-    }
-)
 DEFAULT_RATE_LIMIT = "50/min"  # Exotel's documented floor for the User Management API
 # Requests are spaced a little wider than the limit (1%, and 100 ms per window), so that jitter
 # between a request's slot and Exotel's clock never puts one request too many into its window.

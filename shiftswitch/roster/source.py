@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from shiftswitch.hosts import AllowedHosts
 from shiftswitch.logs import event
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.loader import read_text
@@ -59,8 +60,11 @@ def current_roster(
 class RosterFile:
     """The YAML roster, read again when the file changes; an invalid edit is refused."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, hosts: AllowedHosts | None = None) -> None:
+        """``hosts``: where its accounts' ``base_url`` may point (default: the environment's,
+        :class:`~shiftswitch.hosts.AllowedHosts`)."""
         self.path = path
+        self.hosts = hosts
         self.roster: Roster | None = None
         self.digest = ""
         self.text = ""
@@ -70,7 +74,7 @@ class RosterFile:
     def load(self, now: datetime) -> Roster:
         """The roster now in the file, which must be valid (raises :class:`RosterError`)."""
         text, stamp = self._read()
-        report = _validate(text, now)
+        report = _validate(text, now, self.hosts)
         if not report.ok:
             raise RosterError(report.errors, self.path)
         assert report.roster is not None
@@ -100,7 +104,7 @@ class RosterFile:
         new = digest(text)
         if new in (self.digest, self._refused):
             return None
-        report = _validate(text, now)
+        report = _validate(text, now, self.hosts)
         if not report.ok:
             self._refused = new
             self._log_refused(report.errors)
@@ -130,12 +134,12 @@ class RosterFile:
         return text, (st.st_mtime_ns, st.st_size) if st else (0, 0)
 
 
-def _validate(text: str, now: datetime) -> Report:
+def _validate(text: str, now: datetime, hosts: AllowedHosts | None = None) -> Report:
     """:func:`validate_text`, and a roster that exhausts memory or the stack while being read
     or checked is refused like any other, so that a running scheduler keeps its last good one
     (the limits on a document should leave no such roster)."""
     try:
-        return validate_text(text, now)
+        return validate_text(text, now, hosts)
     except (MemoryError, RecursionError) as exc:
         what = "memory" if isinstance(exc, MemoryError) else "the stack"
         problem = Problem((), f"reading the roster ran out of {what}; is it the right file?")

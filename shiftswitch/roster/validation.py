@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shiftswitch.clock import as_utc
+from shiftswitch.hosts import AllowedHosts
 from shiftswitch.planner import RAMP_LEAD, Conflict, Planner
 from shiftswitch.problems import Place, Problem, RosterError, quote
 from shiftswitch.roster.loader import parse_document, read_text
@@ -38,10 +39,11 @@ def check(roster: Roster, now: datetime, lines: dict[Place, int] | None = None) 
     ]
 
 
-def validate_text(text: str, now: datetime) -> Report:
-    """Parse and check a roster document; never raises for problems in the document."""
+def validate_text(text: str, now: datetime, hosts: AllowedHosts | None = None) -> Report:
+    """Parse and check a roster document; never raises for problems in the document.
+    ``hosts``: where an account's ``base_url`` may point (default: the environment's)."""
     try:
-        roster, doc = parse_document(text)
+        roster, doc = parse_document(text, hosts)
     except RosterError as exc:
         return Report(None, tuple(exc.problems), ())
     errors = check(roster, now, doc.lines)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from scheduler.loop import Scheduler
 from shiftswitch import broker
 from shiftswitch.coordination import Lock
+from shiftswitch.hosts import VARIABLE
 from shiftswitch.models import Action, DeviceState, Status
 from shiftswitch.roster.source import RosterFile
 from tests.pipeline import (
@@ -198,6 +199,25 @@ def test_credentials_refused_are_final_with_a_region_hint(handoff_own_workers: P
     assert {a.last_http_code for a in actions} == {401}
     assert all(a.attempts == 1 for a in actions)
     assert "region" in (actions[0].error_description or "")
+
+
+def test_a_worker_sends_nothing_to_a_host_it_does_not_allow(
+    handoff_own_workers: Pipeline,
+) -> None:
+    p = handoff_own_workers
+    # The roster was stored while its host was allowed; the worker's list no longer has it.
+    p.env[VARIABLE] = "http://127.0.0.2"
+    p.start_worker()
+    p.start_scheduler(at("08:59:58"))
+    p.settle()
+    actions = boundary(p, "09:00:00")
+    ravi_on = next(a for a in actions if a.agent == "ravi" and a.wants_on)
+    assert (ravi_on.status, ravi_on.attempts) == ("failed", 1)
+    assert (ravi_on.error_description or "").startswith(f"not sent: {p.sandbox.url} is not")
+    # asha's ON waits on her mobile, which could not be looked up: blocked, not sent either
+    assert {a.status for a in actions} == {"failed", "blocked"}
+    assert p.puts() == []
+    assert API_TOKEN not in p.worker_logs()
 
 
 def test_another_device_on_is_turned_off_when_managed(handoff_pipeline: Pipeline) -> None:

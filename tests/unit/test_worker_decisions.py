@@ -279,6 +279,9 @@ def answer(
 
 OK = answer(200)
 TIMEOUT = answer(None, "timeout after 10.0 s (no answer from ccm-api.exotel.com)")
+NOT_SENT = Outcome(
+    Kind.FINAL, None, None, "not sent: http://collector.example is not Exotel's", None, None, 0.0
+)
 ANOTHER_ON = answer(403, "Another device is ON. Only one device can be ON at a time", "1003")
 TAKEN = answer(409, "Device already exists", "1021")
 TAKEN_REASON = (
@@ -324,6 +327,12 @@ TAKEN_REASON = (
             id="out of time",
         ),
         pytest.param(action(), ANOTHER_ON, ReadUser(ANOTHER_ON), id="ON: another device ON"),
+        pytest.param(
+            action(),
+            NOT_SENT,
+            Finish(Status.FAILED, NOT_SENT.summary(), NOT_SENT),
+            id="not sent (host not allowed): final, and no refusal of Exotel's",
+        ),
         pytest.param(
             action(wants_on=False),
             ANOTHER_ON,
