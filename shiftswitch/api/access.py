@@ -74,7 +74,8 @@ def log_in(request: Request, svc: Services, name: str, password: str) -> tuple[P
     if wait > 0:
         raise too_many(wait)
     now = svc.now()
-    principal = svc.access.check_password(name, password, now)
+    with svc.passwords.turn():  # argon2 takes 64 MiB a check: a few at a time
+        principal = svc.access.check_password(name, password, now)
     if principal is None:
         # Only a name that exists is logged: a password typed into the name field is not.
         known = any(u.name == name for u in svc.access.users())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -22,6 +22,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from shiftswitch.access import AccessStore, LoginThrottle, Principal, Role, SessionInfo
+from shiftswitch.api.limits import Gate, password_gate, roster_gate
 from shiftswitch.logs import event
 from shiftswitch.operations import Operations, Refused
 from shiftswitch.operations.context import LiveRoster
@@ -42,6 +43,8 @@ class Services:
     roster: LiveRoster
     access: AccessStore
     throttle: LoginThrottle
+    rosters: Gate = field(default_factory=roster_gate)  # uploads read one at a time
+    passwords: Gate = field(default_factory=password_gate)
 
     @classmethod
     def build(cls, ops: Operations) -> Services:
@@ -147,12 +150,9 @@ def _token_caller(request: Request, header: str) -> Principal:
 
 
 def _noted(request: Request, who: Principal) -> Principal:
-    """Log who asks for a change (every request but a read): the API's audit trail, beside
-    what the tables record of who made each change."""
-    if request.method not in SAFE_METHODS:
-        event(
-            log, logging.INFO, "api_change", by=who.by, method=request.method, path=request.url.path
-        )
+    """The caller, noted for the audit trail (:mod:`shiftswitch.api.audit`), which logs a
+    change asked once it is answered."""
+    request.state.principal = who
     return who
 
 

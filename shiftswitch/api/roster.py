@@ -4,6 +4,7 @@ version and roll back (admin), export and list versions (viewer); overrides one 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -52,19 +53,24 @@ def source_warnings(svc: Services) -> list[str]:
     ]
 
 
-async def uploaded(request: Request) -> str:
-    """The roster YAML in the request body (``Content-Type: application/yaml``)."""
+async def uploaded(request: Request, svc: Svc) -> AsyncIterator[str]:
+    """The roster YAML in the request body (``Content-Type: application/yaml``), read once
+    this request has its turn among the uploads (:class:`~shiftswitch.api.limits.Gate`),
+    which it holds until it has answered."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in YAML_TYPES:
         raise Refused(
             f"send the roster as YAML with 'Content-Type: application/yaml' (not {kind})",
             status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         )
-    body = await request.body()
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Refused(f"{UPLOAD}: cannot read roster: not UTF-8 text") from None
+    async with svc.rosters.turn_async():
+        body = await request.body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused(f"{UPLOAD}: cannot read roster: not UTF-8 text") from None
+        del body
+        yield text
 
 
 Upload = Annotated[str, Depends(uploaded)]

@@ -12,11 +12,12 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.datastructures import UploadFile
 
 from shiftswitch.access import Role
+from shiftswitch.api.limits import UPLOAD_LIMITS
 from shiftswitch.operations import Refused, rosters
 from shiftswitch.problems import RosterError
 from shiftswitch.roster.diff import RosterDiff
 from shiftswitch.roster.loader import parse_roster
-from shiftswitch.roster.yamldoc import LIMITS, too_large
+from shiftswitch.roster.yamldoc import too_large
 from shiftswitch.web.render import done, page
 from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Signed, Svc, Who, admin, require, signed
@@ -89,15 +90,15 @@ def export(svc: Svc, _who: Who, version: int | None = Query(None, ge=1, le=2**31
 async def _form_text(request: Request, field: str) -> tuple[Signed, str, str]:
     """The admin's form with a roster in ``field`` (a file, or text): (who, text, file name)."""
     who = signed(request)
-    form = await request.form(max_part_size=LIMITS.bytes + 1)
+    form = await request.form(max_part_size=UPLOAD_LIMITS.bytes + 1)
     token = form.get("csrf_token")
     require(who, Role.ADMIN, token if isinstance(token, str) else None)
     value = form.get(field)
     if isinstance(value, UploadFile):
-        data, name = await value.read(LIMITS.bytes + 1), value.filename or UPLOAD
+        data, name = await value.read(UPLOAD_LIMITS.bytes + 1), value.filename or UPLOAD
     else:
         data, name = (value or "").encode(), str(form.get("name") or UPLOAD)
-    problem = too_large(len(data), LIMITS)
+    problem = too_large(len(data), UPLOAD_LIMITS)
     if problem is not None:
         raise Refused(f"{name}: {problem.message}")
     try:
@@ -111,8 +112,9 @@ async def upload(request: Request, svc: Svc) -> HTMLResponse:
     """Check an uploaded roster and compare it with the stored one; nothing is stored."""
     who = signed(request)
     try:
-        who, text, name = await _form_text(request, "file")
-        compared = await run_in_threadpool(rosters.compare, svc.ops, text, name)
+        async with svc.rosters.turn_async():
+            who, text, name = await _form_text(request, "file")
+            compared = await run_in_threadpool(rosters.compare, svc.ops, text, name)
     except Refused as exc:
         return _roster_page(request, svc, who, exc.status, refusal=str(exc))
     except RosterError as exc:
@@ -128,12 +130,13 @@ async def import_roster(request: Request, svc: Svc) -> Response:
     """Store the roster checked on the upload page, as a new version."""
     who = signed(request)
     try:
-        who, text, name = await _form_text(request, "text")
-        written = await run_in_threadpool(
-            lambda: rosters.store(
-                svc.ops, text, source=f"console upload {name}", by=who.principal.by
+        async with svc.rosters.turn_async():
+            who, text, name = await _form_text(request, "text")
+            written = await run_in_threadpool(
+                lambda: rosters.store(
+                    svc.ops, text, source=f"console upload {name}", by=who.principal.by
+                )
             )
-        )
     except Refused as exc:
         return _roster_page(request, svc, who, exc.status, refusal=str(exc))
     except RosterError as exc:
