@@ -25,6 +25,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from shiftswitch import __version__, web
 from shiftswitch.access import AccessError
 from shiftswitch.api import access, controls, docs, reading, roster, switching
+from shiftswitch.api.audit import AuditTrail
 from shiftswitch.api.deps import Services
 from shiftswitch.api.limits import Limits, TooLarge, too_large_message
 from shiftswitch.clock import Clock, SystemClock
@@ -59,6 +60,7 @@ def create_app(
     app.include_router(docs.router)
     _errors(app)
     web.install(app)
+    app.add_middleware(AuditTrail)
     app.add_middleware(Limits)
     if "*" not in allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))

@@ -5,6 +5,7 @@ recorded with who made it."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shiftswitch.access import Role
-from shiftswitch.api.limits import OTHER_BODY, ROSTER_BODY
+from shiftswitch.api.limits import OTHER_BODY, ROSTER_BODY, Gate
 from shiftswitch.models import Action, Hold, Pause
 from tests.api import (  # noqa: F401 - world_fixture: the module's fixture, world
     EXOTEL_ENV,
@@ -110,6 +111,19 @@ def test_a_bad_authorization_header_answers_401(world: ApiWorld, scheme: str) ->
 
 
 WRITES = OPERATOR_WRITES + ADMIN_WRITES + ADMIN_READS
+
+
+def test_each_change_asked_is_logged_once_answered_with_its_status(
+    world: ApiWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shiftswitch.api")
+    assert world.post("/pause", Role.VIEWER, json={}).status_code == 403
+    assert world.post("/pause", Role.OPERATOR, json={}).status_code == 200
+    assert world.get("/status").status_code == 200  # a read: not logged
+    changes = [r.getMessage() for r in caplog.records if "api_change" in r.getMessage()]
+    assert len(changes) == 2, changes
+    assert "by='token viewer-system (api)'" in changes[0] and "status=403" in changes[0]
+    assert "by='token operator-system (api)'" in changes[1] and "status=200" in changes[1]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=[f"{m} {p}" for m, p, _ in WRITES])
@@ -429,6 +443,19 @@ def test_an_invalid_roster_is_refused_with_every_problem(world: ApiWorld, path: 
     assert len(versions(world)) == count
 
 
+@pytest.mark.parametrize("path", ["/roster/validate", "/roster/diff", "/roster/import"])
+def test_a_roster_sending_the_credentials_to_another_host_is_refused(
+    world: ApiWorld, path: str
+) -> None:
+    count = len(versions(world))
+    answer = yaml_post(world, path, roster("http://collector.example:8090"))
+    assert error(answer, 422).startswith("upload: ")
+    [problem] = answer.json()["problems"]
+    assert "accounts.main.base_url: http://collector.example:8090 is not Exotel's" in problem
+    assert "SHIFTSWITCH_ALLOWED_BASE_URLS" in problem
+    assert len(versions(world)) == count
+
+
 @pytest.mark.parametrize(
     ("content", "kind", "status", "start"),
     [
@@ -449,6 +476,30 @@ def test_a_bad_upload_is_refused(
     headers = {"content-type": kind} if kind else {}
     answer = world.post("/roster/validate", Role.ADMIN, content=content, headers=headers)
     assert error(answer, status).startswith(start)
+
+
+def test_uploads_wait_their_turn_and_are_refused_with_retry_after_when_it_does_not_come(
+    world: ApiWorld,
+) -> None:
+    world.services.rosters = Gate("rosters being read", size=1, wait=0.3, retry_after=10)
+    text = roster(world.sandbox.url)
+    with world.services.rosters.turn():  # another upload is being read
+        busy = yaml_post(world, "/roster/validate", text, Role.VIEWER)
+    assert error(busy, 429) == "too many rosters being read at once (at most 1); try again in 10 s"
+    assert busy.headers["retry-after"] == "10"
+    with ThreadPoolExecutor(3) as pool:  # one at a time, each in its turn
+        answers = list(pool.map(lambda _: yaml_post(world, "/roster/validate", text), range(3)))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+
+
+def test_password_checks_wait_their_turn_across_every_address(world: ApiWorld) -> None:
+    world.services.passwords = Gate("password checks", size=1, wait=0.3, retry_after=2)
+    body = {"name": "nobody", "password": "wrong-password-1"}
+    with world.services.passwords.turn():
+        busy = world.client.post("/api/v1/login", json=body)
+    assert error(busy, 429) == "too many password checks at once (at most 1); try again in 2 s"
+    assert busy.headers["retry-after"] == "2"
+    assert error(world.client.post("/api/v1/login", json=body), 401) == "wrong name or password"
 
 
 def test_an_over_large_upload_is_refused_before_it_is_read(world: ApiWorld) -> None:
