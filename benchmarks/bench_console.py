@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -118,7 +119,10 @@ def main() -> None:
         settings = Settings(database_url=url, redis_url=args.redis, roster_source="db")
         app = create_app(settings, FixedClock(NOW))
         with TestClient(app, base_url="http://127.0.0.1") as client:
-            reply = client.post("/login", data={"name": "bench", "password": PASSWORD})
+            form = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text)
+            assert form, "no login form"
+            login = {"name": "bench", "password": PASSWORD, "login_token": form.group(1)}
+            reply = client.post("/login", data=login)
             assert reply.status_code == 200, reply.text
             pages = max(1, args.agents // 100)
             day = NOW.date().isoformat()

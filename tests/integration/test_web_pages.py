@@ -82,13 +82,21 @@ def _action(
 
 def log_in(client: TestClient, name: str) -> str:
     """Log in as ``name``; the session's CSRF token, from a page's form."""
-    reply = client.post("/login", data={"name": name, "password": PASSWORD, "next": "/"})
+    reply = client.post("/login", data=login_form(client, name, PASSWORD))
     assert reply.status_code == 200, reply.text
     return csrf_of(client.get("/").text)
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+def login_form(client: TestClient, name: str, password: str, next: str = "/") -> dict[str, str]:
+    """The login form's fields, as the login page gives them (its token with them), to a
+    browser with no session (one that has, the page sends on)."""
+    client.cookies.clear()
+    token = csrf_of(client.get("/login").text, "login_token")
+    return {"name": name, "password": password, "next": next, "login_token": token}
+
+
+def csrf_of(html: str, field: str = "csrf_token") -> str:
+    found = re.search(rf'name="{field}" value="([^"]+)"', html)
     assert found
     return found.group(1)
 
@@ -97,12 +105,12 @@ def test_a_page_without_a_session_sends_to_the_login_and_back(console: TestClien
     reply = console.get("/timeline?day=2026-11-30", follow_redirects=False)
     assert reply.status_code == 303
     assert reply.headers["location"] == "/login?next=/timeline?day=2026-11-30"
-    wrong = console.post("/login", data={"name": "viewer", "password": "nope"})
+    wrong = console.post("/login", data=login_form(console, "viewer", "nope"))
     assert wrong.status_code == 401
     assert "wrong name or password" in wrong.text
     reply = console.post(
         "/login",
-        data={"name": "viewer", "password": PASSWORD, "next": "/timeline?day=2026-11-30"},
+        data=login_form(console, "viewer", PASSWORD, "/timeline?day=2026-11-30"),
         follow_redirects=False,
     )
     assert reply.headers["location"] == "/timeline?day=2026-11-30"
@@ -110,10 +118,27 @@ def test_a_page_without_a_session_sends_to_the_login_and_back(console: TestClien
     assert "httponly" in cookie and "samesite=strict" in cookie
     # Never to another site.
     reply = console.post(
-        "/login", data={"name": "viewer", "password": PASSWORD, "next": "//evil.example/"},
+        "/login", data=login_form(console, "viewer", PASSWORD, "//evil.example/"),
         follow_redirects=False,
     )  # fmt: skip
     assert reply.headers["location"] == "/"
+
+
+def test_a_login_sent_without_the_forms_token_opens_no_session(console: TestClient) -> None:
+    # Another site's form (login CSRF) has neither the page's cookie nor its token.
+    fields = {"name": "viewer", "password": PASSWORD, "next": "/"}
+    for token in ("", "forged-token"):
+        console.cookies.clear()
+        reply = console.post("/login", data={**fields, "login_token": token})
+        assert reply.status_code == 403
+        assert "came from another site" in reply.text
+        assert "shiftswitch_session" not in reply.headers.get("set-cookie", "")
+    console.cookies.clear()
+    shown = login_form(console, "viewer", PASSWORD)  # the page's cookie, another token
+    reply = console.post("/login", data={**shown, "login_token": "forged-token"})
+    assert reply.status_code == 403
+    cookie = console.get("/login").headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/login" in cookie
 
 
 def test_every_page_renders_for_a_viewer_with_no_button_that_changes_anything(

@@ -1,7 +1,14 @@
-"""Logging in and out of the console: the API's users, sessions and login throttle."""
+"""Logging in and out of the console: the API's users, sessions and login throttle.
+
+The login form is protected from cross-site requests too (login CSRF: another site logging the
+browser in to an account of its choosing): the page sets a random token in a ``SameSite=Strict``
+cookie and in the form, and a login must bring both, the same.
+"""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from http import HTTPStatus
 from typing import Annotated
 
@@ -28,7 +35,45 @@ def _next(path: str | None) -> str:
 def login_form(request: Request, svc: Svc, next: str = "/") -> Response:
     if session_of(request) is not None:
         return RedirectResponse(_next(next), status_code=HTTPStatus.SEE_OTHER)
-    return page(request, "login.html", None, now=svc.now(), next=_next(next), name="")
+    return _form(request, svc, next=_next(next), name="")
+
+
+LOGIN_COOKIE = "shiftswitch_login"  # the login form's token, on /login only
+LOGIN_FORM_TTL = 3600  # seconds a login form may be sent after it was shown
+
+
+def _form(
+    request: Request,
+    svc: Svc,
+    *,
+    next: str,
+    name: str,
+    status: int = HTTPStatus.OK,
+    refusal: str | None = None,
+) -> Response:
+    """The login page, with a new token in its form and in its cookie."""
+    token = secrets.token_urlsafe(32)
+    response = page(
+        request,
+        "login.html",
+        None,
+        now=svc.now(),
+        status=status,
+        next=next,
+        name=name,
+        refusal=refusal,
+        login_token=token,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=LOGIN_FORM_TTL,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -38,19 +83,17 @@ def login(
     name: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "/",
+    login_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    shown = request.cookies.get(LOGIN_COOKIE, "")
+    if not shown or not hmac.compare_digest(shown.encode(), login_token.encode()):
+        refusal = "this login form has expired or came from another site: log in again here"
+        return _form(request, svc, next=_next(next), name="", status=403, refusal=refusal)
     try:
         _principal, secret, _csrf = log_in(request, svc, name.strip(), password)
     except Refused as exc:
-        return page(
-            request,
-            "login.html",
-            None,
-            now=svc.now(),
-            status=exc.status,
-            next=_next(next),
-            name=name,
-            refusal=exc.message,
+        return _form(
+            request, svc, next=_next(next), name=name, status=exc.status, refusal=exc.message
         )
     response = RedirectResponse(_next(next), status_code=HTTPStatus.SEE_OTHER)
     set_session_cookie(request, response, secret)
