@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from scheduler.checks import Checker
 from scheduler.corrections import corrections
+from scheduler.outages import Outage
 from scheduler.reads import Reads
 from scheduler.wake import next_wake, portions, sleep_until
 from shiftswitch import metrics
@@ -366,6 +367,7 @@ class Scheduler:
             log.warning("could not prepare for the first boundary: %s", first_line(exc))
         _count(self.start(started), due="stranded")
         wake = next_wake(started, self.next_due(), self._timers(), poll)
+        outage = Outage(tick_seconds)
         while (now := sleep_until(clock, stop, wake)) is not None:
             began = time.monotonic()
             wake = now + poll  # after a failure: not at once again
@@ -374,10 +376,10 @@ class Scheduler:
                 metrics.TICK_SECONDS.observe(time.monotonic() - began)
                 metrics.LAST_TICK.set(time.time())
                 wake = next_wake(now, self.next_due(), self._timers(), poll)
-            except SQLAlchemyError as exc:
-                log.error("tick failed: database: %s; trying again", first_line(exc))
-            except Exception as exc:  # the broker or anything else: keep ticking, say why
-                log.exception("tick failed: %s; trying again", exc)
+            except Exception as exc:  # the database, Redis or anything else: keep ticking
+                outage.failed(exc)
+            else:
+                outage.ticked()
         if self.leadership is not None:
             try:
                 self.leadership.release()

@@ -18,11 +18,13 @@ import os
 import random
 import secrets
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from celery import Celery, signals
+from celery.exceptions import CPendingDeprecationWarning
 from celery.worker import state as worker_state
 from redis import Redis
 from redis.exceptions import RedisError
@@ -115,6 +117,16 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
 # Celery's "Task ... received" and "... succeeded" lines say less than the worker's own line
 # per action (agent, device, state, status), and cost as much to write.
 QUIET_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+# At each loss of the broker, Celery warns that a later release will cancel the tasks under
+# way (worker_cancel_long_running_tasks_on_connection_loss). This worker lets them finish on
+# purpose: a thread cannot be cancelled mid-request, their messages go back to the queue
+# anyway, and a user's lease keeps a redelivered message from sending what is under way.
+warnings.filterwarnings(
+    "ignore",
+    message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+    category=CPendingDeprecationWarning,
+)
 
 
 def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:

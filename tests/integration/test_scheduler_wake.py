@@ -7,6 +7,7 @@ The clock is a :class:`~shiftswitch.clock.FixedClock` that the stop event's ``wa
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -86,6 +87,23 @@ def test_a_failed_tick_is_tried_again_a_second_later(tmp_path: Path, store: Acti
     sent, stop = run(tmp_path, store, failures=2)  # the ON's first two sends fail
     assert next(s for s in sent.at if s[0] > START) == (ON + 2 * S, "desk", True)
     assert 0.0 not in stop.waits  # never tried again at once
+
+
+def test_an_outage_is_said_once_when_it_begins_and_once_when_it_ends(
+    tmp_path: Path, store: ActionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="shiftswitch.scheduler")
+    run(tmp_path, store, failures=3)
+    said = [(r.levelno, r.getMessage(), r.exc_info) for r in caplog.records if "tick" in r.msg]
+    errors = [s for s in said if s[0] >= logging.WARNING]
+    assert [(level, text) for level, text, _ in errors] == [
+        (
+            logging.ERROR,
+            "tick failed: Redis unreachable or failing: broker unreachable; trying again every 1 s",
+        ),
+        (logging.WARNING, "ticks again: Redis answers (3 ticks failed)"),
+    ]
+    assert all(exc_info is None for _, _, exc_info in said)  # no traceback for a known part
 
 
 def test_connecting_to_a_broker_that_is_down_does_not_hold_the_start(
