@@ -178,12 +178,14 @@ def main() -> int:
             "REDIS_URL": REDIS,
             "SHIFTSWITCH_ROSTER": str(tmp / "roster.yaml"),
         }
-        if args.checkout:
-            env["PYTHONPATH"] = str(Path(args.checkout).resolve())
+        checkout = Path(args.checkout).resolve() if args.checkout else None
+        if checkout:  # its modules, not this one's ("-m" puts the working directory first)
+            env["PYTHONPATH"] = str(checkout)
         port = free_port()
         proc = subprocess.Popen(  # noqa: S603 - our own command
             [sys.executable, "-m", "shiftswitch", "api", "--port", str(port)],
             env=env,
+            cwd=checkout,
             stdout=(tmp / "api.log").open("wb"),
             stderr=subprocess.STDOUT,
         )

@@ -26,7 +26,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# A roster upload. Reading one takes about 30 times its size in memory (a 4.9 MB roster of
+# A roster upload. Reading one takes 30 to 50 times its size in memory (a 4.9 MB roster of
 # 40,000 agents: 110 MB); a larger roster file (up to 32 MiB) is imported from the command line.
 ROSTER_BODY = 8 * MIB
 UPLOAD_LIMITS = replace(LIMITS, bytes=ROSTER_BODY)
@@ -171,7 +171,7 @@ class Gate:
 
 
 def roster_gate() -> Gate:
-    """One roster read at a time (up to 8 MiB: about 250 MB); others wait 30 s."""
+    """One roster read at a time (up to 8 MiB: 400 MB at most); others wait 30 s."""
     return Gate("rosters being read", size=1, wait=30.0, retry_after=10)
 
 
