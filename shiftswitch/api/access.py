@@ -52,9 +52,15 @@ class NewToken(BaseModel):
     )
 
 
-def log_in(request: Request, svc: Services, name: str, password: str) -> tuple[Principal, str, str]:
+async def log_in(
+    request: Request, svc: Services, name: str, password: str
+) -> tuple[Principal, str, str]:
     """Check a user's password, slowed down after repeated failures; open a session: (the
     user, the cookie's secret, the CSRF token).
+
+    Once it has its turn among the password checks (argon2 takes 64 MiB a check: a few at a
+    time, whoever sends them; a login waiting holds no thread), in a worker thread: a login
+    refused for want of a turn (429) has counted no attempt.
 
     Each attempt is counted in Redis before the password is checked (so attempts sent at once
     are all counted) against two keys: the name from this address, and this address. A name
@@ -62,6 +68,11 @@ def log_in(request: Request, svc: Services, name: str, password: str) -> tuple[P
     out from their own machine); an address that tries many names is. A right password clears
     the first key and takes its attempt back from the second.
     """
+    async with svc.passwords.turn_async():
+        return await run_in_threadpool(_check, request, svc, name, password)
+
+
+def _check(request: Request, svc: Services, name: str, password: str) -> tuple[Principal, str, str]:
     address = client_address(request)
     pair, place = f"login:{name}@{address}", f"login-address:{address}"
     try:
@@ -74,8 +85,7 @@ def log_in(request: Request, svc: Services, name: str, password: str) -> tuple[P
     if wait > 0:
         raise too_many(wait)
     now = svc.now()
-    with svc.passwords.turn():  # argon2 takes 64 MiB a check: a few at a time
-        principal = svc.access.check_password(name, password, now)
+    principal = svc.access.check_password(name, password, now)
     if principal is None:
         # Only a name that exists is logged: a password typed into the name field is not.
         known = any(u.name == name for u in svc.access.users())
@@ -115,10 +125,12 @@ def log_out(request: Request, svc: Services, response: Response) -> None:
 
 
 @router.post("/login")
-def login(svc: Svc, body: Credentials, request: Request, response: Response) -> dict[str, Any]:
+async def login(
+    svc: Svc, body: Credentials, request: Request, response: Response
+) -> dict[str, Any]:
     """Open a console session: sets the session cookie; answers with the CSRF token that
     every state-changing request of the session must carry (header ``X-CSRF-Token``)."""
-    principal, secret, csrf = log_in(request, svc, body.name, body.password)
+    principal, secret, csrf = await log_in(request, svc, body.name, body.password)
     set_session_cookie(request, response, secret)
     return {"name": principal.name, "role": principal.role, "csrf_token": csrf}
 

@@ -60,8 +60,8 @@ def create_app(
     app.include_router(docs.router)
     _errors(app)
     web.install(app)
-    app.add_middleware(AuditTrail)
     app.add_middleware(Limits)
+    app.add_middleware(AuditTrail)  # outermost: it sees the status the client gets (a 413 too)
     if "*" not in allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app

@@ -31,6 +31,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ROSTER_BODY = 8 * MIB
 UPLOAD_LIMITS = replace(LIMITS, bytes=ROSTER_BODY)
 OTHER_BODY = 64 * 1024  # bytes: a JSON object or a form
+UPLOAD_TIME = 60.0  # seconds a roster upload may take to arrive, once it has its turn
 ROSTER_PATHS = ("/api/v1/roster/", "/roster/")
 
 HEADERS = [

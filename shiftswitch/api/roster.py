@@ -4,7 +4,9 @@ version and roll back (admin), export and list versions (viewer); overrides one 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shiftswitch.access import Principal
 from shiftswitch.api.deps import Services, admin, operator, services, viewer
+from shiftswitch.api.limits import UPLOAD_TIME
 from shiftswitch.operations import overrides, rosters
 from shiftswitch.operations.refusals import Refused
 from shiftswitch.problems import RosterError
@@ -53,10 +56,12 @@ def source_warnings(svc: Services) -> list[str]:
     ]
 
 
-async def uploaded(request: Request, svc: Svc) -> AsyncIterator[str]:
+@asynccontextmanager
+async def uploaded(request: Request, svc: Services) -> AsyncIterator[str]:
     """The roster YAML in the request body (``Content-Type: application/yaml``), read once
     this request has its turn among the uploads (:class:`~shiftswitch.api.limits.Gate`),
-    which it holds until it has answered."""
+    which it holds until the roster has been read and answered for. A body that takes longer
+    than a minute to arrive gives the turn back (408)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in YAML_TYPES:
         raise Refused(
@@ -64,23 +69,36 @@ async def uploaded(request: Request, svc: Svc) -> AsyncIterator[str]:
             status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         )
     async with svc.rosters.turn_async():
-        body = await request.body()
+        try:
+            async with asyncio.timeout(UPLOAD_TIME):
+                body = await request.body()
+        except TimeoutError:
+            raise Refused(
+                f"{UPLOAD}: the body took longer than {UPLOAD_TIME:g} s to arrive; send it again",
+                status=HTTPStatus.REQUEST_TIMEOUT,
+            ) from None
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Refused(f"{UPLOAD}: cannot read roster: not UTF-8 text") from None
-        del body
         yield text
 
 
-Upload = Annotated[str, Depends(uploaded)]
+# The upload is the request's body, read by ``uploaded``: documented here for the API docs.
+YAML_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/yaml": {"schema": {"type": "string"}}},
+    }
+}
 
 
-@router.post("/roster/validate", dependencies=[viewer])
-async def validate(svc: Svc, text: Upload) -> dict[str, Any]:
+@router.post("/roster/validate", dependencies=[viewer], openapi_extra=YAML_BODY)
+async def validate(svc: Svc, request: Request) -> dict[str, Any]:
     """``shiftswitch roster validate``: 200 with the summary when valid; 422 with every
     problem and its place otherwise."""
-    report = await run_in_threadpool(validate_text, text, svc.now())
+    async with uploaded(request, svc) as text:
+        report = await run_in_threadpool(validate_text, text, svc.now())
     if not report.ok:
         raise RosterError(report.errors, UPLOAD)
     assert report.roster is not None
@@ -91,22 +109,23 @@ async def validate(svc: Svc, text: Upload) -> dict[str, Any]:
     }
 
 
-@router.post("/roster/diff", dependencies=[viewer])
+@router.post("/roster/diff", dependencies=[viewer], openapi_extra=YAML_BODY)
 async def diff(
-    svc: Svc, text: Upload, hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0
+    svc: Svc, request: Request, hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0
 ) -> dict[str, Any]:
     """``shiftswitch roster diff``: what storing the upload would change, by name and in the
     transitions of the next ``hours``. Changes nothing."""
-    compared = await run_in_threadpool(rosters.compare, svc.ops, text, UPLOAD, hours)
+    async with uploaded(request, svc) as text:
+        compared = await run_in_threadpool(rosters.compare, svc.ops, text, UPLOAD, hours)
     return compared.as_json()
 
 
-@router.post("/roster/import")
-async def store(svc: Svc, who: Annotated[Principal, admin], text: Upload) -> dict[str, Any]:
+@router.post("/roster/import", openapi_extra=YAML_BODY)
+async def store(svc: Svc, who: Annotated[Principal, admin], request: Request) -> dict[str, Any]:
     """``shiftswitch roster import``: validate the upload and store it as the roster, as a
     new version by the caller."""
 
-    def write() -> dict[str, Any]:
+    def write(text: str) -> dict[str, Any]:
         try:
             written = rosters.store(svc.ops, text, source=f"import by {who.by}", by=who.by)
         except RosterError as exc:  # the upload's problems, named by its places
@@ -116,7 +135,8 @@ async def store(svc: Svc, who: Annotated[Principal, admin], text: Upload) -> dic
         out = rosters.written_json(written, left)
         return {**out, "warnings": [*out["warnings"], *source_warnings(svc)]}
 
-    return await run_in_threadpool(write)
+    async with uploaded(request, svc) as text:
+        return await run_in_threadpool(write, text)
 
 
 @router.get("/roster/export", dependencies=[viewer], response_class=PlainTextResponse)

@@ -24,18 +24,18 @@ def test_a_turn_is_waited_for_then_refused_with_retry_after() -> None:
 
 def test_a_waiting_thread_gets_the_turn_released_meanwhile() -> None:
     gate = Gate("things", size=2, wait=5.0, retry_after=1)
-    held = threading.Event()
+    both_in = threading.Barrier(3)  # the two holders and this thread
     release = threading.Event()
 
     def holder() -> None:
         with gate.turn():
-            held.set()
+            both_in.wait(5)
             release.wait(5)
 
     threads = [threading.Thread(target=holder) for _ in range(2)]
     for t in threads:
         t.start()
-    held.wait(5)
+    both_in.wait(5)  # both turns are taken
     threading.Timer(0.05, release.set).start()
     with gate.turn():  # the third waits, and goes once a holder is done
         assert release.is_set()

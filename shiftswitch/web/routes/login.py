@@ -8,6 +8,7 @@ cookie and in the form, and a login must bring both, the same.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from http import HTTPStatus
 from typing import Annotated
@@ -40,6 +41,7 @@ def login_form(request: Request, svc: Svc, next: str = "/") -> Response:
 
 LOGIN_COOKIE = "shiftswitch_login"  # the login form's token, on /login only
 LOGIN_FORM_TTL = 3600  # seconds a login form may be sent after it was shown
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 def _form(
@@ -51,8 +53,10 @@ def _form(
     status: int = HTTPStatus.OK,
     refusal: str | None = None,
 ) -> Response:
-    """The login page, with a new token in its form and in its cookie."""
-    token = secrets.token_urlsafe(32)
+    """The login page, with the token of its form in its cookie: the one the browser has
+    (another tab's login form), or a new one."""
+    shown = request.cookies.get(LOGIN_COOKIE, "")
+    token = shown if TOKEN.fullmatch(shown) else secrets.token_urlsafe(32)
     response = page(
         request,
         "login.html",
@@ -77,7 +81,7 @@ def _form(
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(
+async def login(
     request: Request,
     svc: Svc,
     name: Annotated[str, Form(max_length=64)],
@@ -90,7 +94,7 @@ def login(
         refusal = "this login form has expired or came from another site: log in again here"
         return _form(request, svc, next=_next(next), name="", status=403, refusal=refusal)
     try:
-        _principal, secret, _csrf = log_in(request, svc, name.strip(), password)
+        _principal, secret, _csrf = await log_in(request, svc, name.strip(), password)
     except Refused as exc:
         return _form(
             request, svc, next=_next(next), name=name, status=exc.status, refusal=exc.message

@@ -3,6 +3,9 @@ two, an upload checked and compared before it is imported (admin), rollback (adm
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -12,7 +15,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.datastructures import UploadFile
 
 from shiftswitch.access import Role
-from shiftswitch.api.limits import UPLOAD_LIMITS
+from shiftswitch.api.deps import Services
+from shiftswitch.api.limits import UPLOAD_LIMITS, UPLOAD_TIME
+from shiftswitch.hosts import AllowedHosts
 from shiftswitch.operations import Refused, rosters
 from shiftswitch.problems import RosterError
 from shiftswitch.roster.diff import RosterDiff
@@ -60,8 +65,9 @@ def roster_view(
         return _roster_page(request, svc, who)
     try:
         store = svc.ops.roster_store()
-        before = parse_roster(rosters.content(store, a))
-        after = parse_roster(rosters.content(store, b))
+        # Read to be compared, never sent from: whatever hosts they name.
+        before = parse_roster(rosters.content(store, a), AllowedHosts(anywhere=True))
+        after = parse_roster(rosters.content(store, b), AllowedHosts(anywhere=True))
     except Refused as exc:
         return _roster_page(request, svc, who, exc.status, refusal=str(exc), a=a, b=b)
     except RosterError as exc:
@@ -87,10 +93,28 @@ def export(svc: Svc, _who: Who, version: int | None = Query(None, ge=1, le=2**31
     )
 
 
+@asynccontextmanager
+async def _upload_turn(svc: Services, who: Signed) -> AsyncIterator[None]:
+    """A turn among the uploads (:class:`~shiftswitch.api.limits.Gate`), for an admin only:
+    a role below is refused before it waits (its CSRF token is checked once the form is
+    read)."""
+    require(who, Role.ADMIN, who.csrf)
+    async with svc.rosters.turn_async():
+        yield
+
+
 async def _form_text(request: Request, field: str) -> tuple[Signed, str, str]:
-    """The admin's form with a roster in ``field`` (a file, or text): (who, text, file name)."""
+    """The admin's form with a roster in ``field`` (a file, or text): (who, text, file name).
+    A form that takes longer than a minute to arrive is refused (408)."""
     who = signed(request)
-    form = await request.form(max_part_size=UPLOAD_LIMITS.bytes + 1)
+    try:
+        async with asyncio.timeout(UPLOAD_TIME):
+            form = await request.form(max_part_size=UPLOAD_LIMITS.bytes + 1)
+    except TimeoutError:
+        raise Refused(
+            f"the form took longer than {UPLOAD_TIME:g} s to arrive; send it again",
+            status=HTTPStatus.REQUEST_TIMEOUT,
+        ) from None
     token = form.get("csrf_token")
     require(who, Role.ADMIN, token if isinstance(token, str) else None)
     value = form.get(field)
@@ -112,7 +136,7 @@ async def upload(request: Request, svc: Svc) -> HTMLResponse:
     """Check an uploaded roster and compare it with the stored one; nothing is stored."""
     who = signed(request)
     try:
-        async with svc.rosters.turn_async():
+        async with _upload_turn(svc, who):
             who, text, name = await _form_text(request, "file")
             compared = await run_in_threadpool(rosters.compare, svc.ops, text, name)
     except Refused as exc:
@@ -130,7 +154,7 @@ async def import_roster(request: Request, svc: Svc) -> Response:
     """Store the roster checked on the upload page, as a new version."""
     who = signed(request)
     try:
-        async with svc.rosters.turn_async():
+        async with _upload_turn(svc, who):
             who, text, name = await _form_text(request, "text")
             written = await run_in_threadpool(
                 lambda: rosters.store(
