@@ -19,7 +19,7 @@ def part_of(exc: BaseException) -> str | None:
     """The part a tick's failure comes from: ``database``, ``Redis``, or None (not known)."""
     if isinstance(exc, SQLAlchemyError):
         return "database"
-    if isinstance(exc, RedisError | BrokerError | OSError):
+    if isinstance(exc, RedisError | BrokerError | ConnectionError):
         return "Redis"
     return None
 

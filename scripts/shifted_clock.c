@@ -1,7 +1,9 @@
 /* A preload library that moves the wall clock (CLOCK_REALTIME and its kin) of a process and
  * its children by SHIFTED_CLOCK_SECONDS, and leaves the monotonic clocks alone, so that every
- * timeout, sleep and lock wait keeps its length. Used by scripts/test-shifted to run the tests
- * on another date; the servers they talk to (PostgreSQL, Redis) keep the machine's date.
+ * relative timeout, sleep and lock wait keeps its length (a wait until an instant of the wall
+ * clock is moved only in clock_nanosleep: not in pthread_cond_timedwait, sem_timedwait or
+ * timerfd, which Python does not use). Used by scripts/test-shifted to run the tests on
+ * another date.
  *
  *   cc -shared -fPIC -O2 -o shifted_clock.so shifted_clock.c -ldl
  *   SHIFTED_CLOCK_SECONDS=$((400*86400)) LD_PRELOAD=$PWD/shifted_clock.so date
@@ -13,16 +15,15 @@
 #include <sys/time.h>
 #include <time.h>
 
-static time_t shift(void) {
-    static int read;
-    static time_t seconds;
-    if (!read) {
-        const char *text = getenv("SHIFTED_CLOCK_SECONDS");
-        seconds = text ? (time_t)atoll(text) : 0;
-        read = 1;
-    }
-    return seconds;
+static time_t seconds;
+
+/* Read once, when the library is loaded: before any thread of the program can ask the time. */
+__attribute__((constructor)) static void read_shift(void) {
+    const char *text = getenv("SHIFTED_CLOCK_SECONDS");
+    seconds = text ? (time_t)atoll(text) : 0;
 }
+
+static time_t shift(void) { return seconds; }
 
 static int is_wall(clockid_t clock) {
     return clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE || clock == CLOCK_TAI
@@ -36,7 +37,7 @@ int clock_gettime(clockid_t clock, struct timespec *ts) {
     static int (*real)(clockid_t, struct timespec *);
     if (!real) real = dlsym(RTLD_NEXT, "clock_gettime");
     int done = real(clock, ts);
-    if (done == 0 && ts && is_wall(clock)) ts->tv_sec += shift();
+    if (done == 0 && is_wall(clock)) ts->tv_sec += shift();
     return done;
 }
 
@@ -44,7 +45,9 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
     static int (*real)(struct timeval *restrict, void *restrict);
     if (!real) real = dlsym(RTLD_NEXT, "gettimeofday");
     int done = real(tv, tz);
-    if (done == 0 && tv) tv->tv_sec += shift();
+    /* tv may be NULL, whatever glibc's prototype says: a volatile copy keeps the check. */
+    struct timeval *volatile given = tv;
+    if (done == 0 && given) given->tv_sec += shift();
     return done;
 }
 

@@ -122,11 +122,13 @@ QUIET_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 # way (worker_cancel_long_running_tasks_on_connection_loss). This worker lets them finish on
 # purpose: a thread cannot be cancelled mid-request, their messages go back to the queue
 # anyway, and a user's lease keeps a redelivered message from sending what is under way.
-warnings.filterwarnings(
-    "ignore",
-    message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
-    category=CPendingDeprecationWarning,
-)
+# Celery's logging setup sets CPendingDeprecationWarning to "always", so the filter is added
+# once the worker is ready, after it (quiet_the_cancel_notice).
+CANCEL_NOTICE = r"\s*In Celery 5\.1 we introduced an optional breaking change"
+
+
+def quiet_the_cancel_notice() -> None:
+    warnings.filterwarnings("ignore", message=CANCEL_NOTICE, category=CPendingDeprecationWarning)
 
 
 def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
@@ -152,6 +154,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
     def on_worker_ready(sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is not app or beating:  # sender: the consumer
             return
+        quiet_the_cancel_notice()
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
         beating.append(Beating(Heartbeat(Redis.from_url(settings.redis_url), worker)))
         beating[0].start()
