@@ -28,6 +28,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,31 @@ def percentiles(samples: list[float]) -> dict[str, float]:
         "p99_ms": round(p99 * 1000, 1),
         "max_ms": round(ordered[-1] * 1000, 1),
     }
+
+
+@contextmanager
+def api_server(
+    env: dict[str, str], log: Path, token: str, cwd: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ``shiftswitch api`` process on a free port, once it answers ``token``: its API's base
+    URL and the process; stopped at the end."""
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "shiftswitch", "api", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {token}"
+        wait_for_api(http, base, proc)
+        yield base, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def wait_for_api(http: requests.Session, base: str, proc: subprocess.Popen[bytes]) -> None:
@@ -232,22 +259,10 @@ def main() -> int:
             "REDIS_URL": REDIS,
             "SHIFTSWITCH_ROSTER": str(tmp / "roster.yaml"),
         }
-        port = free_port()
-        proc = subprocess.Popen(  # noqa: S603 - our own command
-            [sys.executable, "-m", "shiftswitch", "api", "--port", str(port)],
-            env=env,
-            stdout=(tmp / "api.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}/api/v1"
         try:
-            http = requests.Session()
-            http.headers["Authorization"] = f"Bearer {token}"
-            wait_for_api(http, base, proc)
-            measured = measure(base, token, pairs, args)
+            with api_server(env, tmp / "api.log", token) as (base, _proc):
+                measured = measure(base, token, pairs, args)
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
             Redis.from_url(REDIS).flushdb()
     figures: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),

@@ -25,15 +25,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from requests.adapters import HTTPAdapter
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_api import free_port, wait_for_api
+from bench_api import api_server
 from gen_roster import generate
 
 from shiftswitch.access import AccessStore, Role
@@ -120,7 +120,7 @@ def login(base: str, n: int) -> tuple[int, float]:
 
 
 def scenario(
-    sampler: Sampler, base: str, token: str, calls: list[Callable[[], tuple[int, float]]]
+    sampler: Sampler, base: str, token: str, calls: Sequence[Callable[[], tuple[int, float]]]
 ) -> dict[str, Any]:
     before = sampler.reset()
     me_worst = 0.0
@@ -181,31 +181,18 @@ def main() -> int:
         checkout = Path(args.checkout).resolve() if args.checkout else None
         if checkout:  # its modules, not this one's ("-m" puts the working directory first)
             env["PYTHONPATH"] = str(checkout)
-        port = free_port()
-        proc = subprocess.Popen(  # noqa: S603 - our own command
-            [sys.executable, "-m", "shiftswitch", "api", "--port", str(port)],
-            env=env,
-            cwd=checkout,
-            stdout=(tmp / "api.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}/api/v1"
         try:
-            http = requests.Session()
-            http.headers["Authorization"] = f"Bearer {token}"
-            wait_for_api(http, base, proc)
-            sampler = Sampler(proc.pid)
-            uploads = [lambda: upload(base, token, text)] * args.uploads
-            logins = [lambda n=n: login(base, n) for n in range(args.logins)]
-            figures = {
-                "uploads": scenario(sampler, base, token, uploads),
-                "logins": scenario(sampler, base, token, logins),
-                "both": scenario(sampler, base, token, uploads + logins),
-            }
-            sampler.stop()
+            with api_server(env, tmp / "api.log", token, cwd=checkout) as (base, proc):
+                sampler = Sampler(proc.pid)
+                uploads = [partial(upload, base, token, text)] * args.uploads
+                logins = [partial(login, base, n) for n in range(args.logins)]
+                figures = {
+                    "uploads": scenario(sampler, base, token, uploads),
+                    "logins": scenario(sampler, base, token, logins),
+                    "both": scenario(sampler, base, token, uploads + logins),
+                }
+                sampler.stop()
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
             Redis.from_url(REDIS).flushdb()
     print(
         {
