@@ -120,12 +120,16 @@ def before_sending(turn: Turn, now: datetime, credentials_missing: str | None) -
     environment lacks the credentials), or None.
     """
     action = turn.action
-    if action.retry_at is not None and action.retry_at > now:
+    number = action.kind == ActionKind.NUMBER
+    undone = turn.later is not None and not number  # a later switch of the device undoes it
+    # A retry planned later is waited for, unless the action is undone already: the user's
+    # newer actions (a new boundary's) are not to wait for the backoff of one no longer wanted.
+    if action.retry_at is not None and action.retry_at > now and not undone:
         return Wait((action.retry_at - now).total_seconds())
     if turn.paused:
         return LeavePending()
-    number = action.kind == ActionKind.NUMBER
-    if turn.later is not None and not number:
+    if undone:
+        assert turn.later is not None
         return Finish(Status.SUPERSEDED, superseded(turn.later))
     if not number and (reason := blocked(action, turn.earlier)) is not None:
         return Finish(Status.BLOCKED, reason)

@@ -280,6 +280,24 @@ def test_an_action_a_later_switch_of_its_device_undoes_is_superseded(world: Worl
     assert w.get(late).status == Status.QUEUED
 
 
+def test_a_new_boundary_never_waits_for_the_backoff_of_an_action_it_undoes(
+    world: World,
+) -> None:
+    w = world
+    w.faults({"status": 500, "times": 1})
+    (desk_on,) = w.record(w.action("asha", "desk", True, T0))
+    assert w.run() is not None  # a 500: its retry is planned, about a second away
+    assert w.get(desk_on).retry_at is not None
+    # The next boundary, before that retry: the desk OFF again, the mobile ON.
+    minute = T0 + timedelta(minutes=1)
+    desk_off, mobile_on = w.record(
+        w.action("asha", "desk", False, minute), w.action("asha", "mobile", True, minute)
+    )
+    assert w.run(last=mobile_on) is None  # at once, not after the retry's wait
+    statuses = [w.get(a).status for a in (desk_on, desk_off, mobile_on)]
+    assert statuses == [Status.SUPERSEDED, Status.SUCCEEDED, Status.SUCCEEDED]
+
+
 def test_an_action_superseded_while_waiting_for_its_slot_is_not_sent(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -146,6 +146,24 @@ def _off_keys(decision: object) -> object:
             id="a later switch of the device undoes it",
         ),
         pytest.param(
+            Turn(action(retry_at=T0 + timedelta(seconds=30)), later=LATER),
+            None,
+            Finish(Status.SUPERSEDED, SUPERSEDED),
+            id="undone while waiting for its retry: superseded now, not after the wait",
+        ),
+        pytest.param(
+            Turn(number_change(retry_at=T0 + timedelta(seconds=30)), later=LATER),
+            None,
+            Wait(30.0),
+            id="a number change waits for its retry whatever comes after",
+        ),
+        pytest.param(
+            Turn(action(retry_at=T0 + timedelta(seconds=30)), later=LATER, paused=True),
+            None,
+            LeavePending(),
+            id="undone while paused: left for the resume",
+        ),
+        pytest.param(
             Turn(action(), later=LATER),
             "EXOTEL_MAIN_API_KEY is not set",
             Finish(Status.SUPERSEDED, SUPERSEDED),
