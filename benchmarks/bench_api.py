@@ -129,6 +129,16 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def api_env(url: str, roster: Path) -> dict[str, str]:
+    """The server's environment: this one's, with the benchmark's database, Redis and roster."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS,
+        "SHIFTSWITCH_ROSTER": str(roster),
+    }
+
+
 @contextmanager
 def api_server(
     env: dict[str, str], log: Path, token: str, cwd: Path | None = None
@@ -253,12 +263,7 @@ def main() -> int:
         )
         engine.dispose()
         Redis.from_url(REDIS).flushdb()
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": REDIS,
-            "SHIFTSWITCH_ROSTER": str(tmp / "roster.yaml"),
-        }
+        env = api_env(url, tmp / "roster.yaml")
         try:
             with api_server(env, tmp / "api.log", token) as (base, _proc):
                 measured = measure(base, token, pairs, args)

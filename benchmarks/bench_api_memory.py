@@ -44,13 +44,12 @@ from requests.adapters import HTTPAdapter
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_api import api_server
+from bench_api import REDIS, api_env, api_server
 from gen_roster import generate
 
 from shiftswitch.access import AccessStore, Role
 from shiftswitch.db import make_engine, upgrade
 
-REDIS = "redis://127.0.0.1:6379/11"
 PASSWORD = "the-right-password-for-bench"  # noqa: S105 - the benchmark's own user
 
 
@@ -172,12 +171,7 @@ def main() -> int:
         access.add_user("ops", Role.VIEWER, PASSWORD, by="bench", now=now)
         engine.dispose()
         Redis.from_url(REDIS).flushdb()
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": REDIS,
-            "SHIFTSWITCH_ROSTER": str(tmp / "roster.yaml"),
-        }
+        env = api_env(url, tmp / "roster.yaml")
         checkout = Path(args.checkout).resolve() if args.checkout else None
         if checkout:  # its modules, not this one's ("-m" puts the working directory first)
             env["PYTHONPATH"] = str(checkout)
