@@ -50,7 +50,7 @@ from gen_roster import SHIFTS, ZONES, generate
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday
 PLAN_DAYS = 7
-# SPEC §9 / the issue, at 10,000 agents and 200 shifts: validation under a second, and the
+# The goal, at 10,000 agents and 200 shifts: validation under a second, and the
 # 7-day plan (which the scheduler makes at every roster version) within 0.3 s.
 TARGET_SECONDS = {"validate": 1.0, "plan": 0.3}
 TARGET_AGENTS = 10_000

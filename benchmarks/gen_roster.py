@@ -1,4 +1,4 @@
-"""A deterministic, realistic roster for benchmarks (SPEC §2 format).
+"""A deterministic, realistic roster for benchmarks (README: Roster format).
 
 ``generate(agents, seed)`` returns YAML text with ``agents`` agents, 200 shifts in three time
 zones (Asia/Kolkata, Europe/London, America/New_York) and two accounts:

@@ -1,4 +1,4 @@
-"""The scheduler's reads of Exotel, on spare request budget only (SPEC §4).
+"""The scheduler's reads of Exotel, on spare request budget only (README: How switching works).
 
 Three kinds of read (:class:`~shiftswitch.models.CheckKind`), all decided by the scheduler's
 loop, which also decides what follows from what was read:

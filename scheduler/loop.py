@@ -1,4 +1,5 @@
-"""The scheduler: from the roster to recorded, enqueued actions, once a tick (SPEC §4).
+"""The scheduler: from the roster to recorded, enqueued actions, once a tick (README: How
+switching works).
 
 - The roster is planned ahead for a window (:data:`HORIZON`) into a sorted list; a tick takes
   the transitions that became due off its front. A tick's cost grows with what is due, not with
@@ -11,9 +12,10 @@
   not replayed; the present desired state is applied once.
 - A roster edit is picked up at the next tick; an invalid edit is refused with a log line and
   the last good roster stays in force.
-- It trusts Exotel over its own records (SPEC §4): a device never confirmed, or whose request
-  went unanswered, is *unknown*; it is read (:mod:`scheduler.checks`) before anything is sent
-  to it, and every managed device is read every ``drift_every``. What a read finds is recorded,
+- It trusts Exotel over its own records (README: How switching works): a device never
+  confirmed, or whose request went unanswered, is *unknown*; it is read
+  (:mod:`scheduler.checks`) before anything is sent to it, and every managed device is read
+  every ``drift_every``. What a read finds is recorded,
   and the reconcile that follows corrects what is not as wanted.
 - With several schedulers, one leads (:class:`~shiftswitch.coordination.Leadership`): only it
   reconciles, reads and sweeps; every one records and enqueues what is due, under unique keys.

@@ -1,4 +1,5 @@
-"""What the scheduler reads from Exotel, and when (SPEC §4): the decisions around the checker.
+"""What the scheduler reads from Exotel, and when (README: How switching works): the decisions
+around the checker.
 
 The scheduler's loop asks :class:`Reads` at each tick (its leader only): the read-backs that
 are due, the first reads of devices never confirmed (submitted by its reconcile), and the drift

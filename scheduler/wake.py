@@ -1,4 +1,5 @@
-"""When the scheduler wakes, and how a boundary's first switches leave first (SPEC §4).
+"""When the scheduler wakes, and how a boundary's first switches leave first (README: How
+switching works).
 
 The scheduler sleeps until the first of: the next due instant of its plan, its next poll of the
 roster, holds and pauses (about once a second after the last tick), and its own timers (the

@@ -1,4 +1,5 @@
-"""Recording actions under their unique key, and claiming them for the broker (SPEC §4).
+"""Recording actions under their unique key, and claiming them for the broker (README: How
+switching works).
 
 An action is recorded (``pending``) before it is handed to the broker, and it is handed over
 only by whoever moves it from ``pending`` to ``queued``: a conditional update that exactly one

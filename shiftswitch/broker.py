@@ -1,4 +1,4 @@
-"""The Celery application on Redis, and how switches are handed to it (SPEC §3, §5).
+"""The Celery application on Redis, and how switches are handed to it (README: How switching works).
 
 The scheduler and the CLI send tasks by name (:data:`APPLY_TASK`), so they never import the
 worker package; the worker registers the task on the same app configuration.

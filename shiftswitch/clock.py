@@ -1,4 +1,4 @@
-"""Time: the injected clock and the wall-clock → instant rules of SPEC §2.
+"""Time: the injected clock and the wall-clock → instant rules of the roster format (README).
 
 Everything below the outer loops takes ``now``/``at`` as an argument; only :class:`SystemClock`
 reads the real time. Instants are aware UTC datetimes; local wall-clock times are naive

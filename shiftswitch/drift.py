@@ -1,4 +1,5 @@
-"""What Exotel says about the managed devices, against what the roster wants (SPEC §4).
+"""What Exotel says about the managed devices, against what the roster wants (README: How
+switching works).
 
 The ordinary reconcile trusts ``device_states`` (what Exotel last confirmed to us). A device
 switched by hand in Exotel's app or dashboard, or by a request that Exotel applied after its

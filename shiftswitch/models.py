@@ -1,4 +1,4 @@
-"""SQLAlchemy models: what shiftswitch did and why (SPEC §6).
+"""SQLAlchemy models: what shiftswitch did and why (README: Results tables).
 
 - ``actions``: one row per switch the system decided to make (or device number to change),
   under a unique key, with its life from ``pending`` to a final status;
@@ -8,7 +8,8 @@
   to be read again once that request can no longer land;
 - ``resolved_devices``: contact URIs resolved to (user id, device id) through GET users;
 - ``roster_versions``: each roster put in force or stored, with its content;
-- ``roster_*``: the roster itself, when it lives in the database (SPEC §2's model, row by row);
+- ``roster_*``: the roster itself, when it lives in the database (the roster format's model,
+  row by row);
 - ``holds`` and ``pauses``: what ops said by hand: keep a device as it is until a time; send
   nothing for an account (or all) until resumed;
 - ``changes``: one counter per kind of edit above, which the scheduler watches each tick.
@@ -265,7 +266,7 @@ class RosterVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
-    content: Mapped[str | None] = mapped_column(Text)  # the roster as YAML (SPEC §2)
+    content: Mapped[str | None] = mapped_column(Text)  # the roster as YAML (README: Roster format)
 
 
 class ReadBack(Base):
@@ -313,7 +314,7 @@ class RemoteCheck(Base):
     findings: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
 
 
-# -- the roster in the database (SPEC §2) ------------------------------------------------------
+# -- the roster in the database (README: Roster format) -----------------------------------------
 
 
 class RosterSettings(Base):

@@ -1,4 +1,5 @@
-"""Changing a device's number: Exotel's ``contact_uri``, the device PUT's other field (SPEC §7).
+"""Changing a device's number: Exotel's ``contact_uri``, the device PUT's other field (README:
+Commands).
 
 A new number takes effect at once: Exotel stops routing calls to the old number, and routes
 none to the new one until the device is verified again (Exotel then reports it unverified, with

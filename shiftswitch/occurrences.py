@@ -1,5 +1,5 @@
 """When a shift is ON: its occurrences, from the cron of its starts, as merged intervals of UTC
-time (SPEC §2).
+time (README: Roster format).
 
 A start is local wall-clock time in the shift's zone; ``duration`` is elapsed time from it and
 ``end`` the next ``end`` firing after it, on the wall clock. Starts in a DST gap happen at the

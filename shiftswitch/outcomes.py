@@ -1,4 +1,5 @@
-"""Recording what came of a turn of the worker: the SQL of its writes (SPEC §5, §6).
+"""Recording what came of a turn of the worker: the SQL of its writes (README: How switching
+works; Results tables).
 
 Every HTTP attempt is written in the same transaction as what its outcome leads to: a planned
 retry, a final status, the device's confirmed state, a resolved contact URI, OFFs of the user's

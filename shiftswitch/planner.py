@@ -1,4 +1,5 @@
-"""From a roster to each agent's desired device over time, and the transitions between (SPEC §3).
+"""From a roster to each agent's desired device over time, and the transitions between (README:
+How switching works).
 
 Everything here is a pure function of a :class:`~shiftswitch.roster.model.Roster` and the
 instants it is given. The work is done in four steps:

@@ -1,4 +1,5 @@
-"""What the CLI shows of the results tables: on-demand actions, status and history (SPEC §7)."""
+"""What the CLI shows of the results tables: on-demand actions, status and history (README:
+Commands)."""
 
 from __future__ import annotations
 

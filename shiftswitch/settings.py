@@ -1,4 +1,5 @@
-"""Configuration from the environment (SPEC §8), read once at the entry point and passed down."""
+"""Configuration from the environment (README: Configuration), read once at the entry point and
+passed down."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class ConfigError(Exception):
 
 
 def credential_variables(account: str) -> tuple[str, str]:
-    """The environment variables holding an account's API key and token (SPEC §8)."""
+    """The environment variables holding an account's API key and token (README: Configuration)."""
     return f"EXOTEL_{account.upper()}_API_KEY", f"EXOTEL_{account.upper()}_API_TOKEN"
 
 
@@ -49,10 +50,10 @@ class Settings:
     # holding it frees it after this long. It must exceed one request's time.
     lock_ttl: float = 20.0
     # A request whose answer never came may still land until this long after it was sent; the
-    # device is read back then (SPEC §4).
+    # device is read back then (README: How switching works).
     read_back_after: float = 30.0
     # The scheduler reads every managed device from Exotel this often, on spare request
-    # budget, and corrects what drifted; 0 turns the check off (SPEC §4).
+    # budget, and corrects what drifted; 0 turns the check off (README: How switching works).
     drift_every: float = DEFAULT_DRIFT_EVERY
 
     @classmethod

@@ -1,4 +1,5 @@
-"""One agent's desired device over time, as steps, and the switches between (SPEC §3).
+"""One agent's desired device over time, as steps, and the switches between (README: How
+switching works).
 
 The planner (:mod:`shiftswitch.planner`) gives each agent the ON intervals of its memberships
 (``runs``: device and merged intervals, in roster order) and its overrides; here they become a

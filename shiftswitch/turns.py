@@ -1,4 +1,5 @@
-"""A user's actions as the worker takes them, one turn at a time: the store (SPEC §3, §5).
+"""A user's actions as the worker takes them, one turn at a time: the store (README: How
+switching works).
 
 :class:`TurnStore` is the :class:`~shiftswitch.actions.ActionStore` of the worker. It reads a
 user's next open action together with what the database knows that bears on it (a later switch

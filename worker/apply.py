@@ -1,4 +1,4 @@
-"""Applying one Exotel user's actions, one at a time and in order (SPEC §3, §5).
+"""Applying one Exotel user's actions, one at a time and in order (README: How switching works).
 
 A task names a user (``owner``) and the actions it was sent for. Under the user's lease (in
 Redis, so one worker at a time, whatever the process) the worker takes the user's open actions

@@ -1,6 +1,6 @@
 """What to do with a user's next action: pure functions of the facts, Exotel's answer and ``now``.
 
-The rules of SPEC §3 and §5, in the order the worker asks them:
+The switching rules (README: How switching works), in the order the worker asks them:
 
 - :func:`before_sending`, given the action and the stored facts about its user (a
   :class:`~shiftswitch.turns.Turn`): wait for a planned retry; leave it pending while the account

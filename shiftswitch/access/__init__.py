@@ -1,5 +1,5 @@
-"""Who may use the HTTP API and the web console (SPEC §10): users with passwords, API tokens,
-browser sessions, their roles, and the throttle on failed logins. No web framework here: the
+"""Who may use the HTTP API and the web console (README: HTTP API): users with passwords, API
+tokens, browser sessions, their roles, and the throttle on failed logins. No web framework here: the
 API maps these to HTTP, and ``shiftswitch users`` / ``shiftswitch tokens`` manage them."""
 
 from __future__ import annotations

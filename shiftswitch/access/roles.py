@@ -1,4 +1,4 @@
-"""Who may do what through the HTTP API and the web console (SPEC §10): the roles, in order,
+"""Who may do what through the HTTP API and the web console (README: HTTP API): the roles, in order,
 and the principal a request acts as once its credentials are checked."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The tables of the HTTP API's users, tokens and browser sessions (SPEC §10).
+"""The tables of the HTTP API's users, tokens and browser sessions (README: HTTP API).
 
 No column holds a secret: a password is kept as its argon2 hash, a token, a session and a CSRF
 token as their SHA-256 digests. A token keeps its first characters (``prefix``), which tell

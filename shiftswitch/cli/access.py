@@ -1,6 +1,6 @@
 """``shiftswitch users add|list|remove`` and ``shiftswitch tokens create|list|revoke``: who may
-use the HTTP API and the web console (SPEC §10). Whoever can run these can reach the database,
-so they need no login: the first admin is made here."""
+use the HTTP API and the web console (README: HTTP API). Whoever can run these can reach the
+database, so they need no login: the first admin is made here."""
 
 from __future__ import annotations
 

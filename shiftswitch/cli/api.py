@@ -1,4 +1,4 @@
-"""``shiftswitch api``: the HTTP API and the web console (SPEC §10), served by uvicorn."""
+"""``shiftswitch api``: the HTTP API and the web console (README: HTTP API), served by uvicorn."""
 
 from __future__ import annotations
 

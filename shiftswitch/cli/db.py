@@ -1,4 +1,4 @@
-"""``shiftswitch db``: the database schema, by Alembic (SPEC §6)."""
+"""``shiftswitch db``: the database schema, by Alembic (README: Results tables)."""
 
 from __future__ import annotations
 

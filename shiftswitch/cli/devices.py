@@ -1,5 +1,5 @@
 """On-demand actions: ``device on|off|set-number`` through the worker's task path (source
-``manual``), and ``pause`` / ``resume`` per account (SPEC §7)."""
+``manual``), and ``pause`` / ``resume`` per account (README: Commands)."""
 
 from __future__ import annotations
 

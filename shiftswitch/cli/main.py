@@ -1,5 +1,5 @@
-"""The ``shiftswitch`` command line (SPEC §7): the group, its commands (a module per command
-group beside this one) and the entry point.
+"""The ``shiftswitch`` command line (README: Commands): the group, its commands (a module per
+command group beside this one) and the entry point.
 
 Every command reads its settings once, here, and passes them down. A user's mistake ends in one
 line on stderr naming the place and the fix, and a non-zero exit; never a traceback.

@@ -1,4 +1,5 @@
-"""``shiftswitch plan``: the transitions ahead, in the order they will be applied (SPEC §7)."""
+"""``shiftswitch plan``: the transitions ahead, in the order they will be applied (README:
+Commands)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The long-running processes and their checks: ``scheduler``, ``worker``, ``sandbox``, ``demo``
-and ``check`` (SPEC §7)."""
+and ``check`` (README: Commands)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Looking at the pipeline: ``reconcile``, ``status`` and ``history`` (SPEC §7)."""
+"""Looking at the pipeline: ``reconcile``, ``status`` and ``history`` (README: Commands)."""
 
 from __future__ import annotations
 

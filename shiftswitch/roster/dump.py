@@ -1,4 +1,4 @@
-"""Writing a :class:`~shiftswitch.roster.model.Roster` back as YAML (SPEC §2).
+"""Writing a :class:`~shiftswitch.roster.model.Roster` back as YAML (README: Roster format).
 
 :func:`dump` gives the roster's canonical text: every value quoted, sections and entries in a
 fixed order, overrides' bounds as local times with their offset. Reading the text back

@@ -1,4 +1,4 @@
-"""Reading a roster file into a :class:`~shiftswitch.roster.model.Roster` (SPEC §2).
+"""Reading a roster file into a :class:`~shiftswitch.roster.model.Roster` (README: Roster format).
 
 :func:`parse_roster` turns YAML text into an immutable roster, or raises
 :class:`~shiftswitch.problems.RosterError` listing every problem with its place. It checks the

@@ -1,4 +1,5 @@
-"""The roster model: accounts, agents and their devices, shifts and overrides (SPEC §2).
+"""The roster model: accounts, agents and their devices, shifts and overrides (README: Roster
+format).
 
 Immutable values, and the parsers of single values (durations, rates, instants, device
 references) that the file loader (:mod:`shiftswitch.roster.loader`) and the CLI share.

@@ -1,4 +1,5 @@
-"""Where the roster in force comes from, decided in one place (SPEC §2, §4).
+"""Where the roster in force comes from, decided in one place (README: Roster format; How
+switching works).
 
 ``SHIFTSWITCH_ROSTER_SOURCE`` names it: ``yaml`` (the file ``SHIFTSWITCH_ROSTER``, the default)
 or ``db`` (the roster tables). A command given a file (``--roster FILE``) reads that file

@@ -1,4 +1,5 @@
-"""The roster in the database (SPEC §2): the roster tables, written whole and versioned.
+"""The roster in the database (README: Roster format): the roster tables, written whole and
+versioned.
 
 Every write (an import, a rollback, an override added or removed) goes the same way, in one
 transaction: take the roster's write lock (its row in ``changes``), read the roster the tables
@@ -217,8 +218,8 @@ def add_version(
 def left_on(session: Session, before: Roster | None, after: Roster) -> list[DeviceState]:
     """The devices ``before`` names and ``after`` does not that Exotel last confirmed ON.
 
-    shiftswitch never touches a device the roster does not name (SPEC §2), so each of these
-    stays ON until someone turns it OFF: the commands and the scheduler say so.
+    shiftswitch never touches a device the roster does not name (README: Roster format), so each
+    of these stays ON until someone turns it OFF: the commands and the scheduler say so.
     """
     if before is None:
         return []

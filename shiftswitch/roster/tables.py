@@ -1,4 +1,4 @@
-"""The roster as rows of the roster tables, and back (SPEC §2's model, row by row).
+"""The roster as rows of the roster tables, and back (the roster format's model, row by row).
 
 :func:`read_roster` builds the :class:`~shiftswitch.roster.model.Roster` the tables hold;
 :func:`write_roster` makes them hold another (already validated). Overrides that stay keep their

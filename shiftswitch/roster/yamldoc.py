@@ -31,7 +31,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 MIB = 1024 * 1024
-# A roster of 10,000 agents and 200 shifts (SPEC §9) is about 1.2 MiB, 120,000 values (keys
+# A roster of 10,000 agents and 200 shifts (BENCHMARKS.md) is about 1.2 MiB, 120,000 values (keys
 # counted) and 4 levels deep, with no value longer than a few dozen characters; the 100,000-agent
 # benchmark roster is 12 MiB and 1.2 million values.
 MAX_BYTES = 32 * MIB

@@ -1,4 +1,5 @@
-"""A local stand-in for Exotel's CCM v2 Users API, for tests, demos and rehearsals (SPEC §1).
+"""A local stand-in for Exotel's CCM v2 Users API, for tests, demos and rehearsals (README: The
+sandbox).
 
 It serves the device PUT and the user GETs with Exotel's envelope and rules
 (:mod:`shiftswitch.sandbox.state`), with a per-account rate limit (per window, or strict: per

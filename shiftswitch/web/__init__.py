@@ -1,4 +1,4 @@
-"""The web console (SPEC §10): the day at a glance and the everyday changes, for ops people,
+"""The web console (README: HTTP API): the day at a glance and the everyday changes, for ops people,
 served at ``/`` by the same application as the HTTP API and logged in with its users and roles.
 
 Pages are rendered on the server (Jinja2); a little script refreshes the Now page and keeps its

@@ -1,5 +1,5 @@
 """The scheduler reads Exotel before trusting its own records: first reads, read-backs, drift
-checks, and one leading scheduler among several (SPEC §4).
+checks, and one leading scheduler among several (README: How switching works).
 
 The scheduler runs in the test on a fixed clock, its checker reading the sandbox over HTTP with
 the real Exotel client (in the test's thread: ``run_pending``); what it would hand to the broker

@@ -1,5 +1,5 @@
-"""shiftswitch trusts Exotel's real state over its own records (SPEC §4), with real scheduler
-and worker processes on the real clock against the sandbox over HTTP.
+"""shiftswitch trusts Exotel's real state over its own records (README: How switching works),
+with real scheduler and worker processes on the real clock against the sandbox over HTTP.
 
 - the late ON: an ON that hung, answered too late for the client, lands after the OFF that
   followed it; the read-back finds the device ON and turns it OFF;

@@ -1,6 +1,6 @@
-"""The planner gives exactly what a straightforward statement of SPEC §3 gives.
+"""The planner gives exactly what a straightforward statement of the switching rules gives (README).
 
-The planner shares work between agents and takes shortcuts to be fast (SPEC §9). The reference
+The planner shares work between agents and takes shortcuts to be fast (BENCHMARKS.md). The reference
 below takes none: for each agent on its own, at every instant where one of its shifts or
 overrides begins or ends, it asks which device is wanted, and turns each change into an OFF and
 an ON; then it sorts everything. Both must agree on every field of every transition, in order,

@@ -1,4 +1,4 @@
-"""Roster validation (SPEC §2 rules, §7 `roster validate`).
+"""Roster validation (README: Roster format; Commands, `roster validate`).
 
 Every bad roster below is the valid BASE with one targeted edit, so each row shows one mistake:
 it must be refused with its place (and YAML line), and validating must touch nothing.
