@@ -91,14 +91,14 @@ def read_everyone(devices: Sequence[Managed], users_in_account: int) -> bool:
     return len(users) > max(1, math.ceil(users_in_account / MAX_PAGE_SIZE))
 
 
-def readers(settings: Settings) -> Callable[[Account, Callable[[], None]], Reader | None]:
+def readers(settings: Settings) -> Callable[[Account, Callable[[], None]], ExotelClient | None]:
     """Exotel clients for the checks, on one pooled session, with the credentials of this
     process's environment: None for an account whose credentials are not there (its devices
     are then set without being read, and drift checks skip it, as a log line says once)."""
     shared = session(pool_size=2)
     told: set[str] = set()
 
-    def reader_for(account: Account, pace: Callable[[], None]) -> Reader | None:
+    def reader_for(account: Account, pace: Callable[[], None]) -> ExotelClient | None:
         try:
             creds = credentials(account.name)
         except ConfigError as exc:

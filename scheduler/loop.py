@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from scheduler.checks import Checker
 from scheduler.corrections import corrections
 from scheduler.outages import Outage
+from scheduler.probes import OutageWatch
 from scheduler.reads import Reads
 from scheduler.wake import next_wake, portions, sleep_until
 from shiftswitch import metrics
@@ -110,10 +111,12 @@ class Scheduler:
         checker: Checker | None = None,
         drift_every: timedelta | None = None,
         leadership: Leading | None = None,
+        outages: OutageWatch | None = None,
     ) -> None:
         """``checker``: reads Exotel (None: devices are never read, the unknown are set);
         ``drift_every``: how often every managed device is read (None: never);
-        ``leadership``: whether this scheduler leads (None: it always does)."""
+        ``leadership``: whether this scheduler leads (None: it always does); ``outages``: the
+        accounts whose Exotel is down, probed while this scheduler leads (None: never)."""
         self.source = source
         self.store = store
         self.dispatcher = dispatcher
@@ -133,6 +136,7 @@ class Scheduler:
         self._holds = Holds()
         self._hold_end: datetime | None = None
         self.reads = None if checker is None else Reads(checker, store, drift_every)
+        self.outages = outages
         self.leadership = leadership
         self.leading = leadership is None
         self._last_due: datetime | None = None
@@ -145,6 +149,8 @@ class Scheduler:
     def start(self, now: datetime) -> TickReport:
         """Load the roster, hand over actions a previous run recorded but never sent, reconcile."""
         self._serials = self.controls.serials()
+        if self.outages is not None:
+            self.outages.load()
         roster = self.source.load(now)
         self._lead(now, starting=True)
         if self.reads is not None:
@@ -174,6 +180,8 @@ class Scheduler:
         serials = self.controls.serials()
         edited = {name for name, n in serials.items() if self._serials.get(name) != n}
         self._serials = serials
+        if self.outages is not None and "outages" in edited:
+            self.outages.load()
         previous = self.source.roster
         roster = self.source.poll(now, serials)
         held = "holds" in edited or (self._hold_end is not None and now >= self._hold_end)
@@ -204,12 +212,8 @@ class Scheduler:
         assert self._planned_to is not None
         if self._planned_to - now < self.horizon / 2:
             self._extend(self._planned_to, now + self.horizon)
-        if self.reads is not None and self.leading:
-            following = self._times[self._next] if self._next < len(self._times) else None
-            boundaries = (self._last_due, following)
-            report.checked = self.reads.step(self.roster, self.desired(now), boundaries, now)
-            if report.checked:
-                report.reconciled += self.reconcile(now)  # corrects what the reads found
+        if self.leading:
+            self._look_at_exotel(report, now)
         if self._next_reconcile is not None and now >= self._next_reconcile:
             report.reconciled += self.reconcile(now)
         if now >= self._next_sweep and self.leading:
@@ -251,6 +255,25 @@ class Scheduler:
         if unwanted:
             event(log, logging.INFO, "superseded", count=len(unwanted), at=now.isoformat())
         return len(unwanted)
+
+    def _look_at_exotel(self, report: TickReport, now: datetime) -> None:
+        """The leader's probes and reads. The accounts whose Exotel is down are probed; when
+        one answers again, what was held back for it goes now, and the reconcile sets right
+        what is off, whatever its phase. The reads skip those down; what they found is
+        corrected."""
+        down: frozenset[str] = frozenset()
+        if self.outages is not None:
+            if self.outages.step(self.roster, now):
+                report.enqueued += len(self.store.enqueue(None, self.dispatcher, now))
+                report.reconciled += self.reconcile(now)
+            down = self.outages.down
+        if self.reads is not None:
+            self.reads.down = down
+            following = self._times[self._next] if self._next < len(self._times) else None
+            boundaries = (self._last_due, following)
+            report.checked = self.reads.step(self.roster, self.desired(now), boundaries, now)
+            if report.checked:
+                report.reconciled += self.reconcile(now)  # corrects what the reads found
 
     def sweep(self, now: datetime) -> None:
         """Hand over actions recorded but never sent, and those whose message was lost."""
@@ -359,6 +382,8 @@ class Scheduler:
         later."""
         if self.reads is not None:
             self.reads.checker.start(stop)
+        if self.outages is not None:
+            self.outages.prober.start(stop)
         if isinstance(self.dispatcher, Connecting):
             self.dispatcher.connect()
         poll = timedelta(seconds=tick_seconds)

@@ -57,6 +57,7 @@ class Reads:
         self._next_drift: datetime | None = None
         # Unknown devices submitted for a read: since when, why, when to submit them again.
         self._reading: dict[Managed, _Reading] = {}
+        self.down: frozenset[str] = frozenset()  # accounts whose Exotel is down: not read
 
     def start(self, now: datetime) -> None:
         """Plan the first drift check."""
@@ -132,7 +133,7 @@ class Reads:
             by_account.setdefault(m.account, []).append(m)
         for name, chosen in by_account.items():
             account = roster.accounts.get(name)
-            if account is None or not self.checker.can_read(account):
+            if account is None or name in self.down or not self.checker.can_read(account):
                 continue
             users = len({a.user_id or a.name for a in roster.agents.values()
                          if a.account == name})  # fmt: skip

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
 
 from shiftswitch.broker import Dispatcher, Recovering
-from shiftswitch.holds import paused_condition
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
+from shiftswitch.outages import held_back
 from shiftswitch.planner import Transition
 from shiftswitch.recovery import Holdings, lost
 from shiftswitch.roster.model import Account, Agent, Roster
@@ -251,13 +251,14 @@ class ActionStore:
 
     def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
         """Move matching ``pending`` actions to ``queued``; return those this call moved.
-        Actions of a paused account stay ``pending`` (see :mod:`shiftswitch.holds`)."""
+        Actions of an account held back stay ``pending``: paused (see :mod:`shiftswitch.holds`),
+        or its Exotel down (see :mod:`shiftswitch.outages`)."""
         stmt = (
             update(Action)
             .where(
                 Action.status == Status.PENDING,
                 condition,  # type: ignore[arg-type]
-                ~paused_condition(Action.account),
+                ~held_back(Action.account),
             )
             .values(status=Status.QUEUED, enqueued_at=now)
             .returning(Action)
@@ -365,11 +366,11 @@ def _untouched_since(since: datetime) -> tuple[Any, ...]:
 
 def _open_untouched(since: datetime) -> Any:
     """Queued and running actions (``ix_actions_status``) untouched since ``since``, not
-    paused."""
+    held back (paused, or their Exotel down)."""
     return select(Action).where(
         Action.status.in_([Status.QUEUED, Status.RUNNING]),
         *_untouched_since(since),
-        ~paused_condition(Action.account),
+        ~held_back(Action.account),
     )
 
 

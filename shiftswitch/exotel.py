@@ -235,6 +235,12 @@ class ExotelClient:
             if last or not new:
                 return replace(outcome, duration=duration, users=tuple(users.values()))
 
+    def probe(self) -> Outcome:
+        """The smallest question any Exotel that answers at all answers: the first user."""
+        return self._exchange(
+            "GET", f"{self._root}/users?fields=devices&offset=0&limit=1", user_page
+        )[0]
+
     def find_device(self, contact_uri: str) -> tuple[Outcome, tuple[str, str] | None]:
         """``(user_id, device_id)`` of the device with ``contact_uri``, through :meth:`list_users`.
 

@@ -12,7 +12,11 @@
   row by row);
 - ``holds`` and ``pauses``: what ops said by hand: keep a device as it is until a time; send
   nothing for an account (or all) until resumed;
-- ``changes``: one counter per kind of edit above, which the scheduler watches each tick.
+- ``exotel_outages``: each time an account's Exotel failed every request, from when it was
+  noticed until a probe found it answering again;
+- ``installation``: values made once per installation (the login throttle's salt);
+- ``changes``: one counter per kind of edit above (and per outage begun or ended), which the
+  scheduler watches each tick.
 
 Instants are stored in UTC (:class:`UtcDateTime`). No column ever holds a credential.
 A naming convention is fixed from the first migration so that constraint names are the same on
@@ -48,6 +52,7 @@ from sqlalchemy import (
     UniqueConstraint,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, Session, mapped_column
 
@@ -438,10 +443,45 @@ class Pause(Base):
     resumed_by: Mapped[str | None] = mapped_column(Text)
 
 
+class ExotelOutage(Base):
+    """An account's Exotel failing every request (README: When Exotel is down). Open while
+    ``ended_at`` is None, and one open at a time per account; ``error`` is the failure that
+    showed it, ``probes`` how many probes found it still down, the last at ``probed_at``."""
+
+    __tablename__ = "exotel_outages"
+    __table_args__ = (
+        Index(
+            "ix_exotel_outages_open",
+            "account",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    error: Mapped[str] = mapped_column(Text)
+    probes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    probed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    probe_error: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Installation(Base):
+    """Values made once for the installation and shared by its processes, by name."""
+
+    __tablename__ = "installation"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class Change(Base):
-    """A counter per kind of edit (``roster``, ``holds``, ``pauses``), raised in the edit's
-    transaction: the scheduler compares them each tick, and a roster write takes its row's lock
-    first, so that two imports run one after the other."""
+    """A counter per kind of edit (``roster``, ``holds``, ``pauses``, ``outages``), raised in the
+    edit's transaction: the scheduler compares them each tick, and a roster write takes its
+    row's lock first, so that two imports run one after the other."""
 
     __tablename__ = "changes"
 
@@ -449,7 +489,7 @@ class Change(Base):
     serial: Mapped[int] = mapped_column(Integer)
 
 
-CHANGE_NAMES = ("roster", "holds", "pauses")
+CHANGE_NAMES = ("roster", "holds", "pauses", "outages")
 
 
 # The HTTP API's users, tokens and sessions, on the same metadata (migrations compare it whole).

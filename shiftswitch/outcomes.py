@@ -46,7 +46,8 @@ class OutcomeStore(ActionStore):
     """
 
     def leave_pending(self, owner: str) -> None:
-        """Sending is paused: the user's queued actions go back to ``pending``, unsent."""
+        """Sending is held back (paused, or Exotel down): the user's queued actions go back to
+        ``pending``, unsent."""
         with self.autocommitting.connect() as conn:
             conn.execute(
                 update(ACTIONS)

@@ -17,6 +17,7 @@ from shiftswitch.models import (
     ActionKind,
     CheckKind,
     DeviceState,
+    ExotelOutage,
     Hold,
     Pause,
     ReadBack,
@@ -240,6 +241,13 @@ def status(
         holds = list(
             session.scalars(select(Hold).where(Hold.until > now).order_by(Hold.until, Hold.id))
         )
+        down = list(
+            session.scalars(
+                select(ExotelOutage)
+                .where(ExotelOutage.ended_at.is_(None))
+                .order_by(ExotelOutage.started_at)
+            )
+        )
     if ahead is None:
         ahead = Planner(roster).transitions(now, now + RECENT)
     ahead = ahead[:upcoming]
@@ -263,6 +271,17 @@ def status(
         "failures": [action_row(a) for a in failures],
         "paused": [
             {"account": p.account, "since": iso(p.paused_at), "by": p.paused_by} for p in pauses
+        ],
+        "exotel_down": [
+            {
+                "account": o.account,
+                "since": iso(o.started_at),
+                "error": o.error,
+                "probes": o.probes,
+                "probed_at": iso(o.probed_at),
+                "probe_error": o.probe_error,
+            }
+            for o in down
         ],
         "holds": [
             {

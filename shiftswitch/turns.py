@@ -3,9 +3,10 @@ switching works).
 
 :class:`TurnStore` is the :class:`~shiftswitch.actions.ActionStore` of the worker. It reads a
 user's next open action together with what the database knows that bears on it (a later switch
-of the same device, an OFF before it that failed, a pause of the account, the user's other
-devices last confirmed ON, a contact URI resolved before): a :class:`Turn`. What came of the
-turn it records as an :class:`~shiftswitch.outcomes.OutcomeStore` does.
+of the same device, an OFF before it that failed, a pause of the account or an outage of its
+Exotel, the user's other devices last confirmed ON, a contact URI resolved before): a
+:class:`Turn`. What came of the turn it records as an :class:`~shiftswitch.outcomes.OutcomeStore`
+does.
 
 What to do with those facts is decided elsewhere, by pure functions (the worker's decisions).
 """
@@ -33,6 +34,7 @@ from shiftswitch.models import (
     one_of,
 )
 from shiftswitch.numbers import RESOLVED
+from shiftswitch.outages import down_condition
 from shiftswitch.outcomes import ACTIONS, STATES, OutcomeStore
 
 EARLIER_LIMIT = 50  # the user's latest final switches looked at when an OFF before an ON failed
@@ -62,6 +64,7 @@ class Turn:
 
     action: Action
     paused: bool = False  # sending is paused for the action's account
+    exotel_down: bool = False  # an outage of the account's Exotel is open
     later: Later | None = None  # a switch that makes this one no longer wanted
     # The user's latest final switches, newest first: read only for an ON with an OFF of the
     # user before it that failed or was blocked.
@@ -94,7 +97,7 @@ class TurnStore(OutcomeStore):
             on = switch and action.wants_on
             by_name = action.agent is not None and action.device is not None
             # The checks in one statement; each usually finds nothing.
-            later_id, failed_off_id, paused = conn.execute(
+            later_id, failed_off_id, paused, down = conn.execute(
                 _checks(switch, on, by_name), _check_params(action)
             ).one()
             later = None
@@ -104,6 +107,7 @@ class TurnStore(OutcomeStore):
             turn = Turn(
                 action,
                 paused=bool(paused),
+                exotel_down=bool(down),
                 later=later,
                 earlier=() if failed_off_id is None else _earlier(conn, action),
             )
@@ -256,12 +260,13 @@ def _check_params(action: Action) -> dict[str, Any]:
 def _checks(switch: bool, on: bool, by_name: bool) -> Executable:
     """The checks of an action's turn in one statement: the id of a later switch of its device
     wanting the other state (for a switch), of a failed OFF of the user before it (for an ON),
-    and whether its account is paused; ``by_name``: the device is given by agent and device
-    name, else by device id. Parameters: :func:`_check_params`."""
+    whether its account is paused, and whether its Exotel is down; ``by_name``: the device is
+    given by agent and device name, else by device id. Parameters: :func:`_check_params`."""
     return select(
         _later_action(by_name) if switch else null(),
         _failed_off() if on else null(),
         paused_condition(bindparam("account")),
+        down_condition(bindparam("account")),
     )
 
 

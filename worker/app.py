@@ -36,6 +36,7 @@ from shiftswitch.coordination import BEAT_EVERY, Heartbeat, Leases, RateLimiter
 from shiftswitch.db import first_line, make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
+from shiftswitch.outages import Outages
 from shiftswitch.recovery import Cover, Holdings, cover
 from shiftswitch.roster.source import reads_stored
 from shiftswitch.settings import (
@@ -104,6 +105,7 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
         lease=Leases(redis, settings.lock_ttl),
         budget=RateLimiter(redis),
         client_for=Clients(settings, pool_size=concurrency),
+        outages=Outages(engine),
         policy=settings.retry,
         clock=SystemClock(),
         rng=random.Random(),  # noqa: S311 -- jitter, not secrets

@@ -40,6 +40,7 @@ from shiftswitch.turns import Turn, TurnStore
 from worker import decisions
 from worker.context import CredentialsMissing, Defer, Exotel, Hold, NoLongerOpen, WorkerContext
 from worker.decisions import (
+    AwaitExotel,
     Finish,
     LeavePending,
     ReadUser,
@@ -121,6 +122,15 @@ def _take(ctx: WorkerContext, hold: Hold, turn: Turn) -> bool:
                 "owner=%s account=%s paused: actions left pending", action.user_key, action.account
             )
             return False
+        case AwaitExotel():
+            # Said once per outage, when it began: not again per user.
+            ctx.store.leave_pending(action.user_key)
+            log.debug(
+                "owner=%s account=%s Exotel down: actions left pending",
+                action.user_key,
+                action.account,
+            )
+            return False
         case Resolve(uri):
             assert client is not None
             _resolve(ctx, hold, client, action, uri, now)
@@ -145,7 +155,9 @@ def _resolve(
 
     outcome, attempt = exchange(ctx, hold, action, "GET users", lookup, now)
     now = ctx.clock.now()
-    decision = decisions.after_lookup(action, outcome, found, now, ctx.policy, ctx.rng)
+    decision = decisions.after_lookup(
+        action, outcome, found, now, ctx.policy, ctx.rng, down=ctx.failures.down(action.account)
+    )
     _record(ctx, action, decision, now, attempt)
 
 
@@ -171,7 +183,9 @@ def _send(
     if outcome.unanswered and action.kind == ActionKind.SWITCH:
         sent = now - timedelta(seconds=outcome.duration)
         _read_back(ctx, action, sent, f"{request} went unanswered: {outcome.summary()}")
-    decision = decisions.after_put(action, outcome, now, ctx.policy, ctx.rng)
+    decision = decisions.after_put(
+        action, outcome, now, ctx.policy, ctx.rng, down=ctx.failures.down(action.account)
+    )
     if not isinstance(decision, ReadUser):
         _record(ctx, action, decision, now, attempt)
         return
@@ -204,10 +218,20 @@ def _after_read(
 ) -> Succeed | Retry | Finish | TurnOffFirst:
     """What the read of the user that ``refusal`` called for shows."""
     if action.kind == ActionKind.NUMBER:
-        return decisions.after_number_read(action, refusal, read, now, ctx.policy, ctx.rng)
+        return decisions.after_number_read(
+            action, refusal, read, now, ctx.policy, ctx.rng, down=ctx.failures.down(action.account)
+        )
     managed, recorded = ctx.store.siblings(action), ctx.store.offs_recorded(action)
     return decisions.after_conflict_read(
-        action, refusal, read, managed, recorded, now, ctx.policy, ctx.rng
+        action,
+        refusal,
+        read,
+        managed,
+        recorded,
+        now,
+        ctx.policy,
+        ctx.rng,
+        down=ctx.failures.down(action.account),
     )
 
 

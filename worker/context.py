@@ -11,13 +11,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from shiftswitch.clock import Clock
 from shiftswitch.exotel import Outcome
-from shiftswitch.models import Action
+from shiftswitch.models import Action, ExotelOutage
+from shiftswitch.outages import FailureRuns
 from shiftswitch.retry import RetryPolicy
 from shiftswitch.roster.model import RateLimit
 from shiftswitch.turns import TurnStore
@@ -72,6 +73,14 @@ class Exotel(Protocol):
     def find_device(self, contact_uri: str) -> tuple[Outcome, tuple[str, str] | None]: ...
 
 
+class OutageLog(Protocol):
+    """Where an account's Exotel outage is recorded (:class:`shiftswitch.outages.Outages`)."""
+
+    def begin(self, account: str, error: str, now: datetime) -> ExotelOutage | None:
+        """Record it; None when it was recorded already."""
+        ...
+
+
 class Defer(Exception):
     """Come back to this user's actions in ``countdown`` seconds (the task retries itself);
     ``slot``: the instant of a request slot reserved for the user, which the next task uses."""
@@ -118,6 +127,10 @@ class WorkerContext:
     # polling); one beyond this horizon is not reserved yet: the task comes back when it may be
     # within it. Shorter than the broker's visibility timeout: no countdown outlives it.
     horizon: float = 300.0
+    # Where an outage of an account's Exotel is recorded once noticed (None: never noticed,
+    # each action retries on its own), and the runs of failed requests that notice it.
+    outages: OutageLog | None = None
+    failures: FailureRuns = field(default_factory=FailureRuns)
     stored_roster: bool = False  # the roster source is the database: number changes update it
     read_back_after: float = 30.0  # seconds after an unanswered request to read its device
     sleep: Callable[[float], None] = time.sleep

@@ -30,6 +30,7 @@ from shiftswitch.actions import NewAction, Sibling, apply_order, off_first
 from shiftswitch.exotel import Device, Kind, Outcome
 from shiftswitch.models import Action, ActionKind, DeviceState, Status
 from shiftswitch.numbers import refused
+from shiftswitch.outages import failed_request
 from shiftswitch.retry import RetryPolicy, next_delay
 from shiftswitch.turns import Earlier, Later, Turn
 
@@ -46,6 +47,12 @@ class Wait:
 @dataclass(frozen=True, slots=True)
 class LeavePending:
     """Sending is paused for the account: the user's actions stay recorded, unsent."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitExotel:
+    """The account's Exotel is down: the user's actions stay recorded, unsent, until a probe
+    finds it answering (:mod:`shiftswitch.outages`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,9 @@ class Finish:
 
 
 Recorded = Resolved | TurnOffFirst | Succeed | Retry | Finish  # what the store records
-BeforeSending = Wait | LeavePending | Resolve | Send | Resolved | TurnOffFirst | Finish
+BeforeSending = (
+    Wait | LeavePending | AwaitExotel | Resolve | Send | Resolved | TurnOffFirst | Finish
+)
 
 
 def before_sending(turn: Turn, now: datetime, credentials_missing: str | None) -> BeforeSending:
@@ -123,8 +132,11 @@ def before_sending(turn: Turn, now: datetime, credentials_missing: str | None) -
     number = action.kind == ActionKind.NUMBER
     undone = turn.later is not None and not number  # a later switch of the device undoes it
     # A retry planned later is waited for, unless the action is undone already: the user's
-    # newer actions (a new boundary's) are not to wait for the backoff of one no longer wanted.
-    if action.retry_at is not None and action.retry_at > now and not undone:
+    # newer actions (a new boundary's) are not to wait for the backoff of one no longer wanted;
+    # nor while Exotel is down: its return, not the backoff, says when to send.
+    waits = action.retry_at is not None and action.retry_at > now
+    if waits and not undone and not turn.exotel_down:
+        assert action.retry_at is not None
         return Wait((action.retry_at - now).total_seconds())
     if turn.paused:
         return LeavePending()
@@ -133,6 +145,8 @@ def before_sending(turn: Turn, now: datetime, credentials_missing: str | None) -
         return Finish(Status.SUPERSEDED, superseded(turn.later))
     if not number and (reason := blocked(action, turn.earlier)) is not None:
         return Finish(Status.BLOCKED, reason)
+    if turn.exotel_down:
+        return AwaitExotel()
     if credentials_missing is not None:
         return Finish(Status.FAILED, credentials_missing)
     if action.device_id is None:
@@ -209,13 +223,20 @@ def offs_first(
 
 
 def after_put(
-    action: Action, outcome: Outcome, now: datetime, policy: RetryPolicy, rng: random.Random
+    action: Action,
+    outcome: Outcome,
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+    *,
+    down: bool = False,
 ) -> Succeed | Retry | Finish | ReadUser:
-    """What Exotel's answer to the action's PUT leads to."""
+    """What Exotel's answer to the action's PUT leads to (``down``: the account's Exotel is
+    known to be down, see :func:`retry_or_fail`)."""
     if outcome.ok:
         return Succeed(outcome)
     if outcome.kind is Kind.RETRY:
-        return retry_or_fail(action, outcome, now, policy, rng)
+        return retry_or_fail(action, outcome, now, policy, rng, down=down)
     if action.kind == ActionKind.NUMBER:
         assert action.new_contact_uri is not None, action.id
         if outcome.http_code == 409 and action.attempts > 1:
@@ -230,10 +251,20 @@ def after_put(
 
 
 def retry_or_fail(
-    action: Action, outcome: Outcome, now: datetime, policy: RetryPolicy, rng: random.Random
+    action: Action,
+    outcome: Outcome,
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+    *,
+    down: bool = False,
 ) -> Retry | Finish:
     """Try a retryable ``outcome`` again after a backoff, unless the action is out of attempts
-    or of time (its age counted from its first attempt)."""
+    or of time (its age counted from its first attempt). While the account's Exotel is known to
+    be ``down``, an action neither waits for a backoff nor gives up: it is taken again at once,
+    to be left pending until Exotel answers again (:mod:`shiftswitch.outages`)."""
+    if down and failed_request(outcome):
+        return Retry(0.0, outcome)
     age = (now - (action.started_at or now)).total_seconds()
     delay = next_delay(policy, action.attempts, outcome.retry_after, age, rng)
     if delay is None:
@@ -259,13 +290,15 @@ def after_conflict_read(
     now: datetime,
     policy: RetryPolicy,
     rng: random.Random,
+    *,
+    down: bool = False,
 ) -> TurnOffFirst | Retry | Finish:
     """An ON met "Another device is ON" (``refusal``) and the user was ``read``: turn OFF the
     devices found ON that the roster manages (``managed``: the user's other devices with known
     ids; ``recorded``: keys of OFFs recorded for the action already), then try again; a device
     ON that the roster does not name is a conflict, which the reason names."""
     if read.kind is Kind.RETRY:
-        return retry_or_fail(action, read, now, policy, rng)
+        return retry_or_fail(action, read, now, policy, rng, down=down)
     refused_by = f"Exotel refused: {refusal.summary()}"
     if not read.ok or not read.users:
         return Finish(Status.FAILED, f"{refused_by}; reading the user: {read.summary()}")
@@ -281,7 +314,7 @@ def after_conflict_read(
     if offs := offs_first(action, (ours[d.id] for d in on), recorded):
         return TurnOffFirst(offs)
     if not on:  # it went OFF meanwhile: try the ON again
-        return retry_or_fail(action, read, now, policy, rng)
+        return retry_or_fail(action, read, now, policy, rng, down=down)
     return Finish(Status.FAILED, f"{refused_by}, again after turning the others OFF")
 
 
@@ -301,12 +334,14 @@ def after_number_read(
     now: datetime,
     policy: RetryPolicy,
     rng: random.Random,
+    *,
+    down: bool = False,
 ) -> Succeed | Retry | Finish:
     """A number change sent before was refused with 409 (``refusal``) and the user was
     ``read``: the device having the number already is the change done, else it is refused."""
     assert action.new_contact_uri is not None, action.id
     if read.kind is Kind.RETRY:
-        return retry_or_fail(action, read, now, policy, rng)
+        return retry_or_fail(action, read, now, policy, rng, down=down)
     devices = read.users[0].devices if read.ok and read.users else ()
     mine = next((d for d in devices if d.id == action.device_id), None)
     if mine is not None and mine.contact_uri == action.new_contact_uri:
@@ -322,11 +357,13 @@ def after_lookup(
     now: datetime,
     policy: RetryPolicy,
     rng: random.Random,
+    *,
+    down: bool = False,
 ) -> Resolved | Retry | Finish:
     """What the search (GET users) for the action's contact URI ``found``: (user id, device
     id), or None."""
     if outcome.kind is Kind.RETRY:
-        return retry_or_fail(action, outcome, now, policy, rng)
+        return retry_or_fail(action, outcome, now, policy, rng, down=down)
     uri = action.contact_uri
     if not outcome.ok:
         return Finish(Status.FAILED, f"looking up {uri}: {outcome.summary()}", outcome)

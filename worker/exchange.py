@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 
 from shiftswitch import metrics
 from shiftswitch.coordination import rate_bucket
+from shiftswitch.db import first_line
 from shiftswitch.exotel import Outcome
 from shiftswitch.logs import event
 from shiftswitch.models import Action
+from shiftswitch.outages import PROBE_EVERY, answered, failed_request
 from shiftswitch.outcomes import Row, attempt_row
 from shiftswitch.roster.model import parse_rate
 from worker.context import Defer, Hold, NoLongerOpen, WorkerContext
@@ -58,7 +60,9 @@ def exchange(
     bucket = rate_bucket(action.base_url, action.sid)
     if (later := ctx.budget.sending(bucket, limit)) > 0:
         ctx.sleep(later)
+    sent = ctx.monotonic()
     outcome = call()
+    _watch(ctx, action, outcome, sent)
     # What the account's gateway made of it teaches every worker's spacing of the account.
     if outcome.http_code == 429:
         ctx.budget.refused(bucket, outcome.retry_after, outcome.duration)
@@ -86,6 +90,37 @@ def exchange(
         error="" if outcome.ok else outcome.summary(),
     )
     return outcome, attempt_row(action, number, request, now, outcome)
+
+
+def _watch(ctx: WorkerContext, action: Action, outcome: Outcome, sent: float) -> None:
+    """Count the request in its account's run of failures; when the run says the account's
+    Exotel is down, record the outage (once, whichever worker notices it first)."""
+    if answered(outcome):
+        ctx.failures.answered(action.account)
+        return
+    if not failed_request(outcome) or ctx.outages is None:
+        return
+    run = ctx.failures.failed(action.account, sent)
+    if run is None:
+        return
+    now = ctx.clock.now()
+    try:
+        begun = ctx.outages.begin(action.account, outcome.summary(), now)
+    except Exception as exc:  # the database: each action goes on retrying by itself
+        log.warning("account=%s outage not recorded: %s", action.account, first_line(exc))
+        return
+    ctx.failures.recorded(action.account)
+    if begun is not None:
+        event(
+            log,
+            logging.ERROR,
+            "exotel_down",
+            account=action.account,
+            failed=run,
+            error=outcome.summary(),
+            note=f"nothing is sent for the account until Exotel answers a probe "
+            f"(every {PROBE_EVERY.total_seconds():g} s)",
+        )
 
 
 def _slot(ctx: WorkerContext, hold: Hold, action: Action) -> float:

@@ -18,12 +18,14 @@ from redis import Redis
 
 from scheduler.checks import Checker, readers
 from scheduler.loop import Scheduler
+from scheduler.probes import OutageWatch, Prober
 from shiftswitch import health, logs, metrics
 from shiftswitch.broker import QUEUE
 from shiftswitch.cli import demo as demo_module
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import json_option, loglevel_option, metrics_option, roster_option
 from shiftswitch.coordination import Leadership, RateLimiter
+from shiftswitch.outages import Outages
 from shiftswitch.roster.source import YAML
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
@@ -111,15 +113,18 @@ def scheduler(
     path = roster_source.path
     redis = Redis.from_url(ctx.settings.redis_url)
     drift_every = ctx.settings.drift_every
+    budget = RateLimiter(redis)
+    exotel = readers(ctx.settings)
     sched = Scheduler(
         roster_source,
         ctx.action_store(),
         ctx.dispatcher(),
         reconcile_every=timedelta(seconds=reconcile_every),
         requeue_after=timedelta(seconds=ctx.settings.visibility_timeout + 60),
-        checker=Checker(readers(ctx.settings), RateLimiter(redis), ctx.clock),
+        checker=Checker(exotel, budget, ctx.clock),
         drift_every=timedelta(seconds=drift_every) if drift_every else None,
         leadership=Leadership(redis),
+        outages=OutageWatch(Outages(ctx.engine), Prober(exotel, budget, ctx.clock)),
     )
     if metrics_port:
         metrics.watch_queue(lambda: float(redis.llen(QUEUE)))

@@ -89,6 +89,12 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
             f"{change(f['kind'], f['available'], f['new_contact_uri'])} {f['status']}: "
             f"{f['reason']}"
         )
+    for o in report["exotel_down"]:
+        probed = f", {o['probes']} probe(s) failed since" if o["probes"] else ""
+        click.echo(
+            f"EXOTEL DOWN: account {o['account']} since {o['since']} ({o['error']}{probed}): "
+            "switches wait, and go within seconds of its return"
+        )
     for p in report["paused"]:
         scope = f"account {p['account']}" if p["account"] else "every account"
         click.echo(f"PAUSED: {scope} since {p['since']} by {p['by']}: nothing is sent")

@@ -7,7 +7,7 @@ tables, in a few bounded reads whatever the number of agents; :func:`why_not` is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -21,6 +21,7 @@ from shiftswitch.models import (
     ActionKind,
     CheckKind,
     DeviceState,
+    ExotelOutage,
     Hold,
     Pause,
     RemoteCheck,
@@ -71,6 +72,7 @@ class NowView:
     open_counts: dict[str, int]
     open_actions: list[Action]
     paused: list[Pause]
+    down: list[ExotelOutage]
     holds: list[Hold]
     agents: int
     devices: int
@@ -84,6 +86,7 @@ def why_not(
     account: str,
     *,
     paused: set[str | None],
+    down: Collection[str] = frozenset(),
     holds: Iterable[Hold],
     latest: Latest | None,
     drifted: Mapping[str, object] | None,
@@ -91,6 +94,8 @@ def why_not(
     """Why a device the plan wants ON is not confirmed ON: (reason, detail, action id)."""
     if None in paused or account in paused:
         return "paused", f"sending is paused for {account if account in paused else 'all'}", None
+    if account in down:
+        return "exotel down", f"Exotel is down for {account}: sent on its return", None
     for h in holds:
         if (h.device == device and not h.available) or (h.available and h.device != device):
             state = "ON" if h.available else "OFF"
@@ -148,6 +153,13 @@ def build(
             )
         )
         paused = list(session.scalars(select(Pause).where(Pause.resumed_at.is_(None))))
+        down = list(
+            session.scalars(
+                select(ExotelOutage)
+                .where(ExotelOutage.ended_at.is_(None))
+                .order_by(ExotelOutage.started_at)
+            )
+        )
         holds = list(session.scalars(select(Hold).where(Hold.until > now, Hold.starts_at <= now)))
     drifted = {
         (str(f.get("agent")), str(f.get("device"))): f
@@ -179,6 +191,7 @@ def build(
             device,
             account,
             paused=paused_accounts,
+            down={o.account for o in down},
             holds=holds_of.get(agent, ()),
             latest=latest.get((agent, device)),
             drifted=drifted.get((agent, device)),
@@ -210,6 +223,7 @@ def build(
         open_counts=counts,
         open_actions=open_actions,
         paused=paused,
+        down=down,
         holds=holds,
         agents=len(roster.agents),
         devices=sum(len(a.devices) for a in roster.agents.values()),

@@ -38,6 +38,7 @@ from shiftswitch.models import (
     Status,
 )
 from shiftswitch.numbers import number_action
+from shiftswitch.outages import Outages
 from shiftswitch.retry import RetryPolicy
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Roster
@@ -126,6 +127,12 @@ class World:
             assert len(countdowns) < tasks, countdowns
             self.time.sleep(countdown)
         return countdowns
+
+    def record_queued(self, *actions: Action) -> None:
+        """Queue recorded actions again, as the scheduler's claim does."""
+        with self.store.sessions.begin() as session:
+            ids = [a.id for a in actions]
+            session.execute(update(Action).where(Action.id.in_(ids)).values(status=Status.QUEUED))
 
     def actions(self) -> list[Action]:
         with self.store.sessions() as session:
@@ -573,6 +580,58 @@ def test_a_paused_account_leaves_its_actions_pending(world: World) -> None:
     (action,) = w.record(w.action("asha", "desk", True))
     assert w.run() is None
     assert (w.get(action).status, w.sent()) == (Status.PENDING, [])
+
+
+def test_exotel_failing_every_request_is_an_outage_recorded_once_that_spends_no_more(
+    world: World,
+) -> None:
+    """Three requests in a row failing over 2 s record the outage; from then on the account's
+    actions wait, pending, neither retried nor failed for good; once it ends they go at once."""
+    w = world
+    outages = w.ctx.outages = Outages(w.store.engine)
+    w.faults({"status": 500, "times": None})
+    (asha,) = w.record(w.action("asha", "desk", True))
+    countdowns = w.drain()
+    tried = len(w.sent())
+    assert tried in (3, 4)  # the third failure may come under 2 s after the first
+    assert countdowns[-1] == 0.0  # back at once, to be left pending
+    assert (w.get(asha).status, w.get(asha).retry_at is not None) == (Status.PENDING, True)
+    (outage,) = outages.open()
+    assert outage.account == "main" and outage.error.startswith("500 1004 Internal Server Error")
+    # Another user's action of the account: left pending with no request.
+    (meera,) = w.record(w.action("meera", "app", True))
+    assert w.run("main/u-102") is None
+    assert (w.get(meera).status, len(w.sent())) == (Status.PENDING, tried)
+    assert w.get(asha).status == Status.PENDING  # nor does asha's task retry it
+    # Exotel answers again; the outage ends: what waited, its retries forgotten, goes now.
+    w.faults()
+    ended = outages.end("main", w.time.now())
+    assert ended is not None and ended[1] == 2
+    w.record_queued(asha, meera)
+    assert w.drain() == [] and w.drain("main/u-102") == []
+    assert (w.get(asha).status, w.get(meera).status) == (Status.SUCCEEDED, Status.SUCCEEDED)
+    assert len(w.sent()) == tried + 2
+    assert outages.open() == []
+
+
+def test_actions_wait_while_an_outage_of_their_account_is_open(world: World) -> None:
+    w = world
+    Outages(w.store.engine).begin("main", "500 Internal error", T0)
+    (action,) = w.record(w.action("asha", "desk", True))
+    assert w.run() is None
+    assert (w.get(action).status, w.sent()) == (Status.PENDING, [])
+
+
+def test_a_request_answered_ends_a_run_of_failures(world: World) -> None:
+    """Failures with answers between them are no outage: each action retries on its own."""
+    w = world
+    w.ctx.outages = Outages(w.store.engine)
+    w.faults({"status": 500, "times": 2}, {"status": 429, "times": 1}, {"status": 500, "times": 1})
+    (action,) = w.record(w.action("asha", "desk", True))
+    w.drain()
+    assert [code for _, code, _ in w.attempts()] == [500, 500, 429, 500]
+    assert w.get(action).status == Status.FAILED  # out of attempts, on its own
+    assert Outages(w.store.engine).open() == []
 
 
 def test_missing_credentials_fail_the_action_and_name_the_variable(world: World) -> None:

@@ -20,6 +20,7 @@ from shiftswitch.models import Action, ActionKind, DeviceState, Status
 from shiftswitch.retry import RetryPolicy
 from shiftswitch.turns import Earlier, Later, Turn
 from worker.decisions import (
+    AwaitExotel,
     Finish,
     LeavePending,
     ReadUser,
@@ -139,6 +140,25 @@ def _off_keys(decision: object) -> object:
             id="a retry planned before now: go",
         ),
         pytest.param(Turn(action(), paused=True), None, LeavePending(), id="paused"),
+        pytest.param(Turn(action(), exotel_down=True), None, AwaitExotel(), id="Exotel down"),
+        pytest.param(
+            Turn(action(retry_at=T0 + timedelta(seconds=30)), exotel_down=True),
+            None,
+            AwaitExotel(),
+            id="Exotel down: its return, not the backoff, says when",
+        ),
+        pytest.param(
+            Turn(action(), later=LATER, exotel_down=True),
+            None,
+            Finish(Status.SUPERSEDED, SUPERSEDED),
+            id="Exotel down: what a later switch undoes is superseded all the same",
+        ),
+        pytest.param(
+            Turn(action(), paused=True, exotel_down=True),
+            None,
+            LeavePending(),
+            id="paused and Exotel down: paused",
+        ),
         pytest.param(
             Turn(action(), later=LATER),
             None,
@@ -395,6 +415,33 @@ TAKEN_REASON = (
 )
 def test_after_put(sent: Action, outcome: Outcome, expected: object) -> None:
     assert after_put(sent, outcome, T0, POLICY, LeastJitter()) == expected
+
+
+@pytest.mark.parametrize(
+    ("sent", "outcome", "expected"),
+    [
+        pytest.param(action(), answer(500), Retry(0.0, answer(500)), id="5xx: at once"),
+        pytest.param(
+            action(attempts=4), TIMEOUT, Retry(0.0, TIMEOUT), id="out of attempts: no give-up"
+        ),
+        pytest.param(
+            action(started_at=T0 - timedelta(seconds=599.8)),
+            answer(502),
+            Retry(0.0, answer(502)),
+            id="out of time: no give-up",
+        ),
+        pytest.param(
+            action(),
+            answer(429, retry_after=5.0),
+            Retry(5.0, answer(429, retry_after=5.0)),
+            id="a 429 is an answer: its Retry-After holds",
+        ),
+        pytest.param(action(), OK, Succeed(OK), id="success"),
+    ],
+)
+def test_after_put_while_exotel_is_down(sent: Action, outcome: Outcome, expected: object) -> None:
+    """The action is taken again at once, to be left pending until Exotel answers a probe."""
+    assert after_put(sent, outcome, T0, POLICY, LeastJitter(), down=True) == expected
 
 
 def device(device_id: str, name: str, on: bool | None, uri: str | None = None) -> Device:

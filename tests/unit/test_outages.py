@@ -1,0 +1,49 @@
+"""When a run of failed requests says an account's Exotel is down: in memory, per process."""
+
+from __future__ import annotations
+
+import pytest
+
+from shiftswitch.exotel import Kind, Outcome
+from shiftswitch.outages import FailureRuns, answered, failed_request
+
+
+def outcome(status: int | None, kind: Kind = Kind.RETRY) -> Outcome:
+    return Outcome(kind, status, None, "x", None, None, 0.1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "failed", "up"),
+    [
+        (outcome(500), True, False),
+        (outcome(503), True, False),
+        (outcome(None), True, False),  # a timeout, a refused connection
+        (outcome(429), False, True),  # the gateway answers: it only wants fewer requests
+        (outcome(403, Kind.FINAL), False, True),
+        (outcome(200, Kind.OK), False, True),
+        (outcome(None, Kind.FINAL), False, False),  # not sent at all (host not allowed)
+    ],
+)
+def test_what_a_request_says_of_the_gateway(answer: Outcome, failed: bool, up: bool) -> None:
+    assert (failed_request(answer), answered(answer)) == (failed, up)
+
+
+def test_three_failures_over_two_seconds_are_an_outage() -> None:
+    runs = FailureRuns()
+    assert runs.failed("main", 100.0) is None
+    assert runs.failed("main", 100.1) is None
+    assert runs.failed("main", 101.9) is None  # three, but over 1.9 s: a burst, not yet down
+    assert runs.failed("main", 102.4) == "4 requests in a row over 2.4 s"
+    assert runs.failed("other", 102.4) is None  # each account its own run
+
+
+def test_an_answer_ends_the_run_and_what_it_showed() -> None:
+    runs = FailureRuns()
+    for at in (0.0, 1.0, 2.0):
+        runs.failed("main", at)
+    assert not runs.down("main")  # shown, not yet recorded
+    runs.recorded("main")
+    assert runs.down("main")
+    runs.answered("main")
+    assert not runs.down("main")
+    assert runs.failed("main", 10.0) is None  # a new run starts from one
