@@ -21,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from shiftswitch.access import credentials
 from shiftswitch.access.roles import AccessError, Principal, Role
 from shiftswitch.access.tables import ApiSession, ApiToken, ApiUser
+from shiftswitch.models import Installation
 
 SESSION_TTL = timedelta(hours=12)
 # How stale ``last_used_at`` (and a session's ``last_seen_at``) may get before a request
@@ -104,6 +105,9 @@ class SessionInfo:
         return credentials.same_digest(token, self.csrf_digest)
 
 
+THROTTLE_SALT = "throttle_salt"  # the name of its row in ``installation``
+
+
 class AccessStore:
     """Users, API tokens and console sessions, in the database of ``engine``.
 
@@ -119,6 +123,21 @@ class AccessStore:
     def _dummy_hash(self) -> str:
         # Checked against when a name is unknown, so that an answer takes as long either way.
         return self.hasher.hash(credentials.new_secret())
+
+    def throttle_salt(self) -> bytes:
+        """The installation's salt for the login throttle's Redis keys, made at the first ask
+        and kept in the database (not in Redis, whose reader it hides names from), so that
+        every API server shares it."""
+        with Session(self.engine) as session:
+            found = session.get(Installation, THROTTLE_SALT)
+            if found is None:
+                session.add(Installation(name=THROTTLE_SALT, value=credentials.new_secret()))
+                try:
+                    session.commit()
+                except IntegrityError:  # another server made it at the same moment
+                    session.rollback()
+                found = session.get_one(Installation, THROTTLE_SALT)
+            return found.value.encode()
 
     # -- users ------------------------------------------------------------------------------
 

@@ -5,12 +5,14 @@ Each failure counts against each key the caller gives (``user:asha``, ``ip:203.0
 From the ``failures``-th failure on, a key is locked for 1 s, then 2, 4, 8 ... at most
 ``window`` seconds: the caller waits that long before trying again. A key's count lasts until
 ``window`` seconds pass without a failure (plus the last lock); a success clears it. Keys are
-stored by their SHA-256 digest, so no name, address or secret is ever a Redis key.
+stored by their HMAC-SHA-256 under the installation's salt (kept in the database), so no name,
+address or secret is ever a Redis key, and whoever reads Redis cannot test a guess at one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 from redis import Redis
@@ -72,10 +74,19 @@ class LoginThrottle:
     propagates: the caller decides whether to let a login through without the throttle."""
 
     def __init__(
-        self, redis: Redis, *, failures: int = 5, window: float = 300.0, prefix: str = PREFIX
+        self,
+        redis: Redis,
+        *,
+        salt: bytes,
+        failures: int = 5,
+        window: float = 300.0,
+        prefix: str = PREFIX,
     ) -> None:
         if failures < 1 or window <= 0:
             raise ValueError("failures must be at least 1 and window above 0")
+        if len(salt) < 16:
+            raise ValueError("the salt must be at least 16 bytes")
+        self.salt = salt
         self.redis = redis
         self.failures = failures
         self.window_ms = max(1, round(window * 1000))
@@ -124,7 +135,7 @@ class LoginThrottle:
             )
 
     def _name(self, key: str) -> str:
-        return self.prefix + hashlib.sha256(key.encode()).hexdigest()
+        return self.prefix + hmac.new(self.salt, key.encode(), hashlib.sha256).hexdigest()
 
     def _count(self, key: str) -> str:
         return self._name(key) + ":n"

@@ -49,7 +49,9 @@ class Services:
     @classmethod
     def build(cls, ops: Operations) -> Services:
         redis = Redis.from_url(ops.settings.redis_url, socket_timeout=5)
-        return cls(ops, LiveRoster(ops), AccessStore(ops.engine), LoginThrottle(redis))
+        access = AccessStore(ops.engine)
+        throttle = LoginThrottle(redis, salt=access.throttle_salt())
+        return cls(ops, LiveRoster(ops), access, throttle)
 
     def now(self) -> datetime:
         return self.ops.clock.now()

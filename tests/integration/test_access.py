@@ -4,6 +4,7 @@ them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -272,6 +273,9 @@ def redis() -> Iterator[Redis]:
     client.close()
 
 
+SALT = b"a salt of this test's, 16 bytes or more"
+
+
 @pytest.fixture
 def prefix(redis: Redis) -> Iterator[str]:
     """Keys of this test's own in the coordination tests' database, removed afterwards."""
@@ -285,7 +289,7 @@ def prefix(redis: Redis) -> Iterator[str]:
 def test_throttle_locks_out_after_failures_doubling_and_clears_on_success(
     redis: Redis, prefix: str
 ) -> None:
-    throttle = LoginThrottle(redis, failures=3, window=300.0, prefix=prefix)
+    throttle = LoginThrottle(redis, salt=SALT, failures=3, window=300.0, prefix=prefix)
     keys = ("user:asha", "ip:203.0.113.7")
     assert throttle.wait(*keys) == 0
     throttle.failed(*keys)
@@ -309,7 +313,7 @@ def test_throttle_locks_out_after_failures_doubling_and_clears_on_success(
 
 
 def test_throttle_lock_is_capped_at_the_window_and_ends(redis: Redis, prefix: str) -> None:
-    throttle = LoginThrottle(redis, failures=1, window=0.2, prefix=prefix)
+    throttle = LoginThrottle(redis, salt=SALT, failures=1, window=0.2, prefix=prefix)
     for _ in range(40):  # 2^39 s, but never more than the window
         throttle.failed("user:asha")
     assert 0 < throttle.wait("user:asha") <= 0.2
@@ -317,13 +321,29 @@ def test_throttle_lock_is_capped_at_the_window_and_ends(redis: Redis, prefix: st
     _until(lambda: not list(redis.scan_iter(f"{prefix}*")))  # the count goes too
 
 
-def test_throttle_keys_are_digests(redis: Redis, prefix: str) -> None:
-    throttle = LoginThrottle(redis, failures=1, prefix=prefix)
+def test_throttle_keys_are_salted_digests(redis: Redis, prefix: str) -> None:
+    """No name in a key, and no key that a reader of Redis could compute from a guess."""
+    throttle = LoginThrottle(redis, salt=SALT, failures=1, prefix=prefix)
     throttle.failed("user:asha", "ip:203.0.113.7", "token:ssw_abcdefgh")
     names = b" ".join(redis.scan_iter(f"{prefix}*"))
     assert len(names.split()) == 6
     for word in (b"asha", b"203.0.113.7", b"ssw_"):
         assert word not in names
+    guessed = hashlib.sha256(b"user:asha").hexdigest().encode()
+    assert guessed not in names
+    other = LoginThrottle(redis, salt=b"another installation", failures=1, prefix=prefix)
+    assert other.wait("user:asha") == 0  # another salt: other keys
+    with pytest.raises(ValueError, match="salt"):
+        LoginThrottle(redis, salt=b"short", prefix=prefix)
+
+
+def test_the_throttle_salt_is_made_once_per_database(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        first = AccessStore(engine).throttle_salt()
+        assert len(first) >= 32 and AccessStore(engine).throttle_salt() == first
+    finally:
+        engine.dispose()
 
 
 def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
