@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from shiftswitch.operations import Refused
 from shiftswitch.web.formats import Clockface, duration_text
 from shiftswitch.web.session import Signed
 
@@ -62,3 +63,14 @@ def done(path: str, said: str, **params: str) -> RedirectResponse:
     """After a change: back to ``path``, saying what was done."""
     query = urlencode({**params, "said": said})
     return RedirectResponse(f"{path}?{query}", status_code=HTTPStatus.SEE_OTHER)
+
+
+R = TypeVar("R", bound=Response)
+
+
+def refused_with(response: R, exc: Refused) -> R:
+    """``response`` (a page saying ``exc``) with the Retry-After of a refusal that has one
+    (a 429: too many at once, or too many failed logins), as the API's answers have."""
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response

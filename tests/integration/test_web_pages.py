@@ -18,6 +18,7 @@ from shiftswitch.api.app import create_app
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action, DeviceState, Status
+from shiftswitch.outages import Outages
 from shiftswitch.roster.store import RosterStore
 from shiftswitch.settings import Settings
 from tests.rosters import roster_text
@@ -122,6 +123,14 @@ def test_a_page_without_a_session_sends_to_the_login_and_back(console: TestClien
         follow_redirects=False,
     )  # fmt: skip
     assert reply.headers["location"] == "/"
+
+
+def test_logins_locked_out_say_when_to_try_again(console: TestClient) -> None:
+    for _ in range(5):
+        assert console.post("/login", data=login_form(console, "viewer", "no")).status_code == 401
+    locked = console.post("/login", data=login_form(console, "viewer", PASSWORD))
+    assert locked.status_code == 429 and "too many failed attempts" in locked.text
+    assert int(locked.headers["retry-after"]) >= 1  # as the API's 429s
 
 
 def test_a_login_sent_without_the_forms_token_opens_no_session(console: TestClient) -> None:
@@ -245,6 +254,19 @@ def test_an_operator_switches_holds_adds_overrides_and_sees_a_refusal_in_one_lin
     paused = console.post("/operations/pause", data={"account": "main", "csrf_token": csrf})
     assert "sending paused for account main" in paused.text
     assert "Sending is paused for main" in console.get("/").text
+
+
+def test_the_now_page_says_exotel_is_down_and_why_devices_are_not_on(
+    console: TestClient, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    Outages(engine).begin("main", "500 1004 Internal Server Error", NOW - timedelta(minutes=3))
+    engine.dispose()
+    log_in(console, "viewer")
+    page = console.get("/").text
+    assert "Exotel is down for account main since" in page
+    assert "500 1004 Internal Server Error" in page
+    assert "exotel down" in page  # the reason a device wanted ON is not
 
 
 def test_an_admin_uploads_sees_problems_or_the_diff_and_imports(console: TestClient) -> None:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from shiftswitch.api.access import log_in, log_out, set_session_cookie
 from shiftswitch.api.deps import session_of
 from shiftswitch.operations import Refused
-from shiftswitch.web.render import page
+from shiftswitch.web.render import page, refused_with
 from shiftswitch.web.session import Svc, require, signed
 
 router = APIRouter()
@@ -96,9 +96,10 @@ async def login(
     try:
         _principal, secret, _csrf = await log_in(request, svc, name.strip(), password)
     except Refused as exc:
-        return _form(
+        form = _form(
             request, svc, next=_next(next), name=name, status=exc.status, refusal=exc.message
         )
+        return refused_with(form, exc)
     response = RedirectResponse(_next(next), status_code=HTTPStatus.SEE_OTHER)
     set_session_cookie(request, response, secret)
     return response

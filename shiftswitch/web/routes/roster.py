@@ -23,7 +23,7 @@ from shiftswitch.problems import RosterError
 from shiftswitch.roster.diff import RosterDiff
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.yamldoc import too_large
-from shiftswitch.web.render import done, page
+from shiftswitch.web.render import done, page, refused_with
 from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Signed, Svc, Who, admin, require, signed
 
@@ -140,7 +140,7 @@ async def upload(request: Request, svc: Svc) -> HTMLResponse:
             who, text, name = await _form_text(request, "file")
             compared = await run_in_threadpool(rosters.compare, svc.ops, text, name)
     except Refused as exc:
-        return _roster_page(request, svc, who, exc.status, refusal=str(exc))
+        return refused_with(_roster_page(request, svc, who, exc.status, refusal=str(exc)), exc)
     except RosterError as exc:
         problems = [p.render(exc.source) for p in exc.problems]
         return _roster_page(
@@ -162,7 +162,7 @@ async def import_roster(request: Request, svc: Svc) -> Response:
                 )
             )
     except Refused as exc:
-        return _roster_page(request, svc, who, exc.status, refusal=str(exc))
+        return refused_with(_roster_page(request, svc, who, exc.status, refusal=str(exc)), exc)
     except RosterError as exc:
         problems = [p.render(exc.source or name) for p in exc.problems]
         return _roster_page(request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems)
@@ -180,7 +180,7 @@ def rollback(request: Request, svc: Svc, who: Annotated[Signed, admin], number: 
     try:
         written = rosters.rollback(svc.ops, number, by=who.principal.by)
     except Refused as exc:
-        return _roster_page(request, svc, who, exc.status, refusal=str(exc))
+        return refused_with(_roster_page(request, svc, who, exc.status, refusal=str(exc)), exc)
     except RosterError as exc:
         problems = [p.render(exc.source) for p in exc.problems]
         return _roster_page(request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems)
