@@ -18,6 +18,8 @@ from contextlib import suppress
 from typing import Any, Protocol, runtime_checkable
 
 from celery import Celery
+from celery.app.amqp import AMQP
+from kombu.connection import Connection
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
@@ -39,9 +41,39 @@ UNACKED_INDEX_KEY = "unacked_index"  # ... and when each was taken (seconds, the
 ORPHAN_AFTER = 10.0
 
 
+# kombu tries a lost broker again after 2, 4, 6 ... up to 30 s: a worker would be back up to 30 s
+# after Redis. Every process here tries again every second, for as long as it takes.
+RECONNECT_EVERY = 1.0
+
+
+class PromptConnection(Connection):
+    """A broker connection that, while it cannot be made, is tried again every
+    :data:`RECONNECT_EVERY` (when its caller gives no intervals, as Celery's consumer does)."""
+
+    def _ensure_connection(  # type: ignore[override]
+        self,
+        errback: Any = None,
+        max_retries: int | None = None,
+        interval_start: float = RECONNECT_EVERY / 2,
+        interval_step: float = RECONNECT_EVERY / 2,
+        interval_max: float = RECONNECT_EVERY,
+        **kwargs: Any,
+    ) -> Any:
+        return super()._ensure_connection(  # type: ignore[no-untyped-call]
+            errback, max_retries, interval_start, interval_step, interval_max, **kwargs
+        )
+
+
+class PromptAMQP(AMQP):  # type: ignore[misc]
+    """Celery's AMQP layer, on :class:`PromptConnection`."""
+
+    Connection = PromptConnection
+
+
 def make_celery(settings: Settings) -> Celery:
-    """The Celery app: Redis broker, JSON only, late acks, no result backend."""
-    app = Celery("shiftswitch", broker=settings.redis_url, set_as_current=False)
+    """The Celery app: Redis broker, JSON only, late acks, no result backend; a lost broker
+    tried again every second, for as long as it takes."""
+    app = Celery("shiftswitch", broker=settings.redis_url, set_as_current=False, amqp=PromptAMQP)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -55,6 +87,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # a worker waits for Redis, however long it is away
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout,
             # Look for tasks of dead workers (unacknowledged past the visibility timeout) every

@@ -133,6 +133,35 @@ def quiet_the_cancel_notice() -> None:
     warnings.filterwarnings("ignore", message=CANCEL_NOTICE, category=CPendingDeprecationWarning)
 
 
+class OncePerBrokerOutage(logging.Filter):
+    """Celery says "Cannot connect to ..." at each try to reach a lost broker (every second, see
+    :data:`shiftswitch.broker.RECONNECT_EVERY`): the first line of an outage passes, the rest
+    wait for "Connected to ...", which says it is over."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith("consumer: Cannot connect to"):
+            said, self.down = self.down, True
+            return not said
+        if message.startswith("Connected to"):
+            self.down = False
+        return True
+
+
+# The loggers of Celery's consumer (its reconnects) and of its connection step ("Connected").
+BROKER_LOGGERS = ("celery.worker.consumer.consumer", "celery.worker.consumer.connection")
+
+
+def quiet_the_reconnects() -> None:
+    once = OncePerBrokerOutage()
+    for name in BROKER_LOGGERS:
+        logging.getLogger(name).addFilter(once)
+
+
 def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
     """The Celery app with the ``apply`` task bound to a lazily built context, and the worker
     settings and signals that make any way of starting it the same worker. ``metrics_port``:
@@ -157,6 +186,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         if getattr(sender, "app", None) is not app or beating:  # sender: the consumer
             return
         quiet_the_cancel_notice()
+        quiet_the_reconnects()
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
         beating.append(Beating(Heartbeat(Redis.from_url(settings.redis_url), worker)))
         beating[0].start()
