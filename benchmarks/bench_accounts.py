@@ -23,23 +23,20 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 import yaml
-from redis import Redis
 from sqlalchemy import func, insert, select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_pipeline import API_KEY, API_TOKEN, Processes, start_sandbox, wait_for
-from common import database, gaps
+from common import gaps, scratch
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore
@@ -130,14 +127,10 @@ def confirm_all_off(url: str, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     procs = Processes()
-    tmp = Path(tempfile.mkdtemp(prefix="bench_accounts_"))
     total = args.slow + args.fast
-    with ExitStack() as stack:
+    with scratch(args.database, args.redis, "bench_accounts_") as world:
+        stack, tmp, db_url = world.stack, world.tmp, world.database_url
         stack.callback(procs.stop)
-        db_url = stack.enter_context(database(args.database, tmp))
-        redis = Redis.from_url(args.redis)
-        redis.flushdb()
-        stack.callback(redis.flushdb)
         write_world(tmp, args)
         sandbox = start_sandbox(procs, tmp, tmp / "seed.yaml", args.latency_ms)
         roster = tmp / "schedules.yaml"

@@ -27,14 +27,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import requests
-from redis import Redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,7 +47,7 @@ from bench_pipeline import (
     wait_for,
     write_seed,
 )
-from common import database
+from common import scratch
 
 from shiftswitch.db import upgrade
 
@@ -94,13 +91,9 @@ def device_on(sandbox: str, i: int) -> bool:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.devices
     procs = Processes()
-    tmp = Path(tempfile.mkdtemp(prefix="bench_closed_loop_"))
-    with ExitStack() as stack:
+    with scratch(args.database, args.redis, "bench_closed_loop_") as world:
+        stack, tmp, db_url = world.stack, world.tmp, world.database_url
         stack.callback(procs.stop)
-        db_url = stack.enter_context(database(args.database, tmp))
-        redis = Redis.from_url(args.redis)
-        redis.flushdb()
-        stack.callback(redis.flushdb)
         write_seed(tmp / "seed.yaml", n, args.rate)
         sandbox = start_sandbox(procs, tmp, tmp / "seed.yaml", args.latency_ms)
         upgrade(db_url)

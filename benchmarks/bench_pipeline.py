@@ -84,7 +84,7 @@ from sqlalchemy import Engine, func, insert, select
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import Timed, database, gaps
+from common import Timed, database, gaps, measured
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore
@@ -764,20 +764,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.devices < 1 or args.workers < 1 or args.concurrency < 1:
         parser.error("--devices, --workers and --concurrency must be at least 1")
-
-    def on_term(_sig: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
-    try:
-        result = run(args)
-    except KeyboardInterrupt:
-        print("interrupted; processes stopped", file=sys.stderr)
-        return 130
-    except RuntimeError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
+    result = measured(lambda: run(args))
+    if isinstance(result, int):
+        return result
     if args.json:
         print(summary(result), file=sys.stderr)
         print(json.dumps(result, indent=2))

@@ -36,13 +36,11 @@ import signal
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
-from redis import Redis
 from sqlalchemy import Engine, func, insert, select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +58,7 @@ from bench_pipeline import (
     wait_for,
     write_seed,
 )
-from common import database
+from common import database, measured, scratch, show
 
 from scheduler.loop import LOST_AFTER
 from shiftswitch.actions import CHUNK, ActionStore, chunks, for_ids, new_row
@@ -102,13 +100,9 @@ def next_boundary(now: datetime) -> datetime:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.devices
     procs = Processes()
-    tmp = Path(tempfile.mkdtemp(prefix="bench_recovery_"))
-    with ExitStack() as stack:
+    with scratch(args.database, args.redis, "bench_recovery_") as world:
+        stack, tmp, db_url, redis = world.stack, world.tmp, world.database_url, world.redis
         stack.callback(procs.stop)
-        db_url = stack.enter_context(database(args.database, tmp))
-        redis = Redis.from_url(args.redis)
-        redis.flushdb()
-        stack.callback(redis.flushdb)
         write_seed(tmp / "seed.yaml", n, args.rate)
         sandbox = start_sandbox(procs, tmp, tmp / "seed.yaml", args.latency_ms)
         upgrade(db_url)
@@ -283,28 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.idle_sweep:
         print(json.dumps(idle_sweep(args), indent=2))
         return 0
-
-    def on_term(_sig: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    try:
-        result = run(args)
-    except KeyboardInterrupt:
-        print("interrupted; processes stopped", file=sys.stderr)
-        return 130
-    except RuntimeError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:>26}: {value}")
-    with suppress(KeyError):
-        if result["statuses"] != {"succeeded": args.devices}:
-            return 1
-    return 0
+    result = measured(lambda: run(args))
+    if isinstance(result, int):
+        return result
+    show(result, args.json)
+    return 0 if result["statuses"] == {"succeeded": args.devices} else 1
 
 
 if __name__ == "__main__":

@@ -1,19 +1,24 @@
-"""What the benchmark scripts share: timing a callable, and a measurement in a fresh process."""
+"""What the benchmark scripts share: timing a callable, a measurement in a fresh process, a
+scratch world of real processes, and how a script reports its figures."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import create_engine, make_url, text
 
 # The benchmarks' Exotel is the sandbox on loopback: allowed to receive the credentials, as the
@@ -73,6 +78,57 @@ def database(arg: str | None, tmp: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@dataclass
+class Scratch:
+    """A run's world: its directory, its database, its Redis database (flushed before and
+    after), and the stack that undoes it all."""
+
+    stack: ExitStack
+    tmp: Path
+    database_url: str
+    redis: Redis
+
+
+@contextmanager
+def scratch(database_arg: str | None, redis_url: str, prefix: str) -> Iterator[Scratch]:
+    """A fresh :class:`Scratch`; whatever is put on its stack is undone first on the way out."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    with ExitStack() as stack:
+        url = stack.enter_context(database(database_arg, tmp))
+        redis = Redis.from_url(redis_url)
+        redis.flushdb()
+        stack.callback(redis.flushdb)
+        yield Scratch(stack, tmp, url, redis)
+
+
+def measured(run: Callable[[], dict[str, Any]]) -> dict[str, Any] | int:
+    """``run()``'s figures; or the script's exit status when it was stopped (SIGTERM or Ctrl-C:
+    130, its processes stopped) or failed (a RuntimeError, said on stderr: 1)."""
+
+    def on_term(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print("interrupted; processes stopped", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+
+
+def show(result: dict[str, Any], as_json: bool, width: int = 26) -> None:
+    """The figures: as JSON, or a line each."""
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    for key, value in result.items():
+        print(f"{key:>{width}}: {value}")
 
 
 def gaps(log: list[dict[str, Any]], spacing: float | None) -> dict[str, Any]:

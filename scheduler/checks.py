@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from scheduler.errands import Errands, Stopped
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import rate_bucket
 from shiftswitch.drift import Managed
@@ -118,12 +117,10 @@ def readers(settings: Settings) -> Callable[[Account, Callable[[], None]], Exote
     return reader_for
 
 
-class Stopped(Exception):
-    """The scheduler is stopping: the read in progress is dropped."""
-
-
-class Checker:
+class Checker(Errands[ReadJob, ReadResult]):
     """Makes read jobs on spare budget, in the order given, one at a time."""
+
+    name = "shiftswitch-checks"
 
     def __init__(
         self,
@@ -136,63 +133,23 @@ class Checker:
         """``reader_for(account, pace)``: a reader calling ``pace`` before each request, or None
         when this process cannot read the account (its credentials are not in the
         environment). ``budget`` None: requests are not paced (tests)."""
+        super().__init__()
         self._reader_for = reader_for
         self._budget = budget
         self._clock = clock
         self._sleep = sleep
         self._readers: dict[str, Reader | None] = {}
-        self._jobs: queue.Queue[ReadJob] = queue.Queue()
-        self._results: queue.Queue[ReadResult] = queue.Queue()
-        self._stop = threading.Event()
         # The last and the next due instants of the plan, set by the scheduler at each tick.
         self.boundaries: tuple[datetime | None, datetime | None] = (None, None)
 
     def can_read(self, account: Account) -> bool:
         return self._reader(account) is not None
 
-    def submit(self, job: ReadJob) -> None:
-        self._jobs.put(job)
+    def do(self, job: ReadJob) -> ReadResult:
+        return self.read(job)
 
-    def results(self) -> list[ReadResult]:
-        """The results read since the last call."""
-        out: list[ReadResult] = []
-        while True:
-            try:
-                out.append(self._results.get_nowait())
-            except queue.Empty:
-                break
-        return out
-
-    def run_pending(self) -> None:
-        """Read every job submitted so far, in this thread."""
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                return
-            self._results.put(self.read(job))
-
-    def start(self, stop: threading.Event) -> threading.Thread:
-        """Read jobs in a thread of their own until ``stop`` is set."""
-        self._stop = stop
-
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    job = self._jobs.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                try:
-                    self._results.put(self.read(job))
-                except Stopped:
-                    return
-                except Exception as exc:  # a bug must not stop the checks for good
-                    log.exception("check failed: %s", exc)
-                    self._results.put(ReadResult(job, self._clock.now(), error=str(exc)))
-
-        thread = threading.Thread(target=loop, name="shiftswitch-checks", daemon=True)
-        thread.start()
-        return thread
+    def failed(self, job: ReadJob, exc: Exception) -> ReadResult:
+        return ReadResult(job, self._clock.now(), error=str(exc))
 
     def read(self, job: ReadJob) -> ReadResult:
         """Read ``job``'s devices: every page of users, or each user."""

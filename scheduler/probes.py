@@ -13,14 +13,13 @@ ends.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from scheduler.errands import Errands
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import rate_bucket
 from shiftswitch.exotel import Outcome
@@ -54,8 +53,10 @@ class ProbeResult:
     outcome: Outcome | None
 
 
-class Prober:
+class Prober(Errands[tuple[ExotelOutage, Account], ProbeResult]):
     """Probes, one at a time, in a thread of its own."""
+
+    name = "shiftswitch-probes"
 
     def __init__(
         self,
@@ -67,51 +68,14 @@ class Prober:
     ) -> None:
         """``pinger_for(account, pace)``: a client calling ``pace`` before its request, or None
         when this process cannot send for the account. ``budget`` None: not paced (tests)."""
+        super().__init__()
         self._pinger_for = pinger_for
         self._budget = budget
         self._clock = clock
         self._sleep = sleep
-        self._jobs: queue.Queue[tuple[ExotelOutage, Account]] = queue.Queue()
-        self._results: queue.Queue[ProbeResult] = queue.Queue()
 
-    def submit(self, outage: ExotelOutage, account: Account) -> None:
-        self._jobs.put((outage, account))
-
-    def results(self) -> list[ProbeResult]:
-        """The probes made since the last call."""
-        out: list[ProbeResult] = []
-        while True:
-            try:
-                out.append(self._results.get_nowait())
-            except queue.Empty:
-                return out
-
-    def run_pending(self) -> None:
-        """Make every probe submitted so far, in this thread."""
-        while True:
-            try:
-                outage, account = self._jobs.get_nowait()
-            except queue.Empty:
-                return
-            self._results.put(self.probe(outage, account))
-
-    def start(self, stop: threading.Event) -> threading.Thread:
-        """Make probes in a thread of their own until ``stop`` is set."""
-
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    outage, account = self._jobs.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                try:
-                    self._results.put(self.probe(outage, account))
-                except Exception as exc:  # a bug must not stop the probes for good
-                    log.exception("probe failed: %s", exc)
-
-        thread = threading.Thread(target=loop, name="shiftswitch-probes", daemon=True)
-        thread.start()
-        return thread
+    def do(self, job: tuple[ExotelOutage, Account]) -> ProbeResult:
+        return self.probe(*job)
 
     def probe(self, outage: ExotelOutage, account: Account) -> ProbeResult:
         pinger = self._pinger_for(account, lambda: self._pace(account))
@@ -172,7 +136,7 @@ class OutageWatch:
                     ended.append(outage.account)
                 continue
             self._probing.add(outage.id)
-            self.prober.submit(outage, account)
+            self.prober.submit((outage, account))
         if ended:
             self.load()
         return ended

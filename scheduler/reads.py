@@ -69,7 +69,10 @@ class Reads:
 
     def waits(self, m: Managed, read_back: datetime | None, now: datetime) -> bool:
         """Whether unknown device ``m`` waits for a read rather than being set now: until its
-        read has failed for :data:`READ_GIVE_UP` (counted from when its read-back was due)."""
+        read has failed for :data:`READ_GIVE_UP` (counted from when its read-back was due);
+        never given up while its account's Exotel is down, when nothing could be sent either."""
+        if m.account in self.down:
+            return True
         since = read_back
         if since is None:
             submitted = self._reading.get(m)

@@ -66,10 +66,10 @@ class FailureRuns:
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
 
-    def failed(self, account: str, at: float) -> str | None:
-        """Count a failed request of ``account`` sent at ``at`` (monotonic seconds). When its
-        run now says the account's Exotel is down, the run in words (such as "3 requests in a
-        row over 2.4 s"); else None."""
+    def failed(self, account: str, at: float) -> tuple[int, str | None]:
+        """Count a failed request of ``account`` sent at ``at`` (monotonic seconds). Returns
+        the run's length, and when the run says the account's Exotel is down, the run in words
+        (such as "3 requests in a row over 2.4 s"), else None."""
         with self._lock:
             run = self._runs.get(account)
             if run is None:
@@ -77,8 +77,8 @@ class FailureRuns:
             run.count += 1
             span = at - run.since
             if run.count >= self.after and span >= self.span:
-                return f"{run.count} requests in a row over {span:.1f} s"
-            return None
+                return run.count, f"{run.count} requests in a row over {span:.1f} s"
+            return run.count, None
 
     def recorded(self, account: str) -> None:
         """The outage the account's run shows is recorded (by this process or another)."""

@@ -62,7 +62,7 @@ def exchange(
         ctx.sleep(later)
     sent = ctx.monotonic()
     outcome = call()
-    _watch(ctx, action, outcome, sent)
+    noted = _watch(ctx, action, outcome, sent)
     # What the account's gateway made of it teaches every worker's spacing of the account.
     if outcome.http_code == 429:
         ctx.budget.refused(bucket, outcome.retry_after, outcome.duration)
@@ -74,10 +74,12 @@ def exchange(
         str(outcome.kind),
         str(outcome.http_code or "none"),
     ).inc()
-    # A success is logged once, with the action's final status; anything else here, as it happens.
+    # A success is logged once, with the action's final status; anything else here, as it
+    # happens, but of failures in a row to an account only the first: the rest may be an
+    # outage, which is said once (``exotel_down``).
     event(
         log,
-        logging.DEBUG if outcome.ok else logging.INFO,
+        logging.INFO if noted else logging.DEBUG,
         "attempt",
         action=action.id,
         agent=action.agent,
@@ -92,23 +94,25 @@ def exchange(
     return outcome, attempt_row(action, number, request, now, outcome)
 
 
-def _watch(ctx: WorkerContext, action: Action, outcome: Outcome, sent: float) -> None:
+def _watch(ctx: WorkerContext, action: Action, outcome: Outcome, sent: float) -> bool:
     """Count the request in its account's run of failures; when the run says the account's
-    Exotel is down, record the outage (once, whichever worker notices it first)."""
+    Exotel is down, record the outage (once, whichever worker notices it first). Whether the
+    attempt is worth a line of the log: not a success (said with the action's final status),
+    nor a failure after the first of its run."""
     if answered(outcome):
         ctx.failures.answered(action.account)
-        return
-    if not failed_request(outcome) or ctx.outages is None:
-        return
-    run = ctx.failures.failed(action.account, sent)
-    if run is None:
-        return
+        return not outcome.ok
+    if not failed_request(outcome):
+        return True
+    length, run = ctx.failures.failed(action.account, sent)
+    if run is None or ctx.outages is None:
+        return length == 1
     now = ctx.clock.now()
     try:
         begun = ctx.outages.begin(action.account, outcome.summary(), now)
     except Exception as exc:  # the database: each action goes on retrying by itself
         log.warning("account=%s outage not recorded: %s", action.account, first_line(exc))
-        return
+        return False
     ctx.failures.recorded(action.account)
     if begun is not None:
         event(
@@ -118,9 +122,10 @@ def _watch(ctx: WorkerContext, action: Action, outcome: Outcome, sent: float) ->
             account=action.account,
             failed=run,
             error=outcome.summary(),
-            note=f"nothing is sent for the account until Exotel answers a probe "
+            note="nothing is sent for the account until Exotel answers a probe "
             f"(every {PROBE_EVERY.total_seconds():g} s)",
         )
+    return False
 
 
 def _slot(ctx: WorkerContext, hold: Hold, action: Action) -> float:

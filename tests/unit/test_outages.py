@@ -30,11 +30,11 @@ def test_what_a_request_says_of_the_gateway(answer: Outcome, failed: bool, up: b
 
 def test_three_failures_over_two_seconds_are_an_outage() -> None:
     runs = FailureRuns()
-    assert runs.failed("main", 100.0) is None
-    assert runs.failed("main", 100.1) is None
-    assert runs.failed("main", 101.9) is None  # three, but over 1.9 s: a burst, not yet down
-    assert runs.failed("main", 102.4) == "4 requests in a row over 2.4 s"
-    assert runs.failed("other", 102.4) is None  # each account its own run
+    assert runs.failed("main", 100.0) == (1, None)
+    assert runs.failed("main", 100.1) == (2, None)
+    assert runs.failed("main", 101.9) == (3, None)  # three, but over 1.9 s: not yet down
+    assert runs.failed("main", 102.4) == (4, "4 requests in a row over 2.4 s")
+    assert runs.failed("other", 102.4) == (1, None)  # each account its own run
 
 
 def test_an_answer_ends_the_run_and_what_it_showed() -> None:
@@ -46,4 +46,4 @@ def test_an_answer_ends_the_run_and_what_it_showed() -> None:
     assert runs.down("main")
     runs.answered("main")
     assert not runs.down("main")
-    assert runs.failed("main", 10.0) is None  # a new run starts from one
+    assert runs.failed("main", 10.0) == (1, None)  # a new run starts from one
