@@ -124,6 +124,7 @@ def test_each_change_asked_is_logged_once_answered_with_its_status(
     assert len(changes) == 2, changes
     assert "by='token viewer-system (api)'" in changes[0] and "status=403" in changes[0]
     assert "by='token operator-system (api)'" in changes[1] and "status=200" in changes[1]
+    assert world.post("/resume", json={}).status_code == 200  # the module's world as it was
 
 
 @pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=[f"{m} {p}" for m, p, _ in WRITES])
