@@ -1,4 +1,5 @@
-"""What a reconcile sends to the devices that differ from their desired state: one action each
+"""A reconcile's dealings with the database: what it weighs (:func:`known_devices`), and what it
+sends to the devices that differ from their desired state (:func:`corrections`): one action each
 (source ``reconcile``), keyed after the device's latest action so that a reconcile is recorded
 once per change, and none again to a device Exotel refused for good (4xx) the same correction.
 """
@@ -10,8 +11,17 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
+from scheduler.decisions import Known
 from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device
-from shiftswitch.models import Action, Source, Status
+from shiftswitch.models import (
+    Action,
+    DeviceState,
+    ReadBack,
+    ResolvedDevice,
+    Source,
+    Status,
+    busy_devices,
+)
 from shiftswitch.roster.model import Agent, Device, Roster
 
 # The latest action of one roster device: a reverse seek on ix_actions_device_latest.
@@ -50,6 +60,25 @@ def latest_actions(store: ActionStore, devices: set[Device3]) -> dict[Device3, A
                 assert a.agent is not None and a.device is not None
                 latest[(a.account, a.agent, a.device)] = a
     return latest
+
+
+def known_devices(store: ActionStore) -> Known:
+    """What a reconcile weighs (:class:`~scheduler.decisions.Known`): the devices with an
+    action under way, those Exotel confirmed, the contact URIs resolved, the read-backs due."""
+    with store.sessions() as session:
+        busy = frozenset(busy_devices(session))
+        confirmed = {
+            (s.account, s.user_id, s.device_id): s.available
+            for s in session.scalars(select(DeviceState))
+        }
+        resolved = {
+            (r.account, r.contact_uri): (r.user_id, r.device_id)
+            for r in session.scalars(select(ResolvedDevice))
+        }
+        read_backs = {
+            (r.account, r.user_id, r.device_id): r.due_at for r in session.scalars(select(ReadBack))
+        }
+    return Known(busy, confirmed, resolved, read_backs)
 
 
 def corrections(

@@ -36,8 +36,10 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from scheduler import decisions
 from scheduler.checks import Checker
-from scheduler.corrections import corrections
+from scheduler.corrections import corrections, known_devices
+from scheduler.decisions import Unsent, what_differs
 from scheduler.outages import Outage
 from scheduler.probes import OutageWatch
 from scheduler.reads import Reads
@@ -47,22 +49,17 @@ from shiftswitch.actions import CHUNK, ActionStore, chunks, for_transition
 from shiftswitch.broker import Connecting, Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.db import first_line
-from shiftswitch.drift import Managed
 from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
 from shiftswitch.models import (
     Action,
     ActionKind,
-    DeviceState,
-    ReadBack,
-    ResolvedDevice,
     RosterVersion,
     Source,
     Status,
-    busy_devices,
 )
 from shiftswitch.planner import Planner, Transition
-from shiftswitch.roster.model import Agent, Device, Roster
+from shiftswitch.roster.model import Roster
 from shiftswitch.roster.source import RosterFile, RosterSource
 from shiftswitch.roster.store import add_version, left_on, who
 
@@ -225,20 +222,19 @@ class Scheduler:
         that the roster now in force no longer wants: an ON for a device that should be OFF now,
         or an OFF for the device that should be ON. Manual actions and those a worker is
         applying are left alone. The reconcile that follows sends what the roster wants."""
-        desired = self.desired(now)
         with self.store.sessions.begin() as session:
-            unwanted = [
-                a.id
-                for a in session.scalars(
-                    select(Action).where(
-                        Action.status.in_([Status.PENDING, Status.QUEUED]),
-                        Action.source.in_([Source.SCHEDULE, Source.RECONCILE]),
-                        Action.kind == ActionKind.SWITCH,
-                        Action.agent.is_not(None),
-                    )
+            unsent = session.execute(
+                select(Action.id, Action.agent, Action.device, Action.wants_on).where(
+                    Action.status.in_([Status.PENDING, Status.QUEUED]),
+                    Action.source.in_([Source.SCHEDULE, Source.RECONCILE]),
+                    Action.kind == ActionKind.SWITCH,
+                    Action.agent.is_not(None),
                 )
-                if (desired.get(a.agent or "") == a.device) is not a.wants_on
-            ]
+            )
+            unwanted = decisions.unwanted(
+                (Unsent(id_, agent or "", device, on) for id_, agent, device, on in unsent),
+                self.desired(now),
+            )
             for ids in chunks(unwanted, CHUNK):
                 session.execute(
                     update(Action)
@@ -301,53 +297,18 @@ class Scheduler:
         if not self.leading:
             return 0
         self._next_reconcile = now + self.reconcile_every
-        roster = self.roster
-        desired = self.desired(now)
-        with self.store.sessions() as session:
-            busy = busy_devices(session)
-            states = {
-                (s.account, s.user_id, s.device_id): s for s in session.scalars(select(DeviceState))
-            }
-            resolved = {
-                (r.account, r.contact_uri): (r.user_id, r.device_id)
-                for r in session.scalars(select(ResolvedDevice))
-            }
-            read_backs = {
-                (r.account, r.user_id, r.device_id): r.due_at
-                for r in session.scalars(select(ReadBack))
-            }
-        differing: list[tuple[Agent, Device, bool]] = []
-        unknown: list[Managed] = []
-        for agent in roster.agents.values():
-            want = desired.get(agent.name)
-            readable = self.reads is not None and self.reads.can_read(
-                roster.accounts[agent.account]
-            )
-            for device in agent.devices.values():
-                if (agent.name, device.name) in busy:
-                    continue
-                ids = resolved.get((agent.account, device.contact_uri or ""))
-                if device.device_id and agent.user_id:
-                    ids = (agent.user_id, device.device_id)
-                state = states.get((agent.account, *ids)) if ids else None
-                wanted = device.name == want
-                read_back = read_backs.get((agent.account, *ids)) if ids else None
-                if readable and (state is None or read_back is not None):
-                    m = Managed(
-                        agent.account, agent.name, device.name,
-                        agent.user_id, device.device_id, device.contact_uri,
-                    )  # fmt: skip
-                    assert self.reads is not None
-                    if self.reads.waits(m, read_back, now):
-                        if read_back is None:
-                            unknown.append(m)  # a read-back is read when it is due
-                        continue
-                # A device never confirmed that cannot be read is set: its state is unknown.
-                if state is None or state.available is not wanted:
-                    differing.append((agent, device, wanted))
-        if unknown:
-            assert self.reads is not None
-            self.reads.read_unknown(roster, unknown, now)
+        roster, reads = self.roster, self.reads
+        found = what_differs(
+            roster,
+            self.desired(now),
+            known_devices(self.store),
+            readable=lambda name: reads is not None and reads.can_read(roster.accounts[name]),
+            waits=lambda m, read_back: reads is not None and reads.waits(m, read_back, now),
+        )
+        differing = found.differing
+        if found.unknown:
+            assert reads is not None
+            reads.read_unknown(roster, found.unknown, now)
         if not differing:
             return 0
         new = corrections(self.store, roster, differing, now)
