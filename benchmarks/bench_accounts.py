@@ -44,8 +44,8 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, DeviceState
 from shiftswitch.roster.model import parse_rate
-from shiftswitch.roster.source import RosterFile
 from shiftswitch.settings import Settings
+from shiftswitch.sources.source import RosterFile
 
 BOUNDARY = datetime(2026, 11, 30, 9, tzinfo=UTC)
 

@@ -39,9 +39,9 @@ from shiftswitch.api.app import create_app
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Action, DeviceState
-from shiftswitch.planner import Planner
-from shiftswitch.roster.store import RosterStore
+from shiftswitch.planning.planner import Planner
 from shiftswitch.settings import Settings
+from shiftswitch.sources.store import RosterStore
 
 NOW = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)  # a Wednesday: day shifts on in every zone
 PASSWORD = "bench-console-password"  # noqa: S105 - a user made for the benchmark

@@ -92,8 +92,8 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, Attempt, DeviceState
 from shiftswitch.roster.model import parse_duration, parse_rate
-from shiftswitch.roster.source import RosterFile
 from shiftswitch.settings import Settings
+from shiftswitch.sources.source import RosterFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SID = "acme_corp"

@@ -88,9 +88,9 @@ def _reset_high_water() -> bool:
 
 def _worker(step: str, agents: int, seed: int, repeat: int) -> dict[str, Any]:
     """Run one step ``repeat`` times in this process; return the figures."""
-    from shiftswitch.planner import Planner  # noqa: PLC0415 - keep imports out of the parent
+    from shiftswitch.planning.planner import Planner  # noqa: PLC0415 - keep imports out of the parent
+    from shiftswitch.planning.validation import Report, validate_text  # noqa: PLC0415
     from shiftswitch.roster.model import Roster  # noqa: PLC0415
-    from shiftswitch.roster.validation import Report, validate_text  # noqa: PLC0415
 
     def valid(report: Report) -> Roster:
         """The roster, or exit loudly: the generator must produce valid rosters."""

@@ -93,8 +93,8 @@ def _busiest(transitions: Sequence[Any]) -> tuple[datetime, int]:
 
 def _roster_file(path: Path, agents: int, seed: int) -> tuple[int, datetime, int, int]:
     """Write the roster; its size in bytes, its busiest instant, transitions then, devices."""
-    from shiftswitch.planner import Planner  # noqa: PLC0415
-    from shiftswitch.roster.source import RosterFile  # noqa: PLC0415 - not in the parent
+    from shiftswitch.planning.planner import Planner  # noqa: PLC0415
+    from shiftswitch.sources.source import RosterFile  # noqa: PLC0415 - not in the parent
 
     text = generate(agents, seed)
     for region in ("region: mumbai", "region: singapore"):
@@ -108,8 +108,8 @@ def _roster_file(path: Path, agents: int, seed: int) -> tuple[int, datetime, int
 def _roster_source(source: str, path: Path, engine: Any) -> tuple[Any, float | None]:
     """The scheduler's roster source; with ``db``, the file imported into the roster tables
     first (the seconds that took)."""
-    from shiftswitch.roster.source import RosterFile, RosterTables  # noqa: PLC0415 - not in the parent
-    from shiftswitch.roster.store import RosterStore  # noqa: PLC0415
+    from shiftswitch.sources.source import RosterFile, RosterTables  # noqa: PLC0415 - not in the parent
+    from shiftswitch.sources.store import RosterStore  # noqa: PLC0415
 
     if source != "db":
         return RosterFile(str(path)), None

@@ -12,11 +12,11 @@ from logging.config import fileConfig
 from alembic import context
 
 from shiftswitch.db import make_engine
-from shiftswitch.models import Base
+from shiftswitch.schema import METADATA
 from shiftswitch.settings import database_url
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 if config.config_file_name is not None:  # the alembic command: log as alembic.ini says
     fileConfig(config.config_file_name, disable_existing_loggers=False)

@@ -58,10 +58,10 @@ from shiftswitch.models import (
     Source,
     Status,
 )
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.source import RosterFile, RosterSource
-from shiftswitch.roster.store import add_version, left_on, who
+from shiftswitch.sources.source import RosterFile, RosterSource
+from shiftswitch.sources.store import add_version, left_on, who
 
 log = logging.getLogger("shiftswitch.scheduler")
 

@@ -25,7 +25,7 @@ from sqlalchemy.sql.schema import Table
 from shiftswitch.broker import Dispatcher, Recovering
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.outages import held_back
-from shiftswitch.planner import Transition
+from shiftswitch.planning.planner import Transition
 from shiftswitch.recovery import Holdings, lost
 from shiftswitch.roster.model import Account, Agent, Roster
 

@@ -17,12 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shiftswitch.broker import make_celery
 from shiftswitch.db import first_line, make_engine, missing_file, redacted, revisions
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.loader import read_text
-from shiftswitch.roster.source import reads_stored
-from shiftswitch.roster.store import DATABASE, NoRoster, RosterStore
-from shiftswitch.roster.validation import validate_text
 from shiftswitch.settings import Settings
+from shiftswitch.sources.source import reads_stored
+from shiftswitch.sources.store import DATABASE, NoRoster, RosterStore
 
 CHECKS = ("database", "redis", "roster", "workers", "sandbox", "api")
 DEFAULT_CHECKS = ("database", "redis", "roster", "workers")

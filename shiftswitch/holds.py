@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import Exists
 
 from shiftswitch.models import Action, Change, Hold, Pause, Status
-from shiftswitch.planner import Transition
+from shiftswitch.planning.planner import Transition
 
 
 @dataclass(frozen=True, slots=True)

@@ -490,7 +490,3 @@ class Change(Base):
 
 
 CHANGE_NAMES = ("roster", "holds", "pauses", "outages")
-
-
-# The HTTP API's users, tokens and sessions, on the same metadata (migrations compare it whole).
-import shiftswitch.access.tables  # noqa: E402, F401

@@ -99,7 +99,7 @@ def number_changed(
     device before, so that the next switches of a device given by ``new`` go to it without a
     lookup, and a roster still giving the old number is looked up again rather than sent to a
     device that no longer has that number. A roster kept in the database follows the change
-    in a transaction of its own, just before (:func:`~shiftswitch.roster.store.renumber`);
+    in a transaction of its own, just before (:func:`~shiftswitch.sources.store.renumber`);
     a roster file is its owner's to edit (the CLI says which entry).
     """
     conn.execute(

@@ -25,7 +25,7 @@ from shiftswitch.models import (
     Source,
     Status,
 )
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.problems import quote
 from shiftswitch.roster.model import Roster
 

@@ -30,10 +30,10 @@ from shiftswitch.api.deps import Services
 from shiftswitch.broker import QUEUE
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
-from shiftswitch.roster.store import RosterStore
 from shiftswitch.sandbox.seed import parse_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
+from shiftswitch.sources.store import RosterStore
 from tests.pipeline import roster_yaml, user
 from tests.services import COORDINATION_REDIS_DB, MigratedPostgres, redis_url
 

@@ -38,11 +38,11 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
-from shiftswitch.roster.source import RosterFile, RosterSource, RosterTables
-from shiftswitch.roster.store import RosterStore
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
+from shiftswitch.sources.source import RosterFile, RosterSource, RosterTables
+from shiftswitch.sources.store import RosterStore
 from tests.commands import Ran, shiftswitch
 from tests.services import PIPELINE_REDIS_DBS, redis_url
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from shiftswitch.db import make_engine, upgrade
-from shiftswitch.models import Base
+from shiftswitch.schema import METADATA
 
 REDIS_SERVER = os.environ.get("SHIFTSWITCH_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
 _PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
@@ -128,12 +128,12 @@ class MigratedPostgres:
             )
             self._seeded = {
                 table: [dict(row) for row in conn.execute(table.select()).mappings()]
-                for table in Base.metadata.sorted_tables
+                for table in METADATA.sorted_tables
             }
 
     def empty(self) -> str:
         with self.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
+            for table in reversed(METADATA.sorted_tables):
                 conn.execute(table.delete())
             for sequence in self._sequences:
                 conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))

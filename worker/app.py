@@ -38,7 +38,6 @@ from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.models import Action
 from shiftswitch.outages import Outages
 from shiftswitch.recovery import Cover, Holdings, cover
-from shiftswitch.roster.source import reads_stored
 from shiftswitch.settings import (
     CONNECT_TIMEOUT,
     DEFAULT_WORKER_CONCURRENCY,
@@ -46,6 +45,7 @@ from shiftswitch.settings import (
     Settings,
     credentials,
 )
+from shiftswitch.sources.source import reads_stored
 from shiftswitch.turns import TurnStore
 from worker.apply import apply_owner, last_of
 from worker.context import CredentialsMissing, Defer, WorkerContext

@@ -35,7 +35,7 @@ from shiftswitch.models import FINAL_STATUSES, Action, ActionKind, Status
 from shiftswitch.numbers import renumber_source
 from shiftswitch.outcomes import Row
 from shiftswitch.problems import RosterError
-from shiftswitch.roster.store import renumber
+from shiftswitch.sources.store import renumber
 from shiftswitch.turns import Turn, TurnStore
 from worker import decisions
 from worker.context import CredentialsMissing, Defer, Exotel, Hold, NoLongerOpen, WorkerContext

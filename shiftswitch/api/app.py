@@ -32,8 +32,8 @@ from shiftswitch.clock import Clock, SystemClock
 from shiftswitch.logs import event
 from shiftswitch.operations import Operations, Refused
 from shiftswitch.problems import RosterError, count
-from shiftswitch.roster.store import NoRoster
 from shiftswitch.settings import ConfigError, Settings
+from shiftswitch.sources.store import NoRoster
 
 log = logging.getLogger("shiftswitch.api")
 

@@ -20,9 +20,9 @@ from shiftswitch.api.deps import Services, admin, operator, services, viewer
 from shiftswitch.api.limits import UPLOAD_TIME
 from shiftswitch.operations import overrides, rosters
 from shiftswitch.operations.refusals import Refused
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import RosterError
 from shiftswitch.reports import iso
-from shiftswitch.roster.validation import validate_text
 
 router = APIRouter(tags=["roster"])
 Svc = Annotated[Services, Depends(services)]

@@ -16,7 +16,7 @@ from shiftswitch.access.credentials import check_name, format_instant, parse_exp
 from shiftswitch.access.store import name_taken
 from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import by_option, json_option
-from shiftswitch.roster.store import who
+from shiftswitch.sources.store import who
 
 role_option = click.option(
     "--role",

@@ -33,10 +33,10 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import FINAL_STATUSES, Action
-from shiftswitch.roster.source import RosterFile
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
+from shiftswitch.sources.source import RosterFile
 
 DEMO_REDIS_URL = "redis://127.0.0.1:6379/9"
 API_KEY, API_TOKEN = "demo-key", "demo-token"  # the sandbox's own: demo values

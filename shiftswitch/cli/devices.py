@@ -25,7 +25,7 @@ from shiftswitch.problems import count
 from shiftswitch.reports import action_row
 from shiftswitch.roster import yamldoc
 from shiftswitch.roster.loader import read_text
-from shiftswitch.roster.store import who
+from shiftswitch.sources.store import who
 
 # -- on demand ----------------------------------------------------------------------------------
 

@@ -22,8 +22,8 @@ from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
 from shiftswitch.operations import Refused
 from shiftswitch.problems import RosterError, count
-from shiftswitch.roster.store import NoRoster
 from shiftswitch.settings import ConfigError, Settings
+from shiftswitch.sources.store import NoRoster
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -12,7 +12,7 @@ from shiftswitch.cli.options import by_option
 from shiftswitch.cli.roster import report_write
 from shiftswitch.operations import overrides
 from shiftswitch.roster.dump import local_time
-from shiftswitch.roster.store import who
+from shiftswitch.sources.store import who
 
 
 @click.group()

@@ -12,9 +12,9 @@ import click
 from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import roster_option
 from shiftswitch.operations import plans
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.problems import count
-from shiftswitch.roster.store import DATABASE
+from shiftswitch.sources.store import DATABASE
 
 
 def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:

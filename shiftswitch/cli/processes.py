@@ -26,11 +26,11 @@ from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import json_option, loglevel_option, metrics_option, roster_option
 from shiftswitch.coordination import Leadership, RateLimiter
 from shiftswitch.outages import Outages
-from shiftswitch.roster.source import YAML
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.sandbox.state import SeedError
 from shiftswitch.settings import DEFAULT_WORKER_CONCURRENCY, ROSTER_SOURCES
+from shiftswitch.sources.source import YAML
 
 
 def configure_logging(level: str) -> None:

@@ -13,12 +13,12 @@ import click
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context, table
 from shiftswitch.cli.options import VERSION, by_option
 from shiftswitch.operations import rosters
-from shiftswitch.planner import Transition
+from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import count
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.store import RosterStore, Written, who
-from shiftswitch.roster.validation import validate_text
+from shiftswitch.sources.store import RosterStore, Written, who
 
 
 @click.group()

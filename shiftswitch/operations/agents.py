@@ -12,7 +12,7 @@ from sqlalchemy import select
 from shiftswitch.actions import ActionStore
 from shiftswitch.models import Action, Attempt, DeviceState, Hold
 from shiftswitch.operations.refusals import not_found
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.reports import UsageProblem, action_row, iso, roster_device
 from shiftswitch.roster.dump import duration
 from shiftswitch.roster.model import Roster

@@ -17,14 +17,14 @@ from shiftswitch.clock import Clock
 from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
 from shiftswitch.operations.refusals import Refused
-from shiftswitch.plancache import PlanCache
-from shiftswitch.planner import Transition
+from shiftswitch.planning.plancache import PlanCache
+from shiftswitch.planning.planner import Transition
 from shiftswitch.problems import RosterError, count
-from shiftswitch.roster import source as source_module
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.source import RosterSource
-from shiftswitch.roster.store import NoRoster, RosterStore
 from shiftswitch.settings import Settings
+from shiftswitch.sources import source as source_module
+from shiftswitch.sources.source import RosterSource
+from shiftswitch.sources.store import NoRoster, RosterStore
 
 DAY = timedelta(hours=24)
 

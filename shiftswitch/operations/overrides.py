@@ -17,8 +17,8 @@ from shiftswitch.reports import iso
 from shiftswitch.roster.dump import dump, local_time
 from shiftswitch.roster.fields import CALENDAR, within_calendar
 from shiftswitch.roster.model import Override, Roster, parse_instant
-from shiftswitch.roster.store import NoRoster, RosterStore, Written
-from shiftswitch.roster.tables import override_key
+from shiftswitch.sources.store import NoRoster, RosterStore, Written
+from shiftswitch.sources.tables import override_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,14 @@ from typing import Any
 from shiftswitch.models import DeviceState
 from shiftswitch.operations.context import Operations
 from shiftswitch.operations.refusals import Refused, not_found
-from shiftswitch.planner import Transition
+from shiftswitch.planning.diff import RosterDiff, transition_changes
+from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import RosterError
 from shiftswitch.reports import iso
-from shiftswitch.roster.diff import RosterDiff, transition_changes
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.store import NoRoster, RosterStore, Written, left_on
-from shiftswitch.roster.validation import validate_text
+from shiftswitch.sources.store import NoRoster, RosterStore, Written, left_on
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,2 +1,3 @@
-"""The roster: its model, reading it from YAML with line numbers, validation, diff, dump, the
-tables that store it, and where the roster in force comes from."""
+"""The roster's format: its model, reading it from YAML with line numbers (fields, loader,
+yamldoc) and writing it back (dump). Planning from it is :mod:`shiftswitch.planning`; where it
+is kept, :mod:`shiftswitch.sources`."""

@@ -4,7 +4,7 @@
 :class:`~shiftswitch.problems.RosterError` listing every problem with its place. It checks the
 shape, each section and the names they share (an agent's account, a shift's members); each
 single value is read by :mod:`shiftswitch.roster.fields`. Rules that need time (conflicts
-between shifts) live in :mod:`shiftswitch.roster.validation`, which builds on this.
+between shifts) live in :mod:`shiftswitch.planning.validation`, which builds on this.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func, select
 
 from shiftswitch.models import Action, ActionKind, CheckKind, DeviceState, Hold, RemoteCheck, Status
-from shiftswitch.plancache import Plan
+from shiftswitch.planning.plancache import Plan
 from shiftswitch.roster.model import Roster
 from shiftswitch.web.timeline import (
     Bar,

@@ -1,7 +1,7 @@
 """The Now page's view-model: who is ON (confirmed by Exotel) and on which device, who should be
 ON and is not (and why), who is ON and should not be, the next changes, the actions under way.
 
-The plan comes from a :class:`~shiftswitch.plancache.Plan`; what happened from the results
+The plan comes from a :class:`~shiftswitch.planning.plancache.Plan`; what happened from the results
 tables, in a few bounded reads whatever the number of agents; :func:`why_not` is pure.
 """
 
@@ -27,8 +27,8 @@ from shiftswitch.models import (
     RemoteCheck,
     Status,
 )
-from shiftswitch.plancache import Plan
-from shiftswitch.planner import Transition
+from shiftswitch.planning.plancache import Plan
+from shiftswitch.planning.planner import Transition
 from shiftswitch.roster.model import Roster
 
 PAGE = 100

@@ -30,7 +30,7 @@ from shiftswitch.access import (
 from shiftswitch.access.tables import ApiToken, ApiUser
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
-from shiftswitch.models import Base
+from shiftswitch.schema import METADATA
 from tests import ROOT
 from tests.commands import Ran, shiftswitch
 from tests.services import COORDINATION_REDIS_DB, redis_url
@@ -58,7 +58,7 @@ def _every_value(engine: Engine) -> str:
     with engine.connect() as conn:
         return "\n".join(
             repr(tuple(row))
-            for table in Base.metadata.sorted_tables
+            for table in METADATA.sorted_tables
             for row in conn.execute(table.select())
         )
 
@@ -244,7 +244,7 @@ def test_a_session_ends_after_its_ttl_and_with_its_user(store: AccessStore, engi
 
 def _count_sessions(engine: Engine) -> int:
     with engine.connect() as conn:
-        return len(conn.execute(select(Base.metadata.tables["api_sessions"])).all())
+        return len(conn.execute(select(METADATA.tables["api_sessions"])).all())
 
 
 def test_no_secret_is_kept_in_any_table(store: AccessStore, engine: Engine) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shiftswitch.db import make_engine
-from shiftswitch.roster.store import RosterStore
+from shiftswitch.sources.store import RosterStore
 from tests.commands import Ran, shiftswitch
 from tests.pipeline import roster_yaml
 

@@ -29,10 +29,10 @@ from shiftswitch.exotel import ExotelClient
 from shiftswitch.holds import Controls
 from shiftswitch.models import DeviceState, ReadBack, RemoteCheck
 from shiftswitch.roster.model import Account
-from shiftswitch.roster.source import RosterFile
 from shiftswitch.sandbox.seed import parse_seed
 from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Credentials
+from shiftswitch.sources.source import RosterFile
 from tests.integration.test_scheduler import Recorder, confirm_all
 from tests.pipeline import API_KEY, API_TOKEN, roster_yaml, user
 from tests.rosters import utc

@@ -13,7 +13,7 @@ from sqlalchemy import text as sa_text
 
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action
-from shiftswitch.roster.store import RosterStore
+from shiftswitch.sources.store import RosterStore
 from tests.pipeline import pipeline
 from tests.renumbering import ASHA, MEERA, NEW, OLD, RAVI, roster_at
 from worker.apply import _renumber_stored

@@ -20,7 +20,7 @@ from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.models import Action, ExotelOutage, Status
 from shiftswitch.outages import PROBE_EVERY, UNPROBED_END, Outages
 from shiftswitch.reports import status
-from shiftswitch.roster.source import RosterFile
+from shiftswitch.sources.source import RosterFile
 from tests.integration.test_scheduler import HANDOFF, MONDAY_0859, Recorder, confirm_all
 from tests.rosters import roster_text
 

@@ -19,9 +19,9 @@ from scheduler.loop import STALL, Scheduler
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action, DeviceState, ResolvedDevice, RosterVersion, Status
-from shiftswitch.planner import Planner
+from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import RosterError
-from shiftswitch.roster.source import RosterFile
+from shiftswitch.sources.source import RosterFile
 from tests.rosters import roster_text, utc
 
 HANDOFF = [

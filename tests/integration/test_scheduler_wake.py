@@ -22,8 +22,8 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action
-from shiftswitch.roster.source import RosterFile
 from shiftswitch.settings import Settings
+from shiftswitch.sources.source import RosterFile
 from tests.rosters import roster_text, utc
 from tests.unit.test_wake import TestStop
 

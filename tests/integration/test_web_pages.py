@@ -19,8 +19,8 @@ from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action, DeviceState, Status
 from shiftswitch.outages import Outages
-from shiftswitch.roster.store import RosterStore
 from shiftswitch.settings import Settings
+from shiftswitch.sources.store import RosterStore
 from tests.rosters import roster_text
 from tests.services import PIPELINE_REDIS_DBS, redis_url
 

@@ -22,7 +22,7 @@ from shiftswitch import broker
 from shiftswitch.coordination import Lock
 from shiftswitch.hosts import VARIABLE
 from shiftswitch.models import Action, DeviceState, Status
-from shiftswitch.roster.source import RosterFile
+from shiftswitch.sources.source import RosterFile
 from tests.pipeline import (
     API_TOKEN,
     ASHA,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shiftswitch.hosts import VARIABLE, AllowedHosts
-from shiftswitch.roster.validation import validate_text
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.settings import ConfigError, Settings
 from tests.commands import shiftswitch
 from tests.unit.test_validation import BASE, edit

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import RosterError
 from shiftswitch.roster import yamldoc
 from shiftswitch.roster.fields import LATEST
 from shiftswitch.roster.loader import read_text
-from shiftswitch.roster.validation import validate_text
 from shiftswitch.roster.yamldoc import MAX_DEPTH, MAX_TEXT, MAX_VALUES, Limits, load
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.state import SeedError

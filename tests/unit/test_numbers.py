@@ -15,7 +15,7 @@ from shiftswitch.numbers import number_action, number_problem, refused
 from shiftswitch.reports import UsageProblem, manual_action
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.loader import parse_roster
-from shiftswitch.roster.store import renumbered
+from shiftswitch.sources.store import renumbered
 from tests.renumbering import NEW, OLD, RAVIS, roster
 
 

@@ -13,8 +13,8 @@ from itertools import pairwise
 
 import pytest
 
-from shiftswitch.occurrences import expand_shift
-from shiftswitch.planner import Planner
+from shiftswitch.planning.occurrences import expand_shift
+from shiftswitch.planning.planner import Planner
 from tests.rosters import brief, make_roster, utc
 
 NY = "America/New_York"

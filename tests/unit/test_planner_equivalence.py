@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.gen_roster import generate
-from shiftswitch.occurrences import Interval, expand_shift
-from shiftswitch.planner import Conflict, Planner, Transition
+from shiftswitch.planning.occurrences import Interval, expand_shift
+from shiftswitch.planning.planner import Conflict, Planner, Transition
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Override, Roster
 from tests.unit.test_planner_properties import scenario

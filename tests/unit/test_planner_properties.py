@@ -16,7 +16,7 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from shiftswitch.planner import Planner
+from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import RosterError
 from tests.rosters import make_roster
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import RosterError
-from shiftswitch.roster.validation import validate_text
 from tests.rosters import make_roster, roster_text, utc
 
 NINE = utc("2026-11-30T09:00:00+00:00")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shiftswitch.roster.diff import RosterDiff
+from shiftswitch.planning.diff import RosterDiff
 from shiftswitch.roster.loader import parse_roster
 from tests import EXAMPLE_ROSTER as EXAMPLE
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shiftswitch.roster.validation import Report, validate_text
+from shiftswitch.planning.validation import Report, validate_text
 from shiftswitch.roster.yamldoc import load
 from tests import EXAMPLE_ROSTER, ROOT
 from tests.commands import Ran, shiftswitch

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from shiftswitch.plancache import make_plan
+from shiftswitch.planning.plancache import make_plan
 from shiftswitch.web.timeline import (
     Switch,
     Window,

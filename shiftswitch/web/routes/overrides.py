@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from shiftswitch.operations import Refused
 from shiftswitch.operations import overrides as ops_overrides
-from shiftswitch.roster.store import NoRoster
+from shiftswitch.sources.store import NoRoster
 from shiftswitch.web.render import done, page
 from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Signed, Svc, Who, operator

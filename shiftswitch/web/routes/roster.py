@@ -19,8 +19,8 @@ from shiftswitch.api.deps import Services
 from shiftswitch.api.limits import UPLOAD_LIMITS, UPLOAD_TIME
 from shiftswitch.hosts import AllowedHosts
 from shiftswitch.operations import Refused, rosters
+from shiftswitch.planning.diff import RosterDiff
 from shiftswitch.problems import RosterError
-from shiftswitch.roster.diff import RosterDiff
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.yamldoc import too_large
 from shiftswitch.web.render import done, page, refused_with

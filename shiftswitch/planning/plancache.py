@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shiftswitch import heap
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.roster.model import Roster
 
 

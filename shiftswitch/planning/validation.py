@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from shiftswitch.clock import as_utc
 from shiftswitch.hosts import AllowedHosts
-from shiftswitch.planner import RAMP_LEAD, Conflict, Planner
+from shiftswitch.planning.planner import RAMP_LEAD, Conflict, Planner
 from shiftswitch.problems import Place, Problem, RosterError, quote
 from shiftswitch.roster.loader import parse_document, read_text
 from shiftswitch.roster.model import Roster

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from shiftswitch.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.roster.dump import duration, local_time
 from shiftswitch.roster.model import Override, Roster
 

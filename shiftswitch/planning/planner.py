@@ -5,14 +5,14 @@ Everything here is a pure function of a :class:`~shiftswitch.roster.model.Roster
 instants it is given. The work is done in four steps:
 
 1. each shift is expanded once into merged ON intervals
-   (:func:`~shiftswitch.occurrences.expand_shift`), however many members it has;
+   (:func:`~shiftswitch.planning.occurrences.expand_shift`), however many members it has;
 2. per agent, the intervals of its shifts and its overrides are swept into a step function of
    the desired device (``None`` = every device OFF), whose changes are switches
-   (:mod:`shiftswitch.steps`): overrides win; of two devices wanted at once (a conflict) the
-   one of the shift listed first in the roster. Agents without overrides and with the same
-   (device, shift) memberships have the same switches, found once; and only where intervals
-   of two devices meet is a sweep needed
-   (:func:`~shiftswitch.steps.switches_without_overrides`);
+   (:mod:`shiftswitch.planning.steps`): overrides win; of two devices wanted at once (a
+   conflict) the one of the shift listed first in the roster. Agents without overrides and
+   with the same (device, shift) memberships have the same switches, found once; and only
+   where intervals of two devices meet is a sweep needed
+   (:func:`~shiftswitch.planning.steps.switches_without_overrides`);
 3. the switches become transitions: at one instant an agent's OFF comes before its ON, and a
    device wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap). Gathered by
    instant, agent after agent in (account, name) order, they come out in order without a sort;
@@ -39,9 +39,8 @@ from zoneinfo import ZoneInfo
 
 from shiftswitch import heap
 from shiftswitch.clock import as_utc
-from shiftswitch.occurrences import Interval, expand_shift
-from shiftswitch.roster.model import Agent, Device, Override, Roster
-from shiftswitch.steps import (
+from shiftswitch.planning.occurrences import Interval, expand_shift
+from shiftswitch.planning.steps import (
     Conflict,
     Rest,
     StepTuple,
@@ -51,6 +50,7 @@ from shiftswitch.steps import (
     switches,
     switches_without_overrides,
 )
+from shiftswitch.roster.model import Agent, Device, Override, Roster
 
 __all__ = ["RAMP_LEAD", "Conflict", "Planner", "Shortfall", "Transition"]
 
@@ -351,7 +351,7 @@ class Planner:
         also_at: datetime | None = None,
     ) -> list[StepTuple]:
         """The agent's step function from its shifts' intervals and its overrides, up to
-        ``end`` (see :func:`~shiftswitch.steps.step_function`)."""
+        ``end`` (see :func:`~shiftswitch.planning.steps.step_function`)."""
         runs = [(device, expanded[shift]) for device, shift in self._memberships[agent.name]]
         overrides = [o for o in self._overrides.get(agent.name, ()) if o.start < end]
         return step_function(agent.name, runs, overrides, end, conflicts, also_at)

@@ -1,12 +1,13 @@
 """One agent's desired device over time, as steps, and the switches between (README: How
 switching works).
 
-The planner (:mod:`shiftswitch.planner`) gives each agent the ON intervals of its memberships
-(``runs``: device and merged intervals, in roster order) and its overrides; here they become a
-step function of the desired device (``None`` = every device OFF) and then the switches that
-its changes make. Overrides win; of two devices wanted at once (a conflict) the one of the shift
-listed first in the roster. A step is a plain tuple ``(at, device, on, off, override)``, as
-:class:`Step` names its fields: agents share them by the thousand, so they are made cheaply.
+The planner (:mod:`shiftswitch.planning.planner`) gives each agent the ON intervals of its
+memberships (``runs``: device and merged intervals, in roster order) and its overrides; here
+they become a step function of the desired device (``None`` = every device OFF) and then the
+switches that its changes make. Overrides win; of two devices wanted at once (a conflict) the
+one of the shift listed first in the roster. A step is a plain tuple ``(at, device, on, off,
+override)``, as :class:`Step` names its fields: agents share them by the thousand, so they are
+made cheaply.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from itertools import chain, repeat
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from shiftswitch.occurrences import Interval
+from shiftswitch.planning.occurrences import Interval
 from shiftswitch.roster.model import Override
 
 

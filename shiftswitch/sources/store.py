@@ -10,7 +10,7 @@ nothing; two writes at once run one after the other, each on the roster the othe
 
 Overrides keep their ids across writes that leave them as they are: the id is how ``override
 list`` names one and ``override remove`` takes it. The rows themselves are
-:mod:`shiftswitch.roster.tables`'s; the numbering of versions is here (:func:`add_version`), for
+:mod:`shiftswitch.sources.tables`'s; the numbering of versions is here (:func:`add_version`), for
 every writer of ``roster_versions``, the scheduler's record of a roster file included.
 """
 
@@ -35,12 +35,12 @@ from shiftswitch.models import (
     RosterSettings,
     RosterVersion,
 )
+from shiftswitch.planning.diff import RosterDiff
+from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Problem, RosterError
-from shiftswitch.roster.diff import RosterDiff
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.tables import OVERRIDE_ORDER, read_roster, write_roster
-from shiftswitch.roster.validation import validate_text
+from shiftswitch.sources.tables import OVERRIDE_ORDER, read_roster, write_roster
 
 DATABASE = "roster (database)"  # how problems of a stored roster name their source
 

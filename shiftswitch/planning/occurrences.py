@@ -4,7 +4,8 @@ time (README: Roster format).
 A start is local wall-clock time in the shift's zone; ``duration`` is elapsed time from it and
 ``end`` the next ``end`` firing after it, on the wall clock. Starts in a DST gap happen at the
 first instant after it, starts in a repeated hour once (:func:`shiftswitch.clock.local_to_utc`).
-The planner (:mod:`shiftswitch.planner`) sweeps these intervals into each agent's desired device.
+The planner (:mod:`shiftswitch.planning.planner`) sweeps these intervals into each agent's
+desired device.
 """
 
 from __future__ import annotations

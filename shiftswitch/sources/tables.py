@@ -2,7 +2,7 @@
 
 :func:`read_roster` builds the :class:`~shiftswitch.roster.model.Roster` the tables hold;
 :func:`write_roster` makes them hold another (already validated). Overrides that stay keep their
-rows, and so their ids. Versions, locking and validation are :mod:`shiftswitch.roster.store`'s.
+rows, and so their ids. Versions, locking and validation are :mod:`shiftswitch.sources.store`'s.
 """
 
 from __future__ import annotations

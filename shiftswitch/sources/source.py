@@ -19,12 +19,12 @@ from sqlalchemy import Engine
 
 from shiftswitch.hosts import AllowedHosts
 from shiftswitch.logs import event
+from shiftswitch.planning.validation import Report, validate_text, validated_roster
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import Roster
-from shiftswitch.roster.store import DATABASE, NoRoster, RosterStore, digest
-from shiftswitch.roster.validation import Report, validate_text, validated_roster
 from shiftswitch.settings import ROSTER_SOURCES, Settings
+from shiftswitch.sources.store import DATABASE, NoRoster, RosterStore, digest
 
 log = logging.getLogger("shiftswitch.scheduler")
 
