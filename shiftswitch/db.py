@@ -6,6 +6,7 @@ at once: every connection gets WAL mode and a busy timeout, and transactions are
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,6 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-
-import migrations
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -52,9 +51,17 @@ def first_line(exc: BaseException) -> str:
 def alembic_config(url: str) -> Config:
     """Alembic configured from code: the migrations package and the given database URL."""
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("script_location", _scripts())
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def _scripts() -> str:
+    """The folder of the migration scripts (the ``migrations`` package), found without importing
+    it: they are Alembic's to run (its ``env.py`` imports this module), not this module's."""
+    spec = importlib.util.find_spec("migrations")
+    assert spec is not None and spec.origin is not None, "the migrations package is missing"
+    return str(Path(spec.origin).parent)
 
 
 def upgrade(url: str, revision: str = "head") -> None:
