@@ -35,11 +35,11 @@ from fastapi.testclient import TestClient
 from benchmarks.common import database
 from benchmarks.gen_roster import generate
 from shiftswitch.access import AccessStore, Role
-from shiftswitch.api.app import create_app
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Action, DeviceState
 from shiftswitch.planning.planner import Planner
+from shiftswitch.server import create_app
 from shiftswitch.settings import Settings
 from shiftswitch.sources.store import RosterStore
 

@@ -25,13 +25,13 @@ from sqlalchemy import Engine, MetaData, select
 
 from shiftswitch.access import AccessStore, Role
 from shiftswitch.access.throttle import PREFIX as THROTTLE_PREFIX
-from shiftswitch.api.app import create_app
 from shiftswitch.api.deps import Services
 from shiftswitch.broker import QUEUE
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.sandbox.seed import parse_seed
 from shiftswitch.sandbox.server import Sandbox
+from shiftswitch.server import create_app
 from shiftswitch.settings import Settings
 from shiftswitch.sources.store import RosterStore
 from tests.pipeline import roster_yaml, user

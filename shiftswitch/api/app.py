@@ -1,4 +1,5 @@
-"""The ASGI application: routes, how errors are said, and the limits every request is held to.
+"""The HTTP API's application: routes, how errors are said, and the limits every request is held
+to. The server adds the web console beside it (:mod:`shiftswitch.server`).
 
 Every refusal is one JSON object, ``{"error": "..."}``, in the command line's words, with a 4xx
 for the caller's mistakes: 400 a malformed request, 401 no valid credentials, 403 a role that
@@ -22,7 +23,7 @@ from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from shiftswitch import __version__, web
+from shiftswitch import __version__
 from shiftswitch.access import AccessError
 from shiftswitch.api import access, controls, docs, reading, roster, switching
 from shiftswitch.api.audit import AuditTrail
@@ -40,10 +41,10 @@ log = logging.getLogger("shiftswitch.api")
 PREFIX = "/api/v1"
 
 
-def create_app(
+def create_api(
     settings: Settings, clock: Clock | None = None, *, allowed_hosts: Sequence[str] = ("*",)
 ) -> FastAPI:
-    """The API (and the web console) over ``settings``' database, Redis and roster, answering
+    """The API over ``settings``' database, Redis and roster, answering
     requests for ``allowed_hosts`` only (the Host header; a page of another site that resolves
     its name to this machine, DNS rebinding, gets 400)."""
     app = FastAPI(
@@ -59,7 +60,6 @@ def create_app(
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(docs.router)
     _errors(app)
-    web.install(app)
     app.add_middleware(Limits)
     app.add_middleware(AuditTrail)  # outermost: it sees the status the client gets (a 413 too)
     if "*" not in allowed_hosts:

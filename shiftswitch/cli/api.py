@@ -51,7 +51,7 @@ def api(
     # Imported here: every other command starts without loading the web stack.
     import uvicorn  # noqa: PLC0415
 
-    from shiftswitch.api.app import create_app  # noqa: PLC0415
+    from shiftswitch.server import create_app  # noqa: PLC0415
 
     configure_logging(loglevel)
     if allowed_hosts:

@@ -9,9 +9,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from shiftswitch.access import AccessStore, Role
-from shiftswitch.api.app import create_app
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
+from shiftswitch.server import create_app
 from shiftswitch.settings import Settings
 from tests.services import COORDINATION_REDIS_DB, redis_url
 

@@ -14,11 +14,11 @@ from redis import Redis
 from sqlalchemy.orm import Session
 
 from shiftswitch.access import AccessStore, Role
-from shiftswitch.api.app import create_app
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action, DeviceState, Status
 from shiftswitch.outages import Outages
+from shiftswitch.server import create_app
 from shiftswitch.settings import Settings
 from shiftswitch.sources.store import RosterStore
 from tests.rosters import roster_text
