@@ -61,9 +61,9 @@ from bench_pipeline import (
 from common import database, measured, scratch, show
 
 from scheduler.loop import LOST_AFTER
-from shiftswitch.actions import CHUNK, ActionStore, chunks, for_ids, new_row
+from shiftswitch.actions import ActionStore, for_ids, new_row
 from shiftswitch.broker import CeleryDispatcher, make_celery
-from shiftswitch.db import make_engine, upgrade
+from shiftswitch.db import CHUNK, chunks, make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, Source, Status
 from shiftswitch.roster.model import Account, parse_rate
 from shiftswitch.settings import Settings

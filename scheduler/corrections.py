@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 
 from scheduler.decisions import Known
-from shiftswitch.actions import CHUNK, ActionStore, NewAction, chunks, for_device
+from shiftswitch.actions import ActionStore, NewAction, for_device
+from shiftswitch.db import CHUNK, chunks
 from shiftswitch.models import (
     Action,
     DeviceState,

@@ -45,10 +45,10 @@ from scheduler.probes import OutageWatch
 from scheduler.reads import Reads
 from scheduler.wake import next_wake, portions, sleep_until
 from shiftswitch import metrics
-from shiftswitch.actions import CHUNK, ActionStore, chunks, for_transition
+from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.broker import Connecting, Dispatcher
 from shiftswitch.clock import Clock
-from shiftswitch.db import first_line
+from shiftswitch.db import CHUNK, chunks, first_line
 from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
 from shiftswitch.models import (

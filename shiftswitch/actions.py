@@ -14,23 +14,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.schema import Table
 
 from shiftswitch.broker import Dispatcher, Recovering
+from shiftswitch.db import CHUNK, chunks, upsert
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.outages import held_back
 from shiftswitch.planning.planner import Transition
 from shiftswitch.recovery import Holdings, lost
 from shiftswitch.roster.model import Account, Agent, Roster
-
-T = TypeVar("T")
-CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,12 +391,6 @@ def dispatch_in_order(actions: Sequence[Action], dispatcher: Dispatcher) -> None
         dispatcher.dispatch(list(by_owner.items()))
 
 
-def upsert(engine: Engine, table: Table | Any) -> Any:
-    """An INSERT that can say ON CONFLICT, in the engine's dialect (SQLite or PostgreSQL)."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 @functools.cache
 def _state_upsert(engine: Engine) -> Any:
     """INSERT a device's confirmed state, or UPDATE it (one statement, built once per engine)."""
@@ -426,9 +415,3 @@ def new_row(action: NewAction, now: datetime) -> dict[str, Any]:
 def apply_order(action: Action) -> tuple[datetime, bool, int]:
     """A user's actions run by due time; at one instant OFF before ON; then as recorded."""
     return (action.due_at, action.wants_on, action.id)
-
-
-def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk

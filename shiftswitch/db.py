@@ -7,9 +7,11 @@ at once: every connection gets WAL mode and a busy timeout, and transactions are
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -17,7 +19,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.schema import Table
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -111,3 +115,20 @@ def missing_file(url: str) -> bool:
 def redacted(url: str) -> str:
     """``url`` as it may be shown: without its password."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    """``items`` in lists of ``size`` (the last shorter): one statement each."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def upsert(engine: Engine, table: Table | Any) -> Any:
+    """An INSERT that can say ON CONFLICT, in the engine's dialect (SQLite or PostgreSQL)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)

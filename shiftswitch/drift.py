@@ -26,8 +26,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from shiftswitch.actions import ActionStore, NewAction, for_device, upsert
+from shiftswitch.actions import ActionStore, NewAction, for_device
 from shiftswitch.broker import Dispatcher
+from shiftswitch.db import upsert
 from shiftswitch.exotel import Device, ExotelClient, User
 from shiftswitch.models import (
     CheckKind,

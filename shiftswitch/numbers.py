@@ -17,7 +17,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Table, delete
 
-from shiftswitch.actions import NewAction, for_device, upsert
+from shiftswitch.actions import NewAction, for_device
+from shiftswitch.db import upsert
 from shiftswitch.exotel import Outcome
 from shiftswitch.models import ActionKind, ResolvedDevice, Source
 from shiftswitch.problems import quote

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, update
 
-from shiftswitch.actions import ActionStore, NewAction, new_row, upsert
+from shiftswitch.actions import ActionStore, NewAction, new_row
+from shiftswitch.db import upsert
 from shiftswitch.exotel import Outcome
 from shiftswitch.models import (
     OPEN_STATUSES,

@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -33,10 +33,11 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import FINAL_STATUSES, Action
-from shiftswitch.sandbox.seed import load_seed
-from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Settings
 from shiftswitch.sources.source import RosterFile
+
+if TYPE_CHECKING:
+    from shiftswitch.sandbox.server import Sandbox
 
 DEMO_REDIS_URL = "redis://127.0.0.1:6379/9"
 API_KEY, API_TOKEN = "demo-key", "demo-token"  # the sandbox's own: demo values
@@ -183,6 +184,10 @@ def _fresh_directory(directory: Path) -> None:
 
 
 def _sandbox(demo: Demo, stack: ExitStack) -> Sandbox:
+    # The sandbox is a tool beside the product: imported only by the commands that run it.
+    from shiftswitch.sandbox.seed import load_seed  # noqa: PLC0415
+    from shiftswitch.sandbox.server import Sandbox  # noqa: PLC0415
+
     seed_path = demo.directory / "sandbox.yaml"
     seed_path.write_text(SEED)
     seed = load_seed(str(seed_path))

@@ -26,9 +26,6 @@ from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import json_option, loglevel_option, metrics_option, roster_option
 from shiftswitch.coordination import Leadership, RateLimiter
 from shiftswitch.outages import Outages
-from shiftswitch.sandbox.seed import load_seed
-from shiftswitch.sandbox.server import Sandbox
-from shiftswitch.sandbox.state import SeedError
 from shiftswitch.settings import DEFAULT_WORKER_CONCURRENCY, ROSTER_SOURCES
 from shiftswitch.sources.source import YAML
 
@@ -225,6 +222,11 @@ def sandbox(
     through PUT /_sandbox/faults (errors, requests held and applied late, devices changed in
     Exotel's app). See the README.
     """
+    # The sandbox is a tool beside the product: imported only by the commands that run it.
+    from shiftswitch.sandbox.seed import load_seed  # noqa: PLC0415
+    from shiftswitch.sandbox.server import Sandbox  # noqa: PLC0415
+    from shiftswitch.sandbox.state import SeedError  # noqa: PLC0415
+
     try:
         seed = load_seed(state_file)
     except SeedError as exc:

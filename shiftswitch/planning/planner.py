@@ -217,9 +217,6 @@ class Planner:
                     found.setdefault((c.agent, *sorted(c.shifts)), c)  # type: ignore[arg-type]
         return sorted(found.values(), key=lambda c: (c.at, c.agent))
 
-    def zone_of(self, shift: str | None) -> ZoneInfo:
-        return self._zones.get(shift or "", self.roster.zone)
-
     # -- internals --------------------------------------------------------------------------
 
     def _transitions(
