@@ -29,6 +29,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.holds import bump, paused_condition
 from shiftswitch.models import Action, ExotelOutage, Status
+from shiftswitch.queries import open_outages
 
 DOWN_AFTER = 3  # requests in a row to an account that failed ...
 DOWN_SPAN = 2.0  # ... over at least this many seconds: its Exotel is down
@@ -130,13 +131,7 @@ class Outages:
     def open(self) -> list[ExotelOutage]:
         """The outages not ended, oldest first."""
         with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(ExotelOutage)
-                    .where(ExotelOutage.ended_at.is_(None))
-                    .order_by(ExotelOutage.started_at, ExotelOutage.id)
-                )
-            )
+            return open_outages(session)
 
     def probed(self, outage_id: int, error: str, now: datetime) -> None:
         """A probe found the account's Exotel still down."""

@@ -5,31 +5,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from shiftswitch.actions import ActionStore, NewAction, for_device, for_ids
 from shiftswitch.models import (
-    OPEN_STATUSES,
     Action,
     ActionKind,
     CheckKind,
     DeviceState,
-    ExotelOutage,
     Hold,
     Pause,
     ReadBack,
     RemoteCheck,
     Source,
-    Status,
 )
 from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.problems import quote
+from shiftswitch.queries import RECENT, open_counts, open_outages, recent_failures
 from shiftswitch.roster.model import Roster
-
-RECENT = timedelta(hours=24)
 
 
 class UsageProblem(Exception):
@@ -195,25 +191,8 @@ def status(
             .where(DeviceState.available.is_(True))
             .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
         ).all()
-        counts = {
-            state: n
-            for state, n in session.execute(
-                select(Action.status, func.count())
-                .where(Action.status.in_(sorted(OPEN_STATUSES)))  # ix_actions_status, no scan
-                .group_by(Action.status)
-            )
-        }
-        failures = list(
-            session.scalars(
-                select(Action)
-                .where(
-                    Action.status.in_([Status.FAILED, Status.BLOCKED]),
-                    Action.due_at >= now - RECENT,
-                )
-                .order_by(Action.due_at.desc())
-                .limit(20)
-            )
-        )
+        counts = open_counts(session)
+        failures = recent_failures(session, now, 20)
         # The last check of every managed device (a drift check, or ``reconcile --remote``),
         # and the reads of unknown devices since (read-backs, first reads).
         remote = session.scalars(
@@ -241,13 +220,7 @@ def status(
         holds = list(
             session.scalars(select(Hold).where(Hold.until > now).order_by(Hold.until, Hold.id))
         )
-        down = list(
-            session.scalars(
-                select(ExotelOutage)
-                .where(ExotelOutage.ended_at.is_(None))
-                .order_by(ExotelOutage.started_at)
-            )
-        )
+        down = open_outages(session)
     if ahead is None:
         ahead = Planner(roster).transitions(now, now + RECENT)
     ahead = ahead[:upcoming]
@@ -267,7 +240,7 @@ def status(
             for account, agent, device, user_id, device_id, since, action_id in on
         ],
         "next": [t.as_json() for t in ahead],
-        "open": {str(k): v for k, v in counts.items()},
+        "open": counts,
         "failures": [action_row(a) for a in failures],
         "paused": [
             {"account": p.account, "since": iso(p.paused_at), "by": p.paused_by} for p in pauses

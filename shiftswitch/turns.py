@@ -36,6 +36,7 @@ from shiftswitch.models import (
 from shiftswitch.numbers import RESOLVED
 from shiftswitch.outages import down_condition
 from shiftswitch.outcomes import ACTIONS, STATES, OutcomeStore
+from shiftswitch.queries import UNSUCCESSFUL
 
 EARLIER_LIMIT = 50  # the user's latest final switches looked at when an OFF before an ON failed
 
@@ -307,7 +308,7 @@ def _failed_off() -> ScalarSelect[int]:
             Action.user_key == bindparam("user_key"),
             Action.kind == ActionKind.SWITCH,
             Action.wants_on.is_(False),
-            one_of(Action.status, [Status.FAILED, Status.BLOCKED]),
+            one_of(Action.status, list(UNSUCCESSFUL)),
             Action.due_at <= bindparam("due_at"),
             Action.id != bindparam("id"),
         )

@@ -5,20 +5,20 @@ its lease, the queue, and the failures of the last 24 hours."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shiftswitch import broker, health
 from shiftswitch.coordination import PREFIX
 from shiftswitch.health import Check
-from shiftswitch.models import Action, Status
+from shiftswitch.models import Action
+from shiftswitch.queries import recent_failures
 from shiftswitch.settings import Settings
 
-RECENT = timedelta(hours=24)
 LEAD_TTL = 15.0  # seconds: the scheduler's lease, renewed at every tick (coordination.Leadership)
 
 
@@ -63,14 +63,4 @@ def queue(redis: Redis) -> Queue | None:
 def failures(engine: Engine, now: datetime, limit: int = 100) -> list[Action]:
     """The failed and blocked actions due in the last 24 hours, newest first."""
     with Session(engine) as session:
-        return list(
-            session.scalars(
-                select(Action)
-                .where(
-                    Action.status.in_([Status.FAILED, Status.BLOCKED]),
-                    Action.due_at >= now - RECENT,
-                )
-                .order_by(Action.due_at.desc(), Action.id.desc())
-                .limit(limit)
-            )
-        )
+        return recent_failures(session, now, limit)

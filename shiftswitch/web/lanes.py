@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from shiftswitch.models import Action, ActionKind, CheckKind, DeviceState, Hold, RemoteCheck, Status
 from shiftswitch.planning.plancache import Plan
+from shiftswitch.queries import unsuccessful
 from shiftswitch.roster.model import Roster
 from shiftswitch.web.timeline import (
     Bar,
@@ -191,7 +192,7 @@ def _read(
                 Action.error_description,
             ).where(
                 Action.agent.in_(agents),
-                Action.status.in_([Status.FAILED, Status.BLOCKED]),
+                unsuccessful(),
                 Action.due_at >= window.start,
                 Action.due_at < window.end,
             )

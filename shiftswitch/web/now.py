@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from operator import attrgetter
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.models import (
@@ -29,10 +29,10 @@ from shiftswitch.models import (
 )
 from shiftswitch.planning.plancache import Plan
 from shiftswitch.planning.planner import Transition
+from shiftswitch.queries import RECENT, open_counts, open_outages, unsuccessful
 from shiftswitch.roster.model import Roster
 
 PAGE = 100
-RECENT = timedelta(hours=24)
 LOOKED_AT = 5000  # the latest open or failed actions read to explain a device not ON
 
 
@@ -129,14 +129,7 @@ def build(
             select(DeviceState.agent, DeviceState.device).where(DeviceState.available.is_(True))
         ).all()
         latest = _latest(conn, now)
-        counts = {
-            str(s): n
-            for s, n in conn.execute(
-                select(Action.status, func.count())
-                .where(Action.status.in_(sorted(OPEN_STATUSES)))  # by the index, no scan
-                .group_by(Action.status)
-            )
-        }
+        counts = open_counts(conn)
         drift_row = conn.execute(
             select(RemoteCheck.findings)
             .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
@@ -153,13 +146,7 @@ def build(
             )
         )
         paused = list(session.scalars(select(Pause).where(Pause.resumed_at.is_(None))))
-        down = list(
-            session.scalars(
-                select(ExotelOutage)
-                .where(ExotelOutage.ended_at.is_(None))
-                .order_by(ExotelOutage.started_at)
-            )
-        )
+        down = open_outages(session)
         holds = list(session.scalars(select(Hold).where(Hold.until > now, Hold.starts_at <= now)))
     drifted = {
         (str(f.get("agent")), str(f.get("device"))): f
@@ -273,7 +260,7 @@ def _latest(conn: Connection, now: datetime) -> dict[tuple[str, str], Latest]:
     failed = conn.execute(
         select(*columns)
         .where(
-            Action.status.in_([Status.FAILED, Status.BLOCKED]),
+            unsuccessful(),
             Action.due_at >= now - RECENT,
             Action.kind == ActionKind.SWITCH,
         )
