@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common import database
 
-from shiftswitch.actions import NewAction, user_key_of
+from shiftswitch.actions import ActionStore, NewAction, user_key_of
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.models import Action, Source, Status
@@ -44,7 +44,7 @@ def run(url: str, users: int) -> dict[str, float]:
     upgrade(url)
     engine = make_engine(url, pool_pre_ping=False)  # as the worker makes it
     store = TurnStore(engine)
-    store.record(
+    ActionStore(engine).record(
         [
             NewAction(
                 key=f"k{i}",

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shiftswitch.broker import Dispatcher, Recovering
-from shiftswitch.db import CHUNK, chunks, upsert
+from shiftswitch.db import CHUNK, Database, chunks, upsert
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.outages import held_back
 from shiftswitch.planning.planner import Transition
@@ -184,19 +184,10 @@ def for_transition(roster: Roster, t: Transition) -> NewAction:
     )
 
 
-class ActionStore:
-    """The actions and the devices' confirmed states, as the scheduler, the CLI, reports and
-    drift use them: recording actions, handing them to the broker, confirming states. The
-    worker's store extends it (:class:`~shiftswitch.turns.TurnStore`)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
-        # Connections and sessions in autocommit mode, for reads and single-statement writes:
-        # no BEGIN and COMMIT round trips (on PostgreSQL) where one statement needs no
-        # transaction around it.
-        self.autocommitting = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.autocommit = sessionmaker(self.autocommitting, expire_on_commit=False)
+class ActionStore(Database):
+    """The actions as the scheduler, the CLI, reports and drift use them: recording them and
+    handing them to the broker. The worker has a store of its own
+    (:class:`~shiftswitch.turns.TurnStore`), which neither claims nor enqueues."""
 
     def record(self, actions: Iterable[NewAction], now: datetime) -> None:
         """Insert each action unless one with its key exists already."""
@@ -234,15 +225,6 @@ class ActionStore:
             session.execute(stmt, [new_row(probe, now)])
             self.claim(session, Action.key.in_([probe.key]), now)
             session.rollback()
-
-    def confirm(self, session: Connection | Session, states: Sequence[DeviceState]) -> None:
-        """Write each device's confirmed state (a transient :class:`DeviceState` each), in
-        ``session``'s transaction (a connection's, or a session's): a new row, or the one the
-        device had replaced."""
-        if states:
-            table = DeviceState.__table__.columns
-            rows = [{c.name: getattr(state, c.name) for c in table} for state in states]
-            session.execute(_state_upsert(self.engine), rows)
 
     def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
         """Move matching ``pending`` actions to ``queued``; return those this call moved.
@@ -389,6 +371,18 @@ def dispatch_in_order(actions: Sequence[Action], dispatcher: Dispatcher) -> None
         group.sort(key=apply_order)
     if by_owner:
         dispatcher.dispatch(list(by_owner.items()))
+
+
+def confirm_states(
+    engine: Engine, session: Connection | Session, states: Sequence[DeviceState]
+) -> None:
+    """Write each device's confirmed state (a transient :class:`DeviceState` each), in
+    ``session``'s transaction (a connection's, or a session's): a new row, or the one the
+    device had replaced."""
+    if states:
+        table = DeviceState.__table__.columns
+        rows = [{c.name: getattr(state, c.name) for c in table} for state in states]
+        session.execute(_state_upsert(engine), rows)
 
 
 @functools.cache

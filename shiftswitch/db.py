@@ -21,6 +21,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.schema import Table
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -115,6 +116,18 @@ def missing_file(url: str) -> bool:
 def redacted(url: str) -> str:
     """``url`` as it may be shown: without its password."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """Sessions on one engine: ORM sessions, and connections and sessions in autocommit mode
+    for reads and single-statement writes (no BEGIN and COMMIT round trips on PostgreSQL where
+    one statement needs no transaction around it). What every store is built on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.autocommitting = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.autocommit = sessionmaker(self.autocommitting, expire_on_commit=False)
 
 
 CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit

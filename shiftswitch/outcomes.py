@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, update
 
-from shiftswitch.actions import ActionStore, NewAction, new_row
-from shiftswitch.db import upsert
+from shiftswitch.actions import NewAction, confirm_states, new_row
+from shiftswitch.db import Database, upsert
 from shiftswitch.exotel import Outcome
 from shiftswitch.models import (
     OPEN_STATUSES,
@@ -38,7 +38,7 @@ STATES: Table = DeviceState.__table__  # type: ignore[assignment]
 Row = dict[str, Any]  # an attempt, written together with what its outcome leads to
 
 
-class OutcomeStore(ActionStore):
+class OutcomeStore(Database):
     """The worker's writes to the actions, attempts and device states.
 
     Each method takes the ``action`` it is about, as the worker read it (added to no session),
@@ -188,7 +188,7 @@ class OutcomeStore(ActionStore):
                     new=number,
                     at=now,
                 )
-            self.confirm(conn, [state])
+            confirm_states(self.engine, conn, [state])
 
     def resolved(
         self,

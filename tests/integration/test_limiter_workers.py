@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shiftswitch.actions import confirm_states
 from shiftswitch.models import DeviceState
 from tests.pipeline import at, pipeline, roster_yaml, user
 
@@ -32,7 +33,8 @@ def test_two_workers_send_through_a_strict_limiter_with_jitter_with_few_429s(
         p.start_worker(concurrency=8)
         p.start_worker(concurrency=8)
         with p.store.sessions.begin() as session:  # known OFF: the start-up sends nothing
-            p.store.confirm(
+            confirm_states(
+                p.store.engine,
                 session,
                 [
                     DeviceState(

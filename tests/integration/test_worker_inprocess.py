@@ -23,7 +23,7 @@ import pytest
 import requests
 from sqlalchemy import select, text, update
 
-from shiftswitch.actions import NewAction, apply_order, for_device
+from shiftswitch.actions import ActionStore, NewAction, apply_order, confirm_states, for_device
 from shiftswitch.coordination import rate_bucket
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.exotel import ExotelClient
@@ -98,7 +98,7 @@ class World:
 
     def record(self, *actions: NewAction) -> list[Action]:
         """Record ``actions`` (queued, as the scheduler hands them over); their rows."""
-        self.store.record(actions, self.time.now())
+        ActionStore(self.store.engine).record(actions, self.time.now())
         keys = [a.key for a in actions]
         with self.store.sessions.begin() as session:
             session.execute(update(Action).where(Action.key.in_(keys)).values(status=Status.QUEUED))
@@ -334,7 +334,8 @@ def test_devices_confirmed_on_are_turned_off_before_an_on(
     w = world
     w.set_device("u-100", "100280", available=True)
     with w.store.sessions.begin() as session:
-        w.store.confirm(
+        confirm_states(
+            w.store.engine,
             session,
             [
                 DeviceState(
@@ -421,7 +422,7 @@ def test_an_on_after_a_failed_off_goes_once_the_device_is_confirmed_off(world: W
     assert w.run() is None
     w.time.advance(timedelta(minutes=1))
     with w.store.sessions.begin() as session:  # a read of Exotel found it OFF since
-        w.store.confirm(session, [DeviceState(account="main", user_id="u-100",
+        confirm_states(w.store.engine, session, [DeviceState(account="main", user_id="u-100",
                                               device_id="100280", available=False,
                                               confirmed_at=w.time.now())])  # fmt: skip
     (on_,) = w.record(w.action("asha", "mobile", True, T0 + timedelta(minutes=1)))
