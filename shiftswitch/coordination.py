@@ -324,14 +324,25 @@ class Leases:
         return Lock(self._redis, name, self._ttl, self._prefix, self._scripts)
 
 
+LEAD = "scheduler-lead"  # the lease's name
+LEAD_TTL = 15.0  # seconds: renewed at every tick
+
+
 class Leadership:
     """The lead among several schedulers: one at a time reconciles, reads Exotel and sweeps,
     so that no device is reconciled, read back or checked twice. The leader renews its lease
     at every tick; if it dies, another takes the lead once the lease has expired (``ttl``)."""
 
-    def __init__(self, redis: Redis, ttl: float = 15.0, prefix: str = PREFIX) -> None:
-        self._lock = Lock(redis, "scheduler-lead", ttl, prefix)
+    def __init__(self, redis: Redis, ttl: float = LEAD_TTL, prefix: str = PREFIX) -> None:
+        self._lock = Lock(redis, LEAD, ttl, prefix)
         self._held = False
+
+    @staticmethod
+    def last_renewed(redis: Redis, ttl: float = LEAD_TTL, prefix: str = PREFIX) -> float | None:
+        """Seconds since the leader last renewed its lease (about its last tick), or None
+        when no scheduler leads."""
+        left = redis.pttl(f"{prefix}lock:{LEAD}")
+        return max(0.0, ttl - left / 1000) if left is not None and left > 0 else None
 
     def held(self) -> bool:
         """Keep the lead, or take it if nobody holds it; whether this process leads now."""
@@ -429,6 +440,14 @@ class Heartbeat:
     def stop(self) -> None:
         """This worker holds nothing any more (a warm shutdown gave its messages back)."""
         self._redis.delete(self.key)
+
+
+def live_workers(redis: Redis, prefix: str = PREFIX) -> list[str]:
+    """The workers whose heartbeat is alive, by name (``host/pid/random``), sorted."""
+    marker = f"{prefix}worker:"
+    return sorted(
+        key.decode().removeprefix(marker) for key in redis.scan_iter(match=f"{marker}*", count=1000)
+    )
 
 
 def read_beats(redis: Redis, prefix: str = PREFIX) -> Beats:

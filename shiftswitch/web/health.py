@@ -13,13 +13,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shiftswitch import broker, health
-from shiftswitch.coordination import PREFIX
+from shiftswitch.coordination import Leadership, live_workers
 from shiftswitch.health import Check
 from shiftswitch.models import Action
 from shiftswitch.queries import recent_failures
 from shiftswitch.settings import Settings
-
-LEAD_TTL = 15.0  # seconds: the scheduler's lease, renewed at every tick (coordination.Leadership)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +31,14 @@ def checks(settings: Settings, redis: Redis, roster_line: tuple[bool, str]) -> l
     out = [health.database(settings), health.redis(settings)]
     out.append(Check("roster", *roster_line))
     try:
-        workers = sorted(
-            key.decode().removeprefix(f"{PREFIX}worker:")
-            for key in redis.scan_iter(match=f"{PREFIX}worker:*", count=1000)
-        )
+        workers = live_workers(redis)
         out.append(
             Check("workers", True, f"{len(workers)} alive: {', '.join(workers)}")
             if workers
             else Check("workers", False, "no worker's heartbeat: is 'shiftswitch worker' running?")
         )
-        left = redis.pttl(f"{PREFIX}lock:scheduler-lead")
-        if left is not None and left > 0:
-            ago = max(0.0, LEAD_TTL - left / 1000)
+        ago = Leadership.last_renewed(redis)
+        if ago is not None:
             out.append(Check("scheduler", True, f"leading; last tick about {ago:.0f} s ago"))
         else:
             out.append(Check("scheduler", False, "no scheduler holds the lead: is one running?"))

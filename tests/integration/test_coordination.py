@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 import pytest
 from redis import Redis
 
-from shiftswitch.coordination import Heartbeat, Leases, Lock, LockBusy, RateLimiter, read_beats
+from shiftswitch.coordination import (
+    Heartbeat,
+    Leadership,
+    Leases,
+    Lock,
+    LockBusy,
+    RateLimiter,
+    live_workers,
+    read_beats,
+)
 from shiftswitch.roster.model import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
@@ -87,6 +96,17 @@ def test_the_leases_of_one_redis_exclude_each_other_like_locks(redis: Redis) -> 
     first.release()
     second.acquire()  # free now
     second.release()
+
+
+def test_the_live_workers_and_the_leader_as_the_console_asks(redis: Redis) -> None:
+    assert live_workers(redis, prefix="test:") == []
+    assert Leadership.last_renewed(redis, prefix="test:") is None
+    for name in ("w2@b/7/cd", "w1@a/5/ab"):
+        Heartbeat(redis, name, ttl=5.0, prefix="test:").beat(frozenset(), {})
+    assert live_workers(redis, prefix="test:") == ["w1@a/5/ab", "w2@b/7/cd"]
+    assert Leadership(redis, prefix="test:").held()
+    renewed = Leadership.last_renewed(redis, prefix="test:")
+    assert renewed is not None and 0 <= renewed < 2
 
 
 def test_a_heartbeat_says_what_its_worker_holds_and_is_renewed_unchanged(redis: Redis) -> None:
