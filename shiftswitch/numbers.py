@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Table, delete
 from shiftswitch.actions import NewAction, for_device
 from shiftswitch.db import upsert
 from shiftswitch.exotel import Outcome
+from shiftswitch.manual import manual_key, roster_device
 from shiftswitch.models import ActionKind, ResolvedDevice, Source
-from shiftswitch.problems import quote
-from shiftswitch.reports import UsageProblem, manual_key, roster_device
+from shiftswitch.problems import Refused, quote
 from shiftswitch.roster.model import Roster, classify_device
 
 PSTN_ONLY = "Exotel changes the number only of phone (PSTN) devices"
@@ -47,16 +47,19 @@ def number_problem(number: str) -> str | None:
 
 def number_action(roster: Roster, agent: str, device: str, number: str, now: datetime) -> NewAction:
     """The ``manual`` action that gives ``agent``'s ``device`` the number ``number`` (E.164,
-    checked by :func:`number_problem`); raise :class:`UsageProblem` for a device the roster
-    shows cannot take it."""
+    checked by :func:`number_problem`); raise :class:`Refused` (a usage error) for a device the
+    roster shows cannot take it."""
     name = roster_device(roster, agent, device)
     ref = roster.agents[agent].devices[name]
     if ref.kind == "sip":
-        raise UsageProblem(
-            f"{agent} {name} is a SIP soft-phone in the roster ({ref.ref}); {PSTN_ONLY}"
+        raise Refused(
+            f"{agent} {name} is a SIP soft-phone in the roster ({ref.ref}); {PSTN_ONLY}",
+            usage=True,
         )
     if ref.contact_uri == number:
-        raise UsageProblem(f"{agent} {name} has the number {number} already; nothing to change")
+        raise Refused(
+            f"{agent} {name} has the number {number} already; nothing to change", usage=True
+        )
     action = for_device(
         roster,
         agent,

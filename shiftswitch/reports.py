@@ -3,14 +3,13 @@ Commands)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
-from shiftswitch.actions import ActionStore, NewAction, for_device, for_ids
+from shiftswitch.actions import ActionStore
 from shiftswitch.models import (
     Action,
     ActionKind,
@@ -20,76 +19,10 @@ from shiftswitch.models import (
     Pause,
     ReadBack,
     RemoteCheck,
-    Source,
 )
 from shiftswitch.planning.planner import Planner, Transition
-from shiftswitch.problems import quote
 from shiftswitch.queries import RECENT, open_counts, open_outages, recent_failures
 from shiftswitch.roster.model import Roster
-
-
-class UsageProblem(Exception):
-    """The user named something that is not there; the message says what is."""
-
-
-def manual_action(
-    roster: Roster,
-    available: bool,
-    now: datetime,
-    *,
-    agent: str | None = None,
-    device: str | None = None,
-    account: str | None = None,
-    user_id: str | None = None,
-    device_id: str | None = None,
-) -> NewAction:
-    """The action for ``device on|off``: a roster agent's device, or an Exotel user's device."""
-    key = manual_key("on" if available else "off")
-    if agent is not None:
-        device = roster_device(roster, agent, device)
-        return for_device(
-            roster, agent, device, available, key=key, source=Source.MANUAL, due_at=now
-        )
-    if account is None or user_id is None or device_id is None:
-        raise UsageProblem("name an AGENT (and DEVICE), or give --account, --user and --device")
-    if account not in roster.accounts:
-        raise UsageProblem(
-            f"unknown account {quote(account)}; {_known('accounts', roster.accounts)}"
-        )
-    return for_ids(
-        roster.accounts[account], user_id, device_id, available,
-        key=key, source=Source.MANUAL, due_at=now,
-    )  # fmt: skip
-
-
-def manual_key(what: str) -> str:
-    """A new key for an on-demand action (``what``: on, off, number)."""
-    return f"manual:{uuid.uuid4().hex}/{what}"
-
-
-def roster_device(roster: Roster, agent: str, device: str | None) -> str:
-    """The name of ``agent``'s device ``device`` (None: the agent's only device); raise
-    :class:`UsageProblem` naming what the roster has instead."""
-    if agent not in roster.agents:
-        raise UsageProblem(f"unknown agent {quote(agent)}; {_known('agents', roster.agents)}")
-    devices = roster.agents[agent].devices
-    if device is None:
-        if len(devices) != 1:
-            raise UsageProblem(
-                f"agent {quote(agent)} has {len(devices)} devices; name one: {', '.join(devices)}"
-            )
-        device = next(iter(devices))
-    if device not in devices:
-        raise UsageProblem(
-            f"agent {quote(agent)} has no device {quote(device)}; {_known('devices', devices)}"
-        )
-    return device
-
-
-def _known(what: str, names: Any) -> str:
-    listed = sorted(names)
-    shown = ", ".join(listed[:10]) + (", ..." if len(listed) > 10 else "")
-    return f"{what} are: {shown}" if listed else f"there are no {what}"
 
 
 def action_row(a: Action) -> dict[str, Any]:

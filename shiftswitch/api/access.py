@@ -24,7 +24,7 @@ from shiftswitch.api.deps import (
     too_many,
 )
 from shiftswitch.logs import event
-from shiftswitch.operations.refusals import Refused
+from shiftswitch.problems import Refused
 
 log = logging.getLogger("shiftswitch.api")
 router = APIRouter(tags=["access"])

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scheduler import ondemand
 from shiftswitch.access import Principal
 from shiftswitch.api.deps import Services, operator, services
-from shiftswitch.operations.refusals import Refused, not_found
-from shiftswitch.problems import quote
+from shiftswitch.problems import Refused, not_found, quote
 from shiftswitch.reports import iso
 
 router = APIRouter(tags=["operations"])

@@ -17,7 +17,7 @@ from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
-from shiftswitch.operations.refusals import Refused
+from shiftswitch.problems import Refused
 from shiftswitch.roster.yamldoc import LIMITS, MIB
 
 Scope = MutableMapping[str, Any]

@@ -14,8 +14,8 @@ from shiftswitch import health
 from shiftswitch.api.deps import FastJSON, Services, services, viewer
 from shiftswitch.models import Source, Status
 from shiftswitch.operations import agents, plans
-from shiftswitch.operations.refusals import invalid
 from shiftswitch.planning.planner import Planner
+from shiftswitch.problems import invalid
 from shiftswitch.reports import action_row
 from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status

@@ -19,9 +19,8 @@ from shiftswitch.access import Principal
 from shiftswitch.api.deps import Services, admin, operator, services, viewer
 from shiftswitch.api.limits import UPLOAD_TIME
 from shiftswitch.operations import overrides, rosters
-from shiftswitch.operations.refusals import Refused
 from shiftswitch.planning.validation import validate_text
-from shiftswitch.problems import RosterError
+from shiftswitch.problems import Refused, RosterError
 from shiftswitch.reports import iso
 
 router = APIRouter(tags=["roster"])

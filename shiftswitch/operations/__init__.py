@@ -7,6 +7,6 @@ says it its own way (a line on stderr and an exit code, a JSON error and a 4xx).
 """
 
 from shiftswitch.operations.context import Operations
-from shiftswitch.operations.refusals import Refused
+from shiftswitch.problems import Refused
 
 __all__ = ["Operations", "Refused"]

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import select
 
 from shiftswitch.actions import ActionStore
+from shiftswitch.manual import unknown_agent
 from shiftswitch.models import Action, Attempt, DeviceState, Hold
-from shiftswitch.operations.refusals import not_found
 from shiftswitch.planning.planner import Planner, Transition
-from shiftswitch.reports import UsageProblem, action_row, iso, roster_device
+from shiftswitch.problems import not_found
+from shiftswitch.reports import action_row, iso
 from shiftswitch.roster.dump import duration
 from shiftswitch.roster.model import Roster
 
@@ -32,10 +33,7 @@ def agent_page(
     """Everything shiftswitch knows of ``agent`` (a :class:`Refused` 404 for an unknown one).
     ``ahead``: the roster's transitions of the next 24 hours, when the caller has them."""
     if agent not in roster.agents:
-        try:
-            roster_device(roster, agent, None)
-        except UsageProblem as exc:
-            raise not_found(str(exc), place="agent") from None
+        raise not_found(unknown_agent(roster, agent), place="agent")
     a = roster.agents[agent]
     with store.sessions() as session:
         states = {

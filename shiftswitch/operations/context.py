@@ -16,10 +16,9 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import Clock
 from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
-from shiftswitch.operations.refusals import Refused
 from shiftswitch.planning.plancache import PlanCache
 from shiftswitch.planning.planner import Transition
-from shiftswitch.problems import RosterError, count
+from shiftswitch.problems import Refused, RosterError, count
 from shiftswitch.roster.model import Roster
 from shiftswitch.settings import Settings
 from shiftswitch.sources import source as source_module

@@ -13,11 +13,10 @@ from sqlalchemy import select
 
 from shiftswitch import numbers
 from shiftswitch.actions import ActionStore, NewAction
+from shiftswitch.manual import manual_action
 from shiftswitch.models import FINAL_STATUSES, Action, Status
 from shiftswitch.operations.context import Operations
-from shiftswitch.operations.refusals import Refused, invalid
-from shiftswitch.problems import count
-from shiftswitch.reports import UsageProblem, manual_action, roster_device
+from shiftswitch.problems import Refused, count, invalid
 from shiftswitch.roster.fields import LATEST, within_calendar
 from shiftswitch.roster.model import Roster, parse_instant
 
@@ -68,19 +67,16 @@ def switch(
     if until is not None and agent is None:
         raise invalid("--until holds a roster device: give AGENT [DEVICE]")
     held_until = hold_until(until, roster, now)
-    try:
-        new = manual_action(
-            roster,
-            available,
-            now,
-            agent=agent,
-            device=device,
-            account=account or (next(iter(roster.accounts)) if user_id else None),
-            user_id=user_id,
-            device_id=device_id,
-        )
-    except UsageProblem as exc:
-        raise Refused(str(exc), status=HTTPStatus.NOT_FOUND, usage=True) from None
+    new = manual_action(
+        roster,
+        available,
+        now,
+        agent=agent,
+        device=device,
+        account=account or (next(iter(roster.accounts)) if user_id else None),
+        user_id=user_id,
+        device_id=device_id,
+    )
     state = "ON" if available else "OFF"
     held = (
         f", held until {held_until.astimezone(roster.zone):%Y-%m-%d %H:%M %Z}" if held_until else ""
@@ -108,14 +104,7 @@ def number_change(roster: Roster, agent: str, device: str, number: str, now: dat
     it with :func:`submit`."""
     if (problem := numbers.number_problem(number)) is not None:
         raise invalid(problem)
-    try:
-        roster_device(roster, agent, device)
-    except UsageProblem as exc:
-        raise Refused(str(exc), status=HTTPStatus.NOT_FOUND, usage=True) from None
-    try:
-        return numbers.number_action(roster, agent, device, number, now)
-    except UsageProblem as exc:
-        raise Refused(str(exc), usage=True) from None
+    return numbers.number_action(roster, agent, device, number, now)
 
 
 def submit(

@@ -11,8 +11,7 @@ from typing import Any
 
 from shiftswitch.models import RosterOverride
 from shiftswitch.operations.context import Operations
-from shiftswitch.operations.refusals import Refused, invalid, not_found
-from shiftswitch.problems import RosterError, count, quote
+from shiftswitch.problems import Refused, RosterError, count, invalid, not_found, quote
 from shiftswitch.reports import iso
 from shiftswitch.roster.dump import dump, local_time
 from shiftswitch.roster.fields import CALENDAR, within_calendar

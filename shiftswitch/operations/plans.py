@@ -7,8 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from shiftswitch.clock import local_to_utc
-from shiftswitch.operations.refusals import invalid
-from shiftswitch.problems import quote
+from shiftswitch.problems import invalid, quote
 from shiftswitch.roster.model import Roster
 
 MIN_YEAR, MAX_YEAR = 1971, 9000  # instants shiftswitch plans for; far from datetime's limits

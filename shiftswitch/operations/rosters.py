@@ -11,11 +11,10 @@ from typing import Any
 
 from shiftswitch.models import DeviceState
 from shiftswitch.operations.context import Operations
-from shiftswitch.operations.refusals import Refused, not_found
 from shiftswitch.planning.diff import RosterDiff, transition_changes
 from shiftswitch.planning.planner import Transition
 from shiftswitch.planning.validation import validate_text
-from shiftswitch.problems import RosterError
+from shiftswitch.problems import Refused, RosterError, not_found
 from shiftswitch.reports import iso
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.model import Roster

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from shiftswitch.broker import CeleryDispatcher, make_celery
+from shiftswitch.manual import manual_action
 from shiftswitch.models import DeviceState, ResolvedDevice, Status
 from shiftswitch.numbers import number_action
-from shiftswitch.reports import manual_action
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.settings import Settings
 from tests.pipeline import Pipeline, SharedWorker, pipeline

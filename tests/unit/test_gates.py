@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from shiftswitch.api.limits import Gate
-from shiftswitch.operations.refusals import Refused
+from shiftswitch.problems import Refused
 
 
 def test_a_turn_is_waited_for_then_refused_with_retry_after() -> None:

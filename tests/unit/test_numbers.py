@@ -10,9 +10,10 @@ from types import MappingProxyType
 import pytest
 
 from shiftswitch.exotel import Kind, Outcome
+from shiftswitch.manual import manual_action
 from shiftswitch.models import ActionKind
 from shiftswitch.numbers import number_action, number_problem, refused
-from shiftswitch.reports import UsageProblem, manual_action
+from shiftswitch.problems import Refused
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.sources.store import renumbered
@@ -69,7 +70,7 @@ def test_number_action_is_a_manual_number_change_that_sends_no_state() -> None:
     ],
 )
 def test_number_action_refuses(agent: str, device: str, number: str, problem: str) -> None:
-    with pytest.raises(UsageProblem) as caught:
+    with pytest.raises(Refused) as caught:
         number_action(roster(), agent, device, number, datetime.now(UTC))
     assert str(caught.value).startswith(problem)
 
