@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduler import ondemand
 from shiftswitch.access import Principal
 from shiftswitch.api.deps import Services, operator, services
+from shiftswitch.operations.reconcile import reconcile_now
 from shiftswitch.problems import Refused, not_found, quote
 from shiftswitch.reports import iso
 
@@ -74,7 +74,7 @@ async def reconcile(
 ) -> dict[str, Any]:
     """``shiftswitch reconcile [--remote] --json``."""
     remote = body.remote if body else False
-    done = await run_in_threadpool(lambda: ondemand.reconcile(svc.ops, remote=remote))
+    done = await run_in_threadpool(lambda: reconcile_now(svc.ops, remote=remote))
     return done.as_json()
 
 

@@ -6,13 +6,13 @@ import json
 
 import click
 
-from scheduler import ondemand
 from shiftswitch import drift
 from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import (
     json_option,
     roster_option,
 )
+from shiftswitch.operations.reconcile import reconcile_now
 from shiftswitch.problems import count
 from shiftswitch.reports import action_row, change
 from shiftswitch.reports import history as report_history
@@ -34,7 +34,7 @@ from shiftswitch.reports import status as report_status
 def reconcile(ctx: Context, roster_path: str | None, remote: bool, as_json: bool) -> None:
     """Reconcile once now: enqueue each managed device whose desired state differs from the
     last one Exotel confirmed (source 'reconcile'); with --remote, from what Exotel says now."""
-    done = ondemand.reconcile(ctx, remote=remote, roster_path=roster_path)
+    done = reconcile_now(ctx, remote=remote, roster_path=roster_path)
     if as_json:
         click.echo(json.dumps(done.as_json()))
         return

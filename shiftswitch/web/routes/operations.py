@@ -10,8 +10,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from scheduler import ondemand
 from shiftswitch.operations import Refused
+from shiftswitch.operations.reconcile import reconcile_now
 from shiftswitch.problems import count
 from shiftswitch.web import health
 from shiftswitch.web.render import done, page
@@ -89,7 +89,7 @@ async def reconcile(
 ) -> Response:
     """Reconcile now; with ``remote``, read every managed device from Exotel and correct drift."""
     try:
-        result = await run_in_threadpool(lambda: ondemand.reconcile(svc.ops, remote=remote))
+        result = await run_in_threadpool(lambda: reconcile_now(svc.ops, remote=remote))
     except Refused as exc:
         return _operations_page(request, svc, who, str(exc), exc.status)
     said = f"reconcile: {count(result.enqueued, 'action')} enqueued"

@@ -15,7 +15,8 @@ from scheduler.loop import Scheduler
 from shiftswitch import drift
 from shiftswitch.coordination import RateLimiter, rate_bucket
 from shiftswitch.exotel import ExotelClient
-from shiftswitch.operations import Operations, Refused
+from shiftswitch.operations.context import Operations
+from shiftswitch.problems import Refused
 from shiftswitch.roster.model import Account
 from shiftswitch.settings import CONNECT_TIMEOUT, credentials
 
@@ -37,7 +38,7 @@ class Reconciled:
         return out
 
 
-def reconcile(
+def reconcile_now(
     ops: Operations, *, remote: bool = False, roster_path: str | None = None
 ) -> Reconciled:
     """Enqueue each managed device whose desired state differs from the last one Exotel
