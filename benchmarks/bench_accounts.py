@@ -43,7 +43,7 @@ from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, DeviceState
-from shiftswitch.roster.model import parse_rate
+from shiftswitch.pacing import parse_rate
 from shiftswitch.settings import Settings
 from shiftswitch.sources.source import RosterFile
 

@@ -91,7 +91,8 @@ from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, Attempt, DeviceState
-from shiftswitch.roster.model import parse_duration, parse_rate
+from shiftswitch.pacing import parse_rate
+from shiftswitch.roster.model import parse_duration
 from shiftswitch.settings import Settings
 from shiftswitch.sources.source import RosterFile
 

@@ -65,7 +65,8 @@ from shiftswitch.actions import ActionStore, for_ids, new_row
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import CHUNK, chunks, make_engine, upgrade
 from shiftswitch.models import OPEN_STATUSES, Action, Source, Status
-from shiftswitch.roster.model import Account, parse_rate
+from shiftswitch.pacing import parse_rate
+from shiftswitch.roster.model import Account
 from shiftswitch.settings import Settings
 
 LEAD = 15.0  # seconds at least between the scheduler's start and the boundary

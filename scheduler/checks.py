@@ -34,7 +34,8 @@ from shiftswitch.coordination import rate_bucket
 from shiftswitch.drift import Managed
 from shiftswitch.exotel import MAX_PAGE_SIZE, ExotelClient, Outcome, User, session
 from shiftswitch.models import CheckKind
-from shiftswitch.roster.model import Account, RateLimit
+from shiftswitch.pacing import RateLimit
+from shiftswitch.roster.model import Account
 from shiftswitch.settings import CONNECT_TIMEOUT, ConfigError, Settings, credentials
 
 log = logging.getLogger("shiftswitch.scheduler")

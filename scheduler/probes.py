@@ -26,7 +26,8 @@ from shiftswitch.exotel import Outcome
 from shiftswitch.logs import event
 from shiftswitch.models import ExotelOutage
 from shiftswitch.outages import PROBE_EVERY, UNPROBED_END, Outages, answered
-from shiftswitch.roster.model import Account, RateLimit, Roster
+from shiftswitch.pacing import RateLimit
+from shiftswitch.roster.model import Account, Roster
 
 log = logging.getLogger("shiftswitch.scheduler")
 

@@ -26,8 +26,8 @@ from redis.exceptions import RedisError
 
 from shiftswitch.coordination import SETTLE, read_beats
 from shiftswitch.models import Action
+from shiftswitch.pacing import parse_rate
 from shiftswitch.recovery import Holdings, cover, orphans
-from shiftswitch.roster.model import parse_rate
 from shiftswitch.settings import Settings
 
 log = logging.getLogger("shiftswitch.broker")

@@ -17,8 +17,8 @@ from typing import Any
 
 from redis import Redis, RedisError
 
+from shiftswitch.pacing import REQUEST_SAFETY, WINDOW_SLACK_SECONDS, RateLimit
 from shiftswitch.recovery import Cover, Order
-from shiftswitch.roster.model import REQUEST_SAFETY, WINDOW_SLACK_SECONDS, RateLimit
 
 PREFIX = "shiftswitch:"
 
@@ -175,9 +175,9 @@ def narrowed(widening: float) -> float:
 class RateLimiter:
     """A request budget per Exotel account, shared by every process using the same Redis.
 
-    Requests are spaced at the limit's :attr:`~shiftswitch.roster.model.RateLimit.spacing`
+    Requests are spaced at the limit's :attr:`~shiftswitch.pacing.RateLimit.spacing`
     until the account's gateway refuses one (429); from then on, for :data:`WIDENING_MEMORY`
-    after its last 429, at its :attr:`~shiftswitch.roster.model.RateLimit.strict_spacing` times
+    after its last 429, at its :attr:`~shiftswitch.pacing.RateLimit.strict_spacing` times
     the account's widening: wider with each later 429 (:func:`widened`), narrower with each
     request let through (:func:`narrowed`).
     """

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from shiftswitch.clock import FixedClock
 from shiftswitch.coordination import LockBusy, narrowed, widened
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
-from shiftswitch.roster.model import RateLimit
+from shiftswitch.pacing import RateLimit
 
 
 class TestTime(FixedClock):

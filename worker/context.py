@@ -19,8 +19,8 @@ from shiftswitch.clock import Clock
 from shiftswitch.exotel import Outcome
 from shiftswitch.models import Action, ExotelOutage
 from shiftswitch.outages import FailureRuns
+from shiftswitch.pacing import RateLimit
 from shiftswitch.retry import RetryPolicy
-from shiftswitch.roster.model import RateLimit
 from shiftswitch.turns import TurnStore
 
 

@@ -20,7 +20,7 @@ from shiftswitch.logs import event
 from shiftswitch.models import Action
 from shiftswitch.outages import PROBE_EVERY, answered, failed_request
 from shiftswitch.outcomes import Row, attempt_row
-from shiftswitch.roster.model import parse_rate
+from shiftswitch.pacing import parse_rate
 from worker.context import Defer, Hold, NoLongerOpen, WorkerContext
 
 log = logging.getLogger("shiftswitch.worker")

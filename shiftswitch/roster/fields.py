@@ -15,15 +15,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shiftswitch.cron import CronError, parse_cron
+from shiftswitch.pacing import RateLimit, parse_rate
 from shiftswitch.problems import Place, Problem, quote
 from shiftswitch.roster.model import (
     MAX_RAMP,
     DeviceKind,
-    RateLimit,
     classify_device,
     parse_duration,
     parse_instant,
-    parse_rate,
 )
 from shiftswitch.roster.yamldoc import Document, Value
 

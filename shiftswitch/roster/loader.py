@@ -16,6 +16,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from shiftswitch.hosts import REGIONS, AllowedHosts
+from shiftswitch.pacing import parse_rate
 from shiftswitch.problems import Place, Problem, RosterError, format_path, quote
 from shiftswitch.roster.fields import CREDENTIALS_HERE, FieldReader, join, names_credential
 from shiftswitch.roster.model import (
@@ -29,7 +30,6 @@ from shiftswitch.roster.model import (
     Override,
     Roster,
     Shift,
-    parse_rate,
 )
 from shiftswitch.roster.yamldoc import LIMITS, Document, Limits, Value, load, too_large
 

@@ -7,7 +7,6 @@ references) that the file loader (:mod:`shiftswitch.roster.loader`) and the CLI 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,23 +15,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from shiftswitch import clock
+from shiftswitch.pacing import RateLimit
 from shiftswitch.problems import Problem, count
 from shiftswitch.settings import credential_variables
 
 DEFAULT_RATE_LIMIT = "50/min"  # Exotel's documented floor for the User Management API
-# Requests are spaced a little wider than the limit (1%, and 100 ms per window), so that jitter
-# between a request's slot and Exotel's clock never puts one request too many into its window.
-REQUEST_SAFETY = 1.01
-WINDOW_SLACK_SECONDS = 0.1
-# A gateway that refuses any request closer than 1/rate to the one before (nginx limit_req with
-# no burst) sees the network's jitter on every single gap, not once per window: two requests sent
-# S apart arrive S - J apart at worst. An account whose gateway has answered 429 is spaced this
-# much wider (RateLimit.strict_spacing) at intervals of JITTER_FULL_INTERVAL and longer, and a
-# share falling with the square of the interval below (5% at 60/min, 0.5% at 600/min): at high
-# rates covering it would cost more than a 429 now and then, and the adaptation in Redis
-# (shiftswitch.coordination) widens an account that meets more. A windowed gateway never pays it.
-JITTER_ALLOWANCE = 0.05
-JITTER_FULL_INTERVAL = 1.0
 MAX_RAMP = timedelta(hours=12)
 
 DeviceKind = Literal["id", "tel", "sip"]
@@ -44,39 +31,6 @@ _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SIP = re.compile(r"^sip:[^\s@:]+(@[^\s]+)?$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$")
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|min|minute)\s*$")
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """A request budget: ``count`` requests every ``per_seconds`` seconds."""
-
-    count: int
-    per_seconds: int
-
-    def __str__(self) -> str:
-        return f"{self.count}/{'s' if self.per_seconds == 1 else 'min'}"
-
-    @property
-    def interval(self) -> float:
-        """Seconds between two requests at exactly this limit (``1/rate``)."""
-        return self.per_seconds / self.count
-
-    @property
-    def spacing(self) -> float:
-        """Seconds between two requests sent at this limit, as the workers space them at the
-        least: a little wider than the limit for a gateway counting requests per window
-        (:data:`REQUEST_SAFETY`, :data:`WINDOW_SLACK_SECONDS`)."""
-        return (self.per_seconds * REQUEST_SAFETY + WINDOW_SLACK_SECONDS) / self.count
-
-    @property
-    def strict_spacing(self) -> float:
-        """The spacing for an account whose gateway has refused a request (429): as a gateway
-        refusing each request closer than ``1/rate`` to the one before would need it,
-        :attr:`spacing` plus the network's jitter (:data:`JITTER_ALLOWANCE`, in full from
-        :data:`JITTER_FULL_INTERVAL` up)."""
-        share = min(1.0, (self.interval / JITTER_FULL_INTERVAL) ** 2)
-        return self.spacing + JITTER_ALLOWANCE * share
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,16 +153,6 @@ def parse_duration(text: str) -> timedelta | None:
         return None
     d, h, mi, s = (int(g) if g else 0 for g in m.groups())
     return timedelta(days=d, hours=h, minutes=mi, seconds=s)
-
-
-@functools.lru_cache(maxsize=1024)
-def parse_rate(text: str) -> RateLimit | None:
-    """A rate limit such as ``60/min`` or ``5/s``; None when ``text`` is not one. Cached: the
-    worker reads an action's for each request."""
-    m = _RATE.match(text)
-    if not m or int(m.group(1)) <= 0:
-        return None
-    return RateLimit(int(m.group(1)), 1 if m.group(2).startswith("s") else 60)
 
 
 def parse_instant(text: str, zone: ZoneInfo, *, end: bool = False) -> datetime | None:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shiftswitch.roster.model import RateLimit, parse_rate
+from shiftswitch.pacing import RateLimit, parse_rate
 from shiftswitch.sandbox.state import RATE_MODES, Account, Device
 
 STATUSES = (429, 500, 502, 503, 504)

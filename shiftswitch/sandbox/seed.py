@@ -11,10 +11,10 @@ from typing import Any, NoReturn
 
 import yaml
 
+from shiftswitch.pacing import parse_rate
 from shiftswitch.problems import Place, RosterError, format_path, quote
 from shiftswitch.roster import yamldoc
 from shiftswitch.roster.fields import MAX_RATE_COUNT
-from shiftswitch.roster.model import parse_rate
 from shiftswitch.roster.yamldoc import LIMITS, too_large
 from shiftswitch.sandbox.state import E164, RATE_MODES, Account, Device, Seed, SeedError, User
 

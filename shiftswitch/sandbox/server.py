@@ -31,7 +31,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from shiftswitch.roster.model import RateLimit
+from shiftswitch.pacing import RateLimit
 from shiftswitch.sandbox.faults import AppChange, ControlError, Rule, parse_faults, set_device
 from shiftswitch.sandbox.rules import (
     Reply,

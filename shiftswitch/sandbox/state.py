@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shiftswitch.roster.model import RateLimit
+from shiftswitch.pacing import RateLimit
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # How an account's rate limit counts: "window", at most N requests in any window of its length

@@ -25,17 +25,16 @@ from shiftswitch.models import (
     RosterShiftMember,
     RosterSkipDate,
 )
+from shiftswitch.pacing import RateLimit, parse_rate
 from shiftswitch.roster.model import (
     Account,
     Agent,
     Device,
     Member,
     Override,
-    RateLimit,
     Roster,
     Shift,
     classify_device,
-    parse_rate,
 )
 
 # The order overrides are listed in (``override list``) and numbered in (:attr:`Override.index`).

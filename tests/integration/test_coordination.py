@@ -22,7 +22,7 @@ from shiftswitch.coordination import (
     live_workers,
     read_beats,
 )
-from shiftswitch.roster.model import RateLimit
+from shiftswitch.pacing import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
 

@@ -16,7 +16,7 @@ import pytest
 from redis import Redis
 
 from shiftswitch.coordination import MAX_WIDENING, WIDENING_MEMORY, RateLimiter, narrowed, widened
-from shiftswitch.roster.model import RateLimit
+from shiftswitch.pacing import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
 BUCKET = "https://ccm-api.exotel.com/acme"

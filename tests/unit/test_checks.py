@@ -15,7 +15,8 @@ from scheduler.checks import Checker, Reader, ReadJob, read_everyone
 from shiftswitch.drift import Managed, compare
 from shiftswitch.exotel import Device, Kind, Outcome, User, _maybe_sent
 from shiftswitch.models import CheckKind
-from shiftswitch.roster.model import Account, RateLimit, parse_rate
+from shiftswitch.pacing import RateLimit, parse_rate
+from shiftswitch.roster.model import Account
 from shiftswitch.settings import ConfigError, Settings
 from tests.twins import TestTime
 

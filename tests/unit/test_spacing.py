@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shiftswitch.coordination import MAX_WIDENING, NARROW, WIDEN, narrowed, widened
-from shiftswitch.roster.model import RateLimit, parse_rate
+from shiftswitch.pacing import RateLimit, parse_rate
 from tests.twins import Budget, TestTime
 
 ACCOUNT = "https://ccm-api.exotel.com/acme"
