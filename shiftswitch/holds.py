@@ -27,6 +27,7 @@ from sqlalchemy.sql.expression import Exists
 
 from shiftswitch.models import Action, Change, Hold, Pause, Status
 from shiftswitch.planning.planner import Transition
+from shiftswitch.queries import pauses_in_force
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +170,7 @@ class Controls:
     def pauses(self) -> list[Pause]:
         """The pauses in force."""
         with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(Pause).where(Pause.resumed_at.is_(None)).order_by(Pause.paused_at)
-                )
-            )
+            return pauses_in_force(session)
 
     def pause(self, account: str | None, by: str, now: datetime) -> Pause | None:
         """Pause ``account`` (None: all); None when a pause in force covers it already."""

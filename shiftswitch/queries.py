@@ -1,6 +1,6 @@
-"""The reads that several views share (status, the console, `check`), each written once and
-named: what "recent" means, the failures of the last day, what is under way, the outages of
-Exotel open now."""
+"""The reads that several views share (status, the console, `check`, the scheduler), each
+written once and named: what "recent" means, the failures of the last day, what is under way,
+the last check of every device, the pauses and outages in force."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy.orm import Session
 
-from shiftswitch.models import OPEN_STATUSES, Action, ExotelOutage, Status
+from shiftswitch.models import (
+    OPEN_STATUSES,
+    Action,
+    CheckKind,
+    ExotelOutage,
+    Pause,
+    RemoteCheck,
+    Status,
+)
 
 RECENT = timedelta(hours=24)  # failures and findings shown: those of the last day
 UNSUCCESSFUL = (Status.FAILED, Status.BLOCKED)  # the final statuses that want a person's eye
@@ -51,3 +59,22 @@ def open_outages(session: Session) -> list[ExotelOutage]:
             .order_by(ExotelOutage.started_at, ExotelOutage.id)
         )
     )
+
+
+def pauses_in_force(session: Session) -> list[Pause]:
+    """The pauses not resumed, oldest first."""
+    return list(
+        session.scalars(
+            select(Pause).where(Pause.resumed_at.is_(None)).order_by(Pause.paused_at, Pause.id)
+        )
+    )
+
+
+def last_full_check(session: Session) -> RemoteCheck | None:
+    """The last read of every managed device: a drift check, or ``reconcile --remote``."""
+    return session.scalars(
+        select(RemoteCheck)
+        .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
+        .order_by(RemoteCheck.id.desc())
+        .limit(1)
+    ).first()

@@ -16,12 +16,18 @@ from shiftswitch.models import (
     CheckKind,
     DeviceState,
     Hold,
-    Pause,
     ReadBack,
     RemoteCheck,
 )
 from shiftswitch.planning.planner import Planner, Transition
-from shiftswitch.queries import RECENT, open_counts, open_outages, recent_failures
+from shiftswitch.queries import (
+    RECENT,
+    last_full_check,
+    open_counts,
+    open_outages,
+    pauses_in_force,
+    recent_failures,
+)
 from shiftswitch.roster.model import Roster
 
 
@@ -128,12 +134,7 @@ def status(
         failures = recent_failures(session, now, 20)
         # The last check of every managed device (a drift check, or ``reconcile --remote``),
         # and the reads of unknown devices since (read-backs, first reads).
-        remote = session.scalars(
-            select(RemoteCheck)
-            .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
-            .order_by(RemoteCheck.id.desc())
-            .limit(1)
-        ).first()
+        remote = last_full_check(session)
         reads = list(
             session.scalars(
                 select(RemoteCheck)
@@ -147,9 +148,7 @@ def status(
             )
         )
         unknown = session.scalar(select(func.count()).select_from(ReadBack)) or 0
-        pauses = list(
-            session.scalars(select(Pause).where(Pause.resumed_at.is_(None)).order_by(Pause.id))
-        )
+        pauses = pauses_in_force(session)
         holds = list(
             session.scalars(select(Hold).where(Hold.until > now).order_by(Hold.until, Hold.id))
         )

@@ -19,17 +19,22 @@ from shiftswitch.models import (
     OPEN_STATUSES,
     Action,
     ActionKind,
-    CheckKind,
     DeviceState,
     ExotelOutage,
     Hold,
     Pause,
-    RemoteCheck,
     Status,
 )
 from shiftswitch.planning.plancache import Plan
 from shiftswitch.planning.planner import Transition
-from shiftswitch.queries import RECENT, open_counts, open_outages, unsuccessful
+from shiftswitch.queries import (
+    RECENT,
+    last_full_check,
+    open_counts,
+    open_outages,
+    pauses_in_force,
+    unsuccessful,
+)
 from shiftswitch.roster.model import Roster
 
 PAGE = 100
@@ -130,12 +135,6 @@ def build(
         ).all()
         latest = _latest(conn, now)
         counts = open_counts(conn)
-        drift_row = conn.execute(
-            select(RemoteCheck.findings)
-            .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
-            .order_by(RemoteCheck.id.desc())
-            .limit(1)
-        ).first()
     with Session(engine) as session:
         open_actions = list(
             session.scalars(
@@ -145,12 +144,13 @@ def build(
                 .limit(30)
             )
         )
-        paused = list(session.scalars(select(Pause).where(Pause.resumed_at.is_(None))))
+        paused = pauses_in_force(session)
+        last_check = last_full_check(session)
         down = open_outages(session)
         holds = list(session.scalars(select(Hold).where(Hold.until > now, Hold.starts_at <= now)))
     drifted = {
         (str(f.get("agent")), str(f.get("device"))): f
-        for f in (drift_row[0] if drift_row else [])
+        for f in (last_check.findings if last_check is not None else [])
         if isinstance(f, dict)
     }
     holds_of: dict[str, list[Hold]] = {}
