@@ -1,26 +1,36 @@
-"""The reads that several views share (status, the console, `check`, the scheduler), each
-written once and named: what "recent" means, the failures of the last day, what is under way,
-the last check of every device, the pauses and outages in force."""
+"""The reads of the results tables that status, the console, `check` and the scheduler make,
+each written once and named, so that the views only reshape what they are given: what "recent"
+means, who is ON, the failures of the last day, what is under way, the checks of Exotel, the
+holds, pauses and outages in force."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, Row, func, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.models import (
     OPEN_STATUSES,
     Action,
+    Attempt,
     CheckKind,
+    DeviceState,
     ExotelOutage,
+    Hold,
     Pause,
+    ReadBack,
     RemoteCheck,
     Status,
 )
 
 RECENT = timedelta(hours=24)  # failures and findings shown: those of the last day
 UNSUCCESSFUL = (Status.FAILED, Status.BLOCKED)  # the final statuses that want a person's eye
+if TYPE_CHECKING:  # SQLAlchemy 2.1's row types (2.0's take one tuple): for the checker only
+    # A device ON: account, agent, device, user id, device id, confirmed at, by which action.
+    OnRow = Row[str, str | None, str | None, str, str, datetime, int | None]
 
 
 def unsuccessful() -> ColumnElement[bool]:
@@ -78,3 +88,131 @@ def last_full_check(session: Session) -> RemoteCheck | None:
         .order_by(RemoteCheck.id.desc())
         .limit(1)
     ).first()
+
+
+def devices_on(conn: Connection | Session) -> list[OnRow]:
+    """Every device Exotel last confirmed ON, as plain rows (account, agent, device, user_id,
+    device_id, confirmed_at, action_id), by account, agent and device: with thousands ON,
+    ORM objects would cost most of an answer's time."""
+    return list(
+        conn.execute(
+            select(
+                DeviceState.account,
+                DeviceState.agent,
+                DeviceState.device,
+                DeviceState.user_id,
+                DeviceState.device_id,
+                DeviceState.confirmed_at,
+                DeviceState.action_id,
+            )
+            .where(DeviceState.available.is_(True))
+            .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
+        )
+    )
+
+
+def who_is_on(conn: Connection | Session) -> list[Row[str | None, str | None]]:
+    """(agent, device) of every device confirmed ON: only what decides who is ON (turning
+    10,000 instants into datetimes would cost more than the rest of a page)."""
+    return list(
+        conn.execute(
+            select(DeviceState.agent, DeviceState.device).where(DeviceState.available.is_(True))
+        )
+    )
+
+
+def under_way(session: Session, limit: int) -> list[Action]:
+    """The first actions not yet final, by due time."""
+    return list(
+        session.scalars(
+            select(Action)
+            .where(Action.status.in_(OPEN_STATUSES))
+            .order_by(Action.due_at, Action.id)
+            .limit(limit)
+        )
+    )
+
+
+def recent_findings(session: Session, now: datetime, limit: int) -> list[RemoteCheck]:
+    """The reads of unknown devices (read-backs, first reads) of the last :data:`RECENT` that
+    found a device not as wanted, newest first."""
+    return list(
+        session.scalars(
+            select(RemoteCheck)
+            .where(
+                RemoteCheck.kind.in_([CheckKind.READ_BACK, CheckKind.FIRST_READ]),
+                RemoteCheck.at >= now - RECENT,
+                RemoteCheck.drifted > 0,
+            )
+            .order_by(RemoteCheck.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def unknown_devices(session: Session) -> int:
+    """How many devices wait for a read-back (a request to them went unanswered)."""
+    return session.scalar(select(func.count()).select_from(ReadBack)) or 0
+
+
+def holds_not_over(session: Session, now: datetime, agent: str | None = None) -> list[Hold]:
+    """The holds in force or ahead (of ``agent``, when given), by when they end."""
+    stmt = select(Hold).where(Hold.until > now).order_by(Hold.until, Hold.id)
+    if agent is not None:
+        stmt = stmt.where(Hold.agent == agent)
+    return list(session.scalars(stmt))
+
+
+def holds_in_force(session: Session, now: datetime) -> list[Hold]:
+    """The holds in force at ``now``."""
+    return list(session.scalars(select(Hold).where(Hold.until > now, Hold.starts_at <= now)))
+
+
+def newest_actions(
+    session: Session,
+    limit: int,
+    *,
+    agent: str | None = None,
+    device: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+) -> list[Action]:
+    """The latest actions, newest first (by due time); of one agent, device, status or source
+    when given, due in [since, until) when given; ``offset`` skips the newest."""
+    stmt = (
+        select(Action).order_by(Action.due_at.desc(), Action.id.desc()).limit(limit).offset(offset)
+    )
+    for column, value in (
+        (Action.agent, agent),
+        (Action.device, device),
+        (Action.status, status),
+        (Action.source, source),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(Action.due_at >= since)
+    if until is not None:
+        stmt = stmt.where(Action.due_at < until)
+    return list(session.scalars(stmt))
+
+
+def attempts_of(session: Session, action_ids: Sequence[int]) -> dict[int, list[Attempt]]:
+    """The HTTP exchanges made for each of these actions, in order."""
+    out: dict[int, list[Attempt]] = {}
+    if action_ids:
+        for t in session.scalars(
+            select(Attempt).where(Attempt.action_id.in_(action_ids)).order_by(Attempt.number)
+        ):
+            out.setdefault(t.action_id, []).append(t)
+    return out
+
+
+def states_of(session: Session, agent: str) -> dict[str | None, DeviceState]:
+    """What Exotel last confirmed of each of ``agent``'s devices, by device."""
+    return {
+        s.device: s for s in session.scalars(select(DeviceState).where(DeviceState.agent == agent))
+    }

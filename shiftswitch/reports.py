@@ -7,26 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from shiftswitch.actions import ActionStore
 from shiftswitch.models import (
     Action,
     ActionKind,
-    CheckKind,
-    DeviceState,
-    Hold,
-    ReadBack,
     RemoteCheck,
 )
 from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.queries import (
     RECENT,
+    devices_on,
+    holds_not_over,
     last_full_check,
+    newest_actions,
     open_counts,
     open_outages,
     pauses_in_force,
     recent_failures,
+    recent_findings,
+    unknown_devices,
 )
 from shiftswitch.roster.model import Roster
 
@@ -86,23 +85,18 @@ def history(
 ) -> list[Action]:
     """The latest actions, newest first (by due time); of one agent, device, status or source
     when given, due in [since, until) when given; ``offset`` skips the newest."""
-    stmt = (
-        select(Action).order_by(Action.due_at.desc(), Action.id.desc()).limit(limit).offset(offset)
-    )
-    for column, value in (
-        (Action.agent, agent),
-        (Action.device, device),
-        (Action.status, status),
-        (Action.source, source),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if since is not None:
-        stmt = stmt.where(Action.due_at >= since)
-    if until is not None:
-        stmt = stmt.where(Action.due_at < until)
     with store.sessions() as session:
-        return list(session.scalars(stmt))
+        return newest_actions(
+            session,
+            limit,
+            agent=agent,
+            device=device,
+            status=status,
+            source=source,
+            since=since,
+            until=until,
+            offset=offset,
+        )
 
 
 def status(
@@ -115,43 +109,16 @@ def status(
     """Who is ON now, what is next, what is under way, and recent failures. ``ahead``: the
     roster's transitions of the next 24 hours from ``now``, when the caller has them."""
     with store.sessions() as session:
-        # Plain rows, not ORM objects: with thousands of devices ON, loading each as an object
-        # would cost most of the answer's time.
-        on = session.execute(
-            select(
-                DeviceState.account,
-                DeviceState.agent,
-                DeviceState.device,
-                DeviceState.user_id,
-                DeviceState.device_id,
-                DeviceState.confirmed_at,
-                DeviceState.action_id,
-            )
-            .where(DeviceState.available.is_(True))
-            .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
-        ).all()
+        on = devices_on(session)
         counts = open_counts(session)
         failures = recent_failures(session, now, 20)
         # The last check of every managed device (a drift check, or ``reconcile --remote``),
         # and the reads of unknown devices since (read-backs, first reads).
         remote = last_full_check(session)
-        reads = list(
-            session.scalars(
-                select(RemoteCheck)
-                .where(
-                    RemoteCheck.kind.in_([CheckKind.READ_BACK, CheckKind.FIRST_READ]),
-                    RemoteCheck.at >= now - RECENT,
-                    RemoteCheck.drifted > 0,
-                )
-                .order_by(RemoteCheck.id.desc())
-                .limit(20)
-            )
-        )
-        unknown = session.scalar(select(func.count()).select_from(ReadBack)) or 0
+        reads = recent_findings(session, now, 20)
+        unknown = unknown_devices(session)
         pauses = pauses_in_force(session)
-        holds = list(
-            session.scalars(select(Hold).where(Hold.until > now).order_by(Hold.until, Hold.id))
-        )
+        holds = holds_not_over(session, now)
         down = open_outages(session)
     if ahead is None:
         ahead = Planner(roster).transitions(now, now + RECENT)

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from shiftswitch.actions import ActionStore
 from shiftswitch.manual import unknown_agent
-from shiftswitch.models import Action, Attempt, DeviceState, Hold
+from shiftswitch.models import DeviceState
 from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.problems import not_found
+from shiftswitch.queries import attempts_of, holds_not_over, newest_actions, states_of
 from shiftswitch.reports import action_row, iso
 from shiftswitch.roster.dump import duration
 from shiftswitch.roster.model import Roster
@@ -36,30 +35,10 @@ def agent_page(
         raise not_found(unknown_agent(roster, agent), place="agent")
     a = roster.agents[agent]
     with store.sessions() as session:
-        states = {
-            s.device: s
-            for s in session.scalars(select(DeviceState).where(DeviceState.agent == agent))
-        }
-        holds = list(
-            session.scalars(
-                select(Hold).where(Hold.agent == agent, Hold.until > now).order_by(Hold.until)
-            )
-        )
-        actions = list(
-            session.scalars(
-                select(Action)
-                .where(Action.agent == agent)
-                .order_by(Action.due_at.desc(), Action.id.desc())
-                .limit(recent)
-            )
-        )
-        attempts: dict[int, list[Attempt]] = {}
-        ids = [x.id for x in actions]
-        if ids:
-            for t in session.scalars(
-                select(Attempt).where(Attempt.action_id.in_(ids)).order_by(Attempt.number)
-            ):
-                attempts.setdefault(t.action_id, []).append(t)
+        states = states_of(session, agent)
+        holds = holds_not_over(session, now, agent)
+        actions = newest_actions(session, recent, agent=agent)
+        attempts = attempts_of(session, [x.id for x in actions])
     if ahead is None:
         ahead = Planner(roster).transitions(now, now + AHEAD)
     mine = [t.as_json() for t in ahead if t.agent == agent]

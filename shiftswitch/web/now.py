@@ -29,11 +29,14 @@ from shiftswitch.planning.plancache import Plan
 from shiftswitch.planning.planner import Transition
 from shiftswitch.queries import (
     RECENT,
+    holds_in_force,
     last_full_check,
     open_counts,
     open_outages,
     pauses_in_force,
+    under_way,
     unsuccessful,
+    who_is_on,
 )
 from shiftswitch.roster.model import Roster
 
@@ -128,26 +131,15 @@ def build(
     """The Now page at ``now``; rows filtered by ``search`` (part of an agent's name) and paged."""
     desired = plan.desired_all(now)
     with engine.connect() as conn:
-        # Only what decides who is ON: turning 10,000 instants into datetimes would cost more
-        # than the rest of the page; the shown rows' are read below.
-        states = conn.execute(
-            select(DeviceState.agent, DeviceState.device).where(DeviceState.available.is_(True))
-        ).all()
+        states = who_is_on(conn)  # the shown rows' instants are read below
         latest = _latest(conn, now)
         counts = open_counts(conn)
     with Session(engine) as session:
-        open_actions = list(
-            session.scalars(
-                select(Action)
-                .where(Action.status.in_(OPEN_STATUSES))
-                .order_by(Action.due_at, Action.id)
-                .limit(30)
-            )
-        )
+        open_actions = under_way(session, 30)
         paused = pauses_in_force(session)
         last_check = last_full_check(session)
         down = open_outages(session)
-        holds = list(session.scalars(select(Hold).where(Hold.until > now, Hold.starts_at <= now)))
+        holds = holds_in_force(session, now)
     drifted = {
         (str(f.get("agent")), str(f.get("device"))): f
         for f in (last_check.findings if last_check is not None else [])
