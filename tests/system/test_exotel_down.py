@@ -20,9 +20,9 @@ from shiftswitch.models import DeviceState, ExotelOutage, Status
 from tests.pipeline import Pipeline, pipeline, roster_yaml, user, wait_until
 
 N = 12
-AHEAD = 15.0  # seconds from the scheduler's start to the boundary: its first reads are done
+AHEAD = 12.0  # seconds from the scheduler's start to the boundary: its first reads are done
 DOWN_BEFORE = 5.0  # Exotel fails every request from this long before the boundary ...
-DOWN_FOR = 30.0  # ... for this long
+DOWN_FOR = 20.0  # ... for this long
 BACK_WITHIN = 30.0  # every device right this long after Exotel answers again, at most
 
 
