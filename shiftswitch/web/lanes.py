@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from shiftswitch.models import Action, ActionKind, CheckKind, DeviceState, Hold, RemoteCheck, Status
+from shiftswitch import queries
 from shiftswitch.planning.plancache import Plan
-from shiftswitch.queries import unsuccessful
 from shiftswitch.roster.model import Roster
 from shiftswitch.web.timeline import (
     Bar,
@@ -126,43 +125,16 @@ def _read(
     dict[str, list[Mark]],
     dict[str, list[Mark]],
 ]:
-    switch = (
-        Action.agent.in_(agents),
-        Action.kind == ActionKind.SWITCH,
-        Action.status == Status.SUCCEEDED,
-    )
-    columns = (
-        Action.agent,
-        Action.device,
-        Action.wants_on,
-        Action.finished_at,
-        Action.source,
-        Action.id,
-    )
     switches: dict[str, list[Switch]] = {}
     before: dict[str, dict[str, Switch]] = {}
     states: dict[str, dict[str, datetime]] = {}
     failures: dict[str, list[Mark]] = {}
     holds: dict[str, list[Mark]] = {}
     drift: dict[str, list[Mark]] = {}
+    start, end = window.start, window.end
     with engine.connect() as conn:
-        in_window = conn.execute(
-            select(*columns)
-            .where(
-                *switch,
-                Action.due_at >= window.start - LATE,
-                Action.due_at < window.end,
-                Action.finished_at >= window.start,
-                Action.finished_at < window.end,
-            )
-            .order_by(Action.finished_at, Action.id)
-        ).all()
-        last_before = (
-            select(func.max(Action.id))
-            .where(*switch, Action.finished_at < window.start)
-            .group_by(Action.agent, Action.device)
-        )
-        earlier = conn.execute(select(*columns).where(Action.id.in_(last_before))).all()
+        in_window = queries.switches_finished(conn, agents, start, end, due_from=start - LATE)
+        earlier = queries.last_switches_before(conn, agents, start)
         for rows, sink in ((in_window, None), (earlier, before)):
             for agent, device, on, at, source, id_ in rows:
                 if agent is None or device is None or at is None:
@@ -172,55 +144,26 @@ def _read(
                     switches.setdefault(agent, []).append(s)
                 else:
                     sink.setdefault(agent, {})[device] = s
-        for agent, device, at in conn.execute(
-            select(DeviceState.agent, DeviceState.device, DeviceState.confirmed_at).where(
-                DeviceState.agent.in_(agents), DeviceState.available.is_(True)
-            )
-        ):
+        for agent, device, at in queries.on_since(conn, agents):
             if agent is not None and device is not None:
                 states.setdefault(agent, {})[device] = at
-        for id_, agent, device, status, on, due, reason, http, error in conn.execute(
-            select(
-                Action.id,
-                Action.agent,
-                Action.device,
-                Action.status,
-                Action.wants_on,
-                Action.due_at,
-                Action.reason,
-                Action.last_http_code,
-                Action.error_description,
-            ).where(
-                Action.agent.in_(agents),
-                unsuccessful(),
-                Action.due_at >= window.start,
-                Action.due_at < window.end,
-            )
+        for id_, agent, device, status, on, due, reason, http, error in queries.unsuccessful_due(
+            conn, agents, start, end
         ):
             if agent is None:
                 continue
             code = f" HTTP {http}" if http else ""
             text = f"{status}: {device} {'ON' if on else 'OFF'}{code}: {reason or error or ''}"
             failures.setdefault(agent, []).append(Mark(str(status), due, due, text.strip(), id_))
-        for h in conn.execute(
-            select(
-                Hold.agent, Hold.device, Hold.available, Hold.starts_at, Hold.until, Hold.created_by
-            ).where(Hold.agent.in_(agents), Hold.starts_at < window.end, Hold.until > window.start)
+        for agent, device, on, begins, until, by in queries.holds_overlapping(
+            conn, agents, start, end
         ):
-            agent, device, on, start, until, by = h
             text = f"hold: {device} {'ON' if on else 'OFF'} until {until:%Y-%m-%d %H:%M}Z, by {by}"
             holds.setdefault(agent, []).append(
-                Mark("hold", max(start, window.start), min(until, window.end), text)
+                Mark("hold", max(begins, start), min(until, end), text)
             )
         wanted = set(agents)
-        for at, findings in conn.execute(
-            select(RemoteCheck.at, RemoteCheck.findings).where(
-                RemoteCheck.at >= window.start,
-                RemoteCheck.at < window.end,
-                RemoteCheck.drifted > 0,
-                RemoteCheck.kind.in_(list(CheckKind)),
-            )
-        ):
+        for at, findings in queries.findings_between(conn, start, end):
             for f in findings or ():
                 agent = str(f.get("agent")) if isinstance(f, dict) else ""
                 if agent in wanted:
