@@ -5,11 +5,11 @@ holds, pauses and outages in force."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.models import (
@@ -334,5 +334,53 @@ def findings_between(conn: Connection, start: datetime, end: datetime) -> list[A
                 RemoteCheck.drifted > 0,
                 RemoteCheck.kind.in_(list(CheckKind)),
             )
+        )
+    )
+
+
+# -- the Now page ---------------------------------------------------------------------------
+
+
+def latest_switches(
+    conn: Connection, *, open_: bool = False, since: datetime | None = None, limit: int
+) -> list[Any]:
+    """(id, agent, device, status, wants_on, reason, last_http_code) of the latest switches,
+    newest first: those not yet final (``open_``), or those that failed or were blocked, due
+    since ``since``."""
+    which = (
+        Action.status.in_(OPEN_STATUSES)
+        if open_
+        else and_(unsuccessful(), Action.due_at >= since)
+        if since is not None
+        else unsuccessful()
+    )
+    return list(
+        conn.execute(
+            select(
+                Action.id,
+                Action.agent,
+                Action.device,
+                Action.status,
+                Action.wants_on,
+                Action.reason,
+                Action.last_http_code,
+            )
+            .where(which, Action.kind == ActionKind.SWITCH)
+            .order_by(Action.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def confirmed_of(conn: Connection, agents: Collection[str]) -> list[Any]:
+    """(agent, device, confirmed_at, action_id) of every device of ``agents`` Exotel confirmed."""
+    return list(
+        conn.execute(
+            select(
+                DeviceState.agent,
+                DeviceState.device,
+                DeviceState.confirmed_at,
+                DeviceState.action_id,
+            ).where(DeviceState.agent.in_(agents))
         )
     )

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import attrgetter
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from shiftswitch import queries
 from shiftswitch.models import (
     OPEN_STATUSES,
     Action,
-    ActionKind,
-    DeviceState,
     ExotelOutage,
     Hold,
     Pause,
@@ -35,7 +34,6 @@ from shiftswitch.queries import (
     open_outages,
     pauses_in_force,
     under_way,
-    unsuccessful,
     who_is_on,
 )
 from shiftswitch.roster.model import Roster
@@ -219,14 +217,7 @@ def _since(engine: Engine, rows: list[Row]) -> list[Row]:
     with engine.connect() as conn:
         found = {
             (agent, device): (at, action_id)
-            for agent, device, at, action_id in conn.execute(
-                select(
-                    DeviceState.agent,
-                    DeviceState.device,
-                    DeviceState.confirmed_at,
-                    DeviceState.action_id,
-                ).where(DeviceState.agent.in_({r.agent for r in rows}))
-            )
+            for agent, device, at, action_id in queries.confirmed_of(conn, {r.agent for r in rows})
         }
     return [
         replace(
@@ -240,31 +231,8 @@ def _since(engine: Engine, rows: list[Row]) -> list[Row]:
 
 def _latest(conn: Connection, now: datetime) -> dict[tuple[str, str], Latest]:
     """Each device's latest open switch, else its latest failed or blocked one of the last day."""
-    columns = (
-        Action.id,
-        Action.agent,
-        Action.device,
-        Action.status,
-        Action.wants_on,
-        Action.reason,
-        Action.last_http_code,
-    )
-    failed = conn.execute(
-        select(*columns)
-        .where(
-            unsuccessful(),
-            Action.due_at >= now - RECENT,
-            Action.kind == ActionKind.SWITCH,
-        )
-        .order_by(Action.id.desc())
-        .limit(LOOKED_AT)
-    ).all()
-    under_way = conn.execute(
-        select(*columns)
-        .where(Action.status.in_(OPEN_STATUSES), Action.kind == ActionKind.SWITCH)
-        .order_by(Action.id.desc())
-        .limit(LOOKED_AT)
-    ).all()
+    under_way = queries.latest_switches(conn, open_=True, limit=LOOKED_AT)
+    failed = queries.latest_switches(conn, since=now - RECENT, limit=LOOKED_AT)
     out: dict[tuple[str, str], Latest] = {}
     for id_, agent, device, status, wants_on, reason, http in (*under_way, *failed):
         if agent is not None and device is not None:
