@@ -54,7 +54,19 @@ class Errands(Generic[J, R]):
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 return
+            self._one(job)
+
+    def _one(self, job: J) -> None:
+        """Do ``job``; its result, or what :meth:`failed` makes of an error, is taken at the
+        next tick. Raises :class:`Stopped` when the scheduler is stopping."""
+        try:
             self._results.put(self.do(job))
+        except Stopped:
+            raise
+        except Exception as exc:  # a bug must not stop the errands for good
+            log.exception("%s failed: %s", self.name, exc)
+            if (result := self.failed(job, exc)) is not None:
+                self._results.put(result)
 
     def start(self, stop: threading.Event) -> threading.Thread:
         """Do the jobs in a thread of their own until ``stop`` is set."""
@@ -67,13 +79,9 @@ class Errands(Generic[J, R]):
                 except queue.Empty:
                     continue
                 try:
-                    self._results.put(self.do(job))
+                    self._one(job)
                 except Stopped:
                     return
-                except Exception as exc:  # a bug must not stop the errands for good
-                    log.exception("%s failed: %s", self.name, exc)
-                    if (result := self.failed(job, exc)) is not None:
-                        self._results.put(result)
 
         thread = threading.Thread(target=loop, name=self.name, daemon=True)
         thread.start()

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
 from scheduler.errands import Errands
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import rate_bucket
-from shiftswitch.exotel import Outcome
+from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.logs import event
 from shiftswitch.models import ExotelOutage
 from shiftswitch.outages import PROBE_EVERY, UNPROBED_END, Outages, answered
@@ -78,6 +80,13 @@ class Prober(Errands[tuple[ExotelOutage, Account], ProbeResult]):
     def do(self, job: tuple[ExotelOutage, Account]) -> ProbeResult:
         return self.probe(*job)
 
+    def failed(self, job: tuple[ExotelOutage, Account], exc: Exception) -> ProbeResult:
+        """A probe that could not be made counts as failed: the next is due as usual."""
+        said = f"the probe could not be made: {type(exc).__name__}"
+        return ProbeResult(
+            job[0], self._clock.now(), Outcome(Kind.RETRY, None, None, said, None, None, 0.0)
+        )
+
     def probe(self, outage: ExotelOutage, account: Account) -> ProbeResult:
         pinger = self._pinger_for(account, lambda: self._pace(account))
         at = self._clock.now()
@@ -90,7 +99,10 @@ class Prober(Errands[tuple[ExotelOutage, Account], ProbeResult]):
             return
         bucket = rate_bucket(account.base_url, account.sid)
         max_wait = PROBE_EVERY.total_seconds()
-        reserved, wait = self._budget.reserve(bucket, account.rate_limit, max_wait=max_wait)
+        try:
+            reserved, wait = self._budget.reserve(bucket, account.rate_limit, max_wait=max_wait)
+        except RedisError:  # one request every few seconds: it goes unpaced
+            return
         self._sleep(wait if reserved else max_wait)
 
 

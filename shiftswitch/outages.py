@@ -3,7 +3,8 @@ without spending requests, probed at a steady cadence, and left within seconds o
 
 - A worker process notices it (:class:`FailureRuns`): :data:`DOWN_AFTER` requests in a row to
   the account failed with a 5xx, a timeout or a refused connection (a 429 is an answer), over
-  at least :data:`DOWN_SPAN` seconds. It records the outage (:meth:`Outages.begin`): one
+  at least :data:`DOWN_SPAN` seconds, of two actions or more (of one action alone, twice as
+  many). It records the outage (:meth:`Outages.begin`): one
   ``exotel_outages`` row, open while it has no end, and one log line.
 - While an outage is open nothing is sent for the account (:func:`held_back`): a worker leaves
   its actions ``pending`` (a planned retry is not waited for, no attempt is spent), the
@@ -33,6 +34,7 @@ from shiftswitch.queries import open_outages
 
 DOWN_AFTER = 3  # requests in a row to an account that failed ...
 DOWN_SPAN = 2.0  # ... over at least this many seconds: its Exotel is down
+RUN_GAP = 60.0  # seconds: a failure this long after the one before starts a new run
 PROBE_EVERY = timedelta(seconds=5)
 # A scheduler that cannot probe an account (its credentials are not in the scheduler's
 # environment) ends the outage after this long, and the workers try again.
@@ -52,14 +54,21 @@ def answered(outcome: Outcome) -> bool:
 @dataclass(slots=True)
 class _Run:
     count: int
-    since: float  # monotonic seconds
+    since: float  # monotonic seconds: the first failure
+    last: float  # the latest
+    actions: set[int]  # the actions whose requests failed (the first few)
     recorded: bool = False  # the outage it shows is recorded
 
 
 class FailureRuns:
     """The requests in a row that failed, per account, as one process saw them (in memory:
     what every process sees alike needs no sharing, and a request that fails costs nothing
-    more). Thread-safe."""
+    more). Thread-safe.
+
+    A run shows an outage when :data:`DOWN_AFTER` requests in a row failed over at least
+    :data:`DOWN_SPAN` seconds, of two actions or more; one action's own retries show one only
+    after twice as many (a device that Exotel alone fails is no outage of the account). A
+    failure more than :data:`RUN_GAP` after the one before starts a new run."""
 
     def __init__(self, after: int = DOWN_AFTER, span: float = DOWN_SPAN) -> None:
         self.after = after
@@ -67,17 +76,21 @@ class FailureRuns:
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
 
-    def failed(self, account: str, at: float) -> tuple[int, str | None]:
-        """Count a failed request of ``account`` sent at ``at`` (monotonic seconds). Returns
-        the run's length, and when the run says the account's Exotel is down, the run in words
-        (such as "3 requests in a row over 2.4 s"), else None."""
+    def failed(self, account: str, at: float, action: int) -> tuple[int, str | None]:
+        """Count a failed request of ``account`` for ``action``, sent at ``at`` (monotonic
+        seconds). Returns the run's length, and when the run says the account's Exotel is
+        down, the run in words (such as "3 requests in a row over 2.4 s"), else None."""
         with self._lock:
             run = self._runs.get(account)
-            if run is None:
-                run = self._runs[account] = _Run(0, at)
+            if run is None or at - run.last > RUN_GAP:
+                run = self._runs[account] = _Run(0, at, at, set())
             run.count += 1
+            run.last = max(run.last, at)
+            if len(run.actions) < 2:
+                run.actions.add(action)
             span = at - run.since
-            if run.count >= self.after and span >= self.span:
+            enough = self.after if len(run.actions) > 1 else 2 * self.after
+            if run.count >= enough and span >= self.span:
                 return run.count, f"{run.count} requests in a row over {span:.1f} s"
             return run.count, None
 
@@ -92,6 +105,14 @@ class FailureRuns:
         since."""
         run = self._runs.get(account)
         return run is not None and run.recorded
+
+    def ended(self, account: str) -> None:
+        """The account's outage is no longer open (a probe was answered): a run that showed
+        it is over, and the next failures start a new one."""
+        run = self._runs.get(account)
+        if run is not None and run.recorded:
+            with self._lock:
+                self._runs.pop(account, None)
 
     def answered(self, account: str) -> None:
         """The account's gateway answered a request: its run is over."""
@@ -120,6 +141,9 @@ class Outages:
     def begin(self, account: str, error: str, now: datetime) -> ExotelOutage | None:
         """Record that ``account``'s Exotel is down; None when an outage of it is open already
         (another worker noticed it first)."""
+        with self.sessions() as session:  # most calls: open already, and nothing to write
+            if session.scalar(select(down_condition(account))):
+                return None
         with self.sessions.begin() as session:
             bump(session, "outages")  # also the lock: two workers at once, one after the other
             if session.scalar(select(down_condition(account))):

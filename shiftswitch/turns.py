@@ -121,6 +121,11 @@ class TurnStore(OutcomeStore):
                     return replace(turn, siblings_on=siblings_on, offs_recorded=recorded)
             return turn
 
+    def exotel_down(self, account: str) -> bool:
+        """Whether an outage of ``account``'s Exotel is open (recorded by any worker)."""
+        with self.autocommitting.connect() as conn:
+            return bool(conn.execute(select(down_condition(account))).scalar())
+
     def warm(self, now: datetime) -> None:
         """Open a connection and run a turn's statements once, on no action: compiling their
         SQL takes tens of milliseconds, which the first switch after a start would otherwise

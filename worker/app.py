@@ -179,6 +179,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         if getattr(sender, "app", None) is not app:  # another app's worker, in a test
             return
         threads[0] = concurrency_of(sender)
+        quiet_the_reconnects()  # before the first connection: a start while Redis is away too
         if metrics_port:
             metrics.serve(metrics_port)
 
@@ -186,7 +187,6 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         if getattr(sender, "app", None) is not app or beating:  # sender: the consumer
             return
         quiet_the_cancel_notice()
-        quiet_the_reconnects()
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
         beating.append(Beating(Heartbeat(Redis.from_url(settings.redis_url), worker)))
         beating[0].start()

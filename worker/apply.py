@@ -33,6 +33,7 @@ from shiftswitch.exotel import Outcome
 from shiftswitch.logs import event
 from shiftswitch.models import FINAL_STATUSES, Action, ActionKind, Status
 from shiftswitch.numbers import renumber_source
+from shiftswitch.outages import failed_request
 from shiftswitch.outcomes import Row
 from shiftswitch.problems import RosterError
 from shiftswitch.sources.store import renumber
@@ -110,6 +111,8 @@ def _take(ctx: WorkerContext, hold: Hold, turn: Turn) -> bool:
         client = ctx.client_for(action)
     except CredentialsMissing as exc:
         missing = str(exc)
+    if not turn.exotel_down:
+        ctx.failures.ended(action.account)  # a run that showed an outage since ended is over
     if decisions.left_unanswered(action):
         # Its last request was sent and nobody recorded the answer (a worker died meanwhile).
         _read_back(ctx, action, now, "a worker stopped before recording the answer")
@@ -156,7 +159,7 @@ def _resolve(
     outcome, attempt = exchange(ctx, hold, action, "GET users", lookup, now)
     now = ctx.clock.now()
     decision = decisions.after_lookup(
-        action, outcome, found, now, ctx.policy, ctx.rng, down=ctx.failures.down(action.account)
+        action, outcome, found, now, ctx.policy, ctx.rng, down=_down(ctx, action, outcome)
     )
     _record(ctx, action, decision, now, attempt)
 
@@ -184,7 +187,7 @@ def _send(
         sent = now - timedelta(seconds=outcome.duration)
         _read_back(ctx, action, sent, f"{request} went unanswered: {outcome.summary()}")
     decision = decisions.after_put(
-        action, outcome, now, ctx.policy, ctx.rng, down=ctx.failures.down(action.account)
+        action, outcome, now, ctx.policy, ctx.rng, down=_down(ctx, action, outcome)
     )
     if not isinstance(decision, ReadUser):
         _record(ctx, action, decision, now, attempt)
@@ -194,6 +197,15 @@ def _send(
     read, attempt = exchange(ctx, hold, action, "GET user", get_user, now)
     now = ctx.clock.now()
     _record(ctx, action, _after_read(ctx, action, decision.refusal, read, now), now, attempt)
+
+
+def _down(ctx: WorkerContext, action: Action, outcome: Outcome) -> bool:
+    """Whether the account's Exotel is known to be down: by this process's run of failures,
+    or, for a request that failed, by an outage another process recorded meanwhile (the
+    action then waits for Exotel rather than using up its attempts)."""
+    if ctx.failures.down(action.account):
+        return True
+    return failed_request(outcome) and ctx.store.exotel_down(action.account)
 
 
 def _read_back(ctx: WorkerContext, action: Action, sent: datetime, reason: str) -> None:
@@ -219,7 +231,7 @@ def _after_read(
     """What the read of the user that ``refusal`` called for shows."""
     if action.kind == ActionKind.NUMBER:
         return decisions.after_number_read(
-            action, refusal, read, now, ctx.policy, ctx.rng, down=ctx.failures.down(action.account)
+            action, refusal, read, now, ctx.policy, ctx.rng, down=_down(ctx, action, read)
         )
     managed, recorded = ctx.store.siblings(action), ctx.store.offs_recorded(action)
     return decisions.after_conflict_read(
@@ -231,7 +243,7 @@ def _after_read(
         now,
         ctx.policy,
         ctx.rng,
-        down=ctx.failures.down(action.account),
+        down=_down(ctx, action, read),
     )
 
 

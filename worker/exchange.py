@@ -104,7 +104,7 @@ def _watch(ctx: WorkerContext, action: Action, outcome: Outcome, sent: float) ->
         return not outcome.ok
     if not failed_request(outcome):
         return True
-    length, run = ctx.failures.failed(action.account, sent)
+    length, run = ctx.failures.failed(action.account, sent, action.id)
     if run is None or ctx.outages is None:
         return length == 1
     now = ctx.clock.now()

@@ -187,6 +187,29 @@ def test_an_account_this_scheduler_cannot_probe_is_tried_again_by_the_workers(
     assert at - MONDAY_0859 >= UNPROBED_END
 
 
+def test_a_probe_that_could_not_be_made_counts_as_failed_and_the_next_comes(
+    store: ActionStore, roster: Path
+) -> None:
+    w = World(store, roster)
+    answers = iter([RuntimeError("Redis went away"), UP])
+
+    def probe() -> Outcome:
+        w.pinger.asked += 1
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    w.pinger.probe = probe  # type: ignore[method-assign]
+    w.outages.begin("main", "503 Service Unavailable", MONDAY_0859)
+    at = MONDAY_0859
+    while w.outages.open():
+        at += timedelta(seconds=1)
+        w.tick(at)
+        assert at - MONDAY_0859 <= 2 * PROBE_EVERY + timedelta(seconds=3), "not probed again"
+    assert w.pinger.asked == 2
+
+
 def test_the_roster_no_longer_naming_the_account_ends_its_outage(
     store: ActionStore, roster: Path
 ) -> None:

@@ -586,21 +586,23 @@ def test_a_paused_account_leaves_its_actions_pending(world: World) -> None:
 def test_exotel_failing_every_request_is_an_outage_recorded_once_that_spends_no_more(
     world: World,
 ) -> None:
-    """Three requests in a row failing over 2 s record the outage; from then on the account's
-    actions wait, pending, neither retried nor failed for good; once it ends they go at once."""
+    """Three requests in a row, of two actions, failing over 2 s record the outage; from then
+    on the account's actions wait, pending, neither retried nor failed for good; once it ends
+    they go at once."""
     w = world
     outages = w.ctx.outages = Outages(w.store.engine)
     w.faults({"status": 500, "times": None})
     (asha,) = w.record(w.action("asha", "desk", True))
-    countdowns = w.drain()
+    (meera,) = w.record(w.action("meera", "app", True))
+    assert w.run("main/u-102") is not None  # meera's first attempt fails: a retry planned
+    countdowns = w.drain()  # asha's attempts, until the run shows the outage
     tried = len(w.sent())
-    assert tried in (3, 4)  # the third failure may come under 2 s after the first
+    assert tried in (4, 5)  # asha's third failure may come under 2 s after meera's
     assert countdowns[-1] == 0.0  # back at once, to be left pending
     assert (w.get(asha).status, w.get(asha).retry_at is not None) == (Status.PENDING, True)
     (outage,) = outages.open()
     assert outage.account == "main" and outage.error.startswith("500 1004 Internal Server Error")
-    # Another user's action of the account: left pending with no request.
-    (meera,) = w.record(w.action("meera", "app", True))
+    # meera's retry comes: left pending with no request, its backoff not waited for.
     assert w.run("main/u-102") is None
     assert (w.get(meera).status, len(w.sent())) == (Status.PENDING, tried)
     assert w.get(asha).status == Status.PENDING  # nor does asha's task retry it
@@ -613,6 +615,18 @@ def test_exotel_failing_every_request_is_an_outage_recorded_once_that_spends_no_
     assert (w.get(asha).status, w.get(meera).status) == (Status.SUCCEEDED, Status.SUCCEEDED)
     assert len(w.sent()) == tried + 2
     assert outages.open() == []
+
+
+def test_one_device_failing_alone_is_no_outage_of_the_account(world: World) -> None:
+    """One action's own retries failing: no outage under twice the run (it fails on its own,
+    as Exotel's answer for that device says)."""
+    w = world
+    w.ctx.outages = Outages(w.store.engine)
+    w.faults({"status": 500, "times": None, "device_id": "100280"})
+    (action,) = w.record(w.action("asha", "desk", True))
+    w.drain()
+    assert w.get(action).status == Status.FAILED  # out of attempts (4), on its own
+    assert Outages(w.store.engine).open() == []
 
 
 def test_actions_wait_while_an_outage_of_their_account_is_open(world: World) -> None:

@@ -28,22 +28,47 @@ def test_what_a_request_says_of_the_gateway(answer: Outcome, failed: bool, up: b
     assert (failed_request(answer), answered(answer)) == (failed, up)
 
 
-def test_three_failures_over_two_seconds_are_an_outage() -> None:
+def test_three_failures_of_two_actions_over_two_seconds_are_an_outage() -> None:
     runs = FailureRuns()
-    assert runs.failed("main", 100.0) == (1, None)
-    assert runs.failed("main", 100.1) == (2, None)
-    assert runs.failed("main", 101.9) == (3, None)  # three, but over 1.9 s: not yet down
-    assert runs.failed("main", 102.4) == (4, "4 requests in a row over 2.4 s")
-    assert runs.failed("other", 102.4) == (1, None)  # each account its own run
+    assert runs.failed("main", 100.0, 1) == (1, None)
+    assert runs.failed("main", 100.1, 2) == (2, None)
+    assert runs.failed("main", 101.9, 1) == (3, None)  # three, but over 1.9 s: not yet down
+    assert runs.failed("main", 102.4, 2) == (4, "4 requests in a row over 2.4 s")
+    assert runs.failed("other", 102.4, 3) == (1, None)  # each account its own run
+
+
+def test_one_actions_retries_alone_need_twice_as_many() -> None:
+    runs = FailureRuns()
+    for n, at in enumerate((0.0, 1.0, 3.0, 7.0, 15.0), start=1):
+        assert runs.failed("main", at, 1) == (n, None)
+    assert runs.failed("main", 31.0, 1) == (6, "6 requests in a row over 31.0 s")
+
+
+def test_a_failure_long_after_the_last_starts_a_new_run() -> None:
+    runs = FailureRuns()
+    runs.failed("main", 0.0, 1)
+    runs.failed("main", 1.0, 2)
+    assert runs.failed("main", 100.0, 3) == (1, None)  # 99 s later: not "in a row"
 
 
 def test_an_answer_ends_the_run_and_what_it_showed() -> None:
     runs = FailureRuns()
-    for at in (0.0, 1.0, 2.0):
-        runs.failed("main", at)
+    for at, action in ((0.0, 1), (1.0, 2), (2.0, 1)):
+        runs.failed("main", at, action)
     assert not runs.down("main")  # shown, not yet recorded
     runs.recorded("main")
     assert runs.down("main")
     runs.answered("main")
     assert not runs.down("main")
-    assert runs.failed("main", 10.0) == (1, None)  # a new run starts from one
+    assert runs.failed("main", 10.0, 1) == (1, None)  # a new run starts from one
+
+
+def test_an_outage_ended_elsewhere_ends_the_run_that_showed_it() -> None:
+    runs = FailureRuns()
+    for at, action in ((0.0, 1), (1.0, 2), (2.0, 1)):
+        runs.failed("main", at, action)
+    runs.ended("main")  # not recorded yet: the run goes on
+    assert runs.failed("main", 3.0, 2)[1] is not None
+    runs.recorded("main")
+    runs.ended("main")  # a probe was answered: the next failure is the first of a new run
+    assert not runs.down("main") and runs.failed("main", 4.0, 1) == (1, None)
