@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import collections
+import inspect
 from datetime import UTC, datetime
 
 import pytest
+from kombu.connection import Connection
 
-from shiftswitch.broker import SPREAD, USERS_PER_MESSAGE, batch_size, batches, messages, paced
+from shiftswitch.broker import (
+    RECONNECT_EVERY,
+    SPREAD,
+    USERS_PER_MESSAGE,
+    PromptConnection,
+    batch_size,
+    batches,
+    make_celery,
+    messages,
+    paced,
+)
 from shiftswitch.models import Action
+from shiftswitch.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -115,3 +128,16 @@ def test_a_large_boundarys_waves_are_each_cut_into_several_messages() -> None:
     assert len(per_wave) == 41 and set(per_wave.values()) == {4}
     assert max(len(batch) for _, batch in cut) == 7
     assert sorted(owner for _, batch in cut for owner, _ in batch) == [o for o, _ in fast]
+
+
+def test_the_prompt_connection_keeps_kombus_order_of_arguments() -> None:
+    """PromptConnection overrides kombu's private ``_ensure_connection`` with other defaults:
+    the positional order it relies on (callers pass up to five) must still be kombu's."""
+    ours = list(inspect.signature(PromptConnection._ensure_connection).parameters)
+    kombus = list(inspect.signature(Connection._ensure_connection).parameters)
+    head = ["self", "errback", "max_retries", "interval_start", "interval_step", "interval_max"]
+    assert ours[: len(head)] == head and kombus[: len(head)] == head
+    assert RECONNECT_EVERY <= 1.0
+    app = make_celery(Settings(database_url="sqlite://", redis_url="redis://127.0.0.1:9/0"))
+    assert isinstance(app.connection_for_read(), PromptConnection)
+    assert app.conf.broker_connection_max_retries is None  # waits for Redis however long
