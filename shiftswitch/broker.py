@@ -24,7 +24,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from shiftswitch.coordination import SETTLE, read_beats
+from shiftswitch.heartbeats import SETTLE, read_beats
 from shiftswitch.models import Action
 from shiftswitch.pacing import parse_rate
 from shiftswitch.recovery import Holdings, cover, orphans
@@ -37,7 +37,7 @@ QUEUE = "shiftswitch"
 UNACKED_KEY = "unacked"  # kombu's Redis transport: messages taken by workers, not yet acked
 UNACKED_INDEX_KEY = "unacked_index"  # ... and when each was taken (seconds, the worker's clock)
 # A message a worker took this long ago is named by its heartbeat, if the worker lives: longer
-# than a beat (coordination.BEAT_EVERY), with room for clocks a few seconds apart.
+# than a beat (heartbeats.BEAT_EVERY), with room for clocks a few seconds apart.
 ORPHAN_AFTER = 10.0
 
 

@@ -341,19 +341,18 @@ def findings_between(conn: Connection, start: datetime, end: datetime) -> list[A
 # -- the Now page ---------------------------------------------------------------------------
 
 
-def latest_switches(
-    conn: Connection, *, open_: bool = False, since: datetime | None = None, limit: int
-) -> list[Any]:
-    """(id, agent, device, status, wants_on, reason, last_http_code) of the latest switches,
-    newest first: those not yet final (``open_``), or those that failed or were blocked, due
-    since ``since``."""
-    which = (
-        Action.status.in_(OPEN_STATUSES)
-        if open_
-        else and_(unsuccessful(), Action.due_at >= since)
-        if since is not None
-        else unsuccessful()
-    )
+def latest_open_switches(conn: Connection, limit: int) -> list[Any]:
+    """(id, agent, device, status, wants_on, reason, last_http_code) of the latest switches not
+    yet final, newest first."""
+    return _latest_switches(conn, Action.status.in_(OPEN_STATUSES), limit)
+
+
+def latest_unsuccessful_switches(conn: Connection, since: datetime, limit: int) -> list[Any]:
+    """The same of the latest switches due since ``since`` that failed or were blocked."""
+    return _latest_switches(conn, and_(unsuccessful(), Action.due_at >= since), limit)
+
+
+def _latest_switches(conn: Connection, which: ColumnElement[bool], limit: int) -> list[Any]:
     return list(
         conn.execute(
             select(

@@ -5,7 +5,7 @@ that runs it applies every open action of the user up to the last of those, in a
 (:func:`~shiftswitch.actions.apply_order`). So a message *covers* each of its users up to an
 order, and an open action is held when some message covers its user that far: one waiting in
 the queue, one a worker took (kombu's ``unacked`` hash), or one a live worker says it holds
-(its heartbeat, :class:`~shiftswitch.coordination.Heartbeat`).
+(its heartbeat, :class:`~shiftswitch.heartbeats.Heartbeat`).
 
 Two ways to lose actions, and what finds them:
 

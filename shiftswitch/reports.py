@@ -19,7 +19,6 @@ from shiftswitch.queries import (
     devices_on,
     holds_not_over,
     last_full_check,
-    newest_actions,
     open_counts,
     open_outages,
     pauses_in_force,
@@ -69,34 +68,6 @@ def change(kind: str, available: bool, new_contact_uri: str | None) -> str:
 
 def iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat().replace("+00:00", "Z")
-
-
-def history(
-    store: ActionStore,
-    agent: str | None,
-    limit: int,
-    *,
-    device: str | None = None,
-    status: str | None = None,
-    source: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    offset: int = 0,
-) -> list[Action]:
-    """The latest actions, newest first (by due time); of one agent, device, status or source
-    when given, due in [since, until) when given; ``offset`` skips the newest."""
-    with store.sessions() as session:
-        return newest_actions(
-            session,
-            limit,
-            agent=agent,
-            device=device,
-            status=status,
-            source=source,
-            since=since,
-            until=until,
-            offset=offset,
-        )
 
 
 def status(

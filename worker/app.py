@@ -32,9 +32,10 @@ from redis.exceptions import RedisError
 from shiftswitch import logs, metrics
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
-from shiftswitch.coordination import BEAT_EVERY, Heartbeat, Leases, RateLimiter
+from shiftswitch.coordination import Leases, RateLimiter
 from shiftswitch.db import first_line, make_engine
 from shiftswitch.exotel import ExotelClient, session
+from shiftswitch.heartbeats import BEAT_EVERY, Heartbeat
 from shiftswitch.models import Action
 from shiftswitch.outages import Outages
 from shiftswitch.recovery import Cover, Holdings, cover
@@ -251,8 +252,8 @@ def warm_up(context: Callable[[], WorkerContext]) -> None:
 
 
 class Beating:
-    """This worker process's heartbeat (:class:`~shiftswitch.coordination.Heartbeat`), renewed
-    every :data:`~shiftswitch.coordination.BEAT_EVERY` s by a daemon thread: the task messages
+    """This worker process's heartbeat (:class:`~shiftswitch.heartbeats.Heartbeat`), renewed
+    every :data:`~shiftswitch.heartbeats.BEAT_EVERY` s by a daemon thread: the task messages
     the process holds (waiting for a thread, running, or kept until their countdown) by
     delivery tag, and the users they cover. The scheduler's sweep puts back in the queue the
     messages of a worker whose heartbeat is gone, and never those of a live one."""

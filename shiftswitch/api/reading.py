@@ -16,8 +16,8 @@ from shiftswitch.models import Source, Status
 from shiftswitch.operations import agents, plans
 from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import invalid
+from shiftswitch.queries import newest_actions
 from shiftswitch.reports import action_row
-from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
 from shiftswitch.roster.model import parse_instant
 
@@ -51,17 +51,18 @@ def history(
     device, status, source and due time [from, to), paged with limit and offset."""
     now = svc.now()
     zone = svc.roster.get(now).zone
-    actions = report_history(
-        svc.ops.action_store(),
-        agent,
-        limit,
-        device=device,
-        status=status,
-        source=source,
-        since=_instant(since, zone, "from"),
-        until=_instant(until, zone, "to"),
-        offset=offset,
-    )
+    with svc.ops.action_store().sessions() as session:
+        actions = newest_actions(
+            session,
+            limit,
+            agent=agent,
+            device=device,
+            status=status,
+            source=source,
+            since=_instant(since, zone, "from"),
+            until=_instant(until, zone, "to"),
+            offset=offset,
+        )
     return [action_row(a) for a in actions]
 
 

@@ -14,8 +14,8 @@ from shiftswitch.cli.options import (
 )
 from shiftswitch.operations.reconcile import reconcile_now
 from shiftswitch.problems import count
+from shiftswitch.queries import newest_actions
 from shiftswitch.reports import action_row, change
-from shiftswitch.reports import history as report_history
 from shiftswitch.reports import status as report_status
 
 # -- reconcile, status, history ---------------------------------------------------------------
@@ -137,7 +137,8 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
 @pass_context
 def history(ctx: Context, agent: str | None, limit: int, as_json: bool) -> None:
     """The latest actions, newest first (of AGENT when given), with their outcome."""
-    actions = report_history(ctx.action_store(), agent, limit)
+    with ctx.action_store().sessions() as session:
+        actions = newest_actions(session, limit, agent=agent)
     if as_json:
         click.echo(json.dumps([action_row(a) for a in actions], indent=2))
         return

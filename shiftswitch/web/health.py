@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shiftswitch import broker, health
-from shiftswitch.coordination import Leadership, live_workers
+from shiftswitch.coordination import Leadership
 from shiftswitch.health import Check
+from shiftswitch.heartbeats import live_workers
 from shiftswitch.models import Action
 from shiftswitch.queries import recent_failures
 from shiftswitch.settings import Settings

@@ -231,8 +231,8 @@ def _since(engine: Engine, rows: list[Row]) -> list[Row]:
 
 def _latest(conn: Connection, now: datetime) -> dict[tuple[str, str], Latest]:
     """Each device's latest open switch, else its latest failed or blocked one of the last day."""
-    under_way = queries.latest_switches(conn, open_=True, limit=LOOKED_AT)
-    failed = queries.latest_switches(conn, since=now - RECENT, limit=LOOKED_AT)
+    under_way = queries.latest_open_switches(conn, LOOKED_AT)
+    failed = queries.latest_unsuccessful_switches(conn, now - RECENT, LOOKED_AT)
     out: dict[tuple[str, str], Latest] = {}
     for id_, agent, device, status, wants_on, reason, http in (*under_way, *failed):
         if agent is not None and device is not None:

@@ -12,16 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from redis import Redis
 
-from shiftswitch.coordination import (
-    Heartbeat,
-    Leadership,
-    Leases,
-    Lock,
-    LockBusy,
-    RateLimiter,
-    live_workers,
-    read_beats,
-)
+from shiftswitch.coordination import Leadership, Leases, Lock, LockBusy, RateLimiter
+from shiftswitch.heartbeats import Heartbeat, live_workers, read_beats
 from shiftswitch.pacing import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
