@@ -5,7 +5,8 @@ are measured, each in a fresh subprocess so that its peak memory is its own:
 
 - ``validate``: ``validate_text(text, now)``: YAML parse, roster checks and the 28-day conflict
   check (what ``shiftswitch roster validate`` and every roster reload do);
-- ``plan``: ``Planner(roster).transitions(now, now + 7 days)`` on the validated roster.
+- ``plan``: ``Planner(roster).transitions(now, now + 7 days)`` on the validated roster, with the
+  collector paused (``heap.paused()``) as the scheduler and the plan cache do.
 
 Generating the YAML text (and, for ``plan``, validating it) happens before the clock starts and is
 excluded from the timings. Each step runs ``--repeat`` times (3); the best and the median wall time
@@ -89,6 +90,7 @@ def _reset_high_water() -> bool:
 def _worker(step: str, agents: int, seed: int, repeat: int) -> dict[str, Any]:
     """Run one step ``repeat`` times in this process; return the figures."""
     from shiftswitch.planning.planner import Planner  # noqa: PLC0415 - keep imports out of the parent
+    from shiftswitch import heap  # noqa: PLC0415
     from shiftswitch.planning.validation import Report, validate_text  # noqa: PLC0415
     from shiftswitch.roster.model import Roster  # noqa: PLC0415
 
@@ -115,7 +117,8 @@ def _worker(step: str, agents: int, seed: int, repeat: int) -> dict[str, Any]:
             count = len(valid(report).agents)
         else:
             t0 = time.perf_counter()
-            transitions = Planner(roster).transitions(NOW, end)
+            with heap.paused():  # as the scheduler and the plan cache plan
+                transitions = Planner(roster).transitions(NOW, end)
             times.append(time.perf_counter() - t0)
             count = len(transitions)
             del transitions

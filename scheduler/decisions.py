@@ -1,6 +1,7 @@
 """What the scheduler decides, as pure functions of what it knows and ``now`` (README: How
-switching works): the devices a reconcile sets, the unknown ones it reads first, and the
-actions not yet sent that the roster in force no longer wants.
+switching works): the devices a reconcile sets, the unknown ones it reads first, the actions
+not yet sent that the roster in force no longer wants, which reads to submit, how long an
+unknown device waits for its read, and when the next drift check is.
 
 The loop (:mod:`scheduler.loop`) reads the facts, asks these functions, and writes what they
 say; nothing here reads the clock, the database or the network.
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from shiftswitch.drift import Managed
+from shiftswitch.models import CheckKind
 from shiftswitch.roster.model import Agent, Device, Roster
 
 DeviceKey = tuple[str, str, str]  # (account, user id, device id)
+
+NEVER = datetime.max.replace(tzinfo=UTC)
+READ_AGAIN = timedelta(seconds=15)  # a read that failed is tried again after this long
+# An unknown device whose read has not succeeded for this long is set to its desired state
+# without it: a device left as it is for want of a read could ring the wrong phone for hours.
+READ_GIVE_UP = timedelta(minutes=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +110,63 @@ def unwanted(actions: Iterable[Unsent], desired: Mapping[str, str | None]) -> li
     """The ids of ``actions`` the roster in force no longer wants: an ON for a device that
     should be OFF now, or an OFF for the device that should be ON."""
     return [a.id for a in actions if (desired.get(a.agent) == a.device) is not a.wants_on]
+
+
+@dataclass(slots=True)
+class Reading:
+    """An unknown device submitted for a read: since when, why, and when to submit it again
+    (never, while its read is under way; :data:`READ_AGAIN` after it failed)."""
+
+    since: datetime
+    kind: CheckKind
+    again: datetime = NEVER
+
+
+def to_read(
+    kind: CheckKind,
+    devices: Iterable[Managed],
+    reading: Mapping[Managed, Reading],
+    now: datetime,
+) -> tuple[dict[str, list[Managed]], dict[Managed, Reading]]:
+    """Which of ``devices`` to read now, by account, and the readings to record for them.
+
+    A drift check reads every device it is given. An unknown device (a first read, a
+    read-back) is submitted once, and again only when its read failed and :data:`READ_AGAIN`
+    has passed; it keeps the instant it was first submitted, from which it waits.
+    """
+    by_account: dict[str, list[Managed]] = {}
+    recorded: dict[Managed, Reading] = {}
+    for m in devices:
+        if kind != CheckKind.DRIFT:
+            submitted = reading.get(m)
+            if submitted is not None and now < submitted.again:
+                continue
+            recorded[m] = Reading(submitted.since if submitted is not None else now, kind)
+        by_account.setdefault(m.account, []).append(m)
+    return by_account, recorded
+
+
+def waits_for_read(
+    m: Managed,
+    read_back: datetime | None,
+    submitted: Reading | None,
+    down: frozenset[str],
+    now: datetime,
+) -> bool:
+    """Whether unknown device ``m`` still waits for its read rather than being set now: until
+    its read has failed for :data:`READ_GIVE_UP`, counted from when its read-back was due (or
+    it was first submitted); always while its account's Exotel is down, when nothing could be
+    sent either."""
+    if m.account in down:
+        return True
+    since = read_back
+    if since is None:
+        since = submitted.since if submitted is not None else now
+    return now - since < READ_GIVE_UP
+
+
+def next_drift(every: timedelta, last: datetime | None, now: datetime) -> datetime:
+    """The next drift check: ``every`` after the last one recorded (by any scheduler, before a
+    restart too; now, if that is past), or ``every`` after now when there was none (the first
+    start reads what it does not know anyway)."""
+    return now + every if last is None else max(now, last + every)

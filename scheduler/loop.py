@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from scheduler import decisions
@@ -44,20 +44,14 @@ from scheduler.outages import Outage
 from scheduler.probes import OutageWatch
 from scheduler.reads import Reads
 from scheduler.wake import next_wake, portions, sleep_until
-from shiftswitch import metrics
+from shiftswitch import heap, metrics, queries
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.broker import Connecting, Dispatcher
 from shiftswitch.clock import Clock
 from shiftswitch.db import CHUNK, chunks, first_line
 from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
-from shiftswitch.models import (
-    Action,
-    ActionKind,
-    RosterVersion,
-    Source,
-    Status,
-)
+from shiftswitch.models import UNSENT_STATUSES, Action, Status
 from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.source import RosterFile, RosterSource
@@ -223,14 +217,7 @@ class Scheduler:
         or an OFF for the device that should be ON. Manual actions and those a worker is
         applying are left alone. The reconcile that follows sends what the roster wants."""
         with self.store.sessions.begin() as session:
-            unsent = session.execute(
-                select(Action.id, Action.agent, Action.device, Action.wants_on).where(
-                    Action.status.in_([Status.PENDING, Status.QUEUED]),
-                    Action.source.in_([Source.SCHEDULE, Source.RECONCILE]),
-                    Action.kind == ActionKind.SWITCH,
-                    Action.agent.is_not(None),
-                )
-            )
+            unsent = queries.unsent_roster_switches(session)
             unwanted = decisions.unwanted(
                 (Unsent(id_, agent or "", device, on) for id_, agent, device, on in unsent),
                 self.desired(now),
@@ -238,7 +225,7 @@ class Scheduler:
             for ids in chunks(unwanted, CHUNK):
                 session.execute(
                     update(Action)
-                    .where(Action.id.in_(ids), Action.status.in_([Status.PENDING, Status.QUEUED]))
+                    .where(Action.id.in_(ids), Action.status.in_(UNSENT_STATUSES))
                     .values(
                         status=Status.SUPERSEDED,
                         finished_at=now,
@@ -416,7 +403,8 @@ class Scheduler:
 
     def _extend(self, start: datetime, end: datetime, after: datetime | None = None) -> None:
         assert self._planner is not None
-        more = self._planner.transitions(start, end)
+        with heap.paused():  # tens of thousands of new tuples, no cycles
+            more = self._planner.transitions(start, end)
         if after is not None:
             more = [t for t in more if t.at > after]  # ``after`` itself is reconciled instead
         del self._plan[: self._next], self._times[: self._next]
@@ -430,9 +418,7 @@ class Scheduler:
             return  # a stored roster is a version already
         digest, path = self.source.digest, self.source.path
         with self.store.sessions() as session:
-            last = session.scalars(
-                select(RosterVersion).order_by(RosterVersion.number.desc()).limit(1)
-            ).first()
+            last = queries.last_version(session)
             if last is not None and last.digest == digest:
                 return
             number = add_version(

@@ -7,43 +7,34 @@ check every ``drift_every``. A :class:`~scheduler.checks.Checker` makes the read
 its own; :meth:`Reads.step` takes what they found, records it (``device_states``,
 ``read_backs``, ``remote_checks``), logs and counts it, and the reconcile that follows corrects
 what is not as wanted. An unknown device waits for its read (:meth:`Reads.waits`) until the read
-has failed for :data:`READ_GIVE_UP`.
+has failed for :data:`~scheduler.decisions.READ_GIVE_UP`. What to read and how long to wait are
+decided by :mod:`scheduler.decisions`; this module keeps the state and does the I/O.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
 from scheduler.checks import Checker, ReadJob, ReadResult, read_everyone
-from shiftswitch import drift, metrics
+from scheduler.decisions import (
+    READ_AGAIN,
+    READ_GIVE_UP,
+    Reading,
+    next_drift,
+    to_read,
+    waits_for_read,
+)
+from shiftswitch import drift, metrics, queries
 from shiftswitch.actions import ActionStore
 from shiftswitch.drift import Managed
 from shiftswitch.logs import event
-from shiftswitch.models import CheckKind, ReadBack, RemoteCheck
+from shiftswitch.models import CheckKind
 from shiftswitch.roster.model import Account, Roster
 
 log = logging.getLogger("shiftswitch.scheduler")
 
-NEVER = datetime.max.replace(tzinfo=UTC)
 READ_BACKS_EVERY = timedelta(seconds=2)  # how often the read-backs that are due are looked for
-READ_AGAIN = timedelta(seconds=15)  # a read that failed is tried again after this long
-# An unknown device whose read has not succeeded for this long is set to its desired state
-# without it: a device left as it is for want of a read could ring the wrong phone for hours.
-READ_GIVE_UP = timedelta(minutes=3)
-
-
-@dataclass
-class _Reading:
-    """An unknown device submitted for a read: since when, why, and when to submit it again
-    (never, while its read is under way; :data:`READ_AGAIN` after it failed)."""
-
-    since: datetime
-    kind: CheckKind
-    again: datetime = NEVER
 
 
 class Reads:
@@ -56,7 +47,7 @@ class Reads:
         self._next_read_backs = datetime.min.replace(tzinfo=UTC)
         self._next_drift: datetime | None = None
         # Unknown devices submitted for a read: since when, why, when to submit them again.
-        self._reading: dict[Managed, _Reading] = {}
+        self._reading: dict[Managed, Reading] = {}
         self.down: frozenset[str] = frozenset()  # accounts whose Exotel is down: not read
 
     def start(self, now: datetime) -> None:
@@ -71,13 +62,7 @@ class Reads:
         """Whether unknown device ``m`` waits for a read rather than being set now: until its
         read has failed for :data:`READ_GIVE_UP` (counted from when its read-back was due);
         never given up while its account's Exotel is down, when nothing could be sent either."""
-        if m.account in self.down:
-            return True
-        since = read_back
-        if since is None:
-            submitted = self._reading.get(m)
-            since = submitted.since if submitted is not None else now
-        if now - since < READ_GIVE_UP:
+        if waits_for_read(m, read_back, self._reading.get(m), self.down, now):
             return True
         event(
             log,
@@ -125,15 +110,8 @@ class Reads:
     def _read(self, roster: Roster, kind: CheckKind, devices: list[Managed], now: datetime) -> None:
         """Submit reads of ``devices`` (of any accounts). An unknown device (a first read, a
         read-back) is submitted once, and again only after its read failed."""
-        by_account: dict[str, list[Managed]] = {}
-        for m in devices:
-            if kind != CheckKind.DRIFT:
-                submitted = self._reading.get(m)
-                if submitted is not None and now < submitted.again:
-                    continue
-                since = submitted.since if submitted is not None else now
-                self._reading[m] = _Reading(since, kind)
-            by_account.setdefault(m.account, []).append(m)
+        by_account, recorded = to_read(kind, devices, self._reading, now)
+        self._reading.update(recorded)
         for name, chosen in by_account.items():
             account = roster.accounts.get(name)
             if account is None or name in self.down or not self.checker.can_read(account):
@@ -146,7 +124,7 @@ class Reads:
     def _read_backs(self, roster: Roster, now: datetime) -> None:
         """Submit the read-backs that are due."""
         with self.store.sessions() as session:
-            due = list(session.scalars(select(ReadBack).where(ReadBack.due_at <= now)))
+            due = queries.read_backs_due(session, now)
         devices = [
             Managed(r.account, r.agent or "", r.device or "", r.user_id, r.device_id, None)
             for r in due
@@ -212,15 +190,9 @@ class Reads:
             )
 
     def _first_drift(self, now: datetime) -> datetime:
-        """The next drift check: the interval after the last one recorded (by any scheduler,
-        before a restart too; now, if that is past), or after now when there was none (the
-        first start reads what it does not know anyway)."""
+        """The next drift check, after the last one recorded (:func:`next_drift`)."""
         assert self.drift_every is not None
         with self.store.sessions() as session:
-            last = session.scalars(
-                select(RemoteCheck.at)
-                .where(RemoteCheck.kind.in_([CheckKind.DRIFT, CheckKind.REMOTE]))
-                .order_by(RemoteCheck.at.desc())
-                .limit(1)
-            ).first()
-        return now + self.drift_every if last is None else max(now, last + self.drift_every)
+            check = queries.last_full_check(session)
+        last = check.at if check is not None else None
+        return next_drift(self.drift_every, last, now)

@@ -7,12 +7,18 @@ in several take 200 ms more. After such data is built, :func:`settle` collects o
 everything alive into the permanent generation (``gc.freeze``), which the collector skips; the
 next settle (after the next roster or plan) unfreezes first, so what the old roster held is
 freed then.
+
+Building such data is the caller's decision too: :func:`paused` keeps the collector off while a
+roster is read or a plan is made (many new objects, no cycles), where the caller knows the work
+is large; the parser and the planner themselves never touch the collector.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _lock = threading.Lock()
 
@@ -35,3 +41,20 @@ def promote() -> None:
         if not gc.get_freeze_count():
             gc.freeze()
             gc.unfreeze()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Pause the cyclic collector while a large tree of new objects with no cycles is built
+    (a roster read, a plan made): it would walk them over and over meanwhile, for 10,000
+    agents about a fifth of the time. When it is turned back on, what was made goes straight
+    to the oldest generation (:func:`promote`), as it would after surviving two collections,
+    but without walking it twice more. Nested use is harmless: only the outermost resumes."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            promote()
+            gc.enable()

@@ -115,6 +115,7 @@ class ActionKind(enum.StrEnum):
 
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.BLOCKED, Status.SUPERSEDED})
 OPEN_STATUSES = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
+UNSENT_STATUSES = frozenset({Status.PENDING, Status.QUEUED})  # not yet with a worker
 
 
 def _in(values: Any) -> str:

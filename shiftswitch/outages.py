@@ -29,7 +29,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.holds import bump, paused_condition
-from shiftswitch.models import Action, ExotelOutage, Status
+from shiftswitch.models import UNSENT_STATUSES, Action, ExotelOutage, Status
 from shiftswitch.queries import open_outages
 
 DOWN_AFTER = 3  # requests in a row to an account that failed ...
@@ -184,7 +184,7 @@ class Outages:
                 update(Action)
                 .where(
                     Action.account == account,
-                    Action.status.in_([Status.PENDING, Status.QUEUED]),
+                    Action.status.in_(UNSENT_STATUSES),
                 )
                 .values(status=Status.PENDING, enqueued_at=None, retry_at=None),
                 execution_options={"synchronize_session": False},

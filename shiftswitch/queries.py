@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from shiftswitch.models import (
     OPEN_STATUSES,
+    UNSENT_STATUSES,
     Action,
     ActionKind,
     Attempt,
@@ -24,6 +25,8 @@ from shiftswitch.models import (
     Pause,
     ReadBack,
     RemoteCheck,
+    RosterVersion,
+    Source,
     Status,
 )
 
@@ -89,6 +92,33 @@ def last_full_check(session: Session) -> RemoteCheck | None:
         .order_by(RemoteCheck.id.desc())
         .limit(1)
     ).first()
+
+
+def unsent_roster_switches(session: Session) -> list[Row[int, str | None, str | None, bool]]:
+    """(id, agent, device, wants ON) of the switches not yet sent (pending, queued, or waiting
+    for a retry) that the roster or a reconcile made: manual actions are not among them."""
+    return list(
+        session.execute(
+            select(Action.id, Action.agent, Action.device, Action.wants_on).where(
+                Action.status.in_(UNSENT_STATUSES),
+                Action.source.in_([Source.SCHEDULE, Source.RECONCILE]),
+                Action.kind == ActionKind.SWITCH,
+                Action.agent.is_not(None),
+            )
+        )
+    )
+
+
+def last_version(session: Session) -> RosterVersion | None:
+    """The roster version recorded last."""
+    return session.scalars(
+        select(RosterVersion).order_by(RosterVersion.number.desc()).limit(1)
+    ).first()
+
+
+def read_backs_due(session: Session, now: datetime) -> list[ReadBack]:
+    """The read-backs due by ``now``: devices whose request went unanswered, to be read."""
+    return list(session.scalars(select(ReadBack).where(ReadBack.due_at <= now)))
 
 
 def devices_on(conn: Connection | Session) -> list[OnRow]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import click
 
+from shiftswitch import heap
 from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import roster_option
 from shiftswitch.operations import plans
@@ -50,7 +51,8 @@ def plan(
     path = DATABASE if stored else roster_path or ctx.settings.roster_path
     r = ctx.current_roster(roster_path, now)
     begin, end = plans.window(start, hours, r, now)
-    transitions = Planner(r).transitions(begin, end)
+    with heap.paused():
+        transitions = Planner(r).transitions(begin, end)
     if as_json:
         click.echo(json.dumps([t.as_json() for t in transitions], indent=2))
         return

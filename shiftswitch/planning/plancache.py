@@ -103,8 +103,9 @@ class PlanCache:
 
 
 def make_plan(roster: Roster, start: datetime, end: datetime) -> Plan:
-    planner = Planner(roster)
-    transitions = planner.transitions(start, end)
+    with heap.paused():  # tens of thousands of new tuples, no cycles
+        planner = Planner(roster)
+        transitions = planner.transitions(start, end)
     by_agent: dict[str, list[Transition]] = defaultdict(list)
     for t in transitions:
         by_agent[t.agent].append(t)

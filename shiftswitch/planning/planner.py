@@ -17,7 +17,7 @@ instants it is given. The work is done in four steps:
    device wanted by back-to-back or overlapping shifts stays ON (no OFF/ON flap). Gathered by
    instant, agent after agent in (account, name) order, they come out in order without a sort;
    they are made in C loops (``map``), a few columns per set of memberships and the agent's
-   fields, and the collector is kept off them (:func:`_collector_paused`);
+   fields (callers that plan much keep the collector off: :func:`shiftswitch.heap.paused`);
 4. with a ``ramp`` (of the shift, or of its account), the ONs of a shift start are moved earlier,
    spaced at the account's rate limit, so that the last is sent before the start
    (:func:`_ramped`). An ON is never moved before the agent's previous change (an agent is never
@@ -26,10 +26,8 @@ instants it is given. The work is done in four steps:
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
@@ -37,7 +35,6 @@ from operator import add, attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from shiftswitch import heap
 from shiftswitch.clock import as_utc
 from shiftswitch.planning.occurrences import Interval, expand_shift
 from shiftswitch.planning.steps import (
@@ -126,27 +123,26 @@ class Planner:
 
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
-        with _collector_paused():  # tens of thousands of new tuples and lists, no cycles
-            # Per agent, (device, shift) of each membership, in roster order. Without an override,
-            # they alone decide the agent's steps: agents with the same share them.
-            memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
-            for shift in roster.shifts:
-                for member in shift.members:
-                    memberships[member.agent].append((member.device, shift.name))
-            overrides: dict[str, list[Override]] = {}
-            for override in sorted(roster.overrides, key=lambda o: o.start):
-                overrides.setdefault(override.agent, []).append(override)
-            self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
-            self._overrides = overrides
-            # Agents in the order their transitions take at one instant (see _order).
-            self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
-            self._zones = {shift.name: shift.zone for shift in roster.shifts}
-            self._shift_zones: dict[str | None, ZoneInfo] = {None: roster.zone}
-            self._shift_zones.update(self._zones)
-            self._override_zones = {o.label: o.zone for o in roster.overrides}
-            self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
-            ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
-            self.max_ramp = max([*ramps, *self._shift_ramps.values()], default=timedelta(0))
+        # Per agent, (device, shift) of each membership, in roster order. Without an override,
+        # they alone decide the agent's steps: agents with the same share them.
+        memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
+        for shift in roster.shifts:
+            for member in shift.members:
+                memberships[member.agent].append((member.device, shift.name))
+        overrides: dict[str, list[Override]] = {}
+        for override in sorted(roster.overrides, key=lambda o: o.start):
+            overrides.setdefault(override.agent, []).append(override)
+        self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
+        self._overrides = overrides
+        # Agents in the order their transitions take at one instant (see _order).
+        self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
+        self._zones = {shift.name: shift.zone for shift in roster.shifts}
+        self._shift_zones: dict[str | None, ZoneInfo] = {None: roster.zone}
+        self._shift_zones.update(self._zones)
+        self._override_zones = {o.label: o.zone for o in roster.overrides}
+        self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
+        ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
+        self.max_ramp = max([*ramps, *self._shift_ramps.values()], default=timedelta(0))
 
     # -- public API -------------------------------------------------------------------------
 
@@ -154,15 +150,14 @@ class Planner:
         """Every transition with ``start <= at < end``, in the order they must be applied
         (``at`` is the ramped instant of a ramped ON)."""
         start, end = as_utc(start), as_utc(end)
-        with _collector_paused():
-            if not self.max_ramp:
-                return self._transitions(start, end, None)
-            # A ramp moves ONs up to max_ramp earlier, and an ON is never moved before the
-            # agent's previous change: look that far on both sides, so every window agrees.
-            gaps: list[datetime | None] = []
-            raw = self._transitions(start - self.max_ramp, end + self.max_ramp, gaps)
-            ramped, _ = self._ramped(raw, gaps)
-            return [t for t in ramped if start <= t.at < end]
+        if not self.max_ramp:
+            return self._transitions(start, end, None)
+        # A ramp moves ONs up to max_ramp earlier, and an ON is never moved before the
+        # agent's previous change: look that far on both sides, so every window agrees.
+        gaps: list[datetime | None] = []
+        raw = self._transitions(start - self.max_ramp, end + self.max_ramp, gaps)
+        ramped, _ = self._ramped(raw, gaps)
+        return [t for t in ramped if start <= t.at < end]
 
     def shortfalls(self, start: datetime, end: datetime) -> list[Shortfall]:
         """Shift starts in ``[start, end)`` whose ONs do not fit in their ramp at the limit."""
@@ -170,9 +165,8 @@ class Planner:
         if not self.max_ramp:
             return []
         gaps: list[datetime | None] = []
-        with _collector_paused():
-            raw = self._transitions(start - self.max_ramp, end, gaps)
-            _, short = self._ramped(raw, gaps)
+        raw = self._transitions(start - self.max_ramp, end, gaps)
+        _, short = self._ramped(raw, gaps)
         return [f for f in short if start <= f.boundary < end]
 
     def desired(self, at: datetime) -> dict[str, str | None]:
@@ -375,27 +369,6 @@ def _head(agent: Agent, device: tuple[str, Device]) -> tuple[object, ...]:
     name, d = device
     ref: tuple[str | None, str | None] = (d.ref, None) if d.kind == "id" else (None, d.ref)
     return (agent.name, agent.account, agent.user_id, name, *ref)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector. A plan is a great many new tuples and no
-    cycles; the collector would walk them (and the roster) over and over while they are made:
-    for 10,000 agents, that was about a fifth of the time.
-
-    When it is turned back on, what was made meanwhile goes straight to the oldest generation
-    (:func:`shiftswitch.heap.promote`), as it would after surviving two collections, but
-    without them: its first collection walked the 118,430 transitions of 10,000 agents once
-    more, a fifth of the time again.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            heap.promote()
-            gc.enable()
 
 
 def _order(t: Transition) -> tuple[datetime, str, str, bool, str]:

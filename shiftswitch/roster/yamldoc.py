@@ -15,7 +15,6 @@ expanding into gigabytes.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -99,10 +98,6 @@ def load(text: str, limits: Limits = LIMITS) -> Document:
     problem = too_large(len(text), limits)
     if problem is not None:
         raise RosterError([problem])
-    # A roster is one large tree of new objects and no cycles: pausing the cyclic collector
-    # while it is built halves the time for big rosters.
-    paused = gc.isenabled()
-    gc.disable()
     loader = None
     try:
         # In the try: PyYAML's own reader checks the characters as it is made.
@@ -121,8 +116,6 @@ def load(text: str, limits: Limits = LIMITS) -> Document:
     finally:
         if loader is not None:
             loader.dispose()
-        if paused:
-            gc.enable()
 
 
 def _line(event: yaml.Event) -> int | None:

@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import pytest
 
+from shiftswitch import heap
 from shiftswitch.planning.occurrences import expand_shift
 from shiftswitch.planning.planner import Planner
 from tests.rosters import brief, make_roster, utc
@@ -521,16 +522,20 @@ def test_a_shift_is_expanded_once_whatever_its_members() -> None:
     ]
 
 
-def test_a_plan_leaves_the_collector_as_it_found_it() -> None:
+def test_planning_leaves_the_collector_to_the_caller() -> None:
     roster = make_roster([shift("day", "0 9 * * *", ["asha:desk", "ravi"], duration="8h")])
     window = (utc("2026-12-01T00:00Z"), utc("2026-12-03T00:00Z"))
     frozen = gc.get_freeze_count()
-    assert len(Planner(roster).transitions(*window)) == 8
+    with heap.paused():
+        assert not gc.isenabled()
+        assert len(Planner(roster).transitions(*window)) == 8
+        assert not gc.isenabled()  # the planner does not turn it back on
     assert gc.isenabled()
     assert gc.get_freeze_count() == frozen  # what was made is promoted, not left frozen
     gc.disable()
     try:
-        assert len(Planner(roster).transitions(*window)) == 8
-        assert not gc.isenabled()  # a caller's pause is kept
+        with heap.paused():
+            assert len(Planner(roster).transitions(*window)) == 8
+        assert not gc.isenabled()  # an outer pause is kept
     finally:
         gc.enable()

@@ -6,11 +6,24 @@ account can be read and whether an unknown device still waits for its read are g
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.decisions import Known, Unsent, unwanted, what_differs
+from scheduler.decisions import (
+    NEVER,
+    READ_GIVE_UP,
+    Known,
+    Reading,
+    Unsent,
+    next_drift,
+    to_read,
+    unwanted,
+    waits_for_read,
+    what_differs,
+)
+from shiftswitch.drift import Managed
+from shiftswitch.models import CheckKind
 from tests.rosters import make_roster
 
 # asha: desk (id 100280), mobile (by number); ravi: desk (id 100281).
@@ -119,3 +132,84 @@ def test_a_read_back_waits_from_when_it_was_due() -> None:
 )
 def test_actions_the_roster_in_force_no_longer_wants(action: Unsent, is_unwanted: bool) -> None:
     assert unwanted([action], DESIRED) == ([action.id] if is_unwanted else [])
+
+
+# -- reads: which to submit, how long an unknown device waits, when the next drift check is --
+
+DESK = Managed("main", "asha", "desk", "u-0", "100280", None)
+MOBILE = Managed("main", "asha", "mobile", "u-0", None, "+919953125068")
+OTHER = Managed("spare", "ravi", "desk", "u-1", "100281", None)
+S = timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reading", "submitted", "since"),
+    [
+        pytest.param(CheckKind.FIRST_READ, {}, [DESK, MOBILE, OTHER], T, id="never submitted: all"),
+        pytest.param(
+            CheckKind.FIRST_READ, {DESK: Reading(T - 5 * S, CheckKind.FIRST_READ)},
+            [MOBILE, OTHER], T, id="under way: not again",
+        ),
+        pytest.param(
+            CheckKind.READ_BACK,
+            {DESK: Reading(T - 60 * S, CheckKind.FIRST_READ, again=T - S)},
+            [DESK, MOBILE, OTHER], T - 60 * S, id="failed, again due: resubmitted, keeps since",
+        ),
+        pytest.param(
+            CheckKind.FIRST_READ,
+            {DESK: Reading(T - 60 * S, CheckKind.FIRST_READ, again=T + S)},
+            [MOBILE, OTHER], T, id="failed, again not yet due: waits",
+        ),
+        pytest.param(
+            CheckKind.DRIFT, {DESK: Reading(T - 5 * S, CheckKind.FIRST_READ)},
+            [DESK, MOBILE, OTHER], None, id="drift reads everything, records nothing",
+        ),
+    ],
+)  # fmt: skip
+def test_which_reads_are_submitted(
+    kind: CheckKind,
+    reading: dict[Managed, Reading],
+    submitted: list[Managed],
+    since: datetime | None,
+) -> None:
+    by_account, recorded = to_read(kind, [DESK, MOBILE, OTHER], reading, T)
+    assert [m for ms in by_account.values() for m in ms] == submitted
+    assert set(by_account) == {m.account for m in submitted}
+    if since is None:
+        assert recorded == {}
+    else:
+        assert set(recorded) == set(submitted)
+        assert recorded[submitted[0]].since == since
+        assert all(r.kind == kind and r.again == NEVER for r in recorded.values())
+
+
+@pytest.mark.parametrize(
+    ("read_back", "submitted", "down", "waits"),
+    [
+        pytest.param(None, None, frozenset(), True, id="just asked: waits"),
+        pytest.param(None, Reading(T - READ_GIVE_UP + S, CheckKind.FIRST_READ), frozenset(),
+                     True, id="submitted under 3 min ago: waits"),
+        pytest.param(None, Reading(T - READ_GIVE_UP, CheckKind.FIRST_READ), frozenset(),
+                     False, id="submitted 3 min ago: given up"),
+        pytest.param(T - READ_GIVE_UP - S, Reading(T, CheckKind.READ_BACK), frozenset(), False,
+                     id="read-back due over 3 min ago: given up"),
+        pytest.param(T - READ_GIVE_UP - S, None, frozenset({"main"}), True,
+                     id="its Exotel is down: waits however long"),
+    ],
+)  # fmt: skip
+def test_how_long_an_unknown_device_waits_for_its_read(
+    read_back: datetime | None, submitted: Reading | None, down: frozenset[str], waits: bool
+) -> None:
+    assert waits_for_read(DESK, read_back, submitted, down, T) is waits
+
+
+@pytest.mark.parametrize(
+    ("last", "expected"),
+    [
+        pytest.param(None, T + 600 * S, id="none recorded: one interval from now"),
+        pytest.param(T - 100 * S, T + 500 * S, id="recorded: one interval after it"),
+        pytest.param(T - 900 * S, T, id="overdue: now"),
+    ],
+)
+def test_when_the_next_drift_check_is(last: datetime | None, expected: datetime) -> None:
+    assert next_drift(600 * S, last, T) == expected
