@@ -408,6 +408,27 @@ class RosterOverride(Base):
     timezone: Mapped[str | None] = mapped_column(Text)  # None: the roster's zone
 
 
+class RosterAssignment(Base):
+    """A dated assignment (a WFM tool's shift, or a break inside one, with ``off``); rows that
+    stay across writes keep their ids."""
+
+    __tablename__ = "roster_assignments"
+    __table_args__ = (
+        Index("ix_roster_assignments_agent_start", "agent", "starts_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent: Mapped[str] = mapped_column(Text)  # no foreign key: as for overrides
+    device: Mapped[str | None] = mapped_column(Text)  # None (with off): every device
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    off: Mapped[bool] = mapped_column(Boolean, default=False)
+    shift: Mapped[str | None] = mapped_column(Text)
+    activity: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(Text)  # None: the roster's zone
+
+
 # -- what ops said by hand ------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ def roster_text(
     agents: Mapping[str, Mapping[str, str]] = DEFAULT_AGENTS,
     overrides: Sequence[Mapping[str, object]] = (),
     account: Mapping[str, str] | None = None,
+    assignments: Sequence[Mapping[str, object]] = (),
 ) -> str:
     """A roster document with one account (``account``: more of its keys, e.g. a ramp); values
     are written as JSON, which YAML reads."""
@@ -36,8 +37,11 @@ def roster_text(
     ]
     for i, (name, devices) in enumerate(agents.items()):
         lines.append(f"  {name}: {{account: main, user_id: u-{i}, devices: {json.dumps(devices)}}}")
-    lines.append("shifts:")
+    lines.append("shifts:" if shifts else "shifts: []")
     lines.extend(f"  - {json.dumps(shift)}" for shift in shifts)
+    if assignments:
+        lines.append("assignments:")
+        lines.extend(f"  - {json.dumps(a)}" for a in assignments)
     if overrides:
         lines.append("overrides:")
         lines.extend(f"  - {json.dumps(o)}" for o in overrides)

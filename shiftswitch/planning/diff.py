@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.roster.dump import duration, local_time
-from shiftswitch.roster.model import Override, Roster
+from shiftswitch.roster.model import Assignment, Override, Roster
 
 SHOWN = 4  # names listed in a summary before "and N more"
 
@@ -44,15 +44,28 @@ class RosterDiff:
 
     @classmethod
     def between(cls, before: Roster | None, after: Roster) -> RosterDiff:
+        dated: tuple[SectionDiff, ...] = ()
         if before is None:
+            if after.assignments:
+                names = tuple(assignment_name(a) for a in after.assignments)
+                dated = (SectionDiff("assignments", names),)
             return cls(
                 (
                     SectionDiff("accounts", tuple(after.accounts)),
                     SectionDiff("agents", tuple(after.agents)),
                     SectionDiff("shifts", tuple(s.name for s in after.shifts)),
+                    *dated,
                     SectionDiff("overrides", tuple(override_name(o) for o in after.overrides)),
                 ),
                 first=True,
+            )
+        if before.assignments or after.assignments:
+            dated = (
+                _by_name(
+                    "assignments",
+                    {assignment_name(a): None for a in before.assignments},
+                    {assignment_name(a): None for a in after.assignments},
+                ),
             )
         zone = None
         if before.zone.key != after.zone.key:
@@ -66,6 +79,7 @@ class RosterDiff:
                     {s.name: replace(s, index=0) for s in before.shifts},
                     {s.name: replace(s, index=0) for s in after.shifts},
                 ),
+                *dated,
                 _by_name(
                     "overrides",
                     {override_name(o): None for o in before.overrides},
@@ -105,6 +119,31 @@ class RosterDiff:
 def override_name(o: Override) -> str:
     what = o.device if o.device is not None else "off"
     return f"{o.agent} {what} {local_time(o.start, o.zone)} to {local_time(o.end, o.zone)}"
+
+
+def assignment_name(a: Assignment) -> str:
+    """``asha desk 2026-12-07T09:00+05:30 to 2026-12-07T17:30+05:30 (early)``; a break says
+    ``off`` (and its device, if it names one) and its activity."""
+    what = (f"off {a.device}" if a.device else "off") if a.off else a.device or ""
+    label = a.activity if a.off else a.shift
+    bounds = f"{local_time(a.start, a.zone)} to {local_time(a.end, a.zone)}"
+    return f"{a.agent} {what} {bounds}" + (f" ({label})" if label else "")
+
+
+def by_agent(diff: RosterDiff) -> dict[str, tuple[int, int]]:
+    """Per agent, how many assignments ``diff`` adds and removes (a changed assignment is one
+    removed and one added)."""
+    out: dict[str, tuple[int, int]] = {}
+    for s in diff.sections:
+        if s.section != "assignments":
+            continue
+        for names, k in ((s.added, 0), (s.removed, 1)):
+            for name in names:
+                agent = name.split(" ", 1)[0]
+                counts = list(out.get(agent, (0, 0)))
+                counts[k] += 1
+                out[agent] = (counts[0], counts[1])
+    return out
 
 
 def transition_changes(

@@ -134,9 +134,22 @@ class Planner:
             overrides.setdefault(override.agent, []).append(override)
         self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
         self._overrides = overrides
+        # Per agent, its assignments' ON intervals by device (in roster order of first use),
+        # and its breaks: (start, end, device or None for every device), by start.
+        self._dated: dict[str, dict[str, list[Interval]]] = {}
+        self._breaks: dict[str, list[tuple[datetime, datetime, str | None]]] = {}
+        for a in sorted(roster.assignments, key=lambda a: (a.start, a.index)):
+            if a.off:
+                self._breaks.setdefault(a.agent, []).append((a.start, a.end, a.device))
+            else:
+                assert a.device is not None
+                by_device = self._dated.setdefault(a.agent, {})
+                by_device.setdefault(a.device, []).append(Interval(a.start, a.end, a.label))
         # Agents in the order their transitions take at one instant (see _order).
         self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
+        # The zone of each shift and assignment, by the name its switches carry (``shift``).
         self._zones = {shift.name: shift.zone for shift in roster.shifts}
+        self._zones.update((a.label, a.zone) for a in roster.assignments if not a.off)
         self._shift_zones: dict[str | None, ZoneInfo] = {None: roster.zone}
         self._shift_zones.update(self._zones)
         self._override_zones = {o.label: o.zone for o in roster.overrides}
@@ -178,7 +191,7 @@ class Planner:
         for name, agent in self.roster.agents.items():
             device: str | None = None
             for step_at, step_device, *_ in self._sweep(
-                agent, expanded, at + timedelta(seconds=1), None
+                agent, expanded, at, at + timedelta(seconds=1), None
             ):
                 if step_at > at:
                     break
@@ -194,7 +207,9 @@ class Planner:
         """Each (agent, pair of shifts) wanted ON on two devices at once, with its first instant."""
         start, end = as_utc(start), as_utc(end)
         suspects = {
-            name for name, ms in self._memberships.items() if len({device for device, _ in ms}) > 1
+            name
+            for name, ms in self._memberships.items()
+            if len({device for device, _ in ms} | set(self._dated.get(name, ()))) > 1
         }
         needed = {shift for name in suspects for _, shift in self._memberships[name]}
         expanded = self._expand(start, end, only=needed)
@@ -202,9 +217,9 @@ class Planner:
         for name in sorted(suspects):
             sink: list[Conflict] = []
             if name in self._overrides:
-                self._sweep(self.roster.agents[name], expanded, end, sink, also_at=start)
+                self._sweep(self.roster.agents[name], expanded, start, end, sink, also_at=start)
             else:  # only where intervals of two devices meet can there be a conflict
-                runs = [(device, expanded[shift]) for device, shift in self._memberships[name]]
+                runs = self._runs(name, expanded, start, end)
                 steps_without_overrides(runs, end, (name, sink, start))
             for c in sink:
                 if c.at >= start:
@@ -233,9 +248,11 @@ class Planner:
         for agent in self._in_order:
             overrides = self._overrides.get(agent.name)
             signature = self._memberships[agent.name]
-            placed = None if overrides else shared.get(signature)
+            # Agents with dated assignments or breaks have switches of their own.
+            own = overrides or agent.name in self._dated or agent.name in self._breaks
+            placed = None if own else shared.get(signature)
             if placed is None:
-                runs = [(device, expanded[shift]) for device, shift in signature]
+                runs = self._runs(agent.name, expanded, start, end)
                 if overrides:
                     live = [o for o in overrides if o.start < end]
                     steps = step_function(agent.name, runs, live, end, None)
@@ -243,7 +260,7 @@ class Planner:
                 else:  # the same for every agent with these memberships: found once
                     found = switches_without_overrides(runs, start, end, rests, self._shift_zones)
                 placed = _Placed(found, by_instant)
-                if not overrides:
+                if not own:
                     shared[signature] = placed
             if not placed.lists:
                 continue
@@ -337,15 +354,76 @@ class Planner:
         self,
         agent: Agent,
         expanded: Mapping[str, list[Interval]],
+        start: datetime,
         end: datetime,
         conflicts: list[Conflict] | None,
         also_at: datetime | None = None,
     ) -> list[StepTuple]:
-        """The agent's step function from its shifts' intervals and its overrides, up to
-        ``end`` (see :func:`~shiftswitch.planning.steps.step_function`)."""
-        runs = [(device, expanded[shift]) for device, shift in self._memberships[agent.name]]
+        """The agent's step function from its shifts' and assignments' intervals (those that
+        reach into ``[start, end)``), its breaks and its overrides, up to ``end`` (see
+        :func:`~shiftswitch.planning.steps.step_function`)."""
+        runs = self._runs(agent.name, expanded, start, end)
         overrides = [o for o in self._overrides.get(agent.name, ()) if o.start < end]
         return step_function(agent.name, runs, overrides, end, conflicts, also_at)
+
+    def _runs(
+        self, agent: str, expanded: Mapping[str, list[Interval]], start: datetime, end: datetime
+    ) -> list[tuple[str, Sequence[Interval]]]:
+        """The ON intervals of ``agent``, by device: its shifts' (in roster order), then its
+        assignments' that reach into ``[start, end)``, each device's merged; with its breaks
+        cut out of them (a break wins over shifts and assignments)."""
+        runs: list[tuple[str, Sequence[Interval]]] = [
+            (device, expanded[shift]) for device, shift in self._memberships[agent]
+        ]
+        for device, intervals in self._dated.get(agent, {}).items():
+            within = [iv for iv in intervals if iv.end >= start and iv.start < end]
+            if within:
+                runs.append((device, merged(within)))
+        breaks = self._breaks.get(agent)
+        if breaks:
+            runs = [(device, cut(ivs, breaks, device)) for device, ivs in runs]
+        return runs
+
+
+def merged(intervals: Sequence[Interval]) -> list[Interval]:
+    """``intervals`` (by start) with those that overlap or touch made one, named after the
+    first."""
+    out = [intervals[0]]
+    for iv in intervals[1:]:
+        last = out[-1]
+        if iv.start <= last.end:
+            if iv.end > last.end:
+                out[-1] = last._replace(end=iv.end)
+        else:
+            out.append(iv)
+    return out
+
+
+def cut(
+    intervals: Sequence[Interval],
+    breaks: Sequence[tuple[datetime, datetime, str | None]],
+    device: str,
+) -> list[Interval]:
+    """``intervals`` without the time of the ``breaks`` (by start) of ``device`` or of every
+    device: what is left of each keeps its name."""
+    mine = [(s, e) for s, e, d in breaks if d is None or d == device]
+    if not mine:
+        return list(intervals)
+    out: list[Interval] = []
+    first = 0  # breaks before it end before every interval still to come
+    for iv in intervals:
+        while first < len(mine) and mine[first][1] <= iv.start:
+            first += 1
+        begin = iv.start
+        for s, e in mine[first:]:
+            if s >= iv.end:
+                break
+            if s > begin:
+                out.append(Interval(begin, s, iv.shift))
+            begin = max(begin, e)
+        if begin < iv.end:
+            out.append(Interval(begin, iv.end, iv.shift))
+    return out
 
 
 class _Placed:

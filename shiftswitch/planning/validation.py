@@ -65,17 +65,20 @@ def ramp_warnings(
         return []
     now = as_utc(now)
     shifts = {s.name: s for s in roster.shifts}
+    dated = {a.label: a for a in roster.assignments}
     seen: set[str] = set()
     out: list[Problem] = []
     for f in planner.shortfalls(now, now + RAMP_HORIZON):
         if f.shift in seen:
             continue
         seen.add(f.shift)
-        shift = shifts[f.shift]
+        shift = shifts.get(f.shift)
         path: Place = (
-            ("shifts", shift.index, "ramp") if f.from_shift else ("accounts", f.account, "ramp")
+            ("shifts", shift.index, "ramp")
+            if f.from_shift and shift is not None
+            else ("accounts", f.account, "ramp")
         )
-        local = f.boundary.astimezone(shift.zone)
+        zone = shift.zone if shift is not None else dated[f.shift].zone
         late = f.needed - RAMP_LEAD - f.ramp  # the last ON's send, after the start
         when = (
             f"{_minutes(late)} after the start"
@@ -84,7 +87,8 @@ def ramp_warnings(
         )
         rate = roster.accounts[f.account].rate_limit
         message = (
-            f"shift {quote(f.shift)} at {local:%Y-%m-%d %H:%M} {shift.zone.key}: {f.count} ONs "
+            f"{'shift' if shift else 'assignment'} {quote(f.shift)} at "
+            f"{f.boundary.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}: {f.count} ONs "
             f"need {_minutes(f.needed)} at {rate} (account {f.account}; the last "
             f"{_minutes(RAMP_LEAD)} before the start), longer than the ramp of {_minutes(f.ramp)}: "
             f"the last ON will be sent {when}; lengthen the ramp or raise the limit"
@@ -108,14 +112,24 @@ def validated_roster(path: str, now: datetime) -> Roster:
 
 
 def _conflict_problem(roster: Roster, c: Conflict, lines: dict[Place, int]) -> Problem:
+    """The conflict, placed at the second of its shifts or assignments."""
     shifts = {s.name: s for s in roster.shifts}
-    second = shifts[c.shifts[1]]
-    member = next(j for j, m in enumerate(second.members) if m.agent == c.agent)
-    path: Place = ("shifts", second.index, "members", member)
-    local = c.at.astimezone(second.zone)
+    dated = {a.label: a for a in roster.assignments}
+    path: Place
+    second = shifts.get(c.shifts[1])
+    if second is not None:
+        member = next(j for j, m in enumerate(second.members) if m.agent == c.agent)
+        path, zone = ("shifts", second.index, "members", member), second.zone
+    else:
+        assignment = dated[c.shifts[1]]
+        path, zone = ("assignments", assignment.index), assignment.zone
+
+    def what(label: str) -> str:
+        return f"shift {label}" if label in shifts else label
+
     message = (
         f"conflict: agent {quote(c.agent)} would be ON on two devices at once: {c.devices[0]} "
-        f"(shift {c.shifts[0]}) and {c.devices[1]} (shift {c.shifts[1]}), first at "
-        f"{local:%Y-%m-%d %H:%M} {second.zone.key} ({c.at:%Y-%m-%dT%H:%MZ})"
+        f"({what(c.shifts[0])}) and {c.devices[1]} ({what(c.shifts[1])}), first at "
+        f"{c.at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key} ({c.at:%Y-%m-%dT%H:%MZ})"
     )
     return Problem(path, message, lines.get(path))

@@ -1,7 +1,8 @@
 """Writing a :class:`~shiftswitch.roster.model.Roster` back as YAML (README: Roster format).
 
 :func:`dump` gives the roster's canonical text: every value quoted, sections and entries in a
-fixed order, overrides' bounds as local times with their offset. Reading the text back
+fixed order (assignments by start, then agent), the bounds of assignments and overrides as local
+times with their offset. Reading the text back
 (:func:`shiftswitch.roster.loader.parse_roster`) gives the same roster, and dumping that gives the
 same text, so two rosters are equal exactly when their dumps are.
 """
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shiftswitch.hosts import REGIONS
-from shiftswitch.roster.model import Override, Roster, Shift
+from shiftswitch.roster.model import Assignment, Override, Roster, Shift
 
 
 def dump(roster: Roster) -> str:
@@ -37,6 +38,9 @@ def dump(roster: Roster) -> str:
     out.append("shifts:" if roster.shifts else "shifts: []")
     for shift in roster.shifts:
         out += _shift(shift, roster)
+    if roster.assignments:
+        out.append("assignments:")
+        out += [_assignment(a, roster) for a in sorted(roster.assignments, key=assignment_order)]
     if roster.overrides:
         out.append("overrides:")
         out += [_override(o, roster) for o in roster.overrides]
@@ -89,6 +93,31 @@ def _override(o: Override, roster: Roster) -> str:
     ]
     if o.zone.key != roster.zone.key:
         fields.append(f"timezone: {_q(o.zone.key)}")
+    return "  - {" + ", ".join(fields) + "}"
+
+
+def assignment_order(a: Assignment) -> tuple[datetime, str, bool, str, datetime]:
+    """The order assignments are written in: by start and agent, a break after the work it
+    interrupts."""
+    return (a.start, a.agent, a.off, a.device or "", a.end)
+
+
+def _assignment(a: Assignment, roster: Roster) -> str:
+    fields = [f"agent: {_q(a.agent)}"]
+    if a.device is not None:
+        fields.append(f"device: {_q(a.device)}")
+    fields += [
+        f"from: {_q(local_time(a.start, a.zone))}",
+        f"to: {_q(local_time(a.end, a.zone))}",
+    ]
+    if a.off:
+        fields.append("off: true")
+    if a.shift is not None:
+        fields.append(f"shift: {_q(a.shift)}")
+    if a.activity is not None:
+        fields.append(f"activity: {_q(a.activity)}")
+    if a.zone.key != roster.zone.key:
+        fields.append(f"timezone: {_q(a.zone.key)}")
     return "  - {" + ", ".join(fields) + "}"
 
 

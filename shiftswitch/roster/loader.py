@@ -25,6 +25,7 @@ from shiftswitch.roster.model import (
     NAME,
     Account,
     Agent,
+    Assignment,
     Device,
     Member,
     Override,
@@ -82,8 +83,10 @@ class _Parser(FieldReader):
         self.keys(
             root,
             (),
-            {"version", "timezone", "accounts", "agents", "shifts", "overrides"},
-            {"version", "timezone", "accounts", "agents", "shifts"},
+            {"version", "timezone", "accounts", "agents", "shifts", "assignments", "overrides"},
+            # A roster of dated assignments alone needs no cron shifts.
+            {"version", "timezone", "accounts", "agents"}
+            | (set() if "assignments" in root else {"shifts"}),
         )
         version = root.get("version")
         if "version" in root and version != "1":
@@ -95,8 +98,9 @@ class _Parser(FieldReader):
         accounts = self.accounts(root["accounts"]) if "accounts" in root else {}
         agents = self.agents(root["agents"], accounts) if "agents" in root else {}
         shifts = self.shifts(root["shifts"], agents, zone) if "shifts" in root else []
+        assignments = self.assignments(root.get("assignments"), agents, zone)
         overrides = self.overrides(root.get("overrides"), agents, zone)
-        self.unused_agents(agents, shifts, overrides)
+        self.unused_agents(agents, shifts, overrides, assignments)
         if self.problems or zone is None:
             raise RosterError(self.problems)
         return Roster(
@@ -107,6 +111,7 @@ class _Parser(FieldReader):
             shifts=tuple(shifts),
             overrides=tuple(overrides),
             warnings=tuple(self.warnings),
+            assignments=tuple(assignments),
         )
 
     def accounts(self, value: Value) -> dict[str, Account]:
@@ -352,6 +357,97 @@ class _Parser(FieldReader):
     def agent_named(self, name: str) -> bool:
         return self.declared("agents", name)
 
+    def assignments(
+        self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
+    ) -> list[Assignment]:
+        """Dated shifts: ``device`` ON from ``from`` to ``to``; with ``off: true``, a break
+        inside the agent's work (``device`` OFF, or every device when none is named)."""
+        if value is None:
+            return []
+        out: list[Assignment] = []
+        for i, here, fields in self.entries(
+            value,
+            ("assignments",),
+            "an assignment with agent, device, from, to (and off: true for a break)",
+            {"agent", "device", "off", "from", "to", "timezone", "shift", "activity"},
+            {"agent", "from", "to"},
+        ):
+            zone = (
+                self.zone(fields["timezone"], (*here, "timezone"))
+                if "timezone" in fields
+                else default_zone
+            )
+            agent = self.agent_of(fields, here, agents)
+            off = self.flag(fields.get("off"), (*here, "off"))
+            ok = agent is not None and off is not None
+            device_name: str | None = None
+            if agent is not None and (fields.get("device") is not None or not off):
+                device_name = self.device_of(fields, here, agent, "or off: true for a break")
+                ok = ok and device_name is not None
+            labels = {}
+            for key in ("shift", "activity"):
+                if key in fields:
+                    labels[key] = self.text(fields[key], (*here, key), f"a {key} label")
+                    ok = ok and labels[key] is not None
+            start = self.instant(fields.get("from"), (*here, "from"), zone, end=False)
+            end = self.instant(fields.get("to"), (*here, "to"), zone, end=True)
+            if start and end and end <= start:
+                self.error((*here, "to"), "must be after from")
+                ok = False
+            if ok and agent and zone and start and end:
+                out.append(
+                    Assignment(
+                        i,
+                        agent.name,
+                        device_name,
+                        start,
+                        end,
+                        zone,
+                        bool(off),
+                        labels.get("shift"),
+                        labels.get("activity"),
+                    )
+                )
+        return out
+
+    def agent_of(
+        self, fields: dict[str, Value], here: Place, agents: dict[str, Agent]
+    ) -> Agent | None:
+        """The agent an entry names (an unknown one is reported)."""
+        name = (
+            self.text(fields.get("agent"), (*here, "agent"), "an agent name")
+            if "agent" in fields
+            else None
+        )
+        agent = agents.get(name or "")
+        if name is not None and agent is None and not self.agent_named(name):
+            self.error((*here, "agent"), f"unknown agent {quote(name)}")
+        return agent
+
+    def device_of(
+        self, fields: dict[str, Value], here: Place, agent: Agent, otherwise: str
+    ) -> str | None:
+        """The device of ``agent`` an entry names, or its only device when it names none;
+        None (reported) when it names none and the agent has several, or names an unknown one.
+        ``otherwise``: what else the entry could give, for the problem."""
+        device = fields.get("device")
+        if device is None:
+            if len(agent.devices) == 1:
+                return next(iter(agent.devices))
+            self.error(here, f"give device ({' or '.join(agent.devices)}) {otherwise}")
+            return None
+        name = self.text(device, (*here, "device"), "a device name")
+        if name is not None and self.declared_device(agent.name, name):
+            return name if name in agent.devices else None
+        if name is not None and name not in agent.devices:
+            self.error(
+                (*here, "device"),
+                f"unknown device {quote(name)} of agent {quote(agent.name)}; "
+                f"it has {join(agent.devices)}",
+            )
+            return None
+        return name
+
     def overrides(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
     ) -> list[Override]:
@@ -370,39 +466,16 @@ class _Parser(FieldReader):
                 if "timezone" in fields
                 else default_zone
             )
-            agent_name = (
-                self.text(fields.get("agent"), (*here, "agent"), "an agent name")
-                if "agent" in fields
-                else None
-            )
-            agent = agents.get(agent_name or "")
-            if agent_name is not None and agent is None and not self.agent_named(agent_name):
-                self.error((*here, "agent"), f"unknown agent {quote(agent_name)}")
+            agent = self.agent_of(fields, here, agents)
             off = self.flag(fields.get("off"), (*here, "off"))
-            device = fields.get("device")
             device_name: str | None = None
             ok = agent is not None and off is not None
-            if off and device is not None:
+            if off and fields.get("device") is not None:
                 self.error(here, "give device (ON on that device) or off: true (all OFF), not both")
                 ok = False
             elif not off and agent is not None:
-                if device is None:
-                    if len(agent.devices) == 1:
-                        device_name = next(iter(agent.devices))
-                    else:
-                        self.error(here, f"give device ({' or '.join(agent.devices)}) or off: true")
-                        ok = False
-                else:
-                    device_name = self.text(device, (*here, "device"), "a device name")
-                    if device_name is not None and self.declared_device(agent.name, device_name):
-                        ok = ok and device_name in agent.devices
-                    elif device_name is not None and device_name not in agent.devices:
-                        self.error(
-                            (*here, "device"),
-                            f"unknown device {quote(device_name)} of agent "
-                            f"{quote(agent.name)}; it has {join(agent.devices)}",
-                        )
-                        ok = False
+                device_name = self.device_of(fields, here, agent, "or off: true")
+                ok = ok and device_name is not None
             start = self.instant(fields.get("from"), (*here, "from"), zone, end=False)
             end = self.instant(fields.get("to"), (*here, "to"), zone, end=True)
             if start and end and end <= start:
@@ -429,9 +502,14 @@ class _Parser(FieldReader):
                     )
 
     def unused_agents(
-        self, agents: dict[str, Agent], shifts: list[Shift], overrides: list[Override]
+        self,
+        agents: dict[str, Agent],
+        shifts: list[Shift],
+        overrides: list[Override],
+        assignments: list[Assignment],
     ) -> None:
         used = {m.agent for s in shifts for m in s.members} | {o.agent for o in overrides}
+        used |= {a.agent for a in assignments}
         for name in agents:
             if name not in used:
                 self.warn(("agents", name), "in no shift or override: its devices will be kept OFF")

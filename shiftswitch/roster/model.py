@@ -1,5 +1,5 @@
-"""The roster model: accounts, agents and their devices, shifts and overrides (README: Roster
-format).
+"""The roster model: accounts, agents and their devices, shifts, dated assignments and overrides
+(README: Roster format).
 
 Immutable values, and the parsers of single values (durations, rates, instants, device
 references) that the file loader (:mod:`shiftswitch.roster.loader`) and the CLI share.
@@ -124,6 +124,30 @@ class Override:
 
 
 @dataclass(frozen=True, slots=True)
+class Assignment:
+    """A dated shift of one agent, as a WFM tool or a spreadsheet plans it: ``device`` ON from
+    ``start`` to ``end``; or, with ``off``, time inside the agent's work when ``device`` (every
+    device, when None) is OFF: a break, lunch, training."""
+
+    index: int
+    agent: str
+    device: str | None  # None only with ``off``: every device
+    start: datetime  # UTC
+    end: datetime  # UTC, exclusive
+    zone: ZoneInfo
+    off: bool = False
+    shift: str | None = None  # the planner's own name for it ("early"), a label only
+    activity: str | None = None  # what the time is for ("Lunch"), a label only
+    # How the roster's owner names it: None for a roster file (its place in the file's list);
+    # "assignment 7" for the roster in the database.
+    name: str | None = field(default=None, compare=False)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"assignments[{self.index}]"
+
+
+@dataclass(frozen=True, slots=True)
 class Roster:
     version: int
     zone: ZoneInfo
@@ -132,18 +156,21 @@ class Roster:
     shifts: tuple[Shift, ...]
     overrides: tuple[Override, ...]
     warnings: tuple[Problem, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
 
     def summary(self) -> str:
-        """``1 account, 2 agents (3 devices), 4 shifts, 0 overrides``."""
+        """``1 account, 2 agents (3 devices), 4 shifts, 0 overrides`` (and ``, 5 assignments``
+        when there are any)."""
         devices = sum(len(a.devices) for a in self.agents.values())
-        return ", ".join(
-            (
-                count(len(self.accounts), "account"),
-                f"{count(len(self.agents), 'agent')} ({count(devices, 'device')})",
-                count(len(self.shifts), "shift"),
-                count(len(self.overrides), "override"),
-            )
-        )
+        parts = [
+            count(len(self.accounts), "account"),
+            f"{count(len(self.agents), 'agent')} ({count(devices, 'device')})",
+            count(len(self.shifts), "shift"),
+        ]
+        if self.assignments:
+            parts.append(count(len(self.assignments), "assignment"))
+        parts.append(count(len(self.overrides), "override"))
+        return ", ".join(parts)
 
 
 def parse_duration(text: str) -> timedelta | None:

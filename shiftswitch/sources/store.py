@@ -40,7 +40,12 @@ from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.model import Roster
-from shiftswitch.sources.tables import OVERRIDE_ORDER, read_roster, write_roster
+from shiftswitch.sources.tables import (
+    OVERRIDE_ORDER,
+    assignment_key,
+    read_roster,
+    write_roster,
+)
 
 DATABASE = "roster (database)"  # how problems of a stored roster name their source
 
@@ -109,12 +114,17 @@ class RosterStore:
         if not report.ok:
             raise RosterError((replace(p, line=None) for p in report.errors), DATABASE)
         assert report.roster is not None
-        # The text names overrides by their place; the tables by their ids.
+        # The text names overrides and assignments by their place; the tables by their ids.
         named = tuple(
             replace(o, name=kept.name)
             for o, kept in zip(report.roster.overrides, stored.overrides, strict=True)
         )
-        return number, replace(report.roster, overrides=named)
+        ids = {assignment_key(a, stored.zone.key): a.name for a in stored.assignments}
+        dated = tuple(
+            replace(a, name=ids.get(assignment_key(a, stored.zone.key)))
+            for a in report.roster.assignments
+        )
+        return number, replace(report.roster, overrides=named, assignments=dated)
 
     def current(self) -> tuple[int, Roster]:
         """The version the tables hold and its roster, as stored (raises :class:`NoRoster`)."""

@@ -1,8 +1,9 @@
 """The roster as rows of the roster tables, and back (the roster format's model, row by row).
 
 :func:`read_roster` builds the :class:`~shiftswitch.roster.model.Roster` the tables hold;
-:func:`write_roster` makes them hold another (already validated). Overrides that stay keep their
-rows, and so their ids. Versions, locking and validation are :mod:`shiftswitch.sources.store`'s.
+:func:`write_roster` makes them hold another (already validated). Overrides and assignments that
+stay keep their rows, and so their ids. Versions, locking and validation are
+:mod:`shiftswitch.sources.store`'s.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from shiftswitch.db import CHUNK, chunks
 from shiftswitch.models import (
     RosterAccount,
     RosterAgent,
+    RosterAssignment,
     RosterDevice,
     RosterOverride,
     RosterSettings,
@@ -29,6 +32,7 @@ from shiftswitch.pacing import RateLimit, parse_rate
 from shiftswitch.roster.model import (
     Account,
     Agent,
+    Assignment,
     Device,
     Member,
     Override,
@@ -39,6 +43,7 @@ from shiftswitch.roster.model import (
 
 # The order overrides are listed in (``override list``) and numbered in (:attr:`Override.index`).
 OVERRIDE_ORDER = (RosterOverride.starts_at, RosterOverride.agent, RosterOverride.id)
+ASSIGNMENT_ORDER = (RosterAssignment.starts_at, RosterAssignment.agent, RosterAssignment.id)
 
 
 def read_roster(session: Session) -> tuple[int, Roster] | None:
@@ -103,6 +108,22 @@ def read_roster(session: Session) -> tuple[int, Roster] | None:
         )
         for i, o in enumerate(session.scalars(select(RosterOverride).order_by(*OVERRIDE_ORDER)))
     )
+    zones = {zone.key: zone}
+    assignments = tuple(
+        Assignment(
+            i,
+            a.agent,
+            a.device,
+            a.starts_at,
+            a.ends_at,
+            zones.setdefault(a.timezone, ZoneInfo(a.timezone)) if a.timezone else zone,
+            a.off,
+            a.shift,
+            a.activity,
+            name=f"assignment {a.id}",
+        )
+        for i, a in enumerate(session.scalars(select(RosterAssignment).order_by(*ASSIGNMENT_ORDER)))
+    )
     roster = Roster(
         version=1,
         zone=zone,
@@ -110,6 +131,7 @@ def read_roster(session: Session) -> tuple[int, Roster] | None:
         agents=MappingProxyType(agents),
         shifts=shifts,
         overrides=overrides,
+        assignments=assignments,
     )
     return settings.version, roster
 
@@ -120,18 +142,40 @@ def override_key(o: Override | RosterOverride) -> tuple[str, str | None, datetim
     return o.agent, o.device, o.starts_at, o.ends_at
 
 
+AssignmentKey = tuple[str, str | None, datetime, datetime, bool, str | None, str | None, str | None]
+
+
+def assignment_key(a: Assignment, zone: str) -> AssignmentKey:
+    own = None if a.zone.key == zone else a.zone.key
+    return a.agent, a.device, a.start, a.end, a.off, a.shift, a.activity, own
+
+
 def write_roster(session: Session, roster: Roster, version: int) -> None:
     """Make the tables hold ``roster`` (already validated), as version ``version``."""
     for table in (RosterShiftMember, RosterSkipDate, RosterShift, RosterDevice, RosterAgent):
         session.execute(delete(table))
-    # Overrides that stay keep their rows (and ids); the rest go, the new ones come.
+    # Overrides and assignments that stay keep their rows (and ids); the rest go, the new come.
     wanted = {override_key(o): o for o in roster.overrides}
     for row in session.scalars(select(RosterOverride)):
         if wanted.pop(override_key(row), None) is None:
             session.delete(row)
+    zone = roster.zone.key
+    dated = {assignment_key(a, zone): a for a in roster.assignments}
+    gone: list[int] = []
+    for stored in session.execute(
+        select(
+            RosterAssignment.id, RosterAssignment.agent, RosterAssignment.device,
+            RosterAssignment.starts_at, RosterAssignment.ends_at, RosterAssignment.off,
+            RosterAssignment.shift, RosterAssignment.activity, RosterAssignment.timezone,
+        )
+    ):  # fmt: skip
+        id_, *key = stored
+        if dated.pop(tuple(key), None) is None:  # type: ignore[arg-type]
+            gone.append(id_)
+    for ids in chunks(gone, CHUNK):
+        session.execute(delete(RosterAssignment).where(RosterAssignment.id.in_(ids)))
     session.flush()
     session.execute(delete(RosterAccount))
-    zone = roster.zone.key
     settings = session.get(RosterSettings, 1)
     if settings is None:
         session.add(RosterSettings(id=1, timezone=zone, version=version))
@@ -211,6 +255,23 @@ def write_roster(session: Session, roster: Roster, version: int) -> None:
                 "timezone": None if o.zone.key == zone else o.zone.key,
             }
             for o in wanted.values()
+        ),
+    )
+    _insert(
+        session,
+        RosterAssignment,
+        (
+            {
+                "agent": a.agent,
+                "device": a.device,
+                "starts_at": a.start,
+                "ends_at": a.end,
+                "off": a.off,
+                "shift": a.shift,
+                "activity": a.activity,
+                "timezone": None if a.zone.key == zone else a.zone.key,
+            }
+            for a in dated.values()
         ),
     )
 

@@ -1,0 +1,185 @@
+"""Dated assignments and breaks in the roster: read, planned, refused, written back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.validation import validate_text
+from shiftswitch.problems import RosterError
+from shiftswitch.roster.dump import dump
+from shiftswitch.roster.loader import parse_roster
+from tests.rosters import brief, make_roster, roster_text, utc
+
+DAY = (utc("2026-12-07T00:00Z"), utc("2026-12-08T00:00Z"))
+WORK = {"agent": "ravi", "from": "2026-12-07T09:00", "to": "2026-12-07T17:30", "shift": "early"}
+LUNCH = {
+    "agent": "ravi", "from": "2026-12-07T13:00", "to": "2026-12-07T13:30",
+    "off": True, "activity": "Lunch",
+}  # fmt: skip
+
+
+def plan(assignments: list[dict[str, object]], shifts: list[dict[str, object]] | None = None,
+         **kwargs: object) -> list[str]:  # fmt: skip
+    roster = make_roster(shifts or [], assignments=assignments, **kwargs)  # type: ignore[arg-type]
+    return [brief(t) for t in Planner(roster).transitions(*DAY)]
+
+
+def test_an_assignment_is_on_from_its_start_to_its_end() -> None:
+    assert plan([WORK]) == [
+        "2026-12-07T09:00Z ravi:desk ON assignments[0]",
+        "2026-12-07T17:30Z ravi:desk OFF assignments[0]",
+    ]
+
+
+def test_a_break_inside_an_assignment_is_an_off_and_an_on() -> None:
+    assert plan([WORK, LUNCH]) == [
+        "2026-12-07T09:00Z ravi:desk ON assignments[0]",
+        "2026-12-07T13:00Z ravi:desk OFF assignments[0]",
+        "2026-12-07T13:30Z ravi:desk ON assignments[0]",
+        "2026-12-07T17:30Z ravi:desk OFF assignments[0]",
+    ]
+
+
+def test_a_break_inside_a_cron_shift_is_kept_by_that_agent_alone() -> None:
+    day = {"name": "day", "start": "0 9 * * *", "duration": "8h", "members": ["asha:desk", "ravi"]}
+    lunch = {**LUNCH, "agent": "asha"}
+    assert plan([lunch], [day]) == [
+        "2026-12-07T09:00Z asha:desk ON day",
+        "2026-12-07T09:00Z ravi:desk ON day",
+        "2026-12-07T13:00Z asha:desk OFF day",
+        "2026-12-07T13:30Z asha:desk ON day",
+        "2026-12-07T17:00Z asha:desk OFF day",
+        "2026-12-07T17:00Z ravi:desk OFF day",
+    ]
+
+
+def test_a_break_of_one_device_leaves_the_others() -> None:
+    # asha on her mobile all day; a break of her desk changes nothing.
+    work = {**WORK, "agent": "asha", "device": "mobile"}
+    desk_break = {**LUNCH, "agent": "asha", "device": "desk"}
+    assert plan([work, desk_break]) == [
+        "2026-12-07T09:00Z asha:mobile ON assignments[0]",
+        "2026-12-07T17:30Z asha:mobile OFF assignments[0]",
+    ]
+
+
+def test_back_to_back_assignments_of_one_device_do_not_flap() -> None:
+    first = {**WORK, "to": "2026-12-07T13:00"}
+    second = {**WORK, "from": "2026-12-07T13:00"}
+    assert plan([first, second]) == [
+        "2026-12-07T09:00Z ravi:desk ON assignments[0]",
+        "2026-12-07T17:30Z ravi:desk OFF assignments[0]",
+    ]
+
+
+def test_an_assignment_next_to_a_cron_shift_on_the_same_device_does_not_flap() -> None:
+    day = {"name": "day", "start": "0 9 * * *", "duration": "4h", "members": ["ravi"]}
+    after = {**WORK, "from": "2026-12-07T13:00"}
+    assert plan([after], [day]) == [
+        "2026-12-07T09:00Z ravi:desk ON day",
+        "2026-12-07T17:30Z ravi:desk OFF assignments[0]",
+    ]
+
+
+def test_an_override_wins_over_assignments_and_breaks() -> None:
+    leave = {"agent": "ravi", "off": True, "from": "2026-12-07T12:00", "to": "2026-12-07T14:00"}
+    assert plan([WORK, LUNCH], overrides=[leave]) == [
+        "2026-12-07T09:00Z ravi:desk ON assignments[0]",
+        "2026-12-07T12:00Z ravi:desk OFF overrides[0]",
+        "2026-12-07T14:00Z ravi:desk ON assignments[0]",
+        "2026-12-07T17:30Z ravi:desk OFF assignments[0]",
+    ]
+
+
+def test_desired_state_follows_assignments_and_breaks() -> None:
+    roster = make_roster([], assignments=[WORK, LUNCH])
+    planner = Planner(roster)
+    assert planner.desired(utc("2026-12-07T10:00Z"))["ravi"] == "desk"
+    assert planner.desired(utc("2026-12-07T13:10Z"))["ravi"] is None
+    assert planner.desired(utc("2026-12-07T13:30Z"))["ravi"] == "desk"
+    assert planner.desired(utc("2026-12-07T18:00Z"))["ravi"] is None
+
+
+def test_every_window_agrees_on_the_switches() -> None:
+    roster = make_roster([], assignments=[WORK, LUNCH])
+    planner = Planner(roster)
+    whole = [brief(t) for t in planner.transitions(*DAY)]
+    cut_at = utc("2026-12-07T13:15Z")
+    parts = planner.transitions(DAY[0], cut_at) + planner.transitions(cut_at, DAY[1])
+    assert [brief(t) for t in parts] == whole
+
+
+def test_local_times_and_a_dst_gap_follow_the_zone() -> None:
+    # 2026-03-08 02:30 does not exist in New York: the assignment starts at 03:00 EDT.
+    roster = make_roster(
+        [],
+        timezone="America/New_York",
+        assignments=[{"agent": "ravi", "from": "2026-03-08T02:30", "to": "2026-03-08T10:00"}],
+    )
+    t = Planner(roster).transitions(utc("2026-03-08T00:00Z"), utc("2026-03-09T00:00Z"))
+    assert [brief(x) for x in t] == [
+        "2026-03-08T07:00Z ravi:desk ON assignments[0]",
+        "2026-03-08T14:00Z ravi:desk OFF assignments[0]",
+    ]
+
+
+def test_two_devices_at_once_is_a_conflict_naming_both() -> None:
+    text = roster_text(
+        [{"name": "day", "start": "0 9 * * *", "duration": "8h", "members": ["asha:desk"]}],
+        assignments=[
+            {
+                "agent": "asha",
+                "device": "mobile",
+                "from": "2026-12-07T10:00",
+                "to": "2026-12-07T12:00",
+            }
+        ],
+    )
+    report = validate_text(text, utc("2026-12-06T00:00Z"))
+    assert not report.ok
+    [problem] = report.errors
+    assert problem.render().startswith("assignments[0]") or "assignments[0]" in problem.render()
+    assert "desk (shift day) and mobile (assignments[0])" in problem.message
+    assert "2026-12-07 10:00" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        pytest.param({"agent": "nobody", "from": "2026-12-07T09:00", "to": "2026-12-07T17:00"},
+                     "assignments[0].agent: unknown agent \"nobody\"", id="unknown agent"),
+        pytest.param({"agent": "asha", "from": "2026-12-07T09:00", "to": "2026-12-07T17:00"},
+                     "give device (desk or mobile) or off: true for a break", id="which device"),
+        pytest.param({"agent": "ravi", "from": "2026-12-07T17:00", "to": "2026-12-07T09:00"},
+                     "assignments[0].to: must be after from", id="ends before it starts"),
+        pytest.param({"agent": "ravi", "from": "2026-12-07T25:00", "to": "2026-12-07T26:00"},
+                     "bad date-time \"2026-12-07T25:00\"", id="25:00"),
+        pytest.param({"agent": "ravi", "from": "2026-02-30T09:00", "to": "2026-02-30T17:00"},
+                     "bad date-time \"2026-02-30T09:00\"", id="no such date"),
+        pytest.param({"agent": "ravi", "device": "phone", "from": "2026-12-07T09:00",
+                      "to": "2026-12-07T17:00"}, "unknown device \"phone\"", id="unknown device"),
+        pytest.param({**WORK, "timezone": "Mars/Olympus"}, "Mars/Olympus", id="unknown zone"),
+        pytest.param({**WORK, "colour": "red"}, "unknown key \"colour\"", id="unknown key"),
+    ],
+)  # fmt: skip
+def test_bad_assignments_are_refused_with_their_place(entry: dict[str, object], says: str) -> None:
+    with pytest.raises(RosterError) as caught:
+        make_roster([], assignments=[entry])
+    assert says in "\n".join(p.render() for p in caught.value.problems)
+
+
+def test_the_dump_reads_back_as_the_same_roster() -> None:
+    roster = make_roster([], assignments=[LUNCH, WORK], timezone="Asia/Kolkata")
+    text = dump(roster)
+    assert "assignments:" in text
+    again = parse_roster(text)
+    assert dump(again) == text
+    assert [(a.start, a.off, a.shift, a.activity) for a in again.assignments] == [
+        (utc("2026-12-07T03:30Z"), False, "early", None),
+        (utc("2026-12-07T07:30Z"), True, None, "Lunch"),
+    ]
+    assert again.summary().endswith("2 assignments, 0 overrides")
+    assert again.assignments[0].end - again.assignments[0].start == timedelta(hours=8, minutes=30)
