@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import pytest
@@ -21,9 +22,12 @@ LUNCH = {
 }  # fmt: skip
 
 
-def plan(assignments: list[dict[str, object]], shifts: list[dict[str, object]] | None = None,
-         **kwargs: object) -> list[str]:  # fmt: skip
-    roster = make_roster(shifts or [], assignments=assignments, **kwargs)  # type: ignore[arg-type]
+def plan(
+    assignments: Sequence[Mapping[str, object]],
+    shifts: Sequence[Mapping[str, object]] = (),
+    **kwargs: object,
+) -> list[str]:
+    roster = make_roster(shifts, assignments=assignments, **kwargs)
     return [brief(t) for t in Planner(roster).transitions(*DAY)]
 
 
