@@ -24,6 +24,7 @@ from shiftswitch.operations import Refused
 from shiftswitch.problems import RosterError, count
 from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.sources.store import NoRoster
+from shiftswitch.wfm.files import BadFile
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -116,6 +117,11 @@ def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoRet
         for problem in exc.problems:
             click.echo(problem.render(exc.source), err=True)
         _fail(f"{source}: {count(len(exc.problems), 'problem')}; roster refused", EXIT_PROBLEMS)
+    except BadFile as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        file = exc.problems[0].file if exc.problems else "file"
+        _fail(f"{file}: {count(len(exc.problems), 'problem')}; import refused", EXIT_PROBLEMS)
     except (AccessError, ConfigError, NoRoster) as exc:
         _fail(str(exc), EXIT_PROBLEMS)
     except (OperationalError, ProgrammingError) as exc:

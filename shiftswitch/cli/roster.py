@@ -1,6 +1,7 @@
-"""``shiftswitch roster validate|import|export|diff|versions|rollback``: the roster file checked;
-the roster in the database stored whole, each store a version, and rolled back. (Its overrides,
-one at a time: :mod:`shiftswitch.cli.overrides`.)"""
+"""``shiftswitch roster validate|import|export|diff|versions|rollback|import-shifts``: the roster
+file checked; the roster in the database stored whole, each store a version, and rolled back;
+dated shifts imported from a WFM export or a calendar. (Its overrides, one at a time:
+:mod:`shiftswitch.cli.overrides`.)"""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import click
 
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context, table
 from shiftswitch.cli.options import VERSION, by_option
-from shiftswitch.operations import rosters
+from shiftswitch.operations import imports, rosters
 from shiftswitch.planning.planner import Transition
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import count
 from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.store import RosterStore, Written, who
+from shiftswitch.wfm.files import decode, read_bytes
 
 
 @click.group()
@@ -148,6 +150,107 @@ def roster_rollback(ctx: Context, number: int, by: str | None) -> None:
     """Store version N again, as a new version (validated again, as any import)."""
     written = rosters.rollback(ctx, number, by=who(by))
     report_write(ctx.roster_store(), written, f"version {number}")
+
+
+FIRST_SHOWN = 20  # switches an import lists
+
+
+@roster.command("import-shifts")
+@click.argument("file")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "ics"]),
+    help="The file's format (default: ics for .ics files, else csv).",
+)
+@click.option(
+    "--mapping",
+    metavar="MAPPING.yaml",
+    help="How to read a WFM tool's CSV: its columns, time format, delimiter, agent matching, "
+    "and which activities are working time (on) and breaks (off).",
+)
+@click.option("--agent", metavar="A", help="The agent of a calendar's events; for a CSV, import "
+              "this agent's rows only.")  # fmt: skip
+@click.option(
+    "--into",
+    metavar="FILE",
+    help="Put the shifts into this roster file (default: the roster stored in the database).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=imports.DAYS,
+    show_default=True,
+    help="How far ahead a calendar's recurrences are expanded.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@by_option
+@pass_context
+def roster_import_shifts(
+    ctx: Context,
+    file: str,
+    fmt: str | None,
+    mapping: str | None,
+    agent: str | None,
+    into: str | None,
+    days: int,
+    dry_run: bool,
+    as_json: bool,
+    by: str | None,
+) -> None:
+    """Put the dated shifts of FILE (a WFM export as CSV, or a calendar as ICS) into the roster.
+
+    Every assignment of FILE's agents that starts inside the span FILE covers (its first start
+    to its last end) is replaced; all else is kept. Rows of one agent that touch make one
+    assignment, and break rows inside it OFF time. A problem in FILE refuses the whole import,
+    naming each bad row as FILE:LINE: column NAME: why. Prints what changes per agent and the
+    first switches it changes from now on.
+    """
+    layout = None
+    if mapping is not None:
+        layout = (decode(read_bytes(mapping), mapping), mapping)
+    req = imports.Request(
+        data=read_bytes(file),
+        name=file,
+        format=fmt,  # type: ignore[arg-type]
+        mapping=layout,
+        agent=agent,
+        into=into,
+        days=days,
+        dry_run=dry_run,
+        by=who(by),
+    )
+    done = imports.import_shifts(ctx, req)
+    for line in (*done.notes, *done.warnings):
+        click.echo(line, err=True)
+    if as_json:
+        click.echo(json.dumps(done.as_json(), indent=2))
+        return
+    click.echo(
+        f"{file}: {count(done.rows, 'row')}, {count(done.assignments, 'assignment')} for "
+        f"{count(len(done.agents), 'agent')}, {done.start:%Y-%m-%d %H:%M}Z to "
+        f"{done.end:%Y-%m-%d %H:%M}Z; {done.replaced} replaced"
+    )
+    click.echo(f"into {done.target}: {done.diff.summary()}")
+    table(
+        ("AGENT", "ADDED", "REMOVED", "CHANGED"),
+        [(a.agent, str(a.added), str(a.removed), str(a.changed)) for a in done.agents],
+    )
+    click.echo(
+        f"transitions from now to {done.end:%Y-%m-%d %H:%M}Z: {done.added_count} added, "
+        f"{done.removed_count} removed" + ("; the first:" if done.added or done.removed else "")
+    )
+    rows = [("+", t) for t in done.added] + [("-", t) for t in done.removed]
+    _transition_rows(sorted(rows, key=lambda r: r[1].at)[:FIRST_SHOWN])
+    if dry_run:
+        click.echo("dry run: nothing changed")
+    elif done.unchanged:
+        click.echo(f"the same as {done.target}; unchanged")
+    elif done.version is not None:
+        click.echo(f"stored roster version {done.version}")
+    else:
+        click.echo(f"wrote {into}")
 
 
 def report_write(store: RosterStore, written: Written, what: str) -> None:

@@ -38,9 +38,7 @@ def dump(roster: Roster) -> str:
     out.append("shifts:" if roster.shifts else "shifts: []")
     for shift in roster.shifts:
         out += _shift(shift, roster)
-    if roster.assignments:
-        out.append("assignments:")
-        out += [_assignment(a, roster) for a in sorted(roster.assignments, key=assignment_order)]
+    out += assignments_section(roster)
     if roster.overrides:
         out.append("overrides:")
         out += [_override(o, roster) for o in roster.overrides]
@@ -94,6 +92,14 @@ def _override(o: Override, roster: Roster) -> str:
     if o.zone.key != roster.zone.key:
         fields.append(f"timezone: {_q(o.zone.key)}")
     return "  - {" + ", ".join(fields) + "}"
+
+
+def assignments_section(roster: Roster) -> list[str]:
+    """The lines of the ``assignments:`` section (none when there are no assignments)."""
+    if not roster.assignments:
+        return []
+    ordered = sorted(roster.assignments, key=assignment_order)
+    return ["assignments:", *(_assignment(a, roster) for a in ordered)]
 
 
 def assignment_order(a: Assignment) -> tuple[datetime, str, bool, str, datetime]:

@@ -512,4 +512,7 @@ class _Parser(FieldReader):
         used |= {a.agent for a in assignments}
         for name in agents:
             if name not in used:
-                self.warn(("agents", name), "in no shift or override: its devices will be kept OFF")
+                self.warn(
+                    ("agents", name),
+                    "in no shift, assignment or override: its devices will be kept OFF",
+                )
