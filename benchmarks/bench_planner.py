@@ -89,8 +89,8 @@ def _reset_high_water() -> bool:
 
 def _worker(step: str, agents: int, seed: int, repeat: int) -> dict[str, Any]:
     """Run one step ``repeat`` times in this process; return the figures."""
-    from shiftswitch.planning.planner import Planner  # noqa: PLC0415 - keep imports out of the parent
     from shiftswitch import heap  # noqa: PLC0415
+    from shiftswitch.planning.planner import Planner  # noqa: PLC0415 - keep imports out of the parent
     from shiftswitch.planning.validation import Report, validate_text  # noqa: PLC0415
     from shiftswitch.roster.model import Roster  # noqa: PLC0415
 

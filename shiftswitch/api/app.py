@@ -35,6 +35,7 @@ from shiftswitch.operations import Operations, Refused
 from shiftswitch.problems import RosterError, count
 from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.sources.store import NoRoster
+from shiftswitch.wfm.files import BadFile
 
 log = logging.getLogger("shiftswitch.api")
 
@@ -89,6 +90,12 @@ def _errors(app: FastAPI) -> None:
             return error(422, f"{source}: {exc.problems[0].message}", problems=problems)
         summary = f"{source}: {count(len(problems), 'problem')}; roster refused"
         return error(422, summary, problems=problems)
+
+    @app.exception_handler(BadFile)
+    async def file_refused(_request: Request, exc: BadFile) -> JSONResponse:
+        file = exc.problems[0].file if exc.problems else "upload"
+        summary = f"{file}: {count(len(exc.problems), 'problem')}; import refused"
+        return error(422, summary, problems=exc.lines())
 
     @app.exception_handler(NoRoster)
     async def no_roster(_request: Request, exc: NoRoster) -> JSONResponse:

@@ -29,6 +29,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # A roster upload. Reading one takes 30 to 50 times its size in memory (a 4.9 MB roster of
 # 40,000 agents: 110 MB); a larger roster file (up to 32 MiB) is imported from the command line.
 ROSTER_BODY = 8 * MIB
+# A WFM export or a calendar: read row by row, a few times its size in memory; a month of
+# 10,000 agents with breaks is about 20 MiB.
+SHIFTS_BODY = 32 * MIB
+SHIFTS_PATHS = ("/api/v1/roster/import-shifts", "/roster/import-shifts")
 UPLOAD_LIMITS = replace(LIMITS, bytes=ROSTER_BODY)
 OTHER_BODY = 64 * 1024  # bytes: a JSON object or a form
 UPLOAD_TIME = 60.0  # seconds a roster upload may take to arrive, once it has its turn
@@ -69,6 +73,8 @@ class Limits:
             return
         path: str = scope.get("path", "")
         limit = ROSTER_BODY if path.startswith(ROSTER_PATHS) else OTHER_BODY
+        if path.startswith(SHIFTS_PATHS):
+            limit = SHIFTS_BODY
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(send, limit)

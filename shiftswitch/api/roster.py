@@ -1,6 +1,7 @@
 """The roster through the API: check and compare an uploaded YAML (viewer), store it as a
 version and roll back (admin), export and list versions (viewer); overrides one at a time
-(list: viewer; add and remove: operator)."""
+(list: viewer; add and remove: operator); dated shifts imported from a WFM export or a calendar
+(operator)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from shiftswitch.access import Principal
 from shiftswitch.api.deps import Services, admin, operator, services, viewer
 from shiftswitch.api.limits import UPLOAD_TIME
-from shiftswitch.operations import overrides, rosters
+from shiftswitch.operations import imports, overrides, rosters
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Refused, RosterError
 from shiftswitch.reports import iso
+from shiftswitch.wfm.layout import shipped_mapping
 
 router = APIRouter(tags=["roster"])
 Svc = Annotated[Services, Depends(services)]
@@ -136,6 +138,61 @@ async def store(svc: Svc, who: Annotated[Principal, admin], request: Request) ->
 
     async with uploaded(request, svc) as text:
         return await run_in_threadpool(write, text)
+
+
+SHIFTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "text/calendar": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post("/roster/import-shifts", openapi_extra=SHIFTS_BODY)
+async def import_shifts(
+    svc: Svc,
+    who: Annotated[Principal, operator],
+    request: Request,
+    format: Annotated[str | None, Query(pattern="^(csv|ics)$")] = None,
+    mapping: Annotated[
+        str | None,
+        Query(max_length=8192, description="A shipped mapping's name, or a mapping's YAML."),
+    ] = None,
+    agent: Annotated[str | None, Query(max_length=64)] = None,
+    days: Annotated[int, Query(ge=1, le=366)] = imports.DAYS,
+    dry_run: bool = False,
+    name: Annotated[str, Query(max_length=128, pattern=r"^[^/\\]+$")] = UPLOAD,
+) -> dict[str, Any]:
+    """``shiftswitch roster import-shifts``: the body is the file (CSV or ICS, ``text/calendar``
+    for a calendar); it goes into the stored roster as a new version, in place of the
+    assignments it replaces. ``dry_run`` shows the diff and changes nothing. Every bad row is
+    named in ``problems`` (422); nothing is changed."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fmt = format or ("ics" if kind == "text/calendar" else "csv")
+    layout = None
+    if mapping is not None:
+        layout = shipped_mapping(mapping) or (mapping, "mapping")
+    async with svc.rosters.turn_async():
+        try:
+            async with asyncio.timeout(UPLOAD_TIME):
+                body = await request.body()
+        except TimeoutError:
+            raise Refused(
+                f"{name}: the body took longer than {UPLOAD_TIME:g} s to arrive; send it again",
+                status=HTTPStatus.REQUEST_TIMEOUT,
+            ) from None
+        req = imports.Request(
+            data=body, name=name, format=fmt, mapping=layout, agent=agent,  # type: ignore[arg-type]
+            days=days, dry_run=dry_run, by=who.by,
+        )  # fmt: skip
+        done = await run_in_threadpool(imports.import_shifts, svc.ops, req)
+    if not dry_run and not done.unchanged:
+        svc.roster.changed()
+    answer = done.as_json()
+    return {**answer, "warnings": [*answer["warnings"], *source_warnings(svc)]}
 
 
 @router.get("/roster/export", dependencies=[viewer], response_class=PlainTextResponse)

@@ -21,6 +21,7 @@ from shiftswitch.roster.loader import read_text
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.store import RosterStore, Written, who
 from shiftswitch.wfm.files import decode, read_bytes
+from shiftswitch.wfm.layout import shipped, shipped_mapping
 
 
 @click.group()
@@ -166,8 +167,9 @@ FIRST_SHOWN = 20  # switches an import lists
 @click.option(
     "--mapping",
     metavar="MAPPING.yaml",
-    help="How to read a WFM tool's CSV: its columns, time format, delimiter, agent matching, "
-    "and which activities are working time (on) and breaks (off).",
+    help="How to read a WFM tool's CSV: a mapping file (its columns, time format, delimiter, "
+    "agent matching, and which activities are working time and breaks), or the name of one "
+    f"shipped: {', '.join(shipped())}.",
 )
 @click.option("--agent", metavar="A", help="The agent of a calendar's events; for a CSV, import "
               "this agent's rows only.")  # fmt: skip
@@ -209,7 +211,7 @@ def roster_import_shifts(
     """
     layout = None
     if mapping is not None:
-        layout = (decode(read_bytes(mapping), mapping), mapping)
+        layout = shipped_mapping(mapping) or (decode(read_bytes(mapping), mapping), mapping)
     req = imports.Request(
         data=read_bytes(file),
         name=file,

@@ -20,6 +20,7 @@ mapping file (YAML) names the export's own columns instead, for example a Verint
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from shiftswitch.problems import RosterError
@@ -62,6 +63,21 @@ class Layout:
 
 
 PLAIN = Layout(activity="activity", timezone="timezone", device="device", plain=True)
+
+
+MAPPINGS = Path(__file__).parent / "mappings"  # the mappings shipped, by name
+
+
+def shipped() -> list[str]:
+    """The names of the mappings shipped (``nice-iex``, ``verint``, ...)."""
+    return sorted(p.stem for p in MAPPINGS.glob("*.yaml"))
+
+
+def shipped_mapping(name: str) -> tuple[str, str] | None:
+    """The text of the shipped mapping ``name`` and its name, or None when there is none."""
+    if name not in shipped():
+        return None
+    return (MAPPINGS / f"{name}.yaml").read_text(encoding="utf-8"), f"{name}.yaml"
 
 
 def read_layout(text: str, name: str) -> Layout:

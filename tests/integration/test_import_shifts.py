@@ -189,12 +189,12 @@ def test_the_shipped_samples_import_with_their_mappings(file_cli: Cli, files: Pa
     one_device = ROSTER.replace(', mobile: "+919953125068"', "").replace("ravi:mobile", "ravi")
     (files / "roster.yaml").write_text(one_device)
     for sample, mapping in (
-        ("nice-iex.txt", "nice-iex.yaml"),
-        ("verint.csv", "verint.yaml"),
-        ("genesys-cloud.csv", "genesys-cloud.yaml"),
+        ("nice-iex.txt", "nice-iex"),
+        ("verint.csv", "verint"),
+        ("genesys-cloud.csv", "genesys-cloud"),
     ):
         done = file_cli(
-            "roster", "import-shifts", str(wfm / sample), "--mapping", str(wfm / mapping),
+            "roster", "import-shifts", str(wfm / sample), "--mapping", mapping,
             "--into", "roster.yaml", "--dry-run", "--json",
         )  # fmt: skip
         assert done.returncode == 0, (sample, done.stderr)

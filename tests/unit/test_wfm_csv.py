@@ -11,7 +11,7 @@ import pytest
 from shiftswitch.roster.model import Roster
 from shiftswitch.wfm.csvfile import read_csv
 from shiftswitch.wfm.files import BadFile, decode
-from shiftswitch.wfm.layout import PLAIN, Layout, read_layout
+from shiftswitch.wfm.layout import MAPPINGS, PLAIN, Layout, read_layout, shipped_mapping
 from shiftswitch.wfm.shifts import assignments, matched, put_in
 from tests import ROOT
 from tests.rosters import make_roster, utc
@@ -24,7 +24,9 @@ WFM = ROOT / "docs" / "wfm"
 
 
 def layout_of(name: str) -> Layout:
-    return read_layout((WFM / f"{name}.yaml").read_text(), f"{name}.yaml")
+    found = shipped_mapping(name)
+    assert found is not None
+    return read_layout(*found)
 
 
 def planned(text: str, layout: Layout = PLAIN, roster: Roster = ROSTER) -> list[str]:
@@ -208,7 +210,7 @@ def test_quotes_and_delimiters_inside_fields_are_read_as_csv_has_them() -> None:
         'u-0,07/12/2026 10:00,07/12/2026 11:00,"Team Meeting",Asia/Kolkata\n'
     )
     layout = read_layout(
-        (WFM / "verint.yaml").read_text().replace('"Back Office"', '"Back Office, \\"A\\""'),
+        (MAPPINGS / "verint.yaml").read_text().replace('"Back Office"', '"Back Office, \\"A\\""'),
         "verint.yaml",
     )
     quoted = text.replace('"Back Office"', '"Back Office, ""A"""')
