@@ -73,6 +73,14 @@ def may_be_token(secret: str) -> bool:
     return secret.startswith(TOKEN_PREFIX) and len(secret) <= MAX_SECRET
 
 
+CALENDAR_PREFIX = "cal_"
+
+
+def new_calendar_key() -> str:
+    """A new calendar key: ``cal_`` and 43 URL-safe characters (256 random bits)."""
+    return CALENDAR_PREFIX + secrets.token_urlsafe(32)
+
+
 def new_secret() -> str:
     """A new session secret (the cookie's value): 256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)

@@ -1,4 +1,5 @@
-"""The one owner of the access tables: users and their passwords, API tokens, browser sessions.
+"""The one owner of the access tables: users and their passwords, API tokens, browser sessions,
+agents' calendar keys.
 
 Every method is given ``now``; the clock is the caller's. What a user can get wrong (a name
 taken, an unknown name, a short password, an expiry in the past) raises :class:`AccessError`;
@@ -20,7 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shiftswitch.access import credentials
 from shiftswitch.access.roles import AccessError, Principal, Role
-from shiftswitch.access.tables import ApiSession, ApiToken, ApiUser
+from shiftswitch.access.tables import ApiSession, ApiToken, ApiUser, CalendarKey
 from shiftswitch.models import Installation
 
 SESSION_TTL = timedelta(hours=12)
@@ -347,6 +348,34 @@ class AccessStore:
             session.execute(
                 delete(ApiSession).where(ApiSession.digest == credentials.digest(secret))
             )
+
+    # -- calendar keys ----------------------------------------------------------------------
+
+    def new_calendar_key(self, agent: str, *, by: str, now: datetime) -> str:
+        """A new key to ``agent``'s calendar feed, shown once: the old one stops working."""
+        key = credentials.new_calendar_key()
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(CalendarKey).where(CalendarKey.agent == agent))
+            session.add(
+                CalendarKey(
+                    agent=agent, digest=credentials.digest(key), created_at=now, created_by=by
+                )
+            )
+        return key
+
+    def revoke_calendar_key(self, agent: str) -> bool:
+        """Stop ``agent``'s calendar key working; whether there was one."""
+        with Session(self.engine) as session, session.begin():
+            gone = session.execute(delete(CalendarKey).where(CalendarKey.agent == agent))
+        return bool(gone.rowcount)  # type: ignore[attr-defined]
+
+    def check_calendar_key(self, agent: str, key: str) -> bool:
+        """Whether ``key`` opens ``agent``'s calendar feed (in constant time, once found)."""
+        if not key.startswith(credentials.CALENDAR_PREFIX) or len(key) > credentials.MAX_SECRET:
+            return False
+        with Session(self.engine) as session:
+            stored = session.scalar(select(CalendarKey.digest).where(CalendarKey.agent == agent))
+        return stored is not None and credentials.same_digest(key, stored)
 
 
 def _mark_used(

@@ -66,3 +66,15 @@ class ApiSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CalendarKey(Base):
+    """An agent's calendar key: read-only access to that agent's calendar feed, one per agent
+    (a new key replaces, and so revokes, the old)."""
+
+    __tablename__ = "calendar_keys"
+
+    agent: Mapped[str] = mapped_column(Text, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the key, hex
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(Text)

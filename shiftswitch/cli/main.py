@@ -17,7 +17,18 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shiftswitch import __version__
 from shiftswitch.access import AccessError
-from shiftswitch.cli import access, api, db, devices, overrides, plan, processes, reports, roster
+from shiftswitch.cli import (
+    access,
+    api,
+    calendar,
+    db,
+    devices,
+    overrides,
+    plan,
+    processes,
+    reports,
+    roster,
+)
 from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
 from shiftswitch.operations import Refused
@@ -60,6 +71,7 @@ for command in (
     reports.history,
     access.users,
     access.tokens,
+    calendar.calendar,
 ):
     cli.add_command(command)
 

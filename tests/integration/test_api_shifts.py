@@ -1,12 +1,16 @@
 """``POST /api/v1/roster/import-shifts``: a WFM export into the stored roster, its diff first
-with ``dry_run``, a shipped mapping by name, every bad row named and nothing changed."""
+with ``dry_run``, a shipped mapping by name, every bad row named and nothing changed; and an
+agent's calendar feed, opened by its key."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import icalendar
+
 from shiftswitch.access import Role
 from tests.api import (  # noqa: F401 - world_fixture: the module's fixture, world
+    NOW,
     ApiWorld,
     world_fixture,
 )
@@ -80,3 +84,29 @@ def test_a_bad_mapping_or_format_is_refused(world: ApiWorld) -> None:
     assert answer.status_code == 422
     assert answer.json()["problems"] == ["mapping:1: match: 'email' is not name or user_id"]
     assert post(world, WEEK, format="xls").status_code == 400  # a query the API refuses
+
+
+# -- the calendar feed ---------------------------------------------------------------------------
+
+
+def test_an_agents_calendar_feed_opens_with_its_key_only(world: ApiWorld) -> None:
+    access = world.services.access
+    key = access.new_calendar_key("asha", by="test", now=NOW)
+    answer = world.client.get("/calendar/asha.ics", params={"key": key})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/calendar; charset=utf-8"
+    cal = icalendar.Calendar.from_ical(answer.content)
+    uids = [str(e["UID"]) for e in cal.walk("VEVENT")]
+    assert "asha-day-20261130@shiftswitch" in uids  # the roster's day shift, this Monday
+    assert key not in world.dump()  # stored as a digest only
+
+    wrong = world.client.get("/calendar/asha.ics", params={"key": key[:-2] + "xx"})
+    other = world.client.get("/calendar/ravi.ics", params={"key": key})
+    missing = world.client.get("/calendar/asha.ics")
+    assert wrong.status_code == other.status_code == missing.status_code == 404
+
+    newer = access.new_calendar_key("asha", by="test", now=NOW)
+    assert world.client.get("/calendar/asha.ics", params={"key": key}).status_code == 404
+    assert world.client.get("/calendar/asha.ics", params={"key": newer}).status_code == 200
+    assert access.revoke_calendar_key("asha")
+    assert world.client.get("/calendar/asha.ics", params={"key": newer}).status_code == 404

@@ -199,3 +199,14 @@ def test_the_shipped_samples_import_with_their_mappings(file_cli: Cli, files: Pa
         )  # fmt: skip
         assert done.returncode == 0, (sample, done.stderr)
         assert json.loads(done.stdout)["assignments"] >= 3
+
+
+def test_calendar_key_prints_the_feeds_address_once(cli: Cli) -> None:
+    done = cli("calendar", "key", "asha", "--by", "lead", "--roster", "roster.yaml")
+    assert done.returncode == 0, done.stderr
+    address = done.stdout.strip()
+    assert address.startswith("/calendar/asha.ics?key=cal_")
+    assert "shown this once" in done.stderr
+    unknown = cli("calendar", "key", "nobody", "--roster", "roster.yaml")
+    assert unknown.returncode == 2 and "unknown agent 'nobody'" in unknown.stderr
+    assert cli("calendar", "revoke", "asha").stdout.strip() == "revoked asha's calendar key"

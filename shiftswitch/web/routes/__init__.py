@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from shiftswitch.web.routes import agents, login, now, operations, overrides, roster, timeline
+from shiftswitch.web.routes import (
+    agents,
+    calendar,
+    login,
+    now,
+    operations,
+    overrides,
+    roster,
+    timeline,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (login, now, timeline, agents, roster, overrides, operations):
+for module in (login, now, timeline, agents, roster, overrides, operations, calendar):
     router.include_router(module.router)
