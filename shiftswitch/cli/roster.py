@@ -207,7 +207,7 @@ def roster_import_shifts(
     to its last end) is replaced; all else is kept. Rows of one agent that touch make one
     assignment, and break rows inside it OFF time. A problem in FILE refuses the whole import,
     naming each bad row as FILE:LINE: column NAME: why. Prints what changes per agent and the
-    first switches it changes from now on.
+    switches it changes in its first day (from now, if it began before).
     """
     layout = None
     if mapping is not None:
@@ -240,7 +240,8 @@ def roster_import_shifts(
         [(a.agent, str(a.added), str(a.removed), str(a.changed)) for a in done.agents],
     )
     click.echo(
-        f"transitions from now to {done.end:%Y-%m-%d %H:%M}Z: {done.added_count} added, "
+        f"transitions from {done.compared[0]:%Y-%m-%d %H:%M}Z to "
+        f"{done.compared[1]:%Y-%m-%d %H:%M}Z: {done.added_count} added, "
         f"{done.removed_count} removed" + ("; the first:" if done.added or done.removed else "")
     )
     rows = [("+", t) for t in done.added] + [("-", t) for t in done.removed]

@@ -21,22 +21,23 @@ from shiftswitch import heap
 from shiftswitch.operations.context import Operations
 from shiftswitch.planning.diff import RosterDiff, assignment_name, transition_changes
 from shiftswitch.planning.planner import Transition
-from shiftswitch.planning.validation import validate_text
+from shiftswitch.planning.validation import validate_built, validate_text
 from shiftswitch.problems import Problem, Refused, RosterError
-from shiftswitch.roster.dump import assignments_section, dump
+from shiftswitch.roster.dump import assignments_section
 from shiftswitch.roster.loader import read_text
-from shiftswitch.roster.model import Roster
+from shiftswitch.roster.model import Assignment, Roster
 from shiftswitch.sources.store import DATABASE, NoRoster
 from shiftswitch.wfm.csvfile import read_csv
 from shiftswitch.wfm.files import BadFile, FileProblem, decode
 from shiftswitch.wfm.ics import read_ics
 from shiftswitch.wfm.layout import PLAIN, Layout, read_layout
 from shiftswitch.wfm.rows import Row
-from shiftswitch.wfm.shifts import Imported, assignments, matched, put_in
+from shiftswitch.wfm.shifts import Imported, assignments, first_free, matched, put_in
 
 Format = Literal["csv", "ics"]
 DAYS = 28  # how far ahead a calendar's recurrences are expanded
 FIRST = 100  # the switches an answer lists (the first that change; all are counted)
+FIRST_DAY = timedelta(days=1)  # the switches compared: the import's first day from now
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,9 @@ class ShiftImport:
     rows: int
     agents: tuple[AgentChange, ...]
     diff: RosterDiff
-    added: list[Transition]  # the first FIRST switches it adds from now, by time
+    added: list[Transition]  # the first FIRST switches it adds in its first day, by time
     removed: list[Transition]  # and removes
+    compared: tuple[datetime, datetime]  # the time those switches were compared over
     added_count: int
     removed_count: int
     notes: tuple[str, ...]
@@ -103,7 +105,12 @@ class ShiftImport:
             "agents": [a.as_json() for a in self.agents],
             "summary": self.diff.summary(),
             "changes": self.diff.lines(),
-            "switches": {"added": self.added_count, "removed": self.removed_count},
+            "switches": {
+                "from": _z(self.compared[0]),
+                "to": _z(self.compared[1]),
+                "added": self.added_count,
+                "removed": self.removed_count,
+            },
             "added": [t.as_json() for t in self.added],
             "removed": [t.as_json() for t in self.removed],
             "notes": list(self.notes),
@@ -152,24 +159,24 @@ def _into_store(
     ops: Operations, req: Request, fmt: Format, layout: Layout, text: str, now: datetime
 ) -> ShiftImport:
     store = ops.roster_store()
-    number, current = store.current()  # NoRoster when nothing is stored yet
     if req.dry_run:
+        number, current = store.current()  # NoRoster when nothing is stored yet
         imported, rows, notes = _imported(req, fmt, layout, text, current, now)
-        report = validate_text(dump(imported.roster), now)
+        report = validate_built(imported.roster, now)
         if not report.ok or report.roster is None:
-            raise RosterError(_unplaced(report.errors), DATABASE)
+            raise RosterError(report.errors, DATABASE)
         return _outcome(req, fmt, f"the stored roster (version {number})", current,
                         report.roster, imported, rows, notes, report.warnings, now)  # fmt: skip
-    made: dict[str, Any] = {}
+    made: list[tuple[Imported, int, list[FileProblem]]] = []
 
-    def build(before: Roster | None) -> str:
+    def build(before: Roster | None) -> Roster:
         if before is None:
             raise NoRoster()
-        made["it"] = _imported(req, fmt, layout, text, before, now)
-        return dump(made["it"][0].roster)
+        made.append(_imported(req, fmt, layout, text, before, now))
+        return made[-1][0].roster
 
     written = store.write(build, source=f"import-shifts {req.name}", by=req.by, now=now)
-    imported, rows, notes = made["it"]
+    imported, rows, notes = made[-1]
     assert written.before is not None
     outcome = _outcome(req, fmt, f"the stored roster (version {written.number})",
                        written.before, written.roster, imported, rows, notes,
@@ -195,7 +202,7 @@ def _imported(
         found = [f for f in found if f[1].name == req.agent]
         if not found:
             raise BadFile([FileProblem(req.name, f"no rows of agent {req.agent!r}")])
-    made = assignments(found)
+    made = assignments(found, first_free(roster))
     imported = put_in(roster, made, {agent.name for _, agent, _ in found})
     return imported, len(found), notes
 
@@ -212,9 +219,9 @@ def _outcome(
     warnings: tuple[Problem, ...],
     now: datetime,
 ) -> ShiftImport:
-    # The switches it changes from now to the end of what it imports (at least a day ahead).
-    end = max(imported.end, now + timedelta(days=1)) + timedelta(seconds=1)
-    added, removed = transition_changes(before, after, now, end)
+    # The first switches it changes: those of the day from its start (or now, if later).
+    start = max(now, imported.start)
+    added, removed = transition_changes(before, after, start, start + FIRST_DAY)
     added.sort(key=lambda t: t.at)
     removed.sort(key=lambda t: t.at)
     return ShiftImport(
@@ -227,6 +234,7 @@ def _outcome(
         rows=rows,
         agents=per_agent(before, after, imported.agents),
         diff=RosterDiff.between(before, after),
+        compared=(start, start + FIRST_DAY),
         added=added[:FIRST],
         removed=removed[:FIRST],
         added_count=len(added),
@@ -241,16 +249,25 @@ def _outcome(
 def per_agent(before: Roster, after: Roster, agents: tuple[str, ...]) -> tuple[AgentChange, ...]:
     """Per agent of the file: assignments added, removed, and changed (one removed and one
     added that start on the same local day)."""
+    old_of, new_of = _by_agent(before, agents), _by_agent(after, agents)
     out = []
     for agent in agents:
-        old = {assignment_name(a): a for a in before.assignments if a.agent == agent}
-        new = {assignment_name(a): a for a in after.assignments if a.agent == agent}
+        old, new = old_of.get(agent, {}), new_of.get(agent, {})
         gone = [a for n, a in old.items() if n not in new]
         came = [a for n, a in new.items() if n not in old]
         days = {(a.off, a.start.astimezone(a.zone).date()) for a in gone}
         changed = sum(1 for a in came if (a.off, a.start.astimezone(a.zone).date()) in days)
         out.append(AgentChange(agent, len(came) - changed, len(gone) - changed, changed))
     return tuple(out)
+
+
+def _by_agent(roster: Roster, agents: tuple[str, ...]) -> dict[str, dict[str, Assignment]]:
+    wanted = set(agents)
+    out: dict[str, dict[str, Assignment]] = {}
+    for a in roster.assignments:
+        if a.agent in wanted:
+            out.setdefault(a.agent, {})[assignment_name(a)] = a
+    return out
 
 
 _TOP_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*:")

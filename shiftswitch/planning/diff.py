@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -126,24 +127,12 @@ def assignment_name(a: Assignment) -> str:
     ``off`` (and its device, if it names one) and its activity."""
     what = (f"off {a.device}" if a.device else "off") if a.off else a.device or ""
     label = a.activity if a.off else a.shift
-    bounds = f"{local_time(a.start, a.zone)} to {local_time(a.end, a.zone)}"
+    bounds = f"{_local(a.start, a.zone)} to {_local(a.end, a.zone)}"
     return f"{a.agent} {what} {bounds}" + (f" ({label})" if label else "")
 
 
-def by_agent(diff: RosterDiff) -> dict[str, tuple[int, int]]:
-    """Per agent, how many assignments ``diff`` adds and removes (a changed assignment is one
-    removed and one added)."""
-    out: dict[str, tuple[int, int]] = {}
-    for s in diff.sections:
-        if s.section != "assignments":
-            continue
-        for names, k in ((s.added, 0), (s.removed, 1)):
-            for name in names:
-                agent = name.split(" ", 1)[0]
-                counts = list(out.get(agent, (0, 0)))
-                counts[k] += 1
-                out[agent] = (counts[0], counts[1])
-    return out
+# A month of assignments repeats a few thousand instants: each written once.
+_local = lru_cache(maxsize=1 << 16)(local_time)
 
 
 def transition_changes(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shiftswitch import heap
@@ -10,6 +10,8 @@ from shiftswitch.clock import as_utc
 from shiftswitch.hosts import AllowedHosts
 from shiftswitch.planning.planner import RAMP_LEAD, Conflict, Planner
 from shiftswitch.problems import Place, Problem, RosterError, quote
+from shiftswitch.roster.dump import dump
+from shiftswitch.roster.fields import CALENDAR, within_calendar
 from shiftswitch.roster.loader import parse_document, read_text
 from shiftswitch.roster.model import Roster
 
@@ -53,6 +55,54 @@ def validate_text(text: str, now: datetime, hosts: AllowedHosts | None = None) -
         errors = check(roster, now, doc.lines)
         ramps = ramp_warnings(roster, now, doc.lines) if not errors else []
     return Report(None if errors else roster, tuple(errors), (*roster.warnings, *ramps))
+
+
+def validate_built(roster: Roster, now: datetime, hosts: AllowedHosts | None = None) -> Report:
+    """Check a roster built from parts rather than read from a document: its assignments
+    (dated shifts by the hundred thousand, as a WFM import makes them) checked as objects,
+    and the rest as ``roster validate`` reads it, from its text; then conflicts in time over
+    the whole. The same checks as :func:`validate_text` of its dump, without writing and
+    reading every assignment as YAML."""
+    with heap.paused():
+        rest = validate_text(dump(replace(roster, assignments=(), warnings=())), now, hosts)
+        if not rest.ok or rest.roster is None:
+            return Report(None, tuple(replace(p, line=None) for p in rest.errors), ())
+        built = replace(rest.roster, assignments=roster.assignments)
+        errors = assignment_problems(built)
+        if not errors:
+            errors = check(built, now)
+        ramps = ramp_warnings(built, now) if not errors else []
+        dated = {a.agent for a in built.assignments}
+        warnings = tuple(w for w in rest.warnings if not _idle_warning_of(w, dated))
+    return Report(None if errors else built, tuple(errors), (*warnings, *ramps))
+
+
+def assignment_problems(roster: Roster) -> list[Problem]:
+    """What the loader would refuse in ``roster``'s assignments, had they been read: unknown
+    agents and devices, ends not after starts, instants off the calendar."""
+    out: list[Problem] = []
+    for a in roster.assignments:
+        place: Place = ("assignments", a.index)
+        agent = roster.agents.get(a.agent)
+        if agent is None:
+            out.append(Problem((*place, "agent"), f"unknown agent {quote(a.agent)}"))
+        elif a.device is not None and a.device not in agent.devices:
+            out.append(Problem((*place, "device"), f"unknown device {quote(a.device)} of "
+                               f"agent {quote(a.agent)}"))  # fmt: skip
+        elif a.device is None and not a.off:
+            out.append(Problem(place, "give device, or off: true for a break"))
+        if a.end <= a.start:
+            out.append(Problem((*place, "to"), "must be after from"))
+        elif not (within_calendar(a.start) and within_calendar(a.end)):
+            out.append(Problem(place, f"too far out; give instants {CALENDAR}"))
+    return out
+
+
+def _idle_warning_of(warning: Problem, agents: set[str]) -> bool:
+    """Whether ``warning`` is the "in no shift" warning of one of ``agents``, who have
+    assignments the text it was found in left out."""
+    path = warning.path
+    return len(path) == 2 and path[0] == "agents" and path[1] in agents
 
 
 def ramp_warnings(

@@ -10,6 +10,8 @@ same text, so two rosters are equal exactly when their dumps are.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -99,7 +101,16 @@ def assignments_section(roster: Roster) -> list[str]:
     if not roster.assignments:
         return []
     ordered = sorted(roster.assignments, key=assignment_order)
-    return ["assignments:", *(_assignment(a, roster) for a in ordered)]
+    times: dict[tuple[datetime, str], str] = {}  # a month repeats a few thousand instants
+
+    def local(at: datetime, zone: ZoneInfo) -> str:
+        key = (at, zone.key)
+        text = times.get(key)
+        if text is None:
+            text = times[key] = _q(local_time(at, zone))
+        return text
+
+    return ["assignments:", *(_assignment(a, roster, local) for a in ordered)]
 
 
 def assignment_order(a: Assignment) -> tuple[datetime, str, bool, str, datetime]:
@@ -108,14 +119,11 @@ def assignment_order(a: Assignment) -> tuple[datetime, str, bool, str, datetime]
     return (a.start, a.agent, a.off, a.device or "", a.end)
 
 
-def _assignment(a: Assignment, roster: Roster) -> str:
+def _assignment(a: Assignment, roster: Roster, local: Callable[[datetime, ZoneInfo], str]) -> str:
     fields = [f"agent: {_q(a.agent)}"]
     if a.device is not None:
         fields.append(f"device: {_q(a.device)}")
-    fields += [
-        f"from: {_q(local_time(a.start, a.zone))}",
-        f"to: {_q(local_time(a.end, a.zone))}",
-    ]
+    fields += [f"from: {local(a.start, a.zone)}", f"to: {local(a.end, a.zone)}"]
     if a.off:
         fields.append("off: true")
     if a.shift is not None:
@@ -127,7 +135,12 @@ def _assignment(a: Assignment, roster: Roster) -> str:
     return "  - {" + ", ".join(fields) + "}"
 
 
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but for " and \: quoted as it is
+
+
 def _q(text: str) -> str:
+    if _PLAIN.fullmatch(text):
+        return f'"{text}"'
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
 
 

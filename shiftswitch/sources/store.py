@@ -36,20 +36,17 @@ from shiftswitch.models import (
     RosterVersion,
 )
 from shiftswitch.planning.diff import RosterDiff
-from shiftswitch.planning.validation import validate_text
+from shiftswitch.planning.validation import validate_built, validate_text
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.model import Roster
-from shiftswitch.sources.tables import (
-    OVERRIDE_ORDER,
-    assignment_key,
-    read_roster,
-    write_roster,
-)
+from shiftswitch.sources.tables import OVERRIDE_ORDER, read_roster, write_roster
 
 DATABASE = "roster (database)"  # how problems of a stored roster name their source
 
-Build = Callable[[Roster | None], str]  # the roster in the tables (None: empty) -> new text
+# The roster in the tables (None: empty) -> the new roster: its text, or (for a roster of many
+# dated assignments, which are not written and read as YAML) the roster itself.
+Build = Callable[[Roster | None], str | Roster]
 
 
 class Change(TypedDict):
@@ -110,21 +107,16 @@ class RosterStore:
         """:meth:`current`, checked again as ``roster validate`` would (conflicts are looked
         for from ``now``); raises :class:`RosterError` when it no longer passes."""
         number, stored = self.current()
-        report = validate_text(dump(stored), now)
+        report = validate_built(stored, now)
         if not report.ok:
             raise RosterError((replace(p, line=None) for p in report.errors), DATABASE)
         assert report.roster is not None
-        # The text names overrides and assignments by their place; the tables by their ids.
+        # The text names overrides by their place; the tables by their ids.
         named = tuple(
             replace(o, name=kept.name)
             for o, kept in zip(report.roster.overrides, stored.overrides, strict=True)
         )
-        ids = {assignment_key(a, stored.zone.key): a.name for a in stored.assignments}
-        dated = tuple(
-            replace(a, name=ids.get(assignment_key(a, stored.zone.key)))
-            for a in report.roster.assignments
-        )
-        return number, replace(report.roster, overrides=named, assignments=dated)
+        return number, replace(report.roster, overrides=named)
 
     def current(self) -> tuple[int, Roster]:
         """The version the tables hold and its roster, as stored (raises :class:`NoRoster`)."""
@@ -178,8 +170,11 @@ def write_in(session: Session, build: Build, **change: Unpack[Change]) -> Writte
     bump(session, "roster")  # the write lock: waits for any other write to commit
     found = read_roster(session)
     before = found[1] if found else None
-    text = build(before)
-    report = validate_text(text, change["now"])
+    built = build(before)
+    if isinstance(built, Roster):
+        report = validate_built(built, change["now"])
+    else:
+        report = validate_text(built, change["now"])
     if not report.ok:
         origin = change.get("origin")
         errors = report.errors

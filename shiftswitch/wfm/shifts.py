@@ -83,8 +83,9 @@ def matched(
     return out
 
 
-def assignments(rows: Iterable[tuple[Row, Agent, str | None]]) -> list[Assignment]:
-    """The assignments and breaks that ``rows`` (matched) make, agent by agent, by start."""
+def assignments(rows: Iterable[tuple[Row, Agent, str | None]], first: int = 0) -> list[Assignment]:
+    """The assignments and breaks that ``rows`` (matched) make, agent by agent, by start;
+    numbered from ``first`` (past those of the roster they go into)."""
     by_agent: dict[str, list[tuple[Row, str | None]]] = {}
     for row, agent, device in rows:
         by_agent.setdefault(agent.name, []).append((row, device))
@@ -92,8 +93,8 @@ def assignments(rows: Iterable[tuple[Row, Agent, str | None]]) -> list[Assignmen
     for name, items in by_agent.items():
         items.sort(key=lambda item: (item[0].start, item[0].end, item[0].line))
         for stretch in _stretches(items):
-            out += _stretch(name, stretch)
-    return [replace(a, index=i) for i, a in enumerate(out)]
+            _stretch(name, stretch, out, first)
+    return out
 
 
 def _stretches(
@@ -112,29 +113,36 @@ def _stretches(
     yield run
 
 
-def _stretch(agent: str, stretch: list[tuple[Row, str | None]]) -> list[Assignment]:
-    """One stretch of work: each run of working rows of one device (breaks between them do
-    not end it) is an assignment; each break row, an ``off`` entry."""
-    out: list[Assignment] = []
+def _stretch(
+    agent: str, stretch: list[tuple[Row, str | None]], out: list[Assignment], first: int
+) -> None:
+    """One stretch of work, added to ``out`` (numbered in its order): each run of working rows
+    of one device (breaks between them do not end it) is an assignment; each break row, an
+    ``off`` entry."""
     working = [(row, device) for row, device in stretch if row.working]
     first = 0
     for i in range(1, len(working) + 1):
         if i == len(working) or working[i][1] != working[first][1]:
             row, device = working[first]
             end = max(r.end for r, _ in working[first:i])
-            out.append(Assignment(0, agent, device, row.start, end, row.zone,
+            out.append(Assignment(first + len(out), agent, device, row.start, end, row.zone,
                                   activity=row.activity))  # fmt: skip
             first = i
     for row, device in stretch:
         if not row.working:
-            out.append(Assignment(0, agent, device, row.start, row.end, row.zone, off=True,
-                                  activity=row.activity))  # fmt: skip
-    return out
+            out.append(Assignment(first + len(out), agent, device, row.start, row.end, row.zone,
+                                  off=True, activity=row.activity))  # fmt: skip
+
+
+def first_free(roster: Roster) -> int:
+    """The first number no assignment of ``roster`` has."""
+    return max((a.index for a in roster.assignments), default=-1) + 1
 
 
 def put_in(roster: Roster, new: Sequence[Assignment], agents: Iterable[str]) -> Imported:
-    """``roster`` with ``new`` in place of every assignment of ``agents`` that starts inside
-    the span ``new`` covers (its first start to its last end)."""
+    """``roster`` with ``new`` (numbered from :func:`first_free`) in place of every assignment
+    of ``agents`` that starts inside the span ``new`` covers (its first start to its last
+    end)."""
     start = min(a.start for a in new)
     end = max(a.end for a in new)
     names = frozenset(agents)
@@ -145,7 +153,7 @@ def put_in(roster: Roster, new: Sequence[Assignment], agents: Iterable[str]) -> 
             replaced.append(a)
         else:
             kept.append(a)
-    merged = [replace(a, index=i, name=None) for i, a in enumerate([*kept, *new])]
+    merged = [*kept, *new]  # numbered apart already (see assignments), names kept
     return Imported(
         replace(roster, assignments=tuple(merged), warnings=()),
         tuple(sorted(names)),

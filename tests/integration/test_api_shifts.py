@@ -45,7 +45,9 @@ def test_a_dry_run_then_the_import_as_a_new_version(world: ApiWorld) -> None:
     answer = dry.json()
     assert answer["dry_run"] and answer["version"] is None
     assert answer["agents"] == [{"agent": "ravi", "added": 2, "removed": 0, "changed": 0}]
-    assert answer["switches"] == {"added": 4, "removed": 0}
+    assert answer["switches"] == {
+        "from": "2026-12-01T03:30:00Z", "to": "2026-12-02T03:30:00Z", "added": 4, "removed": 0,
+    }  # fmt: skip
     assert [(t["local"][11:16], t["available"]) for t in answer["added"]] == [
         ("09:00", True), ("13:00", False), ("13:30", True), ("18:00", False),
     ]  # fmt: skip
