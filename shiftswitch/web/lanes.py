@@ -13,12 +13,13 @@ from sqlalchemy import Engine
 
 from shiftswitch import queries
 from shiftswitch.planning.plancache import Plan
-from shiftswitch.roster.model import Roster
+from shiftswitch.roster.model import Assignment, Roster
 from shiftswitch.web.timeline import (
     Bar,
     Mark,
     Switch,
     Window,
+    break_marks,
     confirmed_bars,
     initial_label,
     override_marks,
@@ -77,6 +78,11 @@ def lanes(
     if not agents:
         return []
     switches, before, states, failures, holds, drift = _read(engine, window, agents)
+    wanted = set(agents)
+    breaks: dict[str, list[Assignment]] = {}
+    for a in roster.assignments:  # one pass, whatever the page
+        if a.off and a.agent in wanted and a.start < window.end and a.end > window.start:
+            breaks.setdefault(a.agent, []).append(a)
     out: list[Lane] = []
     for name in agents:
         agent = roster.agents[name]
@@ -94,6 +100,7 @@ def lanes(
         lane.confirmed = placed(confirmed, window)
         own = [o for o in roster.overrides if o.agent == name]
         marks: list[Mark] = [*override_marks(own, window)]
+        marks.extend(break_marks(breaks.get(name, ()), window))
         marks.extend(failures.get(name, ()))
         marks.extend(holds.get(name, ()))
         marks.extend(drift.get(name, ()))

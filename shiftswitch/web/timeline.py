@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from shiftswitch.clock import local_to_utc
 from shiftswitch.planning.planner import Transition
-from shiftswitch.roster.model import Override, Roster
+from shiftswitch.roster.model import Assignment, Override, Roster
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class Mark:
     """Something that happened or held over a time: a failed or blocked switch, a hold, an
     override, a device found drifted. A point has ``end == start``."""
 
-    kind: str  # failed | blocked | hold | override | drift
+    kind: str  # failed | blocked | hold | override | drift | break
     start: datetime
     end: datetime
     text: str
@@ -189,6 +189,21 @@ def override_marks(overrides: Iterable[Override], window: Window) -> list[Mark]:
         )
         for o in overrides
         if o.start < window.end and o.end > window.start
+    ]
+
+
+def break_marks(assignments: Iterable[Assignment], window: Window) -> list[Mark]:
+    """Each break (an ``off`` assignment) meeting the window, as a mark over its span named
+    by its activity: the gap in the planned bars, said."""
+    return [
+        Mark(
+            "break",
+            max(a.start, window.start),
+            min(a.end, window.end),
+            f"{a.activity or 'Break'}: {a.device + ' OFF' if a.device else 'every device OFF'}",
+        )
+        for a in assignments
+        if a.off and a.start < window.end and a.end > window.start
     ]
 
 

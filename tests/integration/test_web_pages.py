@@ -296,3 +296,53 @@ def test_an_admin_uploads_sees_problems_or_the_diff_and_imports(console: TestCli
     assert 'id="versions-diff"' in diff.text and "0 8 * * *" in diff.text
     rolled = console.post("/roster/rollback/1", data={"csrf_token": csrf})
     assert "rolled back to version 1: version 3 stored" in rolled.text
+
+
+# ravi (user id u-1) on the Monday, in Verint's layout, with lunch: 19:30 to 01:30 in Kolkata.
+LUNCH_DAY = (
+    "EmployeeID,StartTime,EndTime,ActivityName,TimeZone\n"
+    "u-1,30/11/2026 14:00,30/11/2026 16:00,Phone,UTC\n"
+    "u-1,30/11/2026 16:00,30/11/2026 16:30,Lunch,UTC\n"
+    "u-1,30/11/2026 16:30,30/11/2026 20:00,Phone,UTC\n"
+)
+
+
+def test_an_operator_checks_an_export_then_imports_its_shifts(console: TestClient) -> None:
+    csrf = log_in(console, "operator")
+    bad = console.post(
+        "/roster/import-shifts",
+        data={"csrf_token": csrf, "dry_run": "1", "mapping": "verint"},
+        files={"file": ("day.csv", LUNCH_DAY.replace("Lunch", "Nap"), "text/csv")},
+    )
+    assert bad.status_code == 422
+    assert "day.csv:3: column ActivityName: unknown activity &#39;Nap&#39;" in bad.text
+    checked = console.post(
+        "/roster/import-shifts",
+        data={"csrf_token": csrf, "dry_run": "1", "mapping": "verint"},
+        files={"file": ("day.csv", LUNCH_DAY, "text/csv")},
+    )
+    assert checked.status_code == 200, checked.text
+    assert 'id="shifts-check"' in checked.text
+    assert "day.csv compared with the stored roster (version 1)" in checked.text
+    assert "<td>ravi</td><td>2</td><td>0</td><td>0</td>" in checked.text  # a shift, a break
+    assert "Import these shifts as a new version" in checked.text
+    assert console.get("/roster").text.count("version 2") == 0  # nothing stored yet
+    imported = console.post(
+        "/roster/import-shifts",
+        data={"csrf_token": csrf, "text": LUNCH_DAY, "name": "day.csv", "mapping": "verint"},
+    )
+    assert imported.status_code == 200
+    assert "day.csv: version 2 stored" in imported.text
+    # The break is a gap in ravi's planned bars, named by its activity.
+    page = console.get("/timeline?day=2026-11-30").text
+    assert 'class="mark break"' in page and "Lunch: every device OFF" in page
+
+
+def test_a_viewer_may_not_import_shifts(console: TestClient) -> None:
+    csrf = log_in(console, "viewer")
+    refused = console.post(
+        "/roster/import-shifts",
+        data={"csrf_token": csrf, "dry_run": "1", "mapping": "verint"},
+        files={"file": ("day.csv", LUNCH_DAY, "text/csv")},
+    )
+    assert refused.status_code == 403

@@ -1,5 +1,6 @@
 """The roster page: the version in force and every version before, a readable diff between any
-two, an upload checked and compared before it is imported (admin), rollback (admin)."""
+two, an upload checked and compared before it is imported (admin), rollback (admin); a WFM
+export or a calendar checked and compared before its shifts are imported (operator)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,19 @@ from starlette.datastructures import UploadFile
 
 from shiftswitch.access import Role
 from shiftswitch.api.deps import Services
-from shiftswitch.api.limits import UPLOAD_LIMITS, UPLOAD_TIME
+from shiftswitch.api.limits import SHIFTS_BODY, UPLOAD_LIMITS, UPLOAD_TIME
 from shiftswitch.hosts import AllowedHosts
-from shiftswitch.operations import Refused, rosters
+from shiftswitch.operations import Refused, imports, rosters
 from shiftswitch.planning.diff import RosterDiff
 from shiftswitch.problems import RosterError
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.yamldoc import too_large
+from shiftswitch.sources.store import NoRoster
 from shiftswitch.web.render import done, page, refused_with
 from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Signed, Svc, Who, admin, require, signed
+from shiftswitch.wfm.files import BadFile
+from shiftswitch.wfm.layout import shipped, shipped_mapping
 
 router = APIRouter()
 UPLOAD = "upload"
@@ -46,6 +50,7 @@ def _roster_page(
         roster=roster,
         notice=notice,
         versions=list(reversed(versions)),
+        mappings=shipped(),
         status=status,
         active="roster",
         **more,
@@ -171,6 +176,78 @@ async def import_roster(request: Request, svc: Svc) -> Response:
         f"unchanged: the stored roster is the same (version {written.number})"
         if written.unchanged
         else f"version {written.number} stored: {written.diff.summary()}"
+    )
+    return done("/roster", said)
+
+
+async def _shifts_form(request: Request) -> tuple[Signed, imports.Request]:
+    """The operator's form with a WFM export or a calendar (a file, or the text checked
+    before), and how to read it."""
+    who = signed(request)
+    try:
+        async with asyncio.timeout(UPLOAD_TIME):
+            form = await request.form(max_part_size=SHIFTS_BODY + 1)
+    except TimeoutError:
+        raise Refused(
+            f"the form took longer than {UPLOAD_TIME:g} s to arrive; send it again",
+            status=HTTPStatus.REQUEST_TIMEOUT,
+        ) from None
+    token = form.get("csrf_token")
+    require(who, Role.OPERATOR, token if isinstance(token, str) else None)
+    value = form.get("file")
+    if isinstance(value, UploadFile) and value.filename:
+        data, name = await value.read(SHIFTS_BODY + 1), value.filename
+    else:
+        text = form.get("text")
+        data, name = str(text or "").encode(), str(form.get("name") or UPLOAD)
+    if not data:
+        raise Refused("choose a file to import")
+    mapping = str(form.get("mapping") or "")
+    layout = shipped_mapping(mapping) if mapping else None
+    if mapping and layout is None:
+        raise Refused(f"no mapping {mapping!r}; the mappings are {', '.join(shipped())}")
+    agent = str(form.get("agent") or "").strip() or None
+    return who, imports.Request(
+        data=data, name=name, mapping=layout, agent=agent, by=who.principal.by,
+        dry_run=form.get("dry_run") == "1",
+    )  # fmt: skip
+
+
+@router.post("/roster/import-shifts", response_class=HTMLResponse)
+async def import_shifts(request: Request, svc: Svc) -> Response:
+    """Check a WFM export or a calendar and show what it would change (``dry_run``), or put
+    its shifts into the stored roster as a new version."""
+    who = signed(request)
+    name = UPLOAD
+    try:
+        async with svc.rosters.turn_async():
+            who, req = await _shifts_form(request)
+            name = req.name
+            result = await run_in_threadpool(imports.import_shifts, svc.ops, req)
+    except Refused as exc:
+        return refused_with(_roster_page(request, svc, who, exc.status, refusal=str(exc)), exc)
+    except BadFile as exc:
+        return _roster_page(
+            request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=exc.lines(), name=name
+        )
+    except RosterError as exc:
+        problems = [p.render(exc.source) for p in exc.problems]
+        return _roster_page(
+            request, svc, who, HTTPStatus.UNPROCESSABLE_ENTITY, problems=problems, name=name
+        )
+    except NoRoster as exc:
+        return _roster_page(request, svc, who, HTTPStatus.CONFLICT, refusal=str(exc))
+    if req.dry_run:
+        text = req.data.decode("utf-8", errors="replace")
+        return _roster_page(
+            request, svc, who, shifts=result, shifts_text=text, shifts_req=req,
+            mapping_name=(req.mapping[1].removesuffix(".yaml") if req.mapping else ""),
+        )  # fmt: skip
+    svc.roster.changed()
+    said = (
+        f"{name}: unchanged (version {result.version})"
+        if result.unchanged
+        else f"{name}: version {result.version} stored: {result.diff.summary()}"
     )
     return done("/roster", said)
 
