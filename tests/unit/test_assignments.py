@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from shiftswitch.planning.planner import Planner
-from shiftswitch.planning.validation import validate_text
+from shiftswitch.planning.validation import validate_built, validate_text
 from shiftswitch.problems import RosterError
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.loader import parse_roster
@@ -187,3 +188,21 @@ def test_the_dump_reads_back_as_the_same_roster() -> None:
     ]
     assert again.summary().endswith("2 assignments, 0 overrides")
     assert again.assignments[0].end - again.assignments[0].start == timedelta(hours=8, minutes=30)
+
+
+def test_a_built_roster_is_checked_as_if_it_were_read() -> None:
+    roster = make_roster([], assignments=[WORK, LUNCH])
+    now = utc("2026-12-06T00:00Z")
+    report = validate_built(roster, now)
+    assert report.ok and report.roster is not None
+    assert report.roster.assignments == roster.assignments
+    assert not [w for w in report.warnings if "ravi" in w.render()]  # ravi has assignments
+    stray = replace(roster.assignments[0], agent="nobody", index=7)
+    broken = replace(roster, assignments=(*roster.assignments, stray))
+    bad = validate_built(broken, now)
+    assert not bad.ok
+    assert [p.render() for p in bad.errors] == ['assignments[7].agent: unknown agent "nobody"']
+    clash = replace(roster.assignments[0], agent="asha", device="desk", index=8)
+    mobile = replace(clash, device="mobile", index=9)
+    conflict = validate_built(replace(roster, assignments=(clash, mobile)), now)
+    assert 'conflict: agent "asha" would be ON on two devices at once' in conflict.errors[0].message

@@ -4,13 +4,14 @@ shifts, shifts past midnight, and every kind of bad row, named FILE:LINE: column
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from shiftswitch.roster.model import Roster
 from shiftswitch.wfm.csvfile import read_csv
-from shiftswitch.wfm.files import BadFile, decode
+from shiftswitch.wfm.files import MAX_BYTES, BadFile, decode, read_bytes
 from shiftswitch.wfm.layout import MAPPINGS, PLAIN, Layout, read_layout, shipped_mapping
 from shiftswitch.wfm.shifts import assignments, matched, put_in
 from tests import ROOT
@@ -299,3 +300,21 @@ def test_an_import_replaces_the_agents_assignments_inside_its_span_only() -> Non
     left = sorted((a.agent, a.start.astimezone(KOLKATA).day) for a in imported.roster.assignments)
     assert left == [("asha", 7), ("asha", 8), ("asha", 9), ("ravi", 7)]
     assert datetime(2026, 12, 7, tzinfo=KOLKATA)  # the zone is real
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as fh:  # sparse: nothing is written but its size
+        fh.truncate(MAX_BYTES + 1)
+    with pytest.raises(BadFile) as caught:
+        read_bytes(str(huge), "huge.csv")
+    assert caught.value.problems[0].render() == (
+        "huge.csv: 64.0 MiB is over the 64 MiB an import reads; split it by week or by team"
+    )
+
+
+def test_a_20_mb_export_is_read_whole(tmp_path: Path) -> None:
+    row = "asha,2026-12-07T09:00,2026-12-07T17:00\n"
+    big = tmp_path / "big.csv"
+    big.write_text(HEADER + row * (20_000_000 // len(row)))
+    assert len(decode(read_bytes(str(big)), "big.csv")) > 19_000_000
