@@ -13,7 +13,7 @@ from shiftswitch.models import RosterOverride
 from shiftswitch.operations.context import Operations
 from shiftswitch.problems import Refused, RosterError, count, invalid, not_found, quote
 from shiftswitch.reports import iso
-from shiftswitch.roster.dump import dump, local_time
+from shiftswitch.roster.dump import local_time
 from shiftswitch.roster.fields import CALENDAR, within_calendar
 from shiftswitch.roster.model import Override, Roster, parse_instant
 from shiftswitch.sources.store import NoRoster, RosterStore, Written
@@ -49,7 +49,7 @@ def add(
     made: list[Override] = []
     listed: list[Override] = []
 
-    def build(before: Roster | None) -> str:
+    def build(before: Roster | None) -> Roster:
         if before is None:
             raise NoRoster()
         if agent not in before.agents:
@@ -70,7 +70,7 @@ def add(
         new = Override(len(before.overrides), agent, device, begin, finish, before.zone)
         made.append(new)
         listed.extend((*before.overrides, new))
-        return dump(_with_overrides(before, tuple(listed)))
+        return _with_overrides(before, tuple(listed))
 
     try:
         written = store.write(build, source=f"override add {agent}", by=by, now=now)
@@ -124,7 +124,7 @@ def remove(ops: Operations, override_id: int, *, by: str) -> Edited:
     cut = row.starts_at < now
     key = (row.agent, row.device, row.starts_at, row.ends_at)
 
-    def build(before: Roster | None) -> str:
+    def build(before: Roster | None) -> Roster:
         if before is None:
             raise NoRoster()
         kept: list[Override] = []
@@ -138,7 +138,7 @@ def remove(ops: Operations, override_id: int, *, by: str) -> Edited:
                 kept.append(o)
         if not found:
             raise Refused(f"override {override_id} was changed meanwhile; try again")
-        return dump(_with_overrides(before, tuple(kept)))
+        return _with_overrides(before, tuple(kept))
 
     written = store.write(build, source=f"override remove {override_id}", by=by, now=now)
     return Edited(row, describe(row, written.roster), written, cut_at=now if cut else None)

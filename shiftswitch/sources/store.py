@@ -268,17 +268,17 @@ def renumber(
     return None if written.unchanged else written
 
 
-def renumbered(roster: Roster | None, agent: str, device: str, old: str, new: str) -> str:
-    """``roster``'s text with ``agent`` ``device`` given as ``new``; as it is when it does not
-    give that device as ``old``."""
+def renumbered(roster: Roster | None, agent: str, device: str, old: str, new: str) -> Roster:
+    """``roster`` with ``agent`` ``device`` given as ``new``; as it is when it does not give
+    that device as ``old``."""
     if roster is None:
         raise NoRoster()
     found = roster.agents.get(agent)
     if found is None or getattr(found.devices.get(device), "ref", None) != old:
-        return dump(roster)
+        return roster
     devices = {
         name: replace(d, ref=new, kind="tel") if name == device else d
         for name, d in found.devices.items()
     }
     agents = {**roster.agents, agent: replace(found, devices=MappingProxyType(devices))}
-    return dump(replace(roster, agents=MappingProxyType(agents), warnings=()))
+    return replace(roster, agents=MappingProxyType(agents), warnings=())
