@@ -11,6 +11,8 @@ process (its wall time and peak RSS its own):
   the stored roster: read, check and compare, nothing written;
 - ``import``: the same without ``--dry-run``: the stored roster's new version written;
 - ``again``: the same file once more (nothing changes, nothing is written);
+- ``rollback to it``: after a rollback to the roster before it, ``roster rollback`` to the
+  import's version (its 250,000 assignments read back from the version's text);
 - ``plan``: ``Planner(roster).transitions(now, now + 7 days)`` of the roster with the
   assignments (best of 3, in-process, with the collector paused as the scheduler does), next to
   the same agents on cron shifts of the same hours.
@@ -179,6 +181,10 @@ def main() -> int:
         for step, extra in (("dry-run", ["--dry-run"]), ("import", []), ("again", [])):
             done = cli([*shifts, *extra], env, tmp)
             result[step] = f"{done['seconds']:.2f} s, peak RSS {done['peak_rss_mib']} MiB"
+        # Back to the roster before it (no assignments), then to the import's version again.
+        cli(["roster", "rollback", "1"], env, tmp)
+        done = cli(["roster", "rollback", "2"], env, tmp)
+        result["rollback to it"] = f"{done['seconds']:.2f} s, peak RSS {done['peak_rss_mib']} MiB"
         result["database"] = url.split("://")[0]
     if not args.skip_plan:
         result.update(plan_week(args.agents, args.days))

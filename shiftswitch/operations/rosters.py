@@ -5,7 +5,7 @@ every problem and its place; nothing is stored."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +16,9 @@ from shiftswitch.planning.planner import Transition
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Refused, RosterError, not_found
 from shiftswitch.reports import iso
+from shiftswitch.roster import canonical
 from shiftswitch.roster.dump import dump
+from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.store import NoRoster, RosterStore, Written, left_on
 
@@ -79,9 +81,25 @@ def store(
 
 
 def rollback(ops: Operations, number: int, *, by: str) -> Written:
-    """Store version ``number`` again, as a new version (validated again, as any import)."""
+    """Store version ``number`` again, as a new version (validated again, as any import). Its
+    assignments are read back without YAML (:mod:`~shiftswitch.roster.canonical`): a month of
+    them is past what a YAML document may hold."""
     text = content(ops.roster_store(), number)
-    return store(ops, text, source=f"rollback to {number}", by=by)
+    rest, lines = canonical.split(text)
+    if not lines:
+        return store(ops, text, source=f"rollback to {number}", by=by)
+
+    def build(_before: Roster | None) -> str | Roster:
+        try:
+            roster = parse_roster(rest)
+            dated = canonical.assignments_of(lines, roster.zone)
+        except (RosterError, canonical.NotCanonical, ValueError):
+            return text  # read whole as YAML, which names every problem
+        return replace(roster, assignments=dated, warnings=())
+
+    return ops.roster_store().write(
+        build, source=f"rollback to {number}", by=by, now=ops.clock.now()
+    )
 
 
 def export(ops: Operations, number: int | None = None) -> str:

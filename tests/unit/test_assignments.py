@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
+from operator import attrgetter
 
 import pytest
 
 from shiftswitch.planning.planner import Planner
 from shiftswitch.planning.validation import validate_built, validate_text
 from shiftswitch.problems import RosterError
+from shiftswitch.roster import canonical
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.loader import parse_roster
 from tests.rosters import brief, make_roster, roster_text, utc
@@ -206,3 +208,16 @@ def test_a_built_roster_is_checked_as_if_it_were_read() -> None:
     mobile = replace(clash, device="mobile", index=9)
     conflict = validate_built(replace(roster, assignments=(clash, mobile)), now)
     assert 'conflict: agent "asha" would be ON on two devices at once' in conflict.errors[0].message
+
+
+def test_the_dumped_assignments_read_back_without_yaml() -> None:
+    kolkata = {**WORK, "agent": "asha", "device": "mobile", "timezone": "Asia/Kolkata",
+               "shift": 'with "quotes", commas'}  # fmt: skip
+    roster = make_roster([], assignments=[LUNCH, WORK, kolkata], timezone="Europe/London")
+    rest, lines = canonical.split(dump(roster))
+    assert "assignments:" not in rest and len(lines) == 3
+    back = canonical.assignments_of(lines, roster.zone)
+    key = attrgetter("agent", "device", "start", "end", "zone", "off", "shift", "activity")
+    assert set(map(key, back)) == set(map(key, roster.assignments))
+    with pytest.raises(canonical.NotCanonical):
+        canonical.assignments_of(['  - {agent: "ravi", colour: "red"}'], roster.zone)
