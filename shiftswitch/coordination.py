@@ -328,8 +328,12 @@ class Leadership:
     so that no device is reconciled, read back or checked twice. The leader renews its lease
     at every tick; if it dies, another takes the lead once the lease has expired (``ttl``)."""
 
-    def __init__(self, redis: Redis, ttl: float = LEAD_TTL, prefix: str = PREFIX) -> None:
-        self._lock = Lock(redis, LEAD, ttl, prefix)
+    def __init__(
+        self, redis: Redis, ttl: float = LEAD_TTL, prefix: str = PREFIX, *, name: str = LEAD
+    ) -> None:
+        """``name``: the lease's (the schedulers' lead by default; another duty, such as
+        delivering notifications, has a lease of its own)."""
+        self._lock = Lock(redis, name, ttl, prefix)
         self._held = False
 
     @staticmethod

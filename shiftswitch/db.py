@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
@@ -141,7 +141,7 @@ def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
         yield chunk
 
 
-def upsert(engine: Engine, table: Table | Any) -> Any:
+def upsert(engine: Engine | Connection, table: Table | Any) -> Any:
     """An INSERT that can say ON CONFLICT, in the engine's dialect (SQLite or PostgreSQL)."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)

@@ -55,6 +55,10 @@ class Settings:
     # The scheduler reads every managed device from Exotel this often, on spare request
     # budget, and corrects what drifted; 0 turns the check off (README: How switching works).
     drift_every: float = DEFAULT_DRIFT_EVERY
+    # The file of notification channels and rules (README: Notifications); None: none.
+    notify_path: str | None = None
+    # Where people reach the console, for links in messages (https://shiftswitch.example.com).
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +93,8 @@ class Settings:
             drift_every=_number(
                 env, "SHIFTSWITCH_DRIFT_EVERY", DEFAULT_DRIFT_EVERY, low=0, high=WEEK
             ),
+            notify_path=env.get("SHIFTSWITCH_NOTIFY") or None,
+            public_url=env.get("SHIFTSWITCH_PUBLIC_URL") or None,
         )
         if settings.visibility_timeout <= retry.max_delay:
             raise ConfigError(

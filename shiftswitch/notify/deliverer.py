@@ -1,0 +1,194 @@
+"""Delivering the outbox (README: Notifications): one process at a time, whichever holds the
+deliverer's lease (the scheduler, a worker or the API server: each runs one, so a message goes
+out with no worker, or no scheduler).
+
+Each tick it puts the waiting events of a channel and kind into one message (a delivery): the
+first :data:`GATHER` after the first event, so that a burst goes as one; then at most one more
+every :data:`FOLLOW_UP`. It sends the deliveries due, each in a transaction of its own after
+the send: a deliverer killed between the two sends that message again on the next tick, with
+the same delivery key in its text, and never a third time. A failed send is tried again after
+1, 2, 4 ... up to 60 seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from shiftswitch.clock import Clock
+from shiftswitch.coordination import Leadership
+from shiftswitch.logs import event
+from shiftswitch.models import Notification, NotificationDelivery
+from shiftswitch.notify.config import NotifyConfig
+from shiftswitch.notify.messages import SHOWN, message
+from shiftswitch.notify.send import send
+
+log = logging.getLogger("shiftswitch.notify")
+
+GATHER = timedelta(seconds=2)  # a message waits this long after its first event (at most 5 s)
+FOLLOW_UP = timedelta(seconds=30)  # and the next of its kind to its channel this long after it
+MAX_BACKOFF = 60.0
+LEASE = "notify-deliverer"
+LEASE_TTL = 15.0
+TICK = 1.0  # seconds between ticks
+
+Send = Callable[[str, str, str, str | None], str | None]
+
+
+class Deliverer:
+    def __init__(
+        self,
+        engine: Engine,
+        config: NotifyConfig,
+        *,
+        redis: Redis | None = None,
+        public_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        sender: Send = send,
+    ) -> None:
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.config = config
+        self.lease = Leadership(redis, LEASE_TTL, name=LEASE) if redis is not None else None
+        self.public_url = public_url
+        self.env = env
+        self.sender = sender
+
+    def tick(self, now: datetime) -> int:
+        """Gather and send what is due, if this process holds the lease; messages sent."""
+        if self.lease is not None and not self.lease.held():
+            return 0
+        self.gather(now)
+        return self.send_due(now)
+
+    def gather(self, now: datetime) -> int:
+        """Put waiting events into deliveries; how many deliveries were made."""
+        made = 0
+        with self.sessions.begin() as session:
+            waiting = session.execute(
+                select(
+                    Notification.channel, Notification.kind, Notification.recipient,
+                    func.min(Notification.created_at), func.max(Notification.id),
+                    func.count(),
+                )
+                .where(Notification.delivery_id.is_(None))
+                .group_by(Notification.channel, Notification.kind, Notification.recipient)
+            ).all()  # fmt: skip
+            for channel, kind, recipient, first, last_id, count in waiting:
+                if now - first < GATHER and kind != "test":
+                    continue
+                previous = session.scalar(
+                    select(func.max(NotificationDelivery.created_at)).where(
+                        NotificationDelivery.channel == channel,
+                        NotificationDelivery.kind == kind,
+                        _same(NotificationDelivery.recipient, recipient),
+                    )
+                )
+                if previous is not None and now - previous < FOLLOW_UP and kind != "test":
+                    continue
+                delivery = NotificationDelivery(
+                    channel=channel, kind=kind, recipient=recipient, created_at=now,
+                    events=count, attempts=0, next_try_at=now,
+                )  # fmt: skip
+                session.add(delivery)
+                session.flush()
+                session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.channel == channel,
+                        Notification.kind == kind,
+                        _same(Notification.recipient, recipient),
+                        Notification.delivery_id.is_(None),
+                        Notification.id <= last_id,
+                    )
+                    .values(delivery_id=delivery.id)
+                )
+                made += 1
+        return made
+
+    def send_due(self, now: datetime, limit: int = 20) -> int:
+        """Send the deliveries due; how many went."""
+        with self.sessions() as session:
+            due = list(
+                session.scalars(
+                    select(NotificationDelivery)
+                    .where(
+                        NotificationDelivery.sent_at.is_(None),
+                        NotificationDelivery.next_try_at <= now,
+                    )
+                    .order_by(NotificationDelivery.id)
+                    .limit(limit)
+                )
+            )
+        sent = 0
+        for delivery in due:
+            sent += self._send(delivery, now)
+        return sent
+
+    def _send(self, delivery: NotificationDelivery, now: datetime) -> int:
+        with self.sessions() as session:
+            details = list(
+                session.scalars(
+                    select(Notification.detail)
+                    .where(Notification.delivery_id == delivery.id)
+                    .order_by(Notification.id)
+                    .limit(SHOWN)
+                )
+            )
+        key = f"ssw-{delivery.kind}-{delivery.id}"
+        title, body = message(delivery.kind, details, delivery.events, key, self.public_url)
+        url = self.config.url(delivery.channel, self.env)
+        if url is None:
+            variable = self.config.channels.get(delivery.channel, "?")
+            error: str | None = f"channel {delivery.channel}: {variable} is not set"
+        else:
+            error = self.sender(url, title, body, delivery.recipient)
+        with self.sessions.begin() as session:
+            row = session.get_one(NotificationDelivery, delivery.id)
+            row.attempts += 1
+            if error is None:
+                row.sent_at, row.last_error = now, None
+            else:
+                row.last_error = error
+                wait = min(MAX_BACKOFF, 2.0 ** (row.attempts - 1))
+                row.next_try_at = now + timedelta(seconds=wait)
+        level = logging.INFO if error is None else logging.WARNING
+        event(log, level, "notified" if error is None else "notify_failed",
+              channel=delivery.channel, kind=delivery.kind, events=delivery.events, key=key,
+              **({"error": error} if error else {}))  # fmt: skip
+        return 1 if error is None else 0
+
+
+def _same(column: Any, value: str | None) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+class DelivererThread:
+    """A :class:`Deliverer` ticking in a daemon thread of its process, every :data:`TICK`."""
+
+    def __init__(self, deliverer: Deliverer, clock: Clock) -> None:
+        self.deliverer = deliverer
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
+
+    def start(self) -> DelivererThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(TICK):
+            try:
+                self.deliverer.tick(self.clock.now())
+            except Exception as exc:
+                event(log, logging.WARNING, "notify_tick_failed", error=type(exc).__name__)

@@ -1,0 +1,214 @@
+"""Notifications delivered for real through Apprise to receivers the test starts (a JSON
+webhook, an SMTP server), on SQLite and PostgreSQL: grouped, retried, delivered once, at most
+twice when a deliverer is killed between sending and recording, none lost across a restart, a
+recovery told, and no channel URL anywhere but the receiver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, MetaData, select
+from sqlalchemy.orm import Session
+
+from shiftswitch.db import make_engine
+from shiftswitch.models import NotificationDelivery
+from shiftswitch.notify import outbox
+from shiftswitch.notify.config import NotifyConfig, Rule, load_config
+from shiftswitch.notify.deliverer import Deliverer
+from shiftswitch.settings import ConfigError
+from tests.receivers import Webhook, smtp, webhook
+
+T = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
+S = timedelta(seconds=1)
+CONFIG = NotifyConfig(
+    {"ops": "OPS_URL", "mail": "MAIL_URL"},
+    (
+        Rule(frozenset({"switch_failed", "no_worker", "roster_refused"}), ("ops",)),
+        Rule(frozenset({"roster_refused"}), ("mail",)),
+    ),
+)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    made = make_engine(database_url)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def hook() -> Iterator[Webhook]:
+    with webhook() as h:
+        yield h
+
+
+def failed(engine: Engine, n: int, at: datetime, first: int = 1) -> None:
+    with Session(engine) as session, session.begin():
+        for i in range(first, first + n):
+            outbox.record(session, CONFIG, "switch_failed", f"action/{i}", at,
+                          {"agent": f"a{i}", "device": "desk", "on": True, "status": "failed",
+                           "why": "HTTP 500 after 8 attempts"})  # fmt: skip
+
+
+def test_a_burst_of_failures_is_one_message_naming_the_first_ten(
+    engine: Engine, hook: Webhook
+) -> None:
+    deliverer = Deliverer(
+        engine, CONFIG, env={"OPS_URL": hook.url()}, public_url="https://ss.example"
+    )
+    failed(engine, 25, T)
+    assert deliverer.tick(T + S) == 0  # gathering: more may come
+    failed(engine, 5, T + S, first=26)
+    assert deliverer.tick(T + 2 * S) == 1
+    [one] = hook.messages()
+    assert one["title"] == "shiftswitch: 30 switches failed"
+    lines = one["message"].splitlines()
+    assert lines[0] == "a1 desk ON: failed, HTTP 500 after 8 attempts"
+    assert "... and 20 more" in lines and "https://ss.example/operations" in lines
+    assert lines[-1].startswith("(delivery ssw-switch_failed-")
+    # Further failures within 30 s wait for one follow-up.
+    failed(engine, 3, T + 10 * S, first=100)
+    assert deliverer.tick(T + 15 * S) == 0
+    assert deliverer.tick(T + 33 * S) == 1
+    assert hook.messages()[1]["title"] == "shiftswitch: 3 switches failed"
+
+
+def test_a_receiver_failing_first_is_tried_again_and_told_once(
+    engine: Engine, hook: Webhook
+) -> None:
+    hook.fail = 2
+    deliverer = Deliverer(engine, CONFIG, env={"OPS_URL": hook.url()})
+    failed(engine, 1, T)
+    assert deliverer.tick(T + 2 * S) == 0  # 500
+    assert deliverer.tick(T + 2.5 * S) == 0  # not yet: after 1 s
+    assert deliverer.tick(T + 3 * S) == 0  # 500 again
+    assert deliverer.tick(T + 5 * S) == 1
+    assert deliverer.tick(T + 60 * S) == 0
+    assert len(hook.messages()) == 1
+    with Session(engine) as session:
+        [d] = session.scalars(select(NotificationDelivery))
+        assert d.attempts == 3 and d.sent_at == T + 5 * S and d.last_error is None
+
+
+def test_a_channel_without_its_url_waits_saying_so(engine: Engine, hook: Webhook) -> None:
+    deliverer = Deliverer(engine, CONFIG, env={})
+    failed(engine, 1, T)
+    assert deliverer.tick(T + 2 * S) == 0
+    with Session(engine) as session:
+        [d] = session.scalars(select(NotificationDelivery))
+        assert d.last_error == "channel ops: OPS_URL is not set" and d.sent_at is None
+    later = Deliverer(engine, CONFIG, env={"OPS_URL": hook.url()})
+    assert later.tick(T + 10 * S) == 1  # none lost: sent once the URL is there
+
+
+KILLED = """
+import os, signal, sys
+from datetime import datetime
+from shiftswitch.db import make_engine
+from shiftswitch.notify.deliverer import Deliverer
+from shiftswitch.notify.send import send
+from tests.integration.test_notify import CONFIG
+
+def send_then_die(url, title, body, recipient):
+    send(url, title, body, recipient)
+    os.kill(os.getpid(), signal.SIGKILL)  # after sending, before recording
+
+deliverer = Deliverer(make_engine(sys.argv[1]), CONFIG, env={"OPS_URL": sys.argv[2]},
+                      sender=send_then_die)
+deliverer.tick(datetime.fromisoformat(sys.argv[3]))
+"""
+
+
+def test_a_deliverer_killed_after_sending_sends_it_again_once_with_its_key(
+    engine: Engine, hook: Webhook, database_url: str
+) -> None:
+    failed(engine, 2, T)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED, database_url, hook.url(), (T + 2 * S).isoformat()],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert len(hook.messages()) == 1
+    again = Deliverer(engine, CONFIG, env={"OPS_URL": hook.url()})
+    assert again.tick(T + 3 * S) == 1
+    assert again.tick(T + 60 * S) == 0
+    first, second = hook.messages()
+    assert first == second  # the same message, with the same delivery key
+    assert "(delivery ssw-switch_failed-" in first["message"]
+
+
+def test_a_condition_is_told_once_and_its_recovery_to_the_same_channels(
+    engine: Engine, hook: Webhook
+) -> None:
+    deliverer = Deliverer(engine, CONFIG, env={"OPS_URL": hook.url()})
+    with Session(engine) as session, session.begin():
+        why = {"why": "no worker alive for 60 s; 12 switches due"}
+        assert outbox.open_condition(session, CONFIG, "no_worker", "workers", T, why)
+    with Session(engine) as session, session.begin():  # noticed again: still open
+        assert not outbox.open_condition(session, CONFIG, "no_worker", "workers", T + S, {})
+    assert deliverer.tick(T + 2 * S) == 1
+    with Session(engine) as session, session.begin():
+        assert outbox.close_condition(session, CONFIG, "no_worker", "workers", T + 40 * S)
+        assert not outbox.close_condition(session, CONFIG, "no_worker", "workers", T + 41 * S)
+    assert deliverer.tick(T + 42 * S) == 1
+    alert, recovered = hook.messages()
+    assert alert["title"] == "shiftswitch: no worker alive"
+    assert "no worker alive for 60 s; 12 switches due" in alert["message"]
+    assert recovered["title"] == "shiftswitch: recovered"
+    assert recovered["message"].startswith("no worker alive (workers): cleared, open since")
+
+
+def test_mail_through_an_smtp_server(engine: Engine) -> None:
+    with smtp() as (box, port):
+        url = f"mailto://127.0.0.1:{port}?from=ops@example.com&to=lead@example.com&mode=insecure"
+        deliverer = Deliverer(engine, CONFIG, env={"MAIL_URL": url})
+        with Session(engine) as session, session.begin():
+            outbox.record(session, CONFIG, "roster_refused", "roster/3", T,
+                          {"why": "shifts[2].start: invalid cron"})  # fmt: skip
+        assert deliverer.tick(T + 2 * S) == 1  # mail; ops has no URL here
+        [(sender, to, content)] = box.mail
+        assert sender == "ops@example.com" and to == ["lead@example.com"]
+        assert b"roster edits refused" in content
+
+
+def test_no_channel_url_is_kept_anywhere_but_the_receiver(
+    engine: Engine, hook: Webhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "hook-secret-4f1c"
+    hook.fail = 1
+    deliverer = Deliverer(engine, CONFIG, env={"OPS_URL": hook.url(password=secret)})
+    failed(engine, 1, T)
+    deliverer.tick(T + 2 * S)
+    deliverer.tick(T + 4 * S)
+    assert len(hook.messages()) == 1
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.connect() as conn:
+        stored = json.dumps([[list(map(str, r)) for r in conn.execute(select(t))]
+                             for t in tables.sorted_tables])  # fmt: skip
+    assert secret not in stored and str(hook.port) not in stored
+    assert secret not in caplog.text and secret not in json.dumps(hook.messages())
+
+
+def test_a_bad_notify_file_is_one_line_naming_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "notify.yaml"
+    path.write_text("channels:\n  ops: {url: 'slack://secret'}\nrules: []\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert str(caught.value) == (
+        f"{path}:2: channels.ops: expected {{url_env: VARIABLE}}: the URL comes from the "
+        "environment, never from the file"
+    )
+    path.write_text("channels:\n  ops: {url_env: OPS}\nrules:\n  - {events: [fire], to: [ops]}\n")
+    with pytest.raises(ConfigError, match="unknown event 'fire'"):
+        load_config(str(path))
+    assert os.environ.get("OPS") is None
