@@ -28,6 +28,8 @@ from shiftswitch.models import (
     Status,
     one_of,
 )
+from shiftswitch.notify import outbox
+from shiftswitch.notify.config import NONE, NotifyConfig
 from shiftswitch.numbers import number_changed, remember_resolved
 
 ACTIONS: Table = Action.__table__  # type: ignore[assignment]
@@ -45,6 +47,9 @@ class OutcomeStore(Database):
     and changes it as it changes its row, so that the worker sees the status it left the
     action in.
     """
+
+    # Who is told of a switch that failed (README: Notifications); nobody unless configured.
+    notify: NotifyConfig = NONE
 
     def leave_pending(self, owner: str) -> None:
         """Sending is held back (paused, or Exotel down): the user's queued actions go back to
@@ -137,7 +142,8 @@ class OutcomeStore(Database):
         outcome: Outcome | None = None,
         attempt: Row | None = None,
     ) -> None:
-        """``action`` ends ``status`` (failed, blocked, superseded), ``reason`` saying why."""
+        """``action`` ends ``status`` (failed, blocked, superseded), ``reason`` saying why; a
+        switch failed or blocked is told (``switch_failed``) in the same transaction."""
         with self.engine.begin() as conn:
             _write(
                 conn,
@@ -149,6 +155,12 @@ class OutcomeStore(Database):
                 reason=reason,
                 **_columns(outcome),
             )
+            if (
+                status in (Status.FAILED, Status.BLOCKED)
+                and action.kind == ActionKind.SWITCH
+                and self.notify.rules
+            ):
+                outbox.switch_failed(conn, self.notify, action, status, reason, now)
 
     def succeed(self, action: Action, outcome: Outcome, attempt: Row, now: datetime) -> None:
         """Exotel did what ``action`` asked: its success, and the device's confirmed state

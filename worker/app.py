@@ -28,6 +28,7 @@ from celery.exceptions import CPendingDeprecationWarning
 from celery.worker import state as worker_state
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import Engine
 
 from shiftswitch import logs, metrics
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
@@ -37,6 +38,8 @@ from shiftswitch.db import first_line, make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.heartbeats import BEAT_EVERY, Heartbeat
 from shiftswitch.models import Action
+from shiftswitch.notify import service as notify_service
+from shiftswitch.notify.deliverer import DelivererThread
 from shiftswitch.outages import Outages
 from shiftswitch.recovery import Cover, Holdings, cover
 from shiftswitch.settings import (
@@ -101,8 +104,10 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
     )
     redis = Redis.from_url(settings.redis_url)
 
+    store = TurnStore(engine)
+    store.notify = notify_service.configured(settings.notify_path)
     return WorkerContext(
-        store=TurnStore(engine),
+        store=store,
         lease=Leases(redis, settings.lock_ttl),
         budget=RateLimiter(redis),
         client_for=Clients(settings, pool_size=concurrency),
@@ -128,6 +133,19 @@ QUIET_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 # Celery's logging setup sets CPendingDeprecationWarning to "always", so the filter is added
 # once the worker is ready, after it (quiet_the_cancel_notice).
 CANCEL_NOTICE = r"\s*In Celery 5\.1 we introduced an optional breaking change"
+
+
+def notify_engine(settings: Settings) -> Engine:
+    """A small engine of the worker's own for its notification thread (a few statements a
+    second at most), apart from the pool its switches use."""
+    return make_engine(settings.database_url, pool_size=1, max_overflow=1)
+
+
+def stop_telling(telling: list[DelivererThread | None]) -> None:
+    while telling:
+        thread = telling.pop()
+        if thread is not None:
+            thread.stop()
 
 
 def quiet_the_cancel_notice() -> None:
@@ -175,6 +193,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
     guard = threading.Lock()
     threads = [DEFAULT_CONCURRENCY]
     beating: list[Beating] = []
+    telling: list[DelivererThread | None] = []
 
     def on_worker_init(sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is not app:  # another app's worker, in a test
@@ -191,11 +210,17 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
         beating.append(Beating(Heartbeat(Redis.from_url(settings.redis_url), worker)))
         beating[0].start()
+        telling.append(
+            notify_service.start_deliverer(
+                settings, notify_engine(settings), SystemClock(), "no_scheduler"
+            )
+        )
         threading.Thread(target=warm_up, args=(get_context,), name="warm-up", daemon=True).start()
 
     def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
         while beating:
             beating.pop().stop()
+        stop_telling(telling)
 
     def on_setup_logging(loglevel: Any = None, **_: Any) -> None:
         configure_logging(loglevel)

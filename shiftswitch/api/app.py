@@ -12,7 +12,8 @@ body of the wrong type, 422 a roster that does not validate (with every ``proble
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,6 +32,7 @@ from shiftswitch.api.deps import Services
 from shiftswitch.api.limits import Limits, TooLarge, too_large_message
 from shiftswitch.clock import Clock, SystemClock
 from shiftswitch.logs import event
+from shiftswitch.notify import service as notify_service
 from shiftswitch.operations import Operations, Refused
 from shiftswitch.problems import RosterError, count
 from shiftswitch.settings import ConfigError, Settings
@@ -48,7 +50,22 @@ def create_api(
     """The API over ``settings``' database, Redis and roster, answering
     requests for ``allowed_hosts`` only (the Host header; a page of another site that resolves
     its name to this machine, DNS rebinding, gets 400)."""
+    services = Services.build(Operations(settings, clock or SystemClock()))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The API server delivers notifications too, and notices a missing scheduler.
+        telling = notify_service.start_deliverer(
+            settings, services.ops.engine, services.ops.clock, "no_scheduler"
+        )
+        try:
+            yield
+        finally:
+            if telling is not None:
+                telling.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="shiftswitch",
         version=__version__,
         summary="Exotel devices ON and OFF at shift boundaries: status, switches, roster.",
@@ -56,7 +73,7 @@ def create_api(
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.services = Services.build(Operations(settings, clock or SystemClock()))
+    app.state.services = services
     for module in (reading, switching, roster, controls, access):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(docs.router)

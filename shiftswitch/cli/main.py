@@ -23,6 +23,7 @@ from shiftswitch.cli import (
     calendar,
     db,
     devices,
+    notify,
     overrides,
     plan,
     processes,
@@ -72,6 +73,7 @@ for command in (
     access.users,
     access.tokens,
     calendar.calendar,
+    notify.notify,
 ):
     cli.add_command(command)
 

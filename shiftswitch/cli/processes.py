@@ -25,6 +25,7 @@ from shiftswitch.cli import demo as demo_module
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import json_option, loglevel_option, metrics_option, roster_option
 from shiftswitch.coordination import Leadership, RateLimiter
+from shiftswitch.notify import service as notify_service
 from shiftswitch.outages import Outages
 from shiftswitch.settings import DEFAULT_WORKER_CONCURRENCY, ROSTER_SOURCES
 from shiftswitch.sources.source import YAML
@@ -126,9 +127,17 @@ def scheduler(
     if metrics_port:
         metrics.watch_queue(lambda: float(redis.llen(QUEUE)))
         _serve_metrics(metrics_port)
+    told = notify_service.configured(ctx.settings.notify_path)
+    if told.channels_for("roster_refused"):
+        roster_source.on_refused = notify_service.roster_refused(ctx.engine, told, ctx.clock)
+    telling = notify_service.start_deliverer(ctx.settings, ctx.engine, ctx.clock, "no_worker")
     stop = _stop_on_signals()
     logging.getLogger("shiftswitch.scheduler").info("scheduler starting roster=%s", path)
-    sched.run(ctx.clock, stop, tick_seconds=tick)
+    try:
+        sched.run(ctx.clock, stop, tick_seconds=tick)
+    finally:
+        if telling is not None:
+            telling.stop()
     logging.getLogger("shiftswitch.scheduler").info("scheduler stopped")
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from shiftswitch.models import Notification, NotificationDelivery
 from shiftswitch.notify.config import NotifyConfig
 from shiftswitch.notify.messages import SHOWN, message
 from shiftswitch.notify.send import send
+from shiftswitch.notify.watch import Watch
 
 log = logging.getLogger("shiftswitch.notify")
 
@@ -38,6 +40,7 @@ MAX_BACKOFF = 60.0
 LEASE = "notify-deliverer"
 LEASE_TTL = 15.0
 TICK = 1.0  # seconds between ticks
+WATCH_EVERY = 5.0  # seconds between looks at the process's watches
 
 Send = Callable[[str, str, str, str | None], str | None]
 
@@ -53,6 +56,7 @@ class Deliverer:
         env: Mapping[str, str] | None = None,
         sender: Send = send,
     ) -> None:
+        self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.config = config
         self.lease = Leadership(redis, LEASE_TTL, name=LEASE) if redis is not None else None
@@ -170,11 +174,14 @@ def _same(column: Any, value: str | None) -> Any:
 
 
 class DelivererThread:
-    """A :class:`Deliverer` ticking in a daemon thread of its process, every :data:`TICK`."""
+    """A :class:`Deliverer` ticking in a daemon thread of its process, every :data:`TICK`,
+    and the process's watches (:mod:`shiftswitch.notify.watch`) every :data:`WATCH_EVERY`."""
 
-    def __init__(self, deliverer: Deliverer, clock: Clock) -> None:
+    def __init__(self, deliverer: Deliverer, clock: Clock, watches: Sequence[Watch] = ()) -> None:
         self.deliverer = deliverer
         self.clock = clock
+        self.watches = list(watches)
+        self._watched = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
 
@@ -189,6 +196,11 @@ class DelivererThread:
     def _run(self) -> None:
         while not self._stop.wait(TICK):
             try:
-                self.deliverer.tick(self.clock.now())
+                now = self.clock.now()
+                if self.watches and time.monotonic() - self._watched >= WATCH_EVERY:
+                    self._watched = time.monotonic()
+                    for watch in self.watches:
+                        watch.check(self.deliverer.engine, self.deliverer.config, now)
+                self.deliverer.tick(now)
             except Exception as exc:
                 event(log, logging.WARNING, "notify_tick_failed", error=type(exc).__name__)

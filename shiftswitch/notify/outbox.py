@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from shiftswitch.db import upsert
@@ -22,7 +22,7 @@ from shiftswitch.notify.config import NotifyConfig
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     config: NotifyConfig,
     kind: str,
     key: str,
@@ -38,7 +38,8 @@ def record(
     targets = config.channels_for(kind) if channels is None else tuple(channels)
     if not targets:
         return
-    statement = upsert(session.get_bind(), Notification.__table__).on_conflict_do_nothing()
+    bind = session.get_bind() if isinstance(session, Session) else session
+    statement = upsert(bind, Notification.__table__).on_conflict_do_nothing()
     session.execute(
         statement,
         [
@@ -135,3 +136,19 @@ def open_conditions(session: Session, kind: str) -> list[str]:
             )
         )
     )
+
+
+def switch_failed(
+    conn: Session | Connection,
+    config: NotifyConfig,
+    action: Any,
+    status: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """A switch failed for good or was blocked: its event, in the caller's transaction."""
+    record(
+        conn, config, "switch_failed", f"action/{action.id}", now,
+        {"agent": action.agent, "device": action.device, "account": action.account,
+         "on": action.wants_on, "status": str(status), "why": reason[:300]},
+    )  # fmt: skip

@@ -3,14 +3,21 @@ deliverer's thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from redis import Redis
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from shiftswitch import queries
 from shiftswitch.clock import Clock
+from shiftswitch.coordination import Leadership
+from shiftswitch.heartbeats import live_workers
+from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, load_config
 from shiftswitch.notify.deliverer import Deliverer, DelivererThread
+from shiftswitch.notify.watch import Watch
 from shiftswitch.settings import Settings
 
 
@@ -20,12 +27,52 @@ def configured(path: str | None) -> NotifyConfig:
     return load_config(path)
 
 
-def start_deliverer(settings: Settings, engine: Engine, clock: Clock) -> DelivererThread | None:
-    """A deliverer ticking in this process, taking its turn by the lease; None when no channel
-    is configured."""
+def start_deliverer(
+    settings: Settings, engine: Engine, clock: Clock, watching: str
+) -> DelivererThread | None:
+    """A deliverer ticking in this process, taking its turn by the lease, and the watch of
+    this kind of process (``watching``: "no_scheduler" in workers and the API server,
+    "no_worker" in the scheduler); None when no channel is configured."""
     config = configured(settings.notify_path)
     if not config.channels:
         return None
     redis = Redis.from_url(settings.redis_url)
     deliverer = Deliverer(engine, config, redis=redis, public_url=settings.public_url)
-    return DelivererThread(deliverer, clock).start()
+    watches = [watch_for(watching, redis, engine)] if config.channels_for(watching) else []
+    return DelivererThread(deliverer, clock, watches).start()
+
+
+def watch_for(kind: str, redis: Redis, engine: Engine) -> Watch:
+    """The watch of ``kind``: no scheduler leading, or work due and no worker alive."""
+    if kind == "no_scheduler":
+
+        def no_scheduler() -> str | None:
+            if Leadership.last_renewed(redis) is None:
+                return "no scheduler is leading: nothing is planned or sent on time"
+            return None
+
+        return Watch("no_scheduler", "scheduler", no_scheduler)
+
+    def no_worker() -> str | None:
+        if live_workers(redis):
+            return None
+        with Session(engine) as session:
+            waiting = queries.open_counts(session)
+        due = sum(waiting.values())
+        return f"no worker alive; {due} actions waiting" if due else None
+
+    return Watch("no_worker", "workers", no_worker)
+
+
+def roster_refused(
+    engine: Engine, config: NotifyConfig, clock: Clock
+) -> Callable[[str, str], None]:
+    """What a roster source calls when it refuses an edit: ``roster_refused`` told, once per
+    edit (``key``), with its first problem."""
+
+    def told(key: str, first: str) -> None:
+        with Session(engine) as session, session.begin():
+            outbox.record(session, config, "roster_refused", f"roster/{key}", clock.now(),
+                          {"why": first[:300], "subject": "roster"})  # fmt: skip
+
+    return told

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -71,6 +71,9 @@ class RosterFile:
         self.text = ""
         self._stamp: tuple[int, int] | None = None
         self._refused = ""
+        # Told of each edit refused (its identity, its first problem): the scheduler tells
+        # people (README: Notifications).
+        self.on_refused: Callable[[str, str], None] | None = None
 
     def load(self, now: datetime) -> Roster:
         """The roster now in the file, which must be valid (raises :class:`RosterError`)."""
@@ -116,15 +119,18 @@ class RosterFile:
         return report.roster
 
     def _log_refused(self, problems: Sequence[Problem]) -> None:
+        first = problems[0].render(self.path) if problems else ""
         event(
             log,
             logging.ERROR,
             "roster_refused",
             roster=self.path,
             problems=len(problems),
-            first=problems[0].render(self.path) if problems else "",
+            first=first,
             kept="the last good roster stays in force",
         )
+        if self.on_refused is not None:
+            self.on_refused(f"{self.path}/{self._refused}", first)
 
     def _read(self) -> tuple[str, tuple[int, int]]:
         try:
@@ -161,6 +167,7 @@ class RosterTables:
         self.text = ""
         self._serial: int | None = None
         self._refused: int | None = None
+        self.on_refused: Callable[[str, str], None] | None = None  # see RosterFile
 
     def load(self, now: datetime) -> Roster:
         """The stored roster, which must be valid (raises :class:`RosterError`, or
@@ -181,15 +188,18 @@ class RosterTables:
             number, roster = self.store.validated(now)
         except RosterError as exc:
             self._serial, self._refused = serial, number
+            first = exc.problems[0].render() if exc.problems else ""
             event(
                 log,
                 logging.ERROR,
                 "roster_refused",
                 roster=f"{DATABASE} version {number}",
                 problems=len(exc.problems),
-                first=exc.problems[0].render() if exc.problems else "",
+                first=first,
                 kept="the last good roster stays in force",
             )
+            if self.on_refused is not None:
+                self.on_refused(f"{DATABASE}/{number}", first)
             return None
         except NoRoster:
             return None

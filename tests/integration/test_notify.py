@@ -24,6 +24,7 @@ from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
 from shiftswitch.settings import ConfigError
+from tests.commands import shiftswitch
 from tests.receivers import Webhook, smtp, webhook
 
 T = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
@@ -212,3 +213,26 @@ def test_a_bad_notify_file_is_one_line_naming_its_place(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown event 'fire'"):
         load_config(str(path))
     assert os.environ.get("OPS") is None
+
+
+def test_notify_test_and_list_from_the_command_line(
+    database_url: str, hook: Webhook, tmp_path: Path
+) -> None:
+    (tmp_path / "notify.yaml").write_text(
+        "channels:\n  ops: {url_env: OPS_URL}\nrules:\n  - {events: [switch_failed], to: [ops]}\n"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "SHIFTSWITCH_NOTIFY": str(tmp_path / "notify.yaml"), "OPS_URL": hook.url()}  # fmt: skip
+    done = shiftswitch("notify", "test", "ops", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "sent a test message to ops"
+    assert hook.messages()[0]["title"] == "shiftswitch: test message"
+    unknown = shiftswitch("notify", "test", "pager", env=env)
+    assert unknown.returncode == 1
+    assert "unknown channel 'pager'; the channels are ops" in unknown.stderr
+    listed = json.loads(shiftswitch("notify", "list", "--json", env=env).stdout)
+    [test] = listed["messages"]
+    assert test["channel"] == "ops" and test["kind"] == "test" and test["state"] == "sent"
+    down = shiftswitch("notify", "test", "ops", env={**env, "OPS_URL": "json://127.0.0.1:9/x"})
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    assert "127.0.0.1" not in down.stderr  # the URL's parts are never said

@@ -1,0 +1,42 @@
+"""Watching the watchers (README: Notifications): a condition that no process can report on
+itself, noticed by the others. The scheduler notices ``no_worker`` (work is due and no worker
+has been alive for :data:`AFTER`); the workers and the API server notice ``no_scheduler`` (no
+scheduler has led for :data:`AFTER`). Each runs in its process's notification thread; the first
+process to notice opens the condition, and the first to see it cleared tells ``recovered``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from shiftswitch.notify import outbox
+from shiftswitch.notify.config import NotifyConfig
+
+AFTER = timedelta(seconds=60)
+
+
+@dataclass
+class Watch:
+    """One condition: ``bad()`` says whether it holds now (and why); held for :data:`AFTER`
+    in a row, it is opened; once it no longer holds, closed."""
+
+    kind: str
+    subject: str
+    bad: Callable[[], str | None]
+    since: datetime | None = None
+
+    def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None:
+        why = self.bad()
+        with Session(engine) as session, session.begin():
+            if why is None:
+                self.since = None
+                outbox.close_condition(session, config, self.kind, self.subject, now)
+                return
+            if self.since is None:
+                self.since = now
+            if now - self.since >= AFTER:
+                outbox.open_condition(session, config, self.kind, self.subject, now, {"why": why})
