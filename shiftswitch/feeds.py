@@ -71,7 +71,8 @@ def agent_calendar(roster: Roster, agent: str, now: datetime, days: int = DAYS) 
 
 def events(roster: Roster, agent: str, start: datetime, end: datetime) -> Iterator[Event]:
     """The events of ``agent`` that end after ``start`` and begin before ``end``; a shift's
-    occurrence wholly inside the agent's leave is left out (the leave is its event)."""
+    occurrence or assignment wholly inside the agent's leave is left out (the leave is its
+    event)."""
     leave = [(o.start, o.end) for o in roster.overrides if o.agent == agent and o.device is None]
     for shift in roster.shifts:
         devices = [m.device for m in shift.members if m.agent == agent]
@@ -90,7 +91,7 @@ def events(roster: Roster, agent: str, start: datetime, end: datetime) -> Iterat
             yield Event(f"break-{a.activity or 'break'}-{a.start.astimezone(a.zone):%H%M}",
                         what, a.start, a.end, a.zone, f"{device.capitalize()} OFF: {what}.",
                         busy=False)  # fmt: skip
-        else:
+        elif not any(s <= a.start and a.end <= e for s, e in leave):
             label = a.shift or a.activity or "Shift"
             yield Event(a.shift or "assignment", label, a.start, a.end, a.zone,
                         f"Your {a.device} is ON for calls.")  # fmt: skip

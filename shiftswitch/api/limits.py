@@ -30,7 +30,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # 40,000 agents: 110 MB); a larger roster file (up to 32 MiB) is imported from the command line.
 ROSTER_BODY = 8 * MIB
 # A WFM export or a calendar: read row by row, a few times its size in memory; a month of
-# 10,000 agents with breaks is about 20 MiB.
+# 10,000 agents with breaks is about 14 MB.
 SHIFTS_BODY = 32 * MIB
 SHIFTS_PATHS = ("/api/v1/roster/import-shifts", "/roster/import-shifts")
 UPLOAD_LIMITS = replace(LIMITS, bytes=ROSTER_BODY)

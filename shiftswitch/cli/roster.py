@@ -248,6 +248,8 @@ def roster_import_shifts(
     _transition_rows(sorted(rows, key=lambda r: r[1].at)[:FIRST_SHOWN])
     if dry_run:
         click.echo("dry run: nothing changed")
+    elif done.unchanged and done.version is None:
+        click.echo(f"{into}: the same shifts already; unchanged")
     elif done.unchanged:
         click.echo(f"the same as {done.target}; unchanged")
     elif done.version is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -151,8 +152,9 @@ def _into_file(
     after = after_report.roster
     if not req.dry_run and new_text != original:
         _replace_file(req.into, new_text)
-    return _outcome(req, fmt, req.into, before, after, imported, rows, notes,
-                    after_report.warnings, now)  # fmt: skip
+    outcome = _outcome(req, fmt, req.into, before, after, imported, rows, notes,
+                       after_report.warnings, now)  # fmt: skip
+    return replace(outcome, unchanged=new_text == original)
 
 
 def _into_store(
@@ -255,8 +257,9 @@ def per_agent(before: Roster, after: Roster, agents: tuple[str, ...]) -> tuple[A
         old, new = old_of.get(agent, {}), new_of.get(agent, {})
         gone = [a for n, a in old.items() if n not in new]
         came = [a for n, a in new.items() if n not in old]
-        days = {(a.off, a.start.astimezone(a.zone).date()) for a in gone}
-        changed = sum(1 for a in came if (a.off, a.start.astimezone(a.zone).date()) in days)
+        gone_days = Counter((a.off, a.start.astimezone(a.zone).date()) for a in gone)
+        came_days = Counter((a.off, a.start.astimezone(a.zone).date()) for a in came)
+        changed = sum(min(n, came_days[day]) for day, n in gone_days.items())
         out.append(AgentChange(agent, len(came) - changed, len(gone) - changed, changed))
     return tuple(out)
 

@@ -141,6 +141,7 @@ class Planner:
         # The rests of each shift's (and assignment's) ON and OFF, made as they are needed.
         self._rests = _Rests(self._shift_zones)
         self._dated, self._breaks = _dated(roster, self._shift_zones)
+        self._break_ends = {a: {end for _, end, _ in b} for a, b in self._breaks.items()}
         # Agents in the order their transitions take at one instant (see _order).
         self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
         self._override_zones = {o.label: o.zone for o in roster.overrides}
@@ -274,6 +275,9 @@ class Planner:
     def _ramp_of(self, t: Transition) -> timedelta | None:
         if not t.available or t.override is not None or t.shift is None:
             return None  # only ONs that start a shift are ramped; overrides keep their times
+        if t.at in self._break_ends.get(t.agent, ()):
+            return None  # the end of a break: back ON at its time, not before
+
         if t.shift in self._shift_ramps:
             return self._shift_ramps[t.shift]
         return self.roster.accounts[t.account].ramp

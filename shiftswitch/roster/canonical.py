@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 from shiftswitch.roster.model import Assignment, parse_instant
 
-_FIELD = re.compile(r'(\w+): ("(?:[^"\\]|\\.)*"|true)')
+_VALUE = r'(\w+): ("(?:[^"\\]|\\.)*"|true)'
+_FIELD = re.compile(_VALUE)
+_LINE = re.compile(rf"  - \{{{_VALUE}(?:, {_VALUE})*\}}")
 _KEYS = frozenset({"agent", "device", "from", "to", "off", "shift", "activity", "timezone"})
 
 
@@ -43,7 +45,7 @@ def assignments_of(lines: list[str], zone: ZoneInfo) -> tuple[Assignment, ...]:
     zones: dict[str, ZoneInfo] = {}
     out: list[Assignment] = []
     for i, line in enumerate(lines):
-        if not line.endswith("}"):
+        if not _LINE.fullmatch(line):  # a value unquoted, a key misspelt: not dump's
             raise NotCanonical(line)
         fields: dict[str, str | bool] = {}
         for key, raw in _FIELD.findall(line):

@@ -122,8 +122,15 @@ class _RowReader:
         working = self._working(value("activity"), bad)
         if found or agent is None or local is None or working is None:
             return found
-        start, moved = self._instant(local[0], zone)
-        end, moved_end = self._instant(local[1], zone)
+        try:
+            start, moved = self._instant(local[0], zone)
+            if "minutes" in self.columns:  # elapsed time: added to the instant, across DST
+                end, moved_end = start + (local[1] - local[0]), None
+            else:
+                end, moved_end = self._instant(local[1], zone)
+        except OverflowError:
+            bad("start", "is at the very end of the calendar; give a date from 0002 to 9998")
+            return found
         for key, note in (("start", moved), ("end", moved_end)):
             if note:
                 self.notes.append(FileProblem(self.name, note, line, self.shown.get(key, key)))
@@ -165,17 +172,22 @@ class _RowReader:
                     bounds.append(datetime.combine(day, time_of(value(key) or "", self.fmt)))
             except BadValue as exc:
                 bad(key, str(exc))
-        if "minutes" in self.columns and bounds:
-            length = value("minutes") or ""
-            if not length.isdigit() or not 0 < int(length) <= MAX_MINUTES:
-                bad("minutes", f"{length!r} is not a length in whole minutes (1 to {MAX_MINUTES})")
+        try:
+            if "minutes" in self.columns and bounds:
+                length = value("minutes") or ""
+                if not length.isdigit() or not 0 < int(length) <= MAX_MINUTES:
+                    bad("minutes", f"{length!r} is not a length in whole minutes (1 to "
+                        f"{MAX_MINUTES})")  # fmt: skip
+                    return None
+                return bounds[0], bounds[0] + timedelta(minutes=int(length))
+            if len(bounds) < 2:
                 return None
-            return bounds[0], bounds[0] + timedelta(minutes=int(length))
-        if len(bounds) < 2:
+            start, end = bounds
+            if day is not None and end <= start:
+                end += timedelta(days=1)
+        except OverflowError:
+            bad("end", "is past the end of the calendar; give a date from 0002 to 9998")
             return None
-        start, end = bounds
-        if day is not None and end <= start:
-            end += timedelta(days=1)
         return start, end
 
     def _working(self, activity: str | None, bad: Callable[[str, str], None]) -> bool | None:

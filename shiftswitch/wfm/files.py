@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 MIB = 1024 * 1024
-MAX_BYTES = 64 * MIB  # a month of 10,000 agents with breaks is about 20 MiB of CSV
+MAX_BYTES = 64 * MIB  # a month of 10,000 agents with breaks is about 14 MB of CSV
 SHOWN = 50  # problems listed before "and N more"
 
 

@@ -39,13 +39,36 @@ def read_ics(
         calendar = x_wr_timezone.to_standard(calendar)
     except (ValueError, KeyError, IndexError) as exc:
         raise BadFile([FileProblem(name, f"not an iCalendar file: {exc}")]) from None
-    if not any(True for _ in calendar.walk("VEVENT")):
+    vevents = list(calendar.walk("VEVENT"))
+    if not vevents:
         raise BadFile([FileProblem(name, "no events (VEVENT) in the calendar")])
-    try:
-        events = recurring_ical_events.of(calendar).between(start, end)
-    except Exception as exc:
-        raise BadFile([FileProblem(name, f"cannot expand its recurrences: {exc}")]) from None
     lines = _uid_lines(text)
+    _refuse_too_often(vevents, name, lines)
+    try:
+        events = _occurrences(calendar, start, end, name)
+    except BadFile:
+        raise
+    except Exception as exc:  # any flaw of a recurrence the library cannot expand
+        raise BadFile([FileProblem(name, f"cannot expand its recurrences: {exc}")]) from None
+    rows, notes, problems = _rows(events, name, layout, zone, agent, lines)
+    if problems:
+        raise BadFile(list(dict.fromkeys(problems)))  # an event's occurrences share a problem
+    if not rows:
+        raise BadFile(
+            [FileProblem(name, f"no timed events between {start:%Y-%m-%d} and {end:%Y-%m-%d}")]
+        )
+    return rows, list(dict.fromkeys(notes))
+
+
+def _rows(
+    events: list[Any],
+    name: str,
+    layout: Layout,
+    zone: ZoneInfo,
+    agent: str | None,
+    lines: dict[str, int],
+) -> tuple[list[Row], list[FileProblem], list[FileProblem]]:
+    """The rows of ``events``, the notes, and the problems."""
     rows: list[Row] = []
     notes: list[FileProblem] = []
     problems: list[FileProblem] = []
@@ -101,13 +124,50 @@ def read_ics(
             continue
         row_zone = begin.dt.tzinfo if isinstance(begin.dt.tzinfo, ZoneInfo) else zone
         rows.append(Row(line or 0, who, at, until, row_zone, None, summary, working))
-    if problems:
-        raise BadFile(list(dict.fromkeys(problems)))  # an event's occurrences share a problem
-    if not rows:
-        raise BadFile(
-            [FileProblem(name, f"no timed events between {start:%Y-%m-%d} and {end:%Y-%m-%d}")]
-        )
-    return rows, list(dict.fromkeys(notes))
+    return rows, notes, problems
+
+
+MAX_OCCURRENCES = 20_000  # events of a calendar in its window: a team's month is far fewer
+
+
+def _refuse_too_often(vevents: list[Any], name: str, lines: dict[str, int]) -> None:
+    """Refuse events that repeat every second or minute: no shift does, and expanding them
+    would be millions of rows."""
+    too_often = [
+        FileProblem(name, f"event {str(e.get('SUMMARY') or e.get('UID'))!r} repeats "
+                    f"{_freq(e)}; shifts repeat hourly at most", lines.get(str(e.get("UID"))))
+        for e in vevents
+        if _freq(e) in ("SECONDLY", "MINUTELY")
+    ]  # fmt: skip
+    if too_often:
+        raise BadFile(too_often)
+
+
+def _freq(event: Any) -> str:
+    rule = event.get("RRULE")
+    found = rule.get("FREQ") if rule is not None else None
+    return str(found[0] if isinstance(found, list) and found else found or "").upper()
+
+
+def _occurrences(calendar: Any, start: datetime, end: datetime, name: str) -> list[Any]:
+    """The events (recurrences expanded) that happen between ``start`` and ``end``, taken one
+    at a time so that a rule repeating every second is refused rather than expanded whole."""
+    out: list[Any] = []
+    for event in recurring_ical_events.of(calendar).after(start):
+        begin = event.get("DTSTART")
+        at = begin.dt if begin is not None else None
+        if isinstance(at, datetime) and at.tzinfo is not None and at >= end:
+            break
+        if isinstance(at, date) and not isinstance(at, datetime) and at >= end.date():
+            break
+        out.append(event)
+        if len(out) > MAX_OCCURRENCES:
+            raise BadFile(
+                [FileProblem(name, f"more than {MAX_OCCURRENCES:,} events between "
+                             f"{start:%Y-%m-%d} and {end:%Y-%m-%d}; is a rule repeating "
+                             "every second or minute?")]
+            )  # fmt: skip
+    return out
 
 
 def _end(event: Any) -> datetime | date | None:

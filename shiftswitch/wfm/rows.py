@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,7 +80,3 @@ def instant(local: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
         f"{local:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks go forward); "
         f"taken as {became:%H:%M}"
     )
-
-
-def next_day(d: date) -> date:
-    return d + timedelta(days=1)

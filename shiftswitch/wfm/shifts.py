@@ -120,14 +120,14 @@ def _stretch(
     of one device (breaks between them do not end it) is an assignment; each break row, an
     ``off`` entry."""
     working = [(row, device) for row, device in stretch if row.working]
-    first = 0
+    run = 0  # the first working row of the run of one device
     for i in range(1, len(working) + 1):
-        if i == len(working) or working[i][1] != working[first][1]:
-            row, device = working[first]
-            end = max(r.end for r, _ in working[first:i])
+        if i == len(working) or working[i][1] != working[run][1]:
+            row, device = working[run]
+            end = max(r.end for r, _ in working[run:i])
             out.append(Assignment(first + len(out), agent, device, row.start, end, row.zone,
                                   activity=row.activity))  # fmt: skip
-            first = i
+            run = i
     for row, device in stretch:
         if not row.working:
             out.append(Assignment(first + len(out), agent, device, row.start, row.end, row.zone,

@@ -221,3 +221,16 @@ def test_the_dumped_assignments_read_back_without_yaml() -> None:
     assert set(map(key, back)) == set(map(key, roster.assignments))
     with pytest.raises(canonical.NotCanonical):
         canonical.assignments_of(['  - {agent: "ravi", colour: "red"}'], roster.zone)
+
+
+def test_the_on_after_a_break_keeps_its_time_under_a_ramp() -> None:
+    agents = {f"a{i}": {"desk": f"{100300 + i}"} for i in range(20)}
+    work = [{"agent": f"a{i}", "from": "2026-12-07T09:00", "to": "2026-12-07T17:00"}
+            for i in range(20)]  # fmt: skip
+    lunch = [{**LUNCH, "agent": f"a{i}"} for i in range(20)]
+    roster = make_roster([], agents=agents, assignments=work + lunch,
+                         account={"rate_limit": "1/min", "ramp": "20m"})  # fmt: skip
+    ons = [t for t in Planner(roster).transitions(*DAY) if t.available]
+    back = [t.at for t in ons if t.at >= utc("2026-12-07T12:00Z")]
+    assert back == [utc("2026-12-07T13:30Z")] * 20  # not ramped into the break
+    assert min(t.at for t in ons) < utc("2026-12-07T09:00Z")  # the shift's start is

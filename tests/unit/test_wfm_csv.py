@@ -3,12 +3,13 @@ shifts, shifts past midnight, and every kind of bad row, named FILE:LINE: column
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from shiftswitch.operations.imports import AgentChange, per_agent
 from shiftswitch.roster.model import Roster
 from shiftswitch.wfm.csvfile import read_csv
 from shiftswitch.wfm.files import MAX_BYTES, BadFile, decode, read_bytes
@@ -318,3 +319,43 @@ def test_a_20_mb_export_is_read_whole(tmp_path: Path) -> None:
     big = tmp_path / "big.csv"
     big.write_text(HEADER + row * (20_000_000 // len(row)))
     assert len(decode(read_bytes(str(big)), "big.csv")) > 19_000_000
+
+
+def test_assignments_are_numbered_past_the_rosters_and_changes_counted_per_day() -> None:
+    text = (
+        HEADER + "asha,2026-12-07T09:00,2026-12-07T17:00\nravi,2026-12-07T09:00,2026-12-07T17:00\n"
+    )
+    rows, _ = read_csv(text, "f.csv", PLAIN, KOLKATA)
+    made = assignments(matched(rows, ROSTER, PLAIN, "f.csv", "agent"), first=5)
+    assert [a.index for a in made] == [5, 6]
+    # One break replaced by two on the same day: one changed, one added, none removed.
+    before = make_roster(
+        [],
+        timezone="Asia/Kolkata",
+        agents=AGENTS,
+        assignments=[
+            {"agent": "asha", "from": "2026-12-07T13:00", "to": "2026-12-07T13:30", "off": True}
+        ],
+    )
+    after = make_roster(
+        [],
+        timezone="Asia/Kolkata",
+        agents=AGENTS,
+        assignments=[
+            {"agent": "asha", "from": "2026-12-07T12:00", "to": "2026-12-07T12:15", "off": True},
+            {"agent": "asha", "from": "2026-12-07T15:00", "to": "2026-12-07T15:15", "off": True},
+        ],
+    )
+    assert per_agent(before, after, ("asha",)) == (AgentChange("asha", 1, 0, 1),)  # fmt: skip
+
+
+def test_a_length_in_minutes_is_elapsed_time_across_the_clocks_going_back() -> None:
+    layout = Layout(minutes="minutes")
+    text = "agent,start,minutes\nasha,2026-10-25T00:30,180\n"
+    rows, _ = read_csv(text, "f.csv", layout, ZoneInfo("Europe/London"))
+    assert rows[0].end - rows[0].start == timedelta(minutes=180)
+
+
+def test_a_time_at_the_end_of_the_calendar_is_a_bad_value_not_a_crash() -> None:
+    problems = refusal(HEADER + "asha,0001-01-01T00:30,0001-01-01T09:00\n")
+    assert problems[0].startswith("f.csv:2: column start: is at the very end of the calendar")

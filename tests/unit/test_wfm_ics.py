@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shiftswitch.wfm import ics
 from shiftswitch.wfm.files import BadFile
 from shiftswitch.wfm.ics import read_ics
 from shiftswitch.wfm.layout import PLAIN, Layout
@@ -116,3 +117,24 @@ def test_calendars_refused(text: str, agent: str | None, says: str) -> None:
     with pytest.raises(BadFile) as caught:
         read_ics(text, "c.ics", PLAIN, KOLKATA, agent, *MARCH)
     assert caught.value.problems[0].render().startswith(says)
+
+
+def test_a_rule_repeating_every_second_is_refused_not_expanded() -> None:
+    every_second = DAILY_NY.replace("FREQ=DAILY;COUNT=5", "FREQ=SECONDLY")
+    with pytest.raises(BadFile) as caught:
+        read_ics(calendar(every_second), "c.ics", PLAIN, KOLKATA, "asha", *MARCH)
+    assert caught.value.problems[0].render() == (
+        "c.ics:5: event 'Early' repeats SECONDLY; shifts repeat hourly at most"
+    )
+
+
+def test_a_calendar_of_too_many_events_in_its_window_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ics, "MAX_OCCURRENCES", 100)  # 20,000 in use: the same, slower
+    hourly = DAILY_NY.replace("FREQ=DAILY;COUNT=5", "FREQ=HOURLY").replace("T170000", "T093000")
+    with pytest.raises(BadFile) as caught:
+        read_ics(calendar(hourly), "c.ics", PLAIN, KOLKATA, "asha", *MARCH)
+    assert "more than 100 events between 2026-03-05 and 2026-03-12" in (
+        caught.value.problems[0].render()
+    )

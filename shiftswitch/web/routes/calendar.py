@@ -27,7 +27,7 @@ async def calendar(
     if len(agent) > 64 or not await run_in_threadpool(svc.access.check_calendar_key, agent, key):
         raise Refused(NOT_HERE, status=HTTPStatus.NOT_FOUND)
     now = svc.now()
-    roster = svc.roster.get(now)
+    roster = await run_in_threadpool(svc.roster.get, now)  # may read it anew: not on the loop
     if agent not in roster.agents:
         raise Refused(NOT_HERE, status=HTTPStatus.NOT_FOUND)
     body = await run_in_threadpool(agent_calendar, roster, agent, now)

@@ -28,7 +28,7 @@ from shiftswitch.sources.store import NoRoster
 from shiftswitch.web.render import done, page, refused_with
 from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Signed, Svc, Who, admin, require, signed
-from shiftswitch.wfm.files import BadFile
+from shiftswitch.wfm.files import BadFile, decode
 from shiftswitch.wfm.layout import shipped, shipped_mapping
 
 router = APIRouter()
@@ -220,6 +220,7 @@ async def import_shifts(request: Request, svc: Svc) -> Response:
     who = signed(request)
     name = UPLOAD
     try:
+        require(who, Role.OPERATOR, who.csrf)  # a role below waits for no turn
         async with svc.rosters.turn_async():
             who, req = await _shifts_form(request)
             name = req.name
@@ -238,7 +239,7 @@ async def import_shifts(request: Request, svc: Svc) -> Response:
     except NoRoster as exc:
         return _roster_page(request, svc, who, HTTPStatus.CONFLICT, refusal=str(exc))
     if req.dry_run:
-        text = req.data.decode("utf-8", errors="replace")
+        text = decode(req.data, name)  # read as the import read it (Excel's Windows-1252 too)
         return _roster_page(
             request, svc, who, shifts=result, shifts_text=text, shifts_req=req,
             mapping_name=(req.mapping[1].removesuffix(".yaml") if req.mapping else ""),
