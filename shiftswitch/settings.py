@@ -59,6 +59,8 @@ class Settings:
     notify_path: str | None = None
     # Where people reach the console, for links in messages (https://shiftswitch.example.com).
     public_url: str | None = None
+    # Seconds a watched condition (no worker, no scheduler) lasts before it is told.
+    watch_after: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +97,7 @@ class Settings:
             ),
             notify_path=env.get("SHIFTSWITCH_NOTIFY") or None,
             public_url=env.get("SHIFTSWITCH_PUBLIC_URL") or None,
+            watch_after=_number(env, "SHIFTSWITCH_WATCH_AFTER", 60.0, low=5, high=HOUR),
         )
         if settings.visibility_timeout <= retry.max_delay:
             raise ConfigError(

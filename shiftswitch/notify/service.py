@@ -4,6 +4,7 @@ deliverer's thread."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 
 from redis import Redis
@@ -38,7 +39,10 @@ def start_deliverer(
         return None
     redis = Redis.from_url(settings.redis_url)
     deliverer = Deliverer(engine, config, redis=redis, public_url=settings.public_url)
-    watches = [watch_for(watching, redis, engine)] if config.channels_for(watching) else []
+    watches = []
+    if config.channels_for(watching):
+        watches.append(watch_for(watching, redis, engine))
+        watches[0].after = timedelta(seconds=settings.watch_after)
     return DelivererThread(deliverer, clock, watches).start()
 
 

@@ -21,12 +21,14 @@ AFTER = timedelta(seconds=60)
 
 @dataclass
 class Watch:
-    """One condition: ``bad()`` says whether it holds now (and why); held for :data:`AFTER`
-    in a row, it is opened; once it no longer holds, closed."""
+    """One condition: ``bad()`` says whether it holds now (and why); held for ``after`` in a
+    row (``SHIFTSWITCH_WATCH_AFTER``, :data:`AFTER` by default), it is opened; once it no
+    longer holds, closed."""
 
     kind: str
     subject: str
     bad: Callable[[], str | None]
+    after: timedelta = AFTER
     since: datetime | None = None
 
     def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None:
@@ -38,5 +40,5 @@ class Watch:
                 return
             if self.since is None:
                 self.since = now
-            if now - self.since >= AFTER:
+            if now - self.since >= self.after:
                 outbox.open_condition(session, config, self.kind, self.subject, now, {"why": why})
