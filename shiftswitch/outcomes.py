@@ -25,6 +25,7 @@ from shiftswitch.models import (
     Attempt,
     DeviceState,
     ReadBack,
+    Source,
     Status,
     one_of,
 )
@@ -48,8 +49,10 @@ class OutcomeStore(Database):
     action in.
     """
 
-    # Who is told of a switch that failed (README: Notifications); nobody unless configured.
+    # Who is told of a switch that failed, or came late (README: Notifications); nobody
+    # unless configured. A boundary's switch this many seconds after its instant is late.
     notify: NotifyConfig = NONE
+    late_after: float = 120.0
 
     def leave_pending(self, owner: str) -> None:
         """Sending is held back (paused, or Exotel down): the user's queued actions go back to
@@ -201,6 +204,14 @@ class OutcomeStore(Database):
                     at=now,
                 )
             confirm_states(self.engine, conn, [state])
+            late = now - action.due_at if action.due_at is not None else None
+            if (
+                late is not None
+                and late.total_seconds() > self.late_after
+                and action.source == Source.SCHEDULE
+                and self.notify.rules
+            ):
+                outbox.boundary_late(conn, self.notify, action, late, now)
 
     def resolved(
         self,

@@ -61,6 +61,8 @@ class Settings:
     public_url: str | None = None
     # Seconds a watched condition (no worker, no scheduler) lasts before it is told.
     watch_after: float = 60.0
+    # A boundary's switch this many seconds after its instant makes the boundary late.
+    late_after: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +100,7 @@ class Settings:
             notify_path=env.get("SHIFTSWITCH_NOTIFY") or None,
             public_url=env.get("SHIFTSWITCH_PUBLIC_URL") or None,
             watch_after=_number(env, "SHIFTSWITCH_WATCH_AFTER", 60.0, low=5, high=HOUR),
+            late_after=_number(env, "SHIFTSWITCH_LATE_AFTER", 120.0, low=1, high=DAY),
         )
         if settings.visibility_timeout <= retry.max_delay:
             raise ConfigError(

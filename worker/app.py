@@ -106,6 +106,7 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
 
     store = TurnStore(engine)
     store.notify = notify_service.configured(settings.notify_path)
+    store.late_after = settings.late_after
     return WorkerContext(
         store=store,
         lease=Leases(redis, settings.lock_ttl),

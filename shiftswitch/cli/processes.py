@@ -130,7 +130,9 @@ def scheduler(
     told = notify_service.configured(ctx.settings.notify_path)
     if told.channels_for("roster_refused"):
         roster_source.on_refused = notify_service.roster_refused(ctx.engine, told, ctx.clock)
-    telling = notify_service.start_deliverer(ctx.settings, ctx.engine, ctx.clock, "no_worker")
+    telling = notify_service.start_deliverer(
+        ctx.settings, ctx.engine, ctx.clock, "no_worker", "exotel_down"
+    )
     stop = _stop_on_signals()
     logging.getLogger("shiftswitch.scheduler").info("scheduler starting roster=%s", path)
     try:

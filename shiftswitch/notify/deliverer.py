@@ -30,7 +30,7 @@ from shiftswitch.models import Notification, NotificationDelivery
 from shiftswitch.notify.config import NotifyConfig
 from shiftswitch.notify.messages import SHOWN, message
 from shiftswitch.notify.send import send
-from shiftswitch.notify.watch import Watch
+from shiftswitch.notify.watch import Watching
 
 log = logging.getLogger("shiftswitch.notify")
 
@@ -177,7 +177,9 @@ class DelivererThread:
     """A :class:`Deliverer` ticking in a daemon thread of its process, every :data:`TICK`,
     and the process's watches (:mod:`shiftswitch.notify.watch`) every :data:`WATCH_EVERY`."""
 
-    def __init__(self, deliverer: Deliverer, clock: Clock, watches: Sequence[Watch] = ()) -> None:
+    def __init__(
+        self, deliverer: Deliverer, clock: Clock, watches: Sequence[Watching] = ()
+    ) -> None:
         self.deliverer = deliverer
         self.clock = clock
         self.watches = list(watches)

@@ -10,7 +10,7 @@ to.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -151,4 +151,21 @@ def switch_failed(
         conn, config, "switch_failed", f"action/{action.id}", now,
         {"agent": action.agent, "device": action.device, "account": action.account,
          "on": action.wants_on, "status": str(status), "why": reason[:300]},
+    )  # fmt: skip
+
+
+def boundary_late(
+    conn: Session | Connection,
+    config: NotifyConfig,
+    action: Any,
+    late: timedelta,
+    now: datetime,
+) -> None:
+    """A boundary's switch succeeded more than ``SHIFTSWITCH_LATE_AFTER`` after its instant:
+    the boundary is late (told once per boundary and account, by its first late switch)."""
+    due = action.due_at.isoformat()
+    record(
+        conn, config, "boundary_late", f"late/{action.account}/{due}", now,
+        {"agent": action.agent, "device": action.device, "account": action.account,
+         "why": f"the boundary at {due} ran {late.total_seconds():.0f} s late"},
     )  # fmt: skip

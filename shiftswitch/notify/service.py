@@ -18,7 +18,7 @@ from shiftswitch.heartbeats import live_workers
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, load_config
 from shiftswitch.notify.deliverer import Deliverer, DelivererThread
-from shiftswitch.notify.watch import Watch
+from shiftswitch.notify.watch import OutagesWatch, Watch, Watching
 from shiftswitch.settings import Settings
 
 
@@ -29,20 +29,22 @@ def configured(path: str | None) -> NotifyConfig:
 
 
 def start_deliverer(
-    settings: Settings, engine: Engine, clock: Clock, watching: str
+    settings: Settings, engine: Engine, clock: Clock, *watching: str
 ) -> DelivererThread | None:
-    """A deliverer ticking in this process, taking its turn by the lease, and the watch of
-    this kind of process (``watching``: "no_scheduler" in workers and the API server,
-    "no_worker" in the scheduler); None when no channel is configured."""
+    """A deliverer ticking in this process, taking its turn by the lease, and the watches of
+    this kind of process (``watching``: "no_scheduler" in workers and the API server;
+    "no_worker" and "exotel_down" in the scheduler); None when no channel is configured."""
     config = configured(settings.notify_path)
     if not config.channels:
         return None
     redis = Redis.from_url(settings.redis_url)
     deliverer = Deliverer(engine, config, redis=redis, public_url=settings.public_url)
-    watches = []
-    if config.channels_for(watching):
-        watches.append(watch_for(watching, redis, engine))
-        watches[0].after = timedelta(seconds=settings.watch_after)
+    watches: list[Watching] = []
+    for kind in watching:
+        if config.channels_for(kind):
+            watch = OutagesWatch() if kind == "exotel_down" else watch_for(kind, redis, engine)
+            watch.after = timedelta(seconds=settings.watch_after)
+            watches.append(watch)
     return DelivererThread(deliverer, clock, watches).start()
 
 

@@ -9,14 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from shiftswitch import queries
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig
 
 AFTER = timedelta(seconds=60)
+
+
+class Watching(Protocol):
+    after: timedelta
+
+    def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None: ...
 
 
 @dataclass
@@ -42,3 +50,23 @@ class Watch:
                 self.since = now
             if now - self.since >= self.after:
                 outbox.open_condition(session, config, self.kind, self.subject, now, {"why": why})
+
+
+@dataclass
+class OutagesWatch:
+    """``exotel_down``: an account's Exotel failing every request (an outage the workers
+    recorded, README: When Exotel is down) for :data:`AFTER`; recovered when the outage ends."""
+
+    after: timedelta = AFTER
+
+    def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None:
+        with Session(engine) as session, session.begin():
+            down = {o.account: o for o in queries.open_outages(session)}
+            for account, outage in down.items():
+                if now - outage.started_at >= self.after:
+                    why = f"every request failing since {outage.started_at:%H:%M:%S}Z"
+                    detail = {"account": account, "why": f"{why}: {outage.error[:200]}"}
+                    outbox.open_condition(session, config, "exotel_down", account, now, detail)
+            for account in outbox.open_conditions(session, "exotel_down"):
+                if account not in down:
+                    outbox.close_condition(session, config, "exotel_down", account, now)

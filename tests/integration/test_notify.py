@@ -19,10 +19,11 @@ from sqlalchemy import Engine, MetaData, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.db import make_engine
-from shiftswitch.models import NotificationDelivery
+from shiftswitch.models import Action, ExotelOutage, NotificationDelivery
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
+from shiftswitch.notify.watch import OutagesWatch
 from shiftswitch.settings import ConfigError
 from tests.commands import shiftswitch
 from tests.receivers import Webhook, smtp, webhook
@@ -115,6 +116,7 @@ import os, signal, sys
 from datetime import datetime
 from shiftswitch.db import make_engine
 from shiftswitch.notify.deliverer import Deliverer
+from shiftswitch.notify.watch import OutagesWatch
 from shiftswitch.notify.send import send
 from tests.integration.test_notify import CONFIG
 
@@ -236,3 +238,39 @@ def test_notify_test_and_list_from_the_command_line(
     down = shiftswitch("notify", "test", "ops", env={**env, "OPS_URL": "json://127.0.0.1:9/x"})
     assert down.returncode == 1 and "Traceback" not in down.stderr
     assert "127.0.0.1" not in down.stderr  # the URL's parts are never said
+
+
+def test_exotel_down_for_a_minute_is_told_and_its_end(engine: Engine, hook: Webhook) -> None:
+    config = NotifyConfig({"ops": "OPS_URL"}, (Rule(frozenset({"exotel_down"}), ("ops",)),))
+    deliverer = Deliverer(engine, config, env={"OPS_URL": hook.url()})
+    watch = OutagesWatch()
+    with Session(engine) as session, session.begin():
+        session.add(ExotelOutage(account="main", started_at=T, error="500 1004 Internal Error"))
+    watch.check(engine, config, T + 30 * S)  # not a minute yet
+    assert deliverer.tick(T + 33 * S) == 0
+    watch.check(engine, config, T + 61 * S)
+    assert deliverer.tick(T + 64 * S) == 1
+    with Session(engine) as session, session.begin():
+        for outage in session.scalars(select(ExotelOutage)):
+            outage.ended_at = T + 90 * S
+    watch.check(engine, config, T + 91 * S)
+    assert deliverer.tick(T + 94 * S) == 1
+    down, back = hook.messages()
+    assert down["title"] == "shiftswitch: Exotel down"
+    assert "main every request failing since 03:30:00Z: 500 1004 Internal Error" in down["message"]
+    assert back["message"].startswith("Exotel down (main): cleared")
+
+
+def test_a_late_boundary_is_told_once_per_account_and_instant(
+    engine: Engine, hook: Webhook
+) -> None:
+    config = NotifyConfig({"ops": "OPS_URL"}, (Rule(frozenset({"boundary_late"}), ("ops",)),))
+    deliverer = Deliverer(engine, config, env={"OPS_URL": hook.url()})
+    with Session(engine) as session, session.begin():
+        for agent in ("asha", "ravi"):  # two late switches of one boundary
+            action = Action(id=1, agent=agent, device="desk", account="main", due_at=T)
+            outbox.boundary_late(session, config, action, 150 * S, T + 150 * S)
+    assert deliverer.tick(T + 153 * S) == 1
+    [late] = hook.messages()
+    assert late["title"] == "shiftswitch: boundaries late"
+    assert "the boundary at 2026-12-07T03:30:00+00:00 ran 150 s late" in late["message"]
