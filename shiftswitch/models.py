@@ -350,6 +350,7 @@ class RosterAgent(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     account: Mapped[str] = mapped_column(Text, ForeignKey("roster_accounts.name"))
     user_id: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(Text)  # an e-mail address, for reminders
 
 
 class RosterDevice(Base):

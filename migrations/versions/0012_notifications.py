@@ -1,10 +1,11 @@
-"""notifications: the outbox of events to tell people, their deliveries, and open conditions
+"""notifications: the outbox of events to tell people, their deliveries, and open conditions;
+an agent's contact
 
 An event is written to ``notifications`` (one row per channel its rules name) in the
 transaction that notices it; the deliverer groups a channel's events of one kind into a
 ``notification_deliveries`` row and sends it, with retries. ``notify_conditions`` holds the
 conditions alerted on (no worker, no scheduler, ...) until they clear, when ``recovered`` is
-sent.
+sent. ``roster_agents.contact`` is an agent's e-mail address, for their own reminders.
 
 Revision ID: 0012
 Revises: 0011
@@ -29,6 +30,8 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("roster_agents") as batch:
+        batch.add_column(sa.Column("contact", sa.Text(), nullable=True))
     op.create_table(
         "notifications",
         sa.Column("id", BIG_ID, nullable=False),
@@ -71,6 +74,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("roster_agents") as batch:
+        batch.drop_column("contact")
     op.drop_table("notify_conditions")
     op.drop_index("ix_notification_deliveries_due", table_name="notification_deliveries")
     op.drop_table("notification_deliveries")

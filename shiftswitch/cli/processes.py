@@ -131,8 +131,9 @@ def scheduler(
     if told.channels_for("roster_refused"):
         roster_source.on_refused = notify_service.roster_refused(ctx.engine, told, ctx.clock)
     telling = notify_service.start_deliverer(
-        ctx.settings, ctx.engine, ctx.clock, "no_worker", "exotel_down"
-    )
+        ctx.settings, ctx.engine, ctx.clock, "no_worker", "exotel_down",
+        roster=lambda: roster_source.roster,
+    )  # fmt: skip
     stop = _stop_on_signals()
     logging.getLogger("shiftswitch.scheduler").info("scheduler starting roster=%s", path)
     try:

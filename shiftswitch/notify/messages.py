@@ -39,7 +39,7 @@ def message(
     what = TITLES.get(kind, kind)
     title = f"shiftswitch: {what}" if total == 1 else f"shiftswitch: {total} {what}"
     if kind == "shift_reminder" and events:
-        title = f"Your shift starts at {events[0].get('local', '?')}"
+        title = f"Your shift starts at {str(events[0].get('local', '?')).split(' on ')[0]}"
     lines = [line(kind, e) for e in events[:SHOWN]]
     if total > len(lines):
         lines.append(f"... and {total - len(lines)} more")
@@ -60,7 +60,12 @@ def line(kind: str, e: Mapping[str, Any]) -> str:
         of = TITLES.get(str(e.get("of")), e.get("of"))
         return f"{of} ({e.get('subject')}): cleared, open since {e.get('since')}"
     if kind == "shift_reminder":
-        return f"Your shift {e.get('shift') or ''} starts at {e.get('local')} on {e.get('device')}."
+        shift = (
+            f" {e['shift']}"
+            if e.get("shift") and not str(e["shift"]).startswith(("assignments[", "assignment "))
+            else ""
+        )
+        return f"Your shift{shift} starts at {e.get('local')}, on your {e.get('device')}."
     if kind == "test":
         return "A test message from shiftswitch: this channel works."
     subject = e.get("subject") or e.get("account") or ""

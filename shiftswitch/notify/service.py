@@ -18,7 +18,8 @@ from shiftswitch.heartbeats import live_workers
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, load_config
 from shiftswitch.notify.deliverer import Deliverer, DelivererThread
-from shiftswitch.notify.watch import OutagesWatch, Watch, Watching
+from shiftswitch.notify.watch import OutagesWatch, RemindersWatch, Watch, Watching
+from shiftswitch.roster.model import Roster
 from shiftswitch.settings import Settings
 
 
@@ -29,11 +30,16 @@ def configured(path: str | None) -> NotifyConfig:
 
 
 def start_deliverer(
-    settings: Settings, engine: Engine, clock: Clock, *watching: str
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    *watching: str,
+    roster: Callable[[], Roster | None] | None = None,
 ) -> DelivererThread | None:
     """A deliverer ticking in this process, taking its turn by the lease, and the watches of
     this kind of process (``watching``: "no_scheduler" in workers and the API server;
-    "no_worker" and "exotel_down" in the scheduler); None when no channel is configured."""
+    "no_worker" and "exotel_down" in the scheduler, with the reminders of shift starts from
+    its ``roster`` in force); None when no channel is configured."""
     config = configured(settings.notify_path)
     if not config.channels:
         return None
@@ -45,6 +51,8 @@ def start_deliverer(
             watch = OutagesWatch() if kind == "exotel_down" else watch_for(kind, redis, engine)
             watch.after = timedelta(seconds=settings.watch_after)
             watches.append(watch)
+    if roster is not None and config.channels_for("shift_reminder"):
+        watches.append(RemindersWatch(roster, config))
     return DelivererThread(deliverer, clock, watches).start()
 
 

@@ -17,8 +17,11 @@ from sqlalchemy.orm import Session
 from shiftswitch import queries
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig
+from shiftswitch.planning.planner import Planner
+from shiftswitch.roster.model import Roster
 
 AFTER = timedelta(seconds=60)
+LOOK_BACK = timedelta(seconds=10)  # reminders due this long before a start are still sent
 
 
 class Watching(Protocol):
@@ -70,3 +73,45 @@ class OutagesWatch:
             for account in outbox.open_conditions(session, "exotel_down"):
                 if account not in down:
                     outbox.close_condition(session, config, "exotel_down", account, now)
+
+
+class RemindersWatch:
+    """``shift_reminder``: for each rule that names it, each agent with a ``contact`` is told
+    of each shift start ``before`` it (the rule's), once (the event's key is the agent and the
+    start). ``roster()`` gives the roster in force (the scheduler's), read at each look."""
+
+    after = AFTER  # unused: reminders are due at their time, not after a condition lasts
+
+    def __init__(self, roster: Callable[[], Roster | None], config: NotifyConfig) -> None:
+        self.roster = roster
+        self.rules = [r for r in config.rules if "shift_reminder" in r.events]
+        self._planned: tuple[int, Planner] | None = None
+        self._looked: datetime | None = None
+
+    def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None:
+        roster = self.roster()
+        if roster is None or not self.rules:
+            return
+        planner = self._planner(roster)
+        since = self._looked or now - LOOK_BACK
+        self._looked = now
+        with Session(engine) as session, session.begin():
+            for rule in self.rules:
+                before = rule.before or timedelta(minutes=10)
+                for t in planner.starts(since + before, now + before):
+                    contact = roster.agents[t.agent].contact
+                    if contact is None:
+                        continue
+                    at = (t.boundary or t.at).astimezone(t.zone)
+                    outbox.record(
+                        session, config, "shift_reminder", f"reminder/{t.agent}/{at.isoformat()}",
+                        now,
+                        {"agent": t.agent, "device": t.device, "shift": t.shift or "",
+                         "local": f"{at:%H:%M} ({t.zone.key}) on {at:%a %d %b}"},
+                        recipient=contact, channels=rule.to,
+                    )  # fmt: skip
+
+    def _planner(self, roster: Roster) -> Planner:
+        if self._planned is None or self._planned[0] != id(roster):
+            self._planned = (id(roster), Planner(roster))
+        return self._planned[1]

@@ -164,6 +164,24 @@ class Planner:
         ramped, _ = self._ramped(raw, gaps)
         return [t for t in ramped if start <= t.at < end]
 
+    def starts(self, start: datetime, end: datetime) -> list[Transition]:
+        """The ONs in ``[start, end)`` (by the boundary they serve, when ramped) that start an
+        agent's work: not the end of a break, nor a handoff from another device at the same
+        instant; overrides are not shifts."""
+        start, end = as_utc(start), as_utc(end)
+        pad = self.max_ramp
+        found = self.transitions(start - pad, end + pad)
+        handoffs = {(t.agent, t.at) for t in found if not t.available}
+        return [
+            t
+            for t in found
+            if t.available
+            and t.override is None
+            and start <= (t.boundary or t.at) < end
+            and (t.agent, t.boundary or t.at) not in handoffs
+            and (t.boundary or t.at) not in self._break_ends.get(t.agent, ())
+        ]
+
     def shortfalls(self, start: datetime, end: datetime) -> list[Shortfall]:
         """Shift starts in ``[start, end)`` whose ONs do not fit in their ramp at the limit."""
         start, end = as_utc(start), as_utc(end)

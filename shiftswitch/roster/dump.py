@@ -35,6 +35,8 @@ def dump(roster: Roster) -> str:
         out += [f"  {_key(agent.name)}:", f"    account: {_q(agent.account)}"]
         if agent.user_id is not None:
             out.append(f"    user_id: {_q(agent.user_id)}")
+        if agent.contact is not None:
+            out.append(f"    contact: {_q(agent.contact)}")
         out.append("    devices:")
         out += [f"      {_key(d.name)}: {_q(d.ref)}" for d in agent.devices.values()]
     out.append("shifts:" if roster.shifts else "shifts: []")

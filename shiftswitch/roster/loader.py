@@ -22,6 +22,7 @@ from shiftswitch.roster.fields import CREDENTIALS_HERE, FieldReader, join, names
 from shiftswitch.roster.model import (
     ACCOUNT_NAME,
     DEFAULT_RATE_LIMIT,
+    EMAIL,
     NAME,
     Account,
     Agent,
@@ -188,7 +189,9 @@ class _Parser(FieldReader):
             fields = self.mapping(body, here, "account and devices")
             if fields is None:
                 continue
-            self.keys(fields, here, {"account", "user_id", "devices"}, {"account", "devices"})
+            self.keys(
+                fields, here, {"account", "user_id", "devices", "contact"}, {"account", "devices"}
+            )
             account = (
                 self.text(fields.get("account"), (*here, "account"), "an account name")
                 if "account" in fields
@@ -220,8 +223,14 @@ class _Parser(FieldReader):
                     self.error(dpath, f"device {device.ref} is also {format_path(seen_refs[key])}")
                 else:
                     seen_refs[key] = dpath
+            contact = None
+            if "contact" in fields:
+                contact = self.text(fields["contact"], (*here, "contact"), "an e-mail address")
+                if contact is not None and not EMAIL.match(contact):
+                    self.error((*here, "contact"), f"{quote(contact)} is not an e-mail address")
+                    contact = None
             if account is not None and devices:
-                out[name] = Agent(name, account, user_id, MappingProxyType(devices))
+                out[name] = Agent(name, account, user_id, MappingProxyType(devices), contact)
         return out
 
     def account_named(self, name: str) -> bool:

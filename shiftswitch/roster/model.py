@@ -30,6 +30,7 @@ ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SIP = re.compile(r"^sip:[^\s@:]+(@[^\s]+)?$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+EMAIL = re.compile(r"^[^@\s\"',;<>]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$")
 
 
@@ -78,6 +79,7 @@ class Agent:
     account: str
     user_id: str | None
     devices: Mapping[str, Device]
+    contact: str | None = None  # an e-mail address, for the agent's own reminders
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,9 @@ def read_roster(session: Session) -> tuple[int, Roster] | None:
         assert kind is not None, f"stored device {d.agent}:{d.name} has a bad ref"
         devices.setdefault(d.agent, {})[d.name] = Device(d.name, d.ref, kind)
     agents = {
-        a.name: Agent(a.name, a.account, a.user_id, MappingProxyType(devices.get(a.name, {})))
+        a.name: Agent(
+            a.name, a.account, a.user_id, MappingProxyType(devices.get(a.name, {})), a.contact
+        )
         for a in session.scalars(select(RosterAgent).order_by(RosterAgent.name))
     }
     members: dict[str, list[Member]] = {}
@@ -204,7 +206,7 @@ def write_roster(session: Session, roster: Roster, version: int) -> None:
         session,
         RosterAgent,
         (
-            {"name": a.name, "account": a.account, "user_id": a.user_id}
+            {"name": a.name, "account": a.account, "user_id": a.user_id, "contact": a.contact}
             for a in roster.agents.values()
         ),
     )

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +24,11 @@ from shiftswitch.models import Action, ExotelOutage, NotificationDelivery
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
-from shiftswitch.notify.watch import OutagesWatch
+from shiftswitch.notify.watch import OutagesWatch, RemindersWatch
 from shiftswitch.settings import ConfigError
 from tests.commands import shiftswitch
 from tests.receivers import Webhook, smtp, webhook
+from tests.rosters import make_roster
 
 T = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -116,7 +118,7 @@ import os, signal, sys
 from datetime import datetime
 from shiftswitch.db import make_engine
 from shiftswitch.notify.deliverer import Deliverer
-from shiftswitch.notify.watch import OutagesWatch
+from shiftswitch.notify.watch import OutagesWatch, RemindersWatch
 from shiftswitch.notify.send import send
 from tests.integration.test_notify import CONFIG
 
@@ -274,3 +276,35 @@ def test_a_late_boundary_is_told_once_per_account_and_instant(
     [late] = hook.messages()
     assert late["title"] == "shiftswitch: boundaries late"
     assert "the boundary at 2026-12-07T03:30:00+00:00 ran 150 s late" in late["message"]
+
+
+def test_an_agent_with_a_contact_is_reminded_once_of_each_shift_start(engine: Engine) -> None:
+    config = NotifyConfig(
+        {"agents": "AGENT_MAIL_URL"},
+        (Rule(frozenset({"shift_reminder"}), ("agents",), timedelta(minutes=10)),),
+    )
+    roster = make_roster(
+        [{"name": "early", "start": "0 9 * * *", "duration": "8h", "members": ["asha:desk"]}],
+        timezone="Asia/Kolkata",
+        assignments=[{"agent": "asha", "from": "2026-12-07T13:00", "to": "2026-12-07T13:30",
+                      "off": True, "activity": "Lunch"}],  # its end is no shift start
+    )  # fmt: skip
+    agents = dict(roster.agents)
+    agents["asha"] = replace(agents["asha"], contact="asha@example.com")
+    roster = replace(roster, agents=agents)
+    watch = RemindersWatch(lambda: roster, config)
+    start = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)  # 09:00 in Kolkata
+    with smtp() as (box, port):
+        url = f"mailto://127.0.0.1:{port}?from=shifts@example.com&mode=insecure"
+        deliverer = Deliverer(engine, config, env={"AGENT_MAIL_URL": url})
+        watch.check(engine, config, start - timedelta(minutes=10, seconds=5))
+        assert deliverer.tick(start - timedelta(minutes=9, seconds=55)) == 0  # not yet
+        for later in (5, 10, 15):  # looked at again and again: told once
+            watch.check(engine, config, start - timedelta(minutes=10) + later * S)
+        assert deliverer.tick(start - timedelta(minutes=9, seconds=40)) == 1
+        watch.check(engine, config, start + timedelta(hours=4, minutes=25))  # lunch ends 13:30
+        assert deliverer.tick(start + timedelta(hours=4, minutes=26)) == 0
+        [(sender, to, content)] = box.mail
+    assert sender == "shifts@example.com" and to == ["asha@example.com"]
+    assert b"Your shift early starts at 09:00 (Asia/Kolkata)" in content
+    assert b"on your desk" in content

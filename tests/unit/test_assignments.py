@@ -234,3 +234,18 @@ def test_the_on_after_a_break_keeps_its_time_under_a_ramp() -> None:
     back = [t.at for t in ons if t.at >= utc("2026-12-07T12:00Z")]
     assert back == [utc("2026-12-07T13:30Z")] * 20  # not ramped into the break
     assert min(t.at for t in ons) < utc("2026-12-07T09:00Z")  # the shift's start is
+
+
+def test_an_agents_contact_is_an_e_mail_address() -> None:
+    agents = {"asha": {"desk": "100280"}}
+    text = roster_text([], agents=agents).replace(
+        "user_id: u-0,", "user_id: u-0, contact: asha@example.com,"
+    )
+    roster = parse_roster(text)
+    assert roster.agents["asha"].contact == "asha@example.com"
+    assert parse_roster(dump(roster)).agents["asha"].contact == "asha@example.com"
+    with pytest.raises(RosterError) as caught:
+        parse_roster(text.replace("asha@example.com", "asha at example"))
+    assert 'agents.asha.contact: "asha at example" is not an e-mail address' in (
+        caught.value.problems[0].render()
+    )
