@@ -17,15 +17,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shiftswitch.broker import make_celery
 from shiftswitch.db import first_line, make_engine, missing_file, redacted, revisions
+from shiftswitch.notify.config import load_config
+from shiftswitch.notify.history import last_failures
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.loader import read_text
-from shiftswitch.settings import Settings
+from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.sources.source import reads_stored
 from shiftswitch.sources.store import DATABASE, NoRoster, RosterStore
 
-CHECKS = ("database", "redis", "roster", "workers", "sandbox", "api")
-DEFAULT_CHECKS = ("database", "redis", "roster", "workers")
+CHECKS = ("database", "redis", "roster", "workers", "notify", "sandbox", "api")
+DEFAULT_CHECKS = ("database", "redis", "roster", "workers")  # and notify, when configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,31 @@ def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -
     return Check("workers", True, f"{', '.join(names)} answered")
 
 
+def notify(settings: Settings) -> Check:
+    """The notification channels (``SHIFTSWITCH_NOTIFY``): each one's URL is set, and its last
+    message was not left failing. Sends nothing ('shiftswitch notify test' does)."""
+    if not settings.notify_path:
+        return Check("notify", True, "no channels (SHIFTSWITCH_NOTIFY is not set)")
+    try:
+        config = load_config(settings.notify_path)
+    except ConfigError as exc:
+        return Check("notify", False, str(exc))
+    unset = [f"{c}: {v} is not set" for c, v in config.channels.items() if config.url(c) is None]
+    if unset:
+        return Check("notify", False, "; ".join(unset))
+    engine = make_engine(settings.database_url)
+    try:
+        failing = last_failures(engine)
+    except SQLAlchemyError as exc:
+        return Check("notify", False, f"cannot read the deliveries: {first_line(exc)}")
+    finally:
+        engine.dispose()
+    bad = [f"{c}: failing: {why}" for c, why in failing.items() if c in config.channels]
+    if bad:
+        return Check("notify", False, "; ".join(bad))
+    return Check("notify", True, f"{', '.join(config.channels)}: set, none failing")
+
+
 def sandbox(url: str) -> Check:
     return _answers("sandbox", url, "/_sandbox/health")
 
@@ -158,6 +185,7 @@ def run(
         "redis": lambda: redis(settings),
         "roster": lambda: roster(settings, now),
         "workers": lambda: workers(settings, worker),
+        "notify": lambda: notify(settings),
         "sandbox": lambda: sandbox(sandbox_url),
         "api": lambda: api(api_url),
     }

@@ -308,9 +308,8 @@ def demo(directory: str, redis_url: str, port: int, duration: float | None) -> N
 @click.option(
     "--only",
     metavar="LIST",
-    default=",".join(health.DEFAULT_CHECKS),
-    show_default=True,
-    help=f"Comma-separated, from: {', '.join(health.CHECKS)}.",
+    help=f"Comma-separated, from: {', '.join(health.CHECKS)}. Default: "
+    f"{','.join(health.DEFAULT_CHECKS)}, and notify when SHIFTSWITCH_NOTIFY is set.",
 )
 @roster_option
 @click.option("--worker", "worker_name", metavar="NAME", help="Ask this worker only (celery@host).")
@@ -322,7 +321,7 @@ def demo(directory: str, redis_url: str, port: int, duration: float | None) -> N
 @pass_context
 def check(
     ctx: Context,
-    only: str,
+    only: str | None,
     roster_path: str | None,
     worker_name: str | None,
     sandbox_url: str,
@@ -331,6 +330,8 @@ def check(
 ) -> None:
     """Check that the database is reachable and migrated, Redis answers, the roster is valid
     and a worker answers; exit 0 when all do, 1 otherwise (for health checks)."""
+    if only is None:
+        only = ",".join(health.DEFAULT_CHECKS) + (",notify" if ctx.settings.notify_path else "")
     names = tuple(n.strip() for n in only.split(",") if n.strip())
     unknown = [n for n in names if n not in health.CHECKS]
     if unknown or not names:

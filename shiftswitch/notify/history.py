@@ -38,6 +38,24 @@ def recent(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
         ]
 
 
+def last_failures(engine: Engine) -> dict[str, str]:
+    """Per channel whose latest message is failing (not sent, an error said): that error."""
+    with Session(engine) as session:
+        latest = (
+            select(NotificationDelivery.channel, func.max(NotificationDelivery.id).label("id"))
+            .group_by(NotificationDelivery.channel)
+            .subquery()
+        )
+        rows = session.execute(
+            select(NotificationDelivery.channel, NotificationDelivery.last_error)
+            .join(latest, NotificationDelivery.id == latest.c.id)
+            .where(
+                NotificationDelivery.sent_at.is_(None), NotificationDelivery.last_error.is_not(None)
+            )
+        )
+        return {c: str(e) for c, e in rows}
+
+
 def waiting(engine: Engine) -> list[dict[str, Any]]:
     """Events not in a message yet, by channel and kind."""
     with Session(engine) as session:

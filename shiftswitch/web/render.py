@@ -29,6 +29,7 @@ NAV = (
     ("roster", "Roster", "/roster"),
     ("overrides", "Overrides", "/overrides"),
     ("operations", "Operations", "/operations"),
+    ("notifications", "Notifications", "/notifications"),
 )
 
 

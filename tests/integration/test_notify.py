@@ -308,3 +308,25 @@ def test_an_agent_with_a_contact_is_reminded_once_of_each_shift_start(engine: En
     assert sender == "shifts@example.com" and to == ["asha@example.com"]
     assert b"Your shift early starts at 09:00 (Asia/Kolkata)" in content
     assert b"on your desk" in content
+
+
+def test_check_reports_a_channel_that_fails_and_the_console_lists_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "notify.yaml").write_text(
+        "channels:\n  ops: {url_env: OPS_URL}\nrules:\n  - {events: [switch_failed], to: [ops]}\n"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "SHIFTSWITCH_NOTIFY": str(tmp_path / "notify.yaml")}  # fmt: skip
+    unset = shiftswitch("check", "--only", "notify", env=env)
+    assert unset.returncode == 1 and "notify    ops: OPS_URL is not set" in unset.stdout
+    env["OPS_URL"] = "json://127.0.0.1:9/refused"
+    assert shiftswitch("notify", "test", "ops", env=env).returncode == 1
+    failing = shiftswitch("check", "--only", "notify", env=env)
+    assert failing.returncode == 1 and "ops: failing:" in failing.stdout
+    assert "127.0.0.1" not in failing.stdout
+    with webhook() as hook:
+        env["OPS_URL"] = hook.url()
+        assert shiftswitch("notify", "test", "ops", env=env).returncode == 0
+        healthy = shiftswitch("check", "--only", "notify", env=env)
+    assert healthy.returncode == 0 and "ops: set, none failing" in healthy.stdout

@@ -168,7 +168,8 @@ def test_every_page_renders_for_a_viewer_with_no_button_that_changes_anything(
     assert 'class="bar shift"' in timeline.text and 'class="bar confirmed"' in timeline.text
     assert 'class="mark failed"' in timeline.text
     assert console.get("/timeline?day=2026-11-30&span=week&shift=mobile-pm").status_code == 200
-    for path in ("/agents/asha", "/roster", "/overrides", "/operations", "/roster?a=1&b=1"):
+    for path in ("/agents/asha", "/roster", "/overrides", "/operations", "/roster?a=1&b=1",
+                 "/notifications"):  # fmt: skip
         reply = console.get(path)
         assert reply.status_code == 200, (path, reply.text[-500:])
         assert "ON now" not in reply.text and "Add override" not in reply.text

@@ -8,6 +8,7 @@ from shiftswitch.web.routes import (
     agents,
     calendar,
     login,
+    notifications,
     now,
     operations,
     overrides,
@@ -16,5 +17,7 @@ from shiftswitch.web.routes import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (login, now, timeline, agents, roster, overrides, operations, calendar):
+for module in (
+    login, now, timeline, agents, roster, overrides, operations, notifications, calendar,
+):  # fmt: skip
     router.include_router(module.router)
