@@ -27,7 +27,7 @@ from shiftswitch.clock import Clock
 from shiftswitch.coordination import Leadership
 from shiftswitch.logs import event
 from shiftswitch.models import Notification, NotificationDelivery
-from shiftswitch.notify.config import NotifyConfig
+from shiftswitch.notify.config import ALERTS, NotifyConfig
 from shiftswitch.notify.messages import SHOWN, message
 from shiftswitch.notify.send import send
 from shiftswitch.notify.watch import Watching
@@ -43,6 +43,9 @@ TICK = 1.0  # seconds between ticks
 WATCH_EVERY = 5.0  # seconds between looks at the process's watches
 
 Send = Callable[[str, str, str, str | None], str | None]
+# Kinds grouped into one follow-up per FOLLOW_UP: alerts. An agent's reminders and test
+# messages go as they come.
+GROUPED = frozenset(ALERTS) | {"recovered"}
 
 
 class Deliverer:
@@ -94,7 +97,7 @@ class Deliverer:
                         _same(NotificationDelivery.recipient, recipient),
                     )
                 )
-                if previous is not None and now - previous < FOLLOW_UP and kind != "test":
+                if previous is not None and now - previous < FOLLOW_UP and kind in GROUPED:
                     continue
                 delivery = NotificationDelivery(
                     channel=channel, kind=kind, recipient=recipient, created_at=now,

@@ -85,14 +85,14 @@ class RemindersWatch:
     def __init__(self, roster: Callable[[], Roster | None], config: NotifyConfig) -> None:
         self.roster = roster
         self.rules = [r for r in config.rules if "shift_reminder" in r.events]
-        self._planned: tuple[int, Planner] | None = None
+        self._planned: tuple[int, Planner, dict[str, str]] | None = None
         self._looked: datetime | None = None
 
     def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None:
         roster = self.roster()
         if roster is None or not self.rules:
             return
-        planner = self._planner(roster)
+        planner, labels = self._planner(roster)
         since = self._looked or now - LOOK_BACK
         self._looked = now
         with Session(engine) as session, session.begin():
@@ -106,12 +106,16 @@ class RemindersWatch:
                     outbox.record(
                         session, config, "shift_reminder", f"reminder/{t.agent}/{at.isoformat()}",
                         now,
-                        {"agent": t.agent, "device": t.device, "shift": t.shift or "",
+                        {"agent": t.agent, "device": t.device,
+                         "shift": labels.get(t.shift or "", t.shift or ""),
                          "local": f"{at:%H:%M} ({t.zone.key}) on {at:%a %d %b}"},
                         recipient=contact, channels=rule.to,
                     )  # fmt: skip
 
-    def _planner(self, roster: Roster) -> Planner:
+    def _planner(self, roster: Roster) -> tuple[Planner, dict[str, str]]:
+        """The roster's planner, and the planner's own names of its assignments (their
+        ``shift:`` labels), made once per roster."""
         if self._planned is None or self._planned[0] != id(roster):
-            self._planned = (id(roster), Planner(roster))
-        return self._planned[1]
+            labels = {a.label: a.shift for a in roster.assignments if a.shift}
+            self._planned = (id(roster), Planner(roster), labels)
+        return self._planned[1], self._planned[2]

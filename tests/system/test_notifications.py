@@ -5,6 +5,7 @@ starts, ``recovered``; with no scheduler, a worker tells ``no_scheduler``."""
 
 from __future__ import annotations
 
+import email
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.pipeline import pipeline, roster_yaml, user, wait_until
-from tests.receivers import Webhook, webhook
+from tests.receivers import Webhook, smtp, webhook
 
 N = 5
 AHEAD = 8.0  # seconds from the scheduler's start to the boundary
@@ -104,3 +105,49 @@ def test_no_scheduler_is_told_by_a_worker(tmp_path: Path, postgres_url: str, hoo
         p.start_worker()
         wait_until(lambda: "shiftswitch: no scheduler leading" in titles(hook), 45,
                    "no_scheduler told by the worker", detail=hook.messages)  # fmt: skip
+
+
+def test_an_agent_with_a_contact_gets_one_reminder_per_shift_start(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    users = [user("u-0", ("7200", "Desk", "+919931007200"))]
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=14)
+    later = start + timedelta(seconds=12)  # the scheduler looks every 5 s; messages wait 2 s
+
+    def roster(url: str) -> str:
+        agents = {"a0": ("u-0", {"desk": "7200"})}
+        text = roster_yaml(url, agents, []).replace("shifts:\n", "shifts: []\n")
+        text = text.replace("user_id: 'u-0', ", "user_id: 'u-0', contact: a0@example.com, ")
+        entries = [
+            f"  - {{agent: a0, from: '{at.isoformat()}', "
+            f"to: '{(at + timedelta(seconds=6)).isoformat()}', shift: s{n}}}\n"
+            for n, at in enumerate((start, later))
+        ]
+        return text + "assignments:\n" + "".join(entries)
+
+    with smtp() as (box, port):
+        (tmp_path / "notify.yaml").write_text(
+            "channels:\n  agents: {url_env: AGENT_MAIL_URL}\n"
+            "rules:\n  - {events: [shift_reminder], to: [agents], before: 8s}\n"
+        )
+        mail = f"mailto://127.0.0.1:{port}?from=shifts@example.com&mode=insecure"
+        env = {"SHIFTSWITCH_NOTIFY": str(tmp_path / "notify.yaml"), "AGENT_MAIL_URL": mail}
+        with pipeline(tmp_path, postgres_url, users, roster, env=env) as p:
+            p.start_scheduler_process("--tick", "0.5")
+            wait_until(lambda: len(box.mail) >= 1, 20, "the first reminder")
+            assert datetime.now(UTC) < start  # before its start
+            wait_until(lambda: len(box.mail) >= 2, 20, "the second reminder")
+            assert datetime.now(UTC) < later
+        mails = list(box.mail)
+    assert [to for _, to, _ in mails] == [["a0@example.com"], ["a0@example.com"]]
+    texts = [" ".join(text_of(content).split()) for _, _, content in mails]
+    assert "Your shift s0 starts at" in texts[0] and "Your shift s1 starts at" in texts[1]
+
+
+def text_of(content: bytes) -> str:
+    """The plain text of a mail."""
+    message = email.message_from_bytes(content)
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return str(part.get_payload(decode=True).decode())  # type: ignore[union-attr]
+    return ""
