@@ -40,6 +40,8 @@ def message(
     title = f"shiftswitch: {what}" if total == 1 else f"shiftswitch: {total} {what}"
     if kind == "shift_reminder" and events:
         title = f"Your shift starts at {str(events[0].get('local', '?')).split(' on ')[0]}"
+    if kind == "shift_changed":
+        title = "Your shifts in the next 48 hours changed"
     lines = [line(kind, e) for e in events[:SHOWN]]
     if total > len(lines):
         lines.append(f"... and {total - len(lines)} more")
@@ -66,6 +68,8 @@ def line(kind: str, e: Mapping[str, Any]) -> str:
             else ""
         )
         return f"Your shift{shift} starts at {e.get('local')}, on your {e.get('device')}."
+    if kind == "shift_changed":
+        return f"{str(why)[0:1].upper()}{str(why)[1:]}."
     if kind == "test":
         return "A test message from shiftswitch: this channel works."
     subject = e.get("subject") or e.get("account") or ""

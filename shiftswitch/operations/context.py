@@ -16,6 +16,7 @@ from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import Clock
 from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
+from shiftswitch.notify.service import configured
 from shiftswitch.planning.plancache import PlanCache
 from shiftswitch.planning.planner import Transition
 from shiftswitch.problems import Refused, RosterError, count
@@ -51,7 +52,7 @@ class Operations:
         return self._dispatcher
 
     def roster_store(self) -> RosterStore:
-        return RosterStore(self.engine)
+        return RosterStore(self.engine, configured(self.settings.notify_path))
 
     def controls(self) -> Controls:
         return Controls(self.engine)

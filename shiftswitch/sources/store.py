@@ -35,6 +35,8 @@ from shiftswitch.models import (
     RosterSettings,
     RosterVersion,
 )
+from shiftswitch.notify.changes import tell_changes
+from shiftswitch.notify.config import NONE, NotifyConfig
 from shiftswitch.planning.diff import RosterDiff
 from shiftswitch.planning.validation import validate_built, validate_text
 from shiftswitch.problems import Problem, RosterError
@@ -97,9 +99,11 @@ def digest(text: str) -> str:
 
 
 class RosterStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notify: NotifyConfig = NONE) -> None:
+        """``notify``: who is told of a write (an agent whose starts it changes)."""
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.notify = notify
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -158,15 +162,18 @@ class RosterStore:
     def write(self, build: Build, **change: Unpack[Change]) -> Written:
         """Replace the stored roster with the one ``build`` makes of it; record a version."""
         with self.sessions.begin() as session:
-            written = write_in(session, build, **change)
+            written = write_in(session, build, notify=self.notify, **change)
             if written.unchanged:
                 session.rollback()
         return written
 
 
-def write_in(session: Session, build: Build, **change: Unpack[Change]) -> Written:
+def write_in(
+    session: Session, build: Build, *, notify: NotifyConfig = NONE, **change: Unpack[Change]
+) -> Written:
     """:meth:`RosterStore.write` in the caller's transaction, which commits it. An unchanged
-    roster records nothing (the write lock stays taken until the caller's transaction ends)."""
+    roster records nothing (the write lock stays taken until the caller's transaction ends).
+    ``notify``: agents whose starts the write changes are told (``shift_changed``) in it."""
     bump(session, "roster")  # the write lock: waits for any other write to commit
     found = read_roster(session)
     before = found[1] if found else None
@@ -195,6 +202,7 @@ def write_in(session: Session, build: Build, **change: Unpack[Change]) -> Writte
         summary=diff.summary(),
     )
     write_roster(session, after, number)
+    tell_changes(session, notify, before, after, number, change["now"])
     return Written(number, after, diff, report.warnings, before=before)
 
 

@@ -26,9 +26,10 @@ from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
 from shiftswitch.notify.watch import OutagesWatch, RemindersWatch
 from shiftswitch.settings import ConfigError
+from shiftswitch.sources.store import RosterStore
 from tests.commands import shiftswitch
 from tests.receivers import Webhook, smtp, webhook
-from tests.rosters import make_roster
+from tests.rosters import make_roster, roster_text
 
 T = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -330,3 +331,28 @@ def test_check_reports_a_channel_that_fails_and_the_console_lists_it(
         assert shiftswitch("notify", "test", "ops", env=env).returncode == 0
         healthy = shiftswitch("check", "--only", "notify", env=env)
     assert healthy.returncode == 0 and "ops: set, none failing" in healthy.stdout
+
+
+def test_an_agent_is_told_when_a_roster_write_moves_their_starts(engine: Engine) -> None:
+    config = NotifyConfig(
+        {"agents": "AGENT_MAIL_URL"}, (Rule(frozenset({"shift_changed"}), ("agents",)),)
+    )
+    store = RosterStore(engine, config)
+    now = datetime.now(UTC)
+    tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
+    base = roster_text(
+        [{"name": "early", "start": "0 9 * * *", "duration": "8h", "members": ["asha:desk"]}],
+        timezone="UTC",
+    ).replace("user_id: u-0,", "user_id: u-0, contact: asha@example.com,")
+    store.write(lambda _b: base, source="t", by="t", now=now)
+    moved = base + (
+        f"overrides:\n  - {{agent: asha, off: true, from: '{tomorrow}', to: '{tomorrow}'}}\n"
+    )
+    store.write(lambda _b: moved, source="t", by="t", now=now)  # tomorrow's start is gone
+    store.write(lambda _b: moved, source="t", by="t", now=now)  # the same again: nothing told
+    with smtp() as (box, port):
+        url = f"mailto://127.0.0.1:{port}?from=shifts@example.com&mode=insecure"
+        assert Deliverer(engine, config, env={"AGENT_MAIL_URL": url}).tick(now + 3 * S) == 1
+        [(_, to, content)] = box.mail
+    assert to == ["asha@example.com"]
+    assert b"Your shifts in the next 48 hours changed" in content
