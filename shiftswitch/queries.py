@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.models import (
@@ -413,3 +413,35 @@ def confirmed_of(conn: Connection, agents: Collection[str]) -> list[Any]:
             ).where(DeviceState.agent.in_(agents))
         )
     )
+
+
+def unknown_since(session: Session, before: datetime) -> list[ReadBack]:
+    """Devices unknown (a request to them unanswered) since before ``before``, oldest first."""
+    return list(
+        session.scalars(select(ReadBack).where(ReadBack.since < before).order_by(ReadBack.since))
+    )
+
+
+RECENT_ATTEMPTS = 20_000  # the latest attempts looked at for a share of 429s (by the key)
+
+
+def refusals_by_account(session: Session, since: datetime) -> dict[str, tuple[int, int]]:
+    """Per account, (requests, of them answered 429) among the latest attempts since
+    ``since`` (at most :data:`RECENT_ATTEMPTS`, by the key's index: no scan of the table)."""
+    recent = (
+        select(Attempt.action_id, Attempt.http_code, Attempt.at)
+        .order_by(Attempt.id.desc())
+        .limit(RECENT_ATTEMPTS)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Action.account,
+            func.count(),
+            func.sum(case((recent.c.http_code == 429, 1), else_=0)),
+        )
+        .join(recent, Action.id == recent.c.action_id)
+        .where(recent.c.at >= since)
+        .group_by(Action.account)
+    )
+    return {account: (int(n), int(refused or 0)) for account, n, refused in rows}

@@ -131,7 +131,8 @@ def scheduler(
     if told.channels_for("roster_refused"):
         roster_source.on_refused = notify_service.roster_refused(ctx.engine, told, ctx.clock)
     telling = notify_service.start_deliverer(
-        ctx.settings, ctx.engine, ctx.clock, "no_worker", "exotel_down",
+        ctx.settings, ctx.engine, ctx.clock, "no_worker", "exotel_down", "unknown",
+        "rate_limited",
         roster=lambda: roster_source.roster,
     )  # fmt: skip
     stop = _stop_on_signals()

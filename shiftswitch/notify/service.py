@@ -18,7 +18,13 @@ from shiftswitch.heartbeats import live_workers
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, load_config
 from shiftswitch.notify.deliverer import Deliverer, DelivererThread
-from shiftswitch.notify.watch import OutagesWatch, RemindersWatch, Watch, Watching
+from shiftswitch.notify.watch import (
+    DevicesWatch,
+    OutagesWatch,
+    RemindersWatch,
+    Watch,
+    Watching,
+)
 from shiftswitch.roster.model import Roster
 from shiftswitch.settings import Settings
 
@@ -47,10 +53,15 @@ def start_deliverer(
     deliverer = Deliverer(engine, config, redis=redis, public_url=settings.public_url)
     watches: list[Watching] = []
     for kind in watching:
+        if kind in ("unknown", "rate_limited"):
+            continue
         if config.channels_for(kind):
             watch = OutagesWatch() if kind == "exotel_down" else watch_for(kind, redis, engine)
             watch.after = timedelta(seconds=settings.watch_after)
             watches.append(watch)
+    devices = frozenset(k for k in ("unknown", "rate_limited") if k in watching)
+    if devices and any(config.channels_for(k) for k in devices):
+        watches.append(DevicesWatch(devices))
     if roster is not None and config.channels_for("shift_reminder"):
         watches.append(RemindersWatch(roster, config))
     return DelivererThread(deliverer, clock, watches).start()

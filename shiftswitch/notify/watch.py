@@ -119,3 +119,48 @@ class RemindersWatch:
             labels = {a.label: a.shift for a in roster.assignments if a.shift}
             self._planned = (id(roster), Planner(roster), labels)
         return self._planned[1], self._planned[2]
+
+
+UNKNOWN_AFTER = timedelta(minutes=10)
+RATE_WINDOW = timedelta(minutes=10)
+
+
+@dataclass
+class DevicesWatch:
+    """``unknown``: devices whose state has been unknown (a request to them unanswered) for
+    over :data:`UNKNOWN_AFTER`; and ``rate_limited``: an account's requests answered 429 more
+    than 1 in 100 over :data:`RATE_WINDOW`. Each recovered when it no longer holds."""
+
+    kinds: frozenset[str]
+    after: timedelta = AFTER  # unused: each has its own window
+
+    def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None:
+        with Session(engine) as session, session.begin():
+            if "unknown" in self.kinds:
+                self._unknown(session, config, now)
+            if "rate_limited" in self.kinds:
+                self._rate_limited(session, config, now)
+
+    def _unknown(self, session: Session, config: NotifyConfig, now: datetime) -> None:
+        stale = queries.unknown_since(session, now - UNKNOWN_AFTER)
+        if stale:
+            first = stale[0]
+            why = (
+                f"{len(stale)} devices unknown for over 10 minutes (a request unanswered), "
+                f"the first {first.agent} {first.device} since {first.since:%H:%M:%S}Z"
+            )
+            outbox.open_condition(session, config, "unknown", "devices", now, {"why": why})
+        else:
+            outbox.close_condition(session, config, "unknown", "devices", now)
+
+    def _rate_limited(self, session: Session, config: NotifyConfig, now: datetime) -> None:
+        counts = queries.refusals_by_account(session, now - RATE_WINDOW)
+        over = {a for a, (n, refused) in counts.items() if refused > 1 and refused * 100 > n}
+        for account in over:
+            n, refused = counts[account]
+            why = f"{refused} of {n} requests answered 429 in 10 minutes"
+            outbox.open_condition(session, config, "rate_limited", account, now,
+                                  {"account": account, "why": why})  # fmt: skip
+        for account in outbox.open_conditions(session, "rate_limited"):
+            if account not in over:
+                outbox.close_condition(session, config, "rate_limited", account, now)

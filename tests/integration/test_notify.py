@@ -20,11 +20,11 @@ from sqlalchemy import Engine, MetaData, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.db import make_engine
-from shiftswitch.models import Action, ExotelOutage, NotificationDelivery
+from shiftswitch.models import Action, Attempt, ExotelOutage, NotificationDelivery, ReadBack
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
-from shiftswitch.notify.watch import OutagesWatch, RemindersWatch
+from shiftswitch.notify.watch import DevicesWatch, OutagesWatch, RemindersWatch
 from shiftswitch.settings import ConfigError
 from shiftswitch.sources.store import RosterStore
 from tests.commands import shiftswitch
@@ -119,7 +119,7 @@ import os, signal, sys
 from datetime import datetime
 from shiftswitch.db import make_engine
 from shiftswitch.notify.deliverer import Deliverer
-from shiftswitch.notify.watch import OutagesWatch, RemindersWatch
+from shiftswitch.notify.watch import DevicesWatch, OutagesWatch, RemindersWatch
 from shiftswitch.notify.send import send
 from tests.integration.test_notify import CONFIG
 
@@ -356,3 +356,46 @@ def test_an_agent_is_told_when_a_roster_write_moves_their_starts(engine: Engine)
         [(_, to, content)] = box.mail
     assert to == ["asha@example.com"]
     assert b"Your shifts in the next 48 hours changed" in content
+
+
+def test_devices_unknown_and_429s_beyond_one_in_a_hundred_are_told(
+    engine: Engine, hook: Webhook
+) -> None:
+    config = NotifyConfig(
+        {"ops": "OPS_URL"}, (Rule(frozenset({"unknown", "rate_limited"}), ("ops",)),)
+    )
+    deliverer = Deliverer(engine, config, env={"OPS_URL": hook.url()})
+    watch = DevicesWatch(frozenset({"unknown", "rate_limited"}))
+    with Session(engine) as session, session.begin():
+        session.add(ReadBack(account="main", user_id="u-1", device_id="100281", agent="ravi",
+                             device="desk", since=T, due_at=T + 30 * S,
+                             reason="timeout"))  # fmt: skip
+        session.add(Action(
+            id=1, key="k1", source="schedule", user_key="main/u-1", account="main", sid="acme",
+            base_url="http://127.0.0.1:8090", rate_limit="50/min", agent="ravi", device="desk",
+            user_id="u-1", device_id="100281", wants_on=True, due_at=T, created_at=T,
+            status="succeeded", attempts=100,
+        ))  # fmt: skip
+        session.add_all(
+            Attempt(
+                action_id=1,
+                number=n,
+                request="PUT available=true",
+                at=T + n * S,
+                duration_ms=10.0,
+                http_code=429 if n < 3 else 200,
+                outcome="retry" if n < 3 else "ok",
+            )
+            for n in range(100)
+        )
+    watch.check(engine, config, T + 5 * 60 * S)  # 3 in 100 answered 429; unknown 5 minutes
+    assert deliverer.tick(T + 5 * 60 * S + 3 * S) == 1
+    # 11 minutes on: the device still unknown; the 429s out of the window, so recovered.
+    watch.check(engine, config, T + 11 * 60 * S)
+    assert deliverer.tick(T + 11 * 60 * S + 3 * S) == 2
+    titles = [m["title"] for m in hook.messages()]
+    assert titles[0] == "shiftswitch: rate limited by Exotel"
+    assert sorted(titles[1:]) == ["shiftswitch: devices unknown", "shiftswitch: recovered"]
+    assert "main 3 of 100 requests answered 429 in 10 minutes" in hook.messages()[0]["message"]
+    unknown = next(m for m in hook.messages() if m["title"] == "shiftswitch: devices unknown")
+    assert "1 devices unknown for over 10 minutes" in unknown["message"]
