@@ -527,6 +527,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("channel", "key"),
         Index("ix_notifications_pending", "channel", "kind", "delivery_id"),
+        Index("ix_notifications_delivery", "delivery_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -545,7 +546,10 @@ class NotificationDelivery(Base):
     text, so a message sent again after a crash is known for the same)."""
 
     __tablename__ = "notification_deliveries"
-    __table_args__ = (Index("ix_notification_deliveries_due", "sent_at", "next_try_at"),)
+    __table_args__ = (
+        Index("ix_notification_deliveries_due", "sent_at", "next_try_at"),
+        Index("ix_notification_deliveries_last", "channel", "kind", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(Text)

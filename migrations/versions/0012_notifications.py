@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "key", name=op.f("uq_notifications_channel")),
     )
     op.create_index("ix_notifications_pending", "notifications", ["channel", "kind", "delivery_id"])
+    op.create_index("ix_notifications_delivery", "notifications", ["delivery_id"])
     op.create_table(
         "notification_deliveries",
         sa.Column("id", BIG_ID, nullable=False),
@@ -63,6 +64,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_notification_deliveries_due", "notification_deliveries", ["sent_at", "next_try_at"]
     )
+    op.create_index(
+        "ix_notification_deliveries_last",
+        "notification_deliveries",
+        ["channel", "kind", "created_at"],
+    )
     op.create_table(
         "notify_conditions",
         sa.Column("kind", sa.Text(), nullable=False),
@@ -77,7 +83,9 @@ def downgrade() -> None:
     with op.batch_alter_table("roster_agents") as batch:
         batch.drop_column("contact")
     op.drop_table("notify_conditions")
+    op.drop_index("ix_notification_deliveries_last", table_name="notification_deliveries")
     op.drop_index("ix_notification_deliveries_due", table_name="notification_deliveries")
     op.drop_table("notification_deliveries")
+    op.drop_index("ix_notifications_delivery", table_name="notifications")
     op.drop_index("ix_notifications_pending", table_name="notifications")
     op.drop_table("notifications")

@@ -7,6 +7,7 @@ import click
 from shiftswitch.cli.context import Context, pass_context
 from shiftswitch.cli.options import loglevel_option
 from shiftswitch.cli.processes import configure_logging
+from shiftswitch.notify.service import configured
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -60,6 +61,7 @@ def api(
         hosts = LOOPBACK
     else:
         hosts = ("*",)
+    configured(ctx.settings.notify_path)  # a bad SHIFTSWITCH_NOTIFY: one line, not a start
     app = create_app(ctx.settings, ctx.clock, allowed_hosts=hosts)
     try:
         uvicorn.run(

@@ -177,6 +177,7 @@ def worker(
     configure_logging(loglevel)  # refuses a bad SHIFTSWITCH_LOG_FORMAT before Celery starts
     if metrics_port:  # served here, so that a port in use is a clear error before the start
         _serve_metrics(metrics_port)
+    notify_service.configured(ctx.settings.notify_path)  # a bad file: one line, not a start
     app = create_app(ctx.settings)
     argv = [
         "worker",

@@ -59,16 +59,22 @@ class NotifyConfig:
 NONE = NotifyConfig()
 
 
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read(1024 * 1024)
+    except OSError as exc:
+        raise ConfigError(f"SHIFTSWITCH_NOTIFY: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"SHIFTSWITCH_NOTIFY: {path} is not UTF-8 text") from None
+
+
 def load_config(path: str | None) -> NotifyConfig:
     """The configuration in the file at ``path`` (None: no notifications); a problem is one
     :class:`~shiftswitch.settings.ConfigError` naming the file, the line and the fix."""
     if not path:
         return NONE
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read(1024 * 1024)
-    except OSError as exc:
-        raise ConfigError(f"SHIFTSWITCH_NOTIFY: cannot read {path}: {exc.strerror}") from None
+    text = _read(path)
     try:
         doc = load(text)
     except RosterError as exc:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from shiftswitch.clock import Clock
@@ -37,6 +37,9 @@ log = logging.getLogger("shiftswitch.notify")
 GATHER = timedelta(seconds=2)  # a message waits this long after its first event (at most 5 s)
 FOLLOW_UP = timedelta(seconds=30)  # and the next of its kind to its channel this long after it
 MAX_BACKOFF = 60.0
+CLAIM = timedelta(seconds=120)  # a delivery taken for sending is left to its sender this long
+KEEP = timedelta(days=30)  # messages sent are kept this long (notify list, the console)
+PRUNE_EVERY = timedelta(hours=1)
 LEASE = "notify-deliverer"
 LEASE_TTL = 15.0
 TICK = 1.0  # seconds between ticks
@@ -66,13 +69,25 @@ class Deliverer:
         self.public_url = public_url
         self.env = env
         self.sender = sender
+        self._pruned: datetime | None = None
+        self.delivering = True  # False: this process lacks a channel's URL, and leaves it
 
     def tick(self, now: datetime) -> int:
-        """Gather and send what is due, if this process holds the lease; messages sent."""
-        if self.lease is not None and not self.lease.held():
+        """Gather and send what is due, if this process holds the lease; messages sent. Once
+        an hour, forget what was sent long ago."""
+        if not self.delivering or (self.lease is not None and not self.lease.held()):
             return 0
         self.gather(now)
-        return self.send_due(now)
+        sent = self.send_due(now)
+        if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
+            self._pruned = now
+            self.prune(now)
+        return sent
+
+    def release(self) -> None:
+        """Give the lease up, so that another process delivers at once."""
+        if self.lease is not None and self.delivering:
+            self.lease.release()
 
     def gather(self, now: datetime) -> int:
         """Put waiting events into deliveries; how many deliveries were made."""
@@ -105,7 +120,7 @@ class Deliverer:
                 )  # fmt: skip
                 session.add(delivery)
                 session.flush()
-                session.execute(
+                taken = session.execute(
                     update(Notification)
                     .where(
                         Notification.channel == channel,
@@ -114,13 +129,20 @@ class Deliverer:
                         Notification.delivery_id.is_(None),
                         Notification.id <= last_id,
                     )
-                    .values(delivery_id=delivery.id)
-                )
+                    .values(delivery_id=delivery.id),
+                    execution_options={"synchronize_session": False},
+                ).rowcount  # type: ignore[attr-defined]
+                if not taken:  # another deliverer gathered them first
+                    session.delete(delivery)
+                    continue
+                delivery.events = taken
                 made += 1
         return made
 
     def send_due(self, now: datetime, limit: int = 20) -> int:
-        """Send the deliveries due; how many went."""
+        """Send the deliveries due, each claimed first (so that no other deliverer sends it
+        meanwhile, should this one lose the lease); how many went. A batch stops when the
+        lease is lost or it has run for half the lease."""
         with self.sessions() as session:
             due = list(
                 session.scalars(
@@ -128,15 +150,46 @@ class Deliverer:
                     .where(
                         NotificationDelivery.sent_at.is_(None),
                         NotificationDelivery.next_try_at <= now,
+                        NotificationDelivery.kind != "test",  # sent once, by 'notify test'
                     )
                     .order_by(NotificationDelivery.id)
                     .limit(limit)
                 )
             )
         sent = 0
+        began = time.monotonic()
         for delivery in due:
-            sent += self._send(delivery, now)
+            if time.monotonic() - began > LEASE_TTL / 2:
+                break
+            if self.lease is not None and not self.lease.held():
+                break
+            if self._claim(delivery, now):
+                sent += self._send(delivery, now)
         return sent
+
+    def _claim(self, delivery: NotificationDelivery, now: datetime) -> bool:
+        """Take ``delivery`` for sending now: no other deliverer takes it for :data:`CLAIM`
+        (a deliverer that dies holding it leaves it to be sent again after that)."""
+        with self.sessions.begin() as session:
+            taken = session.execute(
+                update(NotificationDelivery)
+                .where(
+                    NotificationDelivery.id == delivery.id,
+                    NotificationDelivery.sent_at.is_(None),
+                    NotificationDelivery.next_try_at <= now,
+                )
+                .values(next_try_at=now + CLAIM),
+                execution_options={"synchronize_session": False},
+            ).rowcount  # type: ignore[attr-defined]
+        return bool(taken)
+
+    def prune(self, now: datetime) -> None:
+        """Forget messages sent more than :data:`KEEP` ago, and their events."""
+        old = now - KEEP
+        with self.sessions.begin() as session:
+            gone = select(NotificationDelivery.id).where(NotificationDelivery.sent_at < old)
+            session.execute(delete(Notification).where(Notification.delivery_id.in_(gone)))
+            session.execute(delete(NotificationDelivery).where(NotificationDelivery.sent_at < old))
 
     def _send(self, delivery: NotificationDelivery, now: datetime) -> int:
         with self.sessions() as session:
@@ -197,6 +250,10 @@ class DelivererThread:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        try:
+            self.deliverer.release()
+        except Exception:
+            log.debug("notify lease not released")
 
     def _run(self) -> None:
         while not self._stop.wait(TICK):
@@ -205,7 +262,15 @@ class DelivererThread:
                 if self.watches and time.monotonic() - self._watched >= WATCH_EVERY:
                     self._watched = time.monotonic()
                     for watch in self.watches:
-                        watch.check(self.deliverer.engine, self.deliverer.config, now)
+                        self._look(watch, now)
                 self.deliverer.tick(now)
             except Exception as exc:
                 event(log, logging.WARNING, "notify_tick_failed", error=type(exc).__name__)
+
+    def _look(self, watch: Watching, now: datetime) -> None:
+        """One watch's look; its failure spares the others and the deliveries."""
+        try:
+            watch.check(self.deliverer.engine, self.deliverer.config, now)
+        except Exception as exc:  # a database blip must not end the thread
+            event(log, logging.WARNING, "notify_watch_failed", watch=type(watch).__name__,
+                  error=type(exc).__name__)  # fmt: skip

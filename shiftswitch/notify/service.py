@@ -3,6 +3,7 @@ deliverer's thread."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
@@ -15,6 +16,7 @@ from shiftswitch import queries
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Leadership
 from shiftswitch.heartbeats import live_workers
+from shiftswitch.logs import event
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, load_config
 from shiftswitch.notify.deliverer import Deliverer, DelivererThread
@@ -27,6 +29,8 @@ from shiftswitch.notify.watch import (
 )
 from shiftswitch.roster.model import Roster
 from shiftswitch.settings import Settings
+
+log = logging.getLogger("shiftswitch.notify")
 
 
 @lru_cache(maxsize=8)
@@ -51,6 +55,12 @@ def start_deliverer(
         return None
     redis = Redis.from_url(settings.redis_url)
     deliverer = Deliverer(engine, config, redis=redis, public_url=settings.public_url)
+    missing = [v for c, v in config.channels.items() if config.url(c) is None]
+    if missing:
+        # It would fail every message it took: it leaves them to a process that has them.
+        note = "this process does not deliver notifications"
+        event(log, logging.WARNING, "notify_not_delivering", missing=", ".join(missing), note=note)
+        deliverer.delivering = False
     watches: list[Watching] = []
     for kind in watching:
         if kind in ("unknown", "rate_limited"):

@@ -94,7 +94,6 @@ class RemindersWatch:
             return
         planner, labels = self._planner(roster)
         since = self._looked or now - LOOK_BACK
-        self._looked = now
         with Session(engine) as session, session.begin():
             for rule in self.rules:
                 before = rule.before or timedelta(minutes=10)
@@ -104,13 +103,15 @@ class RemindersWatch:
                         continue
                     at = (t.boundary or t.at).astimezone(t.zone)
                     outbox.record(
-                        session, config, "shift_reminder", f"reminder/{t.agent}/{at.isoformat()}",
+                        session, config, "shift_reminder",
+                        f"reminder/{t.agent}/{at.isoformat()}/{before.total_seconds():g}",
                         now,
                         {"agent": t.agent, "device": t.device,
                          "shift": labels.get(t.shift or "", t.shift or ""),
                          "local": f"{at:%H:%M} ({t.zone.key}) on {at:%a %d %b}"},
                         recipient=contact, channels=rule.to,
                     )  # fmt: skip
+        self._looked = now  # once written: a failed look is looked at again
 
     def _planner(self, roster: Roster) -> tuple[Planner, dict[str, str]]:
         """The roster's planner, and the planner's own names of its assignments (their
