@@ -445,3 +445,23 @@ def refusals_by_account(session: Session, since: datetime) -> dict[str, tuple[in
         .group_by(Action.account)
     )
     return {account: (int(n), int(refused or 0)) for account, n, refused in rows}
+
+
+def confirmed_states(session: Session) -> list[Any]:
+    """(agent, device, available) of every device Exotel last confirmed, as plain rows."""
+    return list(
+        session.execute(
+            select(DeviceState.agent, DeviceState.device, DeviceState.available).where(
+                DeviceState.agent.is_not(None), DeviceState.available.is_not(None)
+            )
+        )
+    )
+
+
+def open_switches(session: Session) -> set[tuple[str | None, str | None]]:
+    """(agent, device) of the switches not yet final."""
+    return set(
+        session.execute(
+            select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
+        ).tuples()
+    )

@@ -132,7 +132,7 @@ def scheduler(
         roster_source.on_refused = notify_service.roster_refused(ctx.engine, told, ctx.clock)
     telling = notify_service.start_deliverer(
         ctx.settings, ctx.engine, ctx.clock, "no_worker", "exotel_down", "unknown",
-        "rate_limited",
+        "rate_limited", "drift",
         roster=lambda: roster_source.roster,
     )  # fmt: skip
     stop = _stop_on_signals()

@@ -22,6 +22,7 @@ from shiftswitch.notify.config import NotifyConfig, load_config
 from shiftswitch.notify.deliverer import Deliverer, DelivererThread
 from shiftswitch.notify.watch import (
     DevicesWatch,
+    DriftWatch,
     OutagesWatch,
     RemindersWatch,
     Watch,
@@ -63,7 +64,7 @@ def start_deliverer(
         deliverer.delivering = False
     watches: list[Watching] = []
     for kind in watching:
-        if kind in ("unknown", "rate_limited"):
+        if kind in ("unknown", "rate_limited", "drift"):
             continue
         if config.channels_for(kind):
             watch = OutagesWatch() if kind == "exotel_down" else watch_for(kind, redis, engine)
@@ -74,6 +75,8 @@ def start_deliverer(
         watches.append(DevicesWatch(devices))
     if roster is not None and config.channels_for("shift_reminder"):
         watches.append(RemindersWatch(roster, config))
+    if roster is not None and "drift" in watching and config.channels_for("drift"):
+        watches.append(DriftWatch(roster))
     return DelivererThread(deliverer, clock, watches).start()
 
 

@@ -165,3 +165,48 @@ class DevicesWatch:
         for account in outbox.open_conditions(session, "rate_limited"):
             if account not in over:
                 outbox.close_condition(session, config, "rate_limited", account, now)
+
+
+DRIFT_AFTER = timedelta(minutes=2)
+DRIFT_EVERY = timedelta(seconds=60)  # the desired state of every agent: once a minute
+
+
+class DriftWatch:
+    """``drift``: devices Exotel confirms in another state than the roster wants, with no
+    switch under way to correct them, seen so for :data:`DRIFT_AFTER` (the corrections did not
+    fix them); recovered when none is left. ``roster()`` is the roster in force."""
+
+    after = DRIFT_AFTER
+
+    def __init__(self, roster: Callable[[], Roster | None]) -> None:
+        self.roster = roster
+        self._seen: dict[tuple[str, str], datetime] = {}  # drifted, first seen
+        self._looked: datetime | None = None
+        self._planned: tuple[int, Planner] | None = None
+
+    def check(self, engine: Engine, config: NotifyConfig, now: datetime) -> None:
+        roster = self.roster()
+        if roster is None or (self._looked is not None and now - self._looked < DRIFT_EVERY):
+            return
+        self._looked = now
+        if self._planned is None or self._planned[0] != id(roster):
+            self._planned = (id(roster), Planner(roster))
+        desired = self._planned[1].desired(now)
+        with Session(engine) as session, session.begin():
+            busy = queries.open_switches(session)
+            drifted = {
+                (agent, device): bool(on)
+                for agent, device, on in queries.confirmed_states(session)
+                if agent in desired and (agent, device) not in busy
+                and bool(on) is not (desired[agent] == device)
+            }  # fmt: skip
+            self._seen = {k: self._seen.get(k, now) for k in drifted}
+            lasting = sorted(k for k, since in self._seen.items() if now - since >= self.after)
+            if lasting:
+                agent, device = lasting[0]
+                state = "ON" if drifted[(agent, device)] else "OFF"
+                why = (f"{len(lasting)} devices off their desired state for over 2 minutes, "
+                       f"the first {agent} {device} {state}")  # fmt: skip
+                outbox.open_condition(session, config, "drift", "devices", now, {"why": why})
+            elif not drifted:
+                outbox.close_condition(session, config, "drift", "devices", now)

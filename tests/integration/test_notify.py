@@ -20,11 +20,18 @@ from sqlalchemy import Engine, MetaData, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.db import make_engine
-from shiftswitch.models import Action, Attempt, ExotelOutage, NotificationDelivery, ReadBack
+from shiftswitch.models import (
+    Action,
+    Attempt,
+    DeviceState,
+    ExotelOutage,
+    NotificationDelivery,
+    ReadBack,
+)
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
-from shiftswitch.notify.watch import DevicesWatch, OutagesWatch, RemindersWatch
+from shiftswitch.notify.watch import DevicesWatch, DriftWatch, OutagesWatch, RemindersWatch
 from shiftswitch.settings import ConfigError
 from shiftswitch.sources.store import RosterStore
 from tests.commands import shiftswitch
@@ -119,7 +126,7 @@ import os, signal, sys
 from datetime import datetime
 from shiftswitch.db import make_engine
 from shiftswitch.notify.deliverer import Deliverer
-from shiftswitch.notify.watch import DevicesWatch, OutagesWatch, RemindersWatch
+from shiftswitch.notify.watch import DevicesWatch, DriftWatch, OutagesWatch, RemindersWatch
 from shiftswitch.notify.send import send
 from tests.integration.test_notify import CONFIG
 
@@ -400,3 +407,35 @@ def test_devices_unknown_and_429s_beyond_one_in_a_hundred_are_told(
     assert "main 3 of 100 requests answered 429 in 10 minutes" in hook.messages()[0]["message"]
     unknown = next(m for m in hook.messages() if m["title"] == "shiftswitch: devices unknown")
     assert "1 devices unknown for over 10 minutes" in unknown["message"]
+
+
+def test_a_device_left_off_its_desired_state_for_two_minutes_is_told(
+    engine: Engine, hook: Webhook
+) -> None:
+    config = NotifyConfig({"ops": "OPS_URL"}, (Rule(frozenset({"drift"}), ("ops",)),))
+    roster = make_roster(
+        [{"name": "day", "start": "0 9 * * *", "duration": "8h", "members": ["ravi"]}]
+    )  # UTC: 09:00 to 17:00
+    deliverer = Deliverer(engine, config, env={"OPS_URL": hook.url()})
+    watch = DriftWatch(lambda: roster)
+    evening = datetime(2026, 12, 7, 18, tzinfo=UTC)
+    with Session(engine) as session, session.begin():
+        session.add(DeviceState(account="main", user_id="u-1", device_id="100281", agent="ravi",
+                                device="desk", available=True, confirmed_at=evening))  # fmt: skip
+    for minutes in (0, 1):
+        watch.check(engine, config, evening + timedelta(minutes=minutes))
+    assert deliverer.tick(evening + timedelta(minutes=1, seconds=3)) == 0
+    watch.check(engine, config, evening + timedelta(minutes=2))
+    assert deliverer.tick(evening + timedelta(minutes=2, seconds=3)) == 1
+    with Session(engine) as session, session.begin():
+        for state in session.scalars(select(DeviceState)):
+            state.available = False  # corrected
+    watch.check(engine, config, evening + timedelta(minutes=3))
+    assert deliverer.tick(evening + timedelta(minutes=3, seconds=3)) == 1
+    drift, recovered = hook.messages()
+    assert drift["title"] == "shiftswitch: devices drifted"
+    assert (
+        "1 devices off their desired state for over 2 minutes, the first ravi desk ON"
+        in (drift["message"])
+    )
+    assert recovered["title"] == "shiftswitch: recovered"
