@@ -1,7 +1,8 @@
 """Notifications from real processes: a worker and a scheduler against the sandbox, telling a
 JSON webhook the test starts. Five devices Exotel refuses make one grouped ``switch_failed``
 message naming the five; with no worker, the scheduler tells ``no_worker`` and, once one
-starts, ``recovered``; with no scheduler, a worker tells ``no_scheduler``."""
+starts, ``recovered``; the scheduler killed, a worker tells ``no_scheduler``; an agent with a
+contact is reminded of each start by mail."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis import Redis
 
-from tests.pipeline import pipeline, roster_yaml, user, wait_until
+from shiftswitch.coordination import Leadership
+from tests.pipeline import kill, pipeline, roster_yaml, user, wait_until
 from tests.receivers import Webhook, smtp, webhook
 
 N = 5
@@ -97,12 +100,18 @@ def test_no_worker_is_told_and_its_recovery_once_one_starts(
         assert titles(hook).count("shiftswitch: no worker alive") == 1
 
 
-def test_no_scheduler_is_told_by_a_worker(tmp_path: Path, postgres_url: str, hook: Webhook) -> None:
+def test_the_scheduler_killed_is_told_by_a_worker(
+    tmp_path: Path, postgres_url: str, hook: Webhook
+) -> None:
     users = [user("u-0", ("7200", "Desk", "+919931007200"))]
     boundary = datetime.now(UTC) + timedelta(hours=1)
     with pipeline(tmp_path, postgres_url, users, lambda url: roster(url, boundary),
                   env=env(tmp_path, hook)) as p:  # fmt: skip
         p.start_worker()
+        scheduler = p.start_scheduler_process("--tick", "0.5")
+        redis = Redis.from_url(p.redis_url)
+        wait_until(lambda: Leadership.last_renewed(redis) is not None, 20, "the scheduler leads")
+        kill(scheduler)  # SIGKILL: its lease runs out, and nobody leads
         wait_until(lambda: "shiftswitch: no scheduler leading" in titles(hook), 45,
                    "no_scheduler told by the worker", detail=hook.messages)  # fmt: skip
 
