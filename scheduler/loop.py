@@ -52,6 +52,8 @@ from shiftswitch.db import CHUNK, chunks, first_line
 from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
 from shiftswitch.models import UNSENT_STATUSES, Action, Status
+from shiftswitch.notify.changes import tell_changes
+from shiftswitch.notify.config import NONE, NotifyConfig
 from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.source import RosterFile, RosterSource
@@ -109,6 +111,8 @@ class Scheduler:
         ``leadership``: whether this scheduler leads (None: it always does); ``outages``: the
         accounts whose Exotel is down, probed while this scheduler leads (None: never)."""
         self.source = source
+        # Who is told of a roster file that moves agents' starts (README: Notifications).
+        self.notify: NotifyConfig = NONE
         self.store = store
         self.dispatcher = dispatcher
         self.horizon = horizon
@@ -382,11 +386,12 @@ class Scheduler:
         self._hold_end = self._holds.next_end(now)
 
     def _put_in_force(self, roster: Roster, now: datetime) -> None:
+        before = self._planner.roster if self._planner is not None else None
         self._planner = Planner(roster)
         self._plan, self._times, self._next = [], [], 0
         self._planned_to = now
         self._extend(now, now + self.horizon, after=now)
-        self._record_version(now)
+        self._record_version(now, before)
 
     def _warn_left_on(self, before: Roster | None, after: Roster) -> None:
         with self.store.sessions() as session:
@@ -413,9 +418,11 @@ class Scheduler:
         self._times += [t.at for t in more]
         self._planned_to = end
 
-    def _record_version(self, now: datetime) -> None:
+    def _record_version(self, now: datetime, before: Roster | None = None) -> None:
+        """Record the roster file put in force as a version (a stored roster is one already),
+        telling agents whose starts it changes (``shift_changed``) in the same transaction."""
         if not isinstance(self.source, RosterFile):
-            return  # a stored roster is a version already
+            return
         digest, path = self.source.digest, self.source.path
         with self.store.sessions() as session:
             last = queries.last_version(session)
@@ -429,6 +436,7 @@ class Scheduler:
                 now=now,
                 summary=self.roster.summary(),
             )
+            tell_changes(session, self.notify, before, self.roster, number, now)
             try:
                 session.commit()
             except IntegrityError:  # another scheduler recorded it at the same moment

@@ -128,6 +128,7 @@ def scheduler(
         metrics.watch_queue(lambda: float(redis.llen(QUEUE)))
         _serve_metrics(metrics_port)
     told = notify_service.configured(ctx.settings.notify_path)
+    sched.notify = told
     if told.channels_for("roster_refused"):
         roster_source.on_refused = notify_service.roster_refused(ctx.engine, told, ctx.clock)
     telling = notify_service.start_deliverer(

@@ -18,7 +18,15 @@ from scheduler import loop
 from scheduler.loop import STALL, Scheduler
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.db import make_engine
-from shiftswitch.models import Action, DeviceState, ResolvedDevice, RosterVersion, Status
+from shiftswitch.models import (
+    Action,
+    DeviceState,
+    Notification,
+    ResolvedDevice,
+    RosterVersion,
+    Status,
+)
+from shiftswitch.notify.config import NotifyConfig, Rule
 from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import RosterError
 from shiftswitch.sources.source import RosterFile
@@ -358,3 +366,22 @@ def test_ramped_ons_are_sent_before_the_start_and_reconcile_keeps_them(
     rec.sent.clear()
     run_until(s, nine, nine + timedelta(seconds=5), timedelta(seconds=1))
     assert rec.sent == []
+
+
+def test_a_roster_file_edit_that_moves_a_start_tells_the_agent(
+    store: ActionStore, roster_file: Path
+) -> None:
+    config = NotifyConfig({"mail": "MAIL_URL"}, (Rule(frozenset({"shift_changed"}), ("mail",)),))
+    with_contact = roster_text(HANDOFF).replace(
+        "user_id: u-1,", "user_id: u-1, contact: ravi@example.com,"
+    )
+    roster_file.write_text(with_contact)
+    s, _rec = started(roster_file, store)
+    s.notify = config
+    moved = with_contact.replace('"0 9 * * *"', '"0 8 * * *"')  # 08:00 to 12:00
+    roster_file.write_text(moved)
+    run_until(s, MONDAY_0859, utc("2026-11-30T08:59:05+00:00"), timedelta(seconds=1))
+    with store.sessions() as session:
+        told = list(session.scalars(select(Notification)))
+    assert [(n.kind, n.recipient) for n in told] == [("shift_changed", "ravi@example.com")]
+    assert "Tue 01 Dec 08:00 (UTC) on desk" in str(told[0].detail["why"])
