@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.pipeline import Pipeline, SharedWorker, pipeline, roster_yaml, user, wait_until
 
-AHEAD = 10  # seconds from the import to the shift's start
+AHEAD = 8  # seconds from the import to the shift's start
 LATE = 2.5  # a switch reaches Exotel at most this long after its time
 MAPPING = "activity: activity\non: [Phone]\noff: [Lunch]\n"
 
@@ -42,7 +42,7 @@ def test_a_break_in_an_imported_shift_is_an_off_and_an_on_at_their_times(
         p.start_worker()
         p.start_scheduler_process("--tick", "0.5")
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=AHEAD)
-        at = [start + timedelta(seconds=s) for s in (0, 6, 12, 20)]  # ON, lunch, back, end
+        at = [start + timedelta(seconds=s) for s in (0, 4, 8, 12)]  # ON, lunch, back, end
 
         def t(i: int) -> str:
             return at[i].strftime("%Y-%m-%dT%H:%M:%S")
@@ -60,7 +60,7 @@ def test_a_break_in_an_imported_shift_is_an_off_and_an_on_at_their_times(
         since = start.timestamp() - 1
         wait_until(
             lambda: len(switches(p, since)) >= 4,
-            AHEAD + 20 + 15,
+            AHEAD + 12 + 15,
             "ON, OFF at lunch, ON after it, OFF at the end",
             detail=lambda: switches(p, since),
         )
