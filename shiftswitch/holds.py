@@ -25,6 +25,7 @@ from sqlalchemy import Engine, and_, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import Exists
 
+from shiftswitch import audit
 from shiftswitch.models import Action, Change, Hold, Pause, Status
 from shiftswitch.planning.planner import Transition
 from shiftswitch.queries import pauses_in_force
@@ -134,6 +135,12 @@ class Controls:
         with self.sessions.begin() as session:
             bump(session, "holds")
             self.end_holds(session, agent, device if not available else None, now)
+            state = "ON" if available else "OFF"
+            audit.record(
+                session, who=by, what="device on" if available else "device off", at=now,
+                target=f"{agent} {device}",
+                after=f"{state} until {until:%Y-%m-%d %H:%M}Z (held)" if until else state,
+            )  # fmt: skip
             if until is None:
                 return None
             hold = Hold(
@@ -180,6 +187,7 @@ class Controls:
                 return None
             pause = Pause(account=account, paused_at=now, paused_by=by)
             session.add(pause)
+            audit.record(session, who=by, what="pause", at=now, target=account or "every account")
         return pause
 
     def resume(self, account: str | None, by: str, now: datetime) -> tuple[list[Pause], int]:
@@ -193,6 +201,9 @@ class Controls:
             ended = list(session.scalars(select(Pause).where(which)))
             for p in ended:
                 p.resumed_at, p.resumed_by = now, by
+            if ended:
+                audit.record(session, who=by, what="resume", at=now,
+                             target=account or "every account")  # fmt: skip
             session.flush()
             superseded = 0
             if ended:

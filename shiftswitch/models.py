@@ -573,3 +573,24 @@ class NotifyCondition(Base):
     subject: Mapped[str] = mapped_column(Text, primary_key=True)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# -- who changed what -----------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """A change by a person or a process to what shiftswitch does (README: Audit): appended,
+    never changed (a trigger refuses UPDATE and DELETE). ``before``/``after`` are short and never
+    hold a password, a token or a key."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    who: Mapped[str] = mapped_column(Text)  # a user, a token's name, an OS user, a process
+    via: Mapped[str] = mapped_column(String(16))  # cli | api | console | scheduler | worker
+    what: Mapped[str] = mapped_column(Text)  # "roster import", "override add", "login failed"
+    target: Mapped[str | None] = mapped_column(Text)  # what it was done to
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)

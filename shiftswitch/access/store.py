@@ -9,7 +9,7 @@ a credential that does not check out is ``None``, with no reason given (the call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from shiftswitch import audit
 from shiftswitch.access import credentials
 from shiftswitch.access.roles import AccessError, Principal, Role
 from shiftswitch.access.tables import ApiSession, ApiToken, ApiUser, CalendarKey
@@ -159,6 +160,8 @@ class AccessStore:
                     created_by=by,
                 )
             )
+            audit.record(session, who=by, what="user add", at=now, target=name,
+                         after=f"role {Role(role).value}")  # fmt: skip
             _commit(session, "user", name, "users")
 
     def users(self) -> list[UserRow]:
@@ -169,7 +172,7 @@ class AccessStore:
                 for u in session.scalars(select(ApiUser).order_by(ApiUser.name))
             ]
 
-    def remove_user(self, name: str) -> None:
+    def remove_user(self, name: str, *, by: str = "unknown", now: datetime | None = None) -> None:
         """Remove a user and end their sessions; :class:`AccessError` when there is none."""
         with Session(self.engine) as session, session.begin():
             user_id = session.scalar(select(ApiUser.id).where(ApiUser.name == name))
@@ -180,9 +183,14 @@ class AccessStore:
                 )
             session.execute(delete(ApiSession).where(ApiSession.user_id == user_id))
             session.execute(delete(ApiUser).where(ApiUser.id == user_id))
+            audit.record(session, who=by, what="user remove", at=now or _now(), target=name)
 
-    def check_password(self, name: str, password: str, now: datetime) -> Principal | None:
+    def check_password(
+        self, name: str, password: str, now: datetime, *, via: str = "api"
+    ) -> Principal | None:
         """The user ``name`` when ``password`` is theirs (and record the login); else None.
+        Either way the login is audited (``via``: api or console), a failed one under the name
+        only when it is a user's (a password typed into the name field is never kept).
 
         An unknown name costs the same argon2 check as a known one, so the time taken does not
         tell whether a name exists. A hash made with older parameters is made again.
@@ -194,6 +202,7 @@ class AccessStore:
             try:
                 self.hasher.verify(user.password_hash if user else self._dummy_hash, password)
             except (VerificationError, InvalidHashError):
+                self._failed_login(user.name if user else None, via, now)
                 return None
             if user is None:
                 return None  # the dummy's password: never anyone's
@@ -201,8 +210,14 @@ class AccessStore:
             if self.hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = self.hasher.hash(password)
             principal = Principal(user.name, Role(user.role), "password")
+            audit.record(session, who=user.name, via=via, what="login", at=now)
             session.commit()
             return principal
+
+    def _failed_login(self, name: str | None, via: str, now: datetime) -> None:
+        with Session(self.engine) as session, session.begin():
+            audit.record(session, who=name or "(no such user)", via=via, what="login failed",
+                         at=now)  # fmt: skip
 
     # -- tokens -----------------------------------------------------------------------------
 
@@ -231,6 +246,8 @@ class AccessStore:
                     expires_at=expires_at,
                 )
             )
+            audit.record(session, who=by, what="token create", at=now, target=name,
+                         after=f"role {Role(role).value}")  # fmt: skip
             _commit(session, "token", name, "tokens")
         return secret
 
@@ -252,9 +269,10 @@ class AccessStore:
                 for t in session.scalars(query)
             ]
 
-    def revoke_token(self, name: str, *, now: datetime) -> None:
+    def revoke_token(self, name: str, *, now: datetime, by: str = "unknown") -> None:
         """Revoke a token at once; :class:`AccessError` when unknown or already revoked."""
         with Session(self.engine) as session, session.begin():
+            audit.record(session, who=by, what="token revoke", at=now, target=name)
             token = session.scalar(select(ApiToken).where(ApiToken.name == name))
             if token is None:
                 raise AccessError(
@@ -355,6 +373,7 @@ class AccessStore:
         """A new key to ``agent``'s calendar feed, shown once: the old one stops working."""
         key = credentials.new_calendar_key()
         with Session(self.engine) as session, session.begin():
+            audit.record(session, who=by, what="calendar key", at=now, target=agent)
             session.execute(delete(CalendarKey).where(CalendarKey.agent == agent))
             session.add(
                 CalendarKey(
@@ -363,10 +382,12 @@ class AccessStore:
             )
         return key
 
-    def revoke_calendar_key(self, agent: str) -> bool:
+    def revoke_calendar_key(self, agent: str, *, by: str = "unknown") -> bool:
         """Stop ``agent``'s calendar key working; whether there was one."""
         with Session(self.engine) as session, session.begin():
             gone = session.execute(delete(CalendarKey).where(CalendarKey.agent == agent))
+            if gone.rowcount:  # type: ignore[attr-defined]
+                audit.record(session, who=by, what="calendar revoke", at=_now(), target=agent)
         return bool(gone.rowcount)  # type: ignore[attr-defined]
 
     def check_calendar_key(self, agent: str, key: str) -> bool:
@@ -411,3 +432,8 @@ def _commit(session: Session, what: str, name: str, group: str) -> None:
     except IntegrityError:  # the same name added at the same moment
         session.rollback()
         raise name_taken(what, name, group) from None
+
+
+def _now() -> datetime:
+    """For a change whose caller gave no time (the clock is otherwise the caller's)."""
+    return datetime.now(UTC)

@@ -4,14 +4,17 @@ same as ``shiftswitch users`` and ``shiftswitch tokens``."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
 
+from shiftswitch import audit
 from shiftswitch.access import SESSION_TTL, Principal, Role, SessionInfo
 from shiftswitch.access.credentials import format_instant, parse_expiry
 from shiftswitch.api.deps import (
@@ -23,6 +26,7 @@ from shiftswitch.api.deps import (
     services,
     too_many,
 )
+from shiftswitch.clock import as_utc
 from shiftswitch.logs import event
 from shiftswitch.problems import Refused
 
@@ -53,7 +57,7 @@ class NewToken(BaseModel):
 
 
 async def log_in(
-    request: Request, svc: Services, name: str, password: str
+    request: Request, svc: Services, name: str, password: str, via: str = "api"
 ) -> tuple[Principal, str, str]:
     """Check a user's password, slowed down after repeated failures; open a session: (the
     user, the cookie's secret, the CSRF token).
@@ -69,10 +73,12 @@ async def log_in(
     the first key and takes its attempt back from the second.
     """
     async with svc.passwords.turn_async():
-        return await run_in_threadpool(_check, request, svc, name, password)
+        return await run_in_threadpool(_check, request, svc, name, password, via)
 
 
-def _check(request: Request, svc: Services, name: str, password: str) -> tuple[Principal, str, str]:
+def _check(
+    request: Request, svc: Services, name: str, password: str, via: str
+) -> tuple[Principal, str, str]:
     address = client_address(request)
     pair, place = f"login:{name}@{address}", f"login-address:{address}"
     try:
@@ -85,7 +91,7 @@ def _check(request: Request, svc: Services, name: str, password: str) -> tuple[P
     if wait > 0:
         raise too_many(wait)
     now = svc.now()
-    principal = svc.access.check_password(name, password, now)
+    principal = svc.access.check_password(name, password, now, via=via)
     if principal is None:
         # Only a name that exists is logged: a password typed into the name field is not.
         known = any(u.name == name for u in svc.access.users())
@@ -170,10 +176,10 @@ async def add_user(svc: Svc, body: NewUser, who: Annotated[Principal, admin]) ->
     return {"name": body.name, "role": body.role}
 
 
-@router.delete("/users/{name}", dependencies=[admin])
-def remove_user(svc: Svc, name: str) -> dict[str, Any]:
+@router.delete("/users/{name}")
+def remove_user(svc: Svc, name: str, who: Annotated[Principal, admin]) -> dict[str, Any]:
     """``shiftswitch users remove``: also ends the user's sessions."""
-    svc.access.remove_user(name)
+    svc.access.remove_user(name, by=who.by, now=svc.now())
     return {"name": name, "removed": True}
 
 
@@ -198,8 +204,22 @@ def create_token(svc: Svc, body: NewToken, who: Annotated[Principal, admin]) -> 
     }
 
 
-@router.delete("/tokens/{name}", dependencies=[admin])
-def revoke_token(svc: Svc, name: str) -> dict[str, Any]:
+@router.delete("/tokens/{name}")
+def revoke_token(svc: Svc, name: str, who: Annotated[Principal, admin]) -> dict[str, Any]:
     """``shiftswitch tokens revoke``."""
-    svc.access.revoke_token(name, now=svc.now())
+    svc.access.revoke_token(name, now=svc.now(), by=who.by)
     return {"name": name, "revoked": True}
+
+
+@router.get("/audit", dependencies=[admin])
+def audit_events(
+    svc: Svc,
+    since: Annotated[datetime | None, Query()] = None,
+    who: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> list[dict[str, Any]]:
+    """``shiftswitch audit --json``: who changed what, newest first (``since``: an ISO
+    date-time, UTC unless it has an offset)."""
+    start = None if since is None else as_utc(since if since.tzinfo else since.replace(tzinfo=UTC))
+    with Session(svc.ops.engine) as session:
+        return audit.events(session, since=start, who=who, limit=limit)

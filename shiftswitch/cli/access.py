@@ -115,7 +115,7 @@ def users_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def users_remove(ctx: Context, name: str) -> None:
     """Remove user NAME; their console sessions end at once."""
-    _store(ctx).remove_user(name)
+    _store(ctx).remove_user(name, by=who(None), now=ctx.clock.now())
     click.echo(f"user {name} removed; their sessions ended", err=True)
 
 
@@ -205,5 +205,5 @@ def tokens_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def tokens_revoke(ctx: Context, name: str) -> None:
     """Revoke token NAME: it stops working at once (it stays in the list, revoked)."""
-    _store(ctx).revoke_token(name, now=ctx.clock.now())
+    _store(ctx).revoke_token(name, now=ctx.clock.now(), by=who(None))
     click.echo(f"token {name} revoked", err=True)

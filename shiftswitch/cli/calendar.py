@@ -44,7 +44,7 @@ def calendar_key(ctx: Context, agent: str, by: str | None, roster_path: str | No
 @pass_context
 def calendar_revoke(ctx: Context, agent: str) -> None:
     """Stop AGENT's calendar key working (the feed answers 404 until a new key is made)."""
-    if AccessStore(ctx.engine).revoke_calendar_key(agent):
+    if AccessStore(ctx.engine).revoke_calendar_key(agent, by=who(None)):
         click.echo(f"revoked {agent}'s calendar key")
     else:
         click.echo(f"{agent} has no calendar key", err=True)

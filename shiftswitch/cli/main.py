@@ -20,6 +20,7 @@ from shiftswitch.access import AccessError
 from shiftswitch.cli import (
     access,
     api,
+    audit,
     calendar,
     db,
     devices,
@@ -74,6 +75,7 @@ for command in (
     access.tokens,
     calendar.calendar,
     notify.notify,
+    audit.audit,
 ):
     cli.add_command(command)
 

@@ -27,6 +27,7 @@ from typing import NotRequired, TypedDict, Unpack
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shiftswitch import audit
 from shiftswitch.holds import bump
 from shiftswitch.models import (
     DeviceState,
@@ -202,8 +203,26 @@ def write_in(
         summary=diff.summary(),
     )
     write_roster(session, after, number)
+    audit.record(
+        session, who=change["by"], what=audited(change["source"]), at=change["now"],
+        target=change["source"], before=f"version {found[0]}" if found else None,
+        after=f"version {number}: {diff.summary()}",
+    )  # fmt: skip
     tell_changes(session, notify, before, after, number, change["now"])
     return Written(number, after, diff, report.warnings, before=before)
+
+
+def audited(source: str) -> str:
+    """What a roster write is, for the audit: from its ``source`` (``import FILE``, ``rollback
+    to 3``, ``override add asha`` ...)."""
+    for prefix, what in (
+        ("import-shifts", "roster import-shifts"), ("rollback", "roster rollback"),
+        ("override add", "override add"), ("override remove", "override remove"),
+        ("device set-number", "device set-number"),
+    ):  # fmt: skip
+        if source.startswith(prefix):
+            return what
+    return "roster import"
 
 
 def add_version(

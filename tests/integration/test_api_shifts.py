@@ -4,6 +4,7 @@ agent's calendar feed, opened by its key."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import icalendar
@@ -112,3 +113,24 @@ def test_an_agents_calendar_feed_opens_with_its_key_only(world: ApiWorld) -> Non
     assert world.client.get("/calendar/asha.ics", params={"key": newer}).status_code == 200
     assert access.revoke_calendar_key("asha")
     assert world.client.get("/calendar/asha.ics", params={"key": newer}).status_code == 404
+
+
+# -- the audit ------------------------------------------------------------------------------------
+
+
+def test_api_and_console_changes_are_audited_and_read_by_admins(world: ApiWorld) -> None:
+    assert post(world, WEEK, dry_run="false").status_code == 200  # an import by a token
+    browser, _csrf = world.login("otto")  # a console login
+    assert (
+        browser.post("/api/v1/login", json={"name": "otto", "password": "wrong"}).status_code == 401
+    )
+    rows = world.get("/audit", Role.ADMIN).json()
+    kinds = {"login failed", "login", "roster import-shifts"}
+    seen = [(r["who"], r["via"], r["what"]) for r in rows if r["what"] in kinds][:3]
+    assert seen == [
+        ("otto", "api", "login failed"),
+        ("otto", "api", "login"),
+        ("token operator-system (api)", "api", "roster import-shifts"),
+    ]
+    assert world.get("/audit").status_code == 403  # a viewer
+    assert "correct-horse" not in json.dumps(rows)

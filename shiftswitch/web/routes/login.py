@@ -94,7 +94,7 @@ async def login(
         refusal = "this login form has expired or came from another site: log in again here"
         return _form(request, svc, next=_next(next), name="", status=403, refusal=refusal)
     try:
-        _principal, secret, _csrf = await log_in(request, svc, name.strip(), password)
+        _principal, secret, _csrf = await log_in(request, svc, name.strip(), password, "console")
     except Refused as exc:
         form = _form(
             request, svc, next=_next(next), name=name, status=exc.status, refusal=exc.message
