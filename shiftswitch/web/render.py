@@ -31,6 +31,7 @@ NAV = (
     ("operations", "Operations", "/operations"),
     ("notifications", "Notifications", "/notifications"),
 )
+ADMIN_NAV = (("audit", "Audit", "/audit"),)
 
 
 def page(
@@ -52,7 +53,7 @@ def page(
             "who": who,
             "now": now,
             "tz": Clockface(zone or UTC_ZONE),
-            "nav": NAV,
+            "nav": NAV + (ADMIN_NAV if who is not None and who.may("admin") else ()),
             "said": request.query_params.get("said"),
             **context,
         },

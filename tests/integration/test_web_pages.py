@@ -347,3 +347,16 @@ def test_a_viewer_may_not_import_shifts(console: TestClient) -> None:
         files={"file": ("day.csv", LUNCH_DAY, "text/csv")},
     )
     assert refused.status_code == 403
+
+
+def test_an_admin_reads_the_audit_and_others_do_not(console: TestClient) -> None:
+    csrf = log_in(console, "operator")
+    assert console.post("/operations/pause", data={"csrf_token": csrf}).status_code == 200
+    assert 'href="/audit"' not in console.get("/").text  # not in an operator's menu
+    assert console.get("/audit").status_code == 403
+    log_in(console, "admin")
+    page = console.get("/audit?who=operator&since=1d")
+    assert page.status_code == 200 and 'href="/audit"' in page.text
+    assert re.search(r"<td>operator \(api\)</td><td>console</td><td>pause</td>", page.text)
+    assert "<td>login</td>" in console.get("/audit?since=1d").text
+    assert "is not a duration" in console.get("/audit?since=soon").text

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from shiftswitch.web.routes import (
     agents,
+    audit,
     calendar,
     login,
     notifications,
@@ -18,6 +19,7 @@ from shiftswitch.web.routes import (
 
 router = APIRouter(include_in_schema=False)
 for module in (
-    login, now, timeline, agents, roster, overrides, operations, notifications, calendar,
+    login, now, timeline, agents, roster, overrides, operations, notifications, audit,
+    calendar,
 ):  # fmt: skip
     router.include_router(module.router)
