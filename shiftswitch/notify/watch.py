@@ -156,7 +156,14 @@ class DevicesWatch:
 
     def _rate_limited(self, session: Session, config: NotifyConfig, now: datetime) -> None:
         counts = queries.refusals_by_account(session, now - RATE_WINDOW)
-        over = {a for a, (n, refused) in counts.items() if refused > 1 and refused * 100 > n}
+        # Opened above 1 in 100; closed only below 1 in 200, so a share hovering at 1 in 100
+        # does not alert and clear again and again.
+        already = set(outbox.open_conditions(session, "rate_limited"))
+        over = {
+            a
+            for a, (n, refused) in counts.items()
+            if refused > 1 and refused * (200 if a in already else 100) > n
+        }
         for account in over:
             n, refused = counts[account]
             why = f"{refused} of {n} requests answered 429 in 10 minutes"
