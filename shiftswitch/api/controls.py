@@ -74,7 +74,7 @@ async def reconcile(
 ) -> dict[str, Any]:
     """``shiftswitch reconcile [--remote] --json``."""
     remote = body.remote if body else False
-    done = await run_in_threadpool(lambda: reconcile_now(svc.ops, remote=remote))
+    done = await run_in_threadpool(lambda: reconcile_now(svc.ops, remote=remote, by=who.by))
     return done.as_json()
 
 

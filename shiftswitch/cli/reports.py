@@ -17,6 +17,7 @@ from shiftswitch.problems import count
 from shiftswitch.queries import newest_actions
 from shiftswitch.reports import action_row, change
 from shiftswitch.reports import status as report_status
+from shiftswitch.sources.store import who
 
 # -- reconcile, status, history ---------------------------------------------------------------
 
@@ -34,7 +35,7 @@ from shiftswitch.reports import status as report_status
 def reconcile(ctx: Context, roster_path: str | None, remote: bool, as_json: bool) -> None:
     """Reconcile once now: enqueue each managed device whose desired state differs from the
     last one Exotel confirmed (source 'reconcile'); with --remote, from what Exotel says now."""
-    done = reconcile_now(ctx, remote=remote, roster_path=roster_path)
+    done = reconcile_now(ctx, remote=remote, roster_path=roster_path, by=who(None))
     if as_json:
         click.echo(json.dumps(done.as_json()))
         return

@@ -11,7 +11,7 @@ from http import HTTPStatus
 
 from sqlalchemy import select
 
-from shiftswitch import numbers
+from shiftswitch import audit, numbers
 from shiftswitch.actions import ActionStore, NewAction
 from shiftswitch.manual import manual_action
 from shiftswitch.models import FINAL_STATUSES, Action, Status
@@ -95,6 +95,12 @@ def switch(
                 by=by,
                 action_id=action.id,
             )
+            return  # audited with the hold
+        with store.sessions.begin() as session:  # a device outside the roster: audited here
+            audit.record(
+                session, who=by, what=f"device {'on' if available else 'off'}", at=now,
+                target=f"{new.account} user {new.user_id} device {new.device_id}", after=state,
+            )  # fmt: skip
 
     return submit(ops, new, what, now, recorded=hold)
 

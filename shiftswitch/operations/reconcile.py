@@ -12,7 +12,7 @@ from http import HTTPStatus
 from redis import Redis
 
 from scheduler.loop import Scheduler
-from shiftswitch import drift
+from shiftswitch import audit, drift
 from shiftswitch.coordination import RateLimiter, rate_bucket
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.operations.context import Operations
@@ -39,10 +39,11 @@ class Reconciled:
 
 
 def reconcile_now(
-    ops: Operations, *, remote: bool = False, roster_path: str | None = None
+    ops: Operations, *, remote: bool = False, roster_path: str | None = None, by: str = "unknown"
 ) -> Reconciled:
     """Enqueue each managed device whose desired state differs from the last one Exotel
-    confirmed (source ``reconcile``); with ``remote``, from what Exotel says now."""
+    confirmed (source ``reconcile``); with ``remote``, from what Exotel says now. Audited as
+    asked by ``by``."""
     now = ops.clock.now()
     if remote:  # a missing credential refuses the whole request, before anything is recorded
         for account in ops.current_roster(roster_path, now).accounts.values():
@@ -58,6 +59,11 @@ def reconcile_now(
             )
         except drift.RemoteError as exc:
             raise Refused(str(exc), status=HTTPStatus.BAD_GATEWAY) from None
+    with store.sessions.begin() as session:
+        audit.record(
+            session, who=by, what="reconcile --remote" if remote else "reconcile", at=now,
+            after=f"{report.reconciled} devices set, {report.enqueued} actions sent",
+        )  # fmt: skip
     return Reconciled(report.reconciled, report.enqueued, found)
 
 

@@ -134,3 +134,14 @@ def test_api_and_console_changes_are_audited_and_read_by_admins(world: ApiWorld)
     ]
     assert world.get("/audit").status_code == 403  # a viewer
     assert "correct-horse" not in json.dumps(rows)
+
+
+def test_a_reconcile_is_audited(
+    world: ApiWorld,
+) -> None:
+    assert world.post("/reconcile", json={}).status_code == 200
+    rows = world.get("/audit", Role.ADMIN).json()
+    assert (rows[0]["who"], rows[0]["via"], rows[0]["what"]) == (
+        "token operator-system (api)", "api", "reconcile",
+    )  # fmt: skip
+    assert rows[0]["after"].endswith("actions sent")

@@ -89,7 +89,9 @@ async def reconcile(
 ) -> Response:
     """Reconcile now; with ``remote``, read every managed device from Exotel and correct drift."""
     try:
-        result = await run_in_threadpool(lambda: reconcile_now(svc.ops, remote=remote))
+        result = await run_in_threadpool(
+            lambda: reconcile_now(svc.ops, remote=remote, by=who.principal.by)
+        )
     except Refused as exc:
         return _operations_page(request, svc, who, str(exc), exc.status)
     said = f"reconcile: {count(result.enqueued, 'action')} enqueued"
