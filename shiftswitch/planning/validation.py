@@ -10,6 +10,7 @@ from shiftswitch.clock import as_utc
 from shiftswitch.hosts import AllowedHosts
 from shiftswitch.planning.planner import RAMP_LEAD, Conflict, Planner
 from shiftswitch.problems import Place, Problem, RosterError, quote
+from shiftswitch.roster import canonical
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.fields import CALENDAR, within_calendar
 from shiftswitch.roster.loader import parse_document, read_text
@@ -48,6 +49,9 @@ def validate_text(text: str, now: datetime, hosts: AllowedHosts | None = None) -
     A roster is one large tree of new objects and no cycles: the collector is kept off it
     while it is read and checked (halving the time for big rosters)."""
     with heap.paused():
+        large = _large(text, now, hosts)
+        if large is not None:
+            return large
         try:
             roster, doc = parse_document(text, hosts)
         except RosterError as exc:
@@ -55,6 +59,36 @@ def validate_text(text: str, now: datetime, hosts: AllowedHosts | None = None) -
         errors = check(roster, now, doc.lines)
         ramps = ramp_warnings(roster, now, doc.lines) if not errors else []
     return Report(None if errors else roster, tuple(errors), (*roster.warnings, *ramps))
+
+
+LARGE = 10_000  # assignments from which the roster's own lines of them are read without YAML
+
+
+def _large(text: str, now: datetime, hosts: AllowedHosts | None) -> Report | None:
+    """A roster with :data:`LARGE` assignments or more, written one a line as the roster writes
+    them (a month of a large call centre, past what a YAML document may hold): its assignments
+    read line by line, the rest as YAML, checked as any roster, each problem at its line. None
+    for any other roster, or when a line is not as the roster writes it (then read whole)."""
+    rest, entries, first = canonical.blanked(text)
+    if len(entries) < LARGE:
+        return None
+    try:
+        roster, doc = parse_document(rest, hosts)
+        dated = canonical.assignments_of(entries, roster.zone)
+    except (RosterError, canonical.NotCanonical, ValueError):
+        return None
+    report = validate_built(replace(roster, assignments=dated), now, hosts)
+
+    def placed(p: Problem) -> Problem:
+        if len(p.path) >= 2 and p.path[0] == "assignments" and isinstance(p.path[1], int):
+            return replace(p, line=first + p.path[1])
+        return replace(p, line=doc.line(p.path)) if p.path else p
+
+    return Report(
+        report.roster,
+        tuple(map(placed, report.errors)),
+        tuple(map(placed, report.warnings)),
+    )
 
 
 def validate_built(roster: Roster, now: datetime, hosts: AllowedHosts | None = None) -> Report:

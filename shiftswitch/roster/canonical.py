@@ -40,6 +40,21 @@ def split(text: str) -> tuple[str, list[str]]:
     return "\n".join([*lines[:start], *lines[end:]]), lines[start + 1 : end]
 
 
+def blanked(text: str) -> tuple[str, list[str], int]:
+    """Like :func:`split`, with the section's lines left blank (so that the rest keeps its line
+    numbers), and the 1-based line of its first entry."""
+    lines = text.split("\n")
+    try:
+        start = lines.index("assignments:")
+    except ValueError:
+        return text, [], 0
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  - {"):
+        end += 1
+    entries = lines[start + 1 : end]
+    return "\n".join([*lines[:start], *([""] * (end - start)), *lines[end:]]), entries, start + 2
+
+
 def assignments_of(lines: list[str], zone: ZoneInfo) -> tuple[Assignment, ...]:
     """The assignments of ``lines`` (as ``dump`` writes them), in the roster's ``zone``."""
     zones: dict[str, ZoneInfo] = {}

@@ -10,7 +10,7 @@ from operator import attrgetter
 import pytest
 
 from shiftswitch.planning.planner import Planner
-from shiftswitch.planning.validation import validate_built, validate_text
+from shiftswitch.planning.validation import LARGE, validate_built, validate_text
 from shiftswitch.problems import RosterError
 from shiftswitch.roster import canonical
 from shiftswitch.roster.dump import dump
@@ -249,3 +249,23 @@ def test_an_agents_contact_is_an_e_mail_address() -> None:
     assert 'agents.asha.contact: "asha at example" is not an e-mail address' in (
         caught.value.problems[0].render()
     )
+
+
+def test_a_roster_of_many_assignments_is_read_line_by_line_with_its_lines() -> None:
+    base = make_roster([], timezone="Asia/Kolkata", assignments=[WORK])
+    day = timedelta(days=1)
+    many = tuple(
+        replace(base.assignments[0], index=i, start=base.assignments[0].start + i * day / 2,
+                end=base.assignments[0].start + i * day / 2 + timedelta(hours=2))
+        for i in range(LARGE)
+    )  # fmt: skip
+    text = dump(replace(base, assignments=many))
+    report = validate_text(text, utc("2026-12-06T00:00Z"))
+    assert report.ok and report.roster is not None and len(report.roster.assignments) == LARGE
+    first = text.split("\n").index("assignments:") + 2
+    bad = text.split("\n")
+    bad[first - 1 + 7] = bad[first - 1 + 7].replace('agent: "ravi"', 'agent: "nobody"')
+    refused = validate_text("\n".join(bad), utc("2026-12-06T00:00Z"))
+    assert [(p.render(), p.line) for p in refused.errors] == [
+        (f'line {first + 7}: assignments[7].agent: unknown agent "nobody"', first + 7)
+    ]
