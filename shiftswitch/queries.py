@@ -460,8 +460,7 @@ def confirmed_states(session: Session) -> list[Any]:
 
 def open_switches(session: Session) -> set[tuple[str | None, str | None]]:
     """(agent, device) of the switches not yet final."""
-    return set(
-        session.execute(
-            select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
-        ).tuples()
+    rows = session.execute(
+        select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
     )
+    return {(agent, device) for agent, device in rows}

@@ -70,19 +70,25 @@ async def uploaded(request: Request, svc: Services) -> AsyncIterator[str]:
             status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         )
     async with svc.rosters.turn_async():
-        try:
-            async with asyncio.timeout(UPLOAD_TIME):
-                body = await request.body()
-        except TimeoutError:
-            raise Refused(
-                f"{UPLOAD}: the body took longer than {UPLOAD_TIME:g} s to arrive; send it again",
-                status=HTTPStatus.REQUEST_TIMEOUT,
-            ) from None
+        body = await body_of(request, UPLOAD)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Refused(f"{UPLOAD}: cannot read roster: not UTF-8 text") from None
         yield text
+
+
+async def body_of(request: Request, name: str) -> bytes:
+    """The request's body; one that takes longer than a minute to arrive is refused (408),
+    giving its turn among the uploads back."""
+    try:
+        async with asyncio.timeout(UPLOAD_TIME):
+            return await request.body()
+    except TimeoutError:
+        raise Refused(
+            f"{name}: the body took longer than {UPLOAD_TIME:g} s to arrive; send it again",
+            status=HTTPStatus.REQUEST_TIMEOUT,
+        ) from None
 
 
 # The upload is the request's body, read by ``uploaded``: documented here for the API docs.
@@ -176,14 +182,7 @@ async def import_shifts(
     if mapping is not None:
         layout = shipped_mapping(mapping) or (mapping, "mapping")
     async with svc.rosters.turn_async():
-        try:
-            async with asyncio.timeout(UPLOAD_TIME):
-                body = await request.body()
-        except TimeoutError:
-            raise Refused(
-                f"{name}: the body took longer than {UPLOAD_TIME:g} s to arrive; send it again",
-                status=HTTPStatus.REQUEST_TIMEOUT,
-            ) from None
+        body = await body_of(request, name)
         req = imports.Request(
             data=body, name=name, format=fmt, mapping=layout, agent=agent,  # type: ignore[arg-type]
             days=days, dry_run=dry_run, by=who.by,

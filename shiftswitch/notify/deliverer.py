@@ -26,10 +26,10 @@ from sqlalchemy.orm import sessionmaker
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Leadership
 from shiftswitch.logs import event
-from shiftswitch.models import Notification, NotificationDelivery
 from shiftswitch.notify.config import ALERTS, NotifyConfig
 from shiftswitch.notify.messages import SHOWN, message
 from shiftswitch.notify.send import send
+from shiftswitch.notify.tables import Notification, NotificationDelivery
 from shiftswitch.notify.watch import Watching
 
 log = logging.getLogger("shiftswitch.notify")

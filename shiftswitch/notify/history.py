@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from shiftswitch.models import Notification, NotificationDelivery
 from shiftswitch.notify.config import NotifyConfig
 from shiftswitch.notify.send import send
+from shiftswitch.notify.tables import Notification, NotificationDelivery
 
 
 def recent(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from shiftswitch.db import upsert
-from shiftswitch.models import Notification, NotifyCondition
 from shiftswitch.notify.config import NotifyConfig
+from shiftswitch.notify.tables import Notification, NotifyCondition
 
 
 def record(

@@ -31,11 +31,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from operator import add, attrgetter, itemgetter
+from operator import add, attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from shiftswitch.clock import as_utc
+from shiftswitch.planning.dated import cut, dated_intervals, merged
 from shiftswitch.planning.occurrences import Interval, expand_shift
 from shiftswitch.planning.steps import (
     Conflict,
@@ -140,7 +141,7 @@ class Planner:
         self._shift_zones.update((shift.name, shift.zone) for shift in roster.shifts)
         # The rests of each shift's (and assignment's) ON and OFF, made as they are needed.
         self._rests = _Rests(self._shift_zones)
-        self._dated, self._breaks = _dated(roster, self._shift_zones)
+        self._dated, self._breaks = dated_intervals(roster, self._shift_zones)
         self._break_ends = {a: {end for _, end, _ in b} for a, b in self._breaks.items()}
         # Agents in the order their transitions take at one instant (see _order).
         self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
@@ -395,42 +396,6 @@ class Planner:
         return runs
 
 
-Break = tuple[datetime, datetime, str | None]  # start, end, device (None: every device)
-
-
-def _dated(
-    roster: Roster, zones: dict[str | None, ZoneInfo]
-) -> tuple[dict[str, dict[str, list[Interval]]], dict[str, list[Break]]]:
-    """Per agent, its assignments' ON intervals by device (each by start), and its breaks (by
-    start); the zone of each assignment put in ``zones`` under its label. A month of 10,000
-    agents is 250,000 of them: made in one pass, without a sort of them all."""
-    dated: dict[str, dict[str, list[Interval]]] = {}
-    breaks: dict[str, list[Break]] = {}
-    for a in roster.assignments:
-        if a.off:
-            found = breaks.get(a.agent)
-            if found is None:
-                found = breaks[a.agent] = []
-            found.append((a.start, a.end, a.device))
-            continue
-        label = a.name or f"assignments[{a.index}]"  # a.label, without the call
-        zones[label] = a.zone
-        by_device = dated.get(a.agent)
-        if by_device is None:
-            by_device = dated[a.agent] = {}
-        assert a.device is not None
-        intervals = by_device.get(a.device)
-        if intervals is None:
-            intervals = by_device[a.device] = []
-        intervals.append(Interval(a.start, a.end, label))
-    for by_device in dated.values():
-        for intervals in by_device.values():
-            intervals.sort()
-    for found in breaks.values():
-        found.sort(key=itemgetter(0, 1))
-    return dated, breaks
-
-
 class _Rests(dict[str, tuple[Rest, Rest]]):
     """The rests of the switches of each shift or assignment (see
     :data:`~shiftswitch.planning.steps.Switch`): its ON's and its OFF's, made at the first
@@ -444,47 +409,6 @@ class _Rests(dict[str, tuple[Rest, Rest]]):
         zone = self.zones[shift]
         made = self[shift] = ((True, shift, None, zone, None), (False, shift, None, zone, None))
         return made
-
-
-def merged(intervals: Sequence[Interval]) -> list[Interval]:
-    """``intervals`` (by start) with those that overlap or touch made one, named after the
-    first."""
-    out = [intervals[0]]
-    for iv in intervals[1:]:
-        last = out[-1]
-        if iv.start <= last.end:
-            if iv.end > last.end:
-                out[-1] = last._replace(end=iv.end)
-        else:
-            out.append(iv)
-    return out
-
-
-def cut(
-    intervals: Sequence[Interval],
-    breaks: Sequence[Break],
-    device: str,
-) -> list[Interval]:
-    """``intervals`` without the time of the ``breaks`` (by start) of ``device`` or of every
-    device: what is left of each keeps its name."""
-    mine = [(s, e) for s, e, d in breaks if d is None or d == device]
-    if not mine:
-        return list(intervals)
-    out: list[Interval] = []
-    first = 0  # breaks before it end before every interval still to come
-    for iv in intervals:
-        while first < len(mine) and mine[first][1] <= iv.start:
-            first += 1
-        begin = iv.start
-        for s, e in mine[first:]:
-            if s >= iv.end:
-                break
-            if s > begin:
-                out.append(Interval(begin, s, iv.shift))
-            begin = max(begin, e)
-        if begin < iv.end:
-            out.append(Interval(begin, iv.end, iv.shift))
-    return out
 
 
 class _Placed:

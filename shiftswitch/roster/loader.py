@@ -381,11 +381,7 @@ class _Parser(FieldReader):
             {"agent", "device", "off", "from", "to", "timezone", "shift", "activity"},
             {"agent", "from", "to"},
         ):
-            zone = (
-                self.zone(fields["timezone"], (*here, "timezone"))
-                if "timezone" in fields
-                else default_zone
-            )
+            zone = self.zone_of(fields, here, default_zone)
             agent = self.agent_of(fields, here, agents)
             off = self.flag(fields.get("off"), (*here, "off"))
             ok = agent is not None and off is not None
@@ -418,6 +414,14 @@ class _Parser(FieldReader):
                     )
                 )
         return out
+
+    def zone_of(
+        self, fields: dict[str, Value], here: Place, default: ZoneInfo | None
+    ) -> ZoneInfo | None:
+        """An entry's own ``timezone``, else the roster's."""
+        if "timezone" in fields:
+            return self.zone(fields["timezone"], (*here, "timezone"))
+        return default
 
     def agent_of(
         self, fields: dict[str, Value], here: Place, agents: dict[str, Agent]
@@ -470,11 +474,7 @@ class _Parser(FieldReader):
             {"agent", "device", "off", "from", "to", "timezone"},
             {"agent", "from", "to"},
         ):
-            zone = (
-                self.zone(fields["timezone"], (*here, "timezone"))
-                if "timezone" in fields
-                else default_zone
-            )
+            zone = self.zone_of(fields, here, default_zone)
             agent = self.agent_of(fields, here, agents)
             off = self.flag(fields.get("off"), (*here, "off"))
             device_name: str | None = None

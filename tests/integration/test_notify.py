@@ -25,12 +25,12 @@ from shiftswitch.models import (
     Attempt,
     DeviceState,
     ExotelOutage,
-    NotificationDelivery,
     ReadBack,
 )
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
+from shiftswitch.notify.tables import NotificationDelivery
 from shiftswitch.notify.watch import DevicesWatch, DriftWatch, OutagesWatch, RemindersWatch
 from shiftswitch.settings import ConfigError
 from shiftswitch.sources.store import RosterStore

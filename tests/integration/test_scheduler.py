@@ -21,12 +21,12 @@ from shiftswitch.db import make_engine
 from shiftswitch.models import (
     Action,
     DeviceState,
-    Notification,
     ResolvedDevice,
     RosterVersion,
     Status,
 )
 from shiftswitch.notify.config import NotifyConfig, Rule
+from shiftswitch.notify.tables import Notification
 from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import RosterError
 from shiftswitch.sources.source import RosterFile
