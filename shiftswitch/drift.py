@@ -26,6 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
+from shiftswitch import timeline
 from shiftswitch.actions import ActionStore, NewAction, for_device
 from shiftswitch.broker import Dispatcher
 from shiftswitch.db import upsert
@@ -181,6 +182,7 @@ def record(
                 ),
                 [{c.name: getattr(s, c.name) for c in table.c} for s in found.states],
             )
+            timeline.mark(store.engine, session, [timeline.mark_of(s) for s in found.states])
         if found.resolved:
             table = ResolvedDevice.__table__
             stmt = upsert(store.engine, table)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, update
 
+from shiftswitch import timeline
 from shiftswitch.actions import NewAction, confirm_states, new_row
 from shiftswitch.db import Database, upsert
 from shiftswitch.exotel import Outcome
@@ -100,6 +101,10 @@ class OutcomeStore(Database):
             "reason": reason,
         }
         later = READ_BACKS.c.due_at < stmt.excluded.due_at
+        unknown = timeline.Mark(
+            action.account, action.user_id, action.device_id, action.agent, action.device,
+            timeline.UNKNOWN, since, action.id,
+        )  # fmt: skip
         with self.engine.begin() as conn:
             conn.execute(
                 stmt.on_conflict_do_update(
@@ -109,6 +114,7 @@ class OutcomeStore(Database):
                 ),
                 row,
             )
+            timeline.mark(self.engine, conn, [unknown])
 
     def record_attempt(self, attempt: Row) -> None:
         """An attempt whose outcome calls for another exchange before anything is decided."""
@@ -204,6 +210,7 @@ class OutcomeStore(Database):
                     at=now,
                 )
             confirm_states(self.engine, conn, [state])
+            timeline.mark(self.engine, conn, [timeline.mark_of(state)])
             late = now - action.due_at if action.due_at is not None else None
             if (
                 late is not None

@@ -1,7 +1,8 @@
 """Every table of shiftswitch on one metadata: the results and the roster
 (:mod:`shiftswitch.models`), the HTTP API's users, tokens and sessions
-(:mod:`shiftswitch.access.tables`) and the notification outbox
-(:mod:`shiftswitch.notify.tables`). Migrations compare it whole; tests empty it whole."""
+(:mod:`shiftswitch.access.tables`), the notification outbox
+(:mod:`shiftswitch.notify.tables`) and the devices' timeline (:mod:`shiftswitch.timeline`).
+Migrations compare it whole; tests empty it whole."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy import MetaData
 
 # Imported for their tables, which join the same metadata.
 import shiftswitch.access.tables
-import shiftswitch.notify.tables  # noqa: F401
+import shiftswitch.notify.tables
+import shiftswitch.timeline  # noqa: F401
 from shiftswitch.models import Base
 
 METADATA: MetaData = Base.metadata

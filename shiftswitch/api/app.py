@@ -26,7 +26,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from shiftswitch import __version__
 from shiftswitch.access import AccessError
-from shiftswitch.api import access, controls, docs, reading, roster, switching
+from shiftswitch.api import access, controls, docs, reading, reports, roster, switching
 from shiftswitch.api.audit import AuditTrail
 from shiftswitch.api.deps import Services
 from shiftswitch.api.limits import Limits, TooLarge, too_large_message
@@ -74,7 +74,7 @@ def create_api(
         openapi_url="/api/openapi.json",
     )
     app.state.services = services
-    for module in (reading, switching, roster, controls, access):
+    for module in (reading, switching, roster, controls, access, reports):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(docs.router)
     _errors(app)

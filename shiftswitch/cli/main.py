@@ -28,6 +28,7 @@ from shiftswitch.cli import (
     overrides,
     plan,
     processes,
+    report,
     reports,
     roster,
 )
@@ -76,6 +77,7 @@ for command in (
     calendar.calendar,
     notify.notify,
     audit.audit,
+    report.report,
 ):
     cli.add_command(command)
 

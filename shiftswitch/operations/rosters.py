@@ -5,7 +5,7 @@ every problem and its place; nothing is stored."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,6 @@ from shiftswitch.problems import Refused, RosterError, not_found
 from shiftswitch.reports import iso
 from shiftswitch.roster import canonical
 from shiftswitch.roster.dump import dump
-from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.store import NoRoster, RosterStore, Written, left_on
 
@@ -85,17 +84,14 @@ def rollback(ops: Operations, number: int, *, by: str) -> Written:
     assignments are read back without YAML (:mod:`~shiftswitch.roster.canonical`): a month of
     them is past what a YAML document may hold."""
     text = content(ops.roster_store(), number)
-    rest, lines = canonical.split(text)
-    if not lines:
+    if not canonical.split(text)[1]:
         return store(ops, text, source=f"rollback to {number}", by=by)
 
     def build(_before: Roster | None) -> str | Roster:
         try:
-            roster = parse_roster(rest)
-            dated = canonical.assignments_of(lines, roster.zone)
+            return canonical.stored(text)
         except (RosterError, canonical.NotCanonical, ValueError):
             return text  # read whole as YAML, which names every problem
-        return replace(roster, assignments=dated, warnings=())
 
     return ops.roster_store().write(
         build, source=f"rollback to {number}", by=by, now=ops.clock.now()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from shiftswitch.roster.model import Assignment, parse_instant
+from shiftswitch.roster.loader import parse_roster
+from shiftswitch.roster.model import Assignment, Roster, parse_instant
 
 _VALUE = r'(\w+): ("(?:[^"\\]|\\.)*"|true)'
 _FIELD = re.compile(_VALUE)
@@ -24,6 +26,17 @@ _KEYS = frozenset({"agent", "device", "from", "to", "off", "shift", "activity", 
 
 class NotCanonical(ValueError):
     """A line of the section that ``dump`` would not have written."""
+
+
+def stored(text: str) -> Roster:
+    """A roster as the store recorded it (a version's content), its assignments read without
+    YAML. Raises :class:`~shiftswitch.problems.RosterError`, :class:`NotCanonical` or
+    ``ValueError`` when the text is not as :func:`~shiftswitch.roster.dump.dump` wrote it."""
+    rest, lines = split(text)
+    if not lines:
+        return parse_roster(text)
+    roster = parse_roster(rest)
+    return replace(roster, assignments=assignments_of(lines, roster.zone), warnings=())
 
 
 def split(text: str) -> tuple[str, list[str]]:

@@ -4,15 +4,17 @@ recorded with who made it."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -57,6 +59,7 @@ READS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/roster/versions", None),
     ("GET", "/overrides", None),
     ("GET", "/me", None),
+    ("GET", "/reports/adherence", None),
     ("POST", "/roster/validate", None),
     ("POST", "/roster/diff", None),
     ("POST", "/logout", {}),
@@ -201,12 +204,38 @@ def test_status_plan_and_an_agents_page(world: ApiWorld) -> None:
         ("/roster/export", {"version": 0}, 400, "version: "),
         ("/roster/export", {"version": "one"}, 400, "version: "),
         ("/overrides", {"all": "perhaps"}, 400, "all: "),
+        ("/reports/adherence", {"from": "Monday"}, 400, "from: "),
+        ("/reports/adherence", {"from": "2026-11-30", "to": "2026-11-01"}, 400, "to: "),
+        ("/reports/adherence", {"by": "week"}, 400, "by: "),
+        ("/reports/adherence", {"format": "pdf"}, 400, "format: "),
+        ("/reports/adherence", {"agent": "nobody"}, 400, "agent: "),
     ],
 )
 def test_bad_queries_are_refused_naming_the_place(
     world: ApiWorld, path: str, params: dict[str, Any], status: int, place: str
 ) -> None:
     assert error(world.get(path, params=params), status).startswith(place)
+
+
+def test_the_adherence_report_in_json_csv_and_xlsx(world: ApiWorld) -> None:
+    world.clock.set(NOW + timedelta(days=1, hours=2))  # Tuesday noon: the roster of Monday's
+    try:
+        params = {"from": "2026-12-01", "to": "2026-12-01", "by": "day"}
+        rows = world.get("/reports/adherence", params=params).json()
+        assert [(r["agent"], r["day"], r["planned_s"], r["confirmed_s"]) for r in rows] == [
+            ("asha", "2026-12-01", 3 * 3600, 0)  # her 09:00 shift up to now; never confirmed
+        ]
+        assert rows[0]["adherence"] == 0.0 and rows[0]["late_starts"] == 1
+        got = world.get("/reports/adherence", params={**params, "format": "csv"})
+        assert got.headers["content-type"].startswith("text/csv")
+        assert got.text.splitlines()[0].startswith("agent,device,account,day,zone,planned_s")
+        got = world.get("/reports/adherence", params={**params, "format": "xlsx"})
+        assert "attachment" in got.headers["content-disposition"]
+        sheet = load_workbook(io.BytesIO(got.content))["Adherence"]
+        assert [c.value for c in sheet[2]][:6] == ["asha", "desk", "main", datetime(2026, 12, 1),
+                                                   "UTC", 10800]  # fmt: skip
+    finally:
+        world.clock.set(NOW)
 
 
 def test_health_gives_each_check_and_503_when_one_fails(world: ApiWorld) -> None:

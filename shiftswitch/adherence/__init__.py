@@ -1,0 +1,1 @@
+"""The adherence report (README: Reports): planned ON time against confirmed ON time."""
