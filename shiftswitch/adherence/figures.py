@@ -16,24 +16,24 @@ its confirmed ON (and unknown) intervals, as figures per planned interval and pe
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 LATE_AFTER = 60.0  # seconds: a start later than this is a late start
 
-Span = tuple[datetime, datetime | None]  # a confirmed interval; None: still open
+Span = tuple[float, float | None]  # a confirmed interval in POSIX seconds; None: still open
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """An agent's device planned ON over ``[start, end)``, for ``shift`` (or an override's or
-    an assignment's label; None when not known)."""
+class Planned(NamedTuple):
+    """An agent's device planned ON over ``[start, end)`` (POSIX seconds), for ``shift`` (or an
+    override's or an assignment's label; None when not known)."""
 
-    start: datetime
-    end: datetime
+    start: float
+    end: float
     shift: str | None = None
 
 
@@ -66,12 +66,13 @@ class Piece:
 
 class Days:
     """The local days of a period in ``zone``: each day's date and its start in UTC (a DST day
-    is 23 or 25 hours long)."""
+    is 23 or 25 hours long); ``edges``: those starts as POSIX seconds."""
 
     def __init__(self, first: date, last: date, zone: ZoneInfo) -> None:
         self.zone = zone
         self.dates = [first + timedelta(days=i) for i in range((last - first).days + 2)]
         self.starts = [_midnight(d, zone) for d in self.dates]
+        self.edges = [s.timestamp() for s in self.starts]
 
     @property
     def start(self) -> datetime:
@@ -82,21 +83,26 @@ class Days:
         """The end of the last day (the start of the day after it)."""
         return self.starts[-1]
 
-    def day_of(self, at: datetime) -> date:
-        i = bisect_right(self.starts, at) - 1
+    def day_of(self, at: float) -> date:
+        """The local day of instant ``at`` (POSIX seconds)."""
+        i = bisect_right(self.edges, at) - 1
         if 0 <= i < len(self.dates):
             return self.dates[i]
-        return at.astimezone(self.zone).date()
+        return datetime.fromtimestamp(at, self.zone).date()
 
-    def split(self, start: datetime, end: datetime) -> list[tuple[date, float]]:
-        """``[start, end)`` as seconds on each local day it touches."""
+    def split(self, start: float, end: float) -> list[tuple[date, float]]:
+        """``[start, end)`` (POSIX seconds) as seconds on each local day it touches."""
+        edges = self.edges
+        i = bisect_right(edges, start) - 1
+        if 0 <= i < len(edges) - 1 and end <= edges[i + 1]:
+            return [(self.dates[i], end - start)]  # within one day: most pieces
         out: list[tuple[date, float]] = []
-        i = max(bisect_right(self.starts, start) - 1, 0)
+        i = max(i, 0)
         while start < end:
-            cut = self.starts[i + 1] if i + 1 < len(self.starts) else end
+            cut = edges[i + 1] if i + 1 < len(edges) else end
             piece_end = min(cut, end)
             if piece_end > start:
-                out.append((self.day_of(start), (piece_end - start).total_seconds()))
+                out.append((self.day_of(start), piece_end - start))
             start, i = piece_end, i + 1
         return out
 
@@ -111,6 +117,9 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return utc
 
 
+Seconds = list[tuple[float, float]]  # closed spans as POSIX seconds, sorted, not overlapping
+
+
 def figures(
     planned: Sequence[Planned],
     on: Sequence[Span],
@@ -121,109 +130,119 @@ def figures(
     now: datetime,
 ) -> list[Piece]:
     """One device's pieces over ``days`` (see the module's docstring); ``planned``, ``on`` and
-    ``unknown`` sorted by start and not overlapping among themselves."""
-    end = min(days.end, now)
-    on_spans = _closed(on, now)
-    unknown_spans = _closed(unknown, now)
+    ``unknown`` sorted by start and not overlapping among themselves. The arithmetic is in
+    POSIX seconds: a month of 10,000 devices is a million intervals."""
+    now_s = now.timestamp()
+    first, last = days.edges[0], days.edges[-1]
+    end = min(last, now_s)
+    on_spans = _closed(on, now_s)
+    unknown_spans = _closed(unknown, now_s)
     on_ends = [e for _, e in on_spans]
+    timed = [(c.start.timestamp(), c.end.timestamp(), c.text) for c in causes]
     pieces: list[Piece] = []
-    for p in planned:
-        if not (days.start <= p.start < days.end) or p.start >= now:
+    for start, stop_at, shift in planned:
+        if not (first <= start < last) or start >= now_s:
             continue
-        stop = min(p.end, now)
-        piece = Piece(days.day_of(p.start), p.shift, planned_s=(stop - p.start).total_seconds())
-        first: datetime | None = None
-        last: datetime | None = None
-        for s, e in _overlapping(on_spans, on_ends, p.start, stop):
-            a, b = max(s, p.start), min(e, stop)
-            piece.confirmed_s += (b - a).total_seconds()
-            first = a if first is None else first
-            last = b
-        piece.unknown_s = _overlap(unknown_spans, p.start, stop)
-        late = ((first if first is not None else stop) - p.start).total_seconds()
+        stop = min(stop_at, now_s)
+        piece = Piece(days.day_of(start), shift, planned_s=stop - start)
+        first_on: float | None = None
+        last_on: float | None = None
+        confirmed = 0.0
+        for i in range(bisect_right(on_ends, start), len(on_spans)):
+            s, e = on_spans[i]
+            if s >= stop:
+                break
+            a, b = (s if s > start else start), (e if e < stop else stop)
+            if b > a:
+                confirmed += b - a
+                if first_on is None:
+                    first_on = a
+                last_on = b
+        piece.confirmed_s = confirmed
+        if unknown_spans:
+            piece.unknown_s = _overlap(unknown_spans, start, stop)
+        late = (first_on if first_on is not None else stop) - start
         piece.late_start_s = late
         piece.late_starts = int(late > LATE_AFTER)
-        if last is not None and last < stop:
-            piece.early_off_s = (stop - last).total_seconds()
-        missed = piece.planned_s - piece.confirmed_s
-        if missed > 0:
-            piece.reasons = _reasons(causes, p.start, stop, piece.unknown_s)
+        if last_on is not None and last_on < stop:
+            piece.early_off_s = stop - last_on
+        if piece.planned_s - confirmed > 0 and (timed or piece.unknown_s):
+            piece.reasons = _reasons(timed, start, stop, piece.unknown_s)
         pieces.append(piece)
-    pieces.extend(_unplanned(planned, on_spans, causes, days, end))
+    if on_spans:
+        pieces.extend(_unplanned(planned, on_spans, timed, days, first, end))
     return pieces
 
 
-def _closed(spans: Sequence[Span], now: datetime) -> list[tuple[datetime, datetime]]:
-    return [(s, e if e is not None and e < now else now) for s, e in spans if s < now]
+def _closed(spans: Sequence[Span], now: float) -> Seconds:
+    return [(s, now if e is None or e > now else e) for s, e in spans if s < now]
 
 
-def _overlapping(
-    spans: list[tuple[datetime, datetime]], ends: list[datetime], start: datetime, end: datetime
-) -> list[tuple[datetime, datetime]]:
-    """The spans that overlap ``[start, end)``: ends are sorted as starts are (no overlaps)."""
-    out = []
-    for i in range(bisect_right(ends, start), len(spans)):
-        s, e = spans[i]
+def _overlap(spans: Seconds, start: float, end: float) -> float:
+    total = 0.0
+    for s, e in spans:
         if s >= end:
             break
-        if e > s:
-            out.append((s, e))
-    return out
-
-
-def _overlap(spans: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> float:
-    ends = [e for _, e in spans]
-    return sum(
-        (min(e, end) - max(s, start)).total_seconds()
-        for s, e in _overlapping(spans, ends, start, end)
-    )
+        a, b = max(s, start), min(e, end)
+        if b > a:
+            total += b - a
+    return total
 
 
 def _unplanned(
-    planned: Sequence[Planned],
-    on_spans: list[tuple[datetime, datetime]],
-    causes: Sequence[Cause],
+    plan: Sequence[Planned],
+    on_spans: Seconds,
+    causes: list[tuple[float, float, str]],
     days: Days,
-    end: datetime,
+    first: float,
+    end: float,
 ) -> list[Piece]:
-    """ON time inside ``[days.start, end)`` outside every planned interval, by local day."""
-    starts = [p.start for p in planned]
+    """ON time inside ``[first, end)`` outside every planned interval, by local day: one sweep
+    over the ON spans and the planned intervals, both in order."""
     by_day: dict[date, Piece] = {}
+    i, n = 0, len(plan)
     for span_start, span_end in on_spans:
-        s, e = max(span_start, days.start), min(span_end, end)
+        s, e = max(span_start, first), min(span_end, end)
         if s >= e:
             continue
-        # The planned intervals that may cut [s, e): from the one before s on.
-        i = max(bisect_left(starts, s) - 1, 0)
-        cursor = s
-        gaps: list[tuple[datetime, datetime]] = []
-        while cursor < e and i < len(planned):
-            p = planned[i]
-            if p.end <= cursor:
-                i += 1
-                continue
-            if p.start >= e:
-                break
-            if p.start > cursor:
-                gaps.append((cursor, p.start))
-            cursor = max(cursor, p.end)
+        while i < n and plan[i][1] <= s:
             i += 1
-        if cursor < e:
-            gaps.append((cursor, e))
-        for a, b in gaps:
-            for day, seconds in days.split(a, b):
-                piece = by_day.setdefault(day, Piece(day, None))
-                piece.unplanned_on_s += seconds
-                for text in _reasons(causes, a, b, 0.0):
-                    if text not in piece.reasons:
-                        piece.reasons.append(text)
+        cursor, j = s, i
+        while cursor < e:
+            if j < n and plan[j][0] < e:
+                p_start, p_end = plan[j][0], plan[j][1]
+                if p_start > cursor:
+                    _add_unplanned(by_day, days, causes, cursor, p_start)
+                cursor = max(cursor, p_end)
+                j += 1
+            else:
+                _add_unplanned(by_day, days, causes, cursor, e)
+                break
     return [by_day[d] for d in sorted(by_day)]
 
 
+def _add_unplanned(
+    by_day: dict[date, Piece],
+    days: Days,
+    causes: list[tuple[float, float, str]],
+    a: float,
+    b: float,
+) -> None:
+    for day, seconds in days.split(a, b):
+        piece = by_day.get(day)
+        if piece is None:
+            piece = by_day[day] = Piece(day, None)
+        piece.unplanned_on_s += seconds
+        if causes:
+            for text in _reasons(causes, a, b, 0.0):
+                if text not in piece.reasons:
+                    piece.reasons.append(text)
+
+
 def _reasons(
-    causes: Sequence[Cause], start: datetime, end: datetime, unknown_s: float
+    causes: list[tuple[float, float, str]], start: float, end: float, unknown_s: float
 ) -> list[str]:
-    out = [c.text for c in causes if c.start < end and c.end >= start]
+    out = [text for c_start, c_end, text in causes if c_start < end and c_end >= start]
     if unknown_s > 0:
         out.append(f"state unknown for {_duration(unknown_s)} (a request went unanswered)")
     return list(dict.fromkeys(out))

@@ -59,10 +59,11 @@ def _intervals(
             continue
         begun = opened.pop(key, None)
         if begun is not None and t.at > begun[0]:
-            out.setdefault(key, []).append(Planned(begun[0], t.at, begun[1]))
+            found = Planned(begun[0].timestamp(), t.at.timestamp(), begun[1])
+            out.setdefault(key, []).append(found)
     for key, (at, shift) in opened.items():
         if end > at:
-            out.setdefault(key, []).append(Planned(at, end, shift))
+            out.setdefault(key, []).append(Planned(at.timestamp(), end.timestamp(), shift))
     return out
 
 

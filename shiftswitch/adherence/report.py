@@ -8,9 +8,11 @@ pauses, failed and blocked switches) for a period of local days, and sums the fi
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,8 +20,8 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from shiftswitch import heap, timeline
-from shiftswitch.adherence.figures import Cause, Days, Piece, figures
-from shiftswitch.adherence.planned import LOOKAHEAD, LOOKBACK, planned_intervals
+from shiftswitch.adherence.figures import Cause, Days, Piece, Planned, figures
+from shiftswitch.adherence.planned import LOOKAHEAD, LOOKBACK, Device, planned_intervals
 from shiftswitch.models import Action, ActionKind, Hold, Pause, RosterVersion, Status
 from shiftswitch.planning.planner import Planner
 from shiftswitch.roster import canonical
@@ -108,18 +110,17 @@ def adherence(engine: Engine, query: Query, roster: Roster, now: datetime) -> Re
         versions = _versions(session, days.start - LOOKBACK, days.end + LOOKAHEAD, roster)
         accounts = {name: a.account for name, a in roster.agents.items()}
         scope = _scope(query, accounts, versions)
-        planned = planned_intervals(
-            [(v.since, v.planner) for v in versions], days.start, days.end, scope
-        )
+        planned = _planned(engine, versions, days, scope)
         for v in versions:  # agents of the period no longer in the roster
             for name, member in v.roster.agents.items():
                 accounts.setdefault(name, member.account)
-        reach = max((p[-1].end for p in planned.values() if p), default=end)
+        ends = [p[-1].end for p in planned.values() if p]
+        reach = datetime.fromtimestamp(max(ends), UTC) if ends else end
         upto = max(min(reach, now), end)
         found = timeline.spans(session, days.start, upto, agents=scope)
         causes = _causes(session, days.start, upto, zone, accounts, scope)
-    on: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
-    unknown: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
+    on: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    unknown: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
     for agent, device, state, started, ended, _action in found:
         into = on if state == timeline.ON else unknown
         into.setdefault((agent, device), []).append((started, ended))
@@ -154,10 +155,13 @@ def _scope(query: Query, accounts: dict[str, str], versions: list[_Version]) -> 
 
 
 class _Version:
-    """A roster version in force from ``since``: read, and planned, when first needed."""
+    """A roster version in force from ``since``: read, and planned, when first needed;
+    ``digest``: its content's (None: the roster in force, no version recorded)."""
 
-    def __init__(self, since: datetime, text: Callable[[], str] | None, roster: Roster) -> None:
-        self.since, self._text, self._roster = since, text, roster
+    def __init__(
+        self, since: datetime, text: Callable[[], str] | None, roster: Roster, digest: str | None
+    ) -> None:
+        self.since, self._text, self._roster, self.digest = since, text, roster, digest
 
     @functools.cached_property
     def roster(self) -> Roster:
@@ -171,19 +175,51 @@ def _versions(session: Session, start: datetime, end: datetime, roster: Roster) 
     """The versions in force in ``[start, end)``, oldest first; without any: ``roster``, for
     the whole period."""
     found = session.execute(
-        select(RosterVersion.number, RosterVersion.created_at)
+        select(RosterVersion.number, RosterVersion.created_at, RosterVersion.digest)
         .where(RosterVersion.created_at < end)
         .order_by(RosterVersion.number)
     ).all()
     first = 0
-    for i, (_number, at) in enumerate(found):
+    for i, (_number, at, _digest) in enumerate(found):
         if at <= start:
             first = i
     kept = found[first:]
     if not kept:
-        return [_Version(datetime.min.replace(tzinfo=start.tzinfo), None, roster)]
+        return [_Version(datetime.min.replace(tzinfo=start.tzinfo), None, roster, None)]
     engine = session.get_bind()
-    return [_Version(at, _content_of(engine, number), roster) for number, at in kept]
+    return [_Version(at, _content_of(engine, n), roster, digest) for n, at, digest in kept]
+
+
+# The planned intervals of the last periods asked, by the database, the versions in force
+# (when each was stored, and its content's digest), the period and the agents: the console asks
+# the same week again and again, and a version's plan never changes.
+_PLANS: OrderedDict[tuple[Any, ...], dict[Device, list[Planned]]] = OrderedDict()
+PLANS_KEPT = 4
+_PLANS_LOCK = threading.Lock()  # the API asks from several threads
+
+
+def _planned(
+    engine: Engine, versions: list[_Version], days: Days, scope: set[str] | None
+) -> dict[Device, list[Planned]]:
+    key = (
+        engine.url.render_as_string(hide_password=True),
+        tuple((v.since, v.digest) for v in versions),
+        days.start, days.end, None if scope is None else frozenset(scope),
+    )  # fmt: skip
+    if any(v.digest is None for v in versions):
+        return planned_intervals([(v.since, v.planner) for v in versions], days.start,
+                                 days.end, scope)  # fmt: skip
+    with _PLANS_LOCK:
+        found = _PLANS.get(key)
+        if found is not None:
+            _PLANS.move_to_end(key)
+            return found
+    found = planned_intervals([(v.since, v.planner) for v in versions], days.start, days.end, scope)
+    with _PLANS_LOCK:
+        _PLANS[key] = found
+        while len(_PLANS) > PLANS_KEPT:
+            _PLANS.popitem(last=False)
+    return found
 
 
 def _content_of(engine: Any, number: int) -> Callable[[], str]:
@@ -304,25 +340,34 @@ def _add(
     by: str,
     zone: ZoneInfo,
 ) -> None:
-    group: tuple[Any, ...] = key
-    extra: dict[str, Any] = {}
     if by == "day":
-        group, extra = (*key, piece.day), {"day": piece.day.isoformat()}
+        group: tuple[Any, ...] = (*key, piece.day)
     elif by == "shift":
-        group, extra = (*key, piece.shift or ""), {"shift": piece.shift}
+        group = (*key, piece.shift or "")
+    else:
+        group = key
     row = rows.get(group)
     if row is None:
+        extra: dict[str, Any] = {}
+        if by == "day":
+            extra = {"day": piece.day.isoformat()}
+        elif by == "shift":
+            extra = {"shift": piece.shift}
         row = rows[group] = {
             "agent": key[0], "device": key[1], "account": account, **extra, "zone": zone.key,
             "planned_s": 0.0, "confirmed_s": 0.0, "late_starts": 0, "late_start_s": 0.0,
             "early_off_s": 0.0, "unplanned_on_s": 0.0, "unknown_s": 0.0, "reasons": [],
         }  # fmt: skip
-    for name in ("planned_s", "confirmed_s", "late_start_s", "early_off_s", "unplanned_on_s",
-                 "unknown_s", "late_starts"):  # fmt: skip
-        row[name] += getattr(piece, name)
-    for reason in piece.reasons:
-        if reason not in row["reasons"]:
-            row["reasons"].append(reason)
+    row["planned_s"] += piece.planned_s
+    row["confirmed_s"] += piece.confirmed_s
+    row["late_start_s"] += piece.late_start_s
+    row["late_starts"] += piece.late_starts
+    row["early_off_s"] += piece.early_off_s
+    row["unplanned_on_s"] += piece.unplanned_on_s
+    row["unknown_s"] += piece.unknown_s
+    if piece.reasons:
+        reasons = row["reasons"]
+        reasons.extend(r for r in piece.reasons if r not in reasons)
 
 
 def _finish(row: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ NAV = (
     ("roster", "Roster", "/roster"),
     ("overrides", "Overrides", "/overrides"),
     ("operations", "Operations", "/operations"),
+    ("reports", "Reports", "/reports"),
     ("notifications", "Notifications", "/notifications"),
 )
 ADMIN_NAV = (("audit", "Audit", "/audit"),)

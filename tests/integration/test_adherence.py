@@ -227,7 +227,7 @@ def test_the_timeline_keeps_one_open_interval_and_ignores_an_older_read(database
         mark("unknown", 60)
         mark("off", 62)
         with Session(engine) as session:
-            got = [(s[2], s[3], s[4]) for s in timeline.spans(
+            got = [(s[2], _at(s[3]), _at(s[4])) for s in timeline.spans(
                 session, t0 - timedelta(hours=1), t0 + timedelta(hours=2),
                 states=("on", "off", "unknown"))]  # fmt: skip
         assert got == [
@@ -237,3 +237,7 @@ def test_the_timeline_keeps_one_open_interval_and_ignores_an_older_read(database
         ]
     finally:
         engine.dispose()
+
+
+def _at(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(round(seconds, 3), UTC)

@@ -4,12 +4,15 @@ token, and a refusal is one line on the page. (The browser tests run a real serv
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from redis import Redis
 from sqlalchemy.orm import Session
 
@@ -41,7 +44,7 @@ def console(sqlite_url: str) -> Iterator[TestClient]:
         lambda _before: roster_text(SHIFTS, timezone="Asia/Kolkata"),
         source="tests",
         by="tests",
-        now=NOW,
+        now=NOW - timedelta(days=2),  # in force for days: the reports plan them with it
     )
     access = AccessStore(engine)
     for role in Role:
@@ -360,3 +363,26 @@ def test_an_admin_reads_the_audit_and_others_do_not(console: TestClient) -> None
     assert re.search(r"<td>operator \(api\)</td><td>console</td><td>pause</td>", page.text)
     assert "<td>login</td>" in console.get("/audit?since=1d").text
     assert "is not a duration" in console.get("/audit?since=soon").text
+
+
+def test_the_reports_page_charts_each_day_and_names_the_worst_agents(console: TestClient) -> None:
+    log_in(console, "viewer")
+    page = console.get("/reports?from=2026-11-29&to=2026-11-30")
+    assert page.status_code == 200 and 'aria-current="page">Reports' in page.text
+    assert "Asia/Kolkata" in page.text
+    # 29 November: nothing confirmed yet of either shift, asha's and ravi's desks 4 h each; 30
+    # November up to 10:30: 1 h 30 min each of desk-am
+    assert page.text.count('<g class="bar low">') == 2
+    worst = page.text[page.text.index('id="worst"') :]
+    assert worst.index(">asha<") < worst.index(">ravi<")  # asha has mobile-pm as well
+    csv_file = console.get("/reports/adherence.csv?from=2026-11-29&to=2026-11-30&by=agent")
+    assert csv_file.status_code == 200 and "attachment" in csv_file.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(csv_file.text)))
+    assert {(r["agent"], r["device"], r["planned_s"]) for r in rows} == {
+        ("asha", "desk", str(4 * 3600 + 5400)), ("asha", "mobile", str(4 * 3600)),
+        ("ravi", "desk", str(4 * 3600 + 5400)),
+    }  # fmt: skip
+    xlsx = console.get("/reports/adherence.xlsx?from=2026-11-29&to=2026-11-30")
+    assert load_workbook(io.BytesIO(xlsx.content))["Adherence"].max_row == 1 + 5  # 5 by day
+    refused = console.get("/reports?from=2026-11-30&to=2026-11-01")
+    assert refused.status_code == 200 and "to: 2026-11-01 is before --from" in refused.text

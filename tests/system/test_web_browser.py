@@ -247,3 +247,20 @@ def test_a_viewer_sees_no_switch_buttons_and_a_forged_change_is_refused(world: W
     )
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
     page.context.close()
+
+
+def test_the_reports_page_fits_a_phone_and_downloads_its_file(world: World) -> None:
+    page = world.page("vic", viewport=PHONE)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{world.url}/reports")
+    assert page.locator("#chart .bar").count() >= 1  # today: asha's desk shift is under way
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    world.shots.take(page, "reports-phone")
+    with page.expect_download() as got:
+        page.click("#download-csv")
+    text = got.value.path().read_text()
+    assert text.startswith("agent,device,account,day,zone,planned_s,confirmed_s,adherence")
+    assert "\nasha,desk,main," in text
+    assert errors == []
+    page.context.close()

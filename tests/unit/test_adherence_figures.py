@@ -23,12 +23,21 @@ def t(hhmm: str, day: int = 1) -> datetime:
 LATER = t("23:59", 5)
 
 
+def P(start: datetime, end: datetime, shift: str | None = None) -> Planned:
+    return Planned(start.timestamp(), end.timestamp(), shift)
+
+
+def seconds(spans):
+    """Confirmed spans as the timeline gives them: POSIX seconds."""
+    return [(s.timestamp(), None if e is None else e.timestamp()) for s, e in spans]
+
+
 def one(planned, on, unknown=(), causes=(), now=LATER, days=None):
     days = days or Days(DAY, DAY, UTC_ZONE)
-    return figures(planned, on, unknown, causes, days=days, now=now)
+    return figures(planned, seconds(on), seconds(unknown), causes, days=days, now=now)
 
 
-SHIFT = [Planned(t("09:00"), t("17:00"), "day")]
+SHIFT = [P(t("09:00"), t("17:00"), "day")]
 
 # (case, on spans, planned_s, confirmed_s, late_starts, late_start_s, early_off_s, unplanned)
 CASES = [
@@ -95,7 +104,7 @@ def test_no_reasons_without_a_difference():
 
 
 def test_a_night_shift_counts_on_the_day_it_starts():
-    night = [Planned(t("22:00"), t("06:00", 2), "night")]
+    night = [P(t("22:00"), t("06:00", 2), "night")]
     days = Days(DAY, DAY, UTC_ZONE)
     (shift,) = one(night, [(t("22:00"), t("06:00", 2))], days=days)
     assert (shift.day, shift.planned_s, shift.confirmed_s) == (DAY, 8 * 3600, 8 * 3600)
@@ -113,7 +122,7 @@ def test_unplanned_on_time_splits_at_local_midnight():
 
 
 def test_a_shift_started_before_the_period_is_not_unplanned_on():
-    before = [Planned(t("06:00") - timedelta(hours=8), t("06:00"), "night")]
+    before = [P(t("06:00") - timedelta(hours=8), t("06:00"), "night")]
     pieces = one(before, [(t("06:00") - timedelta(hours=8), t("06:00"))])  # 30 Nov 22:00
     assert pieces == []
 
@@ -131,8 +140,8 @@ def test_a_dst_day_is_its_real_length(zone, day, hours):
     days = Days(day, day, ZoneInfo(zone))
     assert days.end - days.start == timedelta(hours=hours)
     # a device ON all that day is ON that many hours on it, none on its neighbours
-    pieces = figures([], [(days.start - timedelta(hours=2), days.end + timedelta(hours=2))], [],
-                     [], days=days, now=days.end + timedelta(days=1))  # fmt: skip
+    around = seconds([(days.start - timedelta(hours=2), days.end + timedelta(hours=2))])
+    pieces = figures([], around, [], [], days=days, now=days.end + timedelta(days=1))
     assert [(p.day, p.unplanned_on_s) for p in pieces] == [(day, hours * 3600)]
 
 
@@ -141,14 +150,14 @@ def test_a_shift_over_the_autumn_change_is_nine_hours_of_eight_on_the_clock():
     start = datetime(2026, 10, 24, 22, 0, tzinfo=zone)  # 22:00 BST
     end = datetime(2026, 10, 25, 6, 0, tzinfo=zone)  # 06:00 GMT
     days = Days(date(2026, 10, 24), date(2026, 10, 25), zone)
-    (shift,) = figures([Planned(start.astimezone(UTC), end.astimezone(UTC), "night")],
-                       [(start.astimezone(UTC), end.astimezone(UTC))], [], [], days=days,
+    (shift,) = figures([P(start.astimezone(UTC), end.astimezone(UTC), "night")],
+                       seconds([(start, end)]), [], [], days=days,
                        now=datetime(2026, 11, 1, tzinfo=UTC))  # fmt: skip
     assert (shift.day, shift.planned_s, shift.confirmed_s) == (date(2026, 10, 24), 9 * 3600,
                                                                9 * 3600)  # fmt: skip
 
 
 def test_intervals_cut_by_a_version_change_join():
-    into = [Planned(t("09:00"), t("12:00"), "day")]
-    _join(into, [Planned(t("12:00"), t("17:00"), None), Planned(t("18:00"), t("19:00"), "x")])
-    assert into == [Planned(t("09:00"), t("17:00"), "day"), Planned(t("18:00"), t("19:00"), "x")]
+    into = [P(t("09:00"), t("12:00"), "day")]
+    _join(into, [P(t("12:00"), t("17:00"), None), P(t("18:00"), t("19:00"), "x")])
+    assert into == [P(t("09:00"), t("17:00"), "day"), P(t("18:00"), t("19:00"), "x")]

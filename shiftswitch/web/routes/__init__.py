@@ -13,13 +13,14 @@ from shiftswitch.web.routes import (
     now,
     operations,
     overrides,
+    reports,
     roster,
     timeline,
 )
 
 router = APIRouter(include_in_schema=False)
 for module in (
-    login, now, timeline, agents, roster, overrides, operations, notifications, audit,
+    login, now, timeline, agents, roster, overrides, operations, reports, notifications, audit,
     calendar,
 ):  # fmt: skip
     router.include_router(module.router)
