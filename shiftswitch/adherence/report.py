@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,9 @@ from shiftswitch.adherence.figures import Cause, Days, Piece, Planned, figures
 from shiftswitch.adherence.planned import LOOKAHEAD, LOOKBACK, Device, planned_intervals
 from shiftswitch.models import Action, ActionKind, Hold, Pause, RosterVersion, Status
 from shiftswitch.planning.planner import Planner
+from shiftswitch.problems import RosterError
 from shiftswitch.roster import canonical
+from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Roster
 
 BY = ("day", "shift", "agent")
@@ -99,9 +101,88 @@ def _end_of(report: Report) -> datetime:
     return Days(report.query.last, report.query.last, report.zone).end
 
 
+Pieces = Iterator[tuple[tuple[str, str], str | None, list[Piece]]]
+
+
 def adherence(engine: Engine, query: Query, roster: Roster, now: datetime) -> Report:
     """The report of ``query`` at ``now``; ``roster``: the one in force now (its zone names
     the days; it plans the period when no version of it was recorded)."""
+    days, end, pieces = _pieces(engine, query, roster, now)
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    with heap.paused():
+        for key, account, found in pieces:
+            for piece in found:
+                _add(rows, key, account, piece, query.by, roster.zone)
+        out = [_finish(r) for r in rows.values() if r["planned_s"] or r["unplanned_on_s"]]
+    return Report(query, roster.zone, days.start, end, out)
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The Reports page's: per day, planned and confirmed seconds and their ratio; the agents
+    with the most planned time not confirmed ON; and the period's totals."""
+
+    zone: ZoneInfo
+    first: date
+    last: date
+    days: list[dict[str, Any]]
+    worst: list[dict[str, Any]]
+    totals: dict[str, Any]
+
+
+def overview(
+    engine: Engine, query: Query, roster: Roster, now: datetime, worst_n: int = 10
+) -> Overview:
+    """:class:`Overview` of ``query``'s period, summed from the pieces without rows."""
+    _days, _end, pieces = _pieces(engine, query, roster, now)
+    per_day: dict[date, list[float]] = {}
+    agents: dict[str, list[Any]] = {}
+    totals: dict[str, Any] = {"planned_s": 0.0, "confirmed_s": 0.0, "late_starts": 0}
+    totals["unplanned_on_s"] = 0.0
+    with heap.paused():
+        for (agent, _device), _account, found in pieces:
+            missed = agents.get(agent)
+            if missed is None:
+                missed = agents[agent] = [0.0, 0.0, []]
+            for piece in found:
+                sums = per_day.get(piece.day)
+                if sums is None:
+                    sums = per_day[piece.day] = [0.0, 0.0]
+                sums[0] += piece.planned_s
+                sums[1] += piece.confirmed_s
+                missed[0] += piece.planned_s - piece.confirmed_s
+                missed[1] += piece.planned_s
+                for reason in piece.reasons:
+                    if reason not in missed[2]:
+                        missed[2].append(reason)
+                totals["planned_s"] += piece.planned_s
+                totals["confirmed_s"] += piece.confirmed_s
+                totals["late_starts"] += piece.late_starts
+                totals["unplanned_on_s"] += piece.unplanned_on_s
+    planned, confirmed = totals["planned_s"], totals["confirmed_s"]
+    totals["adherence"] = confirmed / planned if planned else None
+    totals["agents"] = sum(1 for m in agents.values() if m[1])
+    ranked = sorted(agents.items(), key=lambda kv: -kv[1][0])[:worst_n]
+    return Overview(
+        roster.zone, query.first, query.last,
+        [
+            {"day": d.isoformat(), "planned_s": p, "confirmed_s": c,
+             "adherence": round(c / p, 4) if p else None}
+            for d, (p, c) in sorted(per_day.items())
+        ],
+        [
+            {"agent": a, "missed_s": round(m), "planned_s": round(p), "reasons": r[:3]}
+            for a, (m, p, r) in ranked if m > 0
+        ],
+        totals,
+    )  # fmt: skip
+
+
+def _pieces(
+    engine: Engine, query: Query, roster: Roster, now: datetime
+) -> tuple[Days, datetime, Pieces]:
+    """The period's days, its end (now if sooner), and each device's pieces (made as the
+    iterator is read), in (agent, device) order."""
     query.check()
     zone = roster.zone
     days = Days(query.first, query.last, zone)
@@ -124,18 +205,18 @@ def adherence(engine: Engine, query: Query, roster: Roster, now: datetime) -> Re
     for agent, device, state, started, ended, _action in found:
         into = on if state == timeline.ON else unknown
         into.setdefault((agent, device), []).append((started, ended))
-    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for key in sorted(set(planned) | set(on)):
-        if query.account is not None and accounts.get(key[0]) != query.account:
-            continue
-        pieces = figures(
-            planned.get(key, []), on.get(key, []), unknown.get(key, []),
-            causes.get(key, []), days=days, now=now,
-        )  # fmt: skip
-        for piece in pieces:
-            _add(rows, key, accounts.get(key[0]), piece, query.by, zone)
-    out = [_finish(row) for row in rows.values() if row["planned_s"] or row["unplanned_on_s"]]
-    return Report(query, zone, days.start, end, out)
+
+    def each() -> Pieces:
+        for key in sorted(set(planned) | set(on)):
+            account = accounts.get(key[0])
+            if query.account is not None and account != query.account:
+                continue
+            yield key, account, figures(
+                planned.get(key, []), on.get(key, []), unknown.get(key, []),
+                causes.get(key, []), days=days, now=now,
+            )  # fmt: skip
+
+    return days, end, each()
 
 
 def _scope(query: Query, accounts: dict[str, str], versions: list[_Version]) -> set[str] | None:
@@ -239,7 +320,11 @@ def _content_of(engine: Any, number: int) -> Callable[[], str]:
 # the versions' text again, but neither parses nor indexes them again.
 @functools.lru_cache(maxsize=4)
 def _stored(text: str) -> Roster:
-    return canonical.stored(text)
+    """A version's roster: as the store wrote it, or a file as its author did (read whole)."""
+    try:
+        return canonical.stored(text)
+    except (canonical.NotCanonical, RosterError, ValueError):
+        return parse_roster(text)
 
 
 @functools.lru_cache(maxsize=4)
@@ -380,36 +465,3 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     if len(reasons) > MAX_REASONS:
         row["reasons"] = [*reasons[:MAX_REASONS], f"and {len(reasons) - MAX_REASONS} more"]
     return row
-
-
-def missed_by_day(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per day (rows by day): planned and confirmed seconds and their ratio, for a chart."""
-    days: dict[str, list[float]] = {}
-    for row in rows:
-        sums = days.setdefault(row["day"], [0.0, 0.0])
-        sums[0] += row["planned_s"]
-        sums[1] += row["confirmed_s"]
-    return [
-        {"day": d, "planned_s": p, "confirmed_s": c, "adherence": round(c / p, 4) if p else None}
-        for d, (p, c) in sorted(days.items())
-    ]
-
-
-def worst(rows: Iterable[dict[str, Any]], n: int = 10) -> list[dict[str, Any]]:
-    """The ``n`` agents with the most planned time not confirmed ON."""
-    missed: dict[str, list[Any]] = {}
-    for row in rows:
-        entry = missed.setdefault(row["agent"], [0.0, 0.0, []])
-        entry[0] += row["planned_s"] - row["confirmed_s"]
-        entry[1] += row["planned_s"]
-        entry[2].extend(r for r in row["reasons"] if r not in entry[2])
-    ranked = sorted(missed.items(), key=lambda kv: -kv[1][0])[:n]
-    return [
-        {"agent": a, "missed_s": round(m), "planned_s": round(p), "reasons": r[:3]}
-        for a, (m, p, r) in ranked
-        if m > 0
-    ]
-
-
-def since_days(today: date, days: int) -> date:
-    return today - timedelta(days=days - 1)

@@ -12,15 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from shiftswitch.adherence import files
-from shiftswitch.adherence.report import (
-    BY,
-    BadQuery,
-    Report,
-    adherence,
-    day_of,
-    missed_by_day,
-    worst,
-)
+from shiftswitch.adherence.report import BY, BadQuery, Overview, adherence, day_of, overview
 from shiftswitch.adherence.report import Query as Asked
 from shiftswitch.roster.model import Roster
 from shiftswitch.web.render import page
@@ -48,27 +40,25 @@ async def reports(
 ) -> HTMLResponse:  # fmt: skip
     roster, notice = roster_or_notice(svc)
     now = svc.now()
-    found: Report | None = None
+    found: Overview | None = None
     refusal = ""
     if roster is not None:
         try:
             asked = _asked(roster, now, first, last, agent, account, by if by in BY else "day")
-            daily = Asked(asked.first, asked.last, asked.agent, asked.account, "day")
-            found = await run_in_threadpool(adherence, svc.ops.engine, daily, roster, now)
+            found = await run_in_threadpool(overview, svc.ops.engine, asked, roster, now)
         except BadQuery as exc:
             refusal = f"{exc.place}: {exc}"
-    days = missed_by_day(found.rows) if found else []
-    totals = _totals(found.rows) if found else {}
     shown: dict[str, Any] = {"from": first, "to": last, "agent": agent, "account": account}
     shown["by"] = by
     if found is not None:
-        shown.update({"from": found.query.first.isoformat(), "to": found.query.last.isoformat()})
+        shown.update({"from": found.first.isoformat(), "to": found.last.isoformat()})
     query = urlencode({k: v for k, v in shown.items() if v})
     return page(
         request, "reports.html", who, now=now, zone=roster.zone if roster else None,
-        report=found, days=days, chart=_chart(days), worst=worst(found.rows) if found else [],
-        totals=totals, shown=shown, query=query, by_choices=BY, refusal=refusal,
-        notice=notice, active="reports",
+        report=found, chart=_chart(found.days) if found else [],
+        worst=found.worst if found else [], totals=found.totals if found else {},
+        shown=shown, query=query, by_choices=BY, refusal=refusal, notice=notice,
+        active="reports",
     )  # fmt: skip
 
 
@@ -93,19 +83,6 @@ async def download(
         files.render(found, fmt), media_type=files.MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )  # fmt: skip
-
-
-def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    planned = sum(r["planned_s"] for r in rows)
-    confirmed = sum(r["confirmed_s"] for r in rows)
-    return {
-        "planned_s": planned,
-        "confirmed_s": confirmed,
-        "adherence": confirmed / planned if planned else None,
-        "late_starts": sum(r["late_starts"] for r in rows),
-        "unplanned_on_s": sum(r["unplanned_on_s"] for r in rows),
-        "agents": len({r["agent"] for r in rows}),
-    }
 
 
 WIDTH, HEIGHT, PAD = 640, 180, 28
