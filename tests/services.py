@@ -1,9 +1,9 @@
 """The services tests run against: where they are, and databases of a test's own on them.
 
-Redis databases are shared out by number, so that tests never flush each other's: 1-12 for
-pipelines (the first for the shared worker's, the others in turn), 13 and 14 for the
+Redis databases are shared out by number, so that tests never flush each other's: 1-11 for
+pipelines (the first for the shared worker's, the others in turn), 12 to 14 for the
 coordination tests, 15 for the demo. When pytest-xdist runs the tests in several processes,
-each process takes its own share of 1-12 and its own of 13-14 (so at most two processes).
+each process takes its own share of 1-11 and its own of 12-14 (so at most three processes).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from shiftswitch.schema import METADATA
 REDIS_SERVER = os.environ.get("SHIFTSWITCH_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
 _PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 _PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-SHARED_WORKER_REDIS_DB, *PIPELINE_REDIS_DBS = range(1, 13)[_PROCESS::_PROCESSES]
-COORDINATION_REDIS_DB = 13 + _PROCESS
+SHARED_WORKER_REDIS_DB, *PIPELINE_REDIS_DBS = range(1, 12)[_PROCESS::_PROCESSES]
+COORDINATION_REDIS_DB = 12 + _PROCESS
 DEMO_REDIS_DB = 15
 if COORDINATION_REDIS_DB >= DEMO_REDIS_DB:
-    raise RuntimeError("the tests' Redis databases serve two processes at most (pytest -n 2)")
+    raise RuntimeError("the tests' Redis databases serve three processes at most (pytest -n 3)")
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHIFTSWITCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -33,6 +33,7 @@ BY = ("day", "shift", "agent")
 NOTE = "a shift counts on the local day it starts"
 MAX_DAYS = 92  # the longest period one report covers
 MAX_REASONS = 8  # reasons listed on one row, the rest counted
+YEARS = (1970, 2200)  # the days a report may name
 
 
 class BadQuery(ValueError):
@@ -64,9 +65,12 @@ class Query:
 def day_of(text: str, place: str) -> date:
     """A ``--from``/``--to`` day: ``YYYY-MM-DD``."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise BadQuery(place, f"{text!r} is not a day: give YYYY-MM-DD") from None
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise BadQuery(place, f"{text!r} is out of range: give a day in {YEARS[0]}-{YEARS[1]}")
+    return day
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,6 +207,8 @@ def test_status_plan_and_an_agents_page(world: ApiWorld) -> None:
         ("/reports/adherence", {"from": "Monday"}, 400, "from: "),
         ("/reports/adherence", {"from": "2026-11-30", "to": "2026-11-01"}, 400, "to: "),
         ("/reports/adherence", {"by": "week"}, 400, "by: "),
+        ("/reports/adherence", {"from": "0001-01-01"}, 400, "from: "),
+        ("/reports/adherence", {"to": "9999-12-31"}, 400, "to: "),
         ("/reports/adherence", {"format": "pdf"}, 400, "format: "),
         ("/reports/adherence", {"agent": "nobody"}, 400, "agent: "),
     ],

@@ -4,7 +4,7 @@ her ON; ravi is held OFF by hand for the first part of his shift. The report sho
 with Exotel's error, and ravi short of his planned time with the hold as the reason.
 
 The shift is dated with seconds (an ``assignments:`` entry), so the test takes seconds, not an
-hour: ravi's hold is 5 s of a 12 s shift rather than half an hour of a day.
+hour: ravi's hold is 3 s of an 8 s shift rather than half an hour of a day.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from shiftswitch.clock import SystemClock
 from tests.commands import shiftswitch
 from tests.pipeline import Pipeline, SharedWorker, pipeline, roster_yaml, user, wait_until
 
-AHEAD = 6  # seconds from the roster's import to the shift's start
-LENGTH = 12  # seconds of shift
-HELD = 5  # seconds ravi is held OFF from the shift's start
+AHEAD = 3  # seconds from the roster's edit to the shift's start
+LENGTH = 8  # seconds of shift
+HELD = 3  # seconds ravi is held OFF from the shift's start
 
 
 def done(p: Pipeline, end: datetime) -> bool:
@@ -41,22 +41,23 @@ def test_the_report_names_exotels_refusal_and_the_hold(
         user("u-1", ("7001", "Desk", "+919931007001"), verified=False),
         user("u-2", ("7002", "Desk", "+919931007002")),
     ]
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=AHEAD)
-    end = start + timedelta(seconds=LENGTH)
 
     def iso(at: datetime) -> str:
         return at.strftime("%Y-%m-%dT%H:%M:%S")
 
     def roster(url: str) -> str:
-        text = roster_yaml(url, agents, []).replace("shifts:\n", "shifts: []\n")
-        return text + "assignments:\n" + "".join(
-            f'  - {{agent: {a}, from: "{iso(start)}", to: "{iso(end)}", shift: late}}\n'
-            for a in agents
-        )  # fmt: skip
+        return roster_yaml(url, agents, []).replace("shifts:\n", "shifts: []\n")
 
     with pipeline(tmp_path, postgres_url, users, roster, shared=shared_worker) as p:
         p.start_worker()
         p.start_scheduler_process("--tick", "0.5")
+        # The shift, dated, put in the file the running scheduler reads.
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=AHEAD)
+        end = start + timedelta(seconds=LENGTH)
+        p.roster_path.write_text(p.roster_path.read_text() + "assignments:\n" + "".join(
+            f'  - {{agent: {a}, from: "{iso(start)}", to: "{iso(end)}", shift: late}}\n'
+            for a in agents
+        ))  # fmt: skip
         # Dates made from the real clock, given to the command with it (as the workers keep it).
         held = shiftswitch("device", "off", "ravi", "--until",
                            iso(start + timedelta(seconds=HELD)) + "Z", "--by", "maya",
