@@ -16,7 +16,7 @@ the counters each tick and so sees an edit within a second.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from shiftswitch import audit
 from shiftswitch.models import Action, Change, Hold, Pause, Status
 from shiftswitch.planning.planner import Transition
 from shiftswitch.queries import pauses_in_force
+from shiftswitch.roster.model import Roster
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,60 @@ class Holds:
             if h.available:
                 out[h.agent] = h.device
         return out
+
+
+def ahead_with_holds(
+    ahead: Sequence[Transition],
+    holds: Iterable[Hold],
+    roster: Roster,
+    desired: Callable[[str, datetime], str | None],
+    now: datetime,
+    ends_before: datetime | None = None,
+) -> list[Transition]:
+    """The changes ahead as they will happen: the roster's ``ahead``, less those a hold in
+    force keeps from happening, and at each hold's end (before ``ends_before``, if given) the
+    change back to what the roster wants then (``desired(agent, at)``: the roster's device for
+    ``agent`` at ``at``; None: none)."""
+    held = [h for h in holds if h.until > now and h.agent in roster.agents]
+    if not held:
+        return list(ahead)
+    active = Holds(
+        ActiveHold(h.id, h.account, h.agent, h.device, h.available, h.starts_at, h.until)
+        for h in held
+    )
+    # Kept from happening: what would undo a hold, and (moot) the OFF of a device held OFF.
+    out = [
+        t
+        for t in ahead
+        if not active.blocks(t)
+        and not any(
+            h.agent == t.agent and h.device == t.device and not h.available and h.covers(t.at)
+            for h in active.items
+        )
+    ]
+    for h in held:
+        if ends_before is not None and h.until >= ends_before:
+            continue
+        wanted = desired(h.agent, h.until)
+        if h.available and wanted != h.device:
+            out.append(_back(roster, h, h.device, False))
+            if wanted is not None:
+                out.append(_back(roster, h, wanted, True))
+        elif not h.available and wanted == h.device:
+            out.append(_back(roster, h, h.device, True))
+    return sorted(out, key=lambda t: (t.at, t.available))
+
+
+def _back(roster: Roster, hold: Hold, device: str, on: bool) -> Transition:
+    """The switch at ``hold``'s end that gives ``device`` back to the roster."""
+    agent = roster.agents[hold.agent]
+    found = agent.devices.get(device)
+    return Transition(
+        at=hold.until, agent=hold.agent, account=agent.account, user_id=agent.user_id,
+        device=device, device_id=found.device_id if found else None,
+        contact_uri=found.contact_uri if found else None, available=on,
+        shift=f"end of hold by {hold.created_by}", override=None, zone=roster.zone,
+    )  # fmt: skip
 
 
 def bump(session: Session, name: str) -> None:

@@ -85,9 +85,11 @@ def agent(svc: Svc, agent: str) -> dict[str, Any]:
     ahead and recent actions with their attempts."""
     now = svc.now()
     roster = svc.roster.get(now)
+    plan = svc.roster.plans.around(roster, now)
     return agents.agent_page(
-        svc.ops.action_store(), roster, agent, now, ahead=svc.roster.upcoming(now, agent)
-    )
+        svc.ops.action_store(), roster, agent, now,
+        ahead=plan.between(now, now + agents.AHEAD, agent), desired=plan.desired,
+    )  # fmt: skip
 
 
 @router.get("/health")

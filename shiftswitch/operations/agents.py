@@ -3,11 +3,12 @@ overrides and holds, its switches ahead and its recent actions with their HTTP a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from shiftswitch.actions import ActionStore
+from shiftswitch.holds import ahead_with_holds
 from shiftswitch.manual import unknown_agent
 from shiftswitch.models import DeviceState
 from shiftswitch.planning.planner import Planner, Transition
@@ -28,9 +29,12 @@ def agent_page(
     *,
     recent: int = 20,
     ahead: Sequence[Transition] | None = None,
+    desired: Callable[[str, datetime], str | None] | None = None,
 ) -> dict[str, Any]:
     """Everything shiftswitch knows of ``agent`` (a :class:`Refused` 404 for an unknown one).
-    ``ahead``: the roster's transitions of the next 24 hours, when the caller has them."""
+    ``ahead``: the roster's transitions of the next 24 hours, and ``desired``: the roster's
+    device for an agent at an instant, when the caller has them (a plan kept). The changes
+    ahead are as they will happen: a hold keeps some from happening, and its end is one."""
     if agent not in roster.agents:
         raise not_found(unknown_agent(roster, agent), place="agent")
     a = roster.agents[agent]
@@ -39,9 +43,15 @@ def agent_page(
         holds = holds_not_over(session, now, agent)
         actions = newest_actions(session, recent, agent=agent)
         attempts = attempts_of(session, [x.id for x in actions])
-    if ahead is None:
-        ahead = Planner(roster).transitions(now, now + AHEAD)
-    mine = [t.as_json() for t in ahead if t.agent == agent]
+    if ahead is None or desired is None:
+        planner = Planner(roster)
+        ahead = planner.transitions(now, now + AHEAD) if ahead is None else ahead
+        desired = desired or (lambda name, at: planner.desired(at).get(name))
+    theirs = [t for t in ahead if t.agent == agent]
+    mine = [
+        t.as_json()
+        for t in ahead_with_holds(theirs, holds, roster, desired, now, ends_before=now + AHEAD)
+    ]
     return {
         "agent": agent,
         "account": a.account,

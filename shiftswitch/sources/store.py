@@ -136,6 +136,11 @@ class RosterStore:
         with self.sessions() as session:
             return session.scalar(select(RosterSettings.version).where(RosterSettings.id == 1))
 
+    def last_version(self) -> int | None:
+        """The newest version recorded (for a roster file: the last the scheduler put in force)."""
+        with self.sessions() as session:
+            return session.scalar(select(func.max(RosterVersion.number)))
+
     def versions(self) -> list[RosterVersion]:
         with self.sessions() as session:
             return list(session.scalars(select(RosterVersion).order_by(RosterVersion.number)))

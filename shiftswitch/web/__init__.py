@@ -10,7 +10,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from shiftswitch.web.render import STATIC, page
@@ -22,6 +22,10 @@ def install(app: FastAPI) -> None:
     """Serve the console from ``app``: its pages at ``/``, its files at ``/static``."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:  # asked by browsers and tools that read no <link>
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @app.exception_handler(SignIn)
     async def sign_in(_request: Request, exc: SignIn) -> RedirectResponse:

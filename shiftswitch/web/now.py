@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from shiftswitch import queries
+from shiftswitch.holds import ahead_with_holds
 from shiftswitch.models import (
     OPEN_STATUSES,
     Action,
@@ -73,6 +74,7 @@ class NowView:
     on_total: int
     missing: list[Row]
     missing_total: int
+    kept_off: list[Row]  # held OFF or paused: off on purpose, not a failure
     unexpected: list[Row]
     next: list[Transition]
     open_counts: dict[str, int]
@@ -85,6 +87,9 @@ class NowView:
     page: int = 1
     pages: int = 1
     reasons: dict[str, int] = field(default_factory=dict)
+
+
+ON_PURPOSE = ("held", "paused")  # reasons a device is OFF because someone said so
 
 
 def why_not(
@@ -154,11 +159,9 @@ def build(
         if agent is not None and agent in roster.agents and device is not None:
             confirmed_on.setdefault(agent, set()).add(device)
             on_rows.append(Row(agent, roster.agents[agent].account, device))
+    unexpected = [row for row in on_rows if desired.get(row.agent) != row.device]
     missing: list[Row] = []
-    unexpected: list[Row] = []
-    for row in on_rows:
-        if desired.get(row.agent) != row.device:
-            unexpected.append(row)
+    kept_off: list[Row] = []
     reasons: dict[str, int] = {}
     for agent, device in desired.items():
         if device is None or device in confirmed_on.get(agent, ()):
@@ -173,17 +176,23 @@ def build(
             latest=latest.get((agent, device)),
             drifted=drifted.get((agent, device)),
         )
-        reasons[why] = reasons.get(why, 0) + 1
-        missing.append(Row(agent, account, device, why=why, detail=detail, action_id=action_id))
+        row = Row(agent, account, device, why=why, detail=detail, action_id=action_id)
+        if why in ON_PURPOSE:
+            kept_off.append(row)
+        else:
+            reasons[why] = reasons.get(why, 0) + 1
+            missing.append(row)
 
     needle = search.strip().lower()
     if needle:
         on_rows = [r for r in on_rows if needle in r.agent.lower()]
         missing = [r for r in missing if needle in r.agent.lower()]
+        kept_off = [r for r in kept_off if needle in r.agent.lower()]
         unexpected = [r for r in unexpected if needle in r.agent.lower()]
     by_name = attrgetter("account", "agent")
     on_rows.sort(key=by_name)
     missing.sort(key=by_name)
+    kept_off.sort(key=by_name)
     missing = [r for r in missing if r.why == "failed"] + [r for r in missing if r.why != "failed"]
     pages = max(1, -(-max(len(on_rows), len(missing)) // PAGE))
     page = min(max(1, page), pages)
@@ -195,8 +204,9 @@ def build(
         on_total=len(on_rows),
         missing=missing[cut],
         missing_total=len(missing),
+        kept_off=kept_off[:PAGE],
         unexpected=shown_unexpected,
-        next=plan.after(now, upcoming),
+        next=_next(plan, roster, holds, now, upcoming),
         open_counts=counts,
         open_actions=open_actions,
         paused=paused,
@@ -208,6 +218,16 @@ def build(
         pages=pages,
         reasons=reasons,
     )
+
+
+def _next(
+    plan: Plan, roster: Roster, holds: list[Hold], now: datetime, upcoming: int
+) -> list[Transition]:
+    """The next changes as they will happen: holds keep some from happening, and their ends
+    bring the roster's back (within the plan's window)."""
+    ahead = plan.after(now, upcoming + 2 * len(holds))
+    found = ahead_with_holds(ahead, holds, roster, plan.desired, now, ends_before=plan.end)
+    return found[:upcoming]
 
 
 def _since(engine: Engine, rows: list[Row]) -> list[Row]:

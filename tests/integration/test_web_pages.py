@@ -300,6 +300,9 @@ def test_an_admin_uploads_sees_problems_or_the_diff_and_imports(console: TestCli
     assert 'id="versions-diff"' in diff.text and "0 8 * * *" in diff.text
     rolled = console.post("/roster/rollback/1", data={"csrf_token": csrf})
     assert "rolled back to version 1: version 3 stored" in rolled.text
+    # The stored version is named as in force, not the file format's "version: 1".
+    assert '<b id="in-force">version 3</b>' in console.get("/roster").text
+    assert "version 3 in force" in console.get("/operations").text
 
 
 # ravi (user id u-1) on the Monday, in Verint's layout, with lunch: 19:30 to 01:30 in Kolkata.
@@ -386,3 +389,25 @@ def test_the_reports_page_charts_each_day_and_names_the_worst_agents(console: Te
     assert load_workbook(io.BytesIO(xlsx.content))["Adherence"].max_row == 1 + 5  # 5 by day
     refused = console.get("/reports?from=2026-11-30&to=2026-11-01")
     assert refused.status_code == 200 and "to: 2026-11-01 is before --from" in refused.text
+
+
+def test_a_hold_is_kept_off_not_a_failure_and_its_end_is_a_next_change(
+    console: TestClient,
+) -> None:
+    csrf = log_in(console, "operator")
+    held = console.post(
+        "/agents/asha/devices/desk/switch",
+        data={"state": "off", "until": "2026-11-30T12:00", "csrf_token": csrf},
+    )
+    assert held.status_code == 200
+    now = console.get("/").text
+    kept = now[now.index('id="kept-off"') :]
+    assert ">asha<" in kept[: kept.index("</table>")] and "held OFF by operator" in kept
+    assert '<b id="kept-off-count">1</b>' in now
+    missing = now[now.index("<h2>Should be ON and are not</h2>") : now.index('id="kept-off"')]
+    assert ">asha<" not in missing  # her failed ON is behind a deliberate hold now
+    upcoming = now[now.index('id="next"') :]
+    upcoming = upcoming[: upcoming.index("</table>")]
+    assert "end of hold by operator" in upcoming  # 12:00 IST: desk back ON
+    agent = console.get("/agents/asha").text
+    assert "end of hold by operator" in agent

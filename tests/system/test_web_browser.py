@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from shiftswitch.access import AccessStore, Role
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action, Status
-from tests.browser import PHONE, Screenshots, chromium, log_in
+from tests.browser import LAPTOP, PHONE, Screenshots, chromium, log_in
 from tests.pipeline import (
     ASHA,
     HANDOFF_AGENTS,
@@ -42,6 +42,19 @@ from tests.pipeline import (
 from tests.services import MigratedPostgres
 
 PASSWORD = "console-test-password"
+# Exotel's raw words, as long as they come: no page may scroll sideways for them on a phone.
+LONG_FAILURE = (
+    "Exotel refused: 500 1004 Internal Server Error [request "
+    "5f1c2a7e9b3d4c8f0a1e6d2b7c9f3a5e8d1b4c7a0f2e5d8b1c4a7f0e3d6b9c2a5f8e1] (HTTP 500), "
+    "three times"
+)
+WIDEST = (
+    "[...document.querySelectorAll('body *')].filter(e => !e.closest('.scroll') && "
+    "e.getBoundingClientRect().right > innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + "
+    "e.className)"
+)
+PAGES = ("/", "/timeline", "/agents/asha", "/roster", "/overrides", "/operations", "/reports",
+         "/notifications")  # fmt: skip
 
 
 @dataclass
@@ -115,7 +128,7 @@ def earlier_results(engine: Engine, boundary: datetime) -> None:
             device_id="100281" if agent == "ravi" else "100280", wants_on=on, shift="earlier",
             due_at=at, created_at=at, enqueued_at=at, finished_at=at + timedelta(seconds=1),
             status=status, attempts=1, last_http_code=code,
-            reason=None if code == 200 else "Exotel answered 500 three times",
+            reason=None if code == 200 else LONG_FAILURE,
         )  # fmt: skip
 
     with Session(engine) as session, session.begin():
@@ -262,5 +275,26 @@ def test_the_reports_page_fits_a_phone_and_downloads_its_file(world: World) -> N
     text = got.value.path().read_text()
     assert text.startswith("agent,device,account,day,zone,planned_s,confirmed_s,adherence")
     assert "\nasha,desk,main," in text
+    assert errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390", "1366"])
+def test_no_page_scrolls_sideways_or_logs_an_error_with_a_long_failure_shown(
+    world: World, viewport: dict[str, int]
+) -> None:
+    page = world.page("olga", viewport=viewport)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error"
+            else None)  # fmt: skip
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    wide = {}
+    for path in PAGES:
+        page.goto(f"{world.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport["width"]:
+            wide[path] = (width, page.evaluate(WIDEST))  # what sticks out, to say which
+    assert "5f1c2a7e9b3d4c8f" in page.goto(f"{world.url}/operations").text()  # it is shown
+    assert wide == {}, f"pages wider than {viewport['width']} px: {wide}"
     assert errors == []
     page.context.close()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from shiftswitch.operations import Refused
-from shiftswitch.operations.agents import agent_page
+from shiftswitch.operations.agents import AHEAD, agent_page
 from shiftswitch.operations.devices import paused_message, switch
 from shiftswitch.web.lanes import lanes
 from shiftswitch.web.render import done, page
@@ -29,7 +29,11 @@ def _agent(
     if roster is None:
         return page(request, "agent.html", who, now=now, notice=notice, info=None)
     try:
-        info = agent_page(svc.ops.action_store(), roster, agent, now)
+        plan = svc.roster.plans.around(roster, now)
+        info = agent_page(
+            svc.ops.action_store(), roster, agent, now,
+            ahead=plan.between(now, now + AHEAD, agent), desired=plan.desired,
+        )  # fmt: skip
     except Refused as exc:
         return page(
             request, "agent.html", who, now=now, zone=roster.zone, notice=str(exc), info=None,

@@ -14,3 +14,12 @@ def roster_or_notice(svc: Services) -> tuple[Roster | None, str]:
         return svc.current_roster(), ""
     except Refused as exc:
         return None, str(exc)
+
+
+def version_in_force(svc: Services) -> int | None:
+    """The number of the roster version in force: the one the roster tables hold, or for a
+    roster file the last the scheduler recorded (None: none recorded yet)."""
+    store = svc.ops.roster_store()
+    if svc.ops.settings.roster_source == "db":
+        return store.current_version()
+    return store.last_version()

@@ -15,7 +15,7 @@ from shiftswitch.operations.reconcile import reconcile_now
 from shiftswitch.problems import count
 from shiftswitch.web import health
 from shiftswitch.web.render import done, page
-from shiftswitch.web.routes.base import roster_or_notice
+from shiftswitch.web.routes.base import roster_or_notice, version_in_force
 from shiftswitch.web.session import Signed, Svc, Who, operator
 
 router = APIRouter()
@@ -26,11 +26,13 @@ def _operations_page(
 ) -> HTMLResponse:
     now = svc.now()
     roster, notice = roster_or_notice(svc)
+    number = version_in_force(svc) if roster else None
     line = (
-        (True, f"version {roster.version if roster else ''} in force: {roster.summary()}")
+        (True, f"{f'version {number}' if number else 'the roster file'} in force: "
+               f"{roster.summary()}")
         if roster
         else (False, notice)
-    )
+    )  # fmt: skip
     redis = svc.throttle.redis
     return page(
         request,

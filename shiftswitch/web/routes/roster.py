@@ -26,7 +26,7 @@ from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.yamldoc import too_large
 from shiftswitch.sources.store import NoRoster
 from shiftswitch.web.render import done, page, refused_with
-from shiftswitch.web.routes.base import roster_or_notice
+from shiftswitch.web.routes.base import roster_or_notice, version_in_force
 from shiftswitch.web.session import Signed, Svc, Who, admin, require, signed
 from shiftswitch.wfm.files import BadFile, decode
 from shiftswitch.wfm.layout import shipped, shipped_mapping
@@ -48,6 +48,7 @@ def _roster_page(
         now=now,
         zone=roster.zone if roster else None,
         roster=roster,
+        in_force=version_in_force(svc),
         notice=notice,
         versions=list(reversed(versions)),
         mappings=shipped(),
