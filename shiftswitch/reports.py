@@ -8,10 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from shiftswitch.actions import ActionStore
+from shiftswitch.advice import advise
 from shiftswitch.models import (
     Action,
     ActionKind,
     RemoteCheck,
+    Status,
 )
 from shiftswitch.planning.planner import Planner, Transition
 from shiftswitch.queries import (
@@ -56,7 +58,16 @@ def action_row(a: Action) -> dict[str, Any]:
         "error_description": a.error_description,
         "request_id": a.request_id,
         "reason": a.reason,
+        "advice": _advice(a),
     }
+
+
+def _advice(a: Action) -> dict[str, str] | None:
+    """A refusal of Exotel's in plain words and the next step (README: When a switch fails)."""
+    if a.status not in (Status.FAILED, Status.BLOCKED):
+        return None
+    found = advise(a.last_http_code, a.error_description or a.reason)
+    return None if found is None else {"words": found.words, "next": found.next}
 
 
 def change(kind: str, available: bool, new_contact_uri: str | None) -> str:

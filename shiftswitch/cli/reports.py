@@ -90,6 +90,8 @@ def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
             f"{change(f['kind'], f['available'], f['new_contact_uri'])} {f['status']}: "
             f"{f['reason']}"
         )
+        if f["advice"]:
+            click.echo(f"      {f['advice']['words']} Next: {f['advice']['next']}")
     for o in report["exotel_down"]:
         probed = f", {o['probes']} probe(s) failed since" if o["probes"] else ""
         click.echo(

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from shiftswitch import queries
+from shiftswitch.advice import Advice, advise
 from shiftswitch.holds import ahead_with_holds
 from shiftswitch.models import (
     OPEN_STATUSES,
@@ -65,6 +66,7 @@ class Row:
     why: str = ""
     detail: str = ""
     action_id: int | None = None
+    advice: Advice | None = None  # a refusal of Exotel's in plain words, and what to do
 
 
 @dataclass(slots=True)
@@ -160,28 +162,10 @@ def build(
             confirmed_on.setdefault(agent, set()).add(device)
             on_rows.append(Row(agent, roster.agents[agent].account, device))
     unexpected = [row for row in on_rows if desired.get(row.agent) != row.device]
-    missing: list[Row] = []
-    kept_off: list[Row] = []
-    reasons: dict[str, int] = {}
-    for agent, device in desired.items():
-        if device is None or device in confirmed_on.get(agent, ()):
-            continue
-        account = roster.agents[agent].account
-        why, detail, action_id = why_not(
-            device,
-            account,
-            paused=paused_accounts,
-            down={o.account for o in down},
-            holds=holds_of.get(agent, ()),
-            latest=latest.get((agent, device)),
-            drifted=drifted.get((agent, device)),
-        )
-        row = Row(agent, account, device, why=why, detail=detail, action_id=action_id)
-        if why in ON_PURPOSE:
-            kept_off.append(row)
-        else:
-            reasons[why] = reasons.get(why, 0) + 1
-            missing.append(row)
+    missing, kept_off, reasons = _not_on(
+        roster, desired, confirmed_on, latest, holds_of, paused_accounts,
+        {o.account for o in down}, drifted,
+    )  # fmt: skip
 
     needle = search.strip().lower()
     if needle:
@@ -218,6 +202,50 @@ def build(
         pages=pages,
         reasons=reasons,
     )
+
+
+def _not_on(
+    roster: Roster,
+    desired: Mapping[str, str | None],
+    confirmed_on: Mapping[str, set[str]],
+    latest: Mapping[tuple[str, str], Latest],
+    holds_of: Mapping[str, list[Hold]],
+    paused_accounts: set[str | None],
+    down_accounts: set[str],
+    drifted: Mapping[tuple[str, str], Mapping[str, object]],
+) -> tuple[list[Row], list[Row], dict[str, int]]:
+    """The devices the plan wants ON that are not confirmed ON: those missing (with the count
+    of each reason) and those kept OFF on purpose (held, paused)."""
+    missing: list[Row] = []
+    kept_off: list[Row] = []
+    reasons: dict[str, int] = {}
+    for agent, device in desired.items():
+        if device is None or device in confirmed_on.get(agent, ()):
+            continue
+        account = roster.agents[agent].account
+        why, detail, action_id = why_not(
+            device,
+            account,
+            paused=paused_accounts,
+            down=down_accounts,
+            holds=holds_of.get(agent, ()),
+            latest=latest.get((agent, device)),
+            drifted=drifted.get((agent, device)),
+        )
+        known = latest.get((agent, device))
+        told = (
+            advise(known.http_code, known.reason)
+            if why in ("failed", "blocked") and known is not None
+            else None
+        )
+        row = Row(agent, account, device, why=why, detail=detail, action_id=action_id, advice=told)
+        if why in ON_PURPOSE:
+            kept_off.append(row)
+        else:
+            reasons[why] = reasons.get(why, 0) + 1
+            missing.append(row)
+
+    return missing, kept_off, reasons
 
 
 def _next(

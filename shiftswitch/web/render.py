@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from shiftswitch.advice import advise
 from shiftswitch.operations import Refused
 from shiftswitch.web.formats import Clockface, duration_text
 from shiftswitch.web.session import Signed
@@ -20,6 +21,7 @@ from shiftswitch.web.session import Signed
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.globals["duration"] = duration_text
+TEMPLATES.env.globals["advise"] = advise
 STATIC = HERE / "static"
 UTC_ZONE = ZoneInfo("UTC")
 

@@ -294,7 +294,11 @@ def test_no_page_scrolls_sideways_or_logs_an_error_with_a_long_failure_shown(
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > viewport["width"]:
             wide[path] = (width, page.evaluate(WIDEST))  # what sticks out, to say which
-    assert "5f1c2a7e9b3d4c8f" in page.goto(f"{world.url}/operations").text()  # it is shown
+    page.goto(f"{world.url}/operations")
+    failures = page.locator("#failures").inner_text()
+    assert "Exotel failed to answer" in failures  # in plain words, with the next step
+    page.locator("#failures details.raw summary").first.click()  # Exotel's own words on demand
+    assert "5f1c2a7e9b3d4c8f" in page.locator("#failures").inner_text()
     assert wide == {}, f"pages wider than {viewport['width']} px: {wide}"
     assert errors == []
     page.context.close()
