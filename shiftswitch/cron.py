@@ -183,3 +183,47 @@ def _plain(expr: str) -> _Plain | None:
     minutes, hours, days, months, weekdays = fields
     times = tuple((h, m) for h in sorted(hours or range(24)) for m in sorted(minutes or range(60)))
     return _Plain(times, days, months, weekdays, days is not None and weekdays is not None)
+
+
+# -- in words -----------------------------------------------------------------------------------
+
+_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+_DAY_NAMES = {name.lower(): i for i, name in enumerate(_DAYS)}
+
+
+def in_words(expr: str) -> str | None:
+    """A shift's start (or end) in words, for people: ``0 9 * * mon-fri`` → ``09:00 Mon-Fri``
+    (with an en dash),
+    ``30 21 * * *`` → ``21:30 every day``; None for what does not read simply (days of the month,
+    months, steps, macros): the cron itself is shown then."""
+    fields = expr.split()
+    if len(fields) != 5 or fields[2] != "*" or fields[3] != "*":
+        return None
+    minute, hour, _, _, dow = fields
+    if not minute.isdigit() or not all(h.isdigit() for h in hour.split(",")):
+        return None
+    times = [f"{int(h):02d}:{int(minute):02d}" for h in hour.split(",")]
+    days = _days_in_words(dow)
+    if days is None:
+        return None
+    return f"{' and '.join(times)} {days}"
+
+
+def _days_in_words(dow: str) -> str | None:
+    if dow in ("*", "0-6", "1-7", "0-7", "sun-sat", "mon-sun"):
+        return "every day"
+    parts = []
+    for part in dow.lower().split(","):
+        ends = part.split("-")
+        numbers = [_day_number(e) for e in ends]
+        if len(ends) > 2 or any(n is None for n in numbers):
+            return None
+        names = [_DAYS[n % 7] for n in numbers if n is not None]
+        parts.append("–".join(names))  # noqa: RUF001 - an en dash, as a range is written
+    return ", ".join(parts)
+
+
+def _day_number(text: str) -> int | None:
+    if text.isdigit() and 0 <= int(text) <= 7:
+        return int(text)
+    return _DAY_NAMES.get(text[:3]) if len(text) == 3 else None

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shiftswitch.actions import ActionStore
+from shiftswitch.cron import in_words
 from shiftswitch.holds import ahead_with_holds
 from shiftswitch.manual import unknown_agent
 from shiftswitch.models import DeviceState
@@ -70,7 +71,9 @@ def agent_page(
             {
                 "name": s.name,
                 "start": s.start,
+                "start_words": in_words(s.start),
                 "end": s.end,
+                "end_words": in_words(s.end) if s.end else None,
                 "duration": duration(s.duration) if s.duration else None,
                 "timezone": s.zone.key,
                 "device": m.device,

@@ -411,3 +411,4 @@ def test_a_hold_is_kept_off_not_a_failure_and_its_end_is_a_next_change(
     assert "end of hold by operator" in upcoming  # 12:00 IST: desk back ON
     agent = console.get("/agents/asha").text
     assert "end of hold by operator" in agent
+    assert "09:00 every day" in agent  # desk-am's cron in words beside it

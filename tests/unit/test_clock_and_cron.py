@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shiftswitch.clock import FixedClock, as_utc, local_to_utc
-from shiftswitch.cron import CronError, next_after, parse_cron
+from shiftswitch.cron import CronError, in_words, next_after, parse_cron
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,22 @@ def test_good_cron(expr: str, normalised: str, after: str, firings: list[str]) -
     assert [t.isoformat(timespec="minutes") for t in got] == [
         f if f.startswith("20") else f"2026-{f}" for f in firings
     ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "words"),
+    [
+        ("0 9 * * mon-fri", "09:00 Mon–Fri"),  # noqa: RUF001 - an en dash, as a range is written
+        ("0 9 * * 1-5", "09:00 Mon–Fri"),  # noqa: RUF001
+        ("30 21 * * *", "21:30 every day"),
+        ("0 9,14 * * *", "09:00 and 14:00 every day"),
+        ("0 8 * * sat,sun", "08:00 Sat, Sun"),
+        ("0 22 * * 0", "22:00 Sun"),
+        ("0 22 * * 7", "22:00 Sun"),
+        ("0 9 1 * *", None),  # a day of the month: the cron says it best
+        ("*/15 9 * * *", None),
+        ("@daily", None),
+    ],
+)
+def test_a_cron_in_words(expr: str, words: str | None) -> None:
+    assert in_words(expr) == words
