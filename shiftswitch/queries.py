@@ -464,3 +464,42 @@ def open_switches(session: Session) -> set[tuple[str | None, str | None]]:
         select(Action.agent, Action.device).where(Action.status.in_(OPEN_STATUSES))
     )
     return {(agent, device) for agent, device in rows}
+
+
+def boundary_counts(
+    conn: Connection | Session, since: datetime, until: datetime
+) -> list[tuple[datetime, str, bool, str, int]]:
+    """(due instant, account, ON?, status, how many) of the roster's switches due in
+    ``[since, until]``: the boundaries recorded (:mod:`shiftswitch.boundaries`)."""
+    rows = conn.execute(
+        select(Action.due_at, Action.account, Action.wants_on, Action.status, func.count())
+        .where(
+            Action.source == Source.SCHEDULE,
+            Action.kind == ActionKind.SWITCH,
+            Action.due_at >= since,
+            Action.due_at <= until,
+        )
+        .group_by(Action.due_at, Action.account, Action.wants_on, Action.status)
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def boundary_lateness(
+    conn: Connection | Session, since: datetime, until: datetime
+) -> list[tuple[datetime, str, float]]:
+    """(due instant, account, seconds from it to the confirmation) of the roster's switches due
+    in ``[since, until]`` that succeeded."""
+    rows = conn.execute(
+        select(Action.due_at, Action.account, Action.finished_at).where(
+            Action.source == Source.SCHEDULE,
+            Action.kind == ActionKind.SWITCH,
+            Action.status == Status.SUCCEEDED,
+            Action.due_at >= since,
+            Action.due_at <= until,
+        )
+    )
+    return [
+        (due, account, (finished - due).total_seconds())
+        for due, account, finished in rows
+        if finished is not None
+    ]

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from shiftswitch import health
 from shiftswitch.api.deps import FastJSON, Services, services, viewer
 from shiftswitch.models import Source, Status
-from shiftswitch.operations import agents, plans
+from shiftswitch.operations import agents, boundaries, plans
 from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import invalid
 from shiftswitch.queries import newest_actions
@@ -33,6 +33,15 @@ def status(svc: Svc) -> FastJSON:
     roster = svc.roster.get(now)
     report = report_status(svc.ops.action_store(), roster, now, ahead=svc.roster.upcoming(now))
     return FastJSON(report)
+
+
+@router.get("/boundaries")
+def boundaries_now(svc: Svc) -> FastJSON:
+    """The boundaries running, recorded in the last two hours and next, counted per account:
+    a few rows whatever the number of agents (README: Boundaries)."""
+    now = svc.now()
+    upcoming = svc.roster.upcoming(now)
+    return FastJSON(boundaries.as_json(svc.ops.engine, upcoming, now))
 
 
 @router.get("/history")

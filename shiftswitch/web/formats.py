@@ -63,6 +63,13 @@ class Clockface:
         """``14:05``."""
         return self._time(value, "%H:%M")
 
+    def clock(self, value: Instant | str | None, now: Instant) -> Markup:
+        """``14:05`` today (in the zone), ``Tue 09:00`` another day."""
+        at = instant(value)
+        if at is not None and at.astimezone(self.zone).date() != now.astimezone(self.zone).date():
+            return self._time(value, "%a %H:%M")
+        return self._time(value, "%H:%M")
+
     def seconds(self, value: Instant | str | None) -> Markup:
         """``14:05:09``."""
         return self._time(value, "%H:%M:%S")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from shiftswitch import queries
 from shiftswitch.advice import Advice, advise
+from shiftswitch.boundaries import Boundary
 from shiftswitch.holds import ahead_with_holds
 from shiftswitch.models import (
     OPEN_STATUSES,
@@ -26,6 +27,7 @@ from shiftswitch.models import (
     Pause,
     Status,
 )
+from shiftswitch.operations.boundaries import boundaries
 from shiftswitch.planning.plancache import Plan
 from shiftswitch.planning.planner import Transition
 from shiftswitch.queries import (
@@ -79,6 +81,8 @@ class NowView:
     kept_off: list[Row]  # held OFF or paused: off on purpose, not a failure
     unexpected: list[Row]
     next: list[Transition]
+    recorded: list[Boundary]  # boundaries of the last two hours, running first
+    coming: list[Boundary]  # the next instants' boundaries
     open_counts: dict[str, int]
     open_actions: list[Action]
     paused: list[Pause]
@@ -135,6 +139,7 @@ def build(
 ) -> NowView:
     """The Now page at ``now``; rows filtered by ``search`` (part of an agent's name) and paged."""
     desired = plan.desired_all(now)
+    done, coming = boundaries(engine, plan.between(now, plan.end), now)
     with engine.connect() as conn:
         states = who_is_on(conn)  # the shown rows' instants are read below
         latest = _latest(conn, now)
@@ -191,6 +196,8 @@ def build(
         kept_off=kept_off[:PAGE],
         unexpected=shown_unexpected,
         next=_next(plan, roster, holds, now, upcoming),
+        recorded=done,
+        coming=coming,
         open_counts=counts,
         open_actions=open_actions,
         paused=paused,

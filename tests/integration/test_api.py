@@ -60,6 +60,7 @@ READS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/overrides", None),
     ("GET", "/me", None),
     ("GET", "/reports/adherence", None),
+    ("GET", "/boundaries", None),
     ("POST", "/roster/validate", None),
     ("POST", "/roster/diff", None),
     ("POST", "/logout", {}),
@@ -217,6 +218,19 @@ def test_bad_queries_are_refused_naming_the_place(
     world: ApiWorld, path: str, params: dict[str, Any], status: int, place: str
 ) -> None:
     assert error(world.get(path, params=params), status).startswith(place)
+
+
+def test_boundaries_are_a_few_rows_counted_per_account(world: ApiWorld) -> None:
+    found = world.get("/boundaries").json()
+    assert found["at"] == "2026-11-30T10:00:00Z" and found["recorded"] == []
+    # Monday 14:00 ravi's late shift starts; 18:00 asha's day shift ends; 22:00 ravi's ends
+    assert [(b["at"], b["account"], b["ons"], b["offs"]) for b in found["next"]] == [
+        ("2026-11-30T14:00:00Z", "main", 1, 0), ("2026-11-30T18:00:00Z", "main", 0, 1),
+        ("2026-11-30T22:00:00Z", "main", 0, 1),
+    ]  # fmt: skip
+    assert {"due", "confirmed", "failed", "blocked", "to_go", "progress", "late_p50_s"} <= set(
+        found["next"][0]
+    )
 
 
 def test_the_adherence_report_in_json_csv_and_xlsx(world: ApiWorld) -> None:

@@ -412,3 +412,19 @@ def test_a_hold_is_kept_off_not_a_failure_and_its_end_is_a_next_change(
     agent = console.get("/agents/asha").text
     assert "end of hold by operator" in agent
     assert "09:00 every day" in agent  # desk-am's cron in words beside it
+
+
+def test_the_now_page_leads_with_the_boundaries_counted(console: TestClient) -> None:
+    log_in(console, "viewer")
+    now = console.get("/").text
+    boundaries = now[now.index('id="boundaries"') : now.index("</section>", now.index(
+        'id="boundaries"'))]  # fmt: skip
+    # 09:00 IST: ravi's ON confirmed 2 s late, asha's failed; 13:00 IST next (desk-am ends,
+    # mobile-pm starts)
+    assert re.search(r'data-account="main">\s*<td><time[^>]*>09:00</time></td><td>main</td>'
+                     r"<td>2 ON, 0 OFF</td>", boundaries)  # fmt: skip
+    assert '<td class="confirmed">1</td><td class="bad failed">1</td>' in boundaries
+    assert "2.0 / 2.0 s" in boundaries and "100%" in boundaries
+    assert re.search(r">13:00</time></td><td>main</td><td>1 ON, 2 OFF</td>", boundaries)
+    assert ">Tue 09:00</time></td><td>main</td><td>2 ON, 0 OFF</td>" in boundaries  # tomorrow
+    assert "13:00</time></b> · main · 1 ON, 2 OFF" in now  # next changes, by instant

@@ -1,0 +1,47 @@
+"""Boundaries counted: the switches of one account at one instant, by outcome, with their
+lateness and progress; the next ones from the plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from shiftswitch.boundaries import ahead, recorded
+from shiftswitch.planning.planner import Transition
+
+AT = datetime(2026, 12, 7, 13, 30, tzinfo=UTC)
+
+
+def test_a_running_boundary_counts_each_outcome_and_its_progress() -> None:
+    counts = [
+        (AT, "main", True, "succeeded", 500), (AT, "main", True, "failed", 3),
+        (AT, "main", True, "queued", 297), (AT, "main", False, "succeeded", 790),
+        (AT, "south", True, "blocked", 2), (AT - timedelta(hours=1), "main", False,
+                                              "superseded", 4),
+    ]  # fmt: skip
+    late = [(AT, "main", s) for s in (0.05, 0.1, 0.2, 30.0)]
+    main, south, earlier = recorded(counts, late)
+    assert (main.account, main.ons, main.offs, main.due) == ("main", 800, 790, 1590)
+    assert (main.confirmed, main.failed, main.to_go, main.running) == (1290, 3, 297, True)
+    assert round(main.progress, 3) == round(1293 / 1590, 3)
+    assert (main.late_p50, main.late_max) == (0.15000000000000002, 30.0)
+    assert main.as_json()["late_p50_s"] == 0.15
+    assert (south.blocked, south.running, south.progress) == (2, False, 1.0)
+    assert (earlier.superseded, earlier.at) == (4, AT - timedelta(hours=1))
+
+
+def transition(at: datetime, agent: str, on: bool, account: str = "main") -> Transition:
+    return Transition(at, agent, account, None, "desk", None, None, on, "day", None,
+                      ZoneInfo("UTC"))  # fmt: skip
+
+
+def test_the_next_boundaries_are_counted_by_instant_and_account() -> None:
+    later = AT + timedelta(hours=1)
+    plan = [
+        transition(AT, "a", False), transition(AT, "b", True), transition(AT, "c", True, "x"),
+        transition(later, "a", True), transition(later + timedelta(hours=1), "b", False),
+    ]  # fmt: skip
+    found = ahead(plan, 2)
+    assert [(b.at, b.account, b.ons, b.offs) for b in found] == [
+        (AT, "main", 1, 1), (AT, "x", 1, 0), (later, "main", 1, 0),
+    ]  # fmt: skip
