@@ -64,7 +64,7 @@ def add(
         begin = instant(start, before, now, "from", end=False)
         finish = instant(end, before, now, "to", end=True)
         if finish <= begin:
-            raise invalid("must be after --from", place="to")
+            raise invalid("must be after the start (from)", place="to")
         if finish <= now:
             raise invalid("is in the past; the override would never apply", place="to")
         new = Override(len(before.overrides), agent, device, begin, finish, before.zone)

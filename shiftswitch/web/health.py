@@ -55,7 +55,26 @@ def queue(redis: Redis) -> Queue | None:
         return None
 
 
-def failures(engine: Engine, now: datetime, limit: int = 100) -> list[Action]:
-    """The failed and blocked actions due in the last 24 hours, newest first."""
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The newest of the failures of one device's switch alike (the same change, outcome and
+    Exotel error): each reconcile or retry of it makes another action, shown once with how many
+    there were since the first."""
+
+    action: Action
+    times: int
+    first: datetime
+
+
+def failures(engine: Engine, now: datetime, limit: int = 100) -> list[Failure]:
+    """The failed and blocked actions due in the last 24 hours, alike ones as one, newest
+    first."""
     with Session(engine) as session:
-        return recent_failures(session, now, limit)
+        found = recent_failures(session, now, limit * 10)
+    alike: dict[tuple[object, ...], list[Action]] = {}
+    for a in found:  # newest first
+        key = (a.account, a.agent or a.user_id, a.device or a.device_id, a.kind, a.wants_on,
+               a.status, a.last_http_code, a.error_code)  # fmt: skip
+        alike.setdefault(key, []).append(a)
+    out = [Failure(group[0], len(group), group[-1].due_at) for group in alike.values()]
+    return out[:limit]

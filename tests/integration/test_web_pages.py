@@ -213,7 +213,7 @@ def test_an_operator_switches_holds_adds_overrides_and_sees_a_refusal_in_one_lin
 ) -> None:
     csrf = log_in(console, "operator")
     page = console.get("/agents/asha")
-    assert page.text.count("ON now") == 2  # one per device
+    assert page.text.count(">ON now<") == 2  # one button per device
     switched = console.post(
         "/agents/asha/devices/desk/switch",
         data={"state": "on", "until": "2026-11-30T20:00", "csrf_token": csrf},
@@ -428,3 +428,21 @@ def test_the_now_page_leads_with_the_boundaries_counted(console: TestClient) -> 
     assert re.search(r">13:00</time></td><td>main</td><td>1 ON, 2 OFF</td>", boundaries)
     assert ">Tue 09:00</time></td><td>main</td><td>2 ON, 0 OFF</td>" in boundaries  # tomorrow
     assert "13:00</time></b> · main · 1 ON, 2 OFF" in now  # next changes, by instant
+
+
+def test_operations_shows_a_failure_repeated_by_reconciles_once_with_its_count(
+    console: TestClient, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session, session.begin():
+        session.add_all([
+            _action(10, "asha", "desk", Status.FAILED, "03:20:00", "HTTP 500 from Exotel"),
+            _action(11, "asha", "desk", Status.FAILED, "03:25:00", "HTTP 500 from Exotel"),
+        ])  # fmt: skip
+    engine.dispose()
+    log_in(console, "viewer")
+    failures = console.get("/operations").text
+    failures = failures[failures.index('id="failures"') :]
+    assert failures.count("<tr>") == 2  # the header and asha's one row
+    assert "3 times since" in failures and "&times;3" in failures
+    assert "Exotel failed to answer" in failures  # its advice (HTTP 500)

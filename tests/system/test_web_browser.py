@@ -149,6 +149,7 @@ def test_log_in_and_the_now_page_shows_an_agent_on_after_a_switch(world: World) 
     page = world.page("olga")
     assert page.locator("header .who").inner_text().startswith("olga")
     page.goto(f"{world.url}/agents/ravi")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Turn ravi's desk ON now ...?"
     page.locator('tr[data-device="desk"] button[value="on"]').click()
     said = page.locator(".said").inner_text()
     assert re.fullmatch(r"action \d+ sent: ravi desk ON", said), said
@@ -301,4 +302,25 @@ def test_no_page_scrolls_sideways_or_logs_an_error_with_a_long_failure_shown(
     assert "5f1c2a7e9b3d4c8f" in page.locator("#failures").inner_text()
     assert wide == {}, f"pages wider than {viewport['width']} px: {wide}"
     assert errors == []
+    page.context.close()
+
+
+def test_a_switch_by_keyboard_asks_first_naming_the_agent_and_device(world: World) -> None:
+    page = world.page("olga")
+    page.goto(f"{world.url}/agents/ravi")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()  # no: nothing is sent
+
+    page.on("dialog", answer)
+    button = page.locator("form.switch button.off").first
+    button.focus()
+    assert page.evaluate("document.activeElement.textContent") == "OFF now"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    wait_until(lambda: bool(asked), 5, "the confirmation")
+    assert asked == ["Turn ravi's desk OFF now?"]
+    assert page.url == f"{world.url}/agents/ravi" and "sent:" not in page.content()
     page.context.close()

@@ -2,7 +2,7 @@
 // - countdowns ("in 12 min") kept current every second;
 // - a page whose <main> has data-refresh="N" refreshes its content every N seconds, in place
 //   (not while the user is typing in one of its fields);
-// - forms with data-confirm ask first.
+// - forms (or their buttons) with data-confirm ask first.
 (function () {
   "use strict";
 
@@ -47,7 +47,10 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form.getAttribute && form.getAttribute("data-confirm");
+    // The button's question (ON now, OFF now) before the form's.
+    var button = event.submitter;
+    var question = (button && button.getAttribute("data-confirm")) ||
+      (form.getAttribute && form.getAttribute("data-confirm"));
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
