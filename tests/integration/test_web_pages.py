@@ -301,7 +301,9 @@ def test_an_admin_uploads_sees_problems_or_the_diff_and_imports(console: TestCli
     rolled = console.post("/roster/rollback/1", data={"csrf_token": csrf})
     assert "rolled back to version 1: version 3 stored" in rolled.text
     # The stored version is named as in force, not the file format's "version: 1".
-    assert '<b id="in-force">version 3</b>' in console.get("/roster").text
+    listed = console.get("/roster").text
+    assert '<b id="in-force">version 3</b>' in listed
+    assert 'href="/roster?a=3&b=2"' in listed  # a rollback's preview: its diff
     assert "version 3 in force" in console.get("/operations").text
 
 
@@ -446,3 +448,14 @@ def test_operations_shows_a_failure_repeated_by_reconciles_once_with_its_count(
     assert failures.count("<tr>") == 2  # the header and asha's one row
     assert "3 times since" in failures and "&times;3" in failures
     assert "Exotel failed to answer" in failures  # its advice (HTTP 500)
+
+
+def test_one_zone_and_one_date_time_style_everywhere(console: TestClient) -> None:
+    assert "Times in Asia/Kolkata" in console.get("/login").text  # as on every page after it
+    log_in(console, "operator")
+    agent = console.get("/agents/asha").text
+    assert 'type="datetime-local"' not in agent  # it follows the browser's locale
+    assert 'hold until (Asia/Kolkata) <input name="until" placeholder="2026-12-06T19:40"' in agent
+    overrides = console.get("/overrides").text
+    assert 'list="agent-names"' in overrides and '<option value="ravi">' in overrides
+    assert "From (Asia/Kolkata)" in overrides

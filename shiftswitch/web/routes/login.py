@@ -20,6 +20,7 @@ from shiftswitch.api.access import log_in, log_out, set_session_cookie
 from shiftswitch.api.deps import session_of
 from shiftswitch.operations import Refused
 from shiftswitch.web.render import page, refused_with
+from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Svc, require, signed
 
 router = APIRouter()
@@ -57,11 +58,13 @@ def _form(
     (another tab's login form), or a new one."""
     shown = request.cookies.get(LOGIN_COOKIE, "")
     token = shown if TOKEN.fullmatch(shown) else secrets.token_urlsafe(32)
+    roster, _notice = roster_or_notice(svc)
     response = page(
         request,
         "login.html",
         None,
         now=svc.now(),
+        zone=roster.zone if roster else None,  # the zone every page after it uses
         status=status,
         next=next,
         name=name,
