@@ -134,6 +134,8 @@ def build(
     now: datetime,
     *,
     search: str = "",
+    account: str = "",
+    reason: str = "",
     page: int = 1,
     upcoming: int = 15,
 ) -> NowView:
@@ -172,12 +174,9 @@ def build(
         {o.account for o in down}, drifted,
     )  # fmt: skip
 
-    needle = search.strip().lower()
-    if needle:
-        on_rows = [r for r in on_rows if needle in r.agent.lower()]
-        missing = [r for r in missing if needle in r.agent.lower()]
-        kept_off = [r for r in kept_off if needle in r.agent.lower()]
-        unexpected = [r for r in unexpected if needle in r.agent.lower()]
+    shown = _Filter(search.strip().lower(), account)
+    on_rows, kept_off, unexpected = shown(on_rows), shown(kept_off), shown(unexpected)
+    missing = [r for r in shown(missing) if not reason or r.why == reason]
     by_name = attrgetter("account", "agent")
     on_rows.sort(key=by_name)
     missing.sort(key=by_name)
@@ -253,6 +252,22 @@ def _not_on(
             missing.append(row)
 
     return missing, kept_off, reasons
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    """The rows of agents whose name contains ``needle``, of ``account`` (empty: any)."""
+
+    needle: str
+    account: str
+
+    def __call__(self, rows: list[Row]) -> list[Row]:
+        return [
+            r
+            for r in rows
+            if (not self.needle or self.needle in r.agent.lower())
+            and (not self.account or r.account == self.account)
+        ]
 
 
 def _next(

@@ -459,3 +459,15 @@ def test_one_zone_and_one_date_time_style_everywhere(console: TestClient) -> Non
     overrides = console.get("/overrides").text
     assert 'list="agent-names"' in overrides and '<option value="ravi">' in overrides
     assert "From (Asia/Kolkata)" in overrides
+
+
+def test_the_now_page_filters_by_why_a_device_is_not_on(console: TestClient) -> None:
+    log_in(console, "viewer")
+
+    def missing(query: str) -> str:
+        page = console.get(f"/?{query}").text
+        return page[page.index("<h2>Should be ON and are not</h2>") : page.index("<h2>ON now</h2>")]
+
+    assert ">asha<" in missing("reason=failed")
+    assert ">asha<" not in missing("reason=drifted")
+    assert ">asha<" not in missing("account=south")  # an account with nobody in it

@@ -19,6 +19,8 @@ def now_page(
     svc: Svc,
     who: Who,
     q: str = Query("", max_length=100),
+    account: str = Query("", max_length=200),
+    reason: str = Query("", max_length=40),
     page_number: int = Query(1, alias="page", ge=1, le=100_000),
 ) -> HTMLResponse:
     now = svc.now()
@@ -26,8 +28,11 @@ def now_page(
     if roster is None:
         return page(request, "now.html", who, now=now, view=None, notice=notice, q=q)
     plan = svc.roster.plans.around(roster, now)
-    view = now_view.build(svc.ops.engine, roster, plan, now, search=q, page=page_number)
+    view = now_view.build(
+        svc.ops.engine, roster, plan, now, search=q, account=account, reason=reason,
+        page=page_number,
+    )  # fmt: skip
     return page(
         request, "now.html", who, now=now, zone=roster.zone, view=view, notice="", q=q,
-        active="now",
+        account=account, reason=reason, accounts=sorted(roster.accounts), active="now",
     )  # fmt: skip
