@@ -1,0 +1,84 @@
+"""A boundary followed while it runs: real scheduler, worker and API processes against a sandbox
+that allows 240 requests a minute. ``GET /api/v1/boundaries`` shows the boundary's progress
+rising while its switches go out at the account's limit, then its final counts: every ON
+confirmed, one refused (an unverified device) counted as failed, lateness measured.
+
+A smaller boundary than a floor's (30 agents rather than 200, at 240 rather than 120 requests a
+minute), so that the test takes seconds: the counts and their rise are the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from shiftswitch.access import AccessStore, Role
+from shiftswitch.db import make_engine
+from tests.pipeline import SharedWorker, kill, pipeline, roster_yaml, spawn_api, user, wait_until
+
+AGENTS = 30
+AHEAD = 4  # seconds from the roster's edit to the boundary
+
+
+def test_a_boundary_shows_its_progress_rising_and_its_final_counts(
+    tmp_path: Path, postgres_url: str, shared_worker: SharedWorker
+) -> None:
+    agents = {f"a{i:02d}": (f"u-{i}", {"desk": f"{7300 + i}"}) for i in range(AGENTS)}
+    users = [
+        user(f"u-{i}", (f"{7300 + i}", "Desk", f"+9199310{7300 + i}"), verified=i != 0)
+        for i in range(AGENTS)
+    ]
+
+    def roster(url: str) -> str:
+        text = roster_yaml(url, agents, [], rate_limit="240/min")
+        return text.replace("shifts:\n", "shifts: []\n")
+
+    with pipeline(tmp_path, postgres_url, users, roster, sandbox_rate_limit="240/min",
+                  shared=shared_worker) as p:  # fmt: skip
+        engine = make_engine(p.database_url)
+        token = AccessStore(engine).create_token(
+            "dashboard", Role.VIEWER, expires_at=None, by="tests", now=datetime.now(UTC)
+        )
+        engine.dispose()
+        p.start_worker()
+        p.start_scheduler_process("--tick", "0.5")
+        proc, url = spawn_api(p.env, tmp_path / "api.log")
+        try:
+            at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=AHEAD)
+            end = at + timedelta(hours=1)
+            p.roster_path.write_text(p.roster_path.read_text() + "assignments:\n" + "".join(
+                f'  - {{agent: {a}, from: "{at:%Y-%m-%dT%H:%M:%S}", '
+                f'to: "{end:%Y-%m-%dT%H:%M:%S}", shift: evening}}\n'
+                for a in agents
+            ))  # fmt: skip
+            seen: list[float] = []
+
+            def boundary() -> dict[str, Any] | None:
+                reply = requests.get(f"{url}/api/v1/boundaries", timeout=10,
+                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                reply.raise_for_status()
+                stamp = at.isoformat().replace("+00:00", "Z")
+                found = [b for b in reply.json()["recorded"] if b["at"] == stamp]
+                if found:
+                    seen.append(found[0]["progress"])
+                return found[0] if found else None
+
+            def over() -> bool:
+                b = boundary()
+                return b is not None and not b["running"]
+
+            wait_until(over, AHEAD + 30, "the boundary done", detail=lambda: seen)
+            final = boundary()
+        finally:
+            kill(proc)
+    assert final is not None
+    assert (final["due"], final["ons"], final["confirmed"], final["failed"]) == (
+        AGENTS, AGENTS, AGENTS - 1, 1,
+    )  # fmt: skip
+    assert final["to_go"] == 0 and final["progress"] == 1.0
+    assert 0 <= final["late_p50_s"] <= final["late_max_s"] < 15
+    rising = [x for x in seen if x < 1.0]
+    assert rising and rising == sorted(rising), seen  # it was seen under way, never falling
