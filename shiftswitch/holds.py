@@ -184,6 +184,7 @@ class Controls:
         until: datetime | None,
         by: str,
         action_id: int | None,
+        reason: str | None = None,
     ) -> Hold | None:
         """Record a manual action's hold until ``until`` (None: no hold; only end the one
         before). Returns the new hold."""
@@ -194,7 +195,8 @@ class Controls:
             audit.record(
                 session, who=by, what="device on" if available else "device off", at=now,
                 target=f"{agent} {device}",
-                after=f"{state} until {until:%Y-%m-%d %H:%M}Z (held)" if until else state,
+                after=(f"{state} until {until:%Y-%m-%d %H:%M}Z (held)" if until else state)
+                + (f": {reason}" if reason else ""),
             )  # fmt: skip
             if until is None:
                 return None
@@ -207,6 +209,7 @@ class Controls:
                 until=until,
                 created_by=by,
                 action_id=action_id,
+                reason=reason,
             )
             session.add(hold)
         return hold

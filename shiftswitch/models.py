@@ -450,6 +450,7 @@ class Hold(Base):
     action_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("actions.id", ondelete="SET NULL")
     )
+    reason: Mapped[str | None] = mapped_column(Text)  # as the person who held it said
 
 
 class Pause(Base):

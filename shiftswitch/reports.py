@@ -145,6 +145,7 @@ def status(
                 "available": h.available,
                 "until": iso(h.until),
                 "by": h.created_by,
+                "reason": h.reason,
             }
             for h in holds
         ],

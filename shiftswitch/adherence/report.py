@@ -361,7 +361,9 @@ def _causes(
         holds = holds.where(Hold.agent.in_(scope))
     for h in session.scalars(holds):
         state = "ON" if h.available else "OFF"
-        text = f"held {state} by {h.created_by} {hm(h.starts_at)} to {hm(h.until)}"
+        text = f"held {state} by {h.created_by} {hm(h.starts_at)} to {hm(h.until)}" + (
+            f" ({h.reason})" if h.reason else ""
+        )
         out.setdefault((h.agent, h.device), []).append(Cause(h.starts_at, h.until, text))
     actions = select(
         Action.agent, Action.device, Action.status, Action.due_at, Action.finished_at,

@@ -40,6 +40,11 @@ class Switch(Wait):
         "offset): the scheduler does not undo it, and applies the roster again then.",
         examples=["2026-12-01T18:00"],
     )
+    reason: str | None = Field(
+        None, max_length=devices.REASON_LENGTH,
+        description="Why, for whoever reads the hold (one line).",
+        examples=["agent on a training call"],
+    )  # fmt: skip
 
 
 class Number(Wait):
@@ -105,6 +110,7 @@ async def _switch(
             agent=agent,
             device=device,
             until=body.until,
+            reason=body.reason,
         )
 
     return await _answer(svc, request, await run_in_threadpool(submit), body)

@@ -51,6 +51,7 @@ def _device_command(available: bool) -> click.Command:
         help="Hold the device so until T (ISO date-time or date, roster zone unless it has an "
         "offset): the scheduler does not undo it, and applies the roster again at T.",
     )
+    @click.option("--reason", metavar="TEXT", help="Why (one line): shown with the hold.")
     @by_option
     @wait_option
     @timeout_option
@@ -65,6 +66,7 @@ def _device_command(available: bool) -> click.Command:
         user_id: str | None,
         device_id: str | None,
         until: str | None,
+        reason: str | None,
         by: str | None,
         wait: bool,
         timeout: float,
@@ -83,6 +85,7 @@ def _device_command(available: bool) -> click.Command:
             user_id=user_id,
             device_id=device_id,
             until=until,
+            reason=reason,
         )
         final = _report(ctx, submitted, wait, timeout, as_json)
         if wait and final is not None and final.status != Status.SUCCEEDED:

@@ -99,6 +99,7 @@ def agent_page(
                 "available": h.available,
                 "until": iso(h.until),
                 "by": h.created_by,
+                "reason": h.reason,
             }
             for h in holds
         ],

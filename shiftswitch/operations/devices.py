@@ -45,6 +45,19 @@ def hold_until(text: str | None, roster: Roster, now: datetime) -> datetime | No
     return until
 
 
+REASON_LENGTH = 200
+
+
+def said_reason(text: str | None) -> str | None:
+    """A hold's reason as given (None when blank): one line, at most 200 characters."""
+    if text is None or not text.strip():
+        return None
+    text = " ".join(text.split())
+    if len(text) > REASON_LENGTH:
+        raise invalid(f"at most {REASON_LENGTH} characters", place="reason")
+    return text
+
+
 def switch(
     ops: Operations,
     roster: Roster,
@@ -57,6 +70,7 @@ def switch(
     user_id: str | None = None,
     device_id: str | None = None,
     until: str | None = None,
+    reason: str | None = None,
 ) -> Submitted:
     """Turn a device ON or OFF now: a roster agent's (``device`` may be left out when it has
     one), or an Exotel user's by ids. A manual switch ends the device's hold; with ``until`` it
@@ -67,6 +81,7 @@ def switch(
     if until is not None and agent is None:
         raise invalid("--until holds a roster device: give AGENT [DEVICE]")
     held_until = hold_until(until, roster, now)
+    reason = said_reason(reason)
     new = manual_action(
         roster,
         available,
@@ -94,6 +109,7 @@ def switch(
                 until=held_until,
                 by=by,
                 action_id=action.id,
+                reason=reason,
             )
             return  # audited with the hold
         with store.sessions.begin() as session:  # a device outside the roster: audited here

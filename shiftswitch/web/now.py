@@ -116,7 +116,8 @@ def why_not(
     for h in holds:
         if (h.device == device and not h.available) or (h.available and h.device != device):
             state = "ON" if h.available else "OFF"
-            return "held", f"{h.device} held {state} by {h.created_by}", h.action_id
+            why = f": {h.reason}" if h.reason else ""
+            return "held", f"{h.device} held {state} by {h.created_by}{why}", h.action_id
     if latest is not None and latest.status in OPEN_STATUSES:
         return "under way", f"action {latest.id} {latest.status}", latest.id
     if latest is not None and latest.status in (Status.FAILED, Status.BLOCKED):

@@ -271,7 +271,8 @@ def test_a_switch_is_queued_for_a_worker_and_a_hold_records_who_asked(world: Api
     on = world.post("/agents/asha/devices/mobile/on")
     assert on.status_code == 202, on.text
     assert on.json()["source"] == "manual" and on.json()["status"] == "queued"
-    off = world.post("/agents/ravi/devices/desk/off", json={"until": "2026-11-30T16:00"})
+    off = world.post("/agents/ravi/devices/desk/off",
+                     json={"until": "2026-11-30T16:00", "reason": "coaching session"})  # fmt: skip
     assert off.status_code == 202, off.text
     number = world.post("/agents/ravi/devices/desk/number", json={"number": "+919900000777"})
     assert number.status_code == 202, number.text
@@ -283,7 +284,7 @@ def test_a_switch_is_queued_for_a_worker_and_a_hold_records_who_asked(world: Api
         hold = session.scalars(select(Hold).where(Hold.agent == "ravi")).one()
         assert hold.created_by == "token operator-system (api)"
         assert hold.until == NOW.replace(hour=16)
-        assert not hold.available
+        assert not hold.available and hold.reason == "coaching session"
         action = session.get_one(Action, off.json()["id"])
         assert action.source == "manual" and action.agent == "ravi"
 
@@ -320,6 +321,12 @@ def test_history_filters_and_pages(world: ApiWorld) -> None:
         ("/agents/asha/devices/desk/off", {"until": "tomorrow"}, 400, "until: "),
         ("/agents/asha/devices/desk/off", {"until": "2026-11-29T09:00"}, 400, "until: "),
         ("/agents/asha/devices/desk/off", {"until": "9999-12-31T00:00"}, 400, "until: "),
+        (
+            "/agents/asha/devices/desk/off",
+            {"until": "2026-11-30T16:00", "reason": "x" * 201},
+            400,
+            "reason: ",
+        ),
         ("/agents/asha/devices/desk/off", {"until": 12}, 400, "until: "),
         ("/agents/asha/devices/desk/on", {"wait": "maybe"}, 400, "wait: "),
         ("/agents/asha/devices/desk/on", {"timeout": 0}, 400, "timeout: "),

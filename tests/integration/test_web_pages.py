@@ -399,10 +399,12 @@ def test_a_hold_is_kept_off_not_a_failure_and_its_end_is_a_next_change(
     csrf = log_in(console, "operator")
     held = console.post(
         "/agents/asha/devices/desk/switch",
-        data={"state": "off", "until": "2026-11-30T12:00", "csrf_token": csrf},
-    )
+        data={"state": "off", "until": "2026-11-30T12:00", "reason": "  training\ncall ",
+              "csrf_token": csrf},
+    )  # fmt: skip
     assert held.status_code == 200
     now = console.get("/").text
+    assert "held OFF by operator (api): training call" in now  # the reason, on one line
     kept = now[now.index('id="kept-off"') :]
     assert ">asha<" in kept[: kept.index("</table>")] and "held OFF by operator" in kept
     assert '<b id="kept-off-count">1</b>' in now

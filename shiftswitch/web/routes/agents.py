@@ -74,6 +74,7 @@ def switch_device(
     device: str,
     state: Annotated[str, Form(pattern="^(on|off)$")],
     until: Annotated[str, Form(max_length=40)] = "",
+    reason: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
     """ON or OFF now (source manual), held until ``until`` when it is given."""
     roster, notice = roster_or_notice(svc)
@@ -88,6 +89,7 @@ def switch_device(
             agent=agent,
             device=device,
             until=until.strip() or None,
+            reason=reason,
         )
     except Refused as exc:
         return _agent(request, svc, who, agent, str(exc), exc.status)
