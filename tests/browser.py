@@ -49,10 +49,16 @@ def chromium() -> Iterator[Any]:
 
 
 def log_in(
-    browser: Any, url: str, name: str, password: str, viewport: dict[str, int] = LAPTOP
+    browser: Any,
+    url: str,
+    name: str,
+    password: str,
+    viewport: dict[str, int] = LAPTOP,
+    bypass_csp: bool = False,
 ) -> Any:
-    """A page of a new browser context, logged in to the console at ``url`` as ``name``."""
-    context = browser.new_context(viewport=viewport, timezone_id="UTC")
+    """A page of a new browser context, logged in to the console at ``url`` as ``name``
+    (``bypass_csp``: the test may add a script of its own to the page, such as axe)."""
+    context = browser.new_context(viewport=viewport, timezone_id="UTC", bypass_csp=bypass_csp)
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto(f"{url}/")

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -324,3 +325,25 @@ def test_a_switch_by_keyboard_asks_first_naming_the_agent_and_device(world: Worl
     assert asked == ["Turn ravi's desk OFF now?"]
     assert page.url == f"{world.url}/agents/ravi" and "sent:" not in page.content()
     page.context.close()
+
+
+AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js"  # axe-core 4.10.2, MPL-2.0
+SERIOUS = """async () => {
+  const found = await axe.run(document, {resultTypes: ["violations"]});
+  return found.violations.filter(v => ["serious", "critical"].includes(v.impact))
+    .map(v => `${v.id} (${v.impact}): ` +
+      v.nodes.slice(0, 3).map(n => n.target.join(" ") + " " + n.failureSummary).join("; "));
+}"""
+
+
+def test_no_page_has_a_serious_or_critical_accessibility_violation(world: World) -> None:
+    page = world.page("olga", bypass_csp=True)  # axe is added to each page as a script
+    found = {}
+    for path in PAGES:
+        page.goto(f"{world.url}{path}")
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate(SERIOUS)
+        if violations:
+            found[path] = violations
+    page.context.close()
+    assert found == {}, "\n".join(f"{p}: {v}" for p, vs in found.items() for v in vs)
