@@ -302,6 +302,10 @@ def test_no_page_scrolls_sideways_or_logs_an_error_with_a_long_failure_shown(
     page.locator("#failures details.raw summary").first.click()  # Exotel's own words on demand
     assert "5f1c2a7e9b3d4c8f" in page.locator("#failures").inner_text()
     assert wide == {}, f"pages wider than {viewport['width']} px: {wide}"
+    page.goto(f"{world.url}/timeline")
+    labels = page.locator("svg.axis text")
+    shown = sum(labels.nth(i).is_visible() for i in range(labels.count()))
+    assert shown == (8 if viewport is PHONE else 24), shown  # every third hour on a phone
     assert errors == []
     page.context.close()
 
