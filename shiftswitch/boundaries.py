@@ -9,10 +9,9 @@ boundaries ahead of the plan's transitions (:func:`ahead`); the shells read and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from statistics import median
 from typing import Any
 
 from shiftswitch.models import Status
@@ -34,7 +33,10 @@ class Boundary:
     blocked: int = 0
     superseded: int = 0
     to_go: int = 0
-    late: list[float] = field(default_factory=list)  # seconds, of the switches confirmed
+    # Seconds from the instant to the confirmation of its switches confirmed: the median, the
+    # worst (None: none confirmed yet).
+    late_p50: float | None = None
+    late_max: float | None = None
 
     @property
     def due(self) -> int:
@@ -51,14 +53,6 @@ class Boundary:
     @property
     def progress(self) -> float:
         return self.done / self.due if self.due else 1.0
-
-    @property
-    def late_p50(self) -> float | None:
-        return median(self.late) if self.late else None
-
-    @property
-    def late_max(self) -> float | None:
-        return max(self.late) if self.late else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -81,11 +75,11 @@ class Boundary:
 
 def recorded(
     counts: Iterable[tuple[datetime, str, bool, str, int]],
-    lateness: Iterable[tuple[datetime, str, float]] = (),
+    lateness: Iterable[tuple[datetime, str, float, float]] = (),
 ) -> list[Boundary]:
     """The boundaries the scheduler recorded, newest first: ``counts`` are (instant, account,
-    ON?, status, how many) of its switches; ``lateness`` (instant, account, seconds from the
-    instant to the confirmation) of those confirmed."""
+    ON?, status, how many) of its switches; ``lateness`` (instant, account, median and worst
+    seconds from the instant to the confirmation) of those confirmed."""
     found: dict[tuple[datetime, str], Boundary] = {}
     for at, account, on, status, n in counts:
         b = found.get((at, account))
@@ -105,14 +99,14 @@ def recorded(
             b.superseded += n
         elif status in TO_GO:
             b.to_go += n
-    for at, account, seconds in lateness:
+    for at, account, p50, worst in lateness:
         b = found.get((at, account))
         if b is not None:
-            b.late.append(seconds)
+            b.late_p50, b.late_max = p50, worst
     return sorted(found.values(), key=lambda b: (-b.at.timestamp(), b.account))
 
 
-def ahead(transitions: Sequence[Transition], limit: int) -> list[Boundary]:
+def ahead(transitions: Iterable[Transition], limit: int) -> list[Boundary]:
     """The next ``limit`` boundaries of ``transitions`` (in order), by instant and account; a
     ramped ON counts at the boundary it serves."""
     found: dict[tuple[datetime, str], Boundary] = {}

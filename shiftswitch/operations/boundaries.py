@@ -3,7 +3,7 @@ page: a few rows whatever the number of agents."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ NEXT = 3  # instants ahead shown
 
 
 def boundaries(
-    engine: Engine, upcoming: Sequence[Transition], now: datetime
+    engine: Engine, upcoming: Iterable[Transition], now: datetime
 ) -> tuple[list[Boundary], list[Boundary]]:
     """(the boundaries recorded in the last two hours, running first, then newest; the next
     instants' boundaries of ``upcoming``, the plan's transitions after now)."""
@@ -31,7 +31,7 @@ def boundaries(
     return (running + done)[: max(SHOWN, len(running))], ahead(upcoming, NEXT)
 
 
-def as_json(engine: Engine, upcoming: Sequence[Transition], now: datetime) -> dict[str, Any]:
+def as_json(engine: Engine, upcoming: Iterable[Transition], now: datetime) -> dict[str, Any]:
     """``GET /api/v1/boundaries``."""
     done, coming = boundaries(engine, upcoming, now)
     return {

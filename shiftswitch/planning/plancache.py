@@ -11,9 +11,13 @@ it.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import OrderedDict, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
+from operator import attrgetter
 
 from shiftswitch import heap
 from shiftswitch.planning.planner import Planner, Transition
@@ -61,6 +65,11 @@ class Plan:
         found = self.transitions if agent is None else self.by_agent.get(agent, [])
         return [t for t in found if start <= t.at < end]
 
+    def following(self, at: datetime) -> Iterator[Transition]:
+        """The transitions after ``at``, in order, read as needed (a day of 50,000 agents is
+        100,000 of them; the next boundaries need their first few)."""
+        return islice(self.transitions, bisect_right(self.transitions, at, key=_at), None)
+
     def after(self, at: datetime, limit: int) -> list[Transition]:
         """The first ``limit`` transitions after ``at``."""
         out: list[Transition] = []
@@ -70,6 +79,9 @@ class Plan:
                 if len(out) == limit:
                     break
         return out
+
+
+_at = attrgetter("at")
 
 
 class PlanCache:

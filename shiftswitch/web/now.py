@@ -142,7 +142,7 @@ def build(
 ) -> NowView:
     """The Now page at ``now``; rows filtered by ``search`` (part of an agent's name) and paged."""
     desired = plan.desired_all(now)
-    done, coming = boundaries(engine, plan.between(now, plan.end), now)
+    done, coming = boundaries(engine, plan.following(now), now)
     with engine.connect() as conn:
         states = who_is_on(conn)  # the shown rows' instants are read below
         latest = _latest(conn, now)
