@@ -522,3 +522,19 @@ def boundary_lateness(
         if finished is not None:
             found.setdefault((due, account), []).append((finished - due).total_seconds())
     return [(due, account, median(s), max(s)) for (due, account), s in found.items()]
+
+
+def boundary_actions(session: Session, at: datetime, account: str) -> list[Action]:
+    """The roster's switches of ``account`` due at ``at`` (one boundary), by agent."""
+    return list(
+        session.scalars(
+            select(Action)
+            .where(
+                Action.source == Source.SCHEDULE,
+                Action.kind == ActionKind.SWITCH,
+                Action.due_at == at,
+                Action.account == account,
+            )
+            .order_by(Action.agent, Action.device, Action.id)
+        )
+    )

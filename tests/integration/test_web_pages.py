@@ -425,8 +425,8 @@ def test_the_now_page_leads_with_the_boundaries_counted(console: TestClient) -> 
         'id="boundaries"'))]  # fmt: skip
     # 09:00 IST: ravi's ON confirmed 2 s late, asha's failed; 13:00 IST next (desk-am ends,
     # mobile-pm starts)
-    assert re.search(r'data-account="main">\s*<td><time[^>]*>09:00</time></td><td>main</td>'
-                     r"<td>2 ON, 0 OFF</td>", boundaries)  # fmt: skip
+    assert re.search(r'data-account="main">\s*<td><a href="/boundaries/[^"]+"><time[^>]*>09:00'
+                     r"</time></a></td><td>main</td><td>2 ON, 0 OFF</td>", boundaries)  # fmt: skip
     assert '<td class="confirmed">1</td><td class="bad failed">1</td>' in boundaries
     assert "2.0 / 2.0 s" in boundaries and "100%" in boundaries
     assert re.search(r">13:00</time></td><td>main</td><td>1 ON, 2 OFF</td>", boundaries)
@@ -473,3 +473,18 @@ def test_the_now_page_filters_by_why_a_device_is_not_on(console: TestClient) -> 
     assert ">asha<" in missing("reason=failed")
     assert ">asha<" not in missing("reason=drifted")
     assert ">asha<" not in missing("account=south")  # an account with nobody in it
+
+
+def test_a_boundary_opens_to_its_switches_by_outcome_and_why(console: TestClient) -> None:
+    log_in(console, "viewer")
+    now = console.get("/").text
+    link = re.search(r'href="(/boundaries/[^"]+)">', now)
+    assert link is not None
+    opened = console.get(link.group(1).replace("&amp;", "&")).text
+    assert "2 ON, 0 OFF</b>due" in opened
+    failed = opened[opened.index("group-failed") : opened.index("group-succeeded")]
+    assert ">asha<" in failed and "Exotel failed to answer" in failed  # by why, in words
+    confirmed = opened[opened.index("group-succeeded") :]
+    assert ">ravi<" in confirmed and "2.0 s after" in confirmed
+    bad = console.get("/boundaries/yesterday?account=main")
+    assert bad.status_code == 400 and "is not an instant" in bad.text

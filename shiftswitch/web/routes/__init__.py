@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from shiftswitch.web.routes import (
     agents,
     audit,
+    boundaries,
     calendar,
     login,
     notifications,
@@ -20,7 +21,7 @@ from shiftswitch.web.routes import (
 
 router = APIRouter(include_in_schema=False)
 for module in (
-    login, now, timeline, agents, roster, overrides, operations, reports, notifications, audit,
-    calendar,
+    login, now, boundaries, timeline, agents, roster, overrides, operations, reports,
+    notifications, audit, calendar,
 ):  # fmt: skip
     router.include_router(module.router)
