@@ -46,7 +46,8 @@ from benchmarks.gen_roster import generate
 from shiftswitch import heap, timeline
 from shiftswitch.access import AccessStore, Role
 from shiftswitch.actions import confirm_states
-from shiftswitch.adherence.report import Query, adherence
+from shiftswitch.adherence.query import Query
+from shiftswitch.adherence.report import adherence
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import DeviceState

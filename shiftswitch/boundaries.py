@@ -110,12 +110,14 @@ def ahead(transitions: Iterable[Transition], limit: int) -> list[Boundary]:
     """The next ``limit`` boundaries of ``transitions`` (in order), by instant and account; a
     ramped ON counts at the boundary it serves."""
     found: dict[tuple[datetime, str], Boundary] = {}
+    instants: set[datetime] = set()
     for t in transitions:
         at = t.boundary or t.at
         b = found.get((at, t.account))
         if b is None:
-            if len({k[0] for k in found}) >= limit and at not in {k[0] for k in found}:
+            if at not in instants and len(instants) == limit:
                 break
+            instants.add(at)
             b = found[(at, t.account)] = Boundary(at, t.account)
         if t.available:
             b.ons += 1

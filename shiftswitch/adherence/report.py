@@ -7,70 +7,25 @@ pauses, failed and blocked switches) for a period of local days, and sums the fi
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shiftswitch import heap, timeline
-from shiftswitch.adherence.figures import Cause, Days, Piece, Planned, figures
-from shiftswitch.adherence.planned import LOOKAHEAD, LOOKBACK, Device, planned_intervals
-from shiftswitch.models import Action, ActionKind, Hold, Pause, RosterVersion, Status
-from shiftswitch.planning.planner import Planner
-from shiftswitch.problems import RosterError
-from shiftswitch.roster import canonical
-from shiftswitch.roster.loader import parse_roster
+from shiftswitch.adherence.causes import explaining
+from shiftswitch.adherence.figures import Days, Piece, figures
+from shiftswitch.adherence.planned import LOOKAHEAD, LOOKBACK
+from shiftswitch.adherence.query import BadQuery, Query
+from shiftswitch.adherence.versions import Version, in_force, planned_of
 from shiftswitch.roster.model import Roster
 
-BY = ("day", "shift", "agent")
 NOTE = "a shift counts on the local day it starts"
-MAX_DAYS = 92  # the longest period one report covers
 MAX_REASONS = 8  # reasons listed on one row, the rest counted
-YEARS = (1970, 2200)  # the days a report may name
-
-
-class BadQuery(ValueError):
-    """A report asked wrongly: ``place`` (an option's name) and why."""
-
-    def __init__(self, place: str, message: str) -> None:
-        super().__init__(message)
-        self.place = place
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    first: date
-    last: date  # included, whole
-    agent: str | None = None
-    account: str | None = None
-    by: str = "agent"
-
-    def check(self) -> Query:
-        if self.by not in BY:
-            raise BadQuery("by", f"{self.by!r}: give one of {', '.join(BY)}")
-        if self.last < self.first:
-            raise BadQuery("to", f"{self.last} is before --from {self.first}")
-        if (self.last - self.first).days >= MAX_DAYS:
-            raise BadQuery("to", f"at most {MAX_DAYS} days in one report; ask for less")
-        return self
-
-
-def day_of(text: str, place: str) -> date:
-    """A ``--from``/``--to`` day: ``YYYY-MM-DD``."""
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise BadQuery(place, f"{text!r} is not a day: give YYYY-MM-DD") from None
-    if not YEARS[0] <= day.year <= YEARS[1]:
-        raise BadQuery(place, f"{text!r} is out of range: give a day in {YEARS[0]}-{YEARS[1]}")
-    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,23 +147,26 @@ def _pieces(
     days = Days(query.first, query.last, zone)
     end = min(days.end, now)
     with heap.paused(), Session(engine) as session:
-        versions = _versions(session, days.start - LOOKBACK, days.end + LOOKAHEAD, roster)
+        versions = in_force(session, days.start - LOOKBACK, days.end + LOOKAHEAD, roster)
         accounts = {name: a.account for name, a in roster.agents.items()}
         scope = _scope(query, accounts, versions)
-        planned = _planned(engine, versions, days, scope)
+        planned = planned_of(engine, versions, days.start, days.end, scope)
         for v in versions:  # agents of the period no longer in the roster
             for name, member in v.roster.agents.items():
                 accounts.setdefault(name, member.account)
         ends = [p[-1].end for p in planned.values() if p]
         reach = datetime.fromtimestamp(max(ends), UTC) if ends else end
         upto = max(min(reach, now), end)
-        found = timeline.spans(session, days.start, upto, agents=scope)
-        causes = _causes(session, days.start, upto, zone, accounts, scope)
-    on: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
-    unknown: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
-    for agent, device, state, started, ended, _action in found:
-        into = on if state == timeline.ON else unknown
-        into.setdefault((agent, device), []).append((started, ended))
+        on: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+        unknown: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+        for agent, device, state, started, ended, _action in timeline.spans(
+            session, days.start, upto, agents=scope
+        ):
+            into = on if state == timeline.ON else unknown
+            into.setdefault((agent, device), []).append((started, ended))
+        causes = explaining(
+            session, days.start, upto, zone, accounts, set(planned) | set(on), scope
+        )
 
     def each() -> Pieces:
         for key in sorted(set(planned) | set(on)):
@@ -223,7 +181,7 @@ def _pieces(
     return days, end, each()
 
 
-def _scope(query: Query, accounts: dict[str, str], versions: list[_Version]) -> set[str] | None:
+def _scope(query: Query, accounts: dict[str, str], versions: list[Version]) -> set[str] | None:
     if query.agent is not None:
         known = query.agent in accounts or any(query.agent in v.roster.agents for v in versions)
         if not known:
@@ -237,190 +195,6 @@ def _scope(query: Query, accounts: dict[str, str], versions: list[_Version]) -> 
             raise BadQuery("account", f"no account {query.account!r} in the roster")
         return names
     return None
-
-
-class _Version:
-    """A roster version in force from ``since``: read, and planned, when first needed;
-    ``digest``: its content's (None: the roster in force, no version recorded)."""
-
-    def __init__(
-        self, since: datetime, text: Callable[[], str] | None, roster: Roster, digest: str | None
-    ) -> None:
-        self.since, self._text, self._roster, self.digest = since, text, roster, digest
-
-    @functools.cached_property
-    def roster(self) -> Roster:
-        return self._roster if self._text is None else _stored(self._text())
-
-    def planner(self) -> Planner:
-        return Planner(self._roster) if self._text is None else _planner_of(self._text())
-
-
-def _versions(session: Session, start: datetime, end: datetime, roster: Roster) -> list[_Version]:
-    """The versions in force in ``[start, end)``, oldest first; without any: ``roster``, for
-    the whole period."""
-    found = session.execute(
-        select(RosterVersion.number, RosterVersion.created_at, RosterVersion.digest)
-        .where(RosterVersion.created_at < end)
-        .order_by(RosterVersion.number)
-    ).all()
-    first = 0
-    for i, (_number, at, _digest) in enumerate(found):
-        if at <= start:
-            first = i
-    kept = found[first:]
-    if not kept:
-        return [_Version(datetime.min.replace(tzinfo=start.tzinfo), None, roster, None)]
-    engine = session.get_bind()
-    return [_Version(at, _content_of(engine, n), roster, digest) for n, at, digest in kept]
-
-
-# The planned intervals of the last periods asked, by the database, the versions in force
-# (when each was stored, and its content's digest), the period and the agents: the console asks
-# the same week again and again, and a version's plan never changes.
-_PLANS: OrderedDict[tuple[Any, ...], dict[Device, list[Planned]]] = OrderedDict()
-PLANS_KEPT = 4
-_PLANS_LOCK = threading.Lock()  # the API asks from several threads
-
-
-def _planned(
-    engine: Engine, versions: list[_Version], days: Days, scope: set[str] | None
-) -> dict[Device, list[Planned]]:
-    key = (
-        engine.url.render_as_string(hide_password=True),
-        tuple((v.since, v.digest) for v in versions),
-        days.start, days.end, None if scope is None else frozenset(scope),
-    )  # fmt: skip
-    if any(v.digest is None for v in versions):
-        return planned_intervals([(v.since, v.planner) for v in versions], days.start,
-                                 days.end, scope)  # fmt: skip
-    with _PLANS_LOCK:
-        found = _PLANS.get(key)
-        if found is not None:
-            _PLANS.move_to_end(key)
-            return found
-    found = planned_intervals([(v.since, v.planner) for v in versions], days.start, days.end, scope)
-    with _PLANS_LOCK:
-        _PLANS[key] = found
-        while len(_PLANS) > PLANS_KEPT:
-            _PLANS.popitem(last=False)
-    return found
-
-
-def _content_of(engine: Any, number: int) -> Callable[[], str]:
-    def load() -> str:
-        with Session(engine) as session:
-            text = session.scalar(
-                select(RosterVersion.content).where(RosterVersion.number == number)
-            )
-        if text is None:
-            raise BadQuery("from", f"roster version {number} was recorded without its content")
-        return text
-
-    return functools.cache(load)
-
-
-# The last versions read and planned, by their text: a report asked again (the console's) reads
-# the versions' text again, but neither parses nor indexes them again.
-@functools.lru_cache(maxsize=4)
-def _stored(text: str) -> Roster:
-    """A version's roster: as the store wrote it, or a file as its author did (read whole)."""
-    try:
-        return canonical.stored(text)
-    except (canonical.NotCanonical, RosterError, ValueError):
-        return parse_roster(text)
-
-
-@functools.lru_cache(maxsize=4)
-def _planner_of(text: str) -> Planner:
-    return Planner(_stored(text))
-
-
-def _causes(
-    session: Session,
-    start: datetime,
-    end: datetime,
-    zone: ZoneInfo,
-    accounts: dict[str, str],
-    scope: set[str] | None,
-) -> dict[tuple[str, str], list[Cause]]:
-    """What explains differences, per (agent, device): holds, pauses, failed and blocked
-    switches in ``[start, end)``."""
-
-    def hm(at: datetime) -> str:
-        local = at.astimezone(zone)
-        return (
-            f"{local:%H:%M}"
-            if local.date() == start.astimezone(zone).date()
-            else (f"{local:%m-%d %H:%M}")
-        )
-
-    out: dict[tuple[str, str], list[Cause]] = {}
-    holds = select(Hold).where(Hold.starts_at < end, Hold.until > start)
-    if scope is not None:
-        holds = holds.where(Hold.agent.in_(scope))
-    for h in session.scalars(holds):
-        state = "ON" if h.available else "OFF"
-        text = f"held {state} by {h.created_by} {hm(h.starts_at)} to {hm(h.until)}" + (
-            f" ({h.reason})" if h.reason else ""
-        )
-        out.setdefault((h.agent, h.device), []).append(Cause(h.starts_at, h.until, text))
-    actions = select(
-        Action.agent, Action.device, Action.status, Action.due_at, Action.finished_at,
-        Action.reason, Action.error_code, Action.error_description, Action.last_http_code,
-        Action.wants_on,
-    ).where(
-        Action.due_at >= start, Action.due_at < end, Action.kind == ActionKind.SWITCH,
-        Action.status.in_((Status.FAILED, Status.BLOCKED)), Action.agent.is_not(None),
-    )  # fmt: skip
-    if scope is not None:
-        actions = actions.where(Action.agent.in_(scope))
-    for (
-        agent,
-        device,
-        status,
-        due,
-        finished,
-        reason,
-        code,
-        description,
-        http,
-        wants_on,
-    ) in session.execute(actions):
-        verb = "ON" if wants_on else "OFF"
-        why = reason or _exotel(code, description, http) or status
-        text = f"{verb} {status} at {hm(due)}: {why}"
-        out.setdefault((str(agent), str(device)), []).append(Cause(due, finished or due, text))
-    pauses = select(Pause).where(
-        Pause.paused_at < end, or_(Pause.resumed_at.is_(None), Pause.resumed_at > start)
-    )
-    paused = list(session.scalars(pauses))
-    if paused:
-        devices = {key for key in out} | _devices_of(session, scope)
-        for p in paused:
-            until = p.resumed_at or end
-            text = f"paused by {p.paused_by} {hm(p.paused_at)} to " + (
-                hm(p.resumed_at) if p.resumed_at else "now"
-            )
-            for agent, device in devices:
-                if p.account is None or accounts.get(agent) == p.account:
-                    out.setdefault((agent, device), []).append(Cause(p.paused_at, until, text))
-    return out
-
-
-def _devices_of(session: Session, scope: set[str] | None) -> set[tuple[str, str]]:
-    table = timeline.TABLE
-    query = select(table.c.agent, table.c.device).distinct().where(table.c.agent.is_not(None))
-    if scope is not None:
-        query = query.where(table.c.agent.in_(scope))
-    return {(a, d) for a, d in session.execute(query)}
-
-
-def _exotel(code: str | None, description: str | None, http: int | None) -> str | None:
-    if not (code or description):
-        return None
-    said = " ".join(x for x in (code, description) if x)
-    return f"Exotel {said}" + (f" (HTTP {http})" if http else "")
 
 
 def _add(

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from shiftswitch.adherence import files
-from shiftswitch.adherence.report import BadQuery, adherence, day_of
-from shiftswitch.adherence.report import Query as Asked
+from shiftswitch.adherence.query import BadQuery, day_of
+from shiftswitch.adherence.query import Query as Asked
+from shiftswitch.adherence.report import adherence
 from shiftswitch.api.deps import FastJSON, Services, services, viewer
 from shiftswitch.problems import invalid
 

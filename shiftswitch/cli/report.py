@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from shiftswitch.adherence import files
-from shiftswitch.adherence.report import BY, BadQuery, Query, adherence, day_of
+from shiftswitch.adherence.query import BY, BadQuery, Query, day_of
+from shiftswitch.adherence.report import adherence
 from shiftswitch.cli.context import Context, pass_context, table
 
 DEFAULT_DAYS = 7

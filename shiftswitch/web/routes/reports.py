@@ -12,8 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from shiftswitch.adherence import files
-from shiftswitch.adherence.report import BY, BadQuery, Overview, adherence, day_of, overview
-from shiftswitch.adherence.report import Query as Asked
+from shiftswitch.adherence.query import BY, BadQuery, day_of
+from shiftswitch.adherence.query import Query as Asked
+from shiftswitch.adherence.report import Overview, adherence, overview
 from shiftswitch.roster.model import Roster
 from shiftswitch.web.render import page
 from shiftswitch.web.routes.base import roster_or_notice
