@@ -18,12 +18,12 @@ from contextlib import suppress
 from typing import Any, Protocol, runtime_checkable
 
 from celery import Celery
-from celery.app.amqp import AMQP
-from kombu.connection import Connection
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
+from shiftswitch import redisurl
+from shiftswitch.broker_connection import PromptAMQP
 from shiftswitch.heartbeats import SETTLE, read_beats
 from shiftswitch.models import Action
 from shiftswitch.pacing import parse_rate
@@ -41,39 +41,13 @@ UNACKED_INDEX_KEY = "unacked_index"  # ... and when each was taken (seconds, the
 ORPHAN_AFTER = 10.0
 
 
-# kombu tries a lost broker again after 2, 4, 6 ... up to 30 s: a worker would be back up to 30 s
-# after Redis. Every process here tries again every second, for as long as it takes.
-RECONNECT_EVERY = 1.0
-
-
-class PromptConnection(Connection):
-    """A broker connection that, while it cannot be made, is tried again every
-    :data:`RECONNECT_EVERY` (when its caller gives no intervals, as Celery's consumer does)."""
-
-    def _ensure_connection(  # type: ignore[override]
-        self,
-        errback: Any = None,
-        max_retries: int | None = None,
-        interval_start: float = RECONNECT_EVERY / 2,
-        interval_step: float = RECONNECT_EVERY / 2,
-        interval_max: float = RECONNECT_EVERY,
-        **kwargs: Any,
-    ) -> Any:
-        return super()._ensure_connection(  # type: ignore[no-untyped-call]
-            errback, max_retries, interval_start, interval_step, interval_max, **kwargs
-        )
-
-
-class PromptAMQP(AMQP):  # type: ignore[misc]
-    """Celery's AMQP layer, on :class:`PromptConnection`."""
-
-    Connection = PromptConnection
-
-
 def make_celery(settings: Settings) -> Celery:
     """The Celery app: Redis broker, JSON only, late acks, no result backend; a lost broker
     tried again every second, for as long as it takes."""
-    app = Celery("shiftswitch", broker=settings.redis_url, set_as_current=False, amqp=PromptAMQP)
+    place = settings.redis
+    app = Celery(
+        "shiftswitch", broker=redisurl.broker_url(place), set_as_current=False, amqp=PromptAMQP
+    )
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -97,6 +71,7 @@ def make_celery(settings: Settings) -> Celery:
             # A worker killed while it holds the restore mutex would block every restore for
             # the mutex's life (kombu: 5 min). A restore takes milliseconds: keep it short.
             "unacked_mutex_expire": max(5, min(60, round(settings.visibility_timeout / 10))),
+            **redisurl.transport_options(place),  # through sentinels: the primary's name
         },
         enable_utc=True,
     )
@@ -209,7 +184,7 @@ class CeleryDispatcher:
         yet acknowledged (kombu's ``unacked`` hash; a retry waiting for its countdown is one).
         None when Redis cannot be read."""
         try:
-            with Redis.from_url(self._app.conf.broker_url, socket_timeout=10) as client:
+            with broker_redis(self._app) as client:
                 waiting = client.lrange(QUEUE, 0, -1)
                 taken = client.hvals(UNACKED_KEY)
         except (RedisError, ValueError):  # unreachable, or a URL redis-py cannot open
@@ -262,8 +237,19 @@ class CeleryDispatcher:
 
     def _client(self) -> Redis:
         if self._redis is None:
-            self._redis = Redis.from_url(self._app.conf.broker_url, socket_timeout=10)
+            self._redis = broker_redis(self._app)
         return self._redis
+
+
+def broker_redis(app: Celery) -> Redis:
+    """A client of the Redis the broker of ``app`` uses (its primary, through sentinels)."""
+    options = app.conf.broker_transport_options or {}
+    place = redisurl.parse(
+        app.conf.broker_url,
+        options.get("master_name"),
+        sentinel_password=(options.get("sentinel_kwargs") or {}).get("password"),
+    )
+    return redisurl.client(place, socket_timeout=10)
 
 
 def _restore(client: Redis, tag: str) -> bool:

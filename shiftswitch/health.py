@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import requests
-from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from shiftswitch import redisurl
 from shiftswitch.broker import make_celery
 from shiftswitch.db import first_line, make_engine, missing_file, redacted, revisions
 from shiftswitch.notify.config import load_config
@@ -57,9 +57,13 @@ def database(settings: Settings) -> Check:
 
 
 def redis(settings: Settings) -> Check:
-    where = redacted(settings.redis_url)
     try:
-        Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+        place = settings.redis
+    except ValueError as exc:
+        return Check("redis", False, str(exc))
+    where = redisurl.shown(place)
+    try:
+        redisurl.client(place, socket_connect_timeout=2, socket_timeout=2).ping()
     except RedisError as exc:
         return Check("redis", False, f"{where}: {exc}")
     return Check("redis", True, f"{where}: answers")

@@ -7,7 +7,9 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from shiftswitch import redisurl
 from shiftswitch.hosts import AllowedHosts
 from shiftswitch.retry import RetryPolicy
 
@@ -37,8 +39,14 @@ def credential_variables(account: str) -> tuple[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str = DEFAULT_REDIS_URL
+    # URLs may hold passwords: never shown.
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    redis_url: str = field(default=DEFAULT_REDIS_URL, repr=False)
+    # With sentinels in REDIS_URL: the primary's name, and the passwords (README: Redis and
+    # Sentinel). Never shown.
+    redis_master: str = redisurl.DEFAULT_MASTER
+    redis_password: str | None = field(default=None, repr=False)
+    sentinel_password: str | None = field(default=None, repr=False)
     roster_path: str = DEFAULT_ROSTER
     roster_source: str = "yaml"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -64,6 +72,13 @@ class Settings:
     # A boundary's switch this many seconds after its instant makes the boundary late.
     late_after: float = 120.0
 
+    @property
+    def redis(self) -> redisurl.RedisPlace:
+        """Where Redis is (``REDIS_URL`` and its companions); ValueError when they are wrong."""
+        return _place(
+            self.redis_url, self.redis_master, self.redis_password, self.sentinel_password
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -83,6 +98,9 @@ class Settings:
         settings = cls(
             database_url=database_url(env),
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+            redis_master=env.get("SHIFTSWITCH_REDIS_MASTER") or redisurl.DEFAULT_MASTER,
+            redis_password=env.get("SHIFTSWITCH_REDIS_PASSWORD") or None,
+            sentinel_password=env.get("SHIFTSWITCH_SENTINEL_PASSWORD") or None,
             roster_path=env.get("SHIFTSWITCH_ROSTER") or DEFAULT_ROSTER,
             roster_source=_roster_source(env),
             retry=retry,
@@ -102,6 +120,10 @@ class Settings:
             watch_after=_number(env, "SHIFTSWITCH_WATCH_AFTER", 60.0, low=5, high=HOUR),
             late_after=_number(env, "SHIFTSWITCH_LATE_AFTER", 120.0, low=1, high=DAY),
         )
+        try:
+            _ = settings.redis
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if settings.visibility_timeout <= retry.max_delay:
             raise ConfigError(
                 f"SHIFTSWITCH_VISIBILITY_TIMEOUT ({settings.visibility_timeout:g} s) must be "
@@ -127,6 +149,13 @@ class Settings:
                 f"check) or at least {MIN_DRIFT_EVERY:g} seconds"
             )
         return settings
+
+
+@lru_cache(maxsize=16)
+def _place(
+    url: str, master: str, password: str | None, sentinel_password: str | None
+) -> redisurl.RedisPlace:
+    return redisurl.parse(url, master, password, sentinel_password)
 
 
 def read_back_default(http_timeout: float) -> float:

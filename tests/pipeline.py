@@ -330,11 +330,13 @@ class Pipeline:
         extra_env: Mapping[str, str] | None = None,
         *,
         celery: bool = False,
+        hostname: str | None = None,
     ) -> None:
-        """A worker on this pipeline: a process of its own, or the shared one (which serves
-        only a test that wants one worker as it is)."""
+        """A worker on this pipeline: a process of its own (named ``hostname``, by default
+        ``wN@test``), or the shared one (which serves only a test that wants one worker as it
+        is)."""
         if self.shared is not None:
-            assert not self.workers and concurrency == 8 and not extra_env and not celery, (
+            assert not (self.workers or extra_env or celery or hostname) and concurrency == 8, (
                 "a worker of its own"
             )
             ours, its = worker_settings(self.env), worker_settings(self.shared.env)
@@ -344,7 +346,8 @@ class Pipeline:
         n = len(self.workers)
         log = self.tmp / f"worker{n}.log"
         env = {**self.env, **(extra_env or {})}
-        self.workers.append(spawn_worker(env, log, concurrency, f"w{n}@test", celery=celery))
+        name = hostname or f"w{n}@test"
+        self.workers.append(spawn_worker(env, log, concurrency, name, celery=celery))
         self.logs.append(log)
 
     def start_scheduler_process(self, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
@@ -456,6 +459,21 @@ class Pipeline:
             detail=lambda: [(a.id, a.key, a.status, a.reason) for a in self.actions()],
         )
         return self.actions()
+
+
+def assign_all_from(
+    roster_path: Path, agents: Mapping[str, object], ahead: float, hours: float = 1
+) -> datetime:
+    """Give every agent a dated shift from ``ahead`` seconds from now (to the second), for
+    ``hours``, in the roster file (a running scheduler picks it up); the shift's start."""
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ahead)
+    end = at + timedelta(hours=hours)
+    roster_path.write_text(roster_path.read_text() + "assignments:\n" + "".join(
+        f'  - {{agent: {a}, from: "{at:%Y-%m-%dT%H:%M:%S}", '
+        f'to: "{end:%Y-%m-%dT%H:%M:%S}", shift: evening}}\n'
+        for a in agents
+    ))  # fmt: skip
+    return at
 
 
 def wait_until(

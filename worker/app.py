@@ -26,11 +26,10 @@ from typing import Any
 from celery import Celery, signals
 from celery.exceptions import CPendingDeprecationWarning
 from celery.worker import state as worker_state
-from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
-from shiftswitch import logs, metrics
+from shiftswitch import logs, metrics, redisurl
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import Leases, RateLimiter
@@ -102,7 +101,7 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
         max_overflow=8,
         pool_pre_ping=False,
     )
-    redis = Redis.from_url(settings.redis_url)
+    redis = redisurl.client(settings.redis)
 
     store = TurnStore(engine)
     store.notify = notify_service.configured(settings.notify_path)
@@ -154,9 +153,9 @@ def quiet_the_cancel_notice() -> None:
 
 
 class OncePerBrokerOutage(logging.Filter):
-    """Celery says "Cannot connect to ..." at each try to reach a lost broker (every second, see
-    :data:`shiftswitch.broker.RECONNECT_EVERY`): the first line of an outage passes, the rest
-    wait for "Connected to ...", which says it is over."""
+    """Celery says "Cannot connect to ..." at each try to reach a lost broker (every second,
+    see :data:`shiftswitch.broker_connection.RECONNECT_EVERY`): the first line of an outage
+    passes, the rest wait for "Connected to ...", which says it is over."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -209,7 +208,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
             return
         quiet_the_cancel_notice()
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
-        beating.append(Beating(Heartbeat(Redis.from_url(settings.redis_url), worker)))
+        beating.append(Beating(Heartbeat(redisurl.client(settings.redis), worker)))
         beating[0].start()
         telling.append(
             notify_service.start_deliverer(

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 from fastapi import Depends, Request, Response
-from redis import Redis
 from redis.exceptions import RedisError
 
+from shiftswitch import redisurl
 from shiftswitch.access import AccessStore, LoginThrottle, Principal, Role, SessionInfo
 from shiftswitch.api.limits import Gate, password_gate, roster_gate
 from shiftswitch.logs import event
@@ -48,7 +48,7 @@ class Services:
 
     @classmethod
     def build(cls, ops: Operations) -> Services:
-        redis = Redis.from_url(ops.settings.redis_url, socket_timeout=5)
+        redis = redisurl.client(ops.settings.redis, socket_timeout=5)
         access = AccessStore(ops.engine)
         throttle = LoginThrottle(redis, salt=access.throttle_salt())
         return cls(ops, LiveRoster(ops), access, throttle)

@@ -14,12 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from redis import Redis
 
 from scheduler.checks import Checker, readers
 from scheduler.loop import Scheduler
 from scheduler.probes import OutageWatch, Prober
-from shiftswitch import health, logs, metrics
+from shiftswitch import health, logs, metrics, redisurl
 from shiftswitch.broker import QUEUE
 from shiftswitch.cli import demo as demo_module
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
@@ -109,7 +108,7 @@ def scheduler(
     configure_logging(loglevel)
     roster_source = ctx.roster_source(roster_path, source)
     path = roster_source.path
-    redis = Redis.from_url(ctx.settings.redis_url)
+    redis = redisurl.client(ctx.settings.redis)
     drift_every = ctx.settings.drift_every
     budget = RateLimiter(redis)
     exotel = readers(ctx.settings)

@@ -9,10 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from redis import Redis
-
 from scheduler.loop import Scheduler
-from shiftswitch import audit, drift
+from shiftswitch import audit, drift, redisurl
 from shiftswitch.coordination import RateLimiter, rate_bucket
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.operations.context import Operations
@@ -69,7 +67,7 @@ def reconcile_now(
 
 def paced_client(ops: Operations) -> Callable[[Account], ExotelClient]:
     """Exotel clients that wait for the account's request budget, shared with the workers."""
-    limiter = RateLimiter(Redis.from_url(ops.settings.redis_url))
+    limiter = RateLimiter(redisurl.client(ops.settings.redis))
 
     def client(account: Account) -> ExotelClient:
         def pace() -> None:

@@ -9,7 +9,7 @@ minute), so that the test takes seconds: the counts and their rise are the same.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,16 @@ import requests
 
 from shiftswitch.access import AccessStore, Role
 from shiftswitch.db import make_engine
-from tests.pipeline import SharedWorker, kill, pipeline, roster_yaml, spawn_api, user, wait_until
+from tests.pipeline import (
+    SharedWorker,
+    assign_all_from,
+    kill,
+    pipeline,
+    roster_yaml,
+    spawn_api,
+    user,
+    wait_until,
+)
 
 AGENTS = 30
 AHEAD = 4  # seconds from the roster's edit to the boundary
@@ -47,13 +56,7 @@ def test_a_boundary_shows_its_progress_rising_and_its_final_counts(
         p.start_scheduler_process("--tick", "0.5")
         proc, url = spawn_api(p.env, tmp_path / "api.log")
         try:
-            at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=AHEAD)
-            end = at + timedelta(hours=1)
-            p.roster_path.write_text(p.roster_path.read_text() + "assignments:\n" + "".join(
-                f'  - {{agent: {a}, from: "{at:%Y-%m-%dT%H:%M:%S}", '
-                f'to: "{end:%Y-%m-%dT%H:%M:%S}", shift: evening}}\n'
-                for a in agents
-            ))  # fmt: skip
+            at = assign_all_from(p.roster_path, agents, AHEAD)
             seen: list[float] = []
 
             def boundary() -> dict[str, Any] | None:

@@ -5,21 +5,23 @@ from __future__ import annotations
 import collections
 import inspect
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from kombu.connection import Connection
+from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shiftswitch.broker import (
-    RECONNECT_EVERY,
     SPREAD,
     USERS_PER_MESSAGE,
-    PromptConnection,
     batch_size,
     batches,
     make_celery,
     messages,
     paced,
 )
+from shiftswitch.broker_connection import RECONNECT_EVERY, PromptConnection
 from shiftswitch.models import Action
 from shiftswitch.settings import Settings
 
@@ -141,3 +143,19 @@ def test_the_prompt_connection_keeps_kombus_order_of_arguments() -> None:
     app = make_celery(Settings(database_url="sqlite://", redis_url="redis://127.0.0.1:9/0"))
     assert isinstance(app.connection_for_read(), PromptConnection)
     assert app.conf.broker_connection_max_retries is None  # waits for Redis however long
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:9/0", "sentinel://127.0.0.1:9;sentinel://h:9"])
+def test_a_channel_whose_connection_let_go_of_it_fails_as_redis_unreachable(url: str) -> None:
+    """What a worker meets when it lost Redis holding messages: Celery detaches the transport
+    (``Connection.collect``), then closes the channel (which would put its messages back) and
+    acknowledges messages on it. Both must fail as a lost Redis does (which kombu and Celery
+    survive), never with the AttributeError that ended the worker."""
+    app = make_celery(Settings(database_url="sqlite://", redis_url=url))
+    transport = app.connection_for_read().get_transport_cls()
+    assert issubclass(transport.Channel, kombu_redis.Channel)
+    channel = object.__new__(transport.Channel)  # as it is after the collect; nothing reached
+    channel.connection = SimpleNamespace(client=None)
+    with pytest.raises(RedisConnectionError):
+        channel._get_pool()
+    channel.basic_ack("tag-1")  # nothing acknowledged, nothing raised

@@ -1,0 +1,216 @@
+"""Where Redis is: one server, or a primary found through Sentinel (README: Redis and Sentinel).
+
+``REDIS_URL`` is either one server (``redis://``, ``rediss://``, ``unix://``) or a list of
+sentinels in Celery's form, ``sentinel://HOST:PORT;sentinel://HOST:PORT/DB``, with the
+monitored primary's name in ``SHIFTSWITCH_REDIS_MASTER``. Every process opens Redis through
+:func:`client` and gives Celery :func:`broker_url` and :func:`transport_options`, so that the
+broker and every other use of Redis (the rate limiter, leases, heartbeats, leadership, the
+login throttle) follow the same primary, and follow it to another after a failover.
+
+Passwords travel in :class:`RedisPlace`'s fields, never in its ``repr`` or in :func:`shown`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from redis import Redis
+from redis.sentinel import Sentinel
+
+DEFAULT_MASTER = "mymaster"
+SERVER_SCHEMES = ("redis", "rediss", "unix")
+SENTINEL = "sentinel"
+SENTINEL_PORT = 26379
+
+
+@dataclass(frozen=True, slots=True)
+class RedisPlace:
+    """One Redis server (``sentinels`` empty: ``url``), or the primary named ``master`` that
+    these sentinels watch, database ``db``."""
+
+    url: str = field(repr=False)  # REDIS_URL as given (it may hold a password)
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str = DEFAULT_MASTER
+    db: int = 0
+    password: str | None = field(default=None, repr=False)  # the primary's (and replicas')
+    sentinel_password: str | None = field(default=None, repr=False)
+
+    @property
+    def is_sentinel(self) -> bool:
+        return bool(self.sentinels)
+
+
+def parse(
+    url: str,
+    master: str | None = None,
+    password: str | None = None,
+    sentinel_password: str | None = None,
+) -> RedisPlace:
+    """``REDIS_URL`` and its companions read; ValueError naming what is wrong and the fix.
+    ``password`` is used when the URL names none."""
+    text = url.strip()
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme in SERVER_SCHEMES:
+        if ";" in text:
+            raise ValueError(
+                f"REDIS_URL={shown_url(text)!r}: only sentinel:// URLs may be listed with ';' "
+                "(one server: redis://HOST:PORT/DB)"
+            )
+        parts = _split(text)
+        return RedisPlace(
+            url=text,
+            db=_db(parts.path, text, scheme),
+            password=unquote(parts.password) if parts.password else password,
+        )
+    if scheme != SENTINEL:
+        raise ValueError(
+            f"REDIS_URL={shown_url(text)!r}: use redis://HOST:PORT/DB (or rediss://, unix://), "
+            "or sentinel://HOST:PORT;sentinel://HOST:PORT/DB with SHIFTSWITCH_REDIS_MASTER"
+        )
+    sentinels: list[tuple[str, int]] = []
+    db = 0
+    in_url: str | None = None
+    for item in (part.strip() for part in text.split(";")):
+        if not item:
+            continue
+        if not item.lower().startswith(f"{SENTINEL}://"):
+            raise ValueError(
+                f"REDIS_URL={shown_url(text)!r}: every entry of a sentinel list must be "
+                "sentinel://HOST:PORT"
+            )
+        parts = _split(item)
+        if not parts.hostname:
+            raise ValueError(f"REDIS_URL={shown_url(text)!r}: a sentinel without a host")
+        try:
+            port = parts.port or SENTINEL_PORT
+        except ValueError:
+            raise ValueError(
+                f"REDIS_URL={shown_url(text)!r}: a sentinel's port must be a number from 1 to 65535"
+            ) from None
+        sentinels.append((parts.hostname, port))
+        if parts.path.strip("/"):
+            db = _db(parts.path, text, SENTINEL)
+        if parts.password and in_url is None:
+            in_url = unquote(parts.password)
+    name = (master or DEFAULT_MASTER).strip()
+    if not name or any(c.isspace() for c in name):
+        raise ValueError(
+            f"SHIFTSWITCH_REDIS_MASTER={master!r}: the name the sentinels monitor the primary "
+            "by (sentinel monitor NAME ...), without spaces"
+        )
+    return RedisPlace(
+        url=text,
+        sentinels=tuple(sentinels),
+        master=name,
+        db=db,
+        password=in_url or password or None,
+        sentinel_password=sentinel_password or None,
+    )
+
+
+def _split(item: str) -> Any:
+    try:
+        return urlsplit(item)
+    except ValueError:
+        raise ValueError(f"REDIS_URL={shown_url(item)!r}: not a URL") from None
+
+
+def _db(path: str, text: str, scheme: str) -> int:
+    if scheme == "unix":
+        return 0  # the path is the socket's; a database is given as ?db=N
+    raw = path.strip("/") or "0"
+    if not raw.isdigit() or int(raw) > 1_000_000:
+        raise ValueError(
+            f"REDIS_URL={shown_url(text)!r}: the database after the last '/' must be a number "
+            "(redis://HOST:PORT/0)"
+        )
+    return int(raw)
+
+
+def client(place: RedisPlace, **options: Any) -> Redis:
+    """A client of the primary: ``options`` as for :class:`redis.Redis` (timeouts). Through
+    sentinels, each new connection asks them where the primary is, so a client whose
+    connection broke at a failover reconnects to the new one."""
+    if not place.is_sentinel:
+        extra = {"password": place.password} if place.password else {}
+        return Redis.from_url(place.url, **extra, **options)
+    primary: Redis = _sentinel(place, _timeouts(options)).master_for(
+        place.master, db=place.db, password=place.password, **options
+    )
+    return primary
+
+
+@lru_cache(maxsize=8)
+def _sentinel(place: RedisPlace, timeouts: tuple[tuple[str, float], ...]) -> Sentinel:
+    """The sentinels, asked with these timeouts (one set of connections to them per process)."""
+    kwargs: dict[str, Any] = dict(timeouts)
+    if place.sentinel_password:
+        kwargs["password"] = place.sentinel_password
+    return Sentinel(list(place.sentinels), sentinel_kwargs=kwargs)
+
+
+def _timeouts(options: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    """The sentinels are asked with the client's own timeouts (2 s at most to connect)."""
+    connect = options.get("socket_connect_timeout") or options.get("socket_timeout") or 2.0
+    read = options.get("socket_timeout") or 5.0
+    return (("socket_connect_timeout", min(2.0, connect)), ("socket_timeout", min(5.0, read)))
+
+
+def primary_at(place: RedisPlace) -> tuple[str, int] | None:
+    """Where the sentinels say the primary is now (None: a single server)."""
+    if not place.is_sentinel:
+        return None
+    found = _sentinel(place, _timeouts({})).discover_master(place.master)
+    return str(found[0]), int(found[1])
+
+
+def broker_url(place: RedisPlace) -> str:
+    """The URL Celery's broker is given: ``REDIS_URL``, with the primary's password (from
+    ``SHIFTSWITCH_REDIS_PASSWORD``) in the first sentinel's entry, where kombu reads it, and
+    the database there too."""
+    if not place.is_sentinel:
+        if place.password and not urlsplit(place.url).password:
+            scheme, rest = place.url.split("://", 1)
+            return f"{scheme}://:{quote(place.password, safe='')}@{rest}"
+        return place.url
+    auth = f":{quote(place.password, safe='')}@" if place.password else ""
+    entries = [f"{SENTINEL}://{host}:{port}" for host, port in place.sentinels]
+    entries[0] = f"{SENTINEL}://{auth}{entries[0].split('://', 1)[1]}/{place.db}"
+    return ";".join(entries)
+
+
+def transport_options(place: RedisPlace) -> dict[str, Any]:
+    """What kombu's Sentinel transport needs beside the URL (nothing for a single server)."""
+    if not place.is_sentinel:
+        return {}
+    options: dict[str, Any] = {"master_name": place.master}
+    sentinel_kwargs: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+    if place.sentinel_password:
+        sentinel_kwargs["password"] = place.sentinel_password
+    options["sentinel_kwargs"] = sentinel_kwargs
+    return options
+
+
+def shown(place: RedisPlace) -> str:
+    """Where Redis is, for messages and logs: no password."""
+    if place.is_sentinel:
+        hosts = ",".join(f"{host}:{port}" for host, port in place.sentinels)
+        return f"sentinels {hosts} (primary {place.master!r}, db {place.db})"
+    return shown_url(place.url)
+
+
+def shown_url(text: str) -> str:
+    """``text`` with any password in it replaced by ``***``."""
+    return ";".join(_masked(item) for item in text.split(";"))
+
+
+def _masked(item: str) -> str:
+    head, sep, tail = item.partition("://")
+    if not sep or "@" not in tail.split("/", 1)[0]:
+        return item
+    auth, _, host = tail.partition("@")
+    user = auth.split(":", 1)[0] if ":" in auth else ""
+    return f"{head}://{user}:***@{host}"
