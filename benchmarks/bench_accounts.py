@@ -10,11 +10,17 @@ defaults (32 threads), the scheduler in this process on a fixed clock ticking th
 that switches every device ON, a fresh SQLite database (or ``--database``).
 
 Measured: each account's completion (its last switch answered, from the tick) as a ratio to
-its floor (devices / rate), its 429s, the task messages the worker received, and the worker's
-CPU per switch (user + system, from /proc) over the whole boundary.
+its floor (devices / rate), its 429s, its first switch's departure after the instant, the task
+messages the workers received, and the workers' CPU per switch (user + system, from /proc) over
+the whole boundary.
+
+``--group``: a group of call centres instead, fifty accounts at one instant, each with about
+ten seconds of work at its own limit: one at 6000/min (1,000 devices), one at 1200/min (200),
+one at 600/min (100), eight at 120/min (20 each) and 39 at 50/min (8 each), every other slow
+account's gateway strict (no request closer than 1/rate); ``--workers`` worker processes.
 
     python benchmarks/bench_accounts.py
-    python benchmarks/bench_accounts.py --json
+    python benchmarks/bench_accounts.py --group --workers 4 --json
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from sqlalchemy import func, insert, select
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_pipeline import API_KEY, API_TOKEN, Processes, start_sandbox, wait_for
+from bench_pipeline import API_KEY, API_TOKEN, Processes, start_sandbox, start_workers, wait_for
 from common import gaps, scratch
 
 from scheduler.loop import Scheduler
@@ -52,19 +58,29 @@ BOUNDARY = datetime(2026, 11, 30, 9, tzinfo=UTC)
 
 def accounts(args: argparse.Namespace) -> list[tuple[str, str, int, str]]:
     """(roster name, sid, devices, rate) of each account; device ids are distinct."""
+    if args.group:
+        sizes = [(1000, "6000/min"), (200, "1200/min"), (100, "600/min")]
+        sizes += [(20, "120/min")] * 8 + [(8, "50/min")] * 39
+        return [(f"c{k:02d}", f"c{k:02d}_corp", n, rate) for k, (n, rate) in enumerate(sizes)]
     return [
         ("slow", "slow_corp", args.slow, args.slow_rate),
         ("fast", "fast_corp", args.fast, args.fast_rate),
     ]
 
 
+def strict(args: argparse.Namespace, index: int, rate: str) -> bool:
+    """Every other slow account of the group has a strict gateway."""
+    return bool(args.group) and rate in ("120/min", "50/min") and index % 2 == 1
+
+
 def write_world(tmp: Path, args: argparse.Namespace) -> None:
     seed: dict[str, Any] = {"accounts": {}}
-    for name, sid, n, rate in accounts(args):
+    for k, (name, sid, n, rate) in enumerate(accounts(args)):
         seed["accounts"][sid] = {
             "api_key": f"{API_KEY}-{name}",
             "api_token": f"{API_TOKEN}-{name}",
             "rate_limit": rate,
+            **({"rate_mode": "strict"} if strict(args, k, rate) else {}),
             "users": [
                 {
                     "id": f"{name}-u{i}",
@@ -73,7 +89,7 @@ def write_world(tmp: Path, args: argparse.Namespace) -> None:
                         {
                             "id": f"{name}-d{i}",
                             "name": "Desk",
-                            "contact_uri": f"+9199{1 if name == 'slow' else 2}{i:07d}",
+                            "contact_uri": f"+91{k + 10:02d}{i:08d}",
                             "verified": True,
                             "available": False,
                         }
@@ -127,7 +143,7 @@ def confirm_all_off(url: str, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     procs = Processes()
-    total = args.slow + args.fast
+    total = sum(n for _, _, n, _ in accounts(args))
     with scratch(args.database, args.redis, "bench_accounts_") as world:
         stack, tmp, db_url = world.stack, world.tmp, world.database_url
         stack.callback(procs.stop)
@@ -147,9 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, _, _, _ in accounts(args):
             env[f"EXOTEL_{name.upper()}_API_KEY"] = f"{API_KEY}-{name}"
             env[f"EXOTEL_{name.upper()}_API_TOKEN"] = f"{API_TOKEN}-{name}"
-        log = tmp / "worker.log"
-        procs.start("worker", ["worker", "--hostname=w@bench", "--loglevel=info"], env, log)
-        wait_for(lambda: "ready." in log.read_text(errors="replace"), 60, "worker", procs)
+        start_workers(procs, args, env, tmp)
         engine = make_engine(db_url)
         stack.callback(engine.dispose)
         store = ActionStore(engine)
@@ -157,7 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scheduler = Scheduler(RosterFile(str(roster)), store, dispatcher)
         scheduler.start(BOUNDARY - timedelta(seconds=1))
         requests.delete(f"{sandbox}/_sandbox/log", timeout=10).raise_for_status()
-        cpu0 = procs.cpu_seconds()["worker"]
+        cpu0 = workers_cpu(procs)
         t0 = time.time()
         report = scheduler.tick(BOUNDARY)
         assert report.enqueued == total, report
@@ -168,15 +182,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 return (conn.scalar(open_q) or 0) == 0
 
         wait_for(final, args.timeout, "every action final", procs)
-        cpu = procs.cpu_seconds()["worker"] - cpu0
+        cpu = workers_cpu(procs) - cpu0
         entries = requests.get(f"{sandbox}/_sandbox/log", timeout=60).json()["requests"]
-        received = log.read_text(errors="replace").count("Task shiftswitch.apply")
+        received = sum(
+            (tmp / f"worker{w}.log").read_text(errors="replace").count("Task shiftswitch.apply")
+            for w in range(args.workers)
+        )
         with engine.connect() as conn:
             statuses = dict(
                 conn.execute(select(Action.status, func.count()).group_by(Action.status)).all()
             )
     out: dict[str, Any] = {
         "statuses": statuses,
+        "workers": args.workers,
         "worker_cpu_s": round(cpu, 2),
         "cpu_ms_per_switch": round(cpu / total * 1000, 2),
         "messages_received": received or None,
@@ -200,7 +218,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "first_put_s": round(min(e["started"] for e in mine) - t0, 2) if mine else None,
             **gaps(mine, limit.spacing),
         }
+    rows = out["accounts"].values()
+    ratios = sorted(r["ratio"] for r in rows)
+    firsts = sorted(r["first_put_s"] for r in rows if r["first_put_s"] is not None)
+    out["summary"] = {
+        "accounts": len(ratios),
+        "over_1_05": sum(r > 1.05 for r in ratios),
+        "ratio_median": ratios[len(ratios) // 2],
+        "ratio_worst": ratios[-1],
+        "first_put_median_s": firsts[len(firsts) // 2],
+        "first_put_worst_s": firsts[-1],
+        "429s": sum(r["429s"] for r in rows),
+        "most_429s_one_account": max(r["429s"] for r in rows),
+    }
     return out
+
+
+def workers_cpu(procs: Processes) -> float:
+    return sum(s for name, s in procs.cpu_seconds().items() if name.startswith("worker"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-rate", default="60/min")
     parser.add_argument("--fast", type=int, default=1000)
     parser.add_argument("--fast-rate", default="6000/min")
+    parser.add_argument("--group", action="store_true", help="fifty accounts (see above)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--loglevel", default="info")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--database")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
@@ -217,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
-    return 0 if result["statuses"] == {"succeeded": args.slow + args.fast} else 1
+    total = sum(n for _, _, n, _ in accounts(args))
+    return 0 if result["statuses"] == {"succeeded": total} else 1
 
 
 if __name__ == "__main__":

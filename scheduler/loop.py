@@ -43,7 +43,7 @@ from scheduler.decisions import Unsent, what_differs
 from scheduler.outages import Outage
 from scheduler.probes import OutageWatch
 from scheduler.reads import Reads
-from scheduler.wake import next_wake, portions, sleep_until
+from scheduler.wake import first_users, next_wake, portions, sleep_until
 from shiftswitch import heap, metrics, queries
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.broker import Connecting, Dispatcher
@@ -190,9 +190,13 @@ class Scheduler:
         if end > self._next:
             due = [t for t in self._plan[self._next : end] if not self._holds.blocks(t)]
             enqueued = 0
-            # A few users first: their messages leave before the rest of a large boundary is
-            # recorded. Each portion is recorded under its keys before it is claimed and sent.
-            for portion in portions(due, lambda t: t.agent):
+            # A few users of every account first: their messages leave before the rest of a
+            # large boundary is recorded. Each portion is recorded under its keys before it
+            # is claimed and sent.
+            firsts = {n: first_users(a.rate_limit) for n, a in self.roster.accounts.items()}
+            for portion in portions(
+                due, lambda t: t.agent, lambda t: t.account, lambda a: firsts.get(str(a), 1)
+            ):
                 self.store.record([for_transition(self.roster, t) for t in portion], now)
                 sent = self.store.enqueue([t.key for t in portion], self.dispatcher, now)
                 enqueued += len(sent)

@@ -9,24 +9,29 @@ loop (:meth:`scheduler.loop.Scheduler.run`) reads the clock and sleeps, with :fu
 
 At a boundary of thousands of switches, recording, claiming and sending them all before the
 first message leaves would make the first switch late by the time the whole boundary takes
-(about 0.3 s for 2,000). :func:`portions` puts a few users first: their actions are recorded
-under their unique keys, claimed and sent; then the rest are, as one portion (more portions
-would cut the rest into more, smaller task messages).
+(about 0.3 s for 2,000). :func:`portions` puts a few users of every account first (as many as
+the account's rate limit sends in :data:`FIRST_WINDOW`, up to :data:`FIRST`): their actions are
+recorded under their unique keys, claimed and sent; then the rest are, as one portion (more
+portions would cut the rest into more, smaller task messages). Every account's first switch
+then leaves at its instant, however many accounts share it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from shiftswitch.clock import Clock
+from shiftswitch.pacing import RateLimit
 
 T = TypeVar("T")
 
 POLL_EVERY = timedelta(seconds=1)  # the roster, holds and pauses are read at least this often
 MIN_GAP = timedelta(milliseconds=25)  # between two ticks, at least (40 a second at most)
-FIRST = 32  # users in the first portion of a boundary
+FIRST = 32  # users of one account in the first portion of a boundary, at most
+FIRST_WINDOW = 0.5  # seconds of an account's request slots that its first portion fills
 
 
 def next_wake(
@@ -80,14 +85,39 @@ def sleep_until(clock: Clock, stop: Stop, at: datetime) -> datetime | None:
 
 
 def portions(
-    items: Sequence[T], owner: Callable[[T], Hashable], first: int = FIRST
+    items: Sequence[T],
+    owner: Callable[[T], Hashable],
+    account: Callable[[T], Hashable] | None = None,
+    first: int | Callable[[Hashable], int] = FIRST,
 ) -> list[list[T]]:
     """``items`` in two portions of whole owners (an owner's items in one portion, in their
-    order): the first ``first`` owners to appear, then the rest (no empty portion)."""
+    order): the first owners of each account to appear, taken in turn (every account's first
+    owner, then every account's second...), then the rest in their order (no empty portion).
+    ``account``: an item's account (None: all in one); ``first``: how many owners of an account
+    go first, or a function of the account that says it (at least one)."""
     by_owner: dict[Hashable, list[T]] = {}
     for item in items:
         by_owner.setdefault(owner(item), []).append(item)
-    groups = list(by_owner.values())
-    cut = max(1, first)
-    parts = [groups[:cut], groups[cut:]]
-    return [[item for group in part for item in group] for part in parts if part]
+    head: list[tuple[int, list[T]]] = []
+    rest: list[list[T]] = []
+    taken: dict[Hashable, int] = {}
+    for group in by_owner.values():
+        key = account(group[0]) if account is not None else None
+        quota = max(1, first if isinstance(first, int) else first(key))
+        seen = taken.get(key, 0)
+        if seen < quota:
+            head.append((seen, group))
+        else:
+            rest.append(group)
+        taken[key] = seen + 1
+    head.sort(key=lambda ranked: ranked[0])  # each account's first, then each one's second...
+    first_part = [group for _, group in head]
+    return [[item for group in part for item in group] for part in (first_part, rest) if part]
+
+
+def first_users(limit: RateLimit | None) -> int:
+    """How many users of an account go in a boundary's first portion: as many as its rate
+    limit lets send in :data:`FIRST_WINDOW`, at least one and at most :data:`FIRST`."""
+    if limit is None or limit.spacing <= 0:
+        return FIRST
+    return max(1, min(FIRST, math.ceil(FIRST_WINDOW / limit.spacing)))

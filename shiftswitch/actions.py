@@ -190,13 +190,16 @@ class ActionStore(Database):
     (:class:`~shiftswitch.turns.TurnStore`), which neither claims nor enqueues."""
 
     def record(self, actions: Iterable[NewAction], now: datetime) -> None:
-        """Insert each action unless one with its key exists already."""
+        """Insert each action unless one with its key exists already: a transaction for
+        every :data:`CHUNK` rows, so that on SQLite the workers' writes (applying a boundary's
+        first switches) go in between, rather than wait for a whole boundary's recording. A
+        recording cut short is finished by the next (a key recorded is left as it is)."""
         rows = [new_row(a, now) for a in actions]
         if not rows:
             return
         stmt = upsert(self.engine, Action.__table__).on_conflict_do_nothing(index_elements=["key"])
-        with self.sessions.begin() as session:
-            for chunk in chunks(rows, CHUNK):
+        for chunk in chunks(rows, CHUNK):
+            with self.sessions.begin() as session:
                 session.execute(stmt, chunk)  # one statement, executed for many rows
 
     def warm(self, now: datetime) -> None:
@@ -257,6 +260,7 @@ class ActionStore(Database):
             else:
                 for chunk in chunks(list(keys), CHUNK):
                     claimed += self.claim(session, Action.key.in_(chunk), now)
+        claimed.sort(key=lambda a: a.id)  # in the order recorded (RETURNING keeps none)
         try:
             dispatch_in_order(claimed, dispatcher)
         except Exception:

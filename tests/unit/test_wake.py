@@ -6,6 +6,7 @@ No test here sleeps: :class:`TestStop` is a stop event whose ``wait`` moves a
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,12 +17,14 @@ from scheduler.wake import (
     FIRST,
     MIN_GAP,
     POLL_EVERY,
+    first_users,
     next_wake,
     portions,
     seconds_until,
     sleep_until,
 )
 from shiftswitch.clock import FixedClock
+from shiftswitch.pacing import RateLimit
 from tests.rosters import utc
 
 T = utc("2026-11-30T09:00:00+00:00")  # the last tick
@@ -177,3 +180,24 @@ def test_portions_of_a_large_boundary_first_then_the_rest() -> None:
     parts = portions(items, lambda i: i[0])
     assert [len(p) for p in parts] == [2 * FIRST, 4000 - 2 * FIRST]
     assert sorted(parts[0] + parts[1]) == sorted(items)
+
+
+def test_portions_put_the_first_users_of_every_account_first() -> None:
+    """Fifty accounts at one instant: each account's first users go in the first portion, not
+    only the first accounts' (their first switches leave before the rest is recorded)."""
+    items = [(f"acct{a}", f"u{a}-{k}") for k in range(20) for a in range(50)]
+    items.sort()  # account by account, as a plan of many accounts may come
+    quota = {f"acct{a}": 1 + a % 3 for a in range(50)}
+    head, rest = portions(items, lambda i: i[1], lambda i: i[0], lambda a: quota[str(a)])
+    firsts = collections.Counter(account for account, _ in head)
+    assert firsts == quota
+    assert sorted(head + rest) == sorted(items)
+
+
+def test_an_accounts_first_users_fill_half_a_second_of_its_rate() -> None:
+    assert first_users(RateLimit(6000, 60)) == FIRST  # 50 in half a second: cut to 32
+    assert first_users(RateLimit(1200, 60)) == 10
+    assert first_users(RateLimit(600, 60)) == 5
+    assert first_users(RateLimit(120, 60)) == 1
+    assert first_users(RateLimit(50, 60)) == 1
+    assert first_users(None) == FIRST
