@@ -247,6 +247,18 @@ class DeviceState(Base):
         BigId, ForeignKey("actions.id", ondelete="SET NULL")
     )
 
+    __table_args__ = (
+        # The devices ON per account: counted without reading the rest (queries.on_by_account,
+        # the status summary). Each dialect's predicate is the form its
+        # planner matches to the query's ``WHERE available`` (SQLite: ``available = 1``).
+        Index(
+            "ix_device_states_on",
+            "account",
+            postgresql_where=text("available"),
+            sqlite_where=text("available = 1"),
+        ),
+    )
+
 
 class ResolvedDevice(Base):
     """A contact URI of the roster resolved to Exotel's (user id, device id)."""

@@ -122,35 +122,51 @@ def read_backs_due(session: Session, now: datetime) -> list[ReadBack]:
     return list(session.scalars(select(ReadBack).where(ReadBack.due_at <= now)))
 
 
-def devices_on(conn: Connection | Session) -> list[OnRow]:
-    """Every device Exotel last confirmed ON, as plain rows (account, agent, device, user_id,
-    device_id, confirmed_at, action_id), by account, agent and device: with thousands ON,
-    ORM objects would cost most of an answer's time."""
-    return list(
-        conn.execute(
-            select(
-                DeviceState.account,
-                DeviceState.agent,
-                DeviceState.device,
-                DeviceState.user_id,
-                DeviceState.device_id,
-                DeviceState.confirmed_at,
-                DeviceState.action_id,
-            )
-            .where(DeviceState.available.is_(True))
-            .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
+# A device confirmed ON: ``WHERE available``, the form ix_device_states_on's predicate matches
+# ("available IS true" matches no index).
+CONFIRMED_ON: ColumnElement[bool] = DeviceState.__table__.c.available
+
+
+def devices_on(
+    conn: Connection | Session, limit: int | None = None, offset: int = 0
+) -> list[OnRow]:
+    """Every device Exotel last confirmed ON (or a page of them: ``limit`` from ``offset``), as
+    plain rows (account, agent, device, user_id, device_id, confirmed_at, action_id), by
+    account, agent and device: with thousands ON, ORM objects would cost most of an answer's
+    time."""
+    stmt = (
+        select(
+            DeviceState.account,
+            DeviceState.agent,
+            DeviceState.device,
+            DeviceState.user_id,
+            DeviceState.device_id,
+            DeviceState.confirmed_at,
+            DeviceState.action_id,
         )
+        .where(CONFIRMED_ON)
+        .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
     )
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return list(conn.execute(stmt))
+
+
+def on_by_account(conn: Connection | Session) -> dict[str, int]:
+    """How many devices Exotel last confirmed ON, per account."""
+    rows = conn.execute(
+        select(DeviceState.account, func.count())
+        .where(CONFIRMED_ON)
+        .group_by(DeviceState.account)
+        .order_by(DeviceState.account)
+    )
+    return {str(account): int(n) for account, n in rows}
 
 
 def who_is_on(conn: Connection | Session) -> list[Row[str | None, str | None]]:
     """(agent, device) of every device confirmed ON: only what decides who is ON (turning
     10,000 instants into datetimes would cost more than the rest of a page)."""
-    return list(
-        conn.execute(
-            select(DeviceState.agent, DeviceState.device).where(DeviceState.available.is_(True))
-        )
-    )
+    return list(conn.execute(select(DeviceState.agent, DeviceState.device).where(CONFIRMED_ON)))
 
 
 def under_way(session: Session, limit: int) -> list[Action]:

@@ -3,6 +3,7 @@ Commands)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from shiftswitch.queries import (
     devices_on,
     holds_not_over,
     last_full_check,
+    on_by_account,
     open_counts,
     open_outages,
     pauses_in_force,
@@ -87,11 +89,26 @@ def status(
     now: datetime,
     upcoming: int = 10,
     ahead: Sequence[Transition] | None = None,
+    *,
+    summary: bool = False,
+    on_page: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Who is ON now, what is next, what is under way, and recent failures. ``ahead``: the
-    roster's transitions of the next 24 hours from ``now``, when the caller has them."""
+    roster's transitions of the next 24 hours from ``now``, when the caller has them.
+
+    ``on`` lists every device ON; ``on_count`` and ``on_by_account`` count them. With
+    ``summary``, ``on`` is left out (the answer stays a few kilobytes however large the
+    floor); with ``on_page`` (limit, offset), ``on`` is that page of the list."""
     with store.sessions() as session:
-        on = devices_on(session)
+        if summary:
+            on = []
+            by_account = on_by_account(session)
+        elif on_page is not None:
+            on = devices_on(session, *on_page)
+            by_account = on_by_account(session)
+        else:
+            on = devices_on(session)
+            by_account = dict(sorted(Counter(row[0] for row in on).items()))
         counts = open_counts(session)
         failures = recent_failures(session, now, 20)
         # The last check of every managed device (a drift check, or ``reconcile --remote``),
@@ -105,21 +122,12 @@ def status(
     if ahead is None:
         ahead = Planner(roster).transitions(now, now + RECENT)
     ahead = ahead[:upcoming]
+    listed: dict[str, Any] = {} if summary else {"on": _on_rows(on)}
     return {
         "at": iso(now),
-        "on": [
-            {
-                "account": account,
-                "agent": agent,
-                "device": device,
-                "user_id": user_id,
-                "device_id": device_id,
-                "since": iso(since),
-                "action_id": action_id,
-            }
-            # Unpacked: a row's fields by name cost more than the rest of each entry.
-            for account, agent, device, user_id, device_id, since, action_id in on
-        ],
+        **listed,
+        "on_count": sum(by_account.values()),
+        "on_by_account": by_account,
         "next": [t.as_json() for t in ahead],
         "open": counts,
         "failures": [action_row(a) for a in failures],
@@ -153,6 +161,22 @@ def status(
         "reads": [_check(r) for r in reads],
         "unknown": unknown,
     }
+
+
+def _on_rows(on: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "account": account,
+            "agent": agent,
+            "device": device,
+            "user_id": user_id,
+            "device_id": device_id,
+            "since": iso(since),
+            "action_id": action_id,
+        }
+        # Unpacked: a row's fields by name cost more than the rest of each entry.
+        for account, agent, device, user_id, device_id, since, action_id in on
+    ]
 
 
 def _check(check: RemoteCheck) -> dict[str, Any]:

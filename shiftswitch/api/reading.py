@@ -26,12 +26,25 @@ Svc = Annotated[Services, Depends(services)]
 
 
 @router.get("/status")
-def status(svc: Svc) -> FastJSON:
+def status(
+    svc: Svc,
+    summary: bool = False,
+    limit: Annotated[int | None, Query(ge=1, le=10000)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> FastJSON:
     """Who is ON now, what is next, what is under way, recent failures, pauses, holds, drift:
-    ``shiftswitch status --json``."""
+    ``shiftswitch status --json``. ``summary=1``: the devices ON counted (``on_count``,
+    ``on_by_account``), not listed; ``limit``/``offset``: a page of them listed."""
     now = svc.now()
     roster = svc.roster.get(now)
-    report = report_status(svc.ops.action_store(), roster, now, ahead=svc.roster.upcoming(now))
+    report = report_status(
+        svc.ops.action_store(),
+        roster,
+        now,
+        ahead=svc.roster.upcoming(now),
+        summary=summary,
+        on_page=None if limit is None else (limit, offset),
+    )
     return FastJSON(report)
 
 

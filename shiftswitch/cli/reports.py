@@ -63,17 +63,25 @@ def _finding(f: drift.Finding) -> str:
 @click.command()
 @roster_option
 @json_option
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Count the devices ON per account instead of listing them (for large floors).",
+)
 @pass_context
-def status(ctx: Context, roster_path: str | None, as_json: bool) -> None:
+def status(ctx: Context, roster_path: str | None, as_json: bool, summary: bool) -> None:
     """Who is ON now, what is next, what is under way, and recent failures."""
     now = ctx.clock.now()
     roster = ctx.current_roster(roster_path, now)
-    report = report_status(ctx.action_store(), roster, now)
+    report = report_status(ctx.action_store(), roster, now, summary=summary)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(f"ON now ({len(report['on'])}):")
-    for s in report["on"]:
+    click.echo(f"ON now ({report['on_count']}):")
+    if summary:
+        for account, n in report["on_by_account"].items():
+            click.echo(f"  {account:<16} {n}")
+    for s in report.get("on", []):
         who, which = s["agent"] or s["user_id"], s["device"] or s["device_id"]
         click.echo(f"  {who:<16} {which:<12} since {s['since']}")
     click.echo("Next:")

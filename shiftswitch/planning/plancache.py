@@ -11,7 +11,7 @@ it.
 from __future__ import annotations
 
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,7 +63,8 @@ class Plan:
     def between(self, start: datetime, end: datetime, agent: str | None = None) -> list[Transition]:
         """The transitions in ``[start, end)`` (within the window), of ``agent`` if given."""
         found = self.transitions if agent is None else self.by_agent.get(agent, [])
-        return [t for t in found if start <= t.at < end]
+        # Both are in time order: two binary searches, not a pass over 100,000 transitions.
+        return found[bisect_left(found, start, key=_at) : bisect_left(found, end, key=_at)]
 
     def following(self, at: datetime) -> Iterator[Transition]:
         """The transitions after ``at``, in order, read as needed (a day of 50,000 agents is

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.access import Role
 from shiftswitch.api.limits import OTHER_BODY, ROSTER_BODY, Gate
-from shiftswitch.models import Action, Hold, Pause
+from shiftswitch.models import Action, DeviceState, Hold, Pause
 from tests.api import (  # noqa: F401 - world_fixture: the module's fixture, world
     EXOTEL_ENV,
     NOW,
@@ -182,6 +182,36 @@ def test_status_plan_and_an_agents_page(world: ApiWorld) -> None:
     assert [d["device"] for d in found["devices"]] == ["desk", "mobile"]
     assert [s["name"] for s in found["shifts"]] == ["day"]
     assert set(found) >= {"overrides", "holds", "next", "actions"}
+
+
+def test_status_counts_the_devices_on_lists_a_page_or_leaves_them_out(world: ApiWorld) -> None:
+    since = world.clock.now() - timedelta(hours=1)
+    ons = [("main", f"u-{i}", f"d-{i}", f"agent{i:02d}") for i in range(12)]
+    ons.append(("north", "u-n", "d-n", "nadia"))
+    with Session(world.engine) as session, session.begin():
+        for account, uid, did, agent in ons:
+            session.add(DeviceState(account=account, user_id=uid, device_id=did, agent=agent,
+                                    device="desk", available=True, confirmed_at=since))  # fmt: skip
+    try:
+        whole = world.get("/status").json()
+        assert len(whole["on"]) == whole["on_count"] == 13
+        assert whole["on_by_account"] == {"main": 12, "north": 1}
+        summary = world.get("/status", params={"summary": 1})
+        assert "on" not in summary.json() and summary.json()["on_count"] == 13
+        assert summary.json()["on_by_account"] == whole["on_by_account"]
+        assert {k: v for k, v in summary.json().items() if k != "on"} == {
+            k: v for k, v in whole.items() if k != "on"
+        }
+        page = world.get("/status", params={"limit": 5, "offset": 10}).json()
+        assert [o["agent"] for o in page["on"]] == ["agent10", "agent11", "nadia"]
+        assert page["on_count"] == 13
+        assert error(world.get("/status", params={"limit": 0}), 400).startswith("limit: ")
+        assert error(world.get("/status", params={"summary": "perhaps"}), 400).startswith(
+            "summary: "
+        )
+    finally:
+        with Session(world.engine) as session, session.begin():
+            session.execute(delete(DeviceState))
 
 
 @pytest.mark.parametrize(

@@ -596,6 +596,12 @@ def test_device_on_with_wait_and_errors(handoff_pipeline: Pipeline) -> None:
     assert history.returncode == 0 and '"status": "succeeded"' in history.stdout
     status = p.cli("status")
     assert status.returncode == 0 and "asha" in status.stdout
+    on = int(status.stdout.split("ON now (", 1)[1].split(")", 1)[0])
+    counted = p.cli("status", "--summary")
+    assert counted.returncode == 0 and "asha" not in counted.stdout.split("Next:")[0]
+    assert f"ON now ({on}):\n  main             {on}\n" in counted.stdout
+    summary = json.loads(p.cli("status", "--summary", "--json").stdout)
+    assert "on" not in summary and summary["on_by_account"] == {"main": on}
 
 
 def test_an_on_for_a_device_given_by_contact_uri_is_resolved_once(

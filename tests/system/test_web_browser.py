@@ -195,6 +195,11 @@ def test_the_timeline_shows_the_shift_and_after_the_boundary_the_confirmed_bar(
     assert confirmed.locator("title").text_content().startswith("desk ON")
     page.goto(f"{world.url}/timeline?day={world.boundary:%Y-%m-%d}")
     world.shots.take(page, "timeline")
+    phone = world.page("olga", viewport=PHONE)
+    phone.goto(f"{world.url}/timeline?day={world.boundary:%Y-%m-%d}")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    world.shots.take(phone, "timeline-phone")
+    phone.context.close()
     page.goto(f"{world.url}/agents/asha")
     assert "succeeded" in page.locator("#actions").inner_text()
     world.shots.take(page, "agent")
@@ -279,6 +284,11 @@ def test_the_reports_page_fits_a_phone_and_downloads_its_file(world: World) -> N
     assert "\nasha,desk,main," in text
     assert errors == []
     page.context.close()
+    laptop = world.page("vic", viewport=LAPTOP)
+    laptop.goto(f"{world.url}/reports")
+    assert laptop.locator("#chart .bar").count() >= 1
+    world.shots.take(laptop, "reports")
+    laptop.context.close()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390", "1366"])
