@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,15 @@ class Window:
             datetime.combine(first + timedelta(days=count), datetime.min.time()), zone
         )
         return cls(start, end, zone)
+
+    @classmethod
+    def around(cls, now: datetime, zone: ZoneInfo, before: int = 2, after: int = 4) -> Window:
+        """From the whole local hour ``before`` hours before ``now`` to ``before + after``
+        hours later: a few hours around now, readable on a phone. (Whole hours of ``zone``'s
+        wall clock: in Kolkata, half past the hour in UTC.)"""
+        hour = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        start = hour.astimezone(UTC) - timedelta(hours=before)
+        return cls(start, start + timedelta(hours=before + after), zone)
 
     @property
     def seconds(self) -> float:

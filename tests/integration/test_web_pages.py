@@ -171,6 +171,12 @@ def test_every_page_renders_for_a_viewer_with_no_button_that_changes_anything(
     assert 'class="bar shift"' in timeline.text and 'class="bar confirmed"' in timeline.text
     assert 'class="mark failed"' in timeline.text
     assert console.get("/timeline?day=2026-11-30&span=week&shift=mobile-pm").status_code == 200
+    around = console.get("/timeline?span=now")  # 10:30 in Kolkata: 08:00 to 14:00
+    assert around.status_code == 200 and "Mon 30 Nov 2026, 08:00 to 14:00" in around.text
+    labels = re.findall(r'<text x="[\d.]+%" y="55%">(\d\d)</text>', around.text)
+    assert labels == ["08", "09", "10", "11", "12", "13"]
+    assert re.search(r'<line class="now" x1="41\.66+7?%"', around.text)  # 2:30 of 6 hours
+    assert 'href="?day=2026-11-29&span=day' in around.text  # earlier: the day before, whole
     for path in ("/agents/asha", "/roster", "/overrides", "/operations", "/roster?a=1&b=1",
                  "/notifications"):  # fmt: skip
         reply = console.get(path)

@@ -196,7 +196,8 @@ def test_the_timeline_shows_the_shift_and_after_the_boundary_the_confirmed_bar(
     page.goto(f"{world.url}/timeline?day={world.boundary:%Y-%m-%d}")
     world.shots.take(page, "timeline")
     phone = world.page("olga", viewport=PHONE)
-    phone.goto(f"{world.url}/timeline?day={world.boundary:%Y-%m-%d}")
+    phone.goto(f"{world.url}/timeline?span=now")  # a few hours around now
+    assert phone.locator("svg.axis line.now").count() == 1
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     world.shots.take(phone, "timeline-phone")
     phone.context.close()

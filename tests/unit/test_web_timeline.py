@@ -3,8 +3,10 @@ their places on a window of local days, DST days included."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from shiftswitch.planning.plancache import make_plan
 from shiftswitch.web.timeline import (
@@ -132,3 +134,24 @@ def test_the_plan_answers_the_desired_device_at_any_instant_of_its_window() -> N
     assert plan.desired("asha", utc("2026-03-29T08:00Z")) == "desk"
     assert plan.desired_all(utc("2026-03-29T12:30Z")) == {"asha": "mobile", "ravi": None}
     assert [t.agent for t in plan.after(utc("2026-03-29T12:00Z"), 2)] == ["asha", "ravi"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "first_tick", "labels"),
+    [
+        # Kolkata: 10:30 local; the window starts at 08:00 local, half past the hour in UTC
+        ("Asia/Kolkata", datetime(2026, 11, 30, 5, 0, tzinfo=UTC), "08", 6),
+        # London, the autumn change: 01:20 GMT, just after 01:00 came a second time; the six
+        # hours from 00:00 BST read 00, 01, 01, 02, 03, 04
+        ("Europe/London", datetime(2026, 10, 25, 1, 20, tzinfo=UTC), "00", 6),
+    ],
+)
+def test_the_window_around_now_starts_at_a_whole_local_hour(
+    zone: str, now: datetime, first_tick: str, labels: int
+) -> None:
+    window = Window.around(now, ZoneInfo(zone))
+    assert window.seconds == 6 * 3600 and window.covers(now)
+    ticks = window.ticks(1)
+    assert len(ticks) == labels and ticks[0].label == first_tick and ticks[0].left == 0
+    if zone == "Europe/London":
+        assert [t.label for t in ticks] == ["00", "01", "01", "02", "03", "04"]

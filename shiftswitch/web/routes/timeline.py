@@ -16,6 +16,7 @@ from shiftswitch.web.timeline import Window
 router = APIRouter()
 
 SPANS = {"day": 1, "week": 7}
+AROUND_NOW = "now"  # a span of a few hours around now (Window.around), for phones
 
 
 @router.get("/timeline", response_class=HTMLResponse)
@@ -24,7 +25,7 @@ def timeline_page(
     svc: Svc,
     who: Who,
     day: str = Query("", max_length=10),
-    span: str = Query("day", pattern="^(day|week)$"),
+    span: str = Query("day", pattern="^(day|week|now)$"),
     account: str = Query("", max_length=100),
     shift: str = Query("", max_length=200),
     q: str = Query("", max_length=100),
@@ -40,15 +41,20 @@ def timeline_page(
         first = date.fromisoformat(day) if day else today
     except ValueError:
         first, refusal = today, f"day: {day!r} is not a date; write e.g. {today.isoformat()}"
-    days = SPANS[span]
-    if span == "week":
-        first -= timedelta(days=first.weekday())  # weeks from Monday
-    window = Window.days(first, days, roster.zone)
+    if span == AROUND_NOW:
+        first, days = today, 1  # earlier and later go to the days around it
+        window = Window.around(now, roster.zone)
+    else:
+        days = SPANS[span]
+        if span == "week":
+            first -= timedelta(days=first.weekday())  # weeks from Monday
+        window = Window.days(first, days, roster.zone)
     selection = Selection(account, shift, q, page_number)
     agents, matching, pages = selection.agents(roster)
     plan = svc.roster.plans.plan(roster, window.start, window.end)
     rows = lanes(svc.ops.engine, roster, plan, window, agents, now)
     step = timedelta(days=days)
+    paging = "day" if span == AROUND_NOW else span
     return page(
         request,
         "timeline.html",
@@ -63,6 +69,7 @@ def timeline_page(
         now_left=window.share(now) if window.covers(now) else None,
         first=first,
         span=span,
+        paging=paging,
         previous=(first - step).isoformat(),
         following=(first + step).isoformat(),
         selection=selection,
