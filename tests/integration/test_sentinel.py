@@ -5,10 +5,8 @@ URL that cannot be used is one line, never a traceback."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from redis.exceptions import RedisError
 
 from shiftswitch import redisurl
@@ -22,12 +20,6 @@ from tests.sentinels import MASTER, SentinelGroup, sentinel_group
 PASSWORD, SENTINEL_PASSWORD = "primary-pw-51c0", "sentinel-pw-77d3"
 
 
-@pytest.fixture(scope="module")
-def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
-    with sentinel_group(tmp_path_factory.mktemp("sentinels"), PASSWORD, SENTINEL_PASSWORD) as g:
-        yield g
-
-
 def env_for(group: SentinelGroup) -> dict[str, str]:
     return {
         "REDIS_URL": group.url,
@@ -37,7 +29,7 @@ def env_for(group: SentinelGroup) -> dict[str, str]:
     }
 
 
-def test_check_finds_the_primary_through_the_sentinels(group: SentinelGroup) -> None:
+def check_finds_the_primary_through_the_sentinels(group: SentinelGroup) -> None:
     done = shiftswitch("check", "--only", "redis", env={**os.environ, **env_for(group)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("ok    redis     sentinels 127.0.0.1:")
@@ -46,7 +38,7 @@ def test_check_finds_the_primary_through_the_sentinels(group: SentinelGroup) -> 
     assert SENTINEL_PASSWORD not in done.stdout + done.stderr
 
 
-def test_a_wrong_password_or_master_name_fails_in_one_line(group: SentinelGroup) -> None:
+def a_wrong_password_or_master_name_fails_in_one_line(group: SentinelGroup) -> None:
     for change in ({"SHIFTSWITCH_REDIS_MASTER": "nosuch"}, {"SHIFTSWITCH_REDIS_PASSWORD": "x"}):
         done = shiftswitch(
             "check", "--only", "redis", env={**os.environ, **env_for(group), **change}
@@ -65,10 +57,14 @@ def test_unreachable_sentinels_are_one_line_never_a_traceback(tmp_path: Path) ->
     assert done.stdout.startswith("FAIL  redis     sentinels 127.0.0.1:1,127.0.0.1:2")
 
 
-def test_every_use_of_redis_follows_a_failover(tmp_path: Path) -> None:
-    """Leases, the rate limiter and heartbeats on one client each, made before the failover
-    and used after it, as a long-running process's are."""
+def test_check_then_every_use_of_redis_follows_a_failover(tmp_path: Path) -> None:
+    """``shiftswitch check`` finds the primary (and fails in one line with a wrong name or
+    password); then leases, the rate limiter and heartbeats on one client each, made before
+    the failover and used after it, as a long-running process's are. (One group of servers
+    for all: starting one takes seconds.)"""
     with sentinel_group(tmp_path, PASSWORD, SENTINEL_PASSWORD) as group:
+        check_finds_the_primary_through_the_sentinels(group)
+        a_wrong_password_or_master_name_fails_in_one_line(group)
         place = Settings.from_env(env_for(group)).redis
         limiter = RateLimiter(redisurl.client(place, socket_timeout=2))
         locks = redisurl.client(place, socket_timeout=2)

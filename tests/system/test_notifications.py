@@ -7,6 +7,7 @@ contact is reminded of each start by mail."""
 from __future__ import annotations
 
 import email
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.pipeline import kill, pipeline, roster_yaml, user, wait_until
 from tests.receivers import Webhook, smtp, webhook
 
 N = 5
+FAILED = re.compile(r"shiftswitch: (\d+) switches failed")
 AHEAD = 8.0  # seconds from the scheduler's start to the boundary
 RULES = (
     "channels:\n  ops: {url_env: OPS_NOTIFY_URL}\n"
@@ -73,12 +75,20 @@ def test_five_devices_refused_make_one_message_naming_them(
                   env=env(tmp_path, hook)) as p:  # fmt: skip
         p.start_worker()
         p.start_scheduler_process("--tick", "0.5")
-        wait_until(lambda: "shiftswitch: 5 switches failed" in titles(hook), AHEAD + 30,
-                   "one message for the five", detail=hook.messages)  # fmt: skip
-        [message] = [m for m in hook.messages() if m["title"].endswith("switches failed")]
-        for i in range(N):  # the first (an OFF, or the ON) of each device, refused
+
+        def told() -> list[dict[str, Any]]:
+            return [m for m in hook.messages() if FAILED.fullmatch(str(m["title"]))]
+
+        wait_until(lambda: bool(told()), AHEAD + 30, "one message for the five",
+                   detail=hook.messages)  # fmt: skip
+        # The first message names every device: the five OFFs refused at the start, or, on a
+        # slow machine where the boundary came before the message went, their ONs as well.
+        message = told()[0]
+        count = int(FAILED.fullmatch(str(message["title"])).group(1))  # type: ignore[union-attr]
+        assert count in (N, 2 * N), message["title"]
+        for i in range(N):
             assert f"a{i} desk O" in message["message"]
-        assert message["message"].count("Device is unverified") == N
+        assert message["message"].count("Device is unverified") == count
         assert "https://ss.example/operations" in message["message"]
 
 
