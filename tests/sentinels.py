@@ -57,11 +57,15 @@ class SentinelGroup:
             argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
             argv += ["--appendonly", "no", "--dir", str(self.workdir)]
             argv += ["--dbfilename", f"{name}.rdb"]
+            argv += ["--repl-diskless-sync-delay", "0"]  # Redis waits 5 s for more replicas
             if self.password:
                 argv += ["--requirepass", self.password, "--masterauth", self.password]
             if name == "replica":
                 argv += ["--replicaof", "127.0.0.1", str(self.ports["primary"])]
             self.procs[name] = self._spawn(argv, name)
+        # The sentinels find the replica in the primary's INFO, which they read at once and
+        # then every 10 s: start them once the replica is in sync, so the first read finds it.
+        self.wait(self._replica_in_sync, 20, "the replica in sync")
         for i, port in enumerate(self.sentinel_ports):
             conf = self.workdir / f"sentinel{i}.conf"  # sentinels rewrite their file
             conf.write_text(
@@ -84,6 +88,13 @@ class SentinelGroup:
     def _spawn(self, argv: list[str], name: str) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+    def _replica_in_sync(self) -> bool:
+        try:
+            info = self._server("replica").info("replication")
+        except RedisError:
+            return False
+        return info.get("master_link_status") == "up"
 
     def _linked(self) -> bool:
         try:

@@ -16,7 +16,7 @@ from shiftswitch.models import Status
 from tests.pipeline import assign_all_from, pipeline, roster_yaml, user, wait_until
 from tests.sentinels import MASTER, sentinel_group
 
-AGENTS = 40  # at 240 requests a minute: a boundary of 10 s
+AGENTS = 40  # at 480 requests a minute: a boundary of 5 s
 AHEAD = 4  # seconds from the roster's edit to the boundary
 WITHIN = 30.0  # seconds after the promotion: every switch applied
 PASSWORD, SENTINEL_PASSWORD = "primary-secret-4e1f", "sentinel-secret-9ab2"
@@ -29,7 +29,7 @@ def test_the_primary_killed_mid_boundary_every_switch_applied_once_after_the_fai
     users = [user(f"u-{i}", (f"{7400 + i}", "Desk", f"+9199320{7400 + i}")) for i in range(AGENTS)]
 
     def roster(url: str) -> str:
-        text = roster_yaml(url, agents, [], rate_limit="240/min")
+        text = roster_yaml(url, agents, [], rate_limit="480/min")
         return text.replace("shifts:\n", "shifts: []\n")
 
     redis_dir = tmp_path / "redis"
@@ -41,7 +41,7 @@ def test_the_primary_killed_mid_boundary_every_switch_applied_once_after_the_fai
             "SHIFTSWITCH_REDIS_PASSWORD": PASSWORD,
             "SHIFTSWITCH_SENTINEL_PASSWORD": SENTINEL_PASSWORD,
         }
-        with pipeline(tmp_path, postgres_url, users, roster, sandbox_rate_limit="240/min",
+        with pipeline(tmp_path, postgres_url, users, roster, sandbox_rate_limit="480/min",
                       env=env) as p:  # fmt: skip
             p.start_worker(concurrency=8)
             p.start_worker(concurrency=8)
