@@ -93,11 +93,31 @@ def user(uid: str, *devices: tuple[str, str, str], verified: bool = True) -> dic
     }
 
 
-def seed_file(path: Path, users: Sequence[Mapping[str, Any]], rate_limit: str | None) -> Path:
-    account: dict[str, Any] = {"api_key": API_KEY, "api_token": API_TOKEN, "users": list(users)}
-    if rate_limit:
-        account["rate_limit"] = rate_limit
-    path.write_text(yaml.safe_dump({"accounts": {"acme_corp": account}}))
+def credentials_of(sid: str) -> tuple[str, str]:
+    """A sandbox account's API key and token: :data:`API_KEY` and :data:`API_TOKEN` for
+    ``acme_corp``, made from them for the others."""
+    if sid == "acme_corp":
+        return API_KEY, API_TOKEN
+    return f"{API_KEY}-{sid}", f"{API_TOKEN}-{sid}"
+
+
+def seed_file(
+    path: Path,
+    users: Sequence[Mapping[str, Any]],
+    rate_limit: str | None,
+    more: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> Path:
+    """The sandbox's seed: ``users`` in account ``acme_corp``, and ``more`` accounts (sid:
+    users) beside it, each with ``rate_limit`` and credentials of its own
+    (:func:`credentials_of`)."""
+    accounts: dict[str, Any] = {}
+    for sid, its_users in {"acme_corp": users, **(more or {})}.items():
+        key, token = credentials_of(sid)
+        account: dict[str, Any] = {"api_key": key, "api_token": token, "users": list(its_users)}
+        if rate_limit:
+            account["rate_limit"] = rate_limit
+        accounts[sid] = account
+    path.write_text(yaml.safe_dump({"accounts": accounts}))
     return path
 
 
@@ -504,10 +524,12 @@ def pipeline(
     latency_ms: float = 0.0,
     env: Mapping[str, str] | None = None,
     shared: SharedWorker | None = None,
+    more_accounts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Iterator[Pipeline]:
     """A running sandbox and the rest of one test's world (``database_url``: migrated, as the
     database fixtures give it); workers started by the test: their own processes, or the
-    ``shared`` one (then ``database_url`` must be its database)."""
+    ``shared`` one (then ``database_url`` must be its database). ``more_accounts``: sandbox
+    accounts (sid: users) beside ``acme_corp``, with its credentials and rate limit."""
     if shared is not None:
         assert database_url == shared.database_url, "the shared worker works on its database"
         redis = shared.redis_url
@@ -516,7 +538,7 @@ def pipeline(
         redis = redis_url(next(_redis_db))
         Redis.from_url(redis).flushdb()
     sandbox = Sandbox(
-        load_seed(str(seed_file(tmp / "seed.yaml", users, sandbox_rate_limit))),
+        load_seed(str(seed_file(tmp / "seed.yaml", users, sandbox_rate_limit, more_accounts))),
         port=0,
         latency_ms=latency_ms,
     )
