@@ -31,6 +31,7 @@ T = TypeVar("T")
 POLL_EVERY = timedelta(seconds=1)  # the roster, holds and pauses are read at least this often
 MIN_GAP = timedelta(milliseconds=25)  # between two ticks, at least (40 a second at most)
 FIRST = 32  # users of one account in the first portion of a boundary, at most
+FIRST_TOTAL = 4 * FIRST  # users in the first portion, at most (every account's first, though)
 FIRST_WINDOW = 0.5  # seconds of an account's request slots that its first portion fills
 
 
@@ -94,7 +95,8 @@ def portions(
     order): the first owners of each account to appear, taken in turn (every account's first
     owner, then every account's second...), then the rest in their order (no empty portion).
     ``account``: an item's account (None: all in one); ``first``: how many owners of an account
-    go first, or a function of the account that says it (at least one)."""
+    go first, or a function of the account that says it (at least one); :data:`FIRST_TOTAL`
+    at most in all, or one of every account when there are more accounts."""
     by_owner: dict[Hashable, list[T]] = {}
     for item in items:
         by_owner.setdefault(owner(item), []).append(item)
@@ -111,7 +113,11 @@ def portions(
             rest.append(group)
         taken[key] = seen + 1
     head.sort(key=lambda ranked: ranked[0])  # each account's first, then each one's second...
-    first_part = [group for _, group in head]
+    # Not so many first that the first message waits for them: every account's first owner,
+    # and the next ranks up to FIRST_TOTAL; the others lead the rest.
+    cut = max(FIRST_TOTAL, len(taken))
+    first_part = [group for _, group in head[:cut]]
+    rest = [group for _, group in head[cut:]] + rest
     return [[item for group in part for item in group] for part in (first_part, rest) if part]
 
 

@@ -145,7 +145,14 @@ def devices_on(
             DeviceState.action_id,
         )
         .where(CONFIRMED_ON)
-        .order_by(DeviceState.account, DeviceState.agent, DeviceState.device)
+        # The key last: pages never repeat or skip a device whose agent or name ties.
+        .order_by(
+            DeviceState.account,
+            DeviceState.agent,
+            DeviceState.device,
+            DeviceState.user_id,
+            DeviceState.device_id,
+        )
     )
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)

@@ -1,6 +1,6 @@
 """Where Redis is: one server, or a primary found through Sentinel (README: Redis and Sentinel).
 
-``REDIS_URL`` is either one server (``redis://``, ``rediss://``, ``unix://``) or a list of
+``REDIS_URL`` is either one server (``redis://``, ``rediss://``) or a list of
 sentinels in Celery's form, ``sentinel://HOST:PORT;sentinel://HOST:PORT/DB``, with the
 monitored primary's name in ``SHIFTSWITCH_REDIS_MASTER``. Every process opens Redis through
 :func:`client` and gives Celery :func:`broker_url` and :func:`transport_options`, so that the
@@ -12,6 +12,8 @@ Passwords travel in :class:`RedisPlace`'s fields, never in its ``repr`` or in :f
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -21,7 +23,7 @@ from redis import Redis
 from redis.sentinel import Sentinel
 
 DEFAULT_MASTER = "mymaster"
-SERVER_SCHEMES = ("redis", "rediss", "unix")
+SERVER_SCHEMES = ("redis", "rediss")
 SENTINEL = "sentinel"
 SENTINEL_PORT = 26379
 
@@ -53,6 +55,11 @@ def parse(
     ``password`` is used when the URL names none."""
     text = url.strip()
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme == "unix":
+        raise ValueError(
+            f"REDIS_URL={shown_url(text)!r}: a Unix socket cannot carry Celery's broker here; "
+            "use redis://HOST:PORT/DB"
+        )
     if scheme in SERVER_SCHEMES:
         if ";" in text:
             raise ValueError(
@@ -62,12 +69,12 @@ def parse(
         parts = _split(text)
         return RedisPlace(
             url=text,
-            db=_db(parts.path, text, scheme),
+            db=_db(parts.path, text),
             password=unquote(parts.password) if parts.password else password,
         )
     if scheme != SENTINEL:
         raise ValueError(
-            f"REDIS_URL={shown_url(text)!r}: use redis://HOST:PORT/DB (or rediss://, unix://), "
+            f"REDIS_URL={shown_url(text)!r}: use redis://HOST:PORT/DB (or rediss://), "
             "or sentinel://HOST:PORT;sentinel://HOST:PORT/DB with SHIFTSWITCH_REDIS_MASTER"
         )
     sentinels: list[tuple[str, int]] = []
@@ -92,7 +99,7 @@ def parse(
             ) from None
         sentinels.append((parts.hostname, port))
         if parts.path.strip("/"):
-            db = _db(parts.path, text, SENTINEL)
+            db = _db(parts.path, text)
         if parts.password and in_url is None:
             in_url = unquote(parts.password)
     name = (master or DEFAULT_MASTER).strip()
@@ -118,9 +125,7 @@ def _split(item: str) -> Any:
         raise ValueError(f"REDIS_URL={shown_url(item)!r}: not a URL") from None
 
 
-def _db(path: str, text: str, scheme: str) -> int:
-    if scheme == "unix":
-        return 0  # the path is the socket's; a database is given as ?db=N
+def _db(path: str, text: str) -> int:
     raw = path.strip("/") or "0"
     if not raw.isdigit() or int(raw) > 1_000_000:
         raise ValueError(
@@ -143,13 +148,26 @@ def client(place: RedisPlace, **options: Any) -> Redis:
     return primary
 
 
+class _SharedSentinel(Sentinel):
+    """redis-py's Sentinel, asked by one thread at a time: its search for the primary
+    reorders its list of sentinels, unlocked, and the worker's threads share one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._asking = threading.Lock()
+
+    def discover_master(self, service_name: str) -> Any:
+        with self._asking:
+            return super().discover_master(service_name)
+
+
 @lru_cache(maxsize=8)
 def _sentinel(place: RedisPlace, timeouts: tuple[tuple[str, float], ...]) -> Sentinel:
     """The sentinels, asked with these timeouts (one set of connections to them per process)."""
     kwargs: dict[str, Any] = dict(timeouts)
     if place.sentinel_password:
         kwargs["password"] = place.sentinel_password
-    return Sentinel(list(place.sentinels), sentinel_kwargs=kwargs)
+    return _SharedSentinel(list(place.sentinels), sentinel_kwargs=kwargs)
 
 
 def _timeouts(options: dict[str, Any]) -> tuple[tuple[str, float], ...]:
@@ -172,14 +190,22 @@ def broker_url(place: RedisPlace) -> str:
     ``SHIFTSWITCH_REDIS_PASSWORD``) in the first sentinel's entry, where kombu reads it, and
     the database there too."""
     if not place.is_sentinel:
-        if place.password and not urlsplit(place.url).password:
-            scheme, rest = place.url.split("://", 1)
-            return f"{scheme}://:{quote(place.password, safe='')}@{rest}"
+        parts = urlsplit(place.url)
+        if place.password and not parts.password:
+            user = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+            host = parts.netloc.rpartition("@")[2]
+            login = f"{user}:{quote(place.password, safe='')}@"
+            return parts._replace(netloc=login + host).geturl()
         return place.url
     auth = f":{quote(place.password, safe='')}@" if place.password else ""
-    entries = [f"{SENTINEL}://{host}:{port}" for host, port in place.sentinels]
+    entries = [f"{SENTINEL}://{_host(host)}:{port}" for host, port in place.sentinels]
     entries[0] = f"{SENTINEL}://{auth}{entries[0].split('://', 1)[1]}/{place.db}"
     return ";".join(entries)
+
+
+def _host(host: str) -> str:
+    """``host`` as a URL names it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 def transport_options(place: RedisPlace) -> dict[str, Any]:
@@ -197,7 +223,7 @@ def transport_options(place: RedisPlace) -> dict[str, Any]:
 def shown(place: RedisPlace) -> str:
     """Where Redis is, for messages and logs: no password."""
     if place.is_sentinel:
-        hosts = ",".join(f"{host}:{port}" for host, port in place.sentinels)
+        hosts = ",".join(f"{_host(host)}:{port}" for host, port in place.sentinels)
         return f"sentinels {hosts} (primary {place.master!r}, db {place.db})"
     return shown_url(place.url)
 
@@ -208,9 +234,13 @@ def shown_url(text: str) -> str:
 
 
 def _masked(item: str) -> str:
+    item = _QUERY_PASSWORD.sub(r"\1***", item)
     head, sep, tail = item.partition("://")
-    if not sep or "@" not in tail.split("/", 1)[0]:
+    if not sep or "@" not in tail:
         return item
-    auth, _, host = tail.partition("@")
+    auth, _, host = tail.rpartition("@")  # a password may hold '@' or '/' unencoded
     user = auth.split(":", 1)[0] if ":" in auth else ""
     return f"{head}://{user}:***@{host}"
+
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&;]*", re.IGNORECASE)

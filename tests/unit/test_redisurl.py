@@ -49,6 +49,7 @@ def test_the_primarys_name_defaults_to_mymaster_and_a_url_password_is_kept() -> 
         ("http://h:6379", "use redis://HOST:PORT/DB"),
         ("localhost:6379", "use redis://HOST:PORT/DB"),
         ("redis://h:6379/zero", "the database after the last '/' must be a number"),
+        ("unix:///run/redis.sock", "a Unix socket cannot carry Celery's broker"),
     ],
 )
 def test_a_wrong_url_is_one_clear_line(url: str, says: str) -> None:
@@ -85,3 +86,31 @@ def test_the_broker_is_given_the_sentinels_and_the_primarys_name() -> None:
     assert app.conf.broker_url.startswith("sentinel://10.0.0.1:26379/2;")
     options = app.conf.broker_transport_options
     assert options["master_name"] == "calls" and options["visibility_timeout"] == 900.0
+
+
+def test_ipv6_sentinels_keep_their_brackets_for_celery() -> None:
+    place = redisurl.parse("sentinel://[::1]:26379;sentinel://[fd00::2]:26380/1", "m")
+    assert place.sentinels == (("::1", 26379), ("fd00::2", 26380))
+    assert redisurl.broker_url(place) == "sentinel://[::1]:26379/1;sentinel://[fd00::2]:26380"
+    assert redisurl.shown(place) == "sentinels [::1]:26379,[fd00::2]:26380 (primary 'm', db 1)"
+
+
+def test_a_user_in_the_url_and_the_password_from_the_environment_go_together() -> None:
+    place = redisurl.parse("redis://ops@cache:6379/3", password="p@ss/1")
+    assert redisurl.broker_url(place) == "redis://ops:p%40ss%2F1@cache:6379/3"
+    assert redisurl.broker_url(redisurl.parse("redis://cache:6379/3", password="pw")) == (
+        "redis://:pw@cache:6379/3"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:pa/ss@host/0",  # an unencoded '/' in the password
+        "redis://:p@ss@host/x",  # an unencoded '@'
+        "redis://host:6379/0?password=secret1",
+    ],
+)
+def test_a_refused_url_never_shows_its_password(url: str) -> None:
+    shown = redisurl.shown_url(url)
+    assert "pa/ss" not in shown and "p@ss" not in shown and "secret1" not in shown

@@ -15,6 +15,7 @@ import pytest
 
 from scheduler.wake import (
     FIRST,
+    FIRST_TOTAL,
     MIN_GAP,
     POLL_EVERY,
     first_users,
@@ -201,3 +202,14 @@ def test_an_accounts_first_users_fill_half_a_second_of_its_rate() -> None:
     assert first_users(RateLimit(120, 60)) == 1
     assert first_users(RateLimit(50, 60)) == 1
     assert first_users(None) == FIRST
+
+
+def test_the_first_portion_is_capped_but_keeps_every_accounts_first() -> None:
+    many = [(f"acct{a}", f"u{a}-{k}") for a in range(60) for k in range(40)]  # fast accounts
+    head, rest = portions(many, lambda i: i[1], lambda i: i[0], lambda _a: FIRST)
+    assert len(head) == FIRST_TOTAL
+    assert {account for account, _ in head} == {f"acct{a}" for a in range(60)}
+    assert sorted(head + rest) == sorted(many)
+    crowd = [(f"acct{a}", f"u{a}") for a in range(300)]  # more accounts than the cap
+    head, *_ = portions(crowd, lambda i: i[1], lambda i: i[0], lambda _a: 1)
+    assert len(head) == 300
