@@ -419,6 +419,7 @@ class RosterOverride(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     timezone: Mapped[str | None] = mapped_column(Text)  # None: the roster's zone
+    reason: Mapped[str | None] = mapped_column(Text)  # why, as its author said
 
 
 class RosterAssignment(Base):

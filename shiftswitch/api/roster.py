@@ -229,6 +229,7 @@ class NewOverride(BaseModel):
     off: bool = Field(False, description="Every device of the agent OFF while it lasts.")
     start: str = Field(alias="from", max_length=64, examples=["2026-12-01T09:00", "now"])
     end: str = Field(alias="to", max_length=64, examples=["2026-12-01T13:00"])
+    reason: str | None = Field(None, max_length=200, description="Why, shown with it.")
 
 
 @router.get("/overrides", dependencies=[viewer])
@@ -244,7 +245,7 @@ def add_override(
     """``shiftswitch override add``: validated with the whole roster; a new version."""
     edited = overrides.add(
         svc.ops, body.agent, device=body.device, off=body.off, start=body.start, end=body.end,
-        by=who.by,
+        by=who.by, reason=body.reason,
     )  # fmt: skip
     svc.roster.changed()
     r = edited.row

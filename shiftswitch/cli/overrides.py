@@ -28,17 +28,27 @@ def override() -> None:
     "--from", "start", required=True, metavar="T", help="Start: ISO date-time, date, or 'now'."
 )
 @click.option("--to", "end", required=True, metavar="T", help="End (a date alone: its whole day).")
+@click.option("--reason", metavar="TEXT", help="Why (leave, training...): shown with it.")
 @by_option
 @pass_context
 def override_add(
-    ctx: Context, agent: str, device: str | None, off: bool, start: str, end: str, by: str | None
+    ctx: Context,
+    agent: str,
+    device: str | None,
+    off: bool,
+    start: str,
+    end: str,
+    reason: str | None,
+    by: str | None,
 ) -> None:
     """Add an override for AGENT: --device D ON (others OFF) or --off, from T to T.
 
     Times are in the roster's zone unless they carry an offset. The roster with the override
     is validated whole (overlapping overrides, conflicts) and stored as a new version.
     """
-    edited = overrides.add(ctx, agent, device=device, off=off, start=start, end=end, by=who(by))
+    edited = overrides.add(
+        ctx, agent, device=device, off=off, start=start, end=end, by=who(by), reason=reason
+    )
     report_write(ctx.roster_store(), edited.written, "override add")
     click.echo(f"override {edited.row.id}: {edited.text}")
 

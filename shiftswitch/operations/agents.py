@@ -88,6 +88,7 @@ def agent_page(
                 "off": o.device is None,
                 "from": iso(o.start),
                 "to": iso(o.end),
+                "reason": o.reason,
             }
             for o in roster.overrides
             if o.agent == agent and o.end > now

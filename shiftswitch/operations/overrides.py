@@ -14,7 +14,7 @@ from shiftswitch.operations.context import Operations
 from shiftswitch.problems import Refused, RosterError, count, invalid, not_found, quote
 from shiftswitch.reports import iso
 from shiftswitch.roster.dump import local_time
-from shiftswitch.roster.fields import CALENDAR, within_calendar
+from shiftswitch.roster.fields import CALENDAR, REASON_MAX, within_calendar
 from shiftswitch.roster.model import Override, Roster, parse_instant
 from shiftswitch.sources.store import NoRoster, RosterStore, Written
 from shiftswitch.sources.tables import override_key
@@ -39,11 +39,16 @@ def add(
     start: str,
     end: str,
     by: str,
+    reason: str | None = None,
 ) -> Edited:
     """Add an override for ``agent``: ``device`` ON (its others OFF) or, with ``off``, every
-    device OFF, from ``start`` to ``end`` (roster zone unless they carry an offset; ``now``)."""
+    device OFF, from ``start`` to ``end`` (roster zone unless they carry an offset; ``now``),
+    with why (``reason``: one line, at most :data:`REASON_MAX` characters)."""
     if (device is None) == (not off):
         raise invalid("give --device D (that device ON) or --off (every device OFF)")
+    reason = (reason or "").strip() or None
+    if reason is not None and ("\n" in reason or len(reason) > REASON_MAX):
+        raise invalid(f"one line of at most {REASON_MAX} characters", place="reason")
     now = ops.clock.now()
     store = ops.roster_store()
     made: list[Override] = []
@@ -67,7 +72,9 @@ def add(
             raise invalid("must be after the start (from)", place="to")
         if finish <= now:
             raise invalid("is in the past; the override would never apply", place="to")
-        new = Override(len(before.overrides), agent, device, begin, finish, before.zone)
+        new = Override(
+            len(before.overrides), agent, device, begin, finish, before.zone, reason=reason
+        )
         made.append(new)
         listed.extend((*before.overrides, new))
         return _with_overrides(before, tuple(listed))
@@ -95,6 +102,7 @@ class Listed:
             "from": iso(r.starts_at),
             "to": iso(r.ends_at),
             "state": self.state,
+            "reason": r.reason,
         }
 
 
@@ -161,9 +169,10 @@ def instant(text: str, roster: Roster, now: datetime, place: str, *, end: bool) 
 def describe(row: RosterOverride, roster: Roster) -> str:
     state = f"{row.device} ON" if row.device else "every device OFF"
     zone = roster.zone
+    why = f" ({row.reason})" if row.reason else ""
     return (
         f"{row.agent}: {state} from {local_time(row.starts_at, zone)} "
-        f"to {local_time(row.ends_at, zone)}"
+        f"to {local_time(row.ends_at, zone)}{why}"
     )
 
 

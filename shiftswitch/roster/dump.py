@@ -95,6 +95,8 @@ def _override(o: Override, roster: Roster) -> str:
     ]
     if o.zone.key != roster.zone.key:
         fields.append(f"timezone: {_q(o.zone.key)}")
+    if o.reason:
+        fields.append(f"reason: {_q(o.reason)}")
     return "  - {" + ", ".join(fields) + "}"
 
 

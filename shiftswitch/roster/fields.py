@@ -43,6 +43,9 @@ LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
 CALENDAR = f"from {EARLIEST.date().isoformat()} to {LATEST.date().isoformat()} (UTC)"
 
 
+REASON_MAX = 200  # characters of an override's reason
+
+
 def within_calendar(instant: datetime) -> bool:
     """Whether ``instant`` is one a roster may name (see :data:`CALENDAR`)."""
     return EARLIEST <= instant <= LATEST
@@ -112,13 +115,21 @@ class FieldReader:
     def text(self, value: Value, path: Place, what: str = "a value") -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
-        if value is None:
+        if value is None or isinstance(value, str):
             self.error(path, f"missing {what}")
         else:
             self.error(
                 path, f"expected {what}, not a {'list' if isinstance(value, list) else 'mapping'}"
             )
         return None
+
+    def reason(self, value: Value, path: Place) -> str | None:
+        """Why an override is there: one line of text, at most :data:`REASON_MAX` characters."""
+        text = self.text(value, path, "a reason (text)")
+        if text is not None and ("\n" in text or len(text) > REASON_MAX):
+            self.error(path, f"a reason is one line of at most {REASON_MAX} characters")
+            return None
+        return text
 
     def declared(self, section: str, name: str) -> bool:
         """Whether ``section`` of the document names ``name``, though perhaps refused (and so

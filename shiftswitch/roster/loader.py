@@ -471,7 +471,7 @@ class _Parser(FieldReader):
             value,
             ("overrides",),
             "an override with agent, device or off, from, to",
-            {"agent", "device", "off", "from", "to", "timezone"},
+            {"agent", "device", "off", "from", "to", "timezone", "reason"},
             {"agent", "from", "to"},
         ):
             zone = self.zone_of(fields, here, default_zone)
@@ -490,8 +490,12 @@ class _Parser(FieldReader):
             if start and end and end <= start:
                 self.error((*here, "to"), "must be after from")
                 ok = False
+            reason = None
+            if "reason" in fields:
+                reason = self.reason(fields["reason"], (*here, "reason"))
+                ok = ok and reason is not None
             if ok and agent and zone and start and end:
-                out.append(Override(i, agent.name, device_name, start, end, zone))
+                out.append(Override(i, agent.name, device_name, start, end, zone, reason=reason))
         self.overlapping_overrides(out)
         return out
 

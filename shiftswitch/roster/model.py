@@ -119,6 +119,7 @@ class Override:
     # How the roster's owner names it: None for a roster file (its place in the file's list);
     # "override 7" for the roster in the database (the id 'override list' shows).
     name: str | None = field(default=None, compare=False)
+    reason: str | None = None  # why, as the person who made it said (leave, training...)
 
     @property
     def label(self) -> str:

@@ -107,6 +107,7 @@ def read_roster(session: Session) -> tuple[int, Roster] | None:
             o.ends_at,
             ZoneInfo(o.timezone) if o.timezone else zone,
             name=f"override {o.id}",
+            reason=o.reason,
         )
         for i, o in enumerate(session.scalars(select(RosterOverride).order_by(*OVERRIDE_ORDER)))
     )
@@ -142,10 +143,14 @@ def _assignments(session: Session, zone: ZoneInfo) -> tuple[Assignment, ...]:
     return tuple(out)
 
 
-def override_key(o: Override | RosterOverride) -> tuple[str, str | None, datetime, datetime]:
+OverrideKey = tuple[str, str | None, datetime, datetime, str | None]
+
+
+def override_key(o: Override | RosterOverride) -> OverrideKey:
+    """What makes an override itself: a new reason is a new override (its row written anew)."""
     if isinstance(o, Override):
-        return o.agent, o.device, o.start, o.end
-    return o.agent, o.device, o.starts_at, o.ends_at
+        return o.agent, o.device, o.start, o.end, o.reason
+    return o.agent, o.device, o.starts_at, o.ends_at, o.reason
 
 
 AssignmentKey = tuple[str, str | None, datetime, datetime, bool, str | None, str | None, str | None]
@@ -259,6 +264,7 @@ def write_roster(session: Session, roster: Roster, version: int) -> None:
                 "starts_at": o.start,
                 "ends_at": o.end,
                 "timezone": None if o.zone.key == zone else o.zone.key,
+                "reason": o.reason,
             }
             for o in wanted.values()
         ),

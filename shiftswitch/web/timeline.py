@@ -194,7 +194,8 @@ def override_marks(overrides: Iterable[Override], window: Window) -> list[Mark]:
             "override",
             max(o.start, window.start),
             min(o.end, window.end),
-            f"{o.label}: {o.device + ' ON' if o.device else 'every device OFF'}",
+            f"{o.label}: {o.device + ' ON' if o.device else 'every device OFF'}"
+            + (f" ({o.reason})" if o.reason else ""),
         )
         for o in overrides
         if o.start < window.end and o.end > window.start

@@ -615,11 +615,16 @@ def test_a_bad_rollback_is_refused(world: ApiWorld, path: str, status: int, star
 
 
 def test_overrides_are_added_listed_and_removed_by_their_author(world: ApiWorld) -> None:
-    body = {"agent": "ravi", "device": "desk", "from": "2026-12-01T09:00", "to": "2026-12-01T13:00"}
+    body = {"agent": "ravi", "device": "desk", "from": "2026-12-01T09:00", "to": "2026-12-01T13:00",
+            "reason": "covering the help desk"}  # fmt: skip
     added = world.post("/overrides", json=body)
     assert added.status_code == 201, added.text
     made = added.json()
     assert (made["agent"], made["device"], made["state"]) == ("ravi", "desk", "ahead")
+    assert made["reason"] == "covering the help desk" and "(covering the help desk)" in made["text"]
+    exported = world.get("/roster/export").text
+    assert 'reason: "covering the help desk"}' in exported
+    assert world.get("/agents/ravi").json()["overrides"][0]["reason"] == "covering the help desk"
     assert versions(world)[-1]["by"] == "token operator-system (api)"
     listed = world.get("/overrides").json()
     assert [o["id"] for o in listed] == [made["id"]]
@@ -633,6 +638,9 @@ def test_overrides_are_added_listed_and_removed_by_their_author(world: ApiWorld)
     assert world.get("/overrides").json() == []
 
 
+LEAVE = {"agent": "asha", "off": True, "from": "now", "to": "2026-12-01"}
+
+
 @pytest.mark.parametrize(
     ("body", "status", "start"),
     [
@@ -642,6 +650,8 @@ def test_overrides_are_added_listed_and_removed_by_their_author(world: ApiWorld)
         ({"agent": "asha", "off": True, "from": "now", "to": "2026-11-01"}, 400, "to: "),
         ({"agent": "asha", "off": True, "from": "2026-12-02", "to": "2026-12-01"}, 400, "to: "),
         ({"agent": "asha", "off": True, "from": "now"}, 400, "to: "),
+        ({**LEAVE, "reason": "a\nb"}, 400, "reason: "),
+        ({**LEAVE, "reason": "x" * 201}, 400, "reason: "),
         (
             {"agent": "asha", "off": True, "from": "now", "to": "2026-12-01", "why": "x"},
             400,

@@ -128,10 +128,11 @@ def test_override_add_list_remove(cli: Cli, clock: FixedClock) -> None:
     day = (now + timedelta(days=40)).date().isoformat()
     done = cli(
         "override", "add", "asha", "--device", "mobile", "--from", f"{day}T09:00", "--to",
-        f"{day}T12:00", "--by", "dana",
+        f"{day}T12:00", "--by", "dana", "--reason", "field visit",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "stored roster version 2 from override add: overrides +1" in done.stdout
+    assert done.stdout.splitlines()[-1].endswith(f"{day}T12:00+05:30 (field visit)")
     future = int(done.stdout.splitlines()[-1].split()[1].rstrip(":"))
     # an overlapping one is refused with its reason; nothing changes
     done = cli("override", "add", "asha", "--off", "--from", f"{day}T11:00", "--to", f"{day}T13:00")
@@ -147,6 +148,11 @@ def test_override_add_list_remove(cli: Cli, clock: FixedClock) -> None:
     assert len(_versions(cli)) == 2
     listed = json.loads(cli("override", "list", "--json").stdout)
     assert any(o["id"] == future and o["state"] == "ahead" for o in listed)
+    assert [o["reason"] for o in listed if o["id"] == future] == ["field visit"]
+    long = cli(
+        "override", "add", "asha", "--off", "--from", day, "--to", day, "--reason", "x" * 201
+    )
+    assert long.returncode != 0 and "reason: one line of at most 200 characters" in long.stderr
     # one in force now is cut at now, and stays in the history
     soon = (now + timedelta(hours=2)).replace(microsecond=0).isoformat()
     done = cli("override", "add", "ravi", "--off", "--from", "now", "--to", soon)

@@ -235,14 +235,17 @@ def test_an_operator_switches_holds_adds_overrides_and_sees_a_refusal_in_one_lin
             "device": "mobile",
             "start": "2026-12-01T09:00",
             "end": "2026-12-01T11:00",
+            "reason": "training <room 4>",
             "csrf_token": csrf,
         },
     )
     assert added.status_code == 200
     assert (
         "override 1 added: asha: mobile ON from 2026-12-01T09:00+05:30 to 2026-12-01T11:00+05:30"
-        in added.text
+        " (training &lt;room 4&gt;)" in added.text
     )
+    assert "<td>training &lt;room 4&gt;</td>" in console.get("/overrides").text
+    assert ": training &lt;room 4&gt;</li>" in console.get("/agents/asha").text
     refused = console.post(
         "/overrides",
         data={

@@ -269,3 +269,28 @@ def test_a_roster_of_many_assignments_is_read_line_by_line_with_its_lines() -> N
     assert [(p.render(), p.line) for p in refused.errors] == [
         (f'line {first + 7}: assignments[7].agent: unknown agent "nobody"', first + 7)
     ]
+
+
+def test_an_overrides_reason_is_read_dumped_and_read_back() -> None:
+    leave = {"agent": "asha", "off": True, "from": "2026-12-07T09:00", "to": "2026-12-08",
+             "reason": 'annual leave: "back Tuesday"'}  # fmt: skip
+    roster = make_roster([], overrides=[leave])
+    assert roster.overrides[0].reason == 'annual leave: "back Tuesday"'
+    again = parse_roster(dump(roster))
+    assert again.overrides == roster.overrides
+    without = make_roster([], overrides=[{**leave, "reason": "sick"}])
+    assert without.overrides != roster.overrides  # a new reason is a change of the roster
+
+
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [("", "missing a reason"), ("x" * 201, "one line"), ("a\nb", "one line"),
+     (["a"], "expected a reason")],
+)  # fmt: skip
+def test_a_bad_reason_names_its_place(reason: object, says: str) -> None:
+    leave = {"agent": "asha", "off": True, "from": "2026-12-07T09:00", "to": "2026-12-08",
+             "reason": reason}  # fmt: skip
+    with pytest.raises(RosterError) as caught:
+        make_roster([], overrides=[leave])
+    [problem] = caught.value.problems
+    assert problem.path == ("overrides", 0, "reason") and says in problem.message, problem

@@ -62,11 +62,12 @@ def add_override(
     start: Annotated[str, Form(max_length=40)],
     end: Annotated[str, Form(max_length=40)],
     device: Annotated[str, Form(max_length=200)] = "",
+    reason: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """``override add AGENT --device D | --off --from T --to T``; ``device`` empty: every
-    device OFF."""
-    entered = {"agent": agent, "device": device, "start": start, "end": end}
+    """``override add AGENT --device D | --off --from T --to T [--reason TEXT]``; ``device``
+    empty: every device OFF."""
+    entered = {"agent": agent, "device": device, "start": start, "end": end, "reason": reason}
     try:
         edited = ops_overrides.add(
             svc.ops,
@@ -76,6 +77,7 @@ def add_override(
             start=start,
             end=end,
             by=who.principal.by,
+            reason=reason,
         )
     except Refused as exc:
         return _overrides_page(
