@@ -43,7 +43,7 @@ from scheduler.decisions import Unsent, what_differs
 from scheduler.outages import Outage
 from scheduler.probes import OutageWatch
 from scheduler.reads import Reads
-from scheduler.wake import first_users, next_wake, portions, sleep_until
+from scheduler.wake import first_quotas, next_wake, portions, sleep_until
 from shiftswitch import heap, metrics, queries
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.broker import Connecting, Dispatcher
@@ -193,10 +193,8 @@ class Scheduler:
             # A few users of every account first: their messages leave before the rest of a
             # large boundary is recorded. Each portion is recorded under its keys before it
             # is claimed and sent.
-            firsts = {n: first_users(a.rate_limit) for n, a in self.roster.accounts.items()}
-            for portion in portions(
-                due, lambda t: t.agent, lambda t: t.account, lambda a: firsts.get(str(a), 1)
-            ):
+            quota = first_quotas(self.roster.accounts)
+            for portion in portions(due, lambda t: t.agent, lambda t: t.account, quota):
                 self.store.record([for_transition(self.roster, t) for t in portion], now)
                 sent = self.store.enqueue([t.key for t in portion], self.dispatcher, now)
                 enqueued += len(sent)

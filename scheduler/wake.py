@@ -19,7 +19,7 @@ then leaves at its instant, however many accounts share it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -119,6 +119,18 @@ def portions(
     first_part = [group for _, group in head[:cut]]
     rest = [group for _, group in head[cut:]] + rest
     return [[item for group in part for item in group] for part in (first_part, rest) if part]
+
+
+def first_quotas(accounts: Mapping[str, HasRate]) -> Callable[[Hashable], int]:
+    """For :func:`portions`: how many users of each of ``accounts`` (by name) go first
+    (:func:`first_users` of its rate limit; one for a name not among them)."""
+    quotas = {name: first_users(account.rate_limit) for name, account in accounts.items()}
+    return lambda name: quotas.get(str(name), 1)
+
+
+class HasRate(Protocol):
+    @property
+    def rate_limit(self) -> RateLimit: ...
 
 
 def first_users(limit: RateLimit | None) -> int:

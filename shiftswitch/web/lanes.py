@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from shiftswitch import queries
+from shiftswitch import window_queries
 from shiftswitch.planning.plancache import Plan
 from shiftswitch.roster.model import Assignment, Roster
 from shiftswitch.web.timeline import (
@@ -140,8 +140,10 @@ def _read(
     drift: dict[str, list[Mark]] = {}
     start, end = window.start, window.end
     with engine.connect() as conn:
-        in_window = queries.switches_finished(conn, agents, start, end, due_from=start - LATE)
-        earlier = queries.last_switches_before(conn, agents, start)
+        in_window = window_queries.switches_finished(
+            conn, agents, start, end, due_from=start - LATE
+        )
+        earlier = window_queries.last_switches_before(conn, agents, start)
         for rows, sink in ((in_window, None), (earlier, before)):
             for agent, device, on, at, source, id_ in rows:
                 if agent is None or device is None or at is None:
@@ -151,18 +153,26 @@ def _read(
                     switches.setdefault(agent, []).append(s)
                 else:
                     sink.setdefault(agent, {})[device] = s
-        for agent, device, at in queries.on_since(conn, agents):
+        for agent, device, at in window_queries.on_since(conn, agents):
             if agent is not None and device is not None:
                 states.setdefault(agent, {})[device] = at
-        for id_, agent, device, status, on, due, reason, http, error in queries.unsuccessful_due(
-            conn, agents, start, end
-        ):
+        for (
+            id_,
+            agent,
+            device,
+            status,
+            on,
+            due,
+            reason,
+            http,
+            error,
+        ) in window_queries.unsuccessful_due(conn, agents, start, end):
             if agent is None:
                 continue
             code = f" HTTP {http}" if http else ""
             text = f"{status}: {device} {'ON' if on else 'OFF'}{code}: {reason or error or ''}"
             failures.setdefault(agent, []).append(Mark(str(status), due, due, text.strip(), id_))
-        for agent, device, on, begins, until, by in queries.holds_overlapping(
+        for agent, device, on, begins, until, by in window_queries.holds_overlapping(
             conn, agents, start, end
         ):
             text = f"hold: {device} {'ON' if on else 'OFF'} until {until:%Y-%m-%d %H:%M}Z, by {by}"
@@ -170,7 +180,7 @@ def _read(
                 Mark("hold", max(begins, start), min(until, end), text)
             )
         wanted = set(agents)
-        for at, findings in queries.findings_between(conn, start, end):
+        for at, findings in window_queries.findings_between(conn, start, end):
             for f in findings or ():
                 agent = str(f.get("agent")) if isinstance(f, dict) else ""
                 if agent in wanted:

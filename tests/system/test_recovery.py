@@ -74,6 +74,16 @@ def succeeded(p: Pipeline) -> int:
     return sum(a.status == Status.SUCCEEDED for a in p.actions())
 
 
+def every_switch_within_recovery(p: Pipeline, began: float) -> None:
+    """Wait for every switch of the burst, :data:`RECOVERY` s after ``began`` at most."""
+    wait_until(
+        lambda: succeeded(p) == N,
+        RECOVERY - (time.monotonic() - began),
+        f"every switch within {RECOVERY:g} s of the new worker's start",
+        detail=lambda: collections.Counter(a.status for a in p.actions()),
+    )
+
+
 def assert_every_device_on_once(p: Pipeline, killed: float) -> None:
     actions = p.actions()
     assert len(actions) == N and {a.status for a in actions} == {Status.SUCCEEDED}
@@ -103,12 +113,7 @@ def test_a_worker_killed_mid_burst_and_redis_emptied_every_switch_within_seconds
         began = time.monotonic()
         p.start_worker(concurrency=8)
         Redis.from_url(p.redis_url).flushdb()  # queue, unacked, leases, heartbeats: all gone
-        wait_until(
-            lambda: succeeded(p) == N,
-            RECOVERY - (time.monotonic() - began),
-            f"every switch within {RECOVERY:g} s of the new worker's start",
-            detail=lambda: collections.Counter(a.status for a in p.actions()),
-        )
+        every_switch_within_recovery(p, began)
         assert_every_device_on_once(p, killed)
 
 
@@ -133,12 +138,7 @@ def _take_over_from_host_a(p: Pipeline, log: Path) -> None:
     assert succeeded(p) < N - 30, "the burst ended before the kill: make it longer"
     began = time.monotonic()
     p.start_worker(concurrency=8, hostname="worker@host-c")
-    wait_until(
-        lambda: succeeded(p) == N,
-        RECOVERY - (time.monotonic() - began),
-        f"every switch within {RECOVERY:g} s of the new worker's start",
-        detail=lambda: collections.Counter(a.status for a in p.actions()),
-    )
+    every_switch_within_recovery(p, began)
     assert_every_device_on_once(p, killed)
     # the dead worker's messages came back through its heartbeat, long before kombu's
     # visibility timeout (900 s)
