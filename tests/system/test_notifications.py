@@ -81,11 +81,11 @@ def test_five_devices_refused_make_one_message_naming_them(
 
         wait_until(lambda: bool(told()), AHEAD + 30, "one message for the five",
                    detail=hook.messages)  # fmt: skip
-        # The first message names every device: the five OFFs refused at the start, or, on a
-        # slow machine where the boundary came before the message went, their ONs as well.
+        # The first message names every device: the five OFFs refused at the start, and, on a
+        # slow machine where the boundary came before the message went, some or all of their ONs.
         message = told()[0]
         count = int(FAILED.fullmatch(str(message["title"])).group(1))  # type: ignore[union-attr]
-        assert count in (N, 2 * N), message["title"]
+        assert N <= count <= 2 * N, message["title"]
         for i in range(N):
             assert f"a{i} desk O" in message["message"]
         assert message["message"].count("Device is unverified") == count
