@@ -51,6 +51,7 @@ class NewAction:
     siblings: list[dict[str, str | None]] = field(default_factory=list)
     kind: str = ActionKind.SWITCH
     new_contact_uri: str | None = None  # the number a ``number`` action sets
+    boundary_at: datetime | None = None  # the shift start a ramped ON serves
 
 
 def user_key_of(account: str, user_id: str | None, agent: str | None) -> str:
@@ -78,6 +79,7 @@ def for_device(
     due_at: datetime,
     shift: str | None = None,
     override: str | None = None,
+    boundary_at: datetime | None = None,
 ) -> NewAction:
     """The action that switches one roster device."""
     agent = roster.agents[agent_name]
@@ -98,6 +100,7 @@ def for_device(
         contact_uri=device.contact_uri,
         shift=shift,
         override=override,
+        boundary_at=boundary_at,
         siblings=siblings_of(agent, device.name),
     )
 
@@ -181,6 +184,7 @@ def for_transition(roster: Roster, t: Transition) -> NewAction:
         due_at=t.at,
         shift=t.shift,
         override=t.override,
+        boundary_at=t.boundary,
     )
 
 

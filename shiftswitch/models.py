@@ -177,6 +177,9 @@ class Action(Base):
     shift: Mapped[str | None] = mapped_column(Text)
     override: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # For an ON a ramp moved before its shift start, the start it serves: the boundary it is
+    # counted under (README: Boundaries). None: the switch serves its own due instant.
+    boundary_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     enqueued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

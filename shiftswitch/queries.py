@@ -29,6 +29,7 @@ from shiftswitch.models import (
     RosterVersion,
     Source,
     Status,
+    UtcDateTime,
 )
 
 RECENT = timedelta(hours=24)  # failures and findings shown: those of the last day
@@ -374,17 +375,14 @@ def open_switches(session: Session) -> set[tuple[str | None, str | None]]:
 def boundary_counts(
     conn: Connection | Session, since: datetime, until: datetime
 ) -> list[tuple[datetime, str, bool, str, int]]:
-    """(due instant, account, ON?, status, how many) of the roster's switches due in
-    ``[since, until]``: the boundaries recorded (:mod:`shiftswitch.boundaries`)."""
+    """(boundary, account, ON?, status, how many) of the roster's switches serving a boundary
+    in ``[since, until]``: the boundaries recorded (:mod:`shiftswitch.boundaries`). A ramped ON
+    counts under the shift start it serves, not at its own earlier instant."""
+    at = _served()
     rows = conn.execute(
-        select(Action.due_at, Action.account, Action.wants_on, Action.status, func.count())
-        .where(
-            Action.source == Source.SCHEDULE,
-            Action.kind == ActionKind.SWITCH,
-            Action.due_at >= since,
-            Action.due_at <= until,
-        )
-        .group_by(Action.due_at, Action.account, Action.wants_on, Action.status)
+        select(at, Action.account, Action.wants_on, Action.status, func.count())
+        .where(*_serving(at, since, until))
+        .group_by(at, Action.account, Action.wants_on, Action.status)
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
@@ -392,28 +390,27 @@ def boundary_counts(
 def boundary_lateness(
     conn: Connection | Session, since: datetime, until: datetime
 ) -> list[tuple[datetime, str, float, float]]:
-    """(due instant, account, median and worst seconds from it to the confirmation) of the
-    roster's switches due in ``[since, until]`` that succeeded. PostgreSQL sums them (a
+    """(boundary, account, median and worst seconds from it to the confirmation) of the
+    roster's switches serving a boundary in ``[since, until]`` that succeeded (a ramped ON
+    confirmed before its boundary is early: a negative figure). PostgreSQL sums them (a
     boundary of 20,000 switches is one row); SQLite's rows are summed here."""
+    at = _served()
     confirmed = (
-        Action.source == Source.SCHEDULE,
-        Action.kind == ActionKind.SWITCH,
+        *_serving(at, since, until),
         Action.status == Status.SUCCEEDED,
-        Action.due_at >= since,
-        Action.due_at <= until,
         Action.finished_at.is_not(None),
     )
     dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
     if dialect.name == "postgresql":
         rows = conn.execute(
             select(
-                Action.due_at,
+                at,
                 Action.account,
                 func.percentile_disc(0.5).within_group(Action.finished_at),
                 func.max(Action.finished_at),
             )
             .where(*confirmed)
-            .group_by(Action.due_at, Action.account)
+            .group_by(at, Action.account)
         )
         return [
             (due, account, (p50 - due).total_seconds(), (worst - due).total_seconds())
@@ -421,24 +418,37 @@ def boundary_lateness(
         ]
     found: dict[tuple[datetime, str], list[float]] = {}
     for due, account, finished in conn.execute(
-        select(Action.due_at, Action.account, Action.finished_at).where(*confirmed)
+        select(at, Action.account, Action.finished_at).where(*confirmed)
     ):
         if finished is not None:
             found.setdefault((due, account), []).append((finished - due).total_seconds())
     return [(due, account, median(s), max(s)) for (due, account), s in found.items()]
 
 
+def _served() -> ColumnElement[datetime]:
+    """The boundary an action serves: the shift start of a ramped ON, else its due instant."""
+    return func.coalesce(Action.boundary_at, Action.due_at, type_=UtcDateTime()).label("at")
+
+
+def _serving(
+    at: ColumnElement[datetime], since: datetime, until: datetime
+) -> tuple[ColumnElement[bool], ...]:
+    """The roster's switches serving a boundary in ``[since, until]``."""
+    return (
+        Action.source == Source.SCHEDULE,
+        Action.kind == ActionKind.SWITCH,
+        at >= since,
+        at <= until,
+    )
+
+
 def boundary_actions(session: Session, at: datetime, account: str) -> list[Action]:
-    """The roster's switches of ``account`` due at ``at`` (one boundary), by agent."""
+    """The roster's switches of ``account`` serving the boundary ``at``, by agent."""
+    served = _served()
     return list(
         session.scalars(
             select(Action)
-            .where(
-                Action.source == Source.SCHEDULE,
-                Action.kind == ActionKind.SWITCH,
-                Action.due_at == at,
-                Action.account == account,
-            )
+            .where(*_serving(served, at, at), Action.account == account)
             .order_by(Action.agent, Action.device, Action.id)
         )
     )

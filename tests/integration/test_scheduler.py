@@ -360,6 +360,7 @@ def test_ramped_ons_are_sent_before_the_start_and_reconcile_keeps_them(
         ons = list(session.scalars(select(Action).where(Action.source == "schedule")))
     nine = utc("2026-11-30T09:00:00+00:00")
     assert all(a.due_at < nine and a.key.endswith(f"/{nine.isoformat()}/on") for a in ons)
+    assert all(a.boundary_at == nine for a in ons)  # counted under the start they serve
     assert max(a.due_at for a in ons) > nine - timedelta(seconds=12)  # as late as it can
     # a reconcile before the start does not undo them, nor does the start send them again
     assert s.reconcile(utc("2026-11-30T08:59:59+00:00")) == 0
