@@ -1,10 +1,11 @@
 """A boundary followed while it runs: real scheduler, worker and API processes against a sandbox
-that allows 240 requests a minute. ``GET /api/v1/boundaries`` shows the boundary's progress
-rising while its switches go out at the account's limit, then its final counts: every ON
-confirmed, one refused (an unverified device) counted as failed, lateness measured.
+that holds the account to its limit. The console's Now page, in headless Chromium, and
+``GET /api/v1/boundaries`` show the boundary's progress rising while its switches go out, then
+its final counts: every ON confirmed, one refused (an unverified device) counted as failed,
+lateness measured.
 
-A smaller boundary than a floor's (30 agents rather than 200, at 240 rather than 120 requests a
-minute), so that the test takes seconds: the counts and their rise are the same.
+A floor's boundary of 200 agents, at 1,200 rather than 120 requests a minute, so that it runs
+for ten seconds rather than a hundred and forty: the counts and their rise are the same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import requests
 
 from shiftswitch.access import AccessStore, Role
 from shiftswitch.db import make_engine
+from tests.browser import chromium, log_in
 from tests.pipeline import (
     SharedWorker,
     assign_all_from,
@@ -28,7 +30,9 @@ from tests.pipeline import (
     wait_until,
 )
 
-AGENTS = 30
+AGENTS = 200
+RATE = "1200/min"
+PASSWORD = "boundary-test-password"
 AHEAD = 4  # seconds from the roster's edit to the boundary
 
 
@@ -42,39 +46,58 @@ def test_a_boundary_shows_its_progress_rising_and_its_final_counts(
     ]
 
     def roster(url: str) -> str:
-        text = roster_yaml(url, agents, [], rate_limit="240/min")
+        text = roster_yaml(url, agents, [], rate_limit=RATE)
         return text.replace("shifts:\n", "shifts: []\n")
 
-    with pipeline(tmp_path, postgres_url, users, roster, sandbox_rate_limit="240/min",
+    with pipeline(tmp_path, postgres_url, users, roster, sandbox_rate_limit=RATE,
                   shared=shared_worker) as p:  # fmt: skip
         engine = make_engine(p.database_url)
-        token = AccessStore(engine).create_token(
+        access = AccessStore(engine)
+        token = access.create_token(
             "dashboard", Role.VIEWER, expires_at=None, by="tests", now=datetime.now(UTC)
         )
+        access.add_user("vic", Role.VIEWER, PASSWORD, by="tests", now=datetime.now(UTC))
         engine.dispose()
         p.start_worker()
         p.start_scheduler_process("--tick", "0.5")
         proc, url = spawn_api(p.env, tmp_path / "api.log")
         try:
-            at = assign_all_from(p.roster_path, agents, AHEAD)
-            seen: list[float] = []
+            with chromium() as browser:
+                page = log_in(browser, url, "vic", PASSWORD)
+                at = assign_all_from(p.roster_path, agents, AHEAD)
+                seen: list[float] = []
+                shown: list[tuple[int, int]] = []  # the Now page's progress bar: (done, due)
 
-            def boundary() -> dict[str, Any] | None:
-                reply = requests.get(f"{url}/api/v1/boundaries", timeout=10,
-                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-                reply.raise_for_status()
-                stamp = at.isoformat().replace("+00:00", "Z")
-                found = [b for b in reply.json()["recorded"] if b["at"] == stamp]
-                if found:
-                    seen.append(found[0]["progress"])
-                return found[0] if found else None
+                def on_the_page() -> None:
+                    page.goto(f"{url}/")
+                    bar = page.locator(f'tr.boundary[data-at="{at.isoformat()}"] progress')
+                    if bar.count():
+                        shown.append(
+                            (int(bar.get_attribute("value")), int(bar.get_attribute("max")))
+                        )
 
-            def over() -> bool:
-                b = boundary()
-                return b is not None and not b["running"]
+                def boundary() -> dict[str, Any] | None:
+                    reply = requests.get(f"{url}/api/v1/boundaries", timeout=10,
+                                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                    reply.raise_for_status()
+                    stamp = at.isoformat().replace("+00:00", "Z")
+                    found = [b for b in reply.json()["recorded"] if b["at"] == stamp]
+                    if found:
+                        seen.append(found[0]["progress"])
+                    return found[0] if found else None
 
-            wait_until(over, AHEAD + 30, "the boundary done", detail=lambda: seen)
-            final = boundary()
+                def over() -> bool:
+                    on_the_page()
+                    b = boundary()
+                    return b is not None and not b["running"]
+
+                wait_until(over, AHEAD + 60, "the boundary done", detail=lambda: (seen, shown))
+                final = boundary()
+                on_the_page()
+                row = page.locator(f'tr.boundary[data-at="{at.isoformat()}"]')
+                cells = [
+                    row.locator(f"td.{c}").inner_text() for c in ("confirmed", "failed", "to-go")
+                ]
         finally:
             kill(proc)
     assert final is not None
@@ -85,3 +108,8 @@ def test_a_boundary_shows_its_progress_rising_and_its_final_counts(
     assert 0 <= final["late_p50_s"] <= final["late_max_s"] < 15
     rising = [x for x in seen if x < 1.0]
     assert rising and rising == sorted(rising), seen  # it was seen under way, never falling
+    # The page too: under way, never falling, then the final counts.
+    under_way = [done for done, due in shown if done < due]
+    assert under_way and under_way == sorted(under_way), shown
+    assert all(due == AGENTS for _, due in shown) and shown[-1] == (AGENTS, AGENTS)
+    assert cells == [str(AGENTS - 1), "1", "0"]
