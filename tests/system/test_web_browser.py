@@ -1,7 +1,9 @@
 """The console in a real browser (headless Chromium), against a real ``shiftswitch api``
 process, PostgreSQL, Redis, a real worker and the sandbox: log in, see an agent ON after a
 switch, follow a shift's boundary on the timeline, add an override and see it there, read a
-refused override's reason; a viewer has no switch buttons and a forged change is refused.
+refused override's reason; hold an agent's desk OFF and see it kept OFF on purpose (not a
+failure) with the hold's end among the next changes; a viewer has no switch buttons and a
+forged change is refused.
 
 One world per module (server, worker, scheduler on a test clock, browser): each test starts
 from it and uses a browser context of its own, so any order (or process) works. The scheduler
@@ -38,11 +40,14 @@ from tests.pipeline import (
     pipeline,
     roster_yaml,
     spawn_api,
+    user,
     wait_until,
 )
 from tests.services import MigratedPostgres
 
 PASSWORD = "console-test-password"
+KIRAN = user("u-102", ("100282", "Desk", "+919953125003"))  # on shift when the world starts
+AGENTS = {**HANDOFF_AGENTS, "kiran": ("u-102", {"desk": "100282"})}
 # Exotel's raw words, as long as they come: no page may scroll sideways for them on a phone.
 LONG_FAILURE = (
     "Exotel refused: 500 1004 Internal Server Error [request "
@@ -89,13 +94,14 @@ def world(
         }
 
     shifts = [
+        shift("kiran-day", boundary - timedelta(hours=1), 3, "kiran"),  # in force from the start
         shift("desk-now", boundary, 2, "asha:desk"),
         shift("mobile-next", later, 2, "asha:mobile"),
         shift("ravi-late", later, 4, "ravi"),
     ]
     url = _migrated_postgres.empty()
     with pipeline(
-        tmp, url, [ASHA, RAVI], lambda base: roster_yaml(base, HANDOFF_AGENTS, shifts),
+        tmp, url, [ASHA, RAVI, KIRAN], lambda base: roster_yaml(base, AGENTS, shifts),
         shared=shared_worker,
     ) as p:  # fmt: skip
         p.import_roster()
@@ -166,6 +172,38 @@ def test_log_in_and_the_now_page_shows_an_agent_on_after_a_switch(world: World) 
     phone = world.page("olga", viewport=PHONE)
     world.shots.take(phone, "now-phone")
     phone.context.close()
+    page.context.close()
+
+
+def test_a_hold_is_kept_off_not_a_failure_and_its_end_is_a_next_change(world: World) -> None:
+    wait_until(
+        lambda: world.p.device("u-102", "100282")["available"] is True, 30, "kiran's desk ON"
+    )
+    page = world.page("olga")
+    page.goto(f"{world.url}/agents/kiran")
+    until = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=50)
+    desk = page.locator('tr[data-device="desk"]')
+    desk.locator("input[name=until]").fill(f"{until:%Y-%m-%dT%H:%M}")
+    desk.locator("input[name=reason]").fill("training call")
+    page.once("dialog", lambda dialog: dialog.accept())
+    desk.locator("button[value=off]").click()
+    assert "kiran desk OFF" in page.locator(".said").inner_text()
+    wait_until(
+        lambda: world.p.device("u-102", "100282")["available"] is False, 30, "kiran's desk OFF"
+    )
+
+    def kept_off() -> bool:
+        page.goto(f"{world.url}/")
+        return page.locator("#kept-off").count() == 1 and "kiran" in page.locator(
+            "#kept-off").inner_text()  # fmt: skip
+
+    wait_until(kept_off, 30, "kiran kept OFF on purpose")
+    assert "training call" in page.locator("#kept-off").inner_text()
+    missing = page.locator("#missing")
+    assert missing.count() == 0 or "kiran" not in missing.inner_text()  # not a failure
+    ahead = [r.inner_text() for r in page.locator("#next tr").all()]
+    back = [r for r in ahead if "kiran" in r and "end of hold by olga" in r]
+    assert back and "ON" in back[0] and f"{until:%H:%M}" in back[0], ahead
     page.context.close()
 
 
