@@ -359,9 +359,27 @@ def test_no_page_scrolls_sideways_or_logs_an_error_with_a_long_failure_shown(
     page.context.close()
 
 
-def test_a_switch_by_keyboard_asks_first_naming_the_agent_and_device(world: World) -> None:
-    page = world.page("olga")
-    page.goto(f"{world.url}/agents/ravi")
+def test_by_keyboard_alone_log_in_filter_and_switch_after_a_confirmation(world: World) -> None:
+    context = world.browser.new_context(viewport=LAPTOP, timezone_id="UTC")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(f"{world.url}/")
+    assert page.evaluate("document.activeElement.name") == "name"  # the name field has focus
+    page.keyboard.type("olga")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{world.url}/")
+
+    tab_to(page, "input[name=q]")
+    page.keyboard.type("ravi")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*[?&]q=ravi"))
+    assert page.locator("input[name=q]").input_value() == "ravi"
+    tab_to(page, 'a[href="/agents/ravi"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{world.url}/agents/ravi")
+
     asked: list[str] = []
 
     def answer(dialog: Any) -> None:
@@ -369,15 +387,23 @@ def test_a_switch_by_keyboard_asks_first_naming_the_agent_and_device(world: Worl
         dialog.dismiss()  # no: nothing is sent
 
     page.on("dialog", answer)
-    button = page.locator("form.switch button.off").first
-    button.focus()
+    tab_to(page, "form.switch button.off")
     assert page.evaluate("document.activeElement.textContent") == "OFF now"
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
     page.keyboard.press("Enter")
     wait_until(lambda: bool(asked), 5, "the confirmation")
     assert asked == ["Turn ravi's desk OFF now?"]
     assert page.url == f"{world.url}/agents/ravi" and "sent:" not in page.content()
-    page.context.close()
+    context.close()
+
+
+def tab_to(page: Any, selector: str, presses: int = 80) -> None:
+    """Press Tab until the element ``selector`` names has the focus, as a keyboard user would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} not reached in {presses} presses of Tab")
 
 
 AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js"  # axe-core 4.10.2, MPL-2.0
