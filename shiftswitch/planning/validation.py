@@ -15,6 +15,7 @@ from shiftswitch.roster.dump import dump
 from shiftswitch.roster.fields import CALENDAR, within_calendar
 from shiftswitch.roster.loader import parse_document, read_text
 from shiftswitch.roster.model import Roster
+from shiftswitch.roster.yamldoc import LineOf, no_line
 
 CONFLICT_HORIZON = timedelta(days=28)
 RAMP_HORIZON = timedelta(days=7)
@@ -33,13 +34,15 @@ class Report:
         return self.roster is not None and not self.errors
 
 
-def check(roster: Roster, now: datetime, lines: dict[Place, int] | None = None) -> list[Problem]:
-    """Problems that need time: agents ON on two devices at once within 28 days of ``now``."""
+def check(
+    roster: Roster, now: datetime, line: LineOf = no_line, planner: Planner | None = None
+) -> list[Problem]:
+    """Problems that need time: agents ON on two devices at once within 28 days of ``now``
+    (each at the ``line`` of its place in the document); ``planner``: the roster's, if made."""
     now = as_utc(now)
-    planner = Planner(roster)
+    planner = planner or Planner(roster)
     return [
-        _conflict_problem(roster, c, lines or {})
-        for c in planner.conflicts(now, now + CONFLICT_HORIZON)
+        _conflict_problem(roster, c, line) for c in planner.conflicts(now, now + CONFLICT_HORIZON)
     ]
 
 
@@ -56,8 +59,9 @@ def validate_text(text: str, now: datetime, hosts: AllowedHosts | None = None) -
             roster, doc = parse_document(text, hosts)
         except RosterError as exc:
             return Report(None, tuple(exc.problems), ())
-        errors = check(roster, now, doc.lines)
-        ramps = ramp_warnings(roster, now, doc.lines) if not errors else []
+        planner = Planner(roster)
+        errors = check(roster, now, doc.exact_line, planner)
+        ramps = ramp_warnings(roster, now, doc.exact_line, planner) if not errors else []
     return Report(None if errors else roster, tuple(errors), (*roster.warnings, *ramps))
 
 
@@ -103,9 +107,10 @@ def validate_built(roster: Roster, now: datetime, hosts: AllowedHosts | None = N
             return Report(None, tuple(replace(p, line=None) for p in rest.errors), ())
         built = replace(rest.roster, assignments=roster.assignments)
         errors = assignment_problems(built)
+        planner = Planner(built)
         if not errors:
-            errors = check(built, now)
-        ramps = ramp_warnings(built, now) if not errors else []
+            errors = check(built, now, planner=planner)
+        ramps = ramp_warnings(built, now, planner=planner) if not errors else []
         dated = {a.agent for a in built.assignments}
         warnings = tuple(w for w in rest.warnings if not _idle_warning_of(w, dated))
     return Report(None if errors else built, tuple(errors), (*warnings, *ramps))
@@ -140,11 +145,11 @@ def _idle_warning_of(warning: Problem, agents: set[str]) -> bool:
 
 
 def ramp_warnings(
-    roster: Roster, now: datetime, lines: dict[Place, int] | None = None
+    roster: Roster, now: datetime, line: LineOf = no_line, planner: Planner | None = None
 ) -> list[Problem]:
     """Shift starts in the next 7 days whose ONs cannot all be sent within their ramp at the
     account's rate limit: one warning per shift (its first such start), naming how late."""
-    planner = Planner(roster)
+    planner = planner or Planner(roster)
     if not planner.max_ramp:
         return []
     now = as_utc(now)
@@ -177,7 +182,7 @@ def ramp_warnings(
             f"{_minutes(RAMP_LEAD)} before the start), longer than the ramp of {_minutes(f.ramp)}: "
             f"the last ON will be sent {when}; lengthen the ramp or raise the limit"
         )
-        out.append(Problem(path, message, (lines or {}).get(path), "warning"))
+        out.append(Problem(path, message, line(path), "warning"))
     return out
 
 
@@ -195,7 +200,7 @@ def validated_roster(path: str, now: datetime) -> Roster:
     return report.roster
 
 
-def _conflict_problem(roster: Roster, c: Conflict, lines: dict[Place, int]) -> Problem:
+def _conflict_problem(roster: Roster, c: Conflict, line: LineOf) -> Problem:
     """The conflict, placed at the second of its shifts or assignments."""
     shifts = {s.name: s for s in roster.shifts}
     dated = {a.label: a for a in roster.assignments}
@@ -216,4 +221,4 @@ def _conflict_problem(roster: Roster, c: Conflict, lines: dict[Place, int]) -> P
         f"({what(c.shifts[0])}) and {c.devices[1]} ({what(c.shifts[1])}), first at "
         f"{c.at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key} ({c.at:%Y-%m-%dT%H:%MZ})"
     )
-    return Problem(path, message, lines.get(path))
+    return Problem(path, message, line(path))

@@ -24,6 +24,13 @@ import yaml
 from shiftswitch.problems import Place, Problem, RosterError, quote
 
 Value: TypeAlias = str | list["Value"] | dict[str, "Value"] | None
+LineOf: TypeAlias = Callable[[Place], int | None]  # a path's line in a document
+
+
+def no_line(path: Place) -> None:
+    """A path's line where there is no document (a roster built from parts)."""
+    return None
+
 
 # libyaml's parser when PyYAML was built with it: the same events and marks, ten times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -56,19 +63,37 @@ LIMITS = Limits()
 
 @dataclass(slots=True)
 class Document:
-    """A parsed YAML document: the value tree and the 1-based line of each path in it."""
+    """A parsed YAML document: the value tree and the 1-based line of each path in it.
+
+    The lines are read when first asked for, by a second pass over ``text``: a valid roster
+    never needs them, and at 100,000 agents recording the line of each of its 1.2 million
+    values would double the parse's time and take 200 MB."""
 
     root: Value
-    lines: dict[Place, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    text: str = ""
+    limits: Limits = LIMITS
+    _lines: dict[Place, int] | None = None
+
+    @property
+    def lines(self) -> dict[Place, int]:
+        """Each path's 1-based line."""
+        if self._lines is None:
+            self._lines = _parse(self.text, self.limits, lines=True).lines_read
+        return self._lines
+
+    def exact_line(self, path: Place) -> int | None:
+        """The line of ``path`` itself (None: not in the document)."""
+        return self.lines.get(path)
 
     def line(self, path: Place) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
+        lines = self.lines
         while path:
-            if path in self.lines:
-                return self.lines[path]
+            if path in lines:
+                return lines[path]
             path = path[:-1]
-        return self.lines.get(())
+        return lines.get(())
 
 
 def size_text(n: int) -> str:
@@ -98,11 +123,25 @@ def load(text: str, limits: Limits = LIMITS) -> Document:
     problem = too_large(len(text), limits)
     if problem is not None:
         raise RosterError([problem])
+    built = _parse(text, limits, lines=False)
+    return Document(built.root, built.problems, text, limits)
+
+
+@dataclass(slots=True)
+class _Built:
+    root: Value = None
+    problems: list[Problem] = field(default_factory=list)
+    lines_read: dict[Place, int] = field(default_factory=dict)
+
+
+def _parse(text: str, limits: Limits, *, lines: bool) -> _Built:
+    """The values of ``text`` (and, with ``lines``, the line of each path), within ``limits``;
+    :class:`RosterError` for a syntax error or a document over them."""
     loader = None
     try:
         # In the try: PyYAML's own reader checks the characters as it is made.
         loader = _LOADER(text)
-        return _Builder(limits).document(loader)
+        return _Builder(limits, lines).document(loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -152,14 +191,15 @@ class _Open:
 class _Builder:
     """Builds a :class:`Document` from the parser's events, one at a time, within limits."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, lines: bool) -> None:
         self.limits = limits
-        self.doc = Document(root=None)
+        self.lines = lines  # whether each value's line is recorded (else only containers' paths)
+        self.doc = _Built()
         self.stack: list[_Open] = []
         self.anchors: dict[str, _Anchor] = {}
         self.total = 0  # values so far, those reached through an alias counted each time
 
-    def document(self, loader: yaml.SafeLoader) -> Document:
+    def document(self, loader: yaml.SafeLoader) -> _Built:
         get: Callable[[], yaml.Event] = loader.get_event
         get()  # the stream's start
         if isinstance(get(), yaml.StreamEndEvent):  # else the document's start
@@ -201,38 +241,43 @@ class _Builder:
         """Take a scalar, an alias, or the start of a sequence or mapping: the value with its
         text (for a key), its size and line when complete, else None."""
         line = event.start_mark.line + 1  # type: ignore[union-attr]
-        # Where it goes, and whether its lines are kept: not for a key (its line is kept with
-        # its value's) nor under a refused key.
-        parent = self.stack[-1] if self.stack else None
-        if parent is None:
-            path: Place = ()
-            keep = True
-        elif isinstance(parent.value, list):
-            path, keep = (*parent.path, len(parent.value)), parent.keep
-        elif isinstance(parent.key, str):
-            path, keep = (*parent.path, parent.key), parent.keep
-        else:
-            path, keep = parent.path, False
+        if kind is yaml.ScalarEvent and not self.lines:
+            # The common case, a scalar with its line not asked for: no path is made unless a
+            # limit refuses it.
+            self.total += 1
+            if self.total > self.limits.values:
+                raise self.too_many(self.where()[0], line)
+            text: str = event.value  # type: ignore[attr-defined]
+            if len(text) > self.limits.text:
+                raise self.too_long(self.where()[0], line, len(text))
+            anchor: str | None = event.anchor  # type: ignore[attr-defined]
+            if anchor is not None:
+                self.new_anchor(anchor, self.where()[0], line)
+            value = None if not event.style and text in _NULLS else text  # type: ignore[attr-defined]
+            if anchor is not None:
+                self.anchors[anchor] = _Anchor(value, text, 1)
+            return value, text, 1, line
+        path, keep = self.where()
         if kind is yaml.AliasEvent:
             name: str = event.anchor  # type: ignore[attr-defined]
             found = self.alias(name, path, line)
             self.count(found.size, path, line, name)
-            if keep:  # the lines inside it are the alias's, where it is used
-                self.doc.lines[path] = line
+            if keep and self.lines:  # the lines inside it are the alias's, where it is used
+                self.doc.lines_read[path] = line
             return found.value, found.key, found.size, line
         self.count(1, path, line)
-        anchor: str | None = event.anchor  # type: ignore[attr-defined]
+        anchor = event.anchor  # type: ignore[attr-defined]
         if anchor is not None:
             self.new_anchor(anchor, path, line)
-        if keep:
-            self.doc.lines[path] = line
+        if keep and self.lines:
+            self.doc.lines_read[path] = line
         if kind is not yaml.ScalarEvent:
             if len(self.stack) >= self.limits.depth:
                 raise self.too_deep(path, line)
             empty: list[Value] | dict[str, Value] = [] if kind is yaml.SequenceStartEvent else {}
             self.stack.append(_Open(empty, path, keep, anchor, line))
             return None
-        text: str = event.value  # type: ignore[attr-defined]
+        text = event.value  # type: ignore[attr-defined]
         if len(text) > self.limits.text:
             raise self.too_long(path, line, len(text))
         plain = not event.style  # type: ignore[attr-defined]
@@ -240,6 +285,18 @@ class _Builder:
         if anchor is not None:
             self.anchors[anchor] = _Anchor(value, text, 1)
         return value, text, 1, line
+
+    def where(self) -> tuple[Place, bool]:
+        """The path of the value about to be read, and whether its lines are kept: not for a
+        key (its line is kept with its value's) nor under a refused key."""
+        parent = self.stack[-1] if self.stack else None
+        if parent is None:
+            return (), True
+        if isinstance(parent.value, list):
+            return (*parent.path, len(parent.value)), parent.keep
+        if isinstance(parent.key, str):
+            return (*parent.path, parent.key), parent.keep
+        return parent.path, False
 
     def place(self, parent: _Open, value: Value, key: str | None, size: int, line: int) -> None:
         """Put a complete value into its sequence or mapping (as the key of the next value,
@@ -252,8 +309,8 @@ class _Builder:
         else:
             if isinstance(parent.key, str):
                 parent.value[parent.key] = value
-                if parent.keep:  # problems about an entry point at its key, where one looks
-                    self.doc.lines[(*parent.path, parent.key)] = parent.key_line
+                if parent.keep and self.lines:  # problems about an entry point at its key
+                    self.doc.lines_read[(*parent.path, parent.key)] = parent.key_line
             parent.key = _NO_KEY
 
     def count(self, size: int, path: Place, line: int, alias: str | None = None) -> None:

@@ -419,3 +419,11 @@ def test_empty_optional_sections_are_accepted(empty):
     assert load('a: ""\n').root == {"a": ""}  # quoted stays text
     text = BASE.split("overrides:", maxsplit=1)[0] + f"overrides:{empty}\n"
     assert validate_text(text, NOW).ok, rendered(validate_text(text, NOW))
+
+
+def test_a_documents_lines_are_read_only_when_asked_for_and_then_in_full():
+    doc = load("a: 1\nb:\n  - x\n  - {c: 2}\n")
+    assert doc._lines is None  # a valid roster never pays for them
+    assert doc.line(("b", 1, "c")) == 4 and doc.line(("b", 0)) == 3
+    assert doc.exact_line(("b", 1, "nothing")) is None and doc.line(("b", 1, "nothing")) == 4
+    assert doc.line(("a",)) == 1
