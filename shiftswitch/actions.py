@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select, update
 from sqlalchemy.orm import Session
 
-from shiftswitch.broker import Dispatcher, Recovering
+from shiftswitch.broker import Dispatcher, Recovering, Sendable
 from shiftswitch.db import CHUNK, Database, chunks, upsert
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.outages import held_back
@@ -52,6 +52,31 @@ class NewAction:
     kind: str = ActionKind.SWITCH
     new_contact_uri: str | None = None  # the number a ``number`` action sets
     boundary_at: datetime | None = None  # the shift start a ramped ON serves
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An action claimed for the broker: what its task message and its pacing need. An ORM
+    object per action cost about 3 KB and 60 us: at the first start of 100,000 agents, claiming
+    110,000 actions took 300 MB and seconds."""
+
+    id: int
+    key: str
+    source: str
+    user_key: str
+    account: str
+    sid: str
+    base_url: str
+    rate_limit: str
+    agent: str | None
+    device: str | None
+    user_id: str | None
+    device_id: str | None
+    wants_on: bool
+    due_at: datetime
+
+
+_CLAIMED = tuple(Action.__table__.c[f.name] for f in fields(Claimed))
 
 
 def user_key_of(account: str, user_id: str | None, agent: str | None) -> str:
@@ -233,7 +258,7 @@ class ActionStore(Database):
             self.claim(session, Action.key.in_([probe.key]), now)
             session.rollback()
 
-    def claim(self, session: Session, condition: object, now: datetime) -> list[Action]:
+    def claim(self, session: Session, condition: object, now: datetime) -> list[Claimed]:
         """Move matching ``pending`` actions to ``queued``; return those this call moved.
         Actions of an account held back stay ``pending``: paused (see :mod:`shiftswitch.holds`),
         or its Exotel down (see :mod:`shiftswitch.outages`)."""
@@ -245,19 +270,20 @@ class ActionStore(Database):
                 ~held_back(Action.account),
             )
             .values(status=Status.QUEUED, enqueued_at=now)
-            .returning(Action)
+            .returning(*_CLAIMED)
         )
-        return list(session.scalars(stmt, execution_options={"synchronize_session": False}))
+        rows = session.execute(stmt, execution_options={"synchronize_session": False})
+        return [Claimed(*row) for row in rows]
 
     def enqueue(
         self, keys: Sequence[str] | None, dispatcher: Dispatcher, now: datetime
-    ) -> list[Action]:
+    ) -> list[Claimed]:
         """Claim and hand to the broker the ``pending`` actions with these keys (None: all).
 
         The claim commits before the broker is told, so two processes never both send one;
         if this process dies in between, :meth:`requeue_stale` hands the action over later.
         """
-        claimed: list[Action] = []
+        claimed: list[Claimed] = []
         with self.sessions.begin() as session:
             if keys is None:
                 claimed = self.claim(session, Action.id.is_not(None), now)
@@ -370,9 +396,9 @@ def _holdings(dispatcher: Dispatcher) -> Holdings | None:
     return Holdings.naming(held)
 
 
-def dispatch_in_order(actions: Sequence[Action], dispatcher: Dispatcher) -> None:
+def dispatch_in_order(actions: Sequence[Sendable], dispatcher: Dispatcher) -> None:
     """Each user's actions together, in the order they must be applied."""
-    by_owner: dict[str, list[Action]] = defaultdict(list)
+    by_owner: dict[str, list[Sendable]] = defaultdict(list)
     for action in actions:
         by_owner[action.user_key].append(action)
     for group in by_owner.values():
@@ -414,6 +440,6 @@ def new_row(action: NewAction, now: datetime) -> dict[str, Any]:
     return row
 
 
-def apply_order(action: Action) -> tuple[datetime, bool, int]:
+def apply_order(action: Sendable) -> tuple[datetime, bool, int]:
     """A user's actions run by due time; at one instant OFF before ON; then as recorded."""
     return (action.due_at, action.wants_on, action.id)

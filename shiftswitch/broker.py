@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from celery import Celery
@@ -25,7 +26,6 @@ from redis.exceptions import RedisError
 from shiftswitch import redisurl
 from shiftswitch.broker_connection import PromptAMQP
 from shiftswitch.heartbeats import SETTLE, read_beats
-from shiftswitch.models import Action
 from shiftswitch.pacing import parse_rate
 from shiftswitch.recovery import Holdings, cover, orphans
 from shiftswitch.settings import Settings
@@ -78,7 +78,42 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-def message(action: Action) -> dict[str, Any]:
+class Sendable(Protocol):
+    """An action as it is handed to the broker: what its task message and its pacing read (a
+    recorded :class:`~shiftswitch.models.Action`, or the lighter
+    :class:`~shiftswitch.actions.Claimed`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def user_key(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def sid(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def rate_limit(self) -> str: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def device(self) -> str | None: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def device_id(self) -> str | None: ...
+    @property
+    def wants_on(self) -> bool: ...
+    @property
+    def due_at(self) -> datetime: ...
+
+
+def message(action: Sendable) -> dict[str, Any]:
     """What a task message says of one action: ids and the transition, nothing secret."""
     return {
         "id": action.id,
@@ -93,7 +128,7 @@ def message(action: Action) -> dict[str, Any]:
     }
 
 
-Group = tuple[str, Sequence[Action]]  # one user (owner) and their actions, in apply order
+Group = tuple[str, Sequence[Sendable]]  # one user (owner) and their actions, in apply order
 
 USERS_PER_MESSAGE = 16  # at most
 SPREAD = 64  # a boundary is cut into at least this many messages before they grow past one user

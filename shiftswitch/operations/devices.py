@@ -145,7 +145,10 @@ def submit(
     if recorded is not None:
         recorded(store, action)
     claimed = store.enqueue([new.key], ops.dispatcher(), now)
-    return Submitted(claimed[0] if claimed else action, new, what, sent=bool(claimed))
+    if claimed:  # as it is now: queued
+        with store.sessions() as session:
+            action = session.scalars(select(Action).where(Action.id == claimed[0].id)).one()
+    return Submitted(action, new, what, sent=bool(claimed))
 
 
 def paused_message(submitted: Submitted) -> str:
