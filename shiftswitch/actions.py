@@ -318,7 +318,7 @@ class ActionStore(Database):
         now: datetime,
         grace: timedelta,
         lost_after: timedelta | None = None,
-    ) -> list[Action]:
+    ) -> list[Claimed]:
         """Hand again to the broker the open actions whose task message is lost.
 
         A message can be lost: a worker died holding it, Redis lost its data (restarted without
@@ -345,17 +345,16 @@ class ActionStore(Database):
         with self.sessions.begin() as session:
             # Only those still open and untouched: another scheduler's sweep, or a worker, may
             # have moved them since they were read.
-            resent = list(
-                session.scalars(
-                    update(Action)
-                    .where(Action.id.in_([a.id for a in stale]))
-                    .where(*_untouched_since(since))
-                    .where(Action.status.in_([Status.QUEUED, Status.RUNNING]))
-                    .values(enqueued_at=now)
-                    .returning(Action),
-                    execution_options={"synchronize_session": False},
-                )
+            rows = session.execute(
+                update(Action)
+                .where(Action.id.in_([a.id for a in stale]))
+                .where(*_untouched_since(since))
+                .where(Action.status.in_([Status.QUEUED, Status.RUNNING]))
+                .values(enqueued_at=now)
+                .returning(*_CLAIMED),
+                execution_options={"synchronize_session": False},
             )
+            resent = [Claimed(*row) for row in rows]
         dispatch_in_order(resent, dispatcher)
         return resent
 
