@@ -336,7 +336,8 @@ class _Parser(FieldReader):
         return tuple(out) if ok else None
 
     def member(self, raw: str, path: Place, agents: dict[str, Agent]) -> Member | None:
-        agent_name, _, device_name = (s.strip() for s in raw.partition(":"))
+        agent_name, _, device_name = raw.partition(":")
+        agent_name, device_name = agent_name.strip(), device_name.strip()
         agent = agents.get(agent_name)
         if agent is None:
             if not self.agent_named(agent_name):

@@ -217,9 +217,31 @@ class _Builder:
         before anything is built from it."""
         stack = self.stack
         value: Value
+        scalar, fast = yaml.ScalarEvent, not self.lines
+        most, longest = self.limits.values, self.limits.text
         while True:
             event = get()
             kind = type(event)
+            if kind is scalar and fast and stack and event.anchor is None:  # type: ignore[attr-defined]
+                # Most of a document: a plain scalar, its line not asked for, put straight
+                # into its sequence or mapping (as :meth:`start` and :meth:`place` would).
+                text: str = event.value  # type: ignore[attr-defined]
+                self.total += 1
+                if self.total > most or len(text) > longest:
+                    self.start(event, kind)  # raises, naming the place
+                value = None if not event.style and text in _NULLS else text  # type: ignore[attr-defined]
+                parent = stack[-1]
+                parent.size += 1
+                into = parent.value
+                if type(into) is list:
+                    into.append(value)
+                elif parent.key is _NO_KEY:
+                    self.take_key(parent, text, event.start_mark.line + 1)  # type: ignore[union-attr]
+                else:
+                    if type(parent.key) is str:
+                        into[parent.key] = value  # type: ignore[call-overload]
+                    parent.key = _NO_KEY
+                continue
             if kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
                 frame = stack.pop()
                 value, key, size, line = frame.value, None, frame.size, frame.line
