@@ -20,18 +20,21 @@ from sqlalchemy import Engine, MetaData, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.db import make_engine
+from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.models import (
     Action,
     Attempt,
     DeviceState,
     ExotelOutage,
     ReadBack,
+    Status,
 )
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NotifyConfig, Rule, load_config
 from shiftswitch.notify.deliverer import Deliverer
 from shiftswitch.notify.tables import NotificationDelivery
 from shiftswitch.notify.watch import DevicesWatch, DriftWatch, OutagesWatch, RemindersWatch
+from shiftswitch.outcomes import OutcomeStore, attempt_row
 from shiftswitch.settings import ConfigError
 from shiftswitch.sources.store import RosterStore
 from tests.commands import shiftswitch
@@ -285,6 +288,33 @@ def test_a_late_boundary_is_told_once_per_account_and_instant(
     [late] = hook.messages()
     assert late["title"] == "shiftswitch: boundaries late"
     assert "the boundary at 2026-12-07T03:30:00+00:00 ran 150 s late" in late["message"]
+
+
+def test_a_ramped_on_is_late_against_the_shift_start_it_serves(
+    engine: Engine, hook: Webhook
+) -> None:
+    # Two ONs a ramp moved before the 03:30 start: one confirmed 10 s before the start (in
+    # time, though 170 s after its own instant), one 150 s after it (late).
+    config = NotifyConfig({"ops": "OPS_URL"}, (Rule(frozenset({"boundary_late"}), ("ops",)),))
+    outcomes = OutcomeStore(engine)
+    outcomes.notify, outcomes.late_after = config, 60.0
+    ok = Outcome(Kind.OK, 200, None, None, "r-ok", None, 0.1)
+    for n, (due, confirmed) in enumerate([(-180, -10), (-120, 150)]):
+        action = Action(
+            key=f"k{n}", source="schedule", user_key=f"main/u-{n}", account="main", sid="acme",
+            base_url="http://127.0.0.1:9", rate_limit="50/min", agent=f"a{n}", device="desk",
+            user_id=f"u-{n}", device_id=f"d-{n}", siblings=[], wants_on=True, kind="switch",
+            due_at=T + due * S, boundary_at=T, created_at=T - 300 * S, status=Status.RUNNING,
+            attempts=1,
+        )  # fmt: skip
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            session.add(action)
+        at = T + confirmed * S
+        outcomes.succeed(action, ok, attempt_row(action, 1, "PUT available=true", at, ok), at)
+    Deliverer(engine, config, env={"OPS_URL": hook.url()}).tick(T + 153 * S)
+    [late] = hook.messages()
+    assert "the boundary at 2026-12-07T03:30:00+00:00 ran 150 s late" in late["message"]
+    assert "a1 desk" in late["message"] and "a0" not in late["message"]
 
 
 def test_an_agent_with_a_contact_is_reminded_once_of_each_shift_start(engine: Engine) -> None:
