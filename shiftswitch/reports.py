@@ -51,6 +51,7 @@ def action_row(a: Action) -> dict[str, Any]:
         "shift": a.shift,
         "override": a.override,
         "due_at": iso(a.due_at),
+        "boundary_at": iso(a.boundary_at),  # a ramped ON: the shift start it serves
         "enqueued_at": iso(a.enqueued_at),
         "started_at": iso(a.started_at),
         "finished_at": iso(a.finished_at),

@@ -29,6 +29,7 @@ from shiftswitch.notify.config import NotifyConfig, Rule
 from shiftswitch.notify.tables import Notification
 from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import RosterError
+from shiftswitch.reports import action_row
 from shiftswitch.sources.source import RosterFile
 from tests.rosters import roster_text, utc
 
@@ -361,6 +362,7 @@ def test_ramped_ons_are_sent_before_the_start_and_reconcile_keeps_them(
     nine = utc("2026-11-30T09:00:00+00:00")
     assert all(a.due_at < nine and a.key.endswith(f"/{nine.isoformat()}/on") for a in ons)
     assert all(a.boundary_at == nine for a in ons)  # counted under the start they serve
+    assert {action_row(a)["boundary_at"] for a in ons} == {"2026-11-30T09:00:00Z"}  # --json
     assert max(a.due_at for a in ons) > nine - timedelta(seconds=12)  # as late as it can
     # a reconcile before the start does not undo them, nor does the start send them again
     assert s.reconcile(utc("2026-11-30T08:59:59+00:00")) == 0
