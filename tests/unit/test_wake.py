@@ -195,12 +195,12 @@ def test_portions_put_the_first_users_of_every_account_first() -> None:
     assert sorted(head + rest) == sorted(items)
 
 
-def test_an_accounts_first_users_fill_half_a_second_of_its_rate() -> None:
-    assert first_users(RateLimit(6000, 60)) == FIRST  # 50 in half a second: cut to 32
-    assert first_users(RateLimit(1200, 60)) == 10
-    assert first_users(RateLimit(600, 60)) == 5
-    assert first_users(RateLimit(120, 60)) == 1
-    assert first_users(RateLimit(50, 60)) == 1
+def test_an_accounts_first_users_fill_a_second_and_a_half_of_its_rate() -> None:
+    assert first_users(RateLimit(6000, 60)) == FIRST  # 150 in 1.5 s: cut to 32
+    assert first_users(RateLimit(1200, 60)) == 30
+    assert first_users(RateLimit(600, 60)) == 15
+    assert first_users(RateLimit(120, 60)) == 3  # until the rest of the boundary is recorded
+    assert first_users(RateLimit(50, 60)) == 2
     assert first_users(None) == FIRST
 
 
