@@ -107,10 +107,11 @@ def validate_built(roster: Roster, now: datetime, hosts: AllowedHosts | None = N
             return Report(None, tuple(replace(p, line=None) for p in rest.errors), ())
         built = replace(rest.roster, assignments=roster.assignments)
         errors = assignment_problems(built)
-        planner = Planner(built)
-        if not errors:
+        ramps: list[Problem] = []
+        if not errors:  # a planner needs assignments without problems
+            planner = Planner(built)
             errors = check(built, now, planner=planner)
-        ramps = ramp_warnings(built, now, planner=planner) if not errors else []
+            ramps = ramp_warnings(built, now, planner=planner) if not errors else []
         dated = {a.agent for a in built.assignments}
         warnings = tuple(w for w in rest.warnings if not _idle_warning_of(w, dated))
     return Report(None if errors else built, tuple(errors), (*warnings, *ramps))

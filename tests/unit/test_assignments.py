@@ -208,6 +208,12 @@ def test_a_built_roster_is_checked_as_if_it_were_read() -> None:
     mobile = replace(clash, device="mobile", index=9)
     conflict = validate_built(replace(roster, assignments=(clash, mobile)), now)
     assert 'conflict: agent "asha" would be ON on two devices at once' in conflict.errors[0].message
+    # No device and not a break: refused with its place, never an exception from the planner.
+    bare = replace(roster.assignments[0], device=None, off=False, index=10)
+    refused = validate_built(replace(roster, assignments=(bare,)), now)
+    assert [p.render() for p in refused.errors] == [
+        "assignments[10]: give device, or off: true for a break"
+    ]
 
 
 def test_the_dumped_assignments_read_back_without_yaml() -> None:
