@@ -125,3 +125,20 @@ def ahead(transitions: Iterable[Transition], limit: int) -> list[Boundary]:
             b.offs += 1
         b.to_go += 1
     return sorted(found.values(), key=lambda b: (b.at, b.account))
+
+
+def joined(found: list[Boundary], coming: list[Boundary]) -> list[Boundary]:
+    """A ramp under way is one boundary: its ONs sent so far are in ``found`` (recorded), the
+    rest still in ``coming`` (the plan's); those are added to the recorded boundary, still to
+    go. The boundaries of ``coming`` not recorded yet are returned."""
+    by_key = {(b.at, b.account): b for b in found}
+    rest: list[Boundary] = []
+    for b in coming:
+        under_way = by_key.get((b.at, b.account))
+        if under_way is None:
+            rest.append(b)
+        else:
+            under_way.ons += b.ons
+            under_way.offs += b.offs
+            under_way.to_go += b.to_go
+    return rest

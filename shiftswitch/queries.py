@@ -375,9 +375,10 @@ def open_switches(session: Session) -> set[tuple[str | None, str | None]]:
 def boundary_counts(
     conn: Connection | Session, since: datetime, until: datetime
 ) -> list[tuple[datetime, str, bool, str, int]]:
-    """(boundary, account, ON?, status, how many) of the roster's switches serving a boundary
-    in ``[since, until]``: the boundaries recorded (:mod:`shiftswitch.boundaries`). A ramped ON
-    counts under the shift start it serves, not at its own earlier instant."""
+    """(boundary, account, ON?, status, how many) of the roster's switches due by ``until``
+    serving a boundary from ``since`` on: the boundaries recorded (:mod:`shiftswitch.boundaries`).
+    A ramped ON counts under the shift start it serves, not at its own earlier instant, and is
+    there as soon as it is due (a ramp under way shows before its start)."""
     at = _served()
     rows = conn.execute(
         select(at, Action.account, Action.wants_on, Action.status, func.count())
@@ -391,8 +392,8 @@ def boundary_lateness(
     conn: Connection | Session, since: datetime, until: datetime
 ) -> list[tuple[datetime, str, float, float]]:
     """(boundary, account, median and worst seconds from it to the confirmation) of the
-    roster's switches serving a boundary in ``[since, until]`` that succeeded (a ramped ON
-    confirmed before its boundary is early: a negative figure). PostgreSQL sums them (a
+    switches of :func:`boundary_counts` that succeeded (a ramped ON confirmed before its
+    boundary is early: a negative figure). PostgreSQL sums them (a
     boundary of 20,000 switches is one row); SQLite's rows are summed here."""
     at = _served()
     confirmed = (
@@ -433,22 +434,27 @@ def _served() -> ColumnElement[datetime]:
 def _serving(
     at: ColumnElement[datetime], since: datetime, until: datetime
 ) -> tuple[ColumnElement[bool], ...]:
-    """The roster's switches serving a boundary in ``[since, until]``."""
+    """The roster's switches due by ``until`` serving a boundary from ``since`` on: those of a
+    ramp under way are there before its boundary comes."""
     return (
         Action.source == Source.SCHEDULE,
         Action.kind == ActionKind.SWITCH,
+        Action.due_at <= until,
         at >= since,
-        at <= until,
     )
 
 
 def boundary_actions(session: Session, at: datetime, account: str) -> list[Action]:
     """The roster's switches of ``account`` serving the boundary ``at``, by agent."""
-    served = _served()
     return list(
         session.scalars(
             select(Action)
-            .where(*_serving(served, at, at), Action.account == account)
+            .where(
+                Action.source == Source.SCHEDULE,
+                Action.kind == ActionKind.SWITCH,
+                _served() == at,
+                Action.account == account,
+            )
             .order_by(Action.agent, Action.device, Action.id)
         )
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from shiftswitch.boundaries import Boundary, ahead, recorded
+from shiftswitch.boundaries import Boundary, ahead, joined, recorded
 from shiftswitch.planning.planner import Transition
 from shiftswitch.queries import boundary_counts, boundary_lateness
 
@@ -26,9 +26,10 @@ def boundaries(
     since = now - RECENT
     with engine.connect() as conn:
         found = recorded(boundary_counts(conn, since, now), boundary_lateness(conn, since, now))
+    coming = joined(found, ahead(upcoming, NEXT))
     running = [b for b in found if b.running]
     done = [b for b in found if not b.running]
-    return (running + done)[: max(SHOWN, len(running))], ahead(upcoming, NEXT)
+    return (running + done)[: max(SHOWN, len(running))], coming
 
 
 def as_json(engine: Engine, upcoming: Iterable[Transition], now: datetime) -> dict[str, Any]:

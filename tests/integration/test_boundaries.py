@@ -60,10 +60,16 @@ def test_a_ramped_on_counts_under_the_shift_start_it_serves(database_url: str) -
             counts = sorted(boundary_counts(conn, AT - timedelta(hours=1), AT))
             late = sorted(boundary_lateness(conn, AT - timedelta(hours=1), AT))
             at_start = boundary_counts(conn, AT, AT)
+            mid_ramp = sorted(
+                boundary_counts(conn, AT - timedelta(hours=1), AT - timedelta(seconds=20))
+            )
         before = AT - timedelta(seconds=60)
         assert counts == [(before, "main", False, "succeeded", 1),
                           (AT, "main", True, "succeeded", 3)]  # fmt: skip
         assert at_start == [(AT, "main", True, "succeeded", 3)]  # the ramp's instants are not
+        # 20 s before the start, the two ramped ONs sent so far already count under it.
+        assert mid_ramp == [(before, "main", False, "succeeded", 1),
+                            (AT, "main", True, "succeeded", 2)]  # fmt: skip
         # The ramped ONs were confirmed 25 s early and on the instant; the last one 3 s late.
         assert late == [(before, "main", 2.0, 2.0), (AT, "main", 0.0, 3.0)]
         with Session(engine) as session:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shiftswitch.boundaries import ahead, recorded
+from shiftswitch.boundaries import ahead, joined, recorded
 from shiftswitch.planning.planner import Transition
 
 AT = datetime(2026, 12, 7, 13, 30, tzinfo=UTC)
@@ -45,3 +45,17 @@ def test_the_next_boundaries_are_counted_by_instant_and_account() -> None:
     assert [(b.at, b.account, b.ons, b.offs) for b in found] == [
         (AT, "main", 1, 1), (AT, "x", 1, 0), (later, "main", 1, 0),
     ]  # fmt: skip
+
+
+def test_a_ramp_under_way_is_one_boundary_its_rest_still_to_go() -> None:
+    # Two of 13:30's ramped ONs sent and confirmed; three still in the plan, ramped before
+    # 13:30 (boundary 13:30), and 14:00 after it.
+    found = recorded([(AT, "main", True, "succeeded", 2)])
+    plan = [
+        transition(AT - timedelta(seconds=30 - 10 * k), f"a{k}", True)._replace(boundary=AT)
+        for k in range(3)
+    ] + [transition(AT + timedelta(minutes=30), "b", True)]
+    coming = joined(found, ahead(plan, 3))
+    [ramp] = found
+    assert (ramp.ons, ramp.confirmed, ramp.to_go, ramp.running) == (5, 2, 3, True)
+    assert [(b.at, b.ons) for b in coming] == [(AT + timedelta(minutes=30), 1)]
