@@ -145,9 +145,8 @@ def submit(
     if recorded is not None:
         recorded(store, action)
     claimed = store.enqueue([new.key], ops.dispatcher(), now)
-    if claimed:  # as it is now: queued
-        with store.sessions() as session:
-            action = session.scalars(select(Action).where(Action.id == claimed[0].id)).one()
+    if claimed:  # as the claim left it (a worker may have taken it since)
+        action.status, action.enqueued_at = Status.QUEUED, now
     return Submitted(action, new, what, sent=bool(claimed))
 
 
