@@ -44,6 +44,7 @@ MAX_BYTES = 32 * MIB
 MAX_VALUES = 2_000_000
 MAX_DEPTH = 32
 MAX_TEXT = 1024  # characters in one value or key
+SHALLOW = 2  # a mapping's entries this deep have their lines read in the first pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +66,17 @@ LIMITS = Limits()
 class Document:
     """A parsed YAML document: the value tree and the 1-based line of each path in it.
 
-    The lines are read when first asked for, by a second pass over ``text``: a valid roster
-    never needs them, and at 100,000 agents recording the line of each of its 1.2 million
-    values would double the parse's time and take 200 MB."""
+    The first pass records the lines of a mapping's entries at most :data:`SHALLOW` deep (an
+    agent, an account), where a valid roster's warnings point; the others are read
+    when first asked for, by a second pass over ``text``. A valid roster never needs them, and
+    at 100,000 agents recording the line of each of its 1.2 million values would double the
+    parse's time and take 200 MB."""
 
     root: Value
     problems: list[Problem] = field(default_factory=list)
     text: str = ""
     limits: Limits = LIMITS
+    shallow: dict[Place, int] = field(default_factory=dict)  # lines of the first pass
     _lines: dict[Place, int] | None = None
 
     @property
@@ -84,10 +88,14 @@ class Document:
 
     def exact_line(self, path: Place) -> int | None:
         """The line of ``path`` itself (None: not in the document)."""
+        if self._lines is None and path in self.shallow:
+            return self.shallow[path]
         return self.lines.get(path)
 
     def line(self, path: Place) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
+        if self._lines is None and path in self.shallow:
+            return self.shallow[path]
         lines = self.lines
         while path:
             if path in lines:
@@ -124,7 +132,7 @@ def load(text: str, limits: Limits = LIMITS) -> Document:
     if problem is not None:
         raise RosterError([problem])
     built = _parse(text, limits, lines=False)
-    return Document(built.root, built.problems, text, limits)
+    return Document(built.root, built.problems, text, limits, built.lines_read)
 
 
 @dataclass(slots=True)
@@ -193,7 +201,7 @@ class _Builder:
 
     def __init__(self, limits: Limits, lines: bool) -> None:
         self.limits = limits
-        self.lines = lines  # whether each value's line is recorded (else only containers' paths)
+        self.lines = lines  # whether each value's line is recorded (else SHALLOW entries')
         self.doc = _Built()
         self.stack: list[_Open] = []
         self.anchors: dict[str, _Anchor] = {}
@@ -219,6 +227,7 @@ class _Builder:
         value: Value
         scalar, fast = yaml.ScalarEvent, not self.lines
         most, longest = self.limits.values, self.limits.text
+        lines = self.doc.lines_read
         while True:
             event = get()
             kind = type(event)
@@ -240,6 +249,8 @@ class _Builder:
                 else:
                     if type(parent.key) is str:
                         into[parent.key] = value  # type: ignore[call-overload]
+                        if parent.keep and len(parent.path) < SHALLOW:
+                            lines[(*parent.path, parent.key)] = parent.key_line
                     parent.key = _NO_KEY
                 continue
             if kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
@@ -331,7 +342,8 @@ class _Builder:
         else:
             if isinstance(parent.key, str):
                 parent.value[parent.key] = value
-                if parent.keep and self.lines:  # problems about an entry point at its key
+                # Problems about an entry point at its key, where one looks.
+                if parent.keep and (self.lines or len(parent.path) < SHALLOW):
                     self.doc.lines_read[(*parent.path, parent.key)] = parent.key_line
             parent.key = _NO_KEY
 

@@ -423,7 +423,31 @@ def test_empty_optional_sections_are_accepted(empty):
 
 def test_a_documents_lines_are_read_only_when_asked_for_and_then_in_full():
     doc = load("a: 1\nb:\n  - x\n  - {c: 2}\n")
-    assert doc._lines is None  # a valid roster never pays for them
+    assert doc.line(("b",)) == 2 and doc._lines is None  # a mapping's entry: first pass
     assert doc.line(("b", 1, "c")) == 4 and doc.line(("b", 0)) == 3
     assert doc.exact_line(("b", 1, "nothing")) is None and doc.line(("b", 1, "nothing")) == 4
     assert doc.line(("a",)) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        EXAMPLE_ROSTER.read_text(encoding="utf-8"),
+        BASE,
+        "a: &x {b: 1}\nc: *x\nd: [1, &y 2, *y]\ne:\n  f: [g]\n",
+        "a: 1\na: 2\n? [k]\n: v\nb: {c: 1, c: 2}\n",  # duplicate and refused keys
+    ],
+)
+def test_the_first_pass_lines_are_the_full_passes(text):
+    doc = load(text)
+    shallow = dict(doc.shallow)
+    assert shallow and all(len(path) <= 2 for path in shallow)
+    assert {p: doc.lines.get(p) for p in shallow} == shallow
+
+
+def test_a_valid_rosters_warning_finds_its_line():
+    idle = '  idle: {account: main, user_id: "u-9", devices: {desk: "999"}}\n'
+    report = validate_text(BASE.replace("agents:\n", "agents:\n" + idle, 1), NOW)
+    assert report.ok
+    [warning] = [w for w in report.warnings if w.path == ("agents", "idle")]
+    assert warning.line == 9  # the line its name is on
