@@ -21,9 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # A plain ADD COLUMN, also on SQLite: a batch copy could lose the table's AUTOINCREMENT
-    # (action ids are never reused). Actions recorded before have none: a ramped ON among them
-    # stays counted at its own instant, as it was.
+    # A plain ADD COLUMN, also on SQLite: no copy of a table that may hold millions of rows.
+    # Actions recorded before have none: a ramped ON among them stays counted at its own
+    # instant, as it was.
     op.add_column("actions", sa.Column("boundary_at", UtcDateTime(), nullable=True))
 
 

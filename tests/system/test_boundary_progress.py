@@ -5,7 +5,7 @@ its final counts: every ON confirmed, one refused (an unverified device) counted
 lateness measured.
 
 A floor's boundary of 200 agents, at 1,200 rather than 120 requests a minute, so that it runs
-for ten seconds rather than a hundred and forty: the counts and their rise are the same.
+for ten seconds rather than a hundred: the counts and their rise are the same.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def test_a_boundary_shows_its_progress_rising_and_its_final_counts(
         AGENTS, AGENTS, AGENTS - 1, 1,
     )  # fmt: skip
     assert final["to_go"] == 0 and final["progress"] == 1.0
-    assert 0 <= final["late_p50_s"] <= final["late_max_s"] < 15
+    # The last ON leaves about AGENTS / 20 s after the instant, at the account's limit.
+    assert 0 <= final["late_p50_s"] <= final["late_max_s"] < AGENTS / 20 + 10
     # Seen under way and never falling, in the API and on the page, once the whole boundary
     # is recorded (its first portion, every account's first users, is recorded and sent
     # before the rest, so for a moment fewer are due).
