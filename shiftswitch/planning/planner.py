@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
 from operator import add, attrgetter
@@ -225,13 +225,24 @@ class Planner:
         needed = {shift for name in suspects for _, shift in self._memberships[name]}
         expanded = self._expand(start, end, only=needed)
         found: dict[tuple[str, str, str], Conflict] = {}
+        # The conflicts of a set of memberships, for the agents that have only those: found
+        # once, named after each (at 100,000 agents, 10,000 with two devices share a few
+        # hundred sets).
+        shared: dict[tuple[tuple[str, str], ...], list[Conflict]] = {}
         for name in sorted(suspects):
             sink: list[Conflict] = []
             if name in self._overrides:
                 self._sweep(self.roster.agents[name], expanded, start, end, sink, also_at=start)
-            else:  # only where intervals of two devices meet can there be a conflict
+            elif name in self._dated or name in self._breaks:
                 runs = self._runs(name, expanded, start, end)
                 steps_without_overrides(runs, end, (name, sink, start))
+            else:  # only where intervals of two devices meet can there be a conflict
+                signature = self._memberships[name]
+                if signature not in shared:
+                    shared[signature] = []
+                    runs = self._runs(name, expanded, start, end)
+                    steps_without_overrides(runs, end, ("", shared[signature], start))
+                sink = [replace(c, agent=name) for c in shared[signature]]
             for c in sink:
                 if c.at >= start:
                     found.setdefault((c.agent, *sorted(c.shifts)), c)  # type: ignore[arg-type]

@@ -451,3 +451,20 @@ def test_a_valid_rosters_warning_finds_its_line():
     assert report.ok
     [warning] = [w for w in report.warnings if w.path == ("agents", "idle")]
     assert warning.line == 9  # the line its name is on
+
+
+def test_agents_with_the_same_conflicting_shifts_each_have_their_conflict():
+    meera = (
+        '  meera:\n    account: main\n    user_id: "u-102"\n    devices:\n'
+        '      desk: 100282\n      mobile: "+919953125069"\n'
+    )
+    text = add_shift("0 17 * * mon-fri", member='asha:mobile", "meera:mobile')
+    text = text.replace("shifts:\n", meera + "shifts:\n", 1)
+    text = text.replace(
+        'members: ["asha:desk", "ravi"]', 'members: ["asha:desk", "ravi", "meera:desk"]'
+    )
+    # The same memberships as asha's (the weekend shift too): their conflicts are found once.
+    text = text.replace('members: ["asha:mobile"]', 'members: ["asha:mobile", "meera:mobile"]')
+    problems = validate_text(text, NOW).errors
+    assert sorted(p.message.split('"')[1] for p in problems) == ["asha", "meera"]
+    assert all("2026-11-30 17:00 Asia/Kolkata" in p.message for p in problems)
