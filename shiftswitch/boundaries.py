@@ -9,9 +9,10 @@ boundaries ahead of the plan's transitions (:func:`ahead`); the shells read and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from shiftswitch.models import Status
@@ -127,18 +128,32 @@ def ahead(transitions: Iterable[Transition], limit: int) -> list[Boundary]:
     return sorted(found.values(), key=lambda b: (b.at, b.account))
 
 
-def joined(found: list[Boundary], coming: list[Boundary]) -> list[Boundary]:
-    """A ramp under way is one boundary: its ONs sent so far are in ``found`` (recorded), the
-    rest still in ``coming`` (the plan's); those are added to the recorded boundary, still to
-    go. The boundaries of ``coming`` not recorded yet are returned."""
+def joined(
+    found: list[Boundary],
+    upcoming: Iterable[Transition],
+    limit: int,
+    sent: Collection[str] = frozenset(),
+) -> list[Boundary]:
+    """The next ``limit`` boundaries of ``upcoming`` (the plan after now, in order) that are
+    not among ``found`` (recorded). A ramp under way is one boundary: its ONs sent so far are
+    in ``found``, under the start they serve; those of ``upcoming`` serving it are added to it,
+    still to go (but for the keys in ``sent``: recorded already, moved later by an edit). A
+    ramped ON comes before its start, so ``upcoming`` is read for that until the latest
+    recorded boundary."""
     by_key = {(b.at, b.account): b for b in found}
-    rest: list[Boundary] = []
-    for b in coming:
-        under_way = by_key.get((b.at, b.account))
+    last = max((b.at for b in found), default=None)
+    items = iter(upcoming)
+    head: list[Transition] = []
+    for t in items:
+        under_way = by_key.get((t.boundary or t.at, t.account))
         if under_way is None:
-            rest.append(b)
-        else:
-            under_way.ons += b.ons
-            under_way.offs += b.offs
-            under_way.to_go += b.to_go
-    return rest
+            head.append(t)
+        elif t.key not in sent:
+            if t.available:
+                under_way.ons += 1
+            else:
+                under_way.offs += 1
+            under_way.to_go += 1
+        if last is None or t.at >= last:
+            break
+    return ahead(chain(head, items), limit)

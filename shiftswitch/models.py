@@ -146,6 +146,7 @@ class Action(Base):
         Index("ix_actions_agent_due", "agent", "due_at"),
         Index("ix_actions_device_latest", "account", "agent", "device", "id"),
         Index("ix_actions_status", "status"),
+        Index("ix_actions_boundary_at", "boundary_at"),  # a ramp under way's ONs sent so far
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

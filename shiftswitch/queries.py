@@ -426,6 +426,20 @@ def boundary_lateness(
     return [(due, account, median(s), max(s)) for (due, account), s in found.items()]
 
 
+def ramp_keys(conn: Connection | Session, now: datetime) -> set[str]:
+    """The keys of the roster's switches recorded by ``now`` for boundaries after it: a ramp
+    under way's ONs sent so far (a few hundred at most)."""
+    return set(
+        conn.execute(
+            select(Action.key).where(
+                Action.source == Source.SCHEDULE,
+                Action.boundary_at > now,
+                Action.due_at <= now,
+            )
+        ).scalars()
+    )
+
+
 def _served() -> ColumnElement[datetime]:
     """The boundary an action serves: the shift start of a ramped ON, else its due instant."""
     return func.coalesce(Action.boundary_at, Action.due_at, type_=UtcDateTime()).label("at")

@@ -25,9 +25,11 @@ def upgrade() -> None:
     # Actions recorded before have none: a ramped ON among them stays counted at its own
     # instant, as it was.
     op.add_column("actions", sa.Column("boundary_at", UtcDateTime(), nullable=True))
+    op.create_index("ix_actions_boundary_at", "actions", ["boundary_at"])
 
 
 def downgrade() -> None:
     # A plain DROP COLUMN too: a batch copy would rewrite the table's constraints, which the
     # earlier downgrades drop by their own statements.
+    op.drop_index("ix_actions_boundary_at", table_name="actions")
     op.drop_column("actions", "boundary_at")

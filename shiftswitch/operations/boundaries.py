@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from shiftswitch.boundaries import Boundary, ahead, joined, recorded
+from shiftswitch.boundaries import Boundary, joined, recorded
 from shiftswitch.planning.planner import Transition
-from shiftswitch.queries import boundary_counts, boundary_lateness
+from shiftswitch.queries import boundary_counts, boundary_lateness, ramp_keys
 
 RECENT = timedelta(hours=2)  # boundaries recorded this long ago are shown, running or not
 SHOWN = 6  # recorded boundaries shown at most (every running one, then the newest)
@@ -26,7 +26,9 @@ def boundaries(
     since = now - RECENT
     with engine.connect() as conn:
         found = recorded(boundary_counts(conn, since, now), boundary_lateness(conn, since, now))
-    coming = joined(found, ahead(upcoming, NEXT))
+        sent = ramp_keys(conn, now) if any(b.at > now for b in found) else set()
+    after = (t for t in upcoming if t.at > now)  # one at now is recorded, or about to be
+    coming = joined(found, after, NEXT, sent)
     running = [b for b in found if b.running]
     done = [b for b in found if not b.running]
     return (running + done)[: max(SHOWN, len(running))], coming

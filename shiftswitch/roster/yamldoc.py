@@ -237,6 +237,7 @@ class _Builder:
                 text: str = event.value  # type: ignore[attr-defined]
                 self.total += 1
                 if self.total > most or len(text) > longest:
+                    self.total -= 1  # counted again there
                     self.start(event, kind)  # raises, naming the place
                 value = None if not event.style and text in _NULLS else text  # type: ignore[attr-defined]
                 parent = stack[-1]

@@ -484,6 +484,29 @@ def test_the_now_page_filters_by_why_a_device_is_not_on(console: TestClient) -> 
     assert ">asha<" not in missing("account=south")  # an account with nobody in it
 
 
+def test_a_ramp_under_way_is_its_boundary_running_before_the_start(
+    console: TestClient, sqlite_url: str
+) -> None:
+    # An ON a ramp sent 20 s ago for a start 40 s from now, confirmed.
+    start = NOW + timedelta(seconds=40)
+    ramped = _action(3, "asha", "mobile", Status.SUCCEEDED, due="04:59:40")
+    ramped.boundary_at, ramped.finished_at = start, NOW - timedelta(seconds=19)
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session, session.begin():
+        session.add(ramped)
+    engine.dispose()
+    log_in(console, "viewer")
+    now = console.get("/").text
+    # Counted under its start, before the start (the plan sends nothing more for it here).
+    at = re.escape(start.isoformat())
+    row = re.search(rf'data-at="{at}" data-account="main">.*?</tr>', now, re.S)
+    assert row is not None and "<td>1 ON, 0 OFF</td>" in row.group(0)
+    assert "-59.0 / -59.0 s" in row.group(0)
+    opened = console.get(f"/boundaries/{start.isoformat()}?account=main").text
+    assert 'id="ramp-under-way"' in opened and ">asha<" in opened
+    assert "59.0 s before" in opened  # confirmed 59 s before the start
+
+
 def test_a_boundary_opens_to_its_switches_by_outcome_and_why(console: TestClient) -> None:
     log_in(console, "viewer")
     now = console.get("/").text

@@ -55,7 +55,23 @@ def test_a_ramp_under_way_is_one_boundary_its_rest_still_to_go() -> None:
         transition(AT - timedelta(seconds=30 - 10 * k), f"a{k}", True)._replace(boundary=AT)
         for k in range(3)
     ] + [transition(AT + timedelta(minutes=30), "b", True)]
-    coming = joined(found, ahead(plan, 3))
+    coming = joined(found, plan, 3)
     [ramp] = found
     assert (ramp.ons, ramp.confirmed, ramp.to_go, ramp.running) == (5, 2, 3, True)
     assert [(b.at, b.ons) for b in coming] == [(AT + timedelta(minutes=30), 1)]
+
+
+def test_a_ramp_under_way_counts_its_rest_among_other_instants() -> None:
+    # The ramp's ONs still to go come after three OFFs of other instants (three instants are
+    # what the next boundaries show); one of them was recorded already, then moved later.
+    found = recorded([(AT, "main", True, "succeeded", 2)])
+    offs = [transition(AT - timedelta(seconds=29 - k), f"o{k}", False) for k in range(3)]
+    ramp = [
+        transition(AT - timedelta(seconds=20 - 5 * k), f"a{k}", True)._replace(boundary=AT)
+        for k in range(3)
+    ]
+    later = [transition(AT + timedelta(hours=1), "b", True)]
+    coming = joined(found, offs + ramp + later, 3, sent={ramp[0].key})
+    [under_way] = found
+    assert (under_way.ons, under_way.to_go, under_way.running) == (4, 2, True)
+    assert [b.at for b in coming] == [t.at for t in offs]  # the next three instants
