@@ -308,8 +308,12 @@ class Scheduler:
         if not new:
             return 0
         self.store.record(new, now)
-        enqueued = self.store.enqueue([a.key for a in new], self.dispatcher, now)
-        event(log, logging.INFO, "reconcile", differing=len(new), enqueued=len(enqueued))
+        keys = [a.key for a in new]
+        # Let go of what was compared and recorded before the claim: at a first start of
+        # 100,000 agents, 110,000 actions of each.
+        del found, differing, new
+        enqueued = self.store.enqueue(keys, self.dispatcher, now)
+        event(log, logging.INFO, "reconcile", differing=len(keys), enqueued=len(enqueued))
         return len(enqueued)
 
     # -- leading ------------------------------------------------------------------------------

@@ -77,6 +77,22 @@ class Claimed:
 
 
 _CLAIMED = tuple(Action.__table__.c[f.name] for f in fields(Claimed))
+# The columns of a claim that most rows share (an account's, a source, a device's name): one
+# string each, not one per row (at 110,000 claimed actions, 40 MB).
+_REPEATED = tuple(i for i, f in enumerate(fields(Claimed)) if f.name in
+                  {"source", "account", "sid", "base_url", "rate_limit", "device"})  # fmt: skip
+
+
+def claimed_of(rows: Iterable[Sequence[Any]]) -> list[Claimed]:
+    """The claimed actions of ``rows`` (of :data:`_CLAIMED`), their repeated texts shared."""
+    seen: dict[Any, Any] = {}
+    out: list[Claimed] = []
+    for row in rows:
+        values = list(row)
+        for i in _REPEATED:
+            values[i] = seen.setdefault(values[i], values[i])
+        out.append(Claimed(*values))
+    return out
 
 
 def user_key_of(account: str, user_id: str | None, agent: str | None) -> str:
@@ -273,7 +289,7 @@ class ActionStore(Database):
             .returning(*_CLAIMED)
         )
         rows = session.execute(stmt, execution_options={"synchronize_session": False})
-        return [Claimed(*row) for row in rows]
+        return claimed_of(rows)
 
     def enqueue(
         self, keys: Sequence[str] | None, dispatcher: Dispatcher, now: datetime
@@ -354,7 +370,7 @@ class ActionStore(Database):
                 .returning(*_CLAIMED),
                 execution_options={"synchronize_session": False},
             )
-            resent = [Claimed(*row) for row in rows]
+            resent = claimed_of(rows)
         dispatch_in_order(resent, dispatcher)
         return resent
 
