@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, or_, select, update
 from sqlalchemy.orm import Session
 
 from shiftswitch.broker import Dispatcher, Recovering, Sendable
+from shiftswitch.claims import CLAIMED, Claimed, claimed_of
 from shiftswitch.db import CHUNK, Database, chunks, upsert
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.outages import held_back
@@ -52,47 +53,6 @@ class NewAction:
     kind: str = ActionKind.SWITCH
     new_contact_uri: str | None = None  # the number a ``number`` action sets
     boundary_at: datetime | None = None  # the shift start a ramped ON serves
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """An action claimed for the broker: what its task message and its pacing need. An ORM
-    object per action cost about 3 KB and 60 us: at the first start of 100,000 agents, claiming
-    110,000 actions took 300 MB and seconds."""
-
-    id: int
-    key: str
-    source: str
-    user_key: str
-    account: str
-    sid: str
-    base_url: str
-    rate_limit: str
-    agent: str | None
-    device: str | None
-    user_id: str | None
-    device_id: str | None
-    wants_on: bool
-    due_at: datetime
-
-
-_CLAIMED = tuple(Action.__table__.c[f.name] for f in fields(Claimed))
-# The columns of a claim that most rows share (an account's, a source, a device's name): one
-# string each, not one per row (at 110,000 claimed actions, 40 MB).
-_REPEATED = tuple(i for i, f in enumerate(fields(Claimed)) if f.name in
-                  {"source", "account", "sid", "base_url", "rate_limit", "device"})  # fmt: skip
-
-
-def claimed_of(rows: Iterable[Sequence[Any]]) -> list[Claimed]:
-    """The claimed actions of ``rows`` (of :data:`_CLAIMED`), their repeated texts shared."""
-    seen: dict[Any, Any] = {}
-    out: list[Claimed] = []
-    for row in rows:
-        values = list(row)
-        for i in _REPEATED:
-            values[i] = seen.setdefault(values[i], values[i])
-        out.append(Claimed(*values))
-    return out
 
 
 def user_key_of(account: str, user_id: str | None, agent: str | None) -> str:
@@ -286,7 +246,7 @@ class ActionStore(Database):
                 ~held_back(Action.account),
             )
             .values(status=Status.QUEUED, enqueued_at=now)
-            .returning(*_CLAIMED)
+            .returning(*CLAIMED)
         )
         rows = session.execute(stmt, execution_options={"synchronize_session": False})
         return claimed_of(rows)
@@ -367,7 +327,7 @@ class ActionStore(Database):
                 .where(*_untouched_since(since))
                 .where(Action.status.in_([Status.QUEUED, Status.RUNNING]))
                 .values(enqueued_at=now)
-                .returning(*_CLAIMED),
+                .returning(*CLAIMED),
                 execution_options={"synchronize_session": False},
             )
             resent = claimed_of(rows)

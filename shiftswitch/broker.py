@@ -81,7 +81,7 @@ def make_celery(settings: Settings) -> Celery:
 class Sendable(Protocol):
     """An action as it is handed to the broker: what its task message and its pacing read (a
     recorded :class:`~shiftswitch.models.Action`, or the lighter
-    :class:`~shiftswitch.actions.Claimed`)."""
+    :class:`~shiftswitch.claims.Claimed`)."""
 
     @property
     def id(self) -> int: ...

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from shiftswitch.boundaries import Boundary, joined, recorded
+from shiftswitch.boundary_queries import boundary_counts, boundary_lateness, ramp_keys
 from shiftswitch.planning.planner import Transition
-from shiftswitch.queries import boundary_counts, boundary_lateness, ramp_keys
 
 RECENT = timedelta(hours=2)  # boundaries recorded this long ago are shown, running or not
 SHOWN = 6  # recorded boundaries shown at most (every running one, then the newest)

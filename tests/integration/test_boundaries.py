@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from shiftswitch.boundary_queries import boundary_actions, boundary_counts, boundary_lateness
 from shiftswitch.db import make_engine
 from shiftswitch.models import Action, Status
-from shiftswitch.queries import boundary_actions, boundary_counts, boundary_lateness
 
 AT = datetime(2026, 12, 7, 13, 30, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from shiftswitch.advice import advise
 from shiftswitch.boundaries import recorded
+from shiftswitch.boundary_queries import boundary_actions
 from shiftswitch.models import Action, Status
-from shiftswitch.queries import boundary_actions
 from shiftswitch.web.render import page
 from shiftswitch.web.routes.base import roster_or_notice
 from shiftswitch.web.session import Svc, Who
