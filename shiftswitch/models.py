@@ -197,6 +197,11 @@ class Action(Base):
         BigId, ForeignKey("actions.id", ondelete="SET NULL")
     )
 
+    @property
+    def serves(self) -> datetime:
+        """The boundary it serves: a ramped ON's shift start, else its own due instant."""
+        return self.boundary_at or self.due_at
+
 
 def action_of(row: Row[Any]) -> Action:
     """The action in ``row``, a row of the actions table read with SQLAlchemy Core: a

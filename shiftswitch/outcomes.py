@@ -213,8 +213,7 @@ class OutcomeStore(Database):
             timeline.mark(self.engine, conn, [timeline.mark_of(state)])
             # Late against the boundary it serves: a ramped ON confirmed after its own early
             # instant but before the shift's start is in time.
-            served = action.boundary_at or action.due_at
-            late = now - served if served is not None else None
+            late = now - action.serves if action.due_at is not None else None
             if (
                 late is not None
                 and late.total_seconds() > self.late_after

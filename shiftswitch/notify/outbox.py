@@ -164,7 +164,7 @@ def boundary_late(
     """A boundary's switch succeeded more than ``SHIFTSWITCH_LATE_AFTER`` after its instant
     (for a ramped ON, the shift start it serves): the boundary is late (told once per boundary
     and account, by its first late switch)."""
-    due = (action.boundary_at or action.due_at).isoformat()
+    due = action.serves.isoformat()
     record(
         conn, config, "boundary_late", f"late/{action.account}/{due}", now,
         {"agent": action.agent, "device": action.device, "account": action.account,
