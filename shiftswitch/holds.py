@@ -132,7 +132,7 @@ def _back(roster: Roster, hold: Hold, device: str, on: bool) -> Transition:
         at=hold.until, agent=hold.agent, account=agent.account, user_id=agent.user_id,
         device=device, device_id=found.device_id if found else None,
         contact_uri=found.contact_uri if found else None, available=on,
-        shift=f"end of hold by {hold.created_by}", override=None, zone=roster.zone,
+        shift=f"end of hold by {hold.created_by}", override=None, zone=roster.zone, boundary=None,
     )  # fmt: skip
 
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from operator import add, attrgetter
+from operator import add
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -58,19 +58,21 @@ RAMP_LEAD = timedelta(seconds=10)  # a ramp's last ON is due this long before th
 class Transition(NamedTuple):
     """One device of one agent switched ON or OFF at instant ``at`` (UTC)."""
 
+    # The fields a switch of a shift shares with every agent of the shift come first, then
+    # the agent's own: a plan makes each transition by joining the two (see _transitions).
     at: datetime
+    available: bool
+    shift: str | None
+    override: str | None
+    zone: ZoneInfo
+    # For an ON moved earlier by a ramp, the shift start it serves (``at`` is then before it).
+    boundary: datetime | None
     agent: str
     account: str
     user_id: str | None
     device: str
     device_id: str | None
     contact_uri: str | None
-    available: bool
-    shift: str | None
-    override: str | None
-    zone: ZoneInfo
-    # For an ON moved earlier by a ramp, the shift start it serves (``at`` is then before it).
-    boundary: datetime | None = None
 
     @property
     def local(self) -> datetime:
@@ -125,15 +127,19 @@ class Planner:
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
         # Per agent, (device, shift) of each membership, in roster order. Without an override,
-        # they alone decide the agent's steps: agents with the same share them.
-        memberships: dict[str, list[tuple[str, str]]] = {name: [] for name in roster.agents}
+        # they alone decide the agent's steps: agents with the same share them. Each pair is
+        # made once per shift and device, so that equal memberships compare quickly.
+        memberships: dict[str, tuple[tuple[str, str], ...]] = dict.fromkeys(roster.agents, ())
         for shift in roster.shifts:
+            pairs: dict[str, tuple[tuple[str, str]]] = {}
             for member in shift.members:
-                memberships[member.agent].append((member.device, shift.name))
+                device = member.device
+                pair = pairs.get(device) or pairs.setdefault(device, ((device, shift.name),))
+                memberships[member.agent] += pair
         overrides: dict[str, list[Override]] = {}
         for override in sorted(roster.overrides, key=lambda o: o.start):
             overrides.setdefault(override.agent, []).append(override)
-        self._memberships = {name: tuple(ms) for name, ms in memberships.items()}
+        self._memberships = memberships
         self._overrides = overrides
         # The zone of each shift and assignment, by the name its switches carry (``shift``),
         # and None's: the roster's.
@@ -143,8 +149,17 @@ class Planner:
         self._rests = _Rests(self._shift_zones)
         self._dated, self._breaks = dated_intervals(roster, self._shift_zones)
         self._break_ends = {a: {end for _, end, _ in b} for a, b in self._breaks.items()}
-        # Agents in the order their transitions take at one instant (see _order).
-        self._in_order = sorted(roster.agents.values(), key=attrgetter("account", "name"))
+        # Agents in the order their transitions take at one instant (see _order): by account,
+        # then name (names sorted alone, which is quicker than by a key of both).
+        by_account: dict[str, list[str]] = {}
+        for agent in roster.agents.values():
+            by_account.setdefault(agent.account, []).append(agent.name)
+        agents = roster.agents
+        self._in_order = [
+            agents[name] for account in sorted(by_account) for name in sorted(by_account[account])
+        ]
+        # Agents with switches of their own: overrides, dated assignments or breaks.
+        self._own = {*overrides, *self._dated, *self._breaks}
         self._override_zones = {o.label: o.zone for o in roster.overrides}
         self._shift_ramps = {s.name: s.ramp for s in roster.shifts if s.ramp is not None}
         ramps = [a.ramp for a in roster.accounts.values() if a.ramp is not None]
@@ -265,13 +280,12 @@ class Planner:
         new, each_new = tuple.__new__, repeat(Transition)
         rests = self._rests
         for agent in self._in_order:
-            overrides = self._overrides.get(agent.name)
+            own = agent.name in self._own
             signature = self._memberships[agent.name]
-            # Agents with dated assignments or breaks have switches of their own.
-            own = overrides or agent.name in self._dated or agent.name in self._breaks
             placed = None if own else shared.get(signature)
             if placed is None:
                 runs = self._runs(agent.name, expanded, start, end)
+                overrides = self._overrides.get(agent.name)
                 if overrides:
                     live = [o for o in overrides if o.start < end]
                     steps = step_function(agent.name, runs, live, end, None)
@@ -283,16 +297,16 @@ class Planner:
                     shared[signature] = placed
             if not placed.lists:
                 continue
-            # Transition(at, *head, *rest) for each switch, where head is the agent's fields
-            # for the switch's device: made and put in the list of its instant in C loops,
-            # without going through the generated __new__ of a NamedTuple.
+            # Transition(*lead, *head) for each switch, where lead is the switch's instant and
+            # rest, and head the agent's fields for its device: made and put in the list of
+            # its instant in C loops, without the generated __new__ of a NamedTuple.
             devices = agent.devices
             if len(devices) == 1:
                 heads: Iterable[tuple[object, ...]] = repeat(_head(agent, *devices.items()))
             else:
                 fields = {device: _head(agent, (device, d)) for device, d in devices.items()}
                 heads = map(fields.__getitem__, placed.devices)
-            made = map(new, each_new, map(add, map(add, placed.ats, heads), placed.rests))
+            made = map(new, each_new, map(add, placed.leads, heads))
             any(map(list.append, placed.lists, made))  # each append is None: all are made
             if gaps is not None:
                 for at, since in zip(placed.instants, placed.sinces, strict=True):
@@ -426,20 +440,19 @@ class _Placed:
     """The switches of one agent's steps, each with the list of its instant (by_instant) and
     what making its Transition needs, column by column."""
 
-    __slots__ = ("ats", "devices", "instants", "lists", "rests", "sinces")
+    __slots__ = ("devices", "instants", "leads", "lists", "sinces")
 
     def __init__(self, found: list[Switch], by_instant: dict[datetime, list[Transition]]) -> None:
         instants, devices, rests, sinces = zip(*found, strict=True) if found else ((),) * 4
         self.instants: Sequence[datetime] = instants
         self.lists = list(map(by_instant.__getitem__, instants))
-        self.ats = [(at,) for at in instants]
+        self.leads = [(at, *rest) for at, rest in zip(instants, rests, strict=True)]
         self.devices: Sequence[str] = devices
-        self.rests: Sequence[Rest] = rests
         self.sinces: Sequence[datetime | None] = sinces
 
 
 def _head(agent: Agent, device: tuple[str, Device]) -> tuple[object, ...]:
-    """The fields of a Transition of ``agent`` after ``at`` and before ``available``."""
+    """The fields of a Transition of ``agent`` after ``boundary``: the agent's own."""
     name, d = device
     ref: tuple[str | None, str | None] = (d.ref, None) if d.kind == "id" else (None, d.ref)
     return (agent.name, agent.account, agent.user_id, name, *ref)

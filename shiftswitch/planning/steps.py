@@ -134,6 +134,16 @@ def switches_without_overrides(
     once. ``rests`` gives the rests of each shift's ON and OFF (see :data:`Switch`)."""
     out: list[Switch] = []
     was_at: datetime | None = None  # the instant of the agent's previous step
+    if len(runs) == 1:  # one shift's device, or one device's merged runs: apart already
+        device, intervals = runs[0]
+        for begin, reach, shift in intervals:
+            if start <= begin < end:
+                out.append((begin, device, rests[shift][0], was_at))
+            if reach < end:
+                if start <= reach:
+                    out.append((reach, device, rests[shift][1], reach))
+                was_at = reach
+        return out
     for group, reach in _groups(runs):
         held = _held(group, runs, reach)
         if held is None:  # two devices at once: a conflict, which valid rosters do not have

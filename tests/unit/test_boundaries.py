@@ -31,8 +31,11 @@ def test_a_running_boundary_counts_each_outcome_and_its_progress() -> None:
 
 
 def transition(at: datetime, agent: str, on: bool, account: str = "main") -> Transition:
-    return Transition(at, agent, account, None, "desk", None, None, on, "day", None,
-                      ZoneInfo("UTC"))  # fmt: skip
+    return Transition(
+        at=at, agent=agent, account=account, user_id=None, device="desk", device_id=None,
+        contact_uri=None, available=on, shift="day", override=None, zone=ZoneInfo("UTC"),
+        boundary=None,
+    )  # fmt: skip
 
 
 def test_the_next_boundaries_are_counted_by_instant_and_account() -> None:

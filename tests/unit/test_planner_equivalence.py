@@ -89,8 +89,11 @@ def reference(roster: Roster, start: datetime, end: datetime) -> tuple[list[Tran
         for at, device, on, shift, o, last in switches:
             d = agent.devices[device]
             zone = override_zones[o.label] if o else zones.get(shift or "", roster.zone)
-            t = Transition(at, agent.name, agent.account, agent.user_id, device, d.device_id,
-                           d.contact_uri, on, shift, o.label if o else None, zone)  # fmt: skip
+            t = Transition(
+                at=at, agent=agent.name, account=agent.account, user_id=agent.user_id,
+                device=device, device_id=d.device_id, contact_uri=d.contact_uri, available=on,
+                shift=shift, override=o.label if o else None, zone=zone, boundary=None,
+            )  # fmt: skip
             found.append((t, last))
     found.sort(key=lambda p: (p[0].at, p[0].account, p[0].agent, p[0].available, p[0].device))
     return [t for t, _ in found], [g for _, g in found]
