@@ -198,14 +198,14 @@ class ActionStore(Database):
         """Insert each action unless one with its key exists already: a transaction for
         every :data:`CHUNK` rows, so that on SQLite the workers' writes (applying a boundary's
         first switches) go in between, rather than wait for a whole boundary's recording. A
-        recording cut short is finished by the next (a key recorded is left as it is)."""
-        rows = [new_row(a, now) for a in actions]
-        if not rows:
-            return
+        recording cut short is finished by the next (a key recorded is left as it is). The
+        rows of one chunk are made at a time: at a first start, 110,000 of them held at once
+        were 56 MiB."""
         stmt = upsert(self.engine, Action.__table__).on_conflict_do_nothing(index_elements=["key"])
-        for chunk in chunks(rows, CHUNK):
+        for chunk in chunks(actions, CHUNK):
+            rows = [new_row(a, now) for a in chunk]
             with self.sessions.begin() as session:
-                session.execute(stmt, chunk)  # one statement, executed for many rows
+                session.execute(stmt, rows)  # one statement, executed for many rows
 
     def warm(self, now: datetime) -> None:
         """Record and claim an action once, in a transaction that is rolled back: compiling

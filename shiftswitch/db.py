@@ -134,7 +134,7 @@ CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit
 T = TypeVar("T")
 
 
-def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+def chunks(items: Iterable[T], size: int) -> Iterable[Sequence[T]]:
     """``items`` in lists of ``size`` (the last shorter): one statement each."""
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
