@@ -17,13 +17,20 @@ RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["p
     && rm /tmp/requirements.txt \
     && useradd --system --uid 10001 --home-dir /app shiftswitch
 
-# Then shiftswitch itself, whose dependencies are all there.
+# Then shiftswitch itself, whose dependencies are all there, with the roster reader's C part:
+# built with gcc and libyaml's headers, which are removed after (libyaml itself stays).
 COPY README.md LICENSE alembic.ini ./
 COPY shiftswitch ./shiftswitch
 COPY worker ./worker
 COPY scheduler ./scheduler
 COPY migrations ./migrations
-RUN pip install --no-deps .
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libyaml-dev \
+    && apt-mark manual libyaml-0-2 \
+    && pip install --no-deps . \
+    && python -c 'import shiftswitch.roster._fastyaml' \
+    && apt-get purge -y --auto-remove gcc libc6-dev libyaml-dev \
+    && rm -rf /var/lib/apt/lists/*
 # The example roster and the sandbox's seed; mount your own roster over /config/schedules.yaml.
 COPY schedules.yaml /config/schedules.yaml
 COPY sandbox.yaml /app/sandbox.yaml
