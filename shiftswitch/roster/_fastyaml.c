@@ -33,6 +33,9 @@ typedef struct {
     PyObject *keys;        /* dict: each key's text once */
 } Reader;
 
+/* The deepest nesting this reader takes (libyaml 0.2.6 refuses more than 1,000 levels). */
+#define MAX_DEPTH 1000
+
 /* The outcome of a step: go on, the document is not for this reader, or Python has an error. */
 enum { GO = 0, DECLINE = 1, FAILED = -1 };
 
@@ -233,6 +236,10 @@ static int read_root(Reader *r, yaml_parser_t *parser, PyObject **root) {
         }
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: {
+            if (r->size == 0) { /* never from libyaml, whose events are balanced */
+                outcome = DECLINE;
+                break;
+            }
             Frame *frame = &r->frames[--r->size];
             value = frame->value;
             Py_XDECREF(frame->path);
@@ -285,12 +292,22 @@ static PyObject *load(PyObject *module, PyObject *args) {
         PyBuffer_Release(&data);
         return PyErr_NoMemory();
     }
+    /* The encoding is left for libyaml to find, as PyYAML leaves it: a byte-order mark is
+     * then taken as one, not as a character before the first key. */
     yaml_parser_set_input_string(&parser, data.buf, (size_t)data.len);
-    yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     PyObject *root = NULL, *result = NULL;
-    r.frames = PyMem_Calloc(r.max_depth > 0 ? (size_t)r.max_depth : 1, sizeof(Frame));
+    if (r.max_depth < 1 || r.max_depth > MAX_DEPTH) {
+        yaml_parser_delete(&parser);
+        PyBuffer_Release(&data);
+        PyErr_Format(PyExc_ValueError, "depth must be from 1 to %d", MAX_DEPTH);
+        return NULL;
+    }
+    r.frames = PyMem_Calloc((size_t)r.max_depth, sizeof(Frame));
     r.lines = PyDict_New();
     r.keys = PyDict_New();
+    if (r.frames == NULL) {
+        PyErr_NoMemory();
+    }
     int outcome = r.frames && r.lines && r.keys ? GO : FAILED;
     if (outcome == GO) {
         outcome = expect(&parser, YAML_STREAM_START_EVENT);

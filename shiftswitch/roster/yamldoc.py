@@ -21,6 +21,7 @@ wrong with it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -45,6 +46,11 @@ def no_line(path: Place) -> None:
 
 # libyaml's parser when PyYAML was built with it: the same events and marks, ten times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The C first pass reads libyaml's events too: only beside PyYAML's libyaml (PyYAML's own
+# Python parser differs on a few documents, tabs among them), and no deeper than 1,000 levels
+# (libyaml 0.2.6, which PyYAML's wheels carry, refuses more; the system's may be 0.2.5).
+_IN_C = _fastyaml is not None and _LOADER is getattr(yaml, "CSafeLoader", None)
+C_DEPTH = 1000
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 MIB = 1024 * 1024
@@ -156,7 +162,7 @@ class _Built:
 def _parse(text: str, limits: Limits, *, lines: bool) -> _Built:
     """The values of ``text`` (and, with ``lines``, the line of each path), within ``limits``;
     :class:`RosterError` for a syntax error or a document over them."""
-    if not lines and _fastyaml is not None:
+    if not lines and _IN_C:
         read = _read_in_c(text, limits)
         if read is not None:
             return read
@@ -175,6 +181,10 @@ def _parse(text: str, limits: Limits, *, lines: bool) -> _Built:
         position = getattr(exc, "position", None)
         line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
         raise RosterError([Problem((), f"YAML syntax error: {what}", line)]) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate (from a JSON escape): not Unicode text
+        line = text.count("\n", 0, exc.start) + 1
+        message = "YAML syntax error: a character that is not Unicode text (a lone surrogate)"
+        raise RosterError([Problem((), message, line)]) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -182,9 +192,11 @@ def _parse(text: str, limits: Limits, *, lines: bool) -> _Built:
 
 def _read_in_c(text: str, limits: Limits) -> _Built | None:
     """The first pass by the C reader, or None where it leaves the document to Python."""
+    if limits.depth > C_DEPTH or max(limits.values, limits.text) > sys.maxsize:
+        return None
     try:
         data = text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: PyYAML's reader refuses it, with its place
+    except UnicodeEncodeError:  # a lone surrogate: refused by the Python reader, with its line
         return None
     read = _fastyaml.load(data, limits.values, limits.depth, limits.text, SHALLOW)
     if read is None:

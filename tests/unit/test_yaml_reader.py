@@ -29,14 +29,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_the_c_reader_is_built() -> None:
+def test_the_c_reader_is_built_and_used() -> None:
     # CI installs gcc and libyaml-dev: there the reader must have been built.
     assert yamldoc._fastyaml is not None
+    assert yamldoc._IN_C  # beside PyYAML's libyaml
 
 
 @contextmanager
 def python_alone() -> Iterator[None]:
-    with mock.patch.object(yamldoc, "_fastyaml", None):
+    with mock.patch.object(yamldoc, "_IN_C", False):
         yield
 
 
@@ -91,6 +92,7 @@ def test_a_generated_roster_reads_the_same_with_its_lines() -> None:
         "",  # no document
         "a: [1, 2\n",  # a syntax error
         "a:\n\t- 1\n",  # a tab where YAML allows none
+        "\ufeff...\n",  # a byte-order mark, then a document's end: a syntax error
     ],
 )
 def test_documents_left_to_python_read_as_before(text: str) -> None:
@@ -158,3 +160,29 @@ pieces = st.sampled_from(
 @given(lines=st.lists(pieces, max_size=8))
 def test_any_assembled_document_reads_the_same(lines: list[str]) -> None:
     same_both_ways("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    "text", ["\ufeffa:\n b: 1\n", "\ufeff---\n- a\n", "\ufeff---\n", "\ufeff--- x\n"]
+)
+def test_a_byte_order_mark_is_taken_as_one(text: str) -> None:
+    # Windows editors write one; it is not a character before the first key.
+    same_both_ways(text)
+    with_c = outcome(text)
+    assert with_c[0] == "read" and "\ufeff" not in repr(with_c[1])
+
+
+def test_a_lone_surrogate_is_refused_with_its_line() -> None:
+    # json.loads("\"\\ud800\"") gives one: a roster sent as JSON can hold it.
+    assert outcome("a: 1\nb: \ud800\n") == (
+        "error",
+        [((), "YAML syntax error: a character that is not Unicode text (a lone surrogate)", 2)],
+    )
+    same_both_ways("a: 1\nb: \ud800\n")
+
+
+@pytest.mark.parametrize(
+    "limits", [Limits(depth=2**61), Limits(values=10**20), Limits(text=10**20), Limits(depth=1001)]
+)
+def test_limits_beyond_the_c_reader_are_read_in_python(limits: Limits) -> None:
+    assert outcome("a: [1]\n", limits) == ("read", {"a": ["1"]}, {("a",): 1}, [])
