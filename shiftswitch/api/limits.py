@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 
 from shiftswitch.problems import Refused
-from shiftswitch.roster.yamldoc import LIMITS, MIB
+from shiftswitch.roster.limits import LIMITS, MIB
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -19,6 +19,7 @@ from shiftswitch.hosts import REGIONS, AllowedHosts
 from shiftswitch.pacing import parse_rate
 from shiftswitch.problems import Place, Problem, RosterError, format_path, quote
 from shiftswitch.roster.fields import CREDENTIALS_HERE, FieldReader, join, names_credential
+from shiftswitch.roster.limits import LIMITS, Limits, too_large
 from shiftswitch.roster.model import (
     ACCOUNT_NAME,
     DEFAULT_RATE_LIMIT,
@@ -33,7 +34,7 @@ from shiftswitch.roster.model import (
     Roster,
     Shift,
 )
-from shiftswitch.roster.yamldoc import LIMITS, Document, Limits, Value, load, too_large
+from shiftswitch.roster.yamldoc import Document, Value, load
 
 
 def read_text(path: str, limits: Limits = LIMITS) -> str:

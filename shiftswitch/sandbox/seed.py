@@ -15,7 +15,7 @@ from shiftswitch.pacing import parse_rate
 from shiftswitch.problems import Place, RosterError, format_path, quote
 from shiftswitch.roster import yamldoc
 from shiftswitch.roster.fields import MAX_RATE_COUNT
-from shiftswitch.roster.yamldoc import LIMITS, too_large
+from shiftswitch.roster.limits import LIMITS, too_large
 from shiftswitch.sandbox.state import E164, RATE_MODES, Account, Device, Seed, SeedError, User
 
 _SID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

@@ -18,7 +18,8 @@ from shiftswitch.actions import ActionStore
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
 from shiftswitch.models import RosterVersion
-from shiftswitch.roster.yamldoc import MAX_BYTES, MAX_VALUES, load
+from shiftswitch.roster.limits import MAX_BYTES, MAX_VALUES
+from shiftswitch.roster.yamldoc import load
 from tests import EXAMPLE_ROSTER, ROOT
 from tests.commands import Ran, shiftswitch
 from tests.integration.test_scheduler import HANDOFF, MONDAY_0859, run_until, started

@@ -14,10 +14,10 @@ import yaml
 
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import RosterError
-from shiftswitch.roster import yamldoc
 from shiftswitch.roster.fields import LATEST
+from shiftswitch.roster.limits import LIMITS, MAX_DEPTH, MAX_TEXT, MAX_VALUES, Limits
 from shiftswitch.roster.loader import read_text
-from shiftswitch.roster.yamldoc import MAX_DEPTH, MAX_TEXT, MAX_VALUES, Limits, load
+from shiftswitch.roster.yamldoc import load
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.state import SeedError
 from shiftswitch.settings import ConfigError, Settings
@@ -36,7 +36,7 @@ def bomb(levels: int = 9, fanout: int = 10) -> str:
     return "\n".join(lines) + "\n"
 
 
-def refusal(text: str, limits: Limits = yamldoc.LIMITS) -> str:
+def refusal(text: str, limits: Limits = LIMITS) -> str:
     """The one problem ``text`` is refused with, rendered."""
     with pytest.raises(RosterError) as caught:
         load(text, limits)

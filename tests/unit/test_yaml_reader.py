@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from benchmarks.gen_roster import generate
 from shiftswitch.problems import RosterError
 from shiftswitch.roster import yamldoc
-from shiftswitch.roster.yamldoc import Limits
+from shiftswitch.roster.limits import LIMITS, Limits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def python_alone() -> Iterator[None]:
         yield
 
 
-def outcome(text: str, limits: Limits = yamldoc.LIMITS) -> tuple[object, ...]:
+def outcome(text: str, limits: Limits = LIMITS) -> tuple[object, ...]:
     """What ``yamldoc.load`` gives: the values, first-pass lines and problems, or the error."""
     try:
         doc = yamldoc.load(text, limits)
@@ -51,13 +51,13 @@ def outcome(text: str, limits: Limits = yamldoc.LIMITS) -> tuple[object, ...]:
     return ("read", doc.root, doc.shallow, problems)
 
 
-def same_both_ways(text: str, limits: Limits = yamldoc.LIMITS) -> None:
+def same_both_ways(text: str, limits: Limits = LIMITS) -> None:
     with_c = outcome(text, limits)
     with python_alone():
         assert with_c == outcome(text, limits)
 
 
-def read_in_c(text: str, limits: Limits = yamldoc.LIMITS) -> Any:
+def read_in_c(text: str, limits: Limits = LIMITS) -> Any:
     assert yamldoc._fastyaml is not None
     return yamldoc._fastyaml.load(
         text.encode(), limits.values, limits.depth, limits.text, yamldoc.SHALLOW

@@ -22,8 +22,8 @@ from shiftswitch.hosts import AllowedHosts
 from shiftswitch.operations import Refused, imports, rosters
 from shiftswitch.planning.diff import RosterDiff
 from shiftswitch.problems import RosterError
+from shiftswitch.roster.limits import too_large
 from shiftswitch.roster.loader import parse_roster
-from shiftswitch.roster.yamldoc import too_large
 from shiftswitch.sources.store import NoRoster
 from shiftswitch.web.render import done, page, refused_with
 from shiftswitch.web.routes.base import roster_or_notice, version_in_force
