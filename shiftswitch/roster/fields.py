@@ -90,15 +90,20 @@ class FieldReader:
     def keys(
         self, value: dict[str, Value], path: Place, allowed: set[str], required: set[str]
     ) -> None:
-        for key in value:
-            if names_credential(key):
-                self.error((*path, key), CREDENTIALS_HERE)
-            elif key not in allowed:
-                self.error(
-                    (*path, key), f"unknown key {quote(key)}; expected one of {join(allowed)}"
-                )
-        for key in sorted(required - value.keys()):
-            self.error(path, f"missing {quote(key)}")
+        present = value.keys()
+        # Each key looked at only when one is unknown or names a credential: a roster of
+        # 100,000 agents has 300,000 keys, all of them known.
+        if not present <= allowed or any(map(names_credential, present)):
+            for key in value:
+                if names_credential(key):
+                    self.error((*path, key), CREDENTIALS_HERE)
+                elif key not in allowed:
+                    self.error(
+                        (*path, key), f"unknown key {quote(key)}; expected one of {join(allowed)}"
+                    )
+        if not present >= required:
+            for key in sorted(required - present):
+                self.error(path, f"missing {quote(key)}")
 
     def entries(
         self, value: Value, path: Place, what: str, allowed: set[str], required: set[str]
