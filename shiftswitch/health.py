@@ -21,6 +21,7 @@ from shiftswitch.notify.config import load_config
 from shiftswitch.notify.history import last_failures
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Problem, RosterError
+from shiftswitch.roster import yamldoc
 from shiftswitch.roster.loader import read_text
 from shiftswitch.settings import ConfigError, Settings
 from shiftswitch.sources.source import reads_stored
@@ -81,7 +82,7 @@ def roster(settings: Settings, now: datetime) -> Check:
     if not report.ok:
         return _invalid(report.errors, path, "'shiftswitch roster validate'")
     assert report.roster is not None
-    return Check("roster", True, f"{path}: valid, {_agents(len(report.roster.agents))}")
+    return Check("roster", True, f"{path}: valid, {_agents(len(report.roster.agents))}{_read()}")
 
 
 def _stored_roster(settings: Settings, now: datetime) -> Check:
@@ -98,9 +99,8 @@ def _stored_roster(settings: Settings, now: datetime) -> Check:
         return Check("roster", False, f"{DATABASE}: cannot read: {first_line(exc)}")
     finally:
         engine.dispose()
-    return Check(
-        "roster", True, f"{DATABASE}: version {number} valid, {_agents(len(stored.agents))}"
-    )
+    agents = _agents(len(stored.agents))
+    return Check("roster", True, f"{DATABASE}: version {number} valid, {agents}{_read()}")
 
 
 def _invalid(errors: Sequence[Problem], where: str, see: str) -> Check:
@@ -111,6 +111,13 @@ def _invalid(errors: Sequence[Problem], where: str, see: str) -> Check:
 
 def _agents(count: int) -> str:
     return f"{count} agent{'s' * (count != 1)}"
+
+
+def _read() -> str:
+    """Nothing when rosters are read in C; else a note that says why they are slower."""
+    if yamldoc.read_in_c():
+        return ""
+    return "; read in Python alone, its C reader not built (README: Roster format, Large rosters)"
 
 
 def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -> Check:

@@ -40,6 +40,11 @@ Value: TypeAlias = str | list["Value"] | dict[str, "Value"] | None
 LineOf: TypeAlias = Callable[[Place], int | None]  # a path's line in a document
 
 
+def read_in_c() -> bool:
+    """Whether a document's first pass is read in C (see the module's docstring)."""
+    return _IN_C
+
+
 def no_line(path: Place) -> None:
     """A path's line where there is no document (a roster built from parts)."""
     return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -17,9 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.gen_roster import generate
+from shiftswitch import health
 from shiftswitch.problems import RosterError
 from shiftswitch.roster import yamldoc
 from shiftswitch.roster.limits import LIMITS, Limits
+from shiftswitch.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +35,7 @@ pytestmark = pytest.mark.skipif(
 def test_the_c_reader_is_built_and_used() -> None:
     # CI installs gcc and libyaml-dev: there the reader must have been built.
     assert yamldoc._fastyaml is not None
-    assert yamldoc._IN_C  # beside PyYAML's libyaml
+    assert yamldoc.read_in_c()  # beside PyYAML's libyaml
 
 
 @contextmanager
@@ -186,3 +189,18 @@ def test_a_lone_surrogate_is_refused_with_its_line() -> None:
 )
 def test_limits_beyond_the_c_reader_are_read_in_python(limits: Limits) -> None:
     assert outcome("a: [1]\n", limits) == ("read", {"a": ["1"]}, {("a",): 1}, [])
+
+
+def test_check_says_when_rosters_are_read_in_python_alone(tmp_path: Path) -> None:
+    roster = tmp_path / "schedules.yaml"
+    roster.write_text(generate(3, 1))
+    settings = Settings.from_env({"SHIFTSWITCH_ROSTER": str(roster)})
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    assert health.roster(settings, now).detail == f"{roster}: valid, 3 agents"
+    with python_alone():
+        found = health.roster(settings, now)
+    assert found.ok
+    assert found.detail == (
+        f"{roster}: valid, 3 agents; read in Python alone, its C reader not built "
+        "(README: Roster format, Large rosters)"
+    )
