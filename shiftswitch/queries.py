@@ -25,10 +25,10 @@ from shiftswitch.models import (
     Pause,
     ReadBack,
     RemoteCheck,
-    RosterVersion,
     Source,
     Status,
 )
+from shiftswitch.roster_tables import RosterVersion
 
 RECENT = timedelta(hours=24)  # failures and findings shown: those of the last day
 UNSUCCESSFUL = (Status.FAILED, Status.BLOCKED)  # the final statuses that want a person's eye

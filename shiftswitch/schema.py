@@ -1,5 +1,5 @@
-"""Every table of shiftswitch on one metadata: the results and the roster
-(:mod:`shiftswitch.models`), the HTTP API's users, tokens and sessions
+"""Every table of shiftswitch on one metadata: the results (:mod:`shiftswitch.models`), the
+roster's (:mod:`shiftswitch.roster_tables`), the HTTP API's users, tokens and sessions
 (:mod:`shiftswitch.access.tables`), the notification outbox
 (:mod:`shiftswitch.notify.tables`) and the devices' timeline (:mod:`shiftswitch.timeline`).
 Migrations compare it whole; tests empty it whole."""
@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 # Imported for their tables, which join the same metadata.
 import shiftswitch.access.tables
 import shiftswitch.notify.tables
+import shiftswitch.roster_tables
 import shiftswitch.timeline  # noqa: F401
 from shiftswitch.models import Base
 

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from shiftswitch.adherence.figures import Planned
 from shiftswitch.adherence.planned import Device, planned_intervals
 from shiftswitch.adherence.query import BadQuery
-from shiftswitch.models import RosterVersion
 from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import RosterError
 from shiftswitch.roster import canonical
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Roster
+from shiftswitch.roster_tables import RosterVersion
 
 
 class Version:

@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from shiftswitch.models import RosterOverride
 from shiftswitch.operations.context import Operations
 from shiftswitch.problems import Refused, RosterError, count, invalid, not_found, quote
 from shiftswitch.reports import iso
 from shiftswitch.roster.dump import local_time
 from shiftswitch.roster.fields import CALENDAR, REASON_MAX, within_calendar
 from shiftswitch.roster.model import Override, Roster, parse_instant
+from shiftswitch.roster_tables import RosterOverride
 from shiftswitch.sources.store import NoRoster, RosterStore, Written
 from shiftswitch.sources.tables import override_key
 

@@ -29,13 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shiftswitch import audit
 from shiftswitch.holds import bump
-from shiftswitch.models import (
-    DeviceState,
-    RosterDevice,
-    RosterOverride,
-    RosterSettings,
-    RosterVersion,
-)
+from shiftswitch.models import DeviceState
 from shiftswitch.notify.changes import tell_changes
 from shiftswitch.notify.config import NONE, NotifyConfig
 from shiftswitch.planning.diff import RosterDiff
@@ -43,6 +37,7 @@ from shiftswitch.planning.validation import validate_built, validate_text
 from shiftswitch.problems import Problem, RosterError
 from shiftswitch.roster.dump import dump
 from shiftswitch.roster.model import Roster
+from shiftswitch.roster_tables import RosterDevice, RosterOverride, RosterSettings, RosterVersion
 from shiftswitch.sources.tables import OVERRIDE_ORDER, read_roster, write_roster
 
 DATABASE = "roster (database)"  # how problems of a stored roster name their source

@@ -17,17 +17,6 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from shiftswitch.db import CHUNK, chunks
-from shiftswitch.models import (
-    RosterAccount,
-    RosterAgent,
-    RosterAssignment,
-    RosterDevice,
-    RosterOverride,
-    RosterSettings,
-    RosterShift,
-    RosterShiftMember,
-    RosterSkipDate,
-)
 from shiftswitch.pacing import RateLimit, parse_rate
 from shiftswitch.roster.model import (
     Account,
@@ -39,6 +28,17 @@ from shiftswitch.roster.model import (
     Roster,
     Shift,
     classify_device,
+)
+from shiftswitch.roster_tables import (
+    RosterAccount,
+    RosterAgent,
+    RosterAssignment,
+    RosterDevice,
+    RosterOverride,
+    RosterSettings,
+    RosterShift,
+    RosterShiftMember,
+    RosterSkipDate,
 )
 
 # The order overrides are listed in (``override list``) and numbered in (:attr:`Override.index`).

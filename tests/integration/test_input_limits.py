@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from shiftswitch.actions import ActionStore
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
-from shiftswitch.models import RosterVersion
 from shiftswitch.roster.limits import MAX_BYTES, MAX_VALUES
 from shiftswitch.roster.yamldoc import load
+from shiftswitch.roster_tables import RosterVersion
 from tests import EXAMPLE_ROSTER, ROOT
 from tests.commands import Ran, shiftswitch
 from tests.integration.test_scheduler import HANDOFF, MONDAY_0859, run_until, started

@@ -18,18 +18,13 @@ from scheduler import loop
 from scheduler.loop import STALL, Scheduler
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.db import make_engine
-from shiftswitch.models import (
-    Action,
-    DeviceState,
-    ResolvedDevice,
-    RosterVersion,
-    Status,
-)
+from shiftswitch.models import Action, DeviceState, ResolvedDevice, Status
 from shiftswitch.notify.config import NotifyConfig, Rule
 from shiftswitch.notify.tables import Notification
 from shiftswitch.planning.planner import Planner
 from shiftswitch.problems import RosterError
 from shiftswitch.reports import action_row
+from shiftswitch.roster_tables import RosterVersion
 from shiftswitch.sources.source import RosterFile
 from tests.rosters import roster_text, utc
 
