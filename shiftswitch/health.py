@@ -117,7 +117,8 @@ def _read() -> str:
     """Nothing when rosters are read in C; else a note that says why they are slower."""
     if yamldoc.read_in_c():
         return ""
-    return "; read in Python alone, its C reader not built (README: Roster format, Large rosters)"
+    why = "its C reader not built" if not yamldoc.c_reader_built() else "PyYAML without libyaml"
+    return f"; read in Python alone, {why} (README: Roster format, Large rosters)"
 
 
 def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -> Check:

@@ -65,6 +65,9 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
+    """Every table's base. Its metadata holds every table only once the modules that declare
+    them are imported: use :data:`shiftswitch.schema.METADATA`, which imports them."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 

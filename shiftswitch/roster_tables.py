@@ -1,4 +1,4 @@
-"""The roster's tables (README: Roster format, and the results tables there):
+"""The roster's tables (README: Roster format; ``roster_versions`` under Results tables):
 
 - ``roster_versions``: each roster put in force or stored, with its content;
 - ``roster_*``: the roster itself, when it lives in the database (the roster format's model,

@@ -17,9 +17,6 @@ from shiftswitch.roster.yamldoc import Value
 class DatedReader(FieldReader):
     """Reads the dated sections of a roster document, beside the sections they name."""
 
-    def agent_named(self, name: str) -> bool:
-        return self.declared("agents", name)
-
     def assignments(
         self, value: Value, agents: dict[str, Agent], default_zone: ZoneInfo | None
     ) -> list[Assignment]:

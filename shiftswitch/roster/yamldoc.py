@@ -6,11 +6,11 @@ problems can point at it, and scalars as the user wrote them. YAML 1.1 turns ``o
 a sexagesimal number; here every scalar stays the text that was typed, and the parser decides
 what it means from where it stands.
 
-A document is read within :class:`Limits` (bytes, values, nesting depth, length of one value),
-checked as its events are read, before anything is built from them: a value reached through an
-alias counts its whole size each time, so a few hundred bytes of nested aliases (a "billion
-laughs") are refused at the alias that crosses the limit, in a few milliseconds, instead of
-expanding into gigabytes.
+A document is read within :class:`~shiftswitch.roster.limits.Limits` (bytes, values, nesting
+depth, length of one value), checked as its events are read, before anything is built from
+them: a value reached through an alias counts its whole size each time, so a few hundred bytes
+of nested aliases (a "billion laughs") are refused at the alias that crosses the limit, in a
+few milliseconds, instead of expanding into gigabytes.
 
 Where it was built (``_fastyaml.c``, with libyaml), a C reader takes the first pass of the
 common document: no anchors, aliases, tags or duplicate keys, within the limits. It builds the
@@ -43,6 +43,11 @@ LineOf: TypeAlias = Callable[[Place], int | None]  # a path's line in a document
 def read_in_c() -> bool:
     """Whether a document's first pass is read in C (see the module's docstring)."""
     return _IN_C
+
+
+def c_reader_built() -> bool:
+    """Whether the C reader was built at install (it is used only beside PyYAML's libyaml)."""
+    return _fastyaml is not None
 
 
 def no_line(path: Place) -> None:

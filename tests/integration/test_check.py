@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shiftswitch.db import make_engine
+from shiftswitch.roster.yamldoc import read_in_c
 from shiftswitch.sources.store import RosterStore
 from tests.commands import Ran, shiftswitch
 from tests.pipeline import roster_yaml
@@ -47,7 +48,10 @@ def test_check_reads_the_stored_roster_when_it_is_the_source(
     engine.dispose()
     stored = check("--only", "roster", **env)
     assert stored.returncode == 0, stored.stdout
-    assert stored.stdout.strip() == "ok    roster    roster (database): version 1 valid, 1 agent"
+    read = "" if read_in_c() else "; read in Python alone, its C reader not built"
+    assert stored.stdout.strip().startswith(
+        f"ok    roster    roster (database): version 1 valid, 1 agent{read}"
+    )
 
 
 def test_check_names_an_invalid_roster_file(tmp_path: Path) -> None:
