@@ -54,7 +54,8 @@ from shiftswitch.logs import event
 from shiftswitch.models import UNSENT_STATUSES, Action, Status
 from shiftswitch.notify.changes import tell_changes
 from shiftswitch.notify.config import NONE, NotifyConfig
-from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.source import RosterFile, RosterSource
 from shiftswitch.sources.store import add_version, left_on, who

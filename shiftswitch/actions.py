@@ -24,7 +24,7 @@ from shiftswitch.claims import CLAIMED, Claimed, claimed_of
 from shiftswitch.db import CHUNK, Database, chunks, upsert
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.outages import held_back
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.recovery import Holdings, lost
 from shiftswitch.roster.model import Account, Agent, Roster
 

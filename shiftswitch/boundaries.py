@@ -16,7 +16,7 @@ from itertools import chain
 from typing import Any
 
 from shiftswitch.models import Status
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 
 TO_GO = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
 

@@ -27,7 +27,7 @@ from sqlalchemy.sql.expression import Exists
 
 from shiftswitch import audit
 from shiftswitch.models import Action, Change, Hold, Pause, Status
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.queries import pauses_in_force
 from shiftswitch.roster.model import Roster
 

@@ -16,7 +16,8 @@ from shiftswitch.models import (
     RemoteCheck,
     Status,
 )
-from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.queries import (
     RECENT,
     devices_on,

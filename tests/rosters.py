@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Roster
 

@@ -13,7 +13,8 @@ from shiftswitch import heap
 from shiftswitch.cli.context import Context, pass_context, table
 from shiftswitch.cli.options import roster_option
 from shiftswitch.operations import plans
-from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.problems import count
 from shiftswitch.sources.store import DATABASE
 

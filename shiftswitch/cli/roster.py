@@ -14,7 +14,7 @@ import click
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context, table
 from shiftswitch.cli.options import VERSION, by_option
 from shiftswitch.operations import imports, rosters
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import count
 from shiftswitch.roster.loader import read_text

@@ -12,7 +12,8 @@ from shiftswitch.cron import in_words
 from shiftswitch.holds import ahead_with_holds
 from shiftswitch.manual import unknown_agent
 from shiftswitch.models import DeviceState
-from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.problems import not_found
 from shiftswitch.queries import attempts_of, holds_not_over, newest_actions, states_of
 from shiftswitch.reports import action_row, iso

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from shiftswitch.boundaries import Boundary, joined, recorded
 from shiftswitch.boundary_queries import boundary_counts, boundary_lateness, ramp_keys
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 
 RECENT = timedelta(hours=2)  # boundaries recorded this long ago are shown, running or not
 SHOWN = 6  # recorded boundaries shown at most (every running one, then the newest)

@@ -18,7 +18,7 @@ from shiftswitch.db import make_engine
 from shiftswitch.holds import Controls
 from shiftswitch.notify.service import configured
 from shiftswitch.planning.plancache import PlanCache
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.problems import Refused, RosterError, count
 from shiftswitch.roster.model import Roster
 from shiftswitch.settings import Settings

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from shiftswitch import heap
 from shiftswitch.operations.context import Operations
 from shiftswitch.planning.diff import RosterDiff, assignment_name, transition_changes
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.planning.validation import validate_built, validate_text
 from shiftswitch.problems import Problem, Refused, RosterError
 from shiftswitch.roster.dump import assignments_section

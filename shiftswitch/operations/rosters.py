@@ -12,7 +12,7 @@ from typing import Any
 from shiftswitch.models import DeviceState
 from shiftswitch.operations.context import Operations
 from shiftswitch.planning.diff import RosterDiff, transition_changes
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Refused, RosterError, not_found
 from shiftswitch.reports import iso

@@ -9,7 +9,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.roster.dump import duration, local_time
 from shiftswitch.roster.model import Assignment, Override, Roster
 

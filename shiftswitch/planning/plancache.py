@@ -20,7 +20,8 @@ from itertools import islice
 from operator import attrgetter
 
 from shiftswitch import heap
-from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.roster.model import Roster
 
 

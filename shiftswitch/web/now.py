@@ -29,7 +29,7 @@ from shiftswitch.models import (
 )
 from shiftswitch.operations.boundaries import boundaries
 from shiftswitch.planning.plancache import Plan
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.queries import (
     RECENT,
     holds_in_force,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shiftswitch.boundaries import ahead, joined, recorded
-from shiftswitch.planning.planner import Transition
+from shiftswitch.planning.transitions import Transition
 
 AT = datetime(2026, 12, 7, 13, 30, tzinfo=UTC)
 

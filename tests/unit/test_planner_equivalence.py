@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from benchmarks.gen_roster import generate
 from shiftswitch.planning.occurrences import Interval, expand_shift
-from shiftswitch.planning.planner import Conflict, Planner, Transition
+from shiftswitch.planning.planner import Conflict, Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Override, Roster
 from tests.unit.test_planner_properties import scenario

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from shiftswitch.planning.planner import Planner, Transition
+from shiftswitch.planning.planner import Planner
+from shiftswitch.planning.transitions import Transition
 from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import RosterError
 from tests.rosters import make_roster, roster_text, utc
