@@ -134,22 +134,11 @@ def switches_without_overrides(
     once. ``rests`` gives the rests of each shift's ON and OFF (see :data:`Switch`)."""
     out: list[Switch] = []
     was_at: datetime | None = None  # the instant of the agent's previous step
-    if len(runs) == 1:  # one shift's device, or one device's merged runs: apart already
-        device, intervals = runs[0]
-        for begin, reach, shift in intervals:
-            if start <= begin < end:
-                out.append((begin, device, rests[shift][0], was_at))
-            if reach < end:
-                if start <= reach:
-                    out.append((reach, device, rests[shift][1], reach))
-                was_at = reach
-        return out
-    for group, reach in _groups(runs):
-        held = _held(group, runs, reach)
+    for held in _held_runs(runs):
         if held is None:  # two devices at once: a conflict, which valid rosters do not have
             steps = steps_without_overrides(runs, end)
             return switches(steps, start, end, shift_zones, {})
-        begin, device, on, off = held
+        begin, device, on, off, reach = held
         if start <= begin < end:
             out.append((begin, device, rests[on][0], was_at))
         if reach < end:
@@ -157,6 +146,22 @@ def switches_without_overrides(
                 out.append((reach, device, rests[off][1], reach))
             was_at = reach
     return out
+
+
+def _held_runs(
+    runs: Sequence[tuple[str, Sequence[Interval]]],
+) -> Iterator[tuple[datetime, str, str, str, datetime] | None]:
+    """Each group of ``runs`` held by one device (see :func:`_held`), with its reach; None for
+    a group of two devices. The intervals of a single run are apart already: each is a group,
+    taken without grouping."""
+    if len(runs) == 1:
+        device, intervals = runs[0]
+        for begin, reach, shift in intervals:
+            yield begin, device, shift, shift, reach
+        return
+    for group, reach in _groups(runs):
+        held = _held(group, runs, reach)
+        yield None if held is None else (*held, reach)
 
 
 def _groups(
