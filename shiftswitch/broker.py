@@ -23,7 +23,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from shiftswitch import redisurl
+from shiftswitch import redisclient, redisurl
 from shiftswitch.broker_connection import PromptAMQP
 from shiftswitch.heartbeats import SETTLE, read_beats
 from shiftswitch.pacing import parse_rate
@@ -284,7 +284,7 @@ def broker_redis(app: Celery) -> Redis:
         options.get("master_name"),
         sentinel_password=(options.get("sentinel_kwargs") or {}).get("password"),
     )
-    return redisurl.client(place, socket_timeout=10)
+    return redisclient.client(place, socket_timeout=10)
 
 
 def _restore(client: Redis, tag: str) -> bool:

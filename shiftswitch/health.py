@@ -14,7 +14,7 @@ import requests
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from shiftswitch import redisurl
+from shiftswitch import redisclient, redisurl
 from shiftswitch.broker import make_celery
 from shiftswitch.db import first_line, make_engine, missing_file, redacted, revisions
 from shiftswitch.notify.config import load_config
@@ -64,7 +64,7 @@ def redis(settings: Settings) -> Check:
         return Check("redis", False, str(exc))
     where = redisurl.shown(place)
     try:
-        redisurl.client(place, socket_connect_timeout=2, socket_timeout=2).ping()
+        redisclient.client(place, socket_connect_timeout=2, socket_timeout=2).ping()
     except RedisError as exc:
         return Check("redis", False, f"{where}: {exc}")
     return Check("redis", True, f"{where}: answers")

@@ -3,9 +3,10 @@
 ``REDIS_URL`` is either one server (``redis://``, ``rediss://``) or a list of
 sentinels in Celery's form, ``sentinel://HOST:PORT;sentinel://HOST:PORT/DB``, with the
 monitored primary's name in ``SHIFTSWITCH_REDIS_MASTER``. Every process opens Redis through
-:func:`client` and gives Celery :func:`broker_url` and :func:`transport_options`, so that the
-broker and every other use of Redis (the rate limiter, leases, heartbeats, leadership, the
-login throttle) follow the same primary, and follow it to another after a failover.
+:func:`shiftswitch.redisclient.client` and gives Celery :func:`broker_url` and
+:func:`transport_options`, so that the broker and every other use of Redis (the rate
+limiter, leases, heartbeats, leadership, the login throttle) follow the same primary, and
+follow it to another after a failover.
 
 Passwords travel in :class:`RedisPlace`'s fields, never in its ``repr`` or in :func:`shown`.
 """
@@ -13,14 +14,9 @@ Passwords travel in :class:`RedisPlace`'s fields, never in its ``repr`` or in :f
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
-
-from redis import Redis
-from redis.sentinel import Sentinel
 
 DEFAULT_MASTER = "mymaster"
 SERVER_SCHEMES = ("redis", "rediss")
@@ -133,56 +129,6 @@ def _db(path: str, text: str) -> int:
             "(redis://HOST:PORT/0)"
         )
     return int(raw)
-
-
-def client(place: RedisPlace, **options: Any) -> Redis:
-    """A client of the primary: ``options`` as for :class:`redis.Redis` (timeouts). Through
-    sentinels, each new connection asks them where the primary is, so a client whose
-    connection broke at a failover reconnects to the new one."""
-    if not place.is_sentinel:
-        extra = {"password": place.password} if place.password else {}
-        return Redis.from_url(place.url, **extra, **options)
-    primary: Redis = _sentinel(place, _timeouts(options)).master_for(
-        place.master, db=place.db, password=place.password, **options
-    )
-    return primary
-
-
-class _SharedSentinel(Sentinel):
-    """redis-py's Sentinel, asked by one thread at a time: its search for the primary
-    reorders its list of sentinels, unlocked, and the worker's threads share one."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._asking = threading.Lock()
-
-    def discover_master(self, service_name: str) -> Any:
-        with self._asking:
-            return super().discover_master(service_name)
-
-
-@lru_cache(maxsize=8)
-def _sentinel(place: RedisPlace, timeouts: tuple[tuple[str, float], ...]) -> Sentinel:
-    """The sentinels, asked with these timeouts (one set of connections to them per process)."""
-    kwargs: dict[str, Any] = dict(timeouts)
-    if place.sentinel_password:
-        kwargs["password"] = place.sentinel_password
-    return _SharedSentinel(list(place.sentinels), sentinel_kwargs=kwargs)
-
-
-def _timeouts(options: dict[str, Any]) -> tuple[tuple[str, float], ...]:
-    """The sentinels are asked with the client's own timeouts (2 s at most to connect)."""
-    connect = options.get("socket_connect_timeout") or options.get("socket_timeout") or 2.0
-    read = options.get("socket_timeout") or 5.0
-    return (("socket_connect_timeout", min(2.0, connect)), ("socket_timeout", min(5.0, read)))
-
-
-def primary_at(place: RedisPlace) -> tuple[str, int] | None:
-    """Where the sentinels say the primary is now (None: a single server)."""
-    if not place.is_sentinel:
-        return None
-    found = _sentinel(place, _timeouts({})).discover_master(place.master)
-    return str(found[0]), int(found[1])
 
 
 def broker_url(place: RedisPlace) -> str:

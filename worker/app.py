@@ -29,7 +29,7 @@ from celery.worker import state as worker_state
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
-from shiftswitch import logs, metrics, redisurl
+from shiftswitch import logs, metrics, redisclient
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import Leases, RateLimiter
@@ -101,7 +101,7 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
         max_overflow=8,
         pool_pre_ping=False,
     )
-    redis = redisurl.client(settings.redis)
+    redis = redisclient.client(settings.redis)
 
     store = TurnStore(engine)
     store.notify = notify_service.configured(settings.notify_path)
@@ -208,7 +208,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
             return
         quiet_the_cancel_notice()
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
-        beating.append(Beating(Heartbeat(redisurl.client(settings.redis), worker)))
+        beating.append(Beating(Heartbeat(redisclient.client(settings.redis), worker)))
         beating[0].start()
         telling.append(
             notify_service.start_deliverer(

@@ -20,12 +20,12 @@ import orjson
 from fastapi import Depends, Request, Response
 from redis.exceptions import RedisError
 
-from shiftswitch import redisurl
+from shiftswitch import redisclient
 from shiftswitch.access import AccessStore, LoginThrottle, Principal, Role, SessionInfo
 from shiftswitch.api.limits import Gate, password_gate, roster_gate
 from shiftswitch.logs import event
 from shiftswitch.operations import Operations, Refused
-from shiftswitch.operations.context import LiveRoster
+from shiftswitch.operations.live_roster import LiveRoster
 from shiftswitch.roster.model import Roster
 
 log = logging.getLogger("shiftswitch.api")
@@ -48,7 +48,7 @@ class Services:
 
     @classmethod
     def build(cls, ops: Operations) -> Services:
-        redis = redisurl.client(ops.settings.redis, socket_timeout=5)
+        redis = redisclient.client(ops.settings.redis, socket_timeout=5)
         access = AccessStore(ops.engine)
         throttle = LoginThrottle(redis, salt=access.throttle_salt())
         return cls(ops, LiveRoster(ops), access, throttle)

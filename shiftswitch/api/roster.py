@@ -24,6 +24,7 @@ from shiftswitch.planning.validation import validate_text
 from shiftswitch.problems import Refused, RosterError
 from shiftswitch.reports import iso
 from shiftswitch.wfm.layout import shipped_mapping
+from shiftswitch.wfm.rows import DAYS
 
 router = APIRouter(tags=["roster"])
 Svc = Annotated[Services, Depends(services)]
@@ -168,7 +169,7 @@ async def import_shifts(
         Query(max_length=8192, description="A shipped mapping's name, or a mapping's YAML."),
     ] = None,
     agent: Annotated[str | None, Query(max_length=64)] = None,
-    days: Annotated[int, Query(ge=1, le=366)] = imports.DAYS,
+    days: Annotated[int, Query(ge=1, le=366)] = DAYS,
     dry_run: bool = False,
     name: Annotated[str, Query(max_length=128, pattern=r"^[^/\\]+$")] = UPLOAD,
 ) -> dict[str, Any]:

@@ -7,41 +7,69 @@ line on stderr naming the place and the fix, and a non-zero exit; never a traceb
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
-from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shiftswitch import __version__
-from shiftswitch.access import AccessError
-from shiftswitch.cli import (
-    access,
-    api,
-    audit,
-    calendar,
-    db,
-    devices,
-    notify,
-    overrides,
-    plan,
-    processes,
-    report,
-    reports,
-    roster,
-)
 from shiftswitch.cli.context import EXIT_PROBLEMS, EXIT_USAGE, Context
 from shiftswitch.clock import SystemClock
-from shiftswitch.operations import Refused
-from shiftswitch.problems import RosterError, count
+from shiftswitch.problems import Refused, RosterError, count
 from shiftswitch.settings import ConfigError, Settings
-from shiftswitch.sources.store import NoRoster
 from shiftswitch.wfm.files import BadFile
 
+# Each command, and where it is defined: its module is imported when the command runs (or its
+# help is shown), so that a command waits only for what it uses (``roster validate`` reads a
+# file; it needs no database driver, no Celery, no web framework).
+COMMANDS = {
+    "roster": "roster:roster",
+    "override": "overrides:override",
+    "plan": "plan:plan",
+    "db": "db:db",
+    "scheduler": "processes:scheduler",
+    "worker": "processes:worker",
+    "sandbox": "processes:sandbox",
+    "demo": "processes:demo",
+    "check": "processes:check",
+    "api": "api:api",
+    "device": "devices:device",
+    "pause": "devices:pause",
+    "resume": "devices:resume",
+    "reconcile": "reports:reconcile",
+    "status": "reports:status",
+    "history": "reports:history",
+    "users": "access:users",
+    "tokens": "access:tokens",
+    "calendar": "calendar:calendar",
+    "notify": "notify:notify",
+    "audit": "audit:audit",
+    "report": "report:report",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _Commands(click.Group):
+    """The group of :data:`COMMANDS`, each imported from its module when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, name = where.split(":")
+        command: click.Command = getattr(importlib.import_module(f"shiftswitch.cli.{module}"), name)
+        _refusals_said_by_click(command)
+        return command
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="shiftswitch")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -52,34 +80,6 @@ def cli(ctx: click.Context) -> None:
     """
     if ctx.obj is None:
         ctx.obj = Context(Settings.from_env(), SystemClock())
-
-
-for command in (
-    roster.roster,
-    overrides.override,
-    plan.plan,
-    db.db,
-    processes.scheduler,
-    processes.worker,
-    processes.sandbox,
-    processes.demo,
-    processes.check,
-    api.api,
-    api.api,
-    devices.device,
-    devices.pause,
-    devices.resume,
-    reports.reconcile,
-    reports.status,
-    reports.history,
-    access.users,
-    access.tokens,
-    calendar.calendar,
-    notify.notify,
-    audit.audit,
-    report.report,
-):
-    cli.add_command(command)
 
 
 class _CommandContext(click.Context):
@@ -105,7 +105,7 @@ def _refusals_said_by_click(command: click.Command) -> None:
         _refusals_said_by_click(sub)
 
 
-_refusals_said_by_click(cli)
+cli.context_class = _CommandContext
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -140,20 +140,37 @@ def main(argv: Sequence[str] | None = None, obj: Context | None = None) -> NoRet
             click.echo(line, err=True)
         file = exc.problems[0].file if exc.problems else "file"
         _fail(f"{file}: {count(len(exc.problems), 'problem')}; import refused", EXIT_PROBLEMS)
-    except (AccessError, ConfigError, NoRoster) as exc:
+    except ConfigError as exc:
         _fail(str(exc), EXIT_PROBLEMS)
-    except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        if "no such table" in reason or "does not exist" in reason:
-            _fail(f"database: {reason}: run 'shiftswitch db upgrade' first", EXIT_PROBLEMS)
-        _fail(f"database: {reason} (check DATABASE_URL)", EXIT_PROBLEMS)
-    except RedisError as exc:
-        _fail(f"redis: {exc} (check REDIS_URL; is Redis running?)", EXIT_PROBLEMS)
     except click.exceptions.Abort:
         _fail("aborted", 130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        _fail(_said(exc), EXIT_PROBLEMS)
     sys.exit(0)
+
+
+def _said(exc: Exception) -> str:
+    """A failure of the database, Redis or access as one line; anything else raised again (a
+    fault, not a user's mistake). Their modules are imported here, on the way out: a command
+    that never opened the database has not imported SQLAlchemy."""
+    from redis.exceptions import RedisError  # noqa: PLC0415
+    from sqlalchemy.exc import OperationalError, ProgrammingError  # noqa: PLC0415
+
+    from shiftswitch.access import AccessError  # noqa: PLC0415
+    from shiftswitch.sources.store import NoRoster  # noqa: PLC0415
+
+    if isinstance(exc, AccessError | NoRoster):
+        return str(exc)
+    if isinstance(exc, OperationalError | ProgrammingError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        if "no such table" in reason or "does not exist" in reason:
+            return f"database: {reason}: run 'shiftswitch db upgrade' first"
+        return f"database: {reason} (check DATABASE_URL)"
+    if isinstance(exc, RedisError):
+        return f"redis: {exc} (check REDIS_URL; is Redis running?)"
+    raise exc
 
 
 def _fail(message: str, code: int) -> NoReturn:

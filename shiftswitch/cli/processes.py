@@ -18,7 +18,7 @@ import click
 from scheduler.checks import Checker, readers
 from scheduler.loop import Scheduler
 from scheduler.probes import OutageWatch, Prober
-from shiftswitch import health, logs, metrics, redisurl
+from shiftswitch import health, logs, metrics, redisclient
 from shiftswitch.broker import QUEUE
 from shiftswitch.cli import demo as demo_module
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
@@ -108,7 +108,7 @@ def scheduler(
     configure_logging(loglevel)
     roster_source = ctx.roster_source(roster_path, source)
     path = roster_source.path
-    redis = redisurl.client(ctx.settings.redis)
+    redis = redisclient.client(ctx.settings.redis)
     drift_every = ctx.settings.drift_every
     budget = RateLimiter(redis)
     exotel = readers(ctx.settings)

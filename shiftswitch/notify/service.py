@@ -12,7 +12,7 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from shiftswitch import queries, redisurl
+from shiftswitch import queries, redisclient
 from shiftswitch.clock import Clock
 from shiftswitch.coordination import Leadership
 from shiftswitch.heartbeats import live_workers
@@ -54,7 +54,7 @@ def start_deliverer(
     config = configured(settings.notify_path)
     if not config.channels:
         return None
-    redis = redisurl.client(settings.redis)
+    redis = redisclient.client(settings.redis)
     deliverer = Deliverer(engine, config, redis=redis, public_url=settings.public_url)
     missing = [v for c, v in config.channels.items() if config.url(c) is None]
     if missing:

@@ -1,32 +1,28 @@
-"""The settings, clock and stores an operation needs, built once by its shell."""
+"""The settings, clock and stores an operation needs, built once by its shell.
+
+The stores' modules (SQLAlchemy, Celery, redis-py) are imported when a store is first asked
+for, not with this module: every command of the command line builds an :class:`Operations`,
+and one that only reads a file (``roster validate``) should not wait for them.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
-from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from shiftswitch import heap
-from shiftswitch.actions import ActionStore
-from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import Clock
-from shiftswitch.db import make_engine
-from shiftswitch.holds import Controls
-from shiftswitch.notify.service import configured
-from shiftswitch.planning.plancache import PlanCache
-from shiftswitch.planning.transitions import Transition
-from shiftswitch.problems import Refused, RosterError, count
-from shiftswitch.roster.model import Roster
 from shiftswitch.settings import Settings
-from shiftswitch.sources import source as source_module
-from shiftswitch.sources.source import RosterSource
-from shiftswitch.sources.store import NoRoster, RosterStore
 
-DAY = timedelta(hours=24)
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from shiftswitch.actions import ActionStore
+    from shiftswitch.broker import CeleryDispatcher
+    from shiftswitch.holds import Controls
+    from shiftswitch.roster.model import Roster
+    from shiftswitch.sources.source import RosterSource
+    from shiftswitch.sources.store import RosterStore
 
 
 class Operations:
@@ -39,101 +35,50 @@ class Operations:
 
     @cached_property
     def engine(self) -> Engine:
+        from shiftswitch.db import make_engine  # noqa: PLC0415
+
         return make_engine(self.settings.database_url)
 
     @cached_property
     def _dispatcher(self) -> CeleryDispatcher:
+        from shiftswitch.broker import CeleryDispatcher, make_celery  # noqa: PLC0415
+
         return CeleryDispatcher(make_celery(self.settings))
 
     def action_store(self) -> ActionStore:
+        from shiftswitch.actions import ActionStore  # noqa: PLC0415
+
         return ActionStore(self.engine)
 
     def dispatcher(self) -> CeleryDispatcher:
         return self._dispatcher
 
     def roster_store(self) -> RosterStore:
+        from shiftswitch.notify.service import configured  # noqa: PLC0415
+        from shiftswitch.sources.store import RosterStore  # noqa: PLC0415
+
         return RosterStore(self.engine, configured(self.settings.notify_path))
 
     def controls(self) -> Controls:
+        from shiftswitch.holds import Controls  # noqa: PLC0415
+
         return Controls(self.engine)
 
     def reads_stored(self, roster_path: str | None = None) -> bool:
         """Whether the roster acted on is the one in the database (see :mod:`..roster.source`)."""
-        return source_module.reads_stored(self.settings, roster_path)
+        from shiftswitch.sources import source  # noqa: PLC0415
+
+        return source.reads_stored(self.settings, roster_path)
 
     def roster_source(self, roster_path: str | None, source: str | None = None) -> RosterSource:
         """The roster a long-running command polls: a file given with --roster, else --source
         (or SHIFTSWITCH_ROSTER_SOURCE): the file at SHIFTSWITCH_ROSTER, or the roster tables."""
+        from shiftswitch.sources import source as source_module  # noqa: PLC0415
+
         return source_module.open_source(self.settings, self.engine, roster_path, source)
 
     def current_roster(self, roster_path: str | None, now: datetime) -> Roster:
         """The roster acted on: the file given, else the configured source's."""
-        return source_module.current_roster(self.settings, self.engine, roster_path, now)
+        from shiftswitch.sources import source  # noqa: PLC0415
 
-
-class LiveRoster:
-    """The roster in force, for a shell that lives long and answers often (the HTTP API): read
-    and validated once, then looked at again at most once a second, as the scheduler does
-    (a file's size and time, or the database's edit counter), so that a request costs no
-    validation. An invalid edit is refused and the last good roster stays, as in the scheduler.
-    """
-
-    POLL_EVERY = 1.0  # seconds
-
-    def __init__(self, ops: Operations) -> None:
-        self.ops = ops
-        self._source: RosterSource | None = None
-        self._polled = 0.0
-        self._lock = threading.Lock()
-        self.plans = PlanCache()
-        self._failed: tuple[float, Refused] | None = None
-
-    def upcoming(self, now: datetime, agent: str | None = None) -> list[Transition]:
-        """The roster's transitions of the next 24 hours (of ``agent`` if given), as
-        ``Planner(roster).transitions(now, now + 24 h)`` gives them, from the plan kept."""
-        plan = self.plans.around(self.get(now), now)
-        return plan.between(now, now + DAY, agent)
-
-    def get(self, now: datetime) -> Roster:
-        """The roster in force; a :class:`Refused` (503) while there is none (nothing stored,
-        or the roster cannot be read or is invalid), looked at again once a second."""
-        with self._lock:
-            if self._source is None or self._source.roster is None:
-                if self._failed and time.monotonic() - self._failed[0] < self.POLL_EVERY:
-                    raise self._failed[1]
-                source = self.ops.roster_source(None)
-                try:
-                    source.load(now)
-                except (RosterError, NoRoster) as exc:
-                    self._failed = (time.monotonic(), not_in_force(exc))
-                    raise self._failed[1] from None
-                self._source, self._polled, self._failed = source, time.monotonic(), None
-                heap.settle()
-            elif time.monotonic() - self._polled >= self.POLL_EVERY:
-                if self._source.poll(now, self.ops.controls().serials()) is not None:
-                    heap.settle()
-                self._polled = time.monotonic()
-            assert self._source.roster is not None
-            return self._source.roster
-
-    def changed(self) -> None:
-        """A change was just made here: look at the roster again at the next :meth:`get`, so
-        that the caller who made it sees it at once."""
-        with self._lock:
-            self._polled = 0.0
-
-
-def not_in_force(exc: RosterError | NoRoster) -> Refused:
-    """Why there is no roster in force, as a refusal of the server's state (503), not of the
-    caller's request."""
-    if isinstance(exc, NoRoster):
-        return Refused(str(exc), status=HTTPStatus.SERVICE_UNAVAILABLE)
-    source = exc.source or "roster"
-    first = exc.problems[0].render(exc.source) if exc.problems else f"{source}: invalid"
-    more = len(exc.problems) - 1
-    return Refused(
-        f"no roster in force: {first}"
-        + (f" (and {count(more, 'more problem')})" if more > 0 else "")
-        + "; see 'shiftswitch roster validate' or 'shiftswitch check'",
-        status=HTTPStatus.SERVICE_UNAVAILABLE,
-    )
+        return source.current_roster(self.settings, self.engine, roster_path, now)

@@ -32,11 +32,10 @@ from shiftswitch.wfm.csvfile import read_csv
 from shiftswitch.wfm.files import BadFile, FileProblem, decode
 from shiftswitch.wfm.ics import read_ics
 from shiftswitch.wfm.layout import PLAIN, Layout, read_layout
-from shiftswitch.wfm.rows import Row
+from shiftswitch.wfm.rows import DAYS, Row
 from shiftswitch.wfm.shifts import Imported, assignments, first_free, matched, put_in
 
 Format = Literal["csv", "ics"]
-DAYS = 28  # how far ahead a calendar's recurrences are expanded
 FIRST = 100  # the switches an answer lists (the first that change; all are counted)
 FIRST_DAY = timedelta(days=1)  # the switches compared: the import's first day from now
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from scheduler.loop import Scheduler
-from shiftswitch import audit, drift, redisurl
+from shiftswitch import audit, drift, redisclient
 from shiftswitch.coordination import RateLimiter, rate_bucket
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.operations.context import Operations
@@ -67,7 +67,7 @@ def reconcile_now(
 
 def paced_client(ops: Operations) -> Callable[[Account], ExotelClient]:
     """Exotel clients that wait for the account's request budget, shared with the workers."""
-    limiter = RateLimiter(redisurl.client(ops.settings.redis))
+    limiter = RateLimiter(redisclient.client(ops.settings.redis))
 
     def client(account: Account) -> ExotelClient:
         def pace() -> None:

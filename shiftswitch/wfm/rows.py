@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shiftswitch.clock import local_to_utc
 
+DAYS = 28  # how far ahead a calendar's recurrences are expanded, unless asked otherwise
+
 
 class Row(NamedTuple):
     """A row of an imported file: ``agent`` as the file gives it (a roster name, a user id, a

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from shiftswitch import redisurl
+from shiftswitch import redisclient
 from shiftswitch.coordination import Lock, RateLimiter
 from shiftswitch.heartbeats import Heartbeat, live_workers
 from shiftswitch.pacing import RateLimit
@@ -66,19 +66,19 @@ def test_check_then_every_use_of_redis_follows_a_failover(tmp_path: Path) -> Non
         check_finds_the_primary_through_the_sentinels(group)
         a_wrong_password_or_master_name_fails_in_one_line(group)
         place = Settings.from_env(env_for(group)).redis
-        limiter = RateLimiter(redisurl.client(place, socket_timeout=2))
-        locks = redisurl.client(place, socket_timeout=2)
-        beats = redisurl.client(place, socket_timeout=2)
+        limiter = RateLimiter(redisclient.client(place, socket_timeout=2))
+        locks = redisclient.client(place, socket_timeout=2)
+        beats = redisclient.client(place, socket_timeout=2)
         limit = RateLimit(600, 60)
         assert limiter.reserve("acct", limit, 5)[0]
         with Lock(locks, "u-1", ttl=30):
             pass
         Heartbeat(beats, "w1@host-a/1/x").beat(frozenset(), {})
-        assert redisurl.primary_at(place) == ("127.0.0.1", group.ports["primary"])
+        assert redisclient.primary_at(place) == ("127.0.0.1", group.ports["primary"])
 
         group.kill_primary()
         group.wait_promoted()
-        assert redisurl.primary_at(place) == ("127.0.0.1", group.ports["replica"])
+        assert redisclient.primary_at(place) == ("127.0.0.1", group.ports["replica"])
 
         def soon(call: object) -> object:
             """A connection broken by the failover fails once; the next goes to the new
