@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,7 +88,7 @@ class FieldReader:
         return None
 
     def keys(
-        self, value: dict[str, Value], path: Place, allowed: set[str], required: set[str]
+        self, value: dict[str, Value], path: Place, allowed: Set[str], required: Set[str]
     ) -> None:
         present = value.keys()
         # The keys checked in bulk, one by one only when one is unknown or names a credential

@@ -35,6 +35,7 @@ from shiftswitch.roster.model import (
     Roster,
     Shift,
 )
+from shiftswitch.roster.plain import AGENT_KEYS, AGENT_REQUIRED, Refs, plain_agent, plain_members
 from shiftswitch.roster.yamldoc import Document, Value, load
 
 
@@ -180,8 +181,12 @@ class _Parser(DatedReader):
         path: Place = ("agents",)
         section = self.mapping(value, path, "a mapping of agent name to account and devices")
         out: dict[str, Agent] = {}
-        seen_refs: dict[tuple[str, str], Place] = {}
+        seen_refs: Refs = {}
         for name, body in (section or {}).items():
+            plain = plain_agent(name, body, accounts, seen_refs)
+            if plain is not None:
+                out[name] = plain
+                continue
             here = (*path, name)
             if not NAME.match(name):
                 self.error(
@@ -191,9 +196,7 @@ class _Parser(DatedReader):
             fields = self.mapping(body, here, "account and devices")
             if fields is None:
                 continue
-            self.keys(
-                fields, here, {"account", "user_id", "devices", "contact"}, {"account", "devices"}
-            )
+            self.keys(fields, here, AGENT_KEYS, AGENT_REQUIRED)
             account = (
                 self.text(fields.get("account"), (*here, "account"), "an account name")
                 if "account" in fields
@@ -220,11 +223,15 @@ class _Parser(DatedReader):
                 )
             for device in devices.values():
                 key = (account or "", device.ref.lower())
-                dpath = (*here, "devices", device.name)
                 if key in seen_refs:
-                    self.error(dpath, f"device {device.ref} is also {format_path(seen_refs[key])}")
+                    first, first_device = seen_refs[key]
+                    self.error(
+                        (*here, "devices", device.name),
+                        f"device {device.ref} is also "
+                        + format_path((*path, first, "devices", first_device)),
+                    )
                 else:
-                    seen_refs[key] = dpath
+                    seen_refs[key] = (name, device.name)
             contact = None
             if "contact" in fields:
                 contact = self.text(fields["contact"], (*here, "contact"), "an e-mail address")
@@ -317,6 +324,9 @@ class _Parser(DatedReader):
         if not isinstance(value, list):
             self.error(path, 'expected a list such as ["asha:desk", "ravi"]')
             return None
+        plain = plain_members(value, agents)
+        if plain is not None:
+            return plain
         out: list[Member] = []
         seen: set[str] = set()
         ok = True
