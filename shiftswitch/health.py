@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import requests
+from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -127,7 +128,7 @@ def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -
     app = make_celery(settings)
     try:
         replies = app.control.ping(destination=[name] if name else None, timeout=timeout, limit=1)
-    except (RedisError, OSError) as exc:
+    except (RedisError, BrokerError, OSError) as exc:
         return Check("workers", False, f"cannot ask: {exc}")
     finally:
         app.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -50,24 +50,42 @@ COMMANDS = {
 }
 
 
-class _Commands(click.Group):
-    """The group of :data:`COMMANDS`, each imported from its module when first asked for."""
+class _Commands(MutableMapping[str, click.Command]):
+    """The group's commands by name (click takes any mapping), each imported from its module
+    in :data:`COMMANDS` when first asked for; listing them, or suggesting one for a mistyped
+    name, imports nothing."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+    def __init__(self, where: dict[str, str]) -> None:
+        self._where = dict(where)
+        self._loaded: dict[str, click.Command] = {}
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        where = COMMANDS.get(cmd_name)
-        if where is None:
-            return None
-        module, name = where.split(":")
-        command: click.Command = getattr(importlib.import_module(f"shiftswitch.cli.{module}"), name)
-        _refusals_said_by_click(command)
-        return command
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, attr = self._where[name].split(":")
+            command = getattr(importlib.import_module(f"shiftswitch.cli.{module}"), attr)
+            _refusals_said_by_click(command)
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._where.pop(name, None)
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if self._where.pop(name, None) is None:
+            del self._loaded[name]
+        else:
+            self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._where, **self._loaded})
+
+    def __len__(self) -> int:
+        return len(self._where.keys() | self._loaded.keys())
 
 
 @click.group(
-    cls=_Commands,
+    commands=_Commands(COMMANDS),
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="shiftswitch")
@@ -155,8 +173,14 @@ def _said(exc: Exception) -> str:
     """A failure of the database, Redis or access as one line; anything else raised again (a
     fault, not a user's mistake). Their modules are imported here, on the way out: a command
     that never opened the database has not imported SQLAlchemy."""
+    from kombu.exceptions import OperationalError as BrokerError  # noqa: PLC0415
     from redis.exceptions import RedisError  # noqa: PLC0415
-    from sqlalchemy.exc import OperationalError, ProgrammingError  # noqa: PLC0415
+    from sqlalchemy.exc import (  # noqa: PLC0415
+        ArgumentError,
+        NoSuchModuleError,
+        OperationalError,
+        ProgrammingError,
+    )
 
     from shiftswitch.access import AccessError  # noqa: PLC0415
     from shiftswitch.sources.store import NoRoster  # noqa: PLC0415
@@ -164,13 +188,26 @@ def _said(exc: Exception) -> str:
     if isinstance(exc, AccessError | NoRoster):
         return str(exc)
     if isinstance(exc, OperationalError | ProgrammingError):
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        if "no such table" in reason or "does not exist" in reason:
-            return f"database: {reason}: run 'shiftswitch db upgrade' first"
-        return f"database: {reason} (check DATABASE_URL)"
-    if isinstance(exc, RedisError):
+        return f"database: {_database_reason(exc)}"
+    if isinstance(exc, NoSuchModuleError):  # a scheme SQLAlchemy has no dialect for
+        return f"DATABASE_URL names no database shiftswitch can use; {DATABASE_URLS}"
+    if isinstance(exc, ArgumentError):  # not a URL (not echoed: it may hold a password)
+        return f"DATABASE_URL is not a database URL; {DATABASE_URLS}"
+    if isinstance(exc, RedisError | BrokerError):
         return f"redis: {exc} (check REDIS_URL; is Redis running?)"
     raise exc
+
+
+DATABASE_URLS = "use postgresql://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH"
+
+
+def _database_reason(exc: Any) -> str:
+    """Why the database refused, and what to do: tables missing are for 'db upgrade'; a role
+    or database missing, or a server not there, for DATABASE_URL."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return f"{reason}: run 'shiftswitch db upgrade' first"
+    return f"{reason} (check DATABASE_URL)"
 
 
 def _fail(message: str, code: int) -> NoReturn:

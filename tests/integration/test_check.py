@@ -12,7 +12,7 @@ from shiftswitch.db import make_engine
 from shiftswitch.roster.yamldoc import read_in_c
 from shiftswitch.sources.store import RosterStore
 from tests.commands import Ran, shiftswitch
-from tests.pipeline import roster_yaml
+from tests.pipeline import free_port, roster_yaml
 
 AGENTS = {"ravi": ("u-101", {"desk": "100281"})}
 SHIFTS = [{"name": "am", "start": "0 9 * * *", "duration": "4h", "members": ["ravi"]}]
@@ -79,3 +79,26 @@ def test_check_says_to_migrate_and_refuses_unknown_checks(tmp_path: Path) -> Non
     assert "run 'shiftswitch db upgrade'" in old.stdout
     wrong = check("--only", "redis,bogus", **env)
     assert wrong.returncode == 2 and "bogus: choose from" in wrong.stderr
+
+
+def test_redis_not_there_fails_its_checks_and_a_command_in_one_line(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    roster = tmp_path / "schedules.yaml"
+    roster.write_text(roster_yaml("http://127.0.0.1:8090", AGENTS, SHIFTS))
+    env = {
+        "DATABASE_URL": sqlite_url,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        "SHIFTSWITCH_ROSTER": str(roster),
+        "SHIFTSWITCH_ALLOWED_BASE_URLS": "http://127.0.0.1",
+    }
+    done = check("--only", "redis,workers", **env)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("FAIL  redis ") and lines[1].startswith("FAIL  workers   cannot ask")
+    assert "Traceback" not in done.stderr
+    reconcile = shiftswitch("reconcile", env={**os.environ, **env})
+    assert reconcile.returncode == 1
+    assert reconcile.stderr.startswith("shiftswitch: error: redis: ")
+    assert "(check REDIS_URL; is Redis running?)" in reconcile.stderr
+    assert len(reconcile.stderr.strip().splitlines()) == 1

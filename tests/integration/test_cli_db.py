@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
@@ -31,3 +32,30 @@ def test_db_upgrade_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "check DATABASE_URL" in done.stderr
     assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("not a url s3cret", "DATABASE_URL is not a database URL; use postgresql://"),
+        ("mongodb://u:s3cret@db/x", "DATABASE_URL names no database shiftswitch can use"),
+        ("postgresql://nob0dy:s3cret@127.0.0.1:5432/test", 'role "nob0dy" does not exist'),
+        ("postgresql://postgres@127.0.0.1:5432/n0_such_db", "(check DATABASE_URL)"),
+    ],
+)
+def test_a_wrong_database_url_is_one_line_that_says_what_to_fix(
+    tmp_path: Path, url: str, said: str
+) -> None:
+    done = shiftswitch("history", env={**os.environ, "DATABASE_URL": url}, cwd=tmp_path)
+    assert done.returncode == 1
+    assert said in done.stderr
+    assert "db upgrade" not in done.stderr  # no table is missing: the URL is wrong
+    assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_without_tables_is_told_to_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    done = shiftswitch("history", env={**os.environ, "DATABASE_URL": url}, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "no such table" in done.stderr and "run 'shiftswitch db upgrade' first" in done.stderr

@@ -89,7 +89,7 @@ def test_plan_refuses_an_invalid_roster(tmp_path: Path) -> None:
         (["plan", "--from", "tomorrow"], '"tomorrow" is not a date-time'),
         (["plan", "--hours", "-1"], "--hours"),
         (["plan", "--roster", "/nonexistent/roster.yaml"], "cannot read roster"),
-        (["plna"], "No such command"),
+        (["plna"], "No such command 'plna'. Did you mean 'plan'?"),
         (["plan", "--hours", "nan"], "must be a number of hours"),
         (["plan", "--from", "9999-12-31T20:00"], "from 1971 to 9000"),
         (["plan", "--from", "0001-01-01T00:00"], "from 1971 to 9000"),

@@ -1,0 +1,52 @@
+"""The command line imports a command's modules only when it runs: checking a roster file
+does not wait for the database driver, Celery, redis-py or the web framework."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import EXAMPLE_ROSTER, ROOT
+
+HEAVY = ("sqlalchemy", "celery", "kombu", "redis", "fastapi", "requests")
+
+PROBE = """
+import sys
+from shiftswitch.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = [m for m in {heavy!r} if m in sys.modules]
+print(code, ",".join(heavy) or "-", file=sys.stderr)
+"""
+
+
+def imported(*args: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+    code, heavy = done.stderr.strip().splitlines()[-1].split()
+    return code, heavy
+
+
+def test_roster_validate_imports_no_database_broker_or_web_modules() -> None:
+    assert imported("roster", "validate", str(EXAMPLE_ROSTER)) == ("0", "-")
+
+
+def test_a_mistyped_command_imports_none_either() -> None:
+    assert imported("statsu") == ("2", "-")
+
+
+def test_a_command_that_needs_the_database_imports_it(tmp_path: Path) -> None:
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    code, heavy = imported("roster", "versions", env={"DATABASE_URL": empty})
+    assert code == "1" and "sqlalchemy" in heavy.split(",")  # told to run 'db upgrade'
