@@ -3,9 +3,9 @@ the window's start and its transitions in it.
 
 Planning a day of 10,000 agents takes a good part of a second on a small machine; the API's
 status and agent answers and the console's pages want it many times a minute. The roster object
-a server reads stays the same until the roster changes (:class:`~shiftswitch.operations.context.
-LiveRoster`), so the plan of a window is made once per roster and window and what follows reads
-it.
+a server reads stays the same until the roster changes
+(:class:`~shiftswitch.operations.live_roster.LiveRoster`), so the plan of a window is made once
+per roster and window and what follows reads it.
 """
 
 from __future__ import annotations
