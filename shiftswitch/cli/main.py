@@ -68,6 +68,7 @@ class _Commands(MutableMapping[str, click.Command]):
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: click.Command) -> None:
+        _refusals_said_by_click(command)
         self._where.pop(name, None)
         self._loaded[name] = command
 

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+
+from shiftswitch.cli.main import _CommandContext, _Commands
 from tests import EXAMPLE_ROSTER, ROOT
 
 HEAVY = ("sqlalchemy", "celery", "kombu", "redis", "fastapi", "requests")
@@ -50,3 +53,19 @@ def test_a_command_that_needs_the_database_imports_it(tmp_path: Path) -> None:
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     code, heavy = imported("roster", "versions", env={"DATABASE_URL": empty})
     assert code == "1" and "sqlalchemy" in heavy.split(",")  # told to run 'db upgrade'
+
+
+def test_the_commands_are_a_mapping_that_imports_on_first_use() -> None:
+    commands = _Commands({"plan": "plan:plan"})
+    assert list(commands) == ["plan"] and len(commands) == 1
+    assert commands["plan"].name == "plan"
+    assert commands["plan"].context_class is _CommandContext  # refusals said as click says
+
+    @click.command("hello")
+    def hello() -> None:
+        """A command added by hand."""
+
+    commands["hello"] = hello
+    assert sorted(commands) == ["hello", "plan"] and hello.context_class is _CommandContext
+    del commands["plan"]
+    assert list(commands) == ["hello"] and "plan" not in commands
