@@ -231,10 +231,12 @@ class OutcomeStore(Database):
         attempt: Row | None = None,
     ) -> None:
         """``action``'s contact URI is device ``device_id`` of ``user_id``: from the cache, or
-        found by ``attempt`` (then the cache keeps it)."""
+        found by ``attempt`` (then the cache keeps it, and the action, marked running for that
+        lookup, is queued again for its switch: a lookup answered leaves nothing unanswered)."""
         assert action.contact_uri is not None
+        looked_up = {"status": Status.QUEUED} if attempt is not None else {}
         with self.engine.begin() as conn:
-            _write(conn, attempt, action, user_id=user_id, device_id=device_id)
+            _write(conn, attempt, action, user_id=user_id, device_id=device_id, **looked_up)
             if attempt is not None:
                 remember_resolved(
                     conn,

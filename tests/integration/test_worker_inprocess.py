@@ -557,6 +557,8 @@ def test_a_device_given_by_number_is_looked_up_once(world: World) -> None:
     assert [(a.user_id, a.device_id, a.status) for a in w.actions()] == [
         ("u-101", "100281", Status.SUCCEEDED)
     ] * 2
+    # The lookup was answered: the PUT after it is no request left unanswered.
+    assert read_backs(w) == []
 
 
 def test_a_number_exotel_does_not_have_fails_the_action(world: World) -> None:
