@@ -67,7 +67,7 @@ def redis(settings: Settings) -> Check:
     try:
         redisclient.client(place, socket_connect_timeout=2, socket_timeout=2).ping()
     except RedisError as exc:
-        return Check("redis", False, f"{where}: {exc}")
+        return Check("redis", False, f"{where}: {exc} (check REDIS_URL; is Redis running?)")
     return Check("redis", True, f"{where}: answers")
 
 

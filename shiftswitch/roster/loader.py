@@ -50,7 +50,11 @@ def read_text(path: str, limits: Limits = LIMITS) -> str:
                 text = fh.read(limits.bytes + 1)
                 problem = too_large(len(text), limits)
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        reason = (
+            f"{exc.strerror} (check the file named, or SHIFTSWITCH_ROSTER)"
+            if isinstance(exc, OSError)
+            else "not UTF-8 text"
+        )
         raise RosterError([Problem((), f"cannot read roster: {reason}")], path) from None
     if problem is not None:
         raise RosterError([problem], path)
