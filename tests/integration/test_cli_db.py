@@ -55,7 +55,10 @@ def test_a_wrong_database_url_is_one_line_that_says_what_to_fix(
 
 
 def test_a_database_without_tables_is_told_to_upgrade(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    url = f"sqlite:///{empty}"
     done = shiftswitch("history", env={**os.environ, "DATABASE_URL": url}, cwd=tmp_path)
     assert done.returncode == 1
     assert "no such table" in done.stderr and "run 'shiftswitch db upgrade' first" in done.stderr
+
