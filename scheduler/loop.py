@@ -328,7 +328,7 @@ class Scheduler:
             self.leading = self.leadership.held()
         except Exception as exc:  # Redis unreachable: lead nothing, still record what is due
             self.leading = False
-            if was:
+            if was or starting:
                 log.warning("cannot tell whether this scheduler leads: %s", exc)
         if self.leading != was or starting:
             event(log, logging.INFO, "leading" if self.leading else "following", at=now.isoformat())

@@ -8,6 +8,7 @@ is recorded. ``tests/system/test_closed_loop.py`` runs the same with real proces
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from shiftswitch.sandbox.server import Sandbox
 from shiftswitch.settings import Credentials
 from shiftswitch.sources.source import RosterFile
 from tests.integration.test_scheduler import Recorder, confirm_all
-from tests.pipeline import API_KEY, API_TOKEN, roster_yaml, user
+from tests.pipeline import API_KEY, API_TOKEN, free_port, roster_yaml, user
 from tests.rosters import utc
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
@@ -332,3 +333,15 @@ def test_a_read_older_than_a_confirmed_switch_is_no_drift(world: World) -> None:
     assert w.checks()[-1].drifted == 0
     with w.store.sessions() as session:
         assert session.get_one(DeviceState, ("main", "u-107", "100107")).available is False
+
+
+def test_a_scheduler_starting_without_redis_says_it_cannot_tell_whether_it_leads(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = world
+    nowhere = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    scheduler, _ = w.scheduler(Recorder(), readable=False, leadership=Leadership(nowhere))
+    with caplog.at_level(logging.WARNING, logger="shiftswitch.scheduler"):
+        w.start(scheduler, NOON)
+    assert not scheduler.leading
+    assert any("cannot tell whether this scheduler leads" in r.getMessage() for r in caplog.records)

@@ -61,4 +61,3 @@ def test_a_database_without_tables_is_told_to_upgrade(tmp_path: Path) -> None:
     done = shiftswitch("history", env={**os.environ, "DATABASE_URL": url}, cwd=tmp_path)
     assert done.returncode == 1
     assert "no such table" in done.stderr and "run 'shiftswitch db upgrade' first" in done.stderr
-
