@@ -125,6 +125,11 @@ def _read() -> str:
 def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -> Check:
     """A worker (or the one named) answers a broadcast ping within ``timeout``: the first
     answer ends the wait, so a healthy check takes milliseconds."""
+    try:
+        # Redis asked first: Celery's broker would try to connect for seconds before failing.
+        redisclient.client(settings.redis, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (RedisError, ValueError) as exc:
+        return Check("workers", False, f"cannot ask: {exc}")
     app = make_celery(settings)
     try:
         replies = app.control.ping(destination=[name] if name else None, timeout=timeout, limit=1)
