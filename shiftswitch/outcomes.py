@@ -231,12 +231,13 @@ class OutcomeStore(Database):
         attempt: Row | None = None,
     ) -> None:
         """``action``'s contact URI is device ``device_id`` of ``user_id``: from the cache, or
-        found by ``attempt`` (then the cache keeps it, and the action, marked running for that
-        lookup, is queued again for its switch: a lookup answered leaves nothing unanswered)."""
+        found by ``attempt`` (then the cache keeps it). An action left running by a lookup
+        (this one, or one a worker died in) is queued again for its switch: no request for its
+        device was sent yet, so none is left unanswered."""
         assert action.contact_uri is not None
-        looked_up = {"status": Status.QUEUED} if attempt is not None else {}
+        requeued = {"status": Status.QUEUED} if action.status == Status.RUNNING else {}
         with self.engine.begin() as conn:
-            _write(conn, attempt, action, user_id=user_id, device_id=device_id, **looked_up)
+            _write(conn, attempt, action, user_id=user_id, device_id=device_id, **requeued)
             if attempt is not None:
                 remember_resolved(
                     conn,

@@ -561,6 +561,25 @@ def test_a_device_given_by_number_is_looked_up_once(world: World) -> None:
     assert read_backs(w) == []
 
 
+def test_a_lookup_a_worker_died_in_leaves_nothing_unanswered_once_the_cache_knows(
+    world: World,
+) -> None:
+    """A worker died during an action's lookup (left running, its device unknown); another
+    action of the same number filled the cache meanwhile: no PUT was sent, so no read-back."""
+    w = world
+    ravi = "main/@ravi"
+    w.record(w.action("ravi", "desk", True))
+    assert w.run(ravi) is None  # looked up, and the cache keeps it
+    (off,) = w.record(w.action("ravi", "desk", False, T0 + timedelta(hours=8)))
+    with w.store.sessions.begin() as session:
+        session.execute(
+            update(Action).where(Action.id == off.id).values(status=Status.RUNNING, attempts=1)
+        )
+    w.drain(ravi)
+    assert w.get(off).status == Status.SUCCEEDED
+    assert read_backs(w) == []
+
+
 def test_a_number_exotel_does_not_have_fails_the_action(world: World) -> None:
     w = world
     w.set_device("u-101", "100281", contact_uri="+919953125999")
