@@ -67,6 +67,14 @@ class _Commands(MutableMapping[str, click.Command]):
             self._loaded[name] = command
         return self._loaded[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._where or name in self._loaded
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Not Mapping's: that takes any KeyError for an unknown name, one raised while
+        # importing a command's module too, and would say "No such command" for a fault.
+        return self[name] if name in self else default  # noqa: SIM401 (this is get)
+
     def __setitem__(self, name: str, command: click.Command) -> None:
         _refusals_said_by_click(command)
         self._where.pop(name, None)
@@ -190,10 +198,10 @@ def _said(exc: Exception) -> str:
         return str(exc)
     if isinstance(exc, OperationalError | ProgrammingError):
         return f"database: {_database_reason(exc)}"
-    if isinstance(exc, NoSuchModuleError):  # a scheme SQLAlchemy has no dialect for
+    if isinstance(exc, NoSuchModuleError) and "sqlalchemy.dialects" in str(exc):
         return f"DATABASE_URL names no database shiftswitch can use; {DATABASE_URLS}"
-    if isinstance(exc, ArgumentError):  # not a URL (not echoed: it may hold a password)
-        return f"DATABASE_URL is not a database URL; {DATABASE_URLS}"
+    if isinstance(exc, ArgumentError) and "Could not parse SQLAlchemy URL" in str(exc):
+        return f"DATABASE_URL is not a database URL; {DATABASE_URLS}"  # not echoed: a password
     if isinstance(exc, RedisError | BrokerError):
         return f"redis: {exc} (check REDIS_URL; is Redis running?)"
     raise exc
@@ -203,10 +211,12 @@ DATABASE_URLS = "use postgresql://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH
 
 
 def _database_reason(exc: Any) -> str:
-    """Why the database refused, and what to do: tables missing are for 'db upgrade'; a role
-    or database missing, or a server not there, for DATABASE_URL."""
+    """Why the database refused, and what to do: a table or column missing (a database not
+    migrated, or one release behind) is for 'db upgrade'; a server, role or database not
+    there is for DATABASE_URL."""
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+    schema = ("no such table", "no such column", "relation ", "column ")
+    if any(s in reason for s in schema) and "connection" not in reason:
         return f"{reason}: run 'shiftswitch db upgrade' first"
     return f"{reason} (check DATABASE_URL)"
 

@@ -61,3 +61,12 @@ def test_a_database_without_tables_is_told_to_upgrade(tmp_path: Path) -> None:
     done = shiftswitch("history", env={**os.environ, "DATABASE_URL": url}, cwd=tmp_path)
     assert done.returncode == 1
     assert "no such table" in done.stderr and "run 'shiftswitch db upgrade' first" in done.stderr
+
+
+def test_a_database_a_release_behind_is_told_to_upgrade(bare_database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": bare_database_url}
+    done = shiftswitch("db", "upgrade", "--revision", "0017", env=env)
+    assert done.returncode == 0, done.stderr
+    behind = shiftswitch("history", env=env)  # reads a column the newest migration adds
+    assert behind.returncode == 1
+    assert "column" in behind.stderr and "run 'shiftswitch db upgrade' first" in behind.stderr
