@@ -20,22 +20,53 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.schema import Table
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+USE = "use postgresql+psycopg://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH"
+
+
+class BadDatabaseUrl(ValueError):
+    """``DATABASE_URL`` names no database shiftswitch can open; the message says why and the
+    fix, without the URL (it may hold a password)."""
+
+
+def database_url(url: str) -> URL:
+    """``url`` read; :class:`BadDatabaseUrl` when it is not a database URL."""
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise BadDatabaseUrl(f"DATABASE_URL is not a database URL; {USE}") from None
+    except ValueError:  # a port that is not a number
+        raise BadDatabaseUrl(f"DATABASE_URL's port is not a number; {USE}") from None
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; for SQLite, with WAL, a busy timeout and foreign keys on."""
-    if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    """An engine for ``url``; for SQLite, with WAL, a busy timeout and foreign keys on.
+    :class:`BadDatabaseUrl` when ``url`` names no database, or one whose driver is missing."""
+    parts = database_url(url)
+    try:
+        if parts.get_backend_name() == "sqlite":
+            kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            engine = create_engine(parts, **kwargs)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(parts, **kwargs)
+    except NoSuchModuleError:
+        raise BadDatabaseUrl(
+            f"DATABASE_URL names {parts.drivername!r}, no database shiftswitch can use; {USE}"
+        ) from None
+    except ModuleNotFoundError as exc:
+        raise BadDatabaseUrl(
+            f"DATABASE_URL names {parts.drivername!r}, whose driver ({exc.name}) is not "
+            f"installed; {USE}"
+        ) from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -108,14 +139,14 @@ def revisions(url: str) -> Revisions:
 
 def missing_file(url: str) -> bool:
     """Whether ``url`` is a SQLite file that does not exist (connecting would create it)."""
-    parts = make_url(url)
+    parts = database_url(url)
     file = parts.database if parts.get_backend_name() == "sqlite" else None
     return bool(file and file != ":memory:" and not Path(file).exists())
 
 
 def redacted(url: str) -> str:
     """``url`` as it may be shown: without its password."""
-    return make_url(url).render_as_string(hide_password=True)
+    return database_url(url).render_as_string(hide_password=True)
 
 
 class Database:

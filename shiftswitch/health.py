@@ -17,7 +17,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shiftswitch import redisclient, redisurl
 from shiftswitch.broker import make_celery
-from shiftswitch.db import first_line, make_engine, missing_file, redacted, revisions
+from shiftswitch.db import (
+    BadDatabaseUrl,
+    first_line,
+    make_engine,
+    missing_file,
+    redacted,
+    revisions,
+)
 from shiftswitch.notify.config import load_config
 from shiftswitch.notify.history import last_failures
 from shiftswitch.planning.validation import validate_text
@@ -41,11 +48,16 @@ class Check:
 
 def database(settings: Settings) -> Check:
     """Reachable, and migrated to the newest revision this version knows."""
-    where = redacted(settings.database_url)
+    try:
+        where = redacted(settings.database_url)
+    except BadDatabaseUrl as exc:
+        return Check("database", False, str(exc))
     if missing_file(settings.database_url):  # connecting would create it
         return Check("database", False, f"{where}: no such file: run 'shiftswitch db upgrade'")
     try:
         found = revisions(settings.database_url)
+    except BadDatabaseUrl as exc:
+        return Check("database", False, str(exc))
     except SQLAlchemyError as exc:
         return Check("database", False, f"{where}: cannot connect: {first_line(exc)}")
     if not found.at_head:

@@ -184,30 +184,21 @@ def _said(exc: Exception) -> str:
     that never opened the database has not imported SQLAlchemy."""
     from kombu.exceptions import OperationalError as BrokerError  # noqa: PLC0415
     from redis.exceptions import RedisError  # noqa: PLC0415
-    from sqlalchemy.exc import (  # noqa: PLC0415
-        ArgumentError,
-        NoSuchModuleError,
-        OperationalError,
-        ProgrammingError,
-    )
+    from sqlalchemy.exc import OperationalError, ProgrammingError  # noqa: PLC0415
 
     from shiftswitch.access import AccessError  # noqa: PLC0415
+    from shiftswitch.db import BadDatabaseUrl  # noqa: PLC0415
     from shiftswitch.sources.store import NoRoster  # noqa: PLC0415
 
     if isinstance(exc, AccessError | NoRoster):
         return str(exc)
     if isinstance(exc, OperationalError | ProgrammingError):
         return f"database: {_database_reason(exc)}"
-    if isinstance(exc, NoSuchModuleError) and "sqlalchemy.dialects" in str(exc):
-        return f"DATABASE_URL names no database shiftswitch can use; {DATABASE_URLS}"
-    if isinstance(exc, ArgumentError) and "Could not parse SQLAlchemy URL" in str(exc):
-        return f"DATABASE_URL is not a database URL; {DATABASE_URLS}"  # not echoed: a password
+    if isinstance(exc, BadDatabaseUrl):
+        return str(exc)
     if isinstance(exc, RedisError | BrokerError):
         return f"redis: {exc} (check REDIS_URL; is Redis running?)"
     raise exc
-
-
-DATABASE_URLS = "use postgresql://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH"
 
 
 def _database_reason(exc: Any) -> str:

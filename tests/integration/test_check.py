@@ -102,3 +102,10 @@ def test_redis_not_there_fails_its_checks_and_a_command_in_one_line(
     assert reconcile.stderr.startswith("shiftswitch: error: redis: ")
     assert "(check REDIS_URL; is Redis running?)" in reconcile.stderr
     assert len(reconcile.stderr.strip().splitlines()) == 1
+
+
+def test_a_wrong_database_url_fails_the_database_line_without_the_url() -> None:
+    for url in ("notaurl", "mysql://u:s3cret@db/x", "postgresql://u:s3cret@db:port/x"):
+        done = check("--only", "database", DATABASE_URL=url)
+        assert done.returncode == 1 and done.stdout.startswith("FAIL  database  DATABASE_URL")
+        assert "s3cret" not in done.stdout + done.stderr and "Traceback" not in done.stderr

@@ -37,8 +37,10 @@ def test_db_upgrade_unreachable_database_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "said"),
     [
-        ("not a url s3cret", "DATABASE_URL is not a database URL; use postgresql://"),
-        ("mongodb://u:s3cret@db/x", "DATABASE_URL names no database shiftswitch can use"),
+        ("not a url s3cret", "DATABASE_URL is not a database URL; use postgresql+psycopg://"),
+        ("mongodb://u:s3cret@db/x", "DATABASE_URL names 'mongodb', no database shiftswitch"),
+        ("postgresql://u:s3cret@db:port/x", "DATABASE_URL's port is not a number"),
+        ("mysql://u:s3cret@db/x", "names 'mysql', whose driver (MySQLdb) is not installed"),
         ("postgresql://nob0dy:s3cret@127.0.0.1:5432/test", 'role "nob0dy" does not exist'),
         ("postgresql://postgres@127.0.0.1:5432/n0_such_db", "(check DATABASE_URL)"),
     ],
