@@ -77,10 +77,15 @@ def redis(settings: Settings) -> Check:
         return Check("redis", False, str(exc))
     where = redisurl.shown(place)
     try:
-        redisclient.client(place, socket_connect_timeout=2, socket_timeout=2).ping()
+        _ping(place)
     except RedisError as exc:
         return Check("redis", False, f"{where}: {exc} (check REDIS_URL; is Redis running?)")
     return Check("redis", True, f"{where}: answers")
+
+
+def _ping(place: redisurl.RedisPlace) -> None:
+    """Redis answers within 2 s (a RedisError when it does not)."""
+    redisclient.client(place, socket_connect_timeout=2, socket_timeout=2).ping()
 
 
 def roster(settings: Settings, now: datetime) -> Check:
@@ -139,7 +144,7 @@ def workers(settings: Settings, name: str | None = None, timeout: float = 2.0) -
     answer ends the wait, so a healthy check takes milliseconds."""
     try:
         # Redis asked first: Celery's broker would try to connect for seconds before failing.
-        redisclient.client(settings.redis, socket_connect_timeout=2, socket_timeout=2).ping()
+        _ping(settings.redis)
     except (RedisError, ValueError) as exc:
         return Check("workers", False, f"cannot ask: {exc}")
     app = make_celery(settings)

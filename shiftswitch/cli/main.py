@@ -190,12 +190,10 @@ def _said(exc: Exception) -> str:
     from shiftswitch.db import BadDatabaseUrl  # noqa: PLC0415
     from shiftswitch.sources.store import NoRoster  # noqa: PLC0415
 
-    if isinstance(exc, AccessError | NoRoster):
+    if isinstance(exc, AccessError | NoRoster | BadDatabaseUrl):
         return str(exc)
     if isinstance(exc, OperationalError | ProgrammingError):
         return f"database: {_database_reason(exc)}"
-    if isinstance(exc, BadDatabaseUrl):
-        return str(exc)
     if isinstance(exc, RedisError | BrokerError):
         return f"redis: {exc} (check REDIS_URL; is Redis running?)"
     raise exc
