@@ -541,7 +541,11 @@ def test_worker_and_scheduler_metrics(handoff_own_workers: Pipeline) -> None:
     scheduler_port = free_port()
     p.env["SHIFTSWITCH_METRICS_PORT"] = str(scheduler_port)
     with p.store.sessions.begin() as session:
-        session.execute(delete(DeviceState))  # states unknown: its reconcile sets every device
+        session.execute(delete(DeviceState))  # states unknown: it reads Exotel, then reconciles
+    # Every device ON: never wanted at once (asha's desk and mobile never are), so the real
+    # clock's hour, which the roster's shifts are read at, always leaves a device to reconcile.
+    for user_id, device_id in (("u-100", "100280"), ("u-100", "100290"), ("u-101", "100281")):
+        p.control("PUT", f"devices/acme_corp/{user_id}/{device_id}", {"available": True})
     proc = subprocess.Popen(
         [sys.executable, "-m", "shiftswitch", "scheduler"],
         env=p.env,
