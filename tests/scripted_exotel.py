@@ -5,6 +5,7 @@ broken, responses)."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,8 +48,10 @@ class Seen:
 class FakeExotel:
     """A loopback HTTP server; ``respond`` maps each request to the reply a test wants."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve HTTPS with this context (its certificate and key)."""
         self.reset()
+        self.tls = tls
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,6 +89,8 @@ class FakeExotel:
         self.httpd.daemon_threads = True
         # A client that timed out leaves a broken pipe behind: expected, not worth a traceback.
         self.httpd.handle_error = lambda *_: None  # type: ignore[method-assign]
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         serve = {"poll_interval": 0.05}  # shutdown() waits up to one interval
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs=serve, daemon=True)
         self.thread.start()
@@ -98,7 +103,7 @@ class FakeExotel:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
     def close(self) -> None:
         self.stop.set()

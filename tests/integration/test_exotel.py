@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -632,3 +636,80 @@ def test_a_borrowed_session_is_left_open(fake: FakeExotel) -> None:
     ExotelClient(fake.url, SID, CREDS, session=shared).close()
     assert ExotelClient(fake.url, SID, CREDS, session=shared).get_user("u1").http_code == 200
     shared.close()
+
+
+def test_a_proxy_from_the_environment_carries_every_request(
+    fake: FakeExotel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = FakeExotel()  # answers in Exotel's place, as a proxy relays its answer
+    try:
+        address = proxy.url.removeprefix("http://")
+        monkeypatch.setenv("HTTP_PROXY", f"http://ops:s%40cret@{address}")
+        client = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0))
+        assert client.set_available("u1", "100280", True).ok
+        client.close()
+        (seen,) = proxy.seen
+        assert seen.path == f"{fake.url}/v2/accounts/{SID}/users/u1/devices/100280"
+        login = base64.b64encode(b"ops:s@cret").decode()
+        assert seen.headers["proxy-authorization"] == f"Basic {login}"
+        assert seen.headers["authorization"] == f"Basic {BASIC}"
+        assert json.loads(seen.body) == {"available": True}
+        assert fake.seen == []  # nothing went past the proxy
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0))
+        assert direct.get_user("u1").http_code == 200
+        assert len(proxy.seen) == 1 and len(fake.seen) == 1
+    finally:
+        proxy.close()
+
+
+def test_an_unreachable_proxy_is_a_retry_and_nothing_was_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    outcome = ExotelClient("http://127.0.0.1:9", SID, CREDS).get_user("u1")
+    assert (outcome.kind, outcome.http_code, outcome.unanswered) == (Kind.RETRY, None, False)
+    assert outcome.description == "connection failed: proxy: connection refused (127.0.0.1:9)"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[FakeExotel, Path]]:
+    """An HTTPS stand-in with a certificate of its own, and that certificate's file."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    running = FakeExotel(tls=context)
+    yield running, cert
+    running.close()
+
+
+def test_tls_certificates_are_verified_and_a_ca_bundle_is_honoured(
+    tls_server: tuple[FakeExotel, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, cert = tls_server
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    hosts = AllowedHosts.parse(fake.url)
+    unknown = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0), hosts=hosts)
+    outcome = unknown.get_user("u1")
+    assert (outcome.kind, outcome.http_code) == (Kind.RETRY, None)
+    assert "TLS error CERTIFICATE_VERIFY_FAILED" in (outcome.description or "")
+    assert fake.seen == []
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    trusted = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0), hosts=hosts)
+    assert trusted.set_available("u1", "100280", True).ok
+    assert fake.seen[0].headers["authorization"] == f"Basic {BASIC}"

@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
-from urllib3.exceptions import NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+)
 
 from scheduler.checks import Checker, Reader, ReadJob, read_everyone
 from shiftswitch.drift import Managed, compare
@@ -163,13 +168,12 @@ def test_a_read_far_from_any_boundary_goes_at_once() -> None:
 
 
 def test_a_request_that_may_have_reached_exotel_is_unanswered() -> None:
-    read = requests.ConnectionError(ReadTimeoutError(None, "/", "read timed out"))  # type: ignore[arg-type]
-    assert _maybe_sent(requests.ReadTimeout())
-    assert _maybe_sent(read)
-    assert _maybe_sent(requests.ConnectionError("Connection reset by peer"))
-    assert not _maybe_sent(requests.ConnectTimeout())
-    refused = NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
-    assert not _maybe_sent(requests.ConnectionError(refused))
+    assert _maybe_sent(ReadTimeoutError(None, "/", "read timed out"))  # type: ignore[arg-type]
+    assert _maybe_sent(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")))
+    assert _maybe_sent(ConnectionResetError(104, "Connection reset by peer"))
+    assert not _maybe_sent(ConnectTimeoutError(None, "/", "connect timed out"))
+    assert not _maybe_sent(NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
+    assert not _maybe_sent(ProxyError("Unable to connect to proxy", OSError(111, "refused")))
 
 
 # -- settings ------------------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
+import certifi
 import pytest
-import requests
+import urllib3
 
 from shiftswitch.exotel import Kind, Outcome, _retry_after, environment_options, session
 
@@ -32,10 +34,24 @@ def test_retry_after_values(value: str | None, seconds: float | None) -> None:
 
 def test_session_pools_and_never_retries() -> None:
     s = session()
-    adapter = s.get_adapter("https://ccm-api.exotel.com")
-    assert isinstance(adapter, requests.adapters.HTTPAdapter)
-    assert adapter.max_retries.total == 0
-    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 64
+    direct = s.manager(None, certifi.where())
+    assert direct.connection_pool_kw["retries"].total is False
+    assert direct.connection_pool_kw["maxsize"] == 64
+    assert direct.connection_pool_kw["ca_certs"] == certifi.where()
+    assert s.manager(None, certifi.where()) is direct  # one pool per host for every client
+    s.close()
+
+
+def test_a_proxy_has_pools_of_its_own_and_its_login_goes_in_a_header() -> None:
+    s = session(pool_size=3)
+    proxied = s.manager("http://ops:s%40cret@proxy.example:3128", "/etc/ssl/corp.pem")
+    assert isinstance(proxied, urllib3.ProxyManager)
+    assert proxied.proxy is not None and proxied.proxy.host == "proxy.example"
+    assert proxied.connection_pool_kw["maxsize"] == 3
+    assert proxied.connection_pool_kw["ca_certs"] == "/etc/ssl/corp.pem"
+    login = base64.b64encode(b"ops:s@cret").decode()
+    assert proxied.proxy_headers["proxy-authorization"] == f"Basic {login}"
+    assert s.manager(None, certifi.where()) is not proxied
     s.close()
 
 
@@ -59,4 +75,3 @@ def test_the_environment_is_read_once_per_client_not_per_request(
     assert not environment_options("https://ccm-api.exotel.com")["proxies"]
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     assert "verify" not in environment_options("https://ccm-api.exotel.com")
-    assert session().trust_env is False  # requests would walk the environment per request
