@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 from redis import Redis, RedisError
 
@@ -72,6 +72,17 @@ if tat < at + interval then
 end
 return tostring(at - now)
 """
+)
+
+# The same, for a request sent under a user's lease (KEYS[4], a Lock's: token ARGV[3], TTL ms
+# ARGV[4]), renewed first in the same round trip; '-1' when the lease was lost (nothing else
+# done: the request must not leave).
+_SENDING_HELD = (
+    """
+if redis.call('GET', KEYS[4]) ~= ARGV[3] then return '-1' end
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+"""
+    + _SENDING
 )
 
 # A 429 for a request that left ``took`` ms ago (ARGV[1]). The first makes the account strict:
@@ -182,6 +193,7 @@ class RateLimiter:
         self._prefix = prefix
         self._reserve: Any = redis.register_script(_RESERVE)
         self._sending: Any = redis.register_script(_SENDING)
+        self._sending_held: Any = redis.register_script(_SENDING_HELD)
         self._refused: Any = redis.register_script(_REFUSED)
         self._admitted: Any = redis.register_script(_ADMITTED)
         # The widening each bucket had at this process's last look: while it is 1, a request
@@ -220,6 +232,18 @@ class RateLimiter:
             return 0.0
         return float(wait) / 1000
 
+    def sending_held(self, bucket: str, limit: RateLimit, lease: Renewable) -> float | None:
+        """:meth:`sending` for a request sent under ``lease`` (a user's), which is renewed first,
+        in the same round trip when it is a :class:`Lock` of this Redis; None when the lease
+        was lost (expired, and maybe taken by another worker): the request must not leave."""
+        if not (isinstance(lease, Lock) and lease.redis is self._redis):
+            return self.sending(bucket, limit) if lease.extend() else None
+        key, token, ttl_ms = lease.renewal()
+        args = [limit.spacing * 1000, limit.strict_spacing * 1000, token, ttl_ms]
+        # A RedisError leaves the lease unknown: it propagates, as from the renewal alone.
+        wait = float(self._sending_held(keys=[*self._keys(bucket), key], args=args))
+        return None if wait < 0 else wait / 1000
+
     def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
         """The account's gateway answered 429 to a request sent ``took`` seconds ago: space its
         requests wider, and send nothing of it before ``retry_after`` seconds from now, if
@@ -256,6 +280,12 @@ class RateLimiter:
         return self.pace(bucket)[1]
 
 
+class Renewable(Protocol):
+    """A lease that can be renewed (:class:`Lock`, or a test's twin)."""
+
+    def extend(self) -> bool: ...
+
+
 class LockBusy(Exception):
     """Another worker holds the lock."""
 
@@ -274,14 +304,14 @@ class Lock:
         prefix: str = PREFIX,
         scripts: tuple[Any, Any] | None = None,
     ) -> None:
-        self._redis = redis
+        self.redis = redis
         self.key = f"{prefix}lock:{name}"
         self._ttl_ms = int(ttl * 1000)
         self._token = secrets.token_hex(16)
         self._extend, self._release = scripts or lock_scripts(redis)
 
     def acquire(self) -> None:
-        if not self._redis.set(self.key, self._token, nx=True, px=self._ttl_ms):
+        if not self.redis.set(self.key, self._token, nx=True, px=self._ttl_ms):
             raise LockBusy(self.key)
 
     def extend(self) -> bool:
@@ -290,6 +320,10 @@ class Lock:
 
     def release(self) -> None:
         self._release(keys=[self.key], args=[self._token])
+
+    def renewal(self) -> tuple[str, str, int]:
+        """``(key, token, ttl_ms)``: what a script renewing the lease needs."""
+        return self.key, self._token, self._ttl_ms
 
     def __enter__(self) -> Lock:
         self.acquire()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shiftswitch.clock import FixedClock
-from shiftswitch.coordination import LockBusy, narrowed, widened
+from shiftswitch.coordination import LockBusy, Renewable, narrowed, widened
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
 from shiftswitch.pacing import RateLimit
 
@@ -124,6 +124,9 @@ class Budget:
         self.sent[bucket] = at
         self.next_free[bucket] = max(self.next_free.get(bucket, now), at + interval)
         return at - now
+
+    def sending_held(self, bucket: str, limit: RateLimit, lease: Renewable) -> float | None:
+        return self.sending(bucket, limit) if lease.extend() else None
 
     def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
         now = self.time.monotonic()

@@ -51,6 +51,11 @@ class RequestBudget(Protocol):
         account's present spacing after the last one that left."""
         ...
 
+    def sending_held(self, bucket: str, limit: RateLimit, lease: Lease) -> float | None:
+        """:meth:`sending` for a request sent under ``lease``, renewed first; None when the
+        lease was lost (the request must not leave)."""
+        ...
+
     def refused(self, bucket: str, retry_after: float | None, took: float) -> None:
         """The gateway answered 429 to a request sent ``took`` s ago: space the account's
         requests wider, and none before ``retry_after`` s from now (when given)."""

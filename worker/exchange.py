@@ -48,17 +48,19 @@ def exchange(
         raise NoLongerOpen(action.id)
     if (left := send_at - ctx.monotonic()) > 0:
         ctx.sleep(left)
-    # The lease must outlast this request (its TTL exceeds one request's longest time): renew
-    # it now, and never send once it is lost, for another worker may hold this user now.
-    if not hold.lease.extend():
-        ctx.store.plan_retry(action, 0.0, now)
-        raise Defer(0.0, f"lock on {action.user_key} lost")
     # At its slot: later still if the account was widened since the slot was reserved, or the
-    # request before it left late, so that the two reach the gateway a spacing apart.
+    # request before it left late, so that the two reach the gateway a spacing apart. The lease
+    # must outlast this request (its TTL exceeds one request's longest time): it is renewed in
+    # the same round trip, and nothing is sent once it is lost, for another worker may hold
+    # this user now.
     limit = parse_rate(action.rate_limit)
     assert limit is not None, action.rate_limit
     bucket = rate_bucket(action.base_url, action.sid)
-    if (later := ctx.budget.sending(bucket, limit)) > 0:
+    later = ctx.budget.sending_held(bucket, limit, hold.lease)
+    if later is None:
+        ctx.store.plan_retry(action, 0.0, now)
+        raise Defer(0.0, f"lock on {action.user_key} lost")
+    if later > 0:
         ctx.sleep(later)
     sent = ctx.monotonic()
     outcome = call()

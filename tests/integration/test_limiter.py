@@ -15,7 +15,14 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
-from shiftswitch.coordination import MAX_WIDENING, WIDENING_MEMORY, RateLimiter, narrowed, widened
+from shiftswitch.coordination import (
+    MAX_WIDENING,
+    WIDENING_MEMORY,
+    Leases,
+    RateLimiter,
+    narrowed,
+    widened,
+)
 from shiftswitch.pacing import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
@@ -138,6 +145,47 @@ def test_a_request_leaves_a_spacing_after_the_last_one_sent_in_any_process(
     a.refused(BUCKET, retry_after=None, took=0.0)  # strict from now: the next one wider still
     assert later + 0.03 < b.sending(BUCKET, limit) <= later + limit.strict_spacing
     assert a.sending("https://ccm-api.exotel.com/other", limit) == 0.0
+
+
+def test_a_request_under_a_lease_renews_it_in_the_same_round_trip(
+    redis: Redis, two: tuple[RateLimiter, RateLimiter]
+) -> None:
+    a, b = two
+    limit = RateLimit(20, 1)
+    leases = Leases(redis, ttl=5.0, prefix="test:")
+    mine = leases("main/u1")
+    mine.acquire()
+    redis.pexpire(mine.key, 100)  # about to expire
+    assert a.sending_held(BUCKET, limit, mine) == 0.0
+    assert 4000 < redis.pttl(mine.key) <= 5000  # renewed to its whole TTL
+    later = b.sending_held(BUCKET, limit, mine)  # the spacing holds as for sending()
+    assert later is not None and 0.03 < later <= limit.spacing
+    sent = redis.get(f"test:sent:{BUCKET}")
+    redis.delete(mine.key)
+    theirs = leases("main/u1")
+    theirs.acquire()  # expired, and taken by another worker
+    assert a.sending_held(BUCKET, limit, mine) is None
+    assert redis.get(f"test:sent:{BUCKET}") == sent  # nothing recorded as leaving
+    assert redis.get(mine.key) == theirs.renewal()[1].encode()  # theirs, untouched
+
+
+def test_a_lease_of_another_kind_is_renewed_on_its_own(
+    two: tuple[RateLimiter, RateLimiter],
+) -> None:
+    a, _ = two
+
+    class Held:
+        def __init__(self, held: bool) -> None:
+            self.held, self.renewed = held, 0
+
+        def extend(self) -> bool:
+            self.renewed += 1
+            return self.held
+
+    lease = Held(True)
+    assert a.sending_held(BUCKET, LIMIT, lease) == 0.0
+    assert lease.renewed == 1
+    assert a.sending_held(BUCKET, LIMIT, Held(False)) is None
 
 
 def test_retry_after_holds_the_whole_account_in_every_process(
