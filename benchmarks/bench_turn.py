@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import database
 
 from shiftswitch.actions import ActionStore, NewAction, user_key_of
-from shiftswitch.db import make_engine, upgrade
+from shiftswitch.db import autocommit_engine, make_engine, upgrade
 from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.models import Action, Source, Status
 from shiftswitch.outcomes import attempt_row
@@ -43,7 +43,7 @@ OK = Outcome(Kind.OK, 200, None, None, "request-1", None, 0.05)
 def run(url: str, users: int) -> dict[str, float]:
     upgrade(url)
     engine = make_engine(url, pool_pre_ping=False)  # as the worker makes it
-    store = TurnStore(engine)
+    store = TurnStore(engine, autocommit_engine(engine, pool_pre_ping=False))
     ActionStore(engine).record(
         [
             NewAction(

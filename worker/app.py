@@ -33,7 +33,7 @@ from shiftswitch import logs, metrics, redisclient
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
 from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import Leases, RateLimiter
-from shiftswitch.db import first_line, make_engine
+from shiftswitch.db import autocommit_engine, first_line, make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.heartbeats import BEAT_EVERY, Heartbeat
 from shiftswitch.models import Action
@@ -103,7 +103,8 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
     )
     redis = redisclient.client(settings.redis)
 
-    store = TurnStore(engine)
+    reads = autocommit_engine(engine, pool_size=concurrency + 8, max_overflow=8)
+    store = TurnStore(engine, reads)
     store.notify = notify_service.configured(settings.notify_path)
     store.late_after = settings.late_after
     return WorkerContext(

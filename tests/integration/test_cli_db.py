@@ -9,7 +9,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from shiftswitch.db import alembic_config, make_engine
+from shiftswitch.db import Database, alembic_config, autocommit_engine, make_engine
 from tests.commands import shiftswitch
 
 
@@ -72,3 +72,28 @@ def test_a_database_a_release_behind_is_told_to_upgrade(bare_database_url: str) 
     behind = shiftswitch("history", env=env)  # reads a column the newest migration adds
     assert behind.returncode == 1
     assert "column" in behind.stderr and "run 'shiftswitch db upgrade' first" in behind.stderr
+
+
+def test_sqlite_reads_in_autocommit_on_a_pool_of_their_own(bare_database_url: str) -> None:
+    engine = make_engine(bare_database_url)
+    reads = autocommit_engine(engine, pool_size=2)
+    store = Database(engine, reads)
+    try:
+        if engine.dialect.name != "sqlite":  # one pool, switched at each checkout
+            assert reads is None
+            assert store.autocommitting.pool is engine.pool
+        else:
+            assert reads is not None and store.autocommitting is reads
+            assert reads.url == engine.url and reads.pool is not engine.pool
+        with store.autocommitting.connect() as conn:
+            conn.execute(text("CREATE TABLE seen (n INTEGER)"))
+            conn.execute(text("INSERT INTO seen VALUES (1)"))  # committed by itself
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT n FROM seen")).scalar() == 1
+            conn.execute(text("DROP TABLE seen"))
+            conn.commit()
+    finally:
+        engine.dispose()
+        if reads is not None:
+            reads.dispose()
+    assert autocommit_engine(make_engine("sqlite://")) is None  # in memory: not shared

@@ -25,7 +25,7 @@ from sqlalchemy import select, text, update
 
 from shiftswitch.actions import ActionStore, NewAction, apply_order, confirm_states, for_device
 from shiftswitch.coordination import rate_bucket
-from shiftswitch.db import make_engine, upgrade
+from shiftswitch.db import autocommit_engine, make_engine, upgrade
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.holds import Controls
 from shiftswitch.models import (
@@ -189,7 +189,7 @@ def world(tmp_path: Path, migrated: Path) -> Iterator[World]:
     )
     time = TestTime(T0)
     leases, budget, exotel = Leases(time), Budget(time), ExotelTwin(client)
-    store = TurnStore(engine)
+    store = TurnStore(engine, autocommit_engine(engine))  # as the worker builds it
     ctx = WorkerContext(
         store=store,
         lease=leases,
