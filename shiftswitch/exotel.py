@@ -13,27 +13,23 @@ import base64
 import enum
 import http.client
 import json
-import os
 import re
-import ssl
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
-import certifi
 import urllib3
-from requests.utils import get_environ_proxies
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     HTTPError,
+    InvalidHeader,
     LocationValueError,
     NewConnectionError,
-    ProtocolError,
     ProxyError,
     ReadTimeoutError,
 )
@@ -51,6 +47,7 @@ from shiftswitch.exotel_body import (
     one_user,
     user_page,
 )
+from shiftswitch.exotel_transport import Pools, Unusable, chain, maybe_sent, reason, session
 from shiftswitch.hosts import AllowedHosts
 from shiftswitch.settings import Credentials
 
@@ -108,77 +105,6 @@ class Outcome:
         return " ".join(p for p in parts if p)
 
 
-class Pools:
-    """Keep-alive connections for many threads, shared by every client of a process: one pool
-    per host, of ``pool_size`` connections (as many as threads that send at once; more would be
-    opened, used once and thrown away), and one more per proxy. Nothing is retried here: the
-    caller decides.
-
-    urllib3 directly, the library under ``requests``: a request through ``requests`` cost about
-    twice the CPU of the same request through urllib3 (merging settings, preparing the request,
-    cookies, hooks), and a worker sends one for each switch. What ``requests`` would take from
-    the environment (proxies, ``NO_PROXY``, the CA bundle) is read once per client
-    (:func:`environment_options`), certificates verified against ``certifi``'s bundle by default,
-    as ``requests`` does.
-    """
-
-    def __init__(self, pool_size: int = 64) -> None:
-        self.pool_size = pool_size
-        self._managers: dict[tuple[str | None, str], urllib3.PoolManager] = {}
-        self._lock = threading.Lock()
-
-    def manager(self, proxy: str | None, ca_bundle: str) -> urllib3.PoolManager:
-        """The pools through ``proxy`` (None: direct), verifying with ``ca_bundle``."""
-        key = (proxy, ca_bundle)
-        with self._lock:
-            found = self._managers.get(key)
-            if found is None:
-                options: dict[str, Any] = {
-                    "num_pools": 64,
-                    "maxsize": self.pool_size,
-                    "retries": False,
-                    "ca_certs": ca_bundle,
-                }
-                if proxy is None:
-                    found = urllib3.PoolManager(**options)
-                else:
-                    login = urlsplit(proxy)
-                    if login.username is not None:
-                        user = f"{unquote(login.username)}:{unquote(login.password or '')}"
-                        options["proxy_headers"] = urllib3.make_headers(proxy_basic_auth=user)
-                    found = urllib3.ProxyManager(proxy, **options)
-                self._managers[key] = found
-            return found
-
-    def close(self) -> None:
-        with self._lock:
-            managers, self._managers = list(self._managers.values()), {}
-        for manager in managers:
-            manager.clear()
-
-
-def session(pool_size: int = 64) -> Pools:
-    """The connections of a process's clients (:class:`Pools`)."""
-    return Pools(pool_size)
-
-
-def environment_options(url: str) -> dict[str, Any]:
-    """What ``requests`` would take from the environment for requests to ``url``: the proxies
-    (``HTTPS_PROXY``, ``NO_PROXY``...) and the CA bundle (``REQUESTS_CA_BUNDLE``,
-    ``CURL_CA_BUNDLE``)."""
-    options: dict[str, Any] = {"proxies": get_environ_proxies(url)}
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        options["verify"] = bundle
-    return options
-
-
-def _proxy_for(url: str, proxies: dict[str, str]) -> str | None:
-    """The proxy ``requests`` would use for ``url`` among ``proxies`` (by scheme, or all)."""
-    scheme = urlsplit(url).scheme.lower()
-    return proxies.get(scheme) or proxies.get("all") or None
-
-
 class ExotelClient:
     """One Exotel account's CCM v2 Users API; thread-safe."""
 
@@ -210,15 +136,18 @@ class ExotelClient:
         self._owns_session = session is None
         self._session = _new_session() if session is None else session
         self._timeout = timeout
-        options = environment_options(base_url)
-        self._pool = self._session.manager(
-            _proxy_for(base_url, options["proxies"]), options.get("verify") or certifi.where()
-        )
+        self._pool: urllib3.PoolManager | None = None
+        if self._refusal is None:
+            try:
+                self._pool = self._session.for_url(base_url)
+            except Unusable as exc:  # every call says so, and nothing is sent
+                self._refusal = str(exc)
         self._urllib3_timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         # Per request, not on the pools: they may serve several accounts.
         self._headers = {
             "content-type": "application/json",
             "accept": "application/json",
+            "accept-encoding": "gzip, deflate",  # a page of users compresses well
             "user-agent": f"shiftswitch/{__version__}",
             # HTTP Basic, made once.
             "authorization": f"Basic {basic}",
@@ -316,7 +245,7 @@ class ExotelClient:
         self, method: str, url: str, parse: Parser, payload: dict[str, Any] | None = None
     ) -> tuple[Outcome, Body | None]:
         """One HTTP exchange; the parsed body comes back only when the outcome is OK."""
-        if self._refusal is not None:
+        if self._refusal is not None or self._pool is None:
             return Outcome(
                 Kind.FINAL, None, None, f"not sent: {self._refusal}", None, None, 0.0
             ), None
@@ -338,7 +267,7 @@ class ExotelClient:
         except (HTTPError, OSError, http.client.HTTPException) as exc:
             # Our own words, not str(exc): that quotes the URL and urllib3's internals.
             kind, text = self._failure(exc)
-            sent = _maybe_sent(exc)
+            sent = maybe_sent(exc)
             duration = time.monotonic() - start
             return Outcome(kind, None, None, text, None, None, duration, unanswered=sent), None
         duration = time.monotonic() - start
@@ -349,54 +278,25 @@ class ExotelClient:
 
     def _failure(self, exc: BaseException) -> tuple[Kind, str]:
         connect, read = self._timeout
-        chain = _chain(exc)
-        if isinstance(exc, LocationValueError):  # a base URL urllib3 cannot read
+        errors = chain(exc)
+        # A URL urllib3 cannot read, an answer it cannot decode or whose headers contradict
+        # each other: the same again would fare no better.
+        if isinstance(exc, LocationValueError | DecodeError | InvalidHeader):
             return Kind.FINAL, f"request failed: {type(exc).__name__} ({self._host})"
         if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
             return Kind.RETRY, f"timeout after {connect} s connecting to {self._host}"
-        if any(isinstance(e, ReadTimeoutError) for e in chain):
+        if any(isinstance(e, ReadTimeoutError) for e in errors):
             return Kind.RETRY, f"timeout after {read} s (no answer from {self._host})"
-        via = "proxy: " if any(isinstance(e, ProxyError) for e in chain) else ""
-        return Kind.RETRY, f"connection failed: {via}{_reason(chain)} ({self._host})"
+        via = "proxy: " if any(isinstance(e, ProxyError) for e in errors) else ""
+        return Kind.RETRY, f"connection failed: {via}{reason(errors)} ({self._host})"
 
 
 # A gateway in front of Exotel answered for it: Exotel itself may have applied the request.
 GATEWAY_GAVE_UP = frozenset({502, 504})
 
 
-def _maybe_sent(exc: BaseException) -> bool:
-    """Whether a request that failed with ``exc`` may have reached the server: anything but a
-    connection that was never made (refused, timed out while connecting, no proxy)."""
-    # NewConnectionError (refused, no such host) is a ConnectTimeoutError too.
-    return not any(isinstance(e, ConnectTimeoutError | ProxyError) for e in _chain(exc))
-
-
 def _new_session() -> Pools:
     return session()  # inside __init__ the parameter named "session" hides the function
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what it wraps (args, urllib3's ``reason``, causes), outermost first."""
-    seen: list[BaseException] = []
-    todo: list[object] = [exc]
-    while todo:
-        e = todo.pop(0)
-        if isinstance(e, BaseException) and all(e is not s for s in seen):
-            seen.append(e)
-            todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
-    return seen
-
-
-def _reason(chain: list[BaseException]) -> str:
-    """A short cause such as "connection refused", without URLs or object reprs."""
-    for e in reversed(chain):  # the innermost OS error says it best
-        if isinstance(e, ssl.SSLError):
-            return f"TLS error {e.reason or e.errno}"
-        if isinstance(e, OSError) and e.strerror:
-            return str(e.strerror).lower()
-    if any(isinstance(e, ProtocolError | http.client.HTTPException) for e in chain):
-        return "connection broken before the response was complete"
-    return type(chain[-1]).__name__
 
 
 def _classify(

@@ -96,4 +96,10 @@ def test_sqlite_reads_in_autocommit_on_a_pool_of_their_own(bare_database_url: st
         engine.dispose()
         if reads is not None:
             reads.dispose()
-    assert autocommit_engine(make_engine("sqlite://")) is None  # in memory: not shared
+
+
+def test_a_sqlite_database_in_memory_keeps_one_pool() -> None:
+    for memory in ("sqlite://", "sqlite:///file::memory:?uri=true"):
+        engine = make_engine(memory)
+        assert autocommit_engine(engine) is None  # a second engine would not share it
+        engine.dispose()

@@ -713,3 +713,47 @@ def test_tls_certificates_are_verified_and_a_ca_bundle_is_honoured(
     trusted = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0), hosts=hosts)
     assert trusted.set_available("u1", "100280", True).ok
     assert fake.seen[0].headers["authorization"] == f"Basic {BASIC}"
+
+
+@pytest.mark.parametrize(
+    "proxy", ["socks5://ops:s3cr3tpw@proxy.corp:1080", "http://ops:s3cr3tpw@proxy.corp:99999"]
+)
+def test_a_proxy_that_cannot_be_used_is_final_and_never_shown(
+    proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    outcome = ExotelClient(f"http://127.0.0.1:{closed_port()}", SID, CREDS).get_user("u1")
+    assert (outcome.kind, outcome.http_code, outcome.unanswered) == (Kind.FINAL, None, False)
+    assert (outcome.description or "").startswith(
+        "not sent: the proxy for http URLs cannot be used ("
+    )
+    assert "check HTTPS_PROXY, HTTP_PROXY, ALL_PROXY" in (outcome.description or "")
+    assert "s3cr3tpw" not in (outcome.description or "")
+
+
+def test_a_ca_bundle_that_does_not_exist_is_final(
+    tls_server: tuple[FakeExotel, Path], fake: FakeExotel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secure, _ = tls_server
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nowhere/corp.pem")
+    hosts = AllowedHosts.parse(secure.url)
+    outcome = ExotelClient(secure.url, SID, CREDS, hosts=hosts).get_user("u1")
+    assert (outcome.kind, outcome.unanswered) == (Kind.FINAL, False)
+    assert outcome.description == (
+        "not sent: the CA bundle /nowhere/corp.pem does not exist "
+        "(check REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)"
+    )
+    assert secure.seen == []
+    assert ExotelClient(fake.url, SID, CREDS).get_user("u1").ok  # plain HTTP needs none
+
+
+def test_an_answer_that_cannot_be_decoded_is_final(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(body=b"not gzip at all", headers={"content-encoding": "gzip"}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (Kind.FINAL, None)
+    assert outcome.description == f"request failed: DecodeError ({fake.url[7:]})"
+    assert fake.seen[0].headers["accept-encoding"] == "gzip, deflate"

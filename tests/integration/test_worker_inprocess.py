@@ -208,6 +208,7 @@ def world(tmp_path: Path, migrated: Path) -> Iterator[World]:
         client.close()
         sandbox.stop()
         engine.dispose()
+        store.autocommitting.dispose()
 
 
 def on(body: object) -> bool:

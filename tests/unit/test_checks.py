@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    LocationParseError,
     NewConnectionError,
     ProtocolError,
     ProxyError,
@@ -18,7 +19,8 @@ from urllib3.exceptions import (
 
 from scheduler.checks import Checker, Reader, ReadJob, read_everyone
 from shiftswitch.drift import Managed, compare
-from shiftswitch.exotel import Device, Kind, Outcome, User, _maybe_sent
+from shiftswitch.exotel import Device, Kind, Outcome, User
+from shiftswitch.exotel_transport import maybe_sent
 from shiftswitch.models import CheckKind
 from shiftswitch.pacing import RateLimit, parse_rate
 from shiftswitch.roster.model import Account
@@ -168,12 +170,17 @@ def test_a_read_far_from_any_boundary_goes_at_once() -> None:
 
 
 def test_a_request_that_may_have_reached_exotel_is_unanswered() -> None:
-    assert _maybe_sent(ReadTimeoutError(None, "/", "read timed out"))  # type: ignore[arg-type]
-    assert _maybe_sent(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")))
-    assert _maybe_sent(ConnectionResetError(104, "Connection reset by peer"))
-    assert not _maybe_sent(ConnectTimeoutError(None, "/", "connect timed out"))
-    assert not _maybe_sent(NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
-    assert not _maybe_sent(ProxyError("Unable to connect to proxy", OSError(111, "refused")))
+    assert maybe_sent(ReadTimeoutError(None, "/", "read timed out"))  # type: ignore[arg-type]
+    reset = ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    assert maybe_sent(reset)
+    assert maybe_sent(ConnectionResetError(104, "Connection reset by peer"))
+    # urllib3 calls a tunnel lost after the request went a ProxyError too
+    assert maybe_sent(ProxyError("Unable to connect to proxy", reset))
+    assert not maybe_sent(ConnectTimeoutError(None, "/", "connect timed out"))
+    refused = NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    assert not maybe_sent(refused)
+    assert not maybe_sent(ProxyError("Unable to connect to proxy", refused))
+    assert not maybe_sent(LocationParseError("a label longer than 63 characters"))
 
 
 # -- settings ------------------------------------------------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from pathlib import Path
 
 import certifi
 import pytest
 import urllib3
 
-from shiftswitch.exotel import Kind, Outcome, _retry_after, environment_options, session
+from shiftswitch.exotel import Kind, Outcome, _retry_after
+from shiftswitch.exotel_transport import environment_options, proxy_for, session
 
 
 @pytest.mark.parametrize(
@@ -75,3 +77,16 @@ def test_the_environment_is_read_once_per_client_not_per_request(
     assert not environment_options("https://ccm-api.exotel.com")["proxies"]
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     assert "verify" not in environment_options("https://ccm-api.exotel.com")
+
+
+def test_a_proxy_without_a_scheme_is_taken_as_http_as_requests_does() -> None:
+    url = "https://ccm-api.exotel.com"
+    assert proxy_for(url, {"https": "proxy.corp:3128"}) == "http://proxy.corp:3128"
+    assert proxy_for(url, {"all": "socks5://proxy.corp:1080"}) == "socks5://proxy.corp:1080"
+    assert proxy_for(url, {"http": "proxy.corp:3128"}) is None
+
+
+def test_a_directory_of_certificates_is_given_as_one(tmp_path: Path) -> None:
+    s = session()
+    assert s.manager(None, str(tmp_path)).connection_pool_kw["ca_cert_dir"] == str(tmp_path)
+    s.close()
