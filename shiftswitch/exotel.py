@@ -47,7 +47,15 @@ from shiftswitch.exotel_body import (
     one_user,
     user_page,
 )
-from shiftswitch.exotel_transport import Pools, Unusable, chain, maybe_sent, reason, session
+from shiftswitch.exotel_transport import (
+    Pools,
+    Unusable,
+    chain,
+    maybe_sent,
+    reason,
+    session,
+    tunnel_refused,
+)
 from shiftswitch.hosts import AllowedHosts
 from shiftswitch.settings import Credentials
 
@@ -287,6 +295,11 @@ class ExotelClient:
             return Kind.RETRY, f"timeout after {connect} s connecting to {self._host}"
         if any(isinstance(e, ReadTimeoutError) for e in errors):
             return Kind.RETRY, f"timeout after {read} s (no answer from {self._host})"
+        if (refused := tunnel_refused(errors)) is not None:
+            status, phrase = refused
+            # 407: the proxy's login is wrong, which the same again will not change.
+            kind = Kind.FINAL if status == 407 else Kind.RETRY
+            return kind, f"the proxy refused the tunnel: {status} {phrase} ({self._host})"
         via = "proxy: " if any(isinstance(e, ProxyError) for e in errors) else ""
         return Kind.RETRY, f"connection failed: {via}{reason(errors)} ({self._host})"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import ssl
 import threading
 from typing import Any
@@ -24,6 +25,7 @@ import certifi
 import urllib3
 from requests.utils import get_environ_proxies
 from urllib3.exceptions import ConnectTimeoutError, LocationValueError, ProtocolError
+from urllib3.util import parse_url
 
 
 class Unusable(Exception):
@@ -71,24 +73,47 @@ class Pools:
         client, not per request); :class:`Unusable` when its proxy or CA bundle is not."""
         options = environment_options(url)
         bundle = options.get("verify") or certifi.where()
-        if urlsplit(url).scheme == "https" and not os.path.exists(bundle):
-            raise Unusable(
-                f"the CA bundle {bundle} does not exist (check REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)"
-            )
+        if urlsplit(url).scheme == "https":
+            _check_bundle(bundle)
         proxy = proxy_for(url, options["proxies"])
+        unusable = (
+            f"the proxy for {urlsplit(url).scheme or 'this'} URLs cannot be used "
+            "({}; check HTTPS_PROXY, HTTP_PROXY, ALL_PROXY)"
+        )
         try:
+            if proxy is not None and not parse_url(proxy).host:
+                raise Unusable(unusable.format("no host"))
             return self.manager(proxy, bundle)
         except (urllib3.exceptions.HTTPError, ValueError) as exc:
-            raise Unusable(
-                f"the proxy for {urlsplit(url).scheme or 'this'} URLs cannot be used "
-                f"({type(exc).__name__}; check HTTPS_PROXY, HTTP_PROXY, ALL_PROXY)"
-            ) from None
+            raise Unusable(unusable.format(type(exc).__name__)) from None
 
     def close(self) -> None:
         with self._lock:
             managers, self._managers = list(self._managers.values()), {}
         for manager in managers:
             manager.clear()
+
+
+def _check_bundle(bundle: str) -> None:
+    """:class:`Unusable` unless ``bundle`` (a file, or a directory of certificates) holds
+    certificates to verify with: a bundle that cannot would fail every request as if the
+    network had, and an account's requests would look like an outage of its Exotel."""
+    if not os.path.exists(bundle):
+        problem = "does not exist"
+    elif os.path.isdir(bundle):  # read as certificates are asked for: see that it has some
+        certificates = (".pem", ".crt", ".0")
+        problem = "" if any(n.endswith(certificates) for n in os.listdir(bundle)) else "is empty"
+    else:
+        try:
+            ssl.create_default_context(cafile=bundle)
+        except (OSError, ValueError):  # ssl.SSLError is an OSError
+            problem = "holds no certificates"
+        else:
+            problem = ""
+    if problem:
+        raise Unusable(
+            f"the CA bundle {bundle} {problem} (check REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)"
+        )
 
 
 def session(pool_size: int = 64) -> Pools:
@@ -120,10 +145,24 @@ def proxy_for(url: str, proxies: dict[str, str]) -> str | None:
 def maybe_sent(exc: BaseException) -> bool:
     """Whether a request that failed with ``exc`` may have reached the server: anything but a
     connection that was never made (refused, no such host, timed out while connecting, to the
-    proxy too) or a URL that could not be read."""
+    proxy too, or a tunnel the proxy refused) or a URL that could not be read."""
     # NewConnectionError (refused, no such host) is a ConnectTimeoutError too. A ProxyError
     # alone says nothing: urllib3 also raises one for a tunnel lost after the request went.
-    return not any(isinstance(e, ConnectTimeoutError | LocationValueError) for e in chain(exc))
+    errors = chain(exc)
+    never = any(isinstance(e, ConnectTimeoutError | LocationValueError) for e in errors)
+    return not (never or tunnel_refused(errors) is not None)
+
+
+_TUNNEL = re.compile(r"^Tunnel connection failed: (\d{3})\b(.{0,60})")
+
+
+def tunnel_refused(errors: list[BaseException]) -> tuple[int, str] | None:
+    """``(status, phrase)`` of a proxy's answer refusing the tunnel to the server (``CONNECT``),
+    if that is what failed: nothing was sent to the server."""
+    for e in errors:
+        if type(e) is OSError and (found := _TUNNEL.match(str(e))):
+            return int(found.group(1)), found.group(2).strip()
+    return None
 
 
 def chain(exc: BaseException) -> list[BaseException]:

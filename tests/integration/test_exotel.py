@@ -9,9 +9,11 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -716,7 +718,12 @@ def test_tls_certificates_are_verified_and_a_ca_bundle_is_honoured(
 
 
 @pytest.mark.parametrize(
-    "proxy", ["socks5://ops:s3cr3tpw@proxy.corp:1080", "http://ops:s3cr3tpw@proxy.corp:99999"]
+    "proxy",
+    [
+        "socks5://ops:s3cr3tpw@proxy.corp:1080",
+        "http://ops:s3cr3tpw@proxy.corp:99999",
+        "http://ops:s3cr3tpw@:3128",
+    ],
 )
 def test_a_proxy_that_cannot_be_used_is_final_and_never_shown(
     proxy: str, monkeypatch: pytest.MonkeyPatch
@@ -733,19 +740,34 @@ def test_a_proxy_that_cannot_be_used_is_final_and_never_shown(
     assert "s3cr3tpw" not in (outcome.description or "")
 
 
-def test_a_ca_bundle_that_does_not_exist_is_final(
-    tls_server: tuple[FakeExotel, Path], fake: FakeExotel, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("bundle", "problem"),
+    [
+        ("/nowhere/corp.pem", "does not exist"),
+        ("{tmp}/notes.txt", "holds no certificates"),
+        ("{tmp}/empty", "is empty"),
+    ],
+)
+def test_a_ca_bundle_that_cannot_verify_is_final(
+    bundle: str,
+    problem: str,
+    tls_server: tuple[FakeExotel, Path],
+    fake: FakeExotel,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secure, _ = tls_server
+    (tmp_path / "notes.txt").write_text("not a certificate\n")
+    (tmp_path / "empty").mkdir()
+    bundle = bundle.format(tmp=tmp_path)
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nowhere/corp.pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
     hosts = AllowedHosts.parse(secure.url)
     outcome = ExotelClient(secure.url, SID, CREDS, hosts=hosts).get_user("u1")
     assert (outcome.kind, outcome.unanswered) == (Kind.FINAL, False)
     assert outcome.description == (
-        "not sent: the CA bundle /nowhere/corp.pem does not exist "
-        "(check REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)"
+        f"not sent: the CA bundle {bundle} {problem} (check REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)"
     )
     assert secure.seen == []
     assert ExotelClient(fake.url, SID, CREDS).get_user("u1").ok  # plain HTTP needs none
@@ -757,3 +779,49 @@ def test_an_answer_that_cannot_be_decoded_is_final(fake: FakeExotel, client: Exo
     assert (outcome.kind, outcome.http_code) == (Kind.FINAL, None)
     assert outcome.description == f"request failed: DecodeError ({fake.url[7:]})"
     assert fake.seen[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+def test_contradicting_content_lengths_are_final(fake: FakeExotel, client: ExotelClient) -> None:
+    serve(fake, Reply(body=envelope(DEVICE), headers={"Content-Length": "3"}))
+    outcome = client.set_available("u1", "100280", True)
+    assert (outcome.kind, outcome.http_code) == (Kind.FINAL, None)
+    assert outcome.description == f"request failed: InvalidHeader ({fake.url[7:]})"
+
+
+class _RefusingProxy(BaseHTTPRequestHandler):
+    """A proxy that answers every CONNECT with the status its server is given."""
+
+    def do_CONNECT(self) -> None:
+        status = self.server.status  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "kind"), [(407, Kind.FINAL), (502, Kind.RETRY)])
+def test_a_tunnel_the_proxy_refuses_was_never_sent(
+    status: int, kind: Kind, tls_server: tuple[FakeExotel, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secure, cert = tls_server
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingProxy)
+    proxy.status = status  # type: ignore[attr-defined]
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://ops:s3cr3tpw@127.0.0.1:{proxy.server_port}")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        hosts = AllowedHosts.parse(secure.url)
+        outcome = ExotelClient(secure.url, SID, CREDS, hosts=hosts).get_user("u1")
+        assert (outcome.kind, outcome.http_code, outcome.unanswered) == (kind, None, False)
+        phrase = "Proxy Authentication Required" if status == 407 else "Bad Gateway"
+        assert outcome.description == (
+            f"the proxy refused the tunnel: {status} {phrase} ({secure.url[8:]})"
+        )
+        assert secure.seen == []
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
