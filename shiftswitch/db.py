@@ -144,6 +144,27 @@ def missing_file(url: str) -> bool:
     return bool(file and file != ":memory:" and not Path(file).exists())
 
 
+class NoDatabase(BadDatabaseUrl):
+    """``DATABASE_URL`` names a SQLite file that does not exist: connecting would create an
+    empty one, with no tables."""
+
+
+def refuse_missing_file(engine: Engine) -> None:
+    """Make connecting to ``engine``'s SQLite file raise :class:`NoDatabase` while the file
+    does not exist, instead of creating it empty (checked at each new connection: once
+    ``db upgrade`` has made it, connections go ahead). Nothing for another database."""
+    file = engine.url.database
+    if engine.dialect.name != "sqlite" or not file or ":memory:" in file:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+
+    def refuse(*_: Any) -> None:
+        if not Path(file).exists():
+            raise NoDatabase(f"{where}: no such file: run 'shiftswitch db upgrade' first")
+
+    event.listen(engine, "do_connect", refuse)
+
+
 def redacted(url: str) -> str:
     """``url`` as it may be shown: without its password."""
     return database_url(url).render_as_string(hide_password=True)

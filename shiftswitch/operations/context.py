@@ -35,6 +35,9 @@ class Operations:
 
     @cached_property
     def engine(self) -> Engine:
+        return self._make_engine()
+
+    def _make_engine(self) -> Engine:
         from shiftswitch.db import make_engine  # noqa: PLC0415
 
         return make_engine(self.settings.database_url)

@@ -56,6 +56,36 @@ def test_a_wrong_database_url_is_one_line_that_says_what_to_fix(
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [("history",), ("status",), ("audit",)])
+def test_a_command_never_creates_a_sqlite_file_by_reading_it(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "not-yet.db"
+    env = {**_with_the_shipped_roster(), "DATABASE_URL": f"sqlite:///{missing}"}
+    done = shiftswitch(*command, env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"shiftswitch: error: sqlite:///{missing}: no such file: run 'shiftswitch db upgrade' first"
+    )
+    assert not missing.exists()
+    assert shiftswitch("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    assert shiftswitch("history", env=env, cwd=tmp_path).returncode == 0  # made: it goes ahead
+
+
+def test_a_command_without_the_database_runs_where_there_is_none(tmp_path: Path) -> None:
+    missing = tmp_path / "not-yet.db"
+    env = {**_with_the_shipped_roster(), "DATABASE_URL": f"sqlite:///{missing}"}
+    done = shiftswitch("plan", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not missing.exists()
+
+
+def _with_the_shipped_roster() -> dict[str, str]:
+    roster = Path(__file__).parents[2] / "schedules.yaml"
+    allowed = {"SHIFTSWITCH_ALLOWED_BASE_URLS": "http://127.0.0.1"}
+    return {**os.environ, "SHIFTSWITCH_ROSTER": str(roster), **allowed}
+
+
 def test_a_database_without_tables_is_told_to_upgrade(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     empty.touch()
