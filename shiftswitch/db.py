@@ -7,11 +7,13 @@ at once: every connection gets WAL mode and a busy timeout, and transactions are
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from alembic import command
 from alembic.config import Config
@@ -137,11 +139,26 @@ def revisions(url: str) -> Revisions:
     return Revisions(current, head, known)
 
 
+def sqlite_file(parts: URL) -> Path | None:
+    """The file a SQLite URL opens, as SQLite resolves it (``file:`` URIs with ``uri=true``
+    included); None for a database in memory or another database."""
+    database = parts.database if parts.get_backend_name() == "sqlite" else None
+    if not database:
+        return None
+    if parts.query.get("uri") == "true" and database.startswith("file:"):
+        if parts.query.get("mode") == "memory":
+            return None
+        database = unquote(database.removeprefix("file:").split("?", 1)[0])
+        database = database.removeprefix("//localhost").removeprefix("//")
+    if not database or ":memory:" in database:
+        return None
+    return Path(os.path.normpath(database))
+
+
 def missing_file(url: str) -> bool:
     """Whether ``url`` is a SQLite file that does not exist (connecting would create it)."""
-    parts = database_url(url)
-    file = parts.database if parts.get_backend_name() == "sqlite" else None
-    return bool(file and file != ":memory:" and not Path(file).exists())
+    file = sqlite_file(database_url(url))
+    return file is not None and not file.exists()
 
 
 class NoDatabase(BadDatabaseUrl):
@@ -153,13 +170,13 @@ def refuse_missing_file(engine: Engine) -> None:
     """Make connecting to ``engine``'s SQLite file raise :class:`NoDatabase` while the file
     does not exist, instead of creating it empty (checked at each new connection: once
     ``db upgrade`` has made it, connections go ahead). Nothing for another database."""
-    file = engine.url.database
-    if engine.dialect.name != "sqlite" or not file or ":memory:" in file:
+    file = sqlite_file(engine.url)
+    if file is None:
         return
     where = engine.url.render_as_string(hide_password=True)
 
     def refuse(*_: Any) -> None:
-        if not Path(file).exists():
+        if not file.exists():
             raise NoDatabase(f"{where}: no such file: run 'shiftswitch db upgrade' first")
 
     event.listen(engine, "do_connect", refuse)

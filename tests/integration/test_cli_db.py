@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from shiftswitch.db import Database, alembic_config, autocommit_engine, make_engine
+from shiftswitch.db import (
+    Database,
+    alembic_config,
+    autocommit_engine,
+    make_engine,
+    sqlite_file,
+)
 from tests.commands import shiftswitch
 
 
@@ -70,6 +77,29 @@ def test_a_command_never_creates_a_sqlite_file_by_reading_it(
     assert not missing.exists()
     assert shiftswitch("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     assert shiftswitch("history", env=env, cwd=tmp_path).returncode == 0  # made: it goes ahead
+
+
+def test_a_sqlite_uri_names_its_file(tmp_path: Path) -> None:
+    made = tmp_path / "uri.db"
+    env = {**_with_the_shipped_roster(), "DATABASE_URL": f"sqlite:///file:{made}?uri=true"}
+    refused = shiftswitch("history", env=env, cwd=tmp_path)
+    assert refused.returncode == 1 and "no such file" in refused.stderr
+    assert shiftswitch("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    assert made.exists()
+    done = shiftswitch("history", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sqlite_file(make_url("sqlite:///file:x.db?mode=memory&uri=true")) is None
+    assert sqlite_file(make_url("sqlite:///file:///srv/a%20b.db?uri=true")) == Path("/srv/a b.db")
+    assert sqlite_file(make_url("sqlite:///./sub/../x.db")) == Path("x.db")
+
+
+def test_the_api_server_never_creates_a_sqlite_file(tmp_path: Path) -> None:
+    missing = tmp_path / "not-yet.db"
+    env = {**_with_the_shipped_roster(), "DATABASE_URL": f"sqlite:///{missing}"}
+    done = shiftswitch("api", "--port", "0", env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("no such file: run 'shiftswitch db upgrade' first")
+    assert not missing.exists()
 
 
 def test_a_command_without_the_database_runs_where_there_is_none(tmp_path: Path) -> None:
