@@ -213,9 +213,7 @@ def autocommit_engine(engine: Engine, **kwargs: Any) -> Engine | None:
     pool of its own (``benchmarks/bench_turn.py``). PostgreSQL switches on the client alone
     (0.1 ms a turn), and its connections are the server's to count: there, and for a database
     in memory (which a second engine would not share), one pool serves both."""
-    database = engine.url.database or ""
-    in_memory = not database or ":memory:" in database or engine.url.query.get("mode") == "memory"
-    if engine.dialect.name != "sqlite" or in_memory:
+    if sqlite_file(engine.url) is None:
         return None
     url = engine.url.render_as_string(hide_password=False)
     return make_engine(url, isolation_level="AUTOCOMMIT", **kwargs)

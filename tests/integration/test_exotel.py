@@ -643,8 +643,7 @@ def test_a_borrowed_session_is_left_open(fake: FakeExotel) -> None:
 def test_a_proxy_from_the_environment_carries_every_request(
     fake: FakeExotel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    _no_proxies_nor_bundle(monkeypatch)
     proxy = FakeExotel()  # answers in Exotel's place, as a proxy relays its answer
     try:
         address = proxy.url.removeprefix("http://")
@@ -670,8 +669,7 @@ def test_a_proxy_from_the_environment_carries_every_request(
 def test_an_unreachable_proxy_is_a_retry_and_nothing_was_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    _no_proxies_nor_bundle(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
     outcome = ExotelClient("http://127.0.0.1:9", SID, CREDS).get_user("u1")
     assert (outcome.kind, outcome.http_code, outcome.unanswered) == (Kind.RETRY, None, False)
@@ -702,9 +700,7 @@ def test_tls_certificates_are_verified_and_a_ca_bundle_is_honoured(
     tls_server: tuple[FakeExotel, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake, cert = tls_server
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    _no_proxies_nor_bundle(monkeypatch)
     hosts = AllowedHosts.parse(fake.url)
     unknown = ExotelClient(fake.url, SID, CREDS, timeout=(0.5, 2.0), hosts=hosts)
     outcome = unknown.get_user("u1")
@@ -728,8 +724,7 @@ def test_tls_certificates_are_verified_and_a_ca_bundle_is_honoured(
 def test_a_proxy_that_cannot_be_used_is_final_and_never_shown(
     proxy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    _no_proxies_nor_bundle(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", proxy)
     outcome = ExotelClient(f"http://127.0.0.1:{closed_port()}", SID, CREDS).get_user("u1")
     assert (outcome.kind, outcome.http_code, outcome.unanswered) == (Kind.FINAL, None, False)
@@ -760,8 +755,7 @@ def test_a_ca_bundle_that_cannot_verify_is_final(
     (tmp_path / "notes.txt").write_text("not a certificate\n")
     (tmp_path / "empty").mkdir()
     bundle = bundle.format(tmp=tmp_path)
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    _no_proxies_nor_bundle(monkeypatch)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
     hosts = AllowedHosts.parse(secure.url)
     outcome = ExotelClient(secure.url, SID, CREDS, hosts=hosts).get_user("u1")
@@ -810,8 +804,7 @@ def test_a_tunnel_the_proxy_refuses_was_never_sent(
     proxy.status = status  # type: ignore[attr-defined]
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
-        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
-            monkeypatch.delenv(name, raising=False)
+        _no_proxies_nor_bundle(monkeypatch)
         monkeypatch.setenv("HTTPS_PROXY", f"http://ops:s3cr3tpw@127.0.0.1:{proxy.server_port}")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
         hosts = AllowedHosts.parse(secure.url)
@@ -825,3 +818,12 @@ def test_a_tunnel_the_proxy_refuses_was_never_sent(
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def _no_proxies_nor_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of the environment's proxy or CA bundle settings, whatever this machine has."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
