@@ -1,20 +1,24 @@
 """A reconcile's dealings with the database: what it weighs (:func:`known_devices`), and what it
 sends to the devices that differ from their desired state (:func:`corrections`): one action each
 (source ``reconcile``), keyed after the device's latest action so that a reconcile is recorded
-once per change, and none again to a device Exotel refused for good (4xx) the same correction.
+once per change, and none again to a device Exotel refused for good (4xx) the same correction;
+and which unsent actions a roster put in force no longer wants (:func:`supersede_unwanted`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
-from scheduler.decisions import Known
+from scheduler import decisions
+from scheduler.decisions import Known, Unsent
+from shiftswitch import queries
 from shiftswitch.actions import ActionStore, NewAction, for_device
 from shiftswitch.db import CHUNK, chunks
 from shiftswitch.models import (
+    UNSENT_STATUSES,
     Action,
     DeviceState,
     ReadBack,
@@ -124,3 +128,29 @@ def _refused_for_good(action: Action, wanted: bool) -> bool:
         and action.last_http_code is not None
         and 400 <= action.last_http_code < 500
     )
+
+
+def supersede_unwanted(store: ActionStore, desired: Mapping[str, str | None], now: datetime) -> int:
+    """Mark ``superseded`` the actions not yet sent (pending, queued, or waiting for a retry)
+    that ``desired`` (each agent's device now) no longer wants: an ON for a device that should
+    be OFF now, or an OFF for the device that should be ON. Manual actions and those a worker
+    is applying are left alone. How many were."""
+    with store.sessions.begin() as session:
+        unsent = queries.unsent_roster_switches(session)
+        unwanted = decisions.unwanted(
+            (Unsent(id_, agent or "", device, on) for id_, agent, device, on in unsent), desired
+        )
+        for ids in chunks(unwanted, CHUNK):
+            session.execute(
+                update(Action)
+                .where(Action.id.in_(ids), Action.status.in_(UNSENT_STATUSES))
+                .values(
+                    status=Status.SUPERSEDED,
+                    finished_at=now,
+                    retry_at=None,
+                    reason="no longer wanted by the roster put in force at "
+                    f"{now:%Y-%m-%d %H:%M:%S}Z",
+                ),
+                execution_options={"synchronize_session": False},
+            )
+    return len(unwanted)

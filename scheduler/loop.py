@@ -33,32 +33,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from scheduler import decisions
 from scheduler.checks import Checker
-from scheduler.corrections import corrections, known_devices
-from scheduler.decisions import Unsent, what_differs
+from scheduler.corrections import corrections, known_devices, supersede_unwanted
+from scheduler.decisions import what_differs
 from scheduler.outages import Outage
 from scheduler.probes import OutageWatch
 from scheduler.reads import Reads
+from scheduler.versions import record_version
 from scheduler.wake import first_quotas, next_wake, portions, sleep_until
-from shiftswitch import heap, metrics, queries
+from shiftswitch import heap, metrics
 from shiftswitch.actions import ActionStore, for_transition
 from shiftswitch.broker import Connecting, Dispatcher
 from shiftswitch.clock import Clock
-from shiftswitch.db import CHUNK, chunks, first_line
+from shiftswitch.db import first_line
 from shiftswitch.holds import Controls, Holds
 from shiftswitch.logs import event
-from shiftswitch.models import UNSENT_STATUSES, Action, Status
-from shiftswitch.notify.changes import tell_changes
 from shiftswitch.notify.config import NONE, NotifyConfig
 from shiftswitch.planning.planner import Planner
 from shiftswitch.planning.transitions import Transition
 from shiftswitch.roster.model import Roster
 from shiftswitch.sources.source import RosterFile, RosterSource
-from shiftswitch.sources.store import add_version, left_on, who
+from shiftswitch.sources.store import left_on
 
 log = logging.getLogger("shiftswitch.scheduler")
 
@@ -219,32 +216,13 @@ class Scheduler:
         return report
 
     def supersede_unwanted(self, now: datetime) -> int:
-        """Mark ``superseded`` the actions not yet sent (pending, queued, or waiting for a retry)
-        that the roster now in force no longer wants: an ON for a device that should be OFF now,
-        or an OFF for the device that should be ON. Manual actions and those a worker is
-        applying are left alone. The reconcile that follows sends what the roster wants."""
-        with self.store.sessions.begin() as session:
-            unsent = queries.unsent_roster_switches(session)
-            unwanted = decisions.unwanted(
-                (Unsent(id_, agent or "", device, on) for id_, agent, device, on in unsent),
-                self.desired(now),
-            )
-            for ids in chunks(unwanted, CHUNK):
-                session.execute(
-                    update(Action)
-                    .where(Action.id.in_(ids), Action.status.in_(UNSENT_STATUSES))
-                    .values(
-                        status=Status.SUPERSEDED,
-                        finished_at=now,
-                        retry_at=None,
-                        reason="no longer wanted by the roster put in force at "
-                        f"{now:%Y-%m-%d %H:%M:%S}Z",
-                    ),
-                    execution_options={"synchronize_session": False},
-                )
-        if unwanted:
-            event(log, logging.INFO, "superseded", count=len(unwanted), at=now.isoformat())
-        return len(unwanted)
+        """Mark ``superseded`` the actions not yet sent that the roster now in force no longer
+        wants (:func:`~scheduler.corrections.supersede_unwanted`). The reconcile that follows
+        sends what the roster wants."""
+        count = supersede_unwanted(self.store, self.desired(now), now)
+        if count:
+            event(log, logging.INFO, "superseded", count=count, at=now.isoformat())
+        return count
 
     def _look_at_exotel(self, report: TickReport, now: datetime) -> None:
         """The leader's probes and reads. The accounts whose Exotel is down are probed; when
@@ -426,30 +404,9 @@ class Scheduler:
         self._planned_to = end
 
     def _record_version(self, now: datetime, before: Roster | None = None) -> None:
-        """Record the roster file put in force as a version (a stored roster is one already),
-        telling agents whose starts it changes (``shift_changed``) in the same transaction."""
-        if not isinstance(self.source, RosterFile):
-            return
-        digest, path = self.source.digest, self.source.path
-        with self.store.sessions() as session:
-            last = queries.last_version(session)
-            if last is not None and last.digest == digest:
-                return
-            number = add_version(
-                session,
-                self.source.text,
-                source=path,
-                by=who(process="scheduler"),
-                now=now,
-                summary=self.roster.summary(),
-            )
-            tell_changes(session, self.notify, before, self.roster, number, now)
-            try:
-                session.commit()
-            except IntegrityError:  # another scheduler recorded it at the same moment
-                session.rollback()
-                return
-        event(log, logging.INFO, "roster", roster=path, version=number, digest=digest[:12])
+        """Record the roster file put in force as a version (a stored roster is one already)."""
+        if isinstance(self.source, RosterFile):
+            record_version(self.store, self.source, self.roster, before, self.notify, now)
 
 
 def _count(report: TickReport, due: str = "due") -> None:

@@ -25,13 +25,14 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from shiftswitch.pacing import RateLimit
+from shiftswitch.sandbox import control
 from shiftswitch.sandbox.faults import AppChange, ControlError, Rule, parse_faults, set_device
 from shiftswitch.sandbox.rules import (
     Reply,
@@ -53,52 +54,10 @@ __all__ = ["DEFAULT_PORT", "Sandbox", "Seed", "SeedError", "load_seed", "parse_s
 DEFAULT_PORT = 8090
 MAX_LOG = 100_000  # log entries kept (the newest): a long rehearsal must not grow without end
 _ALLOWED = {"users": ("GET",), "user": ("GET",), "device": ("PUT",)}
-_CONTROL = {
-    "health": ("GET",),
-    "log": ("GET", "DELETE"),
-    "counts": ("GET",),
-    "state": ("GET",),
-    "faults": ("GET", "PUT"),
-    "reset": ("POST",),
-    "devices": ("PUT",),
-}
 _HTML = (
     "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n"
     "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
-
-
-def _since(query: str) -> int:
-    """``GET /_sandbox/log?since=N``: only the entries after seq N, for cheap polling."""
-    text = dict(parse_qsl(query)).get("since", "0")
-    if not (text.isascii() and text.isdigit()):
-        raise ControlError("since: expected a log seq, such as 0")
-    return int(text)
-
-
-def _counts(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """``GET /_sandbox/counts``: the logged API requests counted by method and status, and by
-    method for each device (``"<sid>/<user>/<device>"``) and each user (``"<sid>/<user>"``)."""
-    total = 0
-    methods: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    devices: dict[str, Counter[str]] = defaultdict(Counter)
-    users: dict[str, Counter[str]] = defaultdict(Counter)
-    for e in entries:
-        total += 1
-        methods[e["method"]] += 1
-        statuses[str(e["status"])] += 1
-        if e["user_id"] is not None:
-            users[f"{e['account']}/{e['user_id']}"][e["method"]] += 1
-        if e["device_id"] is not None:
-            devices[f"{e['account']}/{e['user_id']}/{e['device_id']}"][e["method"]] += 1
-    return {
-        "requests": total,
-        "methods": dict(methods),
-        "statuses": dict(statuses),
-        "devices": {k: dict(v) for k, v in devices.items()},
-        "users": {k: dict(v) for k, v in users.items()},
-    }
 
 
 class Sandbox:
@@ -396,7 +355,7 @@ class Sandbox:
     def _control(self, req: Request) -> Response:
         parts = req.path.removeprefix("/_sandbox").strip("/").split("/")
         method = "GET" if req.method == "HEAD" else req.method
-        allowed = _CONTROL.get(parts[0])
+        allowed = control.CONTROL.get(parts[0])
         if allowed is None or (len(parts) != 4 if parts[0] == "devices" else len(parts) != 1):
             return json_response(404, {"error": f"no control call at {req.path}"})
         if method not in allowed:
@@ -414,7 +373,7 @@ class Sandbox:
             return json_response(exc.status, {"error": str(exc)})
 
     def _control_call(self, method: str, parts: list[str], body: Any, query: str) -> object:
-        since = _since(query)
+        since = control.since(query)
         with self._lock:
             self._apply_app_changes()
             match (method, parts[0]):
@@ -423,7 +382,7 @@ class Sandbox:
                 case ("GET", "log"):
                     return {"requests": [e for e in self._log if e["seq"] > since]}
                 case ("GET", "counts"):
-                    return _counts(e for e in self._log if e["seq"] > since)
+                    return control.counts(e for e in self._log if e["seq"] > since)
                 case ("DELETE", "log"):
                     self._log.clear()
                     return {"requests": []}
