@@ -27,6 +27,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.schema import Table
 
+from shiftswitch.sqlite_writes import serialize_writes
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -57,6 +59,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
             engine = create_engine(parts, **kwargs)
             event.listen(engine, "connect", _sqlite_pragmas)
+            if (file := sqlite_file(parts)) is not None:
+                serialize_writes(engine, file, SQLITE_BUSY_TIMEOUT_MS / 1000)
             return engine
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(parts, **kwargs)
