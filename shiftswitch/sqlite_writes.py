@@ -26,10 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 _READS = ("SELECT", "PRAGMA", "WITH", "EXPLAIN", "VALUES")
-POLL = 0.0005  # seconds between tries of another process's turn
+# Seconds between tries of another process's turn: from the first, doubling, up to the second
+# (a write takes about a millisecond; SQLite's busy handler waits up to 100 ms).
+POLL = (0.0002, 0.002)
 
 
 class Writer:
@@ -61,13 +63,14 @@ class Writer:
         self._writing.add(connection)
 
     def _flock(self, deadline: float) -> bool:
-        """The other processes' turn: tried every :data:`POLL` s until ``deadline`` (SQLite's
-        busy handler waits far longer between tries)."""
+        """The other processes' turn: tried again and again (:data:`POLL`) until
+        ``deadline``."""
         if self._file is None:
             return False
         try:
             if self._fd is None:
                 self._fd = os.open(self._file, os.O_RDWR | os.O_CREAT, 0o644)
+            pause = POLL[0]
             while True:
                 try:
                     fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -75,7 +78,8 @@ class Writer:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         return False
-                    time.sleep(POLL)
+                    time.sleep(pause)
+                    pause = min(POLL[1], pause * 2)
         except OSError:  # cannot make or lock the file (a read-only folder): this process only
             self._file = None
             return False
@@ -92,6 +96,10 @@ class Writer:
                 self._flocked = False
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._lock.release()
+
+    def writing(self, connection: int) -> bool:
+        """Whether ``connection`` has the turn."""
+        return connection in self._writing
 
     @property
     def held(self) -> bool:
@@ -113,7 +121,7 @@ def writer_of(file: Path) -> Writer:
 
 def writes(statement: str) -> bool:
     """Whether ``statement`` may write (anything but a read)."""
-    return not statement.lstrip().upper().startswith(_READS)
+    return not statement.lstrip()[:8].upper().startswith(_READS)
 
 
 def _key(connection: Any) -> int:
@@ -123,31 +131,33 @@ def _key(connection: Any) -> int:
 
 def serialize_writes(engine: Engine, file: Path, wait: float) -> None:
     """Make ``engine``'s connections to SQLite ``file`` take its :class:`Writer`'s turn to
-    write, for up to ``wait`` seconds."""
+    write, for up to ``wait`` seconds.
+
+    The dialect's own methods are wrapped (each statement, and each transaction's end), not
+    the engine's events: listening to every statement would turn on SQLAlchemy's event
+    dispatch for every execution, about a tenth of a worker's turn in the database."""
     writer = writer_of(file)
     dialect = engine.dialect
-
-    def before(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        if writes(statement):
-            writer.take(_key(cursor.connection), wait)
-
-    def after(_conn: Any, cursor: Any, *_args: Any) -> None:
-        if not _in_transaction(cursor.connection):  # autocommit: the statement was it
-            writer.let_go(_key(cursor.connection))
-
-    def failed(context: Any) -> None:
-        proxy = getattr(context.connection, "connection", None)
-        dbapi = getattr(proxy, "dbapi_connection", None)
-        if dbapi is not None and not _in_transaction(dbapi):
-            writer.let_go(_key(dbapi))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    event.listen(engine, "handle_error", failed)
+    for name in ("do_execute", "do_execute_no_params", "do_executemany"):
+        setattr(dialect, name, _taking_turns(writer, wait, getattr(dialect, name)))
     # The transaction's end, whoever ends it: a commit, a rollback (the pool's on a connection
     # given back too), or the connection closed (invalidated after an error).
     for name in ("do_commit", "do_rollback", "do_close"):
         setattr(dialect, name, _letting_go(writer, getattr(dialect, name)))
+
+
+def _taking_turns(writer: Writer, wait: float, execute: Callable[..., Any]) -> Callable[..., Any]:
+    def executing(cursor: Any, statement: str, *args: Any) -> Any:
+        key = _key(cursor.connection)
+        if writes(statement):
+            writer.take(key, wait)
+        try:
+            return execute(cursor, statement, *args)
+        finally:
+            if writer.writing(key) and not _in_transaction(cursor.connection):
+                writer.let_go(key)  # autocommit, or a failed first write: the statement was it
+
+    return executing
 
 
 def _letting_go(writer: Writer, end: Callable[[Any], None]) -> Callable[[Any], None]:

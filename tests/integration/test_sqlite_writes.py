@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
@@ -31,14 +30,16 @@ def db(tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
 
 
 def _issued(engine: Engine) -> list[tuple[str, float]]:
-    """Each INSERT as SQLite gets it (listened after the turn is taken): its text, when."""
+    """Each INSERT as SQLite runs it (its trace, on the connections made from now on): its
+    text, and when."""
     seen: list[tuple[str, float]] = []
 
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def trace(statement: str) -> None:
         if statement.startswith("INSERT"):
             seen.append((statement, time.monotonic()))
 
-    event.listen(engine, "before_cursor_execute", note)
+    engine.dispose()
+    event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(trace))
     return seen
 
 
