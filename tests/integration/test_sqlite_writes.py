@@ -3,6 +3,8 @@ instead of waiting in SQLite's busy handler; reads never wait."""
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import threading
@@ -107,15 +109,63 @@ def test_a_write_in_autocommit_mode_lets_go_after_its_statement(db: tuple[Engine
     writer = writer_of(file)
     autocommitting = autocommit_engine(engine)
     assert autocommitting is not None
+    during: list[bool] = []
+    event.listen(
+        autocommitting,
+        "connect",
+        lambda dbapi, _record: dbapi.set_trace_callback(lambda _sql: during.append(writer.held)),
+    )
     try:
         with autocommitting.connect() as conn:
             conn.exec_driver_sql("UPDATE t SET x = 1")
-            assert not writer.held
+            assert during[-1] and not writer.held  # held while SQLite ran it, then let go
             with pytest.raises(Exception, match="no such table"):
                 conn.exec_driver_sql("DELETE FROM missing")
             assert not writer.held
     finally:
         autocommitting.dispose()
+
+
+def test_a_commit_that_fails_keeps_the_turn_until_the_transaction_ends(tmp_path: Path) -> None:
+    """A deferred constraint fails at the commit: the transaction, and SQLite's write lock,
+    stay until the rollback, and so does the turn."""
+    file = tmp_path / "fk.db"
+    engine = make_engine(f"sqlite:///{file}")
+    writer = writer_of(file)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            conn.exec_driver_sql(
+                "CREATE TABLE child (parent INTEGER "
+                "REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        with engine.connect() as conn:
+            conn.exec_driver_sql("INSERT INTO child VALUES (7)")
+            with pytest.raises(Exception, match="FOREIGN KEY"):
+                conn.commit()
+            assert conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+            assert writer.held
+            engine.dialect.do_rollback(conn.connection)  # as the pool resets a connection
+            assert not writer.held
+    finally:
+        engine.dispose()
+
+
+def test_a_savepoint_takes_no_turn_and_its_release_may_end_the_transaction(
+    db: tuple[Engine, Path],
+) -> None:
+    engine, file = db
+    writer = writer_of(file)
+    with engine.connect() as conn:
+        with conn.begin_nested():
+            conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+            assert not writer.held
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            assert writer.held
+        # The driver began no transaction of its own: the savepoint began SQLite's, and its
+        # release committed it. The turn goes with it.
+        assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        assert not writer.held
 
 
 def test_a_thread_writing_on_two_connections_does_not_wait_for_itself() -> None:
@@ -131,30 +181,86 @@ def test_a_thread_writing_on_two_connections_does_not_wait_for_itself() -> None:
 
 
 def test_a_writer_kept_waiting_past_its_wait_goes_ahead_without_the_turn() -> None:
-    """As SQLite's busy timeout would end the wait (then SQLite's own busy handler decides)."""
+    """As SQLite's busy timeout would end the wait (then SQLite's own busy handler decides);
+    and its transaction's next statements do not wait again, for a turn a third writer may
+    have taken meanwhile, and hold while it waits in SQLite for this transaction to end."""
     writer = Writer()
     writer.take(1, wait=5)
     went: list[float] = []
+    seen: list[bool] = []
+    third_has_it, done = threading.Event(), threading.Event()
 
-    def other() -> None:
+    def second() -> None:
         started = time.monotonic()
         writer.take(2, wait=0.1)
         went.append(time.monotonic() - started)
+        writer.let_go(1)  # the first transaction ends meanwhile
+        assert third_has_it.wait(10)
+        started = time.monotonic()
+        writer.take(2, wait=5)  # the same transaction's next statement: at once
+        went.append(time.monotonic() - started)
+        seen.append(writer.writing(2))
         writer.let_go(2)  # it never had the turn: nothing to give back
+        seen.append(not writer.writing(2) and writer.held)  # the third's still
 
-    thread = threading.Thread(target=other)
-    thread.start()
-    thread.join(10)
-    assert went and 0.1 <= went[0] < 5
-    assert writer.held  # still the first connection's
+    def third() -> None:
+        writer.take(9, wait=5)
+        third_has_it.set()
+        done.wait(10)
+        writer.let_go(9)
+
+    threads = [threading.Thread(target=second), threading.Thread(target=third)]
+    threads[0].start()
+    deadline = time.monotonic() + 10
+    while not went and time.monotonic() < deadline:  # until the second has given up waiting
+        time.sleep(0.01)
+    threads[1].start()
+    threads[0].join(20)
+    done.set()
+    threads[1].join(10)
+    assert len(went) == 2 and 0.1 <= went[0] < 5 and went[1] < 1
+    assert seen == [True, True] and not writer.held
+
+
+def test_a_wait_interrupted_gives_the_turn_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = Writer()
+
+    def interrupted(_deadline: float) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "_flock", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer.take(1, wait=5)
+    assert not writer.held and not writer.writing(1)
+
+
+def test_a_forked_child_holds_nothing_of_its_parents_turn(tmp_path: Path) -> None:
+    """The parent holds the turn, and the other processes' ``flock``: the child starts with
+    neither, and cannot take the file's turn from under its parent."""
+    writer = writer_of(tmp_path / "x.db")
+    writer.take(1, wait=5)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's code, reported by its exit code
+        code = 1
+        try:
+            if not writer.held:
+                started = time.monotonic()
+                writer.take(2, wait=0.2)  # the parent's flock is not the child's to share
+                code = 0 if time.monotonic() - started >= 0.19 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert writer.held
     writer.let_go(1)
-    assert not writer.held
 
 
 def test_statements_that_write() -> None:
     assert writes("INSERT INTO t VALUES (1)") and writes("  update t set x = 1")
     assert writes("DELETE FROM t") and writes("CREATE TABLE u (x INTEGER)")
     assert not writes("SELECT 1") and not writes("pragma journal_mode") and not writes("WITH a AS")
+    assert not writes("SAVEPOINT sa_1") and not writes("RELEASE SAVEPOINT sa_1")
+    assert not writes("BEGIN") and not writes("COMMIT") and not writes("ROLLBACK TO sa_1")
 
 
 _OTHER_PROCESS = """
@@ -170,6 +276,14 @@ with engine.begin() as conn:
 """
 
 
+def _line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The next line ``process`` prints, within ``timeout`` seconds."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"no line from the other process within {timeout} s"
+    return process.stdout.readline().strip()
+
+
 def test_writers_of_two_processes_take_turns(db: tuple[Engine, Path]) -> None:
     """Another process's write transaction holds the file's turn (an ``flock`` on
     ``<file>-writer``): this process's writer reaches SQLite only once it has committed."""
@@ -183,7 +297,7 @@ def test_writers_of_two_processes_take_turns(db: tuple[Engine, Path]) -> None:
     )
     try:
         assert other.stdout is not None and other.stdin is not None
-        assert other.stdout.readline().strip() == "wrote"
+        assert _line(other, 30) == "wrote"
         assert (file.parent / "w.db-writer").exists()
 
         def mine() -> None:
@@ -196,7 +310,7 @@ def test_writers_of_two_processes_take_turns(db: tuple[Engine, Path]) -> None:
         assert thread.is_alive() and issued == []
         other.stdin.write("\n")
         other.stdin.flush()
-        committing = float(other.stdout.readline())
+        committing = float(_line(other, 30))
         thread.join(10)
         assert len(issued) == 1 and issued[0][1] >= committing
     finally:
