@@ -31,6 +31,12 @@ def db(tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
     engine.dispose()
 
 
+@pytest.fixture
+def turns(db: tuple[Engine, Path]) -> tuple[Engine, Writer]:
+    """The engine, and the turn of its file."""
+    return db[0], writer_of(db[1])
+
+
 def _issued(engine: Engine) -> list[tuple[str, float]]:
     """Each INSERT as SQLite runs it (its trace, on the connections made from now on): its
     text, and when."""
@@ -81,10 +87,9 @@ def test_a_second_writer_waits_for_the_first_to_commit_before_sqlite_sees_it(
 
 
 def test_the_turn_is_held_from_the_first_write_to_the_transactions_end(
-    db: tuple[Engine, Path],
+    turns: tuple[Engine, Writer],
 ) -> None:
-    engine, file = db
-    writer = writer_of(file)
+    engine, writer = turns
     with engine.begin() as conn:
         conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
         assert not writer.held  # reads never take it
@@ -152,10 +157,9 @@ def test_a_commit_that_fails_keeps_the_turn_until_the_transaction_ends(tmp_path:
 
 
 def test_a_savepoint_takes_no_turn_and_its_release_may_end_the_transaction(
-    db: tuple[Engine, Path],
+    turns: tuple[Engine, Writer],
 ) -> None:
-    engine, file = db
-    writer = writer_of(file)
+    engine, writer = turns
     with engine.connect() as conn:
         with conn.begin_nested():
             conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
