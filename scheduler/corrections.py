@@ -1,8 +1,9 @@
-"""A reconcile's dealings with the database: what it weighs (:func:`known_devices`), and what it
-sends to the devices that differ from their desired state (:func:`corrections`): one action each
-(source ``reconcile``), keyed after the device's latest action so that a reconcile is recorded
-once per change, and none again to a device Exotel refused for good (4xx) the same correction;
-and which unsent actions a roster put in force no longer wants (:func:`supersede_unwanted`).
+"""The scheduler's dealings with the database around a reconcile: what it weighs
+(:func:`known_devices`), and what it sends to the devices that differ from their desired state
+(:func:`corrections`): one action each (source ``reconcile``), keyed after the device's latest
+action so that a reconcile is recorded once per change, and none again to a device Exotel
+refused for good (4xx) the same correction; and which unsent actions a roster put in force no
+longer wants (:func:`supersede_unwanted`).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def supersede_unwanted(store: ActionStore, desired: Mapping[str, str | None], no
     """Mark ``superseded`` the actions not yet sent (pending, queued, or waiting for a retry)
     that ``desired`` (each agent's device now) no longer wants: an ON for a device that should
     be OFF now, or an OFF for the device that should be ON. Manual actions and those a worker
-    is applying are left alone. How many were."""
+    is applying are left alone. How many were found unwanted."""
     with store.sessions.begin() as session:
         unsent = queries.unsent_roster_switches(session)
         unwanted = decisions.unwanted(

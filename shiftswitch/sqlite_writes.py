@@ -14,7 +14,8 @@ committed), at the commit, rollback or close otherwise (not at a commit that fai
 transaction, and SQLite's lock, are still there). A thread already writing on one connection
 is not made to wait for itself on another. A writer that has waited as long as SQLite would
 have (the busy timeout) goes ahead without the turn until its transaction ends, to SQLite's
-own waiting: the turn only spares the sleeps, it guards nothing that SQLite does not. A folder
+own waiting (so a write can wait up to twice the busy timeout behind a transaction held that
+long): the turn only spares the sleeps, it guards nothing that SQLite does not. A folder
 where the lock file cannot be made leaves the turns within each process; a child process
 forked holds nothing of its parent's.
 """
@@ -57,8 +58,7 @@ class Writer:
         self._owner: int | None = None
         self._writing: set[int] = set()  # the connections with the turn
         self._without: set[int] = set()  # ... and those that waited too long, gone ahead
-        self._fd: int | None = None
-        self._flocked = False
+        self._fd: int | None = None  # the lock file, open while this process has the turn
 
     def take(self, connection: int, wait: float) -> None:
         """Take the turn for ``connection`` (nothing if it has it, or its thread has it for
@@ -73,7 +73,7 @@ class Writer:
                 self._without.add(connection)
                 return
             try:
-                self._flocked = self._flock(deadline)
+                self._flock(deadline)
             except BaseException:  # interrupted while waiting: the turn is not kept
                 self._lock.release()
                 raise
@@ -82,30 +82,44 @@ class Writer:
 
     def _flock(self, deadline: float) -> bool:
         """The other processes' turn: tried again and again (:data:`POLL`) until
-        ``deadline``."""
+        ``deadline``. The lock file is open only while the turn is held, so that a process
+        that has used many databases (a test suite) keeps no descriptor for each."""
         if self._file is None:
             return False
         try:
-            if self._fd is None:
-                self._fd = _open(self._file)
+            fd = _open(self._file)
+        except OSError as exc:
+            return self._alone(exc)
+        try:
             pause = POLL[0]
             while True:
                 try:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return True
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
+                        os.close(fd)
                         return False
                     time.sleep(pause)
                     pause = min(POLL[1], pause * 2)
-        except OSError as exc:  # cannot make or lock the file: turns within this process only
-            log.warning(
-                "%s: %s; writers of other processes meet SQLite's busy handler",
-                self._file,
-                exc.strerror or exc,
-            )
-            self._file = None
-            return False
+                    continue
+                self._fd = fd
+                return True
+        except OSError as exc:
+            os.close(fd)
+            return self._alone(exc)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _alone(self, exc: OSError) -> bool:
+        """The lock file cannot be made or locked: turns within this process only."""
+        log.warning(
+            "%s: %s; writers of other processes meet SQLite's busy handler",
+            self._file,
+            exc.strerror or exc,
+        )
+        self._file = None
+        return False
 
     def writing(self, connection: int) -> bool:
         """Whether ``connection`` is writing (with the turn, or gone ahead without it)."""
@@ -121,10 +135,10 @@ class Writer:
         if self._writing:
             return
         self._owner = None
+        fd, self._fd = self._fd, None
         try:
-            if self._flocked and self._fd is not None:
-                self._flocked = False
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if fd is not None:
+                os.close(fd)  # and the flock with it
         finally:
             self._lock.release()
 
@@ -134,8 +148,9 @@ class Writer:
         return self._lock.locked()
 
     def forget(self) -> None:
-        """In a child process just forked: nothing of the parent's turn is the child's (the
-        lock file's descriptor is closed; the parent's ``flock`` is the parent's)."""
+        """In a child process just forked: nothing of the parent's turn is the child's (its
+        copy of the lock file's descriptor is closed; the parent's ``flock`` stays the
+        parent's)."""
         if self._fd is not None:
             os.close(self._fd)
         self._reset()

@@ -179,7 +179,8 @@ def run(demo: Demo, out: IO[str], stop: threading.Event, duration: float | None 
 
 def _fresh_directory(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("shiftswitch.db", "shiftswitch.db-wal", "shiftswitch.db-shm", "worker.log"):
+    files = ("shiftswitch.db", "shiftswitch.db-wal", "shiftswitch.db-shm", "shiftswitch.db-writer")
+    for name in (*files, "worker.log"):
         (directory / name).unlink(missing_ok=True)
 
 

@@ -1,5 +1,5 @@
 """The sandbox's control API under ``/_sandbox/`` (README: The sandbox): its calls and their
-methods, and what the log's calls read from a query and count."""
+methods, the ``since`` that the log and counts calls read from their query, and the counts."""
 
 from __future__ import annotations
 

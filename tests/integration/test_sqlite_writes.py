@@ -109,6 +109,23 @@ def test_the_turn_is_held_from_the_first_write_to_the_transactions_end(
     assert not writer.held  # a failed write
 
 
+def _lock_files_open() -> int:
+    """This process's descriptors open on a ``-writer`` lock file."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).endswith("-writer"))
+
+
+def test_the_lock_file_is_open_only_while_the_turn_is_held(db: tuple[Engine, Path]) -> None:
+    """A process that has written to many databases (a test suite) keeps no descriptor for
+    each."""
+    engine, _file = db
+    before = _lock_files_open()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        assert _lock_files_open() == before + 1
+    assert _lock_files_open() == before
+
+
 def test_a_write_in_autocommit_mode_lets_go_after_its_statement(db: tuple[Engine, Path]) -> None:
     engine, file = db
     writer = writer_of(file)
