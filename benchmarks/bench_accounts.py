@@ -41,8 +41,9 @@ from sqlalchemy import func, insert, select
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_pipeline import API_KEY, API_TOKEN, Processes, start_sandbox, start_workers, wait_for
 from common import gaps, scratch
+from one_account import API_KEY, API_TOKEN
+from processes import Processes, start_sandbox, start_workers, wait_for
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore

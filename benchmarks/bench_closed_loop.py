@@ -36,18 +36,9 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_pipeline import (
-    ACCOUNT,
-    API_KEY,
-    API_TOKEN,
-    SID,
-    Processes,
-    device_id,
-    start_sandbox,
-    wait_for,
-    write_seed,
-)
 from common import scratch
+from one_account import ACCOUNT, API_KEY, API_TOKEN, SID, device_id, write_seed
+from processes import Processes, start_sandbox, wait_for
 
 from shiftswitch.db import upgrade
 

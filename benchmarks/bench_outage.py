@@ -42,18 +42,10 @@ from sqlalchemy import Engine, func, select
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_pipeline import (
-    ACCOUNT,
-    API_KEY,
-    API_TOKEN,
-    Processes,
-    confirm_all_off,
-    start_sandbox,
-    wait_for,
-    write_seed,
-)
 from bench_recovery import next_boundary, write_roster
 from common import measured, scratch, show
+from one_account import ACCOUNT, API_KEY, API_TOKEN, confirm_all_off, write_seed
+from processes import Processes, start_sandbox, wait_for
 
 from shiftswitch.db import make_engine, upgrade
 from shiftswitch.models import Action, Attempt, ExotelOutage, Status

@@ -61,83 +61,55 @@ import collections
 import json
 import os
 import platform
-import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 from redis import Redis
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import Timed, database, gaps, measured
+from common import Timed, database, gaps, max_in_flight, measured, percentile
+from one_account import (
+    ACCOUNT,
+    API_KEY,
+    API_TOKEN,
+    BOUNDARY,
+    SID,
+    START,
+    UNLIMITED,
+    confirm_all_off,
+    device_id,
+    write_seed,
+)
+from processes import Processes, cpu_now, start_sandbox, start_workers
 
 from scheduler.loop import Scheduler
 from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.db import make_engine, upgrade
-from shiftswitch.models import OPEN_STATUSES, Action, Attempt, DeviceState
+from shiftswitch.models import OPEN_STATUSES, Action, Attempt
 from shiftswitch.pacing import parse_rate
 from shiftswitch.roster.model import parse_duration
 from shiftswitch.settings import Settings
 from shiftswitch.sources.source import RosterFile
 
-ROOT = Path(__file__).resolve().parent.parent
-SID = "acme_corp"
-ACCOUNT = "main"  # the roster's name for it: credentials come from EXOTEL_MAIN_API_*
-API_KEY = "bench-key"
-API_TOKEN = "bench-token"  # noqa: S105 - the sandbox's own, a demo value
-UNLIMITED = "100000/s"  # the roster rate when none is given: a slot every 10.6 us
-DAY = datetime(2026, 11, 30, tzinfo=UTC)  # a Monday
-BOUNDARY = DAY.replace(hour=9)
-START = BOUNDARY - timedelta(seconds=1)
 POLL = 0.1
 DEFAULT_CONCURRENCY = 32  # `shiftswitch worker --concurrency` default
 
 
 # -- the world: seed, roster, database ---------------------------------------------------------
-
-
-def device_id(i: int) -> str:
-    return str(100000 + i)
-
-
-def write_seed(path: Path, n: int, rate: str | None) -> None:
-    users = [
-        {
-            "id": f"u-{i}",
-            "first_name": f"Agent{i}",
-            "devices": [
-                {
-                    "id": int(device_id(i)),
-                    "name": "Desk",
-                    "contact_uri": f"+91990{i:07d}",
-                    "type": "tel",
-                    "verified": True,
-                    "available": False,
-                }
-            ],
-        }
-        for i in range(n)
-    ]
-    account: dict[str, Any] = {"api_key": API_KEY, "api_token": API_TOKEN, "users": users}
-    if rate:
-        account["rate_limit"] = rate
-    path.write_text(yaml.safe_dump({"accounts": {SID: account}}, sort_keys=False))
 
 
 def write_roster(path: Path, n: int, base_url: str, rate: str, ramp: str | None = None) -> None:
@@ -164,29 +136,6 @@ def write_roster(path: Path, n: int, base_url: str, rate: str, ramp: str | None 
     path.write_text("\n".join(lines) + "\n")
 
 
-def confirm_all_off(url: str, n: int) -> None:
-    """A confirmed OFF state for every device, as if a reconcile had run: nothing to send."""
-    engine = make_engine(url)
-    at = START - timedelta(hours=1)
-    rows = [
-        {
-            "account": ACCOUNT,
-            "user_id": f"u-{i}",
-            "device_id": device_id(i),
-            "agent": f"a{i}",
-            "device": "desk",
-            "contact_uri": None,
-            "available": False,
-            "confirmed_at": at,
-            "action_id": None,
-        }
-        for i in range(n)
-    ]
-    with engine.begin() as conn:
-        conn.execute(insert(DeviceState), rows)
-    engine.dispose()
-
-
 SENTINEL = "bench_pipeline:sentinel"  # gone if someone else flushes the Redis database
 
 
@@ -201,128 +150,7 @@ def redis_db(url: str) -> Iterator[str]:
         redis.flushdb()
 
 
-# -- processes ---------------------------------------------------------------------------------
-
-
-class Processes:
-    """Subprocesses in sessions of their own, stopped (TERM, then KILL) on the way out."""
-
-    def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(
-        self, name: str, argv: Sequence[str], env: dict[str, str], log: Path, cwd: Path = ROOT
-    ) -> None:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "shiftswitch", *argv],
-                env=env,
-                cwd=cwd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.procs.append((name, proc))
-
-    def cpu_seconds(self) -> dict[str, float]:
-        """User + system CPU time of each process so far (Linux /proc; empty elsewhere)."""
-        out = {}
-        for name, proc in self.procs:
-            try:
-                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return out
-
-    def check(self) -> None:
-        for name, proc in self.procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited early with code {proc.returncode}")
-
-    def stop(self) -> None:
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _, proc in self.procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, procs: Processes) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        procs.check()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def start_sandbox(
-    procs: Processes, tmp: Path, seed: Path, latency_ms: float, more: Sequence[str] = ()
-) -> str:
-    log = tmp / "sandbox.log"
-    argv = ["sandbox", "--port", "0", "--state", str(seed), "--latency-ms", f"{latency_ms:g}"]
-    argv += more
-    procs.start("sandbox", argv, dict(os.environ), log)
-    found: list[str] = []
-
-    def listening() -> bool:
-        m = re.search(r"listening on (http://\S+)", log.read_text(errors="replace"))
-        if m:
-            found.append(m.group(1))
-        return bool(m)
-
-    wait_for(listening, 60, "the sandbox to listen", procs)
-    return found[0]
-
-
 # -- measuring ---------------------------------------------------------------------------------
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of the local PostgreSQL server's processes alive now (Linux /proc)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, _, tail = stat.read_text().rpartition(")")
-        except OSError:
-            continue
-        if head.endswith("(postgres"):
-            fields = tail.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def redis_cpu(url: str) -> float:
-    """CPU seconds the Redis server has used (``INFO cpu``; all its clients, not only ours)."""
-    info = Redis.from_url(url).info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0..1) by the nearest-rank method."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def max_in_flight(log: list[dict[str, Any]]) -> int:
-    events = sorted([(r["started"], 1) for r in log] + [(r["finished"], -1) for r in log])
-    now = peak = 0
-    for _, step in events:
-        now += step
-        peak = max(peak, now)
-    return peak
 
 
 @dataclass
@@ -340,58 +168,6 @@ class Raw:
     actions: list[Action] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
-
-
-def start_workers(
-    procs: Processes, args: argparse.Namespace, env: dict[str, str], tmp: Path
-) -> None:
-    logs = []
-    for w in range(args.workers):
-        log = tmp / f"worker{w}.log"
-        argv = [
-            "worker",
-            f"--concurrency={args.concurrency}",
-            f"--loglevel={args.loglevel}",
-            f"--hostname=w{w}@bench",
-        ]
-        if getattr(args, "worker_code", None):  # bench_punctuality's workers have none
-            code = Path(args.worker_code).resolve()
-            procs.start(f"worker {w}", argv, {**env, "PYTHONPATH": str(code)}, log, cwd=code)
-        else:
-            procs.start(f"worker {w}", argv, env, log)
-        logs.append(log)
-    app = make_celery(Settings.from_env(env))
-    for w, log in enumerate(logs):
-        # "ready." is logged at INFO; below that, ask the worker (a broadcast ping).
-        def ready(log: Path = log, name: str = f"w{w}@bench") -> bool:
-            if "ready." in log.read_text(errors="replace"):
-                return True
-            return bool(app.control.ping(destination=[name], timeout=0.5))
-
-        wait_for(ready, 60, f"worker {w} to be ready", procs)
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (0s elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal
-    return (total - idle) / tick, total / tick
-
-
-def cpu_now(procs: Processes, redis_url: str, postgres: bool) -> dict[str, float]:
-    busy, total = machine_cpu()
-    out = {"machine busy": busy, "machine total": total}
-    out["scheduler (this process, incl. polling)"] = time.process_time()
-    out.update(procs.cpu_seconds())
-    out["redis-server (all clients)"] = redis_cpu(redis_url)
-    if postgres:
-        out["postgres (all backends)"] = postgres_cpu()
-    return out
 
 
 def wait_until_final(

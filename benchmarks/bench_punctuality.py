@@ -55,21 +55,18 @@ from redis import Redis
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_pipeline import (
+from common import percentile
+from one_account import (
     ACCOUNT,
     API_KEY,
     API_TOKEN,
     SID,
     UNLIMITED,
-    Processes,
     confirm_all_off,
     device_id,
-    percentile,
-    start_sandbox,
-    start_workers,
-    wait_for,
     write_seed,
 )
+from processes import Processes, start_sandbox, start_workers, wait_for
 
 from shiftswitch.broker import QUEUE
 from shiftswitch.db import upgrade

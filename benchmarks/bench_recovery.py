@@ -46,19 +46,9 @@ from sqlalchemy import Engine, func, insert, select
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_pipeline import (
-    ACCOUNT,
-    API_KEY,
-    API_TOKEN,
-    SID,
-    Processes,
-    confirm_all_off,
-    device_id,
-    start_sandbox,
-    wait_for,
-    write_seed,
-)
 from common import database, measured, scratch, show
+from one_account import ACCOUNT, API_KEY, API_TOKEN, SID, confirm_all_off, device_id, write_seed
+from processes import Processes, start_sandbox, wait_for
 
 from scheduler.loop import LOST_AFTER
 from shiftswitch.actions import ActionStore, for_ids, new_row

@@ -1,5 +1,6 @@
 """What the benchmark scripts share: timing a callable, a measurement in a fresh process, a
-scratch world of real processes, and how a script reports its figures."""
+scratch world of real processes, how a script reports its figures, and a few statistics
+of them (percentiles, requests in flight, gaps)."""
 
 from __future__ import annotations
 
@@ -145,3 +146,21 @@ def gaps(log: list[dict[str, Any]], spacing: float | None) -> dict[str, Any]:
         "gaps_over_spacing_s": round(sum(g - spacing for g in between if g > spacing), 2),
         "gaps_over_2x_spacing": sum(1 for g in between if g > 2 * spacing),
     }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by the nearest-rank method."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def max_in_flight(log: list[dict[str, Any]]) -> int:
+    events = sorted([(r["started"], 1) for r in log] + [(r["finished"], -1) for r in log])
+    now = peak = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak
