@@ -170,6 +170,11 @@ class NoDatabase(BadDatabaseUrl):
     empty one, with no tables."""
 
 
+def no_such_file(where: str) -> str:
+    """What is said of a SQLite file that does not exist (``where``: its URL, as shown)."""
+    return f"{where}: no such file: run 'shiftswitch db upgrade'"
+
+
 def refuse_missing_file(engine: Engine) -> None:
     """Make connecting to ``engine``'s SQLite file raise :class:`NoDatabase` while the file
     does not exist, instead of creating it empty (checked at each new connection: once
@@ -181,7 +186,7 @@ def refuse_missing_file(engine: Engine) -> None:
 
     def refuse(*_: Any) -> None:
         if not file.exists():
-            raise NoDatabase(f"{where}: no such file: run 'shiftswitch db upgrade' first")
+            raise NoDatabase(f"{no_such_file(where)} first")
 
     event.listen(engine, "do_connect", refuse)
 

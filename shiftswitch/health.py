@@ -22,6 +22,7 @@ from shiftswitch.db import (
     first_line,
     make_engine,
     missing_file,
+    no_such_file,
     redacted,
     revisions,
 )
@@ -53,7 +54,7 @@ def database(settings: Settings) -> Check:
     except BadDatabaseUrl as exc:
         return Check("database", False, str(exc))
     if missing_file(settings.database_url):  # connecting would create it
-        return Check("database", False, f"{where}: no such file: run 'shiftswitch db upgrade'")
+        return Check("database", False, no_such_file(where))
     try:
         found = revisions(settings.database_url)
     except BadDatabaseUrl as exc:

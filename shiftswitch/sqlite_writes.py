@@ -198,9 +198,14 @@ def writes(statement: str) -> bool:
     return not statement.lstrip()[:9].upper().startswith(_READS + _CONTROL)
 
 
+def _raw(connection: Any) -> Any:
+    """The DBAPI connection, given it or the pool's proxy of it."""
+    return getattr(connection, "dbapi_connection", None) or connection
+
+
 def _key(connection: Any) -> int:
     """A DBAPI connection's key, given it or the pool's proxy of it."""
-    return id(getattr(connection, "dbapi_connection", None) or connection)
+    return id(_raw(connection))
 
 
 def serialize_writes(engine: Engine, file: Path, wait: float) -> None:
@@ -253,8 +258,7 @@ def _letting_go(
 def _in_transaction(dbapi_connection: Any) -> bool:
     """Whether a DBAPI connection (or the pool's proxy of it) is in a transaction; False when
     it is closed."""
-    raw = getattr(dbapi_connection, "dbapi_connection", None) or dbapi_connection
     try:
-        return bool(raw.in_transaction)
+        return bool(_raw(dbapi_connection).in_transaction)
     except Exception:  # closed: sqlite3.ProgrammingError
         return False

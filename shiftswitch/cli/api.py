@@ -52,7 +52,7 @@ def api(
     # Imported here: every other command starts without loading the web stack.
     import uvicorn  # noqa: PLC0415
 
-    from shiftswitch.db import missing_file, redacted  # noqa: PLC0415
+    from shiftswitch.db import missing_file, no_such_file, redacted  # noqa: PLC0415
     from shiftswitch.server import create_app  # noqa: PLC0415
 
     configure_logging(loglevel)
@@ -64,8 +64,7 @@ def api(
         hosts = ("*",)
     configured(ctx.settings.notify_path)  # a bad SHIFTSWITCH_NOTIFY: one line, not a start
     if missing_file(ctx.settings.database_url):  # connecting would create it, empty
-        where = redacted(ctx.settings.database_url)
-        raise click.ClickException(f"{where}: no such file: run 'shiftswitch db upgrade' first")
+        raise click.ClickException(f"{no_such_file(redacted(ctx.settings.database_url))} first")
     app = create_app(ctx.settings, ctx.clock, allowed_hosts=hosts)
     try:
         uvicorn.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from shiftswitch.cli.context import Context, pass_context
-from shiftswitch.db import missing_file, redacted, revisions, upgrade
+from shiftswitch.db import missing_file, no_such_file, redacted, revisions, upgrade
 
 
 @click.group()
@@ -30,7 +30,7 @@ def db_current(ctx: Context) -> None:
     url = ctx.settings.database_url
     where = redacted(url)
     if missing_file(url):  # connecting would create it
-        raise click.ClickException(f"{where}: no such file: run 'shiftswitch db upgrade'")
+        raise click.ClickException(no_such_file(where))
     found = revisions(url)
     if found.at_head:
         click.echo(f"database at revision {found.head} (head): {where}")
