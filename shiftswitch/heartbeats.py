@@ -50,10 +50,11 @@ class Beats:
 
     now: float
     tags: frozenset[str]  # delivery tags of the messages the live workers hold
-    owners: Cover  # what those messages cover
+    owners: Cover  # what those messages, and the users the workers keep, cover
     # Seconds until the registry can be trusted (see SETTLE); 0 once it can. Until then a live
     # worker may be missing from it: nothing may be judged dead, or not held, from it.
     settling: float = 0.0
+    kept: int = 0  # users the live workers keep through a short wait, in no message
 
 
 class Heartbeat:
@@ -72,10 +73,11 @@ class Heartbeat:
         self._beat: Any = redis.register_script(_BEAT)
         self._last: tuple[frozenset[str], Mapping[str, Order], str] | None = None
 
-    def beat(self, tags: frozenset[str], owners: Mapping[str, Order]) -> None:
-        """Renew the heartbeat: the messages held (by delivery tag) and what they cover.
-        Given the same ``owners`` object with the same tags as the last beat, the last
-        payload is sent again, not encoded anew (a worker may hold thousands of messages)."""
+    def beat(self, tags: frozenset[str], owners: Mapping[str, Order], kept: int = 0) -> None:
+        """Renew the heartbeat: the messages held (by delivery tag), what they and the users
+        kept cover, and how many users are kept (in no message). Given the same ``owners``
+        object with the same tags as the last beat, the last payload is sent again, not
+        encoded anew (a worker may hold thousands of messages)."""
         if self._last is not None and self._last[0] == tags and self._last[1] is owners:
             payload = self._last[2]
         else:
@@ -83,6 +85,7 @@ class Heartbeat:
                 {
                     "tags": sorted(tags),
                     "owners": {o: [at.isoformat(), on, i] for o, (at, on, i) in owners.items()},
+                    "kept": kept,
                 }
             )
             self._last = (tags, owners, payload)
@@ -111,10 +114,12 @@ def read_beats(redis: Redis, prefix: str = PREFIX) -> Beats:
     settling = max(0.0, SETTLE - (float(now) - float(since)))
     tags: set[str] = set()
     owners: Cover = {}
+    kept = 0
     for raw in beats:
         beat = json.loads(raw)
         tags.update(beat["tags"])
+        kept += int(beat.get("kept", 0))
         for owner, (at, on, i) in beat["owners"].items():
             last = (datetime.fromisoformat(at), bool(on), int(i))
             owners[owner] = max(last, owners.get(owner, last))
-    return Beats(float(now), frozenset(tags), owners, settling)
+    return Beats(float(now), frozenset(tags), owners, settling, kept)

@@ -37,6 +37,7 @@ from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
+from shiftswitch.heartbeats import BEAT_EVERY, read_beats
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
@@ -396,20 +397,25 @@ class Pipeline:
                 proc.wait()
 
     def drain(self, timeout: float = 30) -> None:
-        """Wait until the workers hold no task and none waits in Redis: every message sent so
-        far (a retry a worker keeps until its time included) has been run to its end. Then
-        what was not done will not be done by what was sent."""
+        """Wait until the workers hold no task and keep no user, and no task waits in Redis:
+        every message sent so far (a retry a worker keeps until its time included) has been
+        run to its end. Then what was not done will not be done by what was sent."""
         redis = Redis.from_url(self.redis_url)
 
         def empty() -> bool:
-            return redis.llen(broker.QUEUE) == 0 and redis.hlen(broker.UNACKED_KEY) == 0
+            return (
+                redis.llen(broker.QUEUE) == 0
+                and redis.hlen(broker.UNACKED_KEY) == 0
+                and not read_beats(redis).owners
+            )
 
         def idle() -> bool:
-            # Empty twice, apart: kombu moves a message from the queue to its unacknowledged
-            # ones in two steps, and in between it is in neither.
+            # Empty twice, a heartbeat apart: kombu moves a message from the queue to its
+            # unacknowledged ones in two steps, and in between it is in neither; a user a
+            # worker keeps is named by its heartbeat within a beat of its message's end.
             if not empty():
                 return False
-            time.sleep(0.2)
+            time.sleep(BEAT_EVERY + 0.2)
             return empty()
 
         try:

@@ -4,11 +4,11 @@
 this app, configured the same way in the app and its signals: a pool of threads
 (``worker_pool``, ``worker_concurrency``), shiftswitch's log format and levels
 (``setup_logging``), Prometheus metrics when ``SHIFTSWITCH_METRICS_PORT`` is set
-(``worker_init``), a heartbeat naming the task messages it holds (``worker_ready`` to
-``worker_shutdown``), and neither gossip, mingle nor Celery's event heartbeats (its ``Worker``
-class). Settings are read at the entry point (the CLI, or :func:`__getattr__` for Celery's
-``-A``); the database engine, Redis and Exotel clients are built on the first task, in the
-worker process, never at import.
+(``worker_init``), a heartbeat naming the task messages it holds and the users it keeps
+through a short wait (``worker_ready`` to ``worker_shutdown``), and neither gossip, mingle nor
+Celery's event heartbeats (its ``Worker`` class). Settings are read at the entry point (the
+CLI, or :func:`__getattr__` for Celery's ``-A``); the database engine, Redis and Exotel
+clients are built on the first task, in the worker process, never at import.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import random
 import secrets
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from celery import Celery, signals
 from celery.exceptions import CPendingDeprecationWarning
-from celery.worker import state as worker_state
-from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
 from shiftswitch import logs, metrics, redisclient
@@ -35,12 +34,11 @@ from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import Leases, RateLimiter
 from shiftswitch.db import autocommit_engine, first_line, make_engine
 from shiftswitch.exotel import ExotelClient, session
-from shiftswitch.heartbeats import BEAT_EVERY, Heartbeat
+from shiftswitch.heartbeats import Heartbeat
 from shiftswitch.models import Action
 from shiftswitch.notify import service as notify_service
 from shiftswitch.notify.deliverer import DelivererThread
 from shiftswitch.outages import Outages
-from shiftswitch.recovery import Cover, Holdings, cover
 from shiftswitch.settings import (
     CONNECT_TIMEOUT,
     DEFAULT_WORKER_CONCURRENCY,
@@ -51,7 +49,9 @@ from shiftswitch.settings import (
 from shiftswitch.sources.source import reads_stored
 from shiftswitch.turns import TurnStore
 from worker.apply import apply_owner, last_of
+from worker.beating import Beating
 from worker.context import CredentialsMissing, Defer, WorkerContext
+from worker.kept import Keeper, User
 
 log = logging.getLogger("shiftswitch.worker")
 UNEXPECTED_RETRY_SECONDS = 5.0
@@ -209,7 +209,8 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
             return
         quiet_the_cancel_notice()
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
-        beating.append(Beating(Heartbeat(redisclient.client(settings.redis), worker)))
+        kept = settle.keep_in(getattr(getattr(sender, "pool", None), "executor", None))
+        beating.append(Beating(Heartbeat(redisclient.client(settings.redis), worker), kept=kept))
         beating[0].start()
         telling.append(
             notify_service.start_deliverer(
@@ -219,6 +220,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         threading.Thread(target=warm_up, args=(get_context,), name="warm-up", daemon=True).start()
 
     def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
+        settle.stop()  # back to the broker before the heartbeat that names them goes
         while beating:
             beating.pop().stop()
         stop_telling(telling)
@@ -245,25 +247,57 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         owner: str | None = None,
         actions: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Apply each user's actions in turn; a user who must wait comes back in a message of
-        their own, with the request slot reserved for it (``slot``), if any (``owner`` and
-        ``actions``: the one-user form of earlier messages)."""
-        users: list[dict[str, Any]] = batch or [{"owner": owner, "actions": actions}]
-        deferred = [
-            (user, defer) for user in users if (defer := _apply_user(get_context, user)) is not None
-        ]
-        for user, defer in deferred:
-            again = {"owner": user["owner"], "actions": user["actions"]}
-            if defer.slot is not None:
-                again["slot"] = defer.slot.isoformat()
-            try:
-                self.apply_async(kwargs={"batch": [again]}, countdown=defer.countdown, queue=QUEUE)
-            except Exception as exc:
-                # Redis is unreachable: the actions stay open in the database, and the
-                # scheduler's sweep sends them again once no message names them.
-                log.error("owner=%s could not be sent again: %s", user["owner"], exc)
+        """Apply each user's actions in turn (``owner`` and ``actions``: the one-user form of
+        earlier messages); see :class:`Settling` for a user who must wait."""
+        for user in batch or [{"owner": owner, "actions": actions}]:
+            settle(user)
 
+    settle = Settling(get_context, apply)
     return app
+
+
+class Settling:
+    """Applies one user of a task message. A user who must wait is kept by the worker for a
+    short wait (:mod:`worker.kept`, once :meth:`keep_in` has a pool of threads), else comes
+    back in a message of its own, with the request slot reserved for it (``slot``), if any."""
+
+    def __init__(self, context: Callable[[], WorkerContext], task: Any) -> None:
+        self._context = context
+        self._task = task
+        self._keeper: Keeper | None = None
+
+    def __call__(self, user: User) -> None:
+        defer = _apply_user(self._context, user)
+        if defer is None:
+            return
+        again = {"owner": user["owner"], "actions": user["actions"]}
+        if defer.slot is not None:
+            again["slot"] = defer.slot.isoformat()
+        if self._keeper is not None and self._keeper.keep(again, defer.countdown):
+            return
+        try:
+            self.send_back(again, defer.countdown)
+        except Exception as exc:
+            # Redis is unreachable: the actions stay open in the database, and the
+            # scheduler's sweep sends them again once no message names them.
+            log.error("owner=%s could not be sent again: %s", user["owner"], exc)
+
+    def send_back(self, user: User, countdown: float) -> None:
+        self._task.apply_async(kwargs={"batch": [user]}, countdown=countdown, queue=QUEUE)
+
+    def keep_in(self, executor: object) -> Callable[[], tuple[int, list[User]]] | None:
+        """Keep users who must wait in ``executor`` (Celery's pool of threads; anything else
+        keeps nothing); what is kept, for the heartbeat."""
+        if not isinstance(executor, ThreadPoolExecutor) or self._keeper is not None:
+            return None
+        self._keeper = Keeper(executor.submit, self, self.send_back)
+        return self._keeper.users
+
+    def stop(self) -> None:
+        """Keep nothing more, and send the users kept back to the broker."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.stop()
 
 
 def warm_up(context: Callable[[], WorkerContext]) -> None:
@@ -275,79 +309,6 @@ def warm_up(context: Callable[[], WorkerContext]) -> None:
         ctx.store.warm(ctx.clock.now())
     except Exception as exc:
         log.warning("could not prepare for the first task: %s", first_line(exc))
-
-
-class Beating:
-    """This worker process's heartbeat (:class:`~shiftswitch.heartbeats.Heartbeat`), renewed
-    every :data:`~shiftswitch.heartbeats.BEAT_EVERY` s by a daemon thread: the task messages
-    the process holds (waiting for a thread, running, or kept until their countdown) by
-    delivery tag, and the users they cover. The scheduler's sweep puts back in the queue the
-    messages of a worker whose heartbeat is gone, and never those of a live one."""
-
-    def __init__(self, heartbeat: Heartbeat, every: float = BEAT_EVERY) -> None:
-        self.heartbeat = heartbeat
-        self._every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-        self._tags: frozenset[str] | None = None  # the messages held at the last beat
-        self._owners: Cover = {}  # what they cover
-
-    def start(self) -> None:
-        self.beat()  # before the first message is taken
-        self._thread.start()
-
-    def beat(self) -> None:
-        held = {}
-        for request in held_requests():
-            tag = getattr(getattr(request, "message", None), "delivery_tag", None)
-            if tag is not None:
-                held[str(tag)] = request
-        tags = frozenset(held)
-        if tags != self._tags:  # a message covers what it did: the same tags, the same users
-            holdings = Holdings()
-            for request in held.values():
-                holdings.add(cover(getattr(request, "kwargs", None) or {}))
-            self._tags, self._owners = tags, holdings.owners
-        try:
-            self.heartbeat.beat(self._tags, self._owners)
-        except RedisError as exc:  # the next beat tries again; missing several is dying
-            log.warning("heartbeat not renewed: %s", exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self._every * 2)
-        try:
-            self.heartbeat.stop()
-        except RedisError as exc:
-            log.warning("heartbeat not removed: %s", exc)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                self.beat()
-            except Exception:  # never let the heartbeat die with a live worker
-                log.exception("heartbeat failed")
-
-
-def held_requests() -> list[Any]:
-    """The task requests this process holds: reserved, running, or scheduled for a countdown
-    (Celery's worker state, which other threads change while this reads it)."""
-    found: dict[int, Any] = {}
-    sources: Iterable[Any] = (
-        worker_state.requests.values,
-        worker_state.reserved_requests,
-        worker_state.active_requests,
-        getattr(worker_state, "scheduled_requests", ()),
-    )
-    for source in sources:
-        for _ in range(5):
-            try:
-                items = list(source() if callable(source) else source)
-            except RuntimeError:  # changed size while copied: copy again
-                continue
-            found.update((id(r), r) for r in items)
-            break
-    return list(found.values())
 
 
 def _alone(base: type[Any]) -> type[Any]:

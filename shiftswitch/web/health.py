@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from shiftswitch import broker, health
 from shiftswitch.coordination import Leadership
 from shiftswitch.health import Check
-from shiftswitch.heartbeats import live_workers
+from shiftswitch.heartbeats import live_workers, read_beats
 from shiftswitch.models import Action
 from shiftswitch.queries import recent_failures
 from shiftswitch.settings import Settings
@@ -25,6 +25,7 @@ from shiftswitch.settings import Settings
 class Queue:
     waiting: int  # messages in the queue
     taken: int  # taken by workers, not yet acknowledged
+    kept: int = 0  # users the workers keep through a short wait, in no message
 
 
 def checks(settings: Settings, redis: Redis, roster_line: tuple[bool, str]) -> list[Check]:
@@ -50,8 +51,9 @@ def checks(settings: Settings, redis: Redis, roster_line: tuple[bool, str]) -> l
 
 def queue(redis: Redis) -> Queue | None:
     try:
-        return Queue(int(redis.llen(broker.QUEUE)), int(redis.hlen(broker.UNACKED_KEY)))
-    except RedisError:
+        waiting, taken = int(redis.llen(broker.QUEUE)), int(redis.hlen(broker.UNACKED_KEY))
+        return Queue(waiting, taken, read_beats(redis).kept)
+    except (RedisError, ValueError):  # a heartbeat it cannot read: none of ours
         return None
 
 

@@ -15,6 +15,7 @@ from redis import Redis
 from shiftswitch.coordination import Leadership, Leases, Lock, LockBusy, RateLimiter
 from shiftswitch.heartbeats import Heartbeat, live_workers, read_beats
 from shiftswitch.pacing import RateLimit
+from shiftswitch.web.health import Queue, queue
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
 
@@ -118,3 +119,18 @@ def test_a_heartbeat_says_what_its_worker_holds_and_is_renewed_unchanged(redis: 
     assert beats.tags == {"tag-1", "tag-2"} and beats.owners == more
     heartbeat.beat(frozenset(), {})
     assert read_beats(redis, prefix="test:").tags == set()
+
+
+def test_the_users_kept_by_the_live_workers_are_counted_together(redis: Redis) -> None:
+    at = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    Heartbeat(redis, "w1", ttl=5.0, prefix="test:").beat(frozenset(), {}, kept=2)
+    Heartbeat(redis, "w2", ttl=5.0, prefix="test:").beat(
+        frozenset(), {"main/u-3": (at, True, 9)}, kept=1
+    )
+    beats = read_beats(redis, prefix="test:")
+    assert beats.kept == 3 and set(beats.owners) == {"main/u-3"}
+
+
+def test_the_operations_page_counts_the_users_kept_beside_the_queue(redis: Redis) -> None:
+    Heartbeat(redis, "w1", ttl=5.0).beat(frozenset(), {}, kept=2)
+    assert queue(redis) == Queue(waiting=0, taken=0, kept=2)

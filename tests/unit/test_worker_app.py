@@ -9,6 +9,7 @@ import certifi
 import pytest
 
 import worker.app
+import worker.beating
 from shiftswitch.broker import APPLY_TASK
 from shiftswitch.exotel import session
 from shiftswitch.settings import Settings
@@ -59,8 +60,9 @@ class _Heartbeat:
     def __init__(self) -> None:
         self.beats: list[tuple[frozenset[str], dict[str, Any]]] = []
 
-    def beat(self, tags: frozenset[str], owners: dict[str, Any]) -> None:
+    def beat(self, tags: frozenset[str], owners: dict[str, Any], kept: int = 0) -> None:
         self.beats.append((tags, owners))
+        self.kept = kept
 
 
 def _request(tag: str, owner: str, action_id: int) -> SimpleNamespace:
@@ -75,9 +77,9 @@ def test_a_beat_works_out_what_is_held_again_only_when_the_messages_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     held = [_request("t1", "main/u-1", 1)]
-    monkeypatch.setattr(worker.app, "held_requests", lambda: list(held))
+    monkeypatch.setattr(worker.beating, "held_requests", lambda: list(held))
     heartbeat = _Heartbeat()
-    beating = worker.app.Beating(heartbeat)  # type: ignore[arg-type]
+    beating = worker.beating.Beating(heartbeat)  # type: ignore[arg-type]
     beating.beat()
     beating.beat()
     (tags1, owners1), (tags2, owners2) = heartbeat.beats
@@ -90,3 +92,20 @@ def test_a_beat_works_out_what_is_held_again_only_when_the_messages_change(
     held.clear()
     beating.beat()
     assert heartbeat.beats[-1] == (frozenset(), {})
+
+
+def test_a_beat_names_the_users_the_worker_keeps_and_follows_their_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker.beating, "held_requests", lambda: [_request("t1", "main/u-1", 1)])
+    kept = [_request("-", "main/u-2", 2).kwargs["batch"][0]]
+    version = [1]
+    heartbeat = _Heartbeat()
+    beating = worker.beating.Beating(heartbeat, kept=lambda: (version[0], list(kept)))  # type: ignore[arg-type]
+    beating.beat()
+    assert heartbeat.beats[-1][0] == {"t1"}  # a kept user has no message
+    assert set(heartbeat.beats[-1][1]) == {"main/u-1", "main/u-2"} and heartbeat.kept == 1
+    kept.clear()
+    version[0] = 2
+    beating.beat()
+    assert set(heartbeat.beats[-1][1]) == {"main/u-1"} and heartbeat.kept == 0

@@ -1,0 +1,63 @@
+"""A user whose switch must wait is kept by its worker, named by the worker's heartbeat, and
+handed back to the broker when the worker stops: real worker and scheduler processes."""
+
+from __future__ import annotations
+
+import collections
+import json
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+from redis import Redis
+
+from shiftswitch import broker
+from shiftswitch.heartbeats import read_beats
+from shiftswitch.models import Status
+from tests.pipeline import pipeline, roster_yaml, user, wait_until
+
+N = 3
+WAITING = "main/u-0"  # the user another worker holds
+
+
+def test_a_worker_stopping_hands_the_users_it_keeps_back_to_the_broker(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    users = [user(f"u-{i}", (f"{6000 + i}", "Desk", f"+9199200{i:05d}")) for i in range(N)]
+    agents = {f"a{i}": (f"u-{i}", {"desk": f"{6000 + i}"}) for i in range(N)}
+    start = (datetime.now(UTC).hour - 1) % 24  # a shift in progress: every device ON now
+    shifts = [{"name": "now", "start": f"0 {start} * * *", "duration": "3h", "members": [*agents]}]
+    with pipeline(
+        tmp_path, postgres_url, users, lambda u: roster_yaml(u, agents, shifts, "60/s")
+    ) as p:
+        redis = Redis.from_url(p.redis_url)
+        lease = f"shiftswitch:lock:{WAITING}"
+        redis.set(lease, "another worker", px=120_000)  # its worker keeps the user, waiting
+        p.start_worker(concurrency=4)
+        scheduler = p.start_scheduler_process("--tick", "0.5")
+
+        def kept_alone() -> bool:
+            beats = read_beats(redis)
+            done = sum(a.status == Status.SUCCEEDED for a in p.actions())
+            alone = set(beats.owners) == {WAITING} and not beats.tags and beats.kept == 1
+            return done == N - 1 and alone
+
+        wait_until(kept_alone, 30, f"{WAITING} kept by the worker, in no message")
+        assert redis.llen(broker.QUEUE) == 0 and redis.hlen(broker.UNACKED_KEY) == 0
+        p.kill_worker(0, signal.SIGTERM)  # a warm shutdown
+        assert p.workers[0].wait(timeout=30) == 0
+        (raw,) = redis.lrange(broker.QUEUE, 0, -1)  # the user, back in the broker
+        assert json.loads(raw)["headers"]["kwargsrepr"].count(WAITING) == 1
+        assert read_beats(redis).owners == {}
+        assert "users kept for a wait sent back to the broker" in p.worker_logs()
+
+        redis.delete(lease)  # the other worker is done with the user
+        p.start_worker(concurrency=4)
+        wait_until(
+            lambda: {a.status for a in p.actions()} == {Status.SUCCEEDED}, 30, "every switch"
+        )
+        sent = collections.Counter(r["device_id"] for r in p.puts())
+        assert sent == {f"{6000 + i}": 1 for i in range(N)}, sent
+        scheduler.terminate()
+        scheduler.wait(timeout=30)
+        assert "requeued" not in (tmp_path / "scheduler0.log").read_text()

@@ -1,0 +1,146 @@
+"""The users a worker keeps through a short wait: run in its pool when due, named while kept,
+handed back to the broker when the worker stops or its pool takes no more work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from worker.kept import Keeper, User
+
+WAIT = 5.0  # seconds: longest wait for a condition
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.002)
+
+
+def _user(owner: str) -> User:
+    return {"owner": owner, "actions": [{"id": 1, "due_at": "2026-11-30T09:00:00+00:00"}]}
+
+
+class World:
+    """A keeper on a real pool of threads, with what it ran and what it handed back."""
+
+    def __init__(self, threads: int = 4) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads)
+        self.ran: list[tuple[str, float]] = []
+        self.back: list[tuple[str, float]] = []
+        self.run: Callable[[User], None] = lambda user: self.ran.append(
+            (user["owner"], time.monotonic())
+        )
+        self.keeper = Keeper(
+            self.pool.submit,
+            self._run,
+            lambda user, countdown: self.back.append((user["owner"], countdown)),
+        )
+
+    def _run(self, user: User) -> None:
+        self.run(user)
+
+    def owners(self) -> set[str]:
+        return {user["owner"] for user in self.keeper.users()[1]}
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    w = World()
+    yield w
+    w.keeper.stop()
+    w.pool.shutdown(wait=True)
+
+
+def test_a_user_kept_runs_in_the_pool_once_due_and_not_before(world: World) -> None:
+    start = time.monotonic()
+    assert world.keeper.keep(_user("main/u-1"), 0.2)
+    _until(lambda: len(world.ran) == 1)
+    (owner, at) = world.ran[0]
+    assert owner == "main/u-1" and at - start >= 0.2
+    assert world.back == []
+
+
+def test_users_run_in_the_order_they_are_due(world: World) -> None:
+    for owner, countdown in (("c", 0.15), ("a", 0.05), ("b", 0.1)):
+        assert world.keeper.keep(_user(owner), countdown)
+    _until(lambda: len(world.ran) == 3)
+    assert [owner for owner, _ in world.ran] == ["a", "b", "c"]
+
+
+def test_a_longer_wait_is_left_to_the_broker(world: World) -> None:
+    assert not world.keeper.keep(_user("main/u-1"), 31.0)
+    assert world.owners() == set()
+
+
+def test_the_users_kept_are_named_until_they_have_run(world: World) -> None:
+    release = threading.Event()
+
+    def run(user: User) -> None:
+        release.wait(WAIT)
+        world.ran.append((user["owner"], 0.0))
+
+    world.run = run
+    version = world.keeper.users()[0]
+    world.keeper.keep(_user("main/u-1"), 0.0)  # runs at once, and waits in the pool
+    world.keeper.keep(_user("main/u-2"), 30.0)
+    assert world.owners() == {"main/u-1", "main/u-2"}
+    assert world.keeper.users()[0] != version
+    release.set()
+    _until(lambda: world.owners() == {"main/u-2"})
+
+
+def test_stopping_hands_back_the_users_still_waiting_with_what_is_left_of_their_wait(
+    world: World,
+) -> None:
+    world.keeper.keep(_user("main/u-2"), 20.0)
+    world.keeper.keep(_user("main/u-1"), 10.0)
+    assert world.keeper.stop() == 2
+    assert [owner for owner, _ in world.back] == ["main/u-1", "main/u-2"]
+    assert 9.0 < world.back[0][1] <= 10.0 and 19.0 < world.back[1][1] <= 20.0
+    assert world.ran == [] and world.owners() == set()
+    assert not world.keeper.keep(_user("main/u-3"), 0.0)  # stopped: the broker has it
+
+
+def test_a_user_given_to_a_busy_pool_and_not_started_is_handed_back_not_run() -> None:
+    w = World(threads=1)
+    busy = threading.Event()
+    w.pool.submit(busy.wait, WAIT)  # the one thread is taken
+    w.keeper.keep(_user("main/u-1"), 0.0)
+    _until(lambda: w.keeper.users()[1] != [] and not w.keeper._waiting)  # in the pool's queue
+    assert w.keeper.stop() == 1
+    busy.set()
+    w.pool.shutdown(wait=True)
+    assert [owner for owner, _ in w.back] == ["main/u-1"] and w.ran == []
+
+
+def test_a_pool_that_takes_no_more_work_hands_the_user_back_at_once() -> None:
+    w = World()
+    w.pool.shutdown(wait=True)  # the worker is stopping
+    w.keeper.keep(_user("main/u-1"), 0.0)
+    _until(lambda: len(w.back) == 1)
+    assert w.back == [("main/u-1", 0.0)] and w.ran == []
+    assert w.owners() == set()
+    w.keeper.stop()
+
+
+def test_a_failure_while_running_a_user_leaves_the_keeper_working(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail(user: User) -> Any:
+        if user["owner"] == "bad":
+            raise RuntimeError("a bug")
+        world.ran.append((user["owner"], 0.0))
+
+    world.run = fail
+    world.keeper.keep(_user("bad"), 0.0)
+    world.keeper.keep(_user("good"), 0.05)
+    _until(lambda: len(world.ran) == 1)
+    assert world.ran[0][0] == "good" and world.owners() == set()
+    assert "owner=bad failed" in caplog.text
