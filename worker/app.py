@@ -257,8 +257,9 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
 
 
 class Settling:
-    """Applies one user of a task message. A user who must wait is kept by the worker for a
-    short wait (:mod:`worker.kept`, once :meth:`keep_in` has a pool of threads), else comes
+    """Applies one user of a task message. A user who must wait for a retry planned in the
+    database (``Defer.planned``: a request slot, a backoff) is kept by the worker for a short
+    wait (:mod:`worker.kept`, once :meth:`keep_in` has a pool of threads); any other comes
     back in a message of its own, with the request slot reserved for it (``slot``), if any."""
 
     def __init__(self, context: Callable[[], WorkerContext], task: Any) -> None:
@@ -273,7 +274,8 @@ class Settling:
         again = {"owner": user["owner"], "actions": user["actions"]}
         if defer.slot is not None:
             again["slot"] = defer.slot.isoformat()
-        if self._keeper is not None and self._keeper.keep(again, defer.countdown):
+        keeper = self._keeper
+        if defer.planned and keeper is not None and keeper.keep(again, defer.countdown):
             return
         try:
             self.send_back(again, defer.countdown)

@@ -118,7 +118,7 @@ def _take(ctx: WorkerContext, hold: Hold, turn: Turn) -> bool:
         _read_back(ctx, action, now, "a worker stopped before recording the answer")
     match decisions.before_sending(turn, now, missing):
         case Wait(seconds):
-            raise Defer(seconds, f"action {action.id} waits for its retry")
+            raise Defer(seconds, f"action {action.id} waits for its retry", planned=True)
         case LeavePending():
             ctx.store.leave_pending(action.user_key)
             log.info(
@@ -261,7 +261,7 @@ def _record(
             _succeed(ctx, action, outcome, attempt, now)
         case Retry(delay, outcome):
             ctx.store.plan_retry(action, delay, now, outcome, attempt)
-            raise Defer(delay, f"action {action.id}: {outcome.summary()}")
+            raise Defer(delay, f"action {action.id}: {outcome.summary()}", planned=True)
         case Finish(status, reason, outcome):
             ctx.store.finish(action, status, reason, now, outcome, attempt)
             _switched(action, status, reason=reason)

@@ -88,13 +88,23 @@ class OutageLog(Protocol):
 
 class Defer(Exception):
     """Come back to this user's actions in ``countdown`` seconds (the task retries itself);
-    ``slot``: the instant of a request slot reserved for the user, which the next task uses."""
+    ``slot``: the instant of a request slot reserved for the user, which the next task uses.
 
-    def __init__(self, countdown: float, why: str, slot: datetime | None = None) -> None:
+    ``planned``: the action's retry is planned in the database (``retry_at``, now or later),
+    so the scheduler's sweep leaves it alone until well after the countdown, whatever the
+    broker holds; only such a user may be kept by the worker rather than sent back through the
+    broker (:mod:`worker.kept`). The others (another worker holds the user, a failure) go
+    through the broker, as a message covering the user, before their task's is acknowledged.
+    """
+
+    def __init__(
+        self, countdown: float, why: str, slot: datetime | None = None, *, planned: bool = False
+    ) -> None:
         super().__init__(f"{why}; again in {countdown:.2f} s")
         self.countdown = max(0.0, countdown)
         self.why = why
         self.slot = slot
+        self.planned = planned
 
 
 @dataclass

@@ -59,7 +59,7 @@ def exchange(
     later = ctx.budget.sending_held(bucket, limit, hold.lease)
     if later is None:
         ctx.store.plan_retry(action, 0.0, now)
-        raise Defer(0.0, f"lock on {action.user_key} lost")
+        raise Defer(0.0, f"lock on {action.user_key} lost", planned=True)
     if later > 0:
         ctx.sleep(later)
     sent = ctx.monotonic()
@@ -152,13 +152,15 @@ def _slot(ctx: WorkerContext, hold: Hold, action: Action) -> float:
     if not reserved:
         back = wait - ctx.horizon * ctx.rng.uniform(0.5, 0.9)
         ctx.store.plan_retry(action, back, now)
-        raise Defer(back, f"account {action.account}: its next slot is {wait:.0f} s away")
+        why = f"account {action.account}: its next slot is {wait:.0f} s away"
+        raise Defer(back, why, planned=True)
     if wait <= ctx.rate_block:
         return wait
     back = max(0.0, wait - SLOT_LEAD)
     ctx.store.plan_retry(action, back, now)
     slot = now + timedelta(seconds=wait)
-    raise Defer(back, f"account {action.account}: slot reserved in {wait:.1f} s", slot=slot)
+    why = f"account {action.account}: slot reserved in {wait:.1f} s"
+    raise Defer(back, why, slot=slot, planned=True)
 
 
 SLOT_LEAD = 0.1  # a task coming back for its slot is due this much before it (seconds)

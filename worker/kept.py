@@ -64,6 +64,7 @@ class Keeper:
         self._keep_for = keep_for
         self._waiting: list[_Kept] = []  # a heap, the soonest first
         self._submitted: dict[int, _Kept] = {}  # handed to the pool, not finished
+        self._handing_back: dict[int, _Kept] = {}  # being sent to the broker
         self._seq = itertools.count()
         self._changed = threading.Condition()
         self._stopped = False
@@ -87,10 +88,12 @@ class Keeper:
         return True
 
     def users(self) -> tuple[int, list[User]]:
-        """The users kept (waiting, or running in the pool), and the :attr:`version` they are."""
+        """The users kept (waiting, running in the pool, or being sent back to the broker),
+        and the :attr:`version` they are."""
         with self._changed:
             users = [k.user for k in self._waiting]
             users.extend(k.user for k in self._submitted.values())
+            users.extend(k.user for k in self._handing_back.values())
             return self.version, users
 
     def stop(self, timeout: float = 5.0) -> int:
@@ -104,6 +107,8 @@ class Keeper:
             self._waiting.clear()
             for kept in left:
                 kept.handed_back = True
+                self._submitted.pop(kept.seq, None)
+                self._handing_back[kept.seq] = kept
             self.version += 1
         self._thread.join(timeout)
         now = self._monotonic()
@@ -128,13 +133,13 @@ class Keeper:
             try:
                 self._submit(lambda kept=kept: self._apply(kept))  # type: ignore[misc]
             except Exception as exc:  # the pool is shutting down: the broker keeps the user
-                log.debug("owner=%s not run here (%s): sent back", kept.user.get("owner"), exc)
                 with self._changed:
-                    self._submitted.pop(kept.seq, None)
-                    self.version += 1
                     if kept.handed_back:  # stop() has it
                         continue
                     kept.handed_back = True
+                    self._submitted.pop(kept.seq, None)
+                    self._handing_back[kept.seq] = kept
+                log.info("owner=%s sent back to the broker: %s", kept.user.get("owner"), exc)
                 self._give_back(kept, 0.0)
 
     def _apply(self, kept: _Kept) -> None:
@@ -152,7 +157,12 @@ class Keeper:
                 self.version += 1
 
     def _give_back(self, kept: _Kept, countdown: float) -> None:
+        """Send ``kept`` back to the broker; it is named by :meth:`users` until it is there."""
         try:
             self._hand_back(kept.user, max(0.0, countdown))
         except Exception as exc:  # the broker is away: the sweep sends the actions again
             log.error("owner=%s could not be sent back: %s", kept.user.get("owner"), exc)
+        finally:
+            with self._changed:
+                self._handing_back.pop(kept.seq, None)
+                self.version += 1

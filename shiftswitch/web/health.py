@@ -52,9 +52,12 @@ def checks(settings: Settings, redis: Redis, roster_line: tuple[bool, str]) -> l
 def queue(redis: Redis) -> Queue | None:
     try:
         waiting, taken = int(redis.llen(broker.QUEUE)), int(redis.hlen(broker.UNACKED_KEY))
-        return Queue(waiting, taken, read_beats(redis).kept)
-    except (RedisError, ValueError):  # a heartbeat it cannot read: none of ours
+    except RedisError:
         return None
+    try:
+        return Queue(waiting, taken, read_beats(redis).kept)
+    except (RedisError, ValueError, KeyError, TypeError):  # a heartbeat not of this version
+        return Queue(waiting, taken)
 
 
 @dataclass(frozen=True, slots=True)

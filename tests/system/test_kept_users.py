@@ -1,5 +1,6 @@
-"""A user whose switch must wait is kept by its worker, named by the worker's heartbeat, and
-handed back to the broker when the worker stops: real worker and scheduler processes."""
+"""A user whose switch must wait for its retry is kept by its worker, named by the worker's
+heartbeat, and handed back to the broker when the worker stops: real worker and scheduler
+processes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from shiftswitch.models import Status
 from tests.pipeline import pipeline, roster_yaml, user, wait_until
 
 N = 3
-WAITING = "main/u-0"  # the user another worker holds
+WAITING = "main/u-0"  # the user whose first PUT fails: its retry is 6-12 s away
+BACKOFF = {
+    "SHIFTSWITCH_RETRY_BASE_DELAY": "12",
+    "SHIFTSWITCH_RETRY_MAX_DELAY": "60",
+    "SHIFTSWITCH_VISIBILITY_TIMEOUT": "900",
+}
 
 
 def test_a_worker_stopping_hands_the_users_it_keeps_back_to_the_broker(
@@ -28,11 +34,11 @@ def test_a_worker_stopping_hands_the_users_it_keeps_back_to_the_broker(
     start = (datetime.now(UTC).hour - 1) % 24  # a shift in progress: every device ON now
     shifts = [{"name": "now", "start": f"0 {start} * * *", "duration": "3h", "members": [*agents]}]
     with pipeline(
-        tmp_path, postgres_url, users, lambda u: roster_yaml(u, agents, shifts, "60/s")
+        tmp_path, postgres_url, users, lambda u: roster_yaml(u, agents, shifts, "60/s"), env=BACKOFF
     ) as p:
         redis = Redis.from_url(p.redis_url)
-        lease = f"shiftswitch:lock:{WAITING}"
-        redis.set(lease, "another worker", px=120_000)  # its worker keeps the user, waiting
+        fail = {"status": 500, "times": 1, "method": "PUT", "device_id": "6000"}
+        p.control("PUT", "faults", {"rules": [fail]})
         p.start_worker(concurrency=4)
         scheduler = p.start_scheduler_process("--tick", "0.5")
 
@@ -49,15 +55,14 @@ def test_a_worker_stopping_hands_the_users_it_keeps_back_to_the_broker(
         (raw,) = redis.lrange(broker.QUEUE, 0, -1)  # the user, back in the broker
         assert json.loads(raw)["headers"]["kwargsrepr"].count(WAITING) == 1
         assert read_beats(redis).owners == {}
-        assert "users kept for a wait sent back to the broker" in p.worker_logs()
+        assert "sent back to the broker" in p.worker_logs()
 
-        redis.delete(lease)  # the other worker is done with the user
-        p.start_worker(concurrency=4)
+        p.start_worker(concurrency=4)  # takes the user when its retry is due
         wait_until(
             lambda: {a.status for a in p.actions()} == {Status.SUCCEEDED}, 30, "every switch"
         )
         sent = collections.Counter(r["device_id"] for r in p.puts())
-        assert sent == {f"{6000 + i}": 1 for i in range(N)}, sent
+        assert sent == {"6000": 2, "6001": 1, "6002": 1}, sent  # the failed PUT, and its retry
         scheduler.terminate()
         scheduler.wait(timeout=30)
         assert "requeued" not in (tmp_path / "scheduler0.log").read_text()

@@ -141,6 +141,35 @@ def test_a_failure_while_running_a_user_leaves_the_keeper_working(
     world.run = fail
     world.keeper.keep(_user("bad"), 0.0)
     world.keeper.keep(_user("good"), 0.05)
-    _until(lambda: len(world.ran) == 1)
-    assert world.ran[0][0] == "good" and world.owners() == set()
+    _until(lambda: len(world.ran) == 1 and world.owners() == set())
+    assert world.ran[0][0] == "good"
     assert "owner=bad failed" in caplog.text
+
+
+def test_a_worker_stopping_as_celery_does_hands_each_user_back_once_and_runs_none() -> None:
+    """Celery shuts its pool down first (``cancel_futures``: what waits in its queue is
+    dropped), then sends ``worker_shutdown``, where the keeper stops."""
+    w = World(threads=1)
+    busy = threading.Event()
+    w.pool.submit(busy.wait, WAIT)
+    w.keeper.keep(_user("queued"), 0.0)  # given to the pool, behind the busy thread
+    _until(lambda: not w.keeper._waiting)
+    w.keeper.keep(_user("due-during-shutdown"), 0.2)
+    w.keeper.keep(_user("waiting"), 20.0)
+    threading.Timer(0.5, busy.set).start()
+    w.pool.shutdown(wait=True, cancel_futures=True)  # past the second user's due time
+    _until(lambda: [owner for owner, _ in w.back] == ["due-during-shutdown"])
+    w.keeper.stop()
+    assert sorted(owner for owner, _ in w.back) == ["due-during-shutdown", "queued", "waiting"]
+    assert 19.0 < dict(w.back)["waiting"] <= 20.0 and dict(w.back)["queued"] == 0.0
+    assert w.ran == [] and w.owners() == set()
+
+
+def test_a_user_is_named_until_the_broker_has_it() -> None:
+    w = World()
+    named: list[set[str]] = []
+    w.keeper._hand_back = lambda user, countdown: named.append(w.owners())
+    w.keeper.keep(_user("main/u-1"), 10.0)
+    w.keeper.stop()
+    assert named == [{"main/u-1"}] and w.owners() == set()
+    w.pool.shutdown()

@@ -14,6 +14,7 @@ from shiftswitch.broker import APPLY_TASK
 from shiftswitch.exotel import session
 from shiftswitch.settings import Settings
 from worker.app import DEFAULT_CONCURRENCY, concurrency_of, create_app
+from worker.context import Defer
 
 
 class Built(BaseException):  # not an Exception: the task would catch and retry it
@@ -109,3 +110,76 @@ def test_a_beat_names_the_users_the_worker_keeps_and_follows_their_changes(
     version[0] = 2
     beating.beat()
     assert set(heartbeat.beats[-1][1]) == {"main/u-1"} and heartbeat.kept == 0
+
+
+class _Task:
+    """The apply task's ``apply_async``: what was sent back through the broker."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.sent: list[tuple[dict[str, Any], float]] = []
+        self.fails = fails
+
+    def apply_async(self, kwargs: dict[str, Any], countdown: float, queue: str) -> None:
+        if self.fails:
+            raise ConnectionError("Redis is away")
+        self.sent.append((kwargs["batch"][0], countdown))
+
+
+class _Keeper:
+    def __init__(self) -> None:
+        self.kept: list[tuple[dict[str, Any], float]] = []
+
+    def keep(self, user: dict[str, Any], countdown: float) -> bool:
+        if countdown > 30:
+            return False
+        self.kept.append((user, countdown))
+        return True
+
+
+def _settling(monkeypatch: pytest.MonkeyPatch, defer: Any, task: _Task) -> worker.app.Settling:
+    monkeypatch.setattr(worker.app, "_apply_user", lambda _context, _user: defer)
+    return worker.app.Settling(lambda: None, task)  # type: ignore[arg-type,return-value]
+
+
+USER = {"owner": "main/u-1", "actions": [{"id": 1, "due_at": "2026-11-30T09:00:00+00:00"}]}
+
+
+@pytest.mark.parametrize(
+    ("defer", "kept"),
+    [
+        (Defer(2.0, "slot reserved", planned=True), True),
+        (Defer(40.0, "a backoff", planned=True), False),  # longer than the keeper keeps
+        (Defer(0.5, "user busy"), False),  # nothing planned: the sweep could take it
+        (None, False),  # done
+    ],
+)
+def test_a_user_is_kept_only_for_a_short_wait_planned_in_the_database(
+    monkeypatch: pytest.MonkeyPatch, defer: Defer | None, kept: bool
+) -> None:
+    task = _Task()
+    settle = _settling(monkeypatch, defer, task)
+    keeper = _Keeper()
+    settle._keeper = keeper  # type: ignore[assignment]
+    settle(dict(USER))
+    assert bool(keeper.kept) == kept
+    assert bool(task.sent) == (defer is not None and not kept)
+    if task.sent:
+        assert task.sent == [({"owner": "main/u-1", "actions": USER["actions"]}, defer.countdown)]  # type: ignore[union-attr]
+
+
+def test_without_a_pool_of_threads_a_user_who_waits_goes_back_through_the_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    task = _Task()
+    settle = _settling(monkeypatch, Defer(2.0, "slot", planned=True), task)
+    assert settle.keep_in(object()) is None  # Celery's prefork or solo pool
+    settle(dict(USER))
+    assert [u["owner"] for u, _ in task.sent] == ["main/u-1"]
+
+
+def test_a_user_who_cannot_be_sent_back_is_left_to_the_sweep_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settle = _settling(monkeypatch, Defer(0.5, "user busy"), _Task(fails=True))
+    settle(dict(USER))
+    assert "owner=main/u-1 could not be sent again: Redis is away" in caplog.text
