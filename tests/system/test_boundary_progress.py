@@ -105,8 +105,10 @@ def test_a_boundary_shows_its_progress_rising_and_its_final_counts(
         AGENTS, AGENTS, AGENTS - 1, 1,
     )  # fmt: skip
     assert final["to_go"] == 0 and final["progress"] == 1.0
-    # The last ON leaves about AGENTS / 20 s after the instant, at the account's limit.
-    assert 0 <= final["late_p50_s"] <= final["late_max_s"] < AGENTS / 20 + 10
+    # The last ON leaves about AGENTS / 20 s after the instant, at the account's limit; the
+    # margin is for a loaded machine (the whole suite beside it on two cores gave 25 s once):
+    # punctuality is the benchmarks' to measure, the counts are this test's.
+    assert 0 <= final["late_p50_s"] <= final["late_max_s"] < AGENTS / 20 + 30
     # Seen under way and never falling, in the API and on the page, once the whole boundary
     # is recorded (its first portion, every account's first users, is recorded and sent
     # before the rest, so for a moment fewer are due).
