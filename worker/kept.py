@@ -99,6 +99,13 @@ class Keeper:
     def stop(self, timeout: float = 5.0) -> int:
         """Keep nothing more, and hand back to the broker every user still waiting, or given to
         the pool and not started there; how many were handed back."""
+        left = self._close()
+        self._thread.join(timeout)
+        self._give_all_back(left)
+        return len(left)
+
+    def _close(self) -> list[_Kept]:
+        """Keep nothing more; the users to hand back, named until they are."""
         with self._changed:
             self._stopped = True
             self._changed.notify()
@@ -110,15 +117,24 @@ class Keeper:
                 self._submitted.pop(kept.seq, None)
                 self._handing_back[kept.seq] = kept
             self.version += 1
-        self._thread.join(timeout)
+            return left
+
+    def _give_all_back(self, left: list[_Kept]) -> None:
         now = self._monotonic()
         for kept in sorted(left):
             self._give_back(kept, kept.due - now)
         if left:
             log.info("stopping: %d users kept for a wait sent back to the broker", len(left))
-        return len(left)
 
     def _loop(self) -> None:
+        try:
+            self._hand_out()
+        except Exception:  # a bug: keep nothing more, and let the broker have the users
+            log.exception("the worker stopped keeping users: they go back to the broker")
+            self._give_all_back(self._close())
+
+    def _hand_out(self) -> None:
+        """Hand each user to the pool when it is due, until stopped."""
         while True:
             with self._changed:
                 while not self._stopped:

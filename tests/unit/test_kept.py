@@ -173,3 +173,25 @@ def test_a_user_is_named_until_the_broker_has_it() -> None:
     w.keeper.stop()
     assert named == [{"main/u-1"}] and w.owners() == set()
     w.pool.shutdown()
+
+
+def test_a_keeper_that_fails_hands_its_users_back_and_keeps_no_more(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    w = World()
+    w.keeper.keep(_user("main/u-1"), 20.0)
+    calls = [0]
+
+    def clock() -> float:
+        calls[0] += 1
+        if calls[0] == 1:  # once
+            raise RuntimeError("a bug")
+        return time.monotonic()
+
+    w.keeper._monotonic = clock
+    with w.keeper._changed:
+        w.keeper._changed.notify()  # the timer looks at the clock again, and fails
+    _until(lambda: [owner for owner, _ in w.back] == ["main/u-1"])
+    assert not w.keeper.keep(_user("main/u-2"), 0.0)  # the broker has the next ones
+    assert w.owners() == set() and "stopped keeping users" in caplog.text
+    w.pool.shutdown()
