@@ -59,7 +59,7 @@ class Beats:
 
 class Heartbeat:
     """A worker process's heartbeat: the task messages it holds (by delivery tag) and what they
-    cover, renewed every :data:`BEAT_EVERY` s; a worker that dies stops renewing it, and it is
+    and the users it keeps through a short wait cover, renewed every :data:`BEAT_EVERY` s; a worker that dies stops renewing it, and it is
     gone :data:`HEARTBEAT_TTL` s later."""
 
     def __init__(
@@ -71,15 +71,16 @@ class Heartbeat:
         self._keys = [self.key, f"{prefix}workers", f"{prefix}workers:since"]
         self._ttl_ms = int(ttl * 1000)
         self._beat: Any = redis.register_script(_BEAT)
-        self._last: tuple[frozenset[str], Mapping[str, Order], str] | None = None
+        self._last: tuple[frozenset[str], Mapping[str, Order], str, int] | None = None
 
     def beat(self, tags: frozenset[str], owners: Mapping[str, Order], kept: int = 0) -> None:
         """Renew the heartbeat: the messages held (by delivery tag), what they and the users
         kept cover, and how many users are kept (in no message). Given the same ``owners``
-        object with the same tags as the last beat, the last payload is sent again, not
-        encoded anew (a worker may hold thousands of messages)."""
-        if self._last is not None and self._last[0] == tags and self._last[1] is owners:
-            payload = self._last[2]
+        object with the same tags and count as the last beat, the last payload is sent again,
+        not encoded anew (a worker may hold thousands of messages)."""
+        last = self._last
+        if last is not None and last[0] == tags and last[1] is owners and last[3] == kept:
+            payload = last[2]
         else:
             payload = json.dumps(
                 {
@@ -88,7 +89,7 @@ class Heartbeat:
                     "kept": kept,
                 }
             )
-            self._last = (tags, owners, payload)
+            self._last = (tags, owners, payload, kept)
         self._beat(keys=self._keys, args=[self.worker, payload, self._ttl_ms])
 
     def stop(self) -> None:

@@ -410,12 +410,12 @@ class Pipeline:
             )
 
         def idle() -> bool:
-            # Empty twice, a heartbeat apart: kombu moves a message from the queue to its
+            # Empty twice, two beats apart: kombu moves a message from the queue to its
             # unacknowledged ones in two steps, and in between it is in neither; a user a
-            # worker keeps is named by its heartbeat within a beat of its message's end.
+            # worker keeps is in the heartbeat by the time its message is acknowledged.
             if not empty():
                 return False
-            time.sleep(BEAT_EVERY + 0.2)
+            time.sleep(2 * BEAT_EVERY)
             return empty()
 
         try:

@@ -211,6 +211,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
         worker = f"{getattr(sender, 'hostname', 'worker')}/{os.getpid()}/{secrets.token_hex(4)}"
         kept = settle.keep_in(getattr(getattr(sender, "pool", None), "executor", None))
         beating.append(Beating(Heartbeat(redisclient.client(settings.redis), worker), kept=kept))
+        settle.named_by = beating[0].named
         beating[0].start()
         telling.append(
             notify_service.start_deliverer(
@@ -240,17 +241,17 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
                 context.append(build_context(settings, threads[0]))
             return context[0]
 
-    @app.task(name=APPLY_TASK, bind=True, max_retries=None, ignore_result=True)  # type: ignore[untyped-decorator]
+    @app.task(name=APPLY_TASK, max_retries=None, ignore_result=True)  # type: ignore[untyped-decorator]
     def apply(
-        self: Any,
         batch: list[dict[str, Any]] | None = None,
         owner: str | None = None,
         actions: list[dict[str, Any]] | None = None,
     ) -> None:
         """Apply each user's actions in turn (``owner`` and ``actions``: the one-user form of
         earlier messages); see :class:`Settling` for a user who must wait."""
-        for user in batch or [{"owner": owner, "actions": actions}]:
-            settle(user)
+        kept = [settle(user) for user in batch or [{"owner": owner, "actions": actions}]]
+        if any(kept):
+            settle.named()  # before the message is acknowledged
 
     settle = Settling(get_context, apply)
     return app
@@ -266,23 +267,34 @@ class Settling:
         self._context = context
         self._task = task
         self._keeper: Keeper | None = None
+        # Waits until the heartbeat names the users kept at a version of the keeper's.
+        self.named_by: Callable[[int], bool] | None = None
 
-    def __call__(self, user: User) -> None:
+    def __call__(self, user: User) -> bool:
+        """Apply ``user``; whether it was kept."""
         defer = _apply_user(self._context, user)
         if defer is None:
-            return
+            return False
         again = {"owner": user["owner"], "actions": user["actions"]}
         if defer.slot is not None:
             again["slot"] = defer.slot.isoformat()
         keeper = self._keeper
         if defer.planned and keeper is not None and keeper.keep(again, defer.countdown):
-            return
+            return True
         try:
             self.send_back(again, defer.countdown)
         except Exception as exc:
             # Redis is unreachable: the actions stay open in the database, and the
             # scheduler's sweep sends them again once no message names them.
             log.error("owner=%s could not be sent again: %s", user["owner"], exc)
+        return False
+
+    def named(self) -> None:
+        """Wait until the heartbeat names the users kept so far (a task's, before its message
+        is acknowledged: until then the message names them)."""
+        keeper, named_by = self._keeper, self.named_by
+        if keeper is not None and named_by is not None:
+            named_by(keeper.version)
 
     def send_back(self, user: User, countdown: float) -> None:
         self._task.apply_async(kwargs={"batch": [user]}, countdown=countdown, queue=QUEUE)

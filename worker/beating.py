@@ -21,14 +21,16 @@ from worker.kept import User
 
 log = logging.getLogger("shiftswitch.worker")
 
+NAMED_WITHIN = 2.0  # seconds a task waits at most for a beat naming the users it kept
+
 
 class Beating:
     """This worker process's heartbeat (:class:`~shiftswitch.heartbeats.Heartbeat`), renewed
     every :data:`~shiftswitch.heartbeats.BEAT_EVERY` s by a daemon thread: the task messages
-    the process holds (waiting for a thread, running, or kept until their countdown) by
-    delivery tag, and the users they cover, with the users the worker keeps (``kept``: see
-    :mod:`worker.kept`). The scheduler's sweep puts back in the queue the messages of a worker
-    whose heartbeat is gone, and never those of a live one."""
+    the process holds (waiting for a thread, running, or held until their countdown) by
+    delivery tag, and the users they cover, with the users the worker keeps through a short
+    wait (``kept``: see :mod:`worker.kept`). The scheduler's sweep puts back in the queue the
+    messages of a worker whose heartbeat is gone, and never those of a live one."""
 
     def __init__(
         self,
@@ -40,6 +42,9 @@ class Beating:
         self._every = every
         self._kept = kept
         self._stop = threading.Event()
+        self._asked = threading.Event()  # a beat is wanted now (see named)
+        self._beaten = threading.Condition()
+        self._named = -1  # the version of the users kept that the last beat in Redis named
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self._tags: frozenset[str] | None = None  # the messages held at the last beat
         self._version: int | None = None  # and the version of the users kept
@@ -70,9 +75,26 @@ class Beating:
             self.heartbeat.beat(self._tags, self._owners, self._kept_count)
         except RedisError as exc:  # the next beat tries again; missing several is dying
             log.warning("heartbeat not renewed: %s", exc)
+            return
+        if version is not None:
+            with self._beaten:
+                self._named = max(self._named, version)
+                self._beaten.notify_all()
+
+    def named(self, version: int, timeout: float = NAMED_WITHIN) -> bool:
+        """Wait, ``timeout`` s at most, until a beat in Redis names the users kept at
+        ``version`` of the keeper or later; whether one did. A task that kept a user waits for
+        it before its message is acknowledged, so that the sweep finds the user in one or the
+        other at every instant (the user's other open actions have no retry planned)."""
+        with self._beaten:
+            if self._named >= version:
+                return True
+            self._asked.set()
+            return self._beaten.wait_for(lambda: self._named >= version, timeout)
 
     def stop(self) -> None:
         self._stop.set()
+        self._asked.set()
         self._thread.join(timeout=self._every * 2)
         try:
             self.heartbeat.stop()
@@ -80,7 +102,11 @@ class Beating:
             log.warning("heartbeat not removed: %s", exc)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._every):
+        while True:
+            self._asked.wait(self._every)  # the beat's time, or one asked for now
+            self._asked.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.beat()
             except Exception:  # never let the heartbeat die with a live worker

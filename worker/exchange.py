@@ -57,8 +57,8 @@ def exchange(
     assert limit is not None, action.rate_limit
     bucket = rate_bucket(action.base_url, action.sid)
     later = ctx.budget.sending_held(bucket, limit, hold.lease)
-    if later is None:
-        ctx.store.plan_retry(action, 0.0, now)
+    if later is None:  # ``now`` is the turn's start: the lease's TTL may have passed since
+        ctx.store.plan_retry(action, 0.0, ctx.clock.now())
         raise Defer(0.0, f"lock on {action.user_key} lost", planned=True)
     if later > 0:
         ctx.sleep(later)

@@ -1,18 +1,18 @@
 """Users a worker keeps through a short wait, rather than sending them back through the broker.
 
-A user whose switch must wait (for a request slot reserved a second or two away, for another
-worker's lease on the user, for a retry) used to come back in a task message of its own: a
-message published, received, held until its countdown and acknowledged. At a boundary of many
-slow accounts that was most of the messages and a large part of the workers' CPU. A wait of at
-most :data:`KEEP_FOR` seconds is kept here instead: a timer thread hands the user to the
-worker's own thread pool when it is due, beside the tasks Celery gives it, and a user who must
-wait again is kept again.
+A user whose switch must wait for a retry planned in the database (a request slot reserved a
+second or two away, a backoff) used to come back in a task message of its own: a message
+published, received, held until its countdown and acknowledged. At a boundary of many slow
+accounts that was most of the messages and a large part of the workers' CPU. A wait of at most
+:data:`KEEP_FOR` seconds is kept here instead: a timer thread hands the user to the worker's
+own thread pool when it is due, beside the tasks Celery gives it, and a user who must wait
+again is kept again.
 
 Nothing is lost with the process. A kept user's actions are open in the database, and the
 worker's heartbeat names the users it keeps (:meth:`Keeper.users`), as it names the messages it
 holds; a worker that dies stops naming them, and the scheduler's sweep sends their actions
-again. A worker that stops hands the users it still keeps back to the broker
-(:meth:`Keeper.stop`).
+again once their retry is 15 s past. A worker that stops hands the users it still keeps back
+to the broker (:meth:`Keeper.stop`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Keeper:
     def __init__(
         self,
         submit: Callable[[Callable[[], None]], object],
-        run: Callable[[User], None],
+        run: Callable[[User], object],
         hand_back: Callable[[User, float], None],
         monotonic: Callable[[], float] = time.monotonic,
         keep_for: float = KEEP_FOR,
@@ -124,7 +124,7 @@ class Keeper:
         for kept in sorted(left):
             self._give_back(kept, kept.due - now)
         if left:
-            log.info("stopping: %d users kept for a wait sent back to the broker", len(left))
+            log.info("stopping: %d users kept for a wait handed back to the broker", len(left))
 
     def _loop(self) -> None:
         try:
@@ -155,7 +155,7 @@ class Keeper:
                     kept.handed_back = True
                     self._submitted.pop(kept.seq, None)
                     self._handing_back[kept.seq] = kept
-                log.info("owner=%s sent back to the broker: %s", kept.user.get("owner"), exc)
+                log.info("owner=%s handed back to the broker: %s", kept.user.get("owner"), exc)
                 self._give_back(kept, 0.0)
 
     def _apply(self, kept: _Kept) -> None:

@@ -18,9 +18,9 @@ from shiftswitch.models import Status
 from tests.pipeline import pipeline, roster_yaml, user, wait_until
 
 N = 3
-WAITING = "main/u-0"  # the user whose first PUT fails: its retry is 6-12 s away
+WAITING = "main/u-0"  # the user whose first PUT fails: its retry is 12-24 s away
 BACKOFF = {
-    "SHIFTSWITCH_RETRY_BASE_DELAY": "12",
+    "SHIFTSWITCH_RETRY_BASE_DELAY": "24",
     "SHIFTSWITCH_RETRY_MAX_DELAY": "60",
     "SHIFTSWITCH_VISIBILITY_TIMEOUT": "900",
 }
@@ -55,11 +55,11 @@ def test_a_worker_stopping_hands_the_users_it_keeps_back_to_the_broker(
         (raw,) = redis.lrange(broker.QUEUE, 0, -1)  # the user, back in the broker
         assert json.loads(raw)["headers"]["kwargsrepr"].count(WAITING) == 1
         assert read_beats(redis).owners == {}
-        assert "sent back to the broker" in p.worker_logs()
+        assert "handed back to the broker" in p.worker_logs()
 
         p.start_worker(concurrency=4)  # takes the user when its retry is due
         wait_until(
-            lambda: {a.status for a in p.actions()} == {Status.SUCCEEDED}, 30, "every switch"
+            lambda: {a.status for a in p.actions()} == {Status.SUCCEEDED}, 40, "every switch"
         )
         sent = collections.Counter(r["device_id"] for r in p.puts())
         assert sent == {"6000": 2, "6001": 1, "6002": 1}, sent  # the failed PUT, and its retry

@@ -381,8 +381,8 @@ def test_an_action_waiting_for_a_retry_is_not_sent_once_the_roster_drops_it(
     )
     p.tick_at(at("09:00:01"))
     assert ravi_on().status == "superseded"
-    p.drain()  # the retry's message too, kept by the worker until its time, has run: it
-    # found nothing left to send
+    p.drain()  # the retry too, kept by the worker until its time, has run: it found
+    # nothing left to send
     assert ravi_on().status == "superseded" and ravi_on().attempts == 1
     assert [r["status"] for r in p.puts() if r["device_id"] == "100281"] == [429]
 

@@ -67,11 +67,14 @@ def test_a_user_kept_runs_in_the_pool_once_due_and_not_before(world: World) -> N
     assert world.back == []
 
 
-def test_users_run_in_the_order_they_are_due(world: World) -> None:
+def test_users_run_in_the_order_they_are_due() -> None:
+    w = World(threads=1)  # one thread: they run in the order they are handed to it
     for owner, countdown in (("c", 0.15), ("a", 0.05), ("b", 0.1)):
-        assert world.keeper.keep(_user(owner), countdown)
-    _until(lambda: len(world.ran) == 3)
-    assert [owner for owner, _ in world.ran] == ["a", "b", "c"]
+        assert w.keeper.keep(_user(owner), countdown)
+    _until(lambda: len(w.ran) == 3)
+    assert [owner for owner, _ in w.ran] == ["a", "b", "c"]
+    w.keeper.stop()
+    w.pool.shutdown()
 
 
 def test_a_longer_wait_is_left_to_the_broker(world: World) -> None:
@@ -124,9 +127,8 @@ def test_a_pool_that_takes_no_more_work_hands_the_user_back_at_once() -> None:
     w = World()
     w.pool.shutdown(wait=True)  # the worker is stopping
     w.keeper.keep(_user("main/u-1"), 0.0)
-    _until(lambda: len(w.back) == 1)
+    _until(lambda: len(w.back) == 1 and w.owners() == set())
     assert w.back == [("main/u-1", 0.0)] and w.ran == []
-    assert w.owners() == set()
     w.keeper.stop()
 
 
@@ -154,14 +156,14 @@ def test_a_worker_stopping_as_celery_does_hands_each_user_back_once_and_runs_non
     w.pool.submit(busy.wait, WAIT)
     w.keeper.keep(_user("queued"), 0.0)  # given to the pool, behind the busy thread
     _until(lambda: not w.keeper._waiting)
-    w.keeper.keep(_user("due-during-shutdown"), 0.2)
+    w.keeper.keep(_user("due-during-shutdown"), 1.0)
     w.keeper.keep(_user("waiting"), 20.0)
-    threading.Timer(0.5, busy.set).start()
+    threading.Timer(2.0, busy.set).start()
     w.pool.shutdown(wait=True, cancel_futures=True)  # past the second user's due time
     _until(lambda: [owner for owner, _ in w.back] == ["due-during-shutdown"])
     w.keeper.stop()
     assert sorted(owner for owner, _ in w.back) == ["due-during-shutdown", "queued", "waiting"]
-    assert 19.0 < dict(w.back)["waiting"] <= 20.0 and dict(w.back)["queued"] == 0.0
+    assert 15.0 < dict(w.back)["waiting"] <= 20.0 and dict(w.back)["queued"] == 0.0
     assert w.ran == [] and w.owners() == set()
 
 
@@ -191,7 +193,7 @@ def test_a_keeper_that_fails_hands_its_users_back_and_keeps_no_more(
     w.keeper._monotonic = clock
     with w.keeper._changed:
         w.keeper._changed.notify()  # the timer looks at the clock again, and fails
-    _until(lambda: [owner for owner, _ in w.back] == ["main/u-1"])
+    _until(lambda: [owner for owner, _ in w.back] == ["main/u-1"] and w.owners() == set())
     assert not w.keeper.keep(_user("main/u-2"), 0.0)  # the broker has the next ones
-    assert w.owners() == set() and "stopped keeping users" in caplog.text
+    assert "stopped keeping users" in caplog.text
     w.pool.shutdown()

@@ -65,6 +65,9 @@ class _Heartbeat:
         self.beats.append((tags, owners))
         self.kept = kept
 
+    def stop(self) -> None:
+        pass
+
 
 def _request(tag: str, owner: str, action_id: int) -> SimpleNamespace:
     actions = [{"id": action_id, "due_at": "2026-11-30T09:00:00+00:00", "available": True}]
@@ -183,3 +186,23 @@ def test_a_user_who_cannot_be_sent_back_is_left_to_the_sweep_in_one_line(
     settle = _settling(monkeypatch, Defer(0.5, "user busy"), _Task(fails=True))
     settle(dict(USER))
     assert "owner=main/u-1 could not be sent again: Redis is away" in caplog.text
+
+
+def test_a_task_that_kept_a_user_returns_once_a_beat_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between its message's acknowledgement and the next regular beat, a user kept would be
+    named by nothing: the task asks for a beat and waits for it."""
+    monkeypatch.setattr(worker.beating, "held_requests", list)
+    kept: list[dict[str, Any]] = []
+    heartbeat = _Heartbeat()
+    beating = worker.beating.Beating(heartbeat, every=60.0, kept=lambda: (len(kept), list(kept)))  # type: ignore[arg-type]
+    beating.start()  # one beat, then none for a minute unless asked
+    try:
+        kept.append(_request("-", "main/u-2", 2).kwargs["batch"][0])
+        assert beating.named(1, timeout=5.0)
+        assert set(heartbeat.beats[-1][1]) == {"main/u-2"} and len(heartbeat.beats) == 2
+        assert beating.named(1, timeout=0.0)  # named already: no beat asked
+        assert len(heartbeat.beats) == 2
+    finally:
+        beating.stop()
