@@ -59,8 +59,8 @@ class Beats:
 
 class Heartbeat:
     """A worker process's heartbeat: the task messages it holds (by delivery tag) and what they
-    and the users it keeps through a short wait cover, renewed every :data:`BEAT_EVERY` s; a worker that dies stops renewing it, and it is
-    gone :data:`HEARTBEAT_TTL` s later."""
+    and the users it keeps through a short wait cover, renewed every :data:`BEAT_EVERY` s; a
+    worker that dies stops renewing it, and it is gone :data:`HEARTBEAT_TTL` s later."""
 
     def __init__(
         self, redis: Redis, worker: str, ttl: float = HEARTBEAT_TTL, prefix: str = PREFIX
