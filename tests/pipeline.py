@@ -37,7 +37,7 @@ from shiftswitch.actions import ActionStore
 from shiftswitch.broker import CeleryDispatcher, make_celery
 from shiftswitch.clock import FixedClock
 from shiftswitch.db import make_engine
-from shiftswitch.heartbeats import BEAT_EVERY, read_beats
+from shiftswitch.heartbeats import read_beats
 from shiftswitch.models import FINAL_STATUSES, Action, Attempt
 from shiftswitch.sandbox.seed import load_seed
 from shiftswitch.sandbox.server import Sandbox
@@ -410,12 +410,12 @@ class Pipeline:
             )
 
         def idle() -> bool:
-            # Empty twice, two beats apart: kombu moves a message from the queue to its
-            # unacknowledged ones in two steps, and in between it is in neither; a user a
-            # worker keeps is in the heartbeat by the time its message is acknowledged.
+            # Empty twice, apart: kombu moves a message from the queue to its unacknowledged
+            # ones in two steps, and in between it is in neither. A user a worker keeps is in
+            # its heartbeat before the message that brought it is acknowledged.
             if not empty():
                 return False
-            time.sleep(2 * BEAT_EVERY)
+            time.sleep(0.2)
             return empty()
 
         try:
