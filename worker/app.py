@@ -263,10 +263,12 @@ class Settling:
     wait (:mod:`worker.kept`, once :meth:`keep_in` has a pool of threads); any other comes
     back in a message of its own, with the request slot reserved for it (``slot``), if any."""
 
-    def __init__(self, context: Callable[[], WorkerContext], task: Any) -> None:
+    def __init__(
+        self, context: Callable[[], WorkerContext], task: Any, keeper: Keeper | None = None
+    ) -> None:
         self._context = context
         self._task = task
-        self._keeper: Keeper | None = None
+        self._keeper = keeper  # see keep_in
         # Waits until the heartbeat names the users kept at a version of the keeper's.
         self.named_by: Callable[[int], bool] | None = None
 

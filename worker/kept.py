@@ -96,6 +96,11 @@ class Keeper:
             users.extend(k.user for k in self._handing_back.values())
             return self.version, users
 
+    def waiting(self) -> int:
+        """How many users wait for their time (not handed to the pool yet)."""
+        with self._changed:
+            return len(self._waiting)
+
     def stop(self, timeout: float = 5.0) -> int:
         """Keep nothing more, and hand back to the broker every user still waiting, or given to
         the pool and not started there; how many were handed back."""

@@ -30,21 +30,23 @@ def _user(owner: str) -> User:
 class World:
     """A keeper on a real pool of threads, with what it ran and what it handed back."""
 
-    def __init__(self, threads: int = 4) -> None:
+    def __init__(self, threads: int = 4, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.pool = ThreadPoolExecutor(max_workers=threads)
         self.ran: list[tuple[str, float]] = []
         self.back: list[tuple[str, float]] = []
         self.run: Callable[[User], None] = lambda user: self.ran.append(
             (user["owner"], time.monotonic())
         )
-        self.keeper = Keeper(
-            self.pool.submit,
-            self._run,
-            lambda user, countdown: self.back.append((user["owner"], countdown)),
+        self.hand_back: Callable[[User, float], None] = lambda user, countdown: self.back.append(
+            (user["owner"], countdown)
         )
+        self.keeper = Keeper(self.pool.submit, self._run, self._hand_back, monotonic)
 
     def _run(self, user: User) -> None:
         self.run(user)
+
+    def _hand_back(self, user: User, countdown: float) -> None:
+        self.hand_back(user, countdown)
 
     def owners(self) -> set[str]:
         return {user["owner"] for user in self.keeper.users()[1]}
@@ -116,7 +118,7 @@ def test_a_user_given_to_a_busy_pool_and_not_started_is_handed_back_not_run() ->
     busy = threading.Event()
     w.pool.submit(busy.wait, WAIT)  # the one thread is taken
     w.keeper.keep(_user("main/u-1"), 0.0)
-    _until(lambda: w.keeper.users()[1] != [] and not w.keeper._waiting)  # in the pool's queue
+    _until(lambda: w.keeper.users()[1] != [] and w.keeper.waiting() == 0)  # in the pool's queue
     assert w.keeper.stop() == 1
     busy.set()
     w.pool.shutdown(wait=True)
@@ -155,7 +157,7 @@ def test_a_worker_stopping_as_celery_does_hands_each_user_back_once_and_runs_non
     busy = threading.Event()
     w.pool.submit(busy.wait, WAIT)
     w.keeper.keep(_user("queued"), 0.0)  # given to the pool, behind the busy thread
-    _until(lambda: not w.keeper._waiting)
+    _until(lambda: w.keeper.waiting() == 0)
     w.keeper.keep(_user("due-during-shutdown"), 1.0)
     w.keeper.keep(_user("waiting"), 20.0)
     threading.Timer(2.0, busy.set).start()
@@ -170,7 +172,7 @@ def test_a_worker_stopping_as_celery_does_hands_each_user_back_once_and_runs_non
 def test_a_user_is_named_until_the_broker_has_it() -> None:
     w = World()
     named: list[set[str]] = []
-    w.keeper._hand_back = lambda user, countdown: named.append(w.owners())
+    w.hand_back = lambda user, countdown: named.append(w.owners())
     w.keeper.keep(_user("main/u-1"), 10.0)
     w.keeper.stop()
     assert named == [{"main/u-1"}] and w.owners() == set()
@@ -180,19 +182,16 @@ def test_a_user_is_named_until_the_broker_has_it() -> None:
 def test_a_keeper_that_fails_hands_its_users_back_and_keeps_no_more(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    w = World()
-    w.keeper.keep(_user("main/u-1"), 20.0)
-    calls = [0]
+    failed: list[bool] = []
 
     def clock() -> float:
-        calls[0] += 1
-        if calls[0] == 1:  # once
+        if threading.current_thread().name == "kept" and not failed:  # the timer's, once
+            failed.append(True)
             raise RuntimeError("a bug")
         return time.monotonic()
 
-    w.keeper._monotonic = clock
-    with w.keeper._changed:
-        w.keeper._changed.notify()  # the timer looks at the clock again, and fails
+    w = World(monotonic=clock)
+    w.keeper.keep(_user("main/u-1"), 20.0)  # the timer looks at the clock, and fails
     _until(lambda: [owner for owner, _ in w.back] == ["main/u-1"] and w.owners() == set())
     assert not w.keeper.keep(_user("main/u-2"), 0.0)  # the broker has the next ones
     assert "stopped keeping users" in caplog.text

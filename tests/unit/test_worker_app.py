@@ -139,9 +139,11 @@ class _Keeper:
         return True
 
 
-def _settling(monkeypatch: pytest.MonkeyPatch, defer: Any, task: _Task) -> worker.app.Settling:
+def _settling(
+    monkeypatch: pytest.MonkeyPatch, defer: Any, task: _Task, keeper: _Keeper | None = None
+) -> worker.app.Settling:
     monkeypatch.setattr(worker.app, "_apply_user", lambda _context, _user: defer)
-    return worker.app.Settling(lambda: None, task)  # type: ignore[arg-type,return-value]
+    return worker.app.Settling(lambda: None, task, keeper)  # type: ignore[arg-type,return-value]
 
 
 USER = {"owner": "main/u-1", "actions": [{"id": 1, "due_at": "2026-11-30T09:00:00+00:00"}]}
@@ -159,10 +161,8 @@ USER = {"owner": "main/u-1", "actions": [{"id": 1, "due_at": "2026-11-30T09:00:0
 def test_a_user_is_kept_only_for_a_short_wait_planned_in_the_database(
     monkeypatch: pytest.MonkeyPatch, defer: Defer | None, kept: bool
 ) -> None:
-    task = _Task()
-    settle = _settling(monkeypatch, defer, task)
-    keeper = _Keeper()
-    settle._keeper = keeper  # type: ignore[assignment]
+    task, keeper = _Task(), _Keeper()
+    settle = _settling(monkeypatch, defer, task, keeper)
     settle(dict(USER))
     assert bool(keeper.kept) == kept
     assert bool(task.sent) == (defer is not None and not kept)
