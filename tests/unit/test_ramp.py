@@ -24,7 +24,7 @@ def ons(ts: list[Transition]) -> list[Transition]:
 
 def test_ons_are_spaced_at_the_limit_and_all_sent_before_the_start() -> None:
     roster = make_roster([DAY], agents=TEAM, account={"rate_limit": "60/min", "ramp": "5m"})
-    spacing = roster.accounts["main"].rate_limit.spacing  # (60 * 1.01 + 0.1) / 60 s
+    spacing = roster.accounts["main"].rate_limit.spacing  # (60 * 1.01 + 0.1) / 60 + 0.01 s
     ts = Planner(roster).transitions(NINE - timedelta(hours=1), NINE + timedelta(hours=9))
     starts = ons(ts)
     assert len(starts) == 10
@@ -123,8 +123,8 @@ def test_validation_warns_when_a_start_does_not_fit_its_ramp() -> None:
     warning = tight.warnings[0].render("r.yaml")
     assert warning == (
         'r.yaml:4: warning: accounts.main.ramp: shift "day" at 2026-11-30 09:00 UTC: '
-        "100 ONs need 2m10s at 50/min (account main; the last 10s before the start), longer "
-        "than the ramp of 1m00s: the last ON will be sent 1m00s after the start; lengthen the "
+        "100 ONs need 2m11s at 50/min (account main; the last 10s before the start), longer "
+        "than the ramp of 1m00s: the last ON will be sent 1m01s after the start; lengthen the "
         "ramp or raise the limit"
     )
     enough = validate_text(roster_text([shift], agents=team, account={"ramp": "2m16s"}), now)

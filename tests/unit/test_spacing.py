@@ -22,9 +22,10 @@ def rate(text: str) -> RateLimit:
 
 
 @pytest.mark.parametrize(
-    ("text", "spacing", "strict"),
+    ("text", "window", "jitter"),
     [
-        # 1/rate, +1% and 100 ms per window; strict: + the jitter allowance (50 ms from 1 s up)
+        # 1/rate, +1% and 100 ms per window; the jitter allowance: 50 ms from 1 s up, less in
+        # proportion to the square of the interval below
         ("60/min", 1.0 * 1.01 + 0.1 / 60, 0.05),
         ("30/min", 2.0 * 1.01 + 0.1 / 30, 0.05),
         ("120/min", 0.5 * 1.01 + 0.1 / 120, 0.05 * 0.25),
@@ -33,10 +34,27 @@ def rate(text: str) -> RateLimit:
     ],
 )
 def test_the_spacing_is_the_limit_plus_a_windows_margin_and_strict_adds_the_jitter(
-    text: str, spacing: float, strict: float
+    text: str, window: float, jitter: float
 ) -> None:
-    assert rate(text).spacing == pytest.approx(spacing)
-    assert rate(text).strict_spacing == pytest.approx(spacing + strict)
+    # Up to 10 ms of the allowance from the start; all of it once the gateway has said 429.
+    assert rate(text).spacing == pytest.approx(window + min(0.01, jitter))
+    assert rate(text).strict_spacing == pytest.approx(window + jitter)
+
+
+@pytest.mark.parametrize("text", ["50/min", "60/min", "100/min", "120/min"])
+def test_at_low_rates_the_spacing_covers_10_ms_of_jitter_from_the_start(text: str) -> None:
+    # A 429 would cost a whole interval of half a second or more.
+    limit = rate(text)
+    assert limit.spacing - limit.interval * 1.01 - 0.1 / limit.count == pytest.approx(0.01)
+    assert limit.spacing / limit.interval - 1 <= 0.035
+
+
+@pytest.mark.parametrize("text", ["600/min", "1200/min", "3000/min", "6000/min"])
+def test_at_high_rates_the_spacing_from_the_start_is_the_windows_margin_and_little_more(
+    text: str,
+) -> None:
+    limit = rate(text)
+    assert limit.spacing / limit.interval - 1 <= 0.0175
 
 
 def test_at_one_request_a_second_or_slower_the_strict_spacing_covers_50_ms_of_jitter() -> None:
