@@ -25,6 +25,7 @@ from shiftswitch.db import CHUNK, Database, chunks, upsert
 from shiftswitch.models import Action, ActionKind, DeviceState, Source, Status
 from shiftswitch.outages import held_back
 from shiftswitch.planning.transitions import Transition
+from shiftswitch.prepared import Prepared
 from shiftswitch.recovery import Holdings, lost
 from shiftswitch.roster.model import Account, Agent, Roster
 
@@ -388,20 +389,30 @@ def confirm_states(
     """Write each device's confirmed state (a transient :class:`DeviceState` each), in
     ``session``'s transaction (a connection's, or a session's): a new row, or the one the
     device had replaced."""
-    if states:
-        table = DeviceState.__table__.columns
-        rows = [{c.name: getattr(state, c.name) for c in table} for state in states]
-        session.execute(_state_upsert(engine), rows)
+    if not states:
+        return
+    table = DeviceState.__table__.columns
+    rows = [{c.name: getattr(state, c.name) for c in table} for state in states]
+    prepared = _state_upsert(engine)
+    if isinstance(session, Connection):  # the worker's: one state at a time
+        for row in rows:
+            prepared.run(session, row)
+    else:
+        session.execute(prepared.statement, rows)
 
 
 @functools.cache
-def _state_upsert(engine: Engine) -> Any:
+def _state_upsert(engine: Engine) -> Prepared:
     """INSERT a device's confirmed state, or UPDATE it (one statement, built once per engine)."""
     stmt = upsert(engine, DeviceState.__table__)
     keys = {"account", "user_id", "device_id"}
-    return stmt.on_conflict_do_update(
-        index_elements=sorted(keys),
-        set_={c.name: stmt.excluded[c.name] for c in DeviceState.__table__.c if c.name not in keys},
+    return Prepared(
+        stmt.on_conflict_do_update(
+            index_elements=sorted(keys),
+            set_={
+                c.name: stmt.excluded[c.name] for c in DeviceState.__table__.c if c.name not in keys
+            },
+        )
     )
 
 

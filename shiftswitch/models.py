@@ -24,7 +24,7 @@ SQLite and PostgreSQL and later migrations can refer to them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -202,11 +202,11 @@ class Action(Base):
         return self.boundary_at or self.due_at
 
 
-def action_of(row: Row[Any]) -> Action:
-    """The action in ``row``, a row of the actions table read with SQLAlchemy Core: a
-    transient :class:`Action`, added to no session (the worker reads its actions so, for an
-    ORM session and its instances cost more CPU than the statement)."""
-    return Action(**row._mapping)
+def action_of(row: Row[Any] | Mapping[str, Any]) -> Action:
+    """The action in ``row``, a row of the actions table read with SQLAlchemy Core (or its
+    values by column): a transient :class:`Action`, added to no session (the worker reads its
+    actions so, for an ORM session and its instances cost more CPU than the statement)."""
+    return Action(**(row if isinstance(row, Mapping) else row._mapping))
 
 
 def busy_devices(session: Session) -> set[tuple[str | None, str | None]]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, update
 
 from shiftswitch import timeline
 from shiftswitch.actions import NewAction, confirm_states, new_row
@@ -33,6 +33,7 @@ from shiftswitch.models import (
 from shiftswitch.notify import outbox
 from shiftswitch.notify.config import NONE, NotifyConfig
 from shiftswitch.numbers import number_changed, remember_resolved
+from shiftswitch.prepared import Prepared
 
 ACTIONS: Table = Action.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
@@ -77,10 +78,8 @@ class OutcomeStore(Database):
     def start_attempt_of(self, action_id: int, now: datetime) -> int | None:
         """:meth:`start_attempt` by id: the row's new attempt number, or None."""
         with self.autocommitting.connect() as conn:
-            number: int | None = conn.execute(
-                _START, {"action_id": action_id, "now": now}
-            ).scalar_one_or_none()
-        return number
+            rows = _START.rows(conn, {"action_id": action_id, "now": now})
+        return int(rows[0][0]) if rows else None
 
     def expect_read_back(
         self, action: Action, since: datetime, due_at: datetime, reason: str
@@ -297,16 +296,17 @@ def _write(
     """INSERT ``attempt`` (if any) and UPDATE ``action``'s row with ``values`` (if any), and
     the ``action`` object with it."""
     if attempt is not None:
-        conn.execute(_INSERT_ATTEMPT, attempt)
+        _INSERT_ATTEMPT.run(conn, attempt)
     if action is not None and values:
         params = {f"new_{name}": value for name, value in values.items()}
-        conn.execute(_update(tuple(values)), {**params, "action_id": action.id})
+        _update(tuple(values)).run(conn, {**params, "action_id": action.id})
         for name, value in values.items():
             setattr(action, name, value)
 
 
-# The worker's writes, built once: a statement built for each turn cost more CPU than running it.
-_START = (
+# The worker's writes, built once and prepared (:mod:`shiftswitch.prepared`): a statement built,
+# or run through SQLAlchemy's execution layer, for each turn cost more CPU than running it.
+_START = Prepared(
     update(ACTIONS)
     .where(ACTIONS.c.id == bindparam("action_id"), one_of(ACTIONS.c.status, OPEN_STATUSES))
     .values(
@@ -319,14 +319,18 @@ _START = (
     )
     .returning(ACTIONS.c.attempts)
 )
-_INSERT_ATTEMPT = insert(ATTEMPTS)
+_INSERT_ATTEMPT = Prepared(  # the columns of attempt_row
+    insert(ATTEMPTS).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in ATTEMPTS.c if c.name != "id"}
+    )
+)
 
 
 @functools.cache
-def _update(columns: tuple[str, ...]) -> Executable:
+def _update(columns: tuple[str, ...]) -> Prepared:
     """UPDATE an action's ``columns``; parameters ``action_id`` and ``new_<column>``."""
     values = {name: bindparam(f"new_{name}", type_=ACTIONS.c[name].type) for name in columns}
-    return update(ACTIONS).where(ACTIONS.c.id == bindparam("action_id")).values(values)
+    return Prepared(update(ACTIONS).where(ACTIONS.c.id == bindparam("action_id")).values(values))
 
 
 def _columns(outcome: Outcome | None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shiftswitch.db import upsert
 from shiftswitch.models import Base, BigId, UtcDateTime
+from shiftswitch.prepared import Prepared
 
 ON, OFF, UNKNOWN = "on", "off", "unknown"
 
@@ -107,8 +108,14 @@ def mark(engine: Engine, conn: Connection | Session, marks: Sequence[Mark]) -> N
         }
         for m in marks
     ]  # fmt: skip
-    conn.execute(_CLOSE, rows)
-    conn.execute(_open(engine), rows)
+    if isinstance(conn, Connection):  # the worker's: a mark at a time
+        opening = _open(engine)
+        for row in rows:
+            _CLOSE.run(conn, row)
+            opening.run(conn, row)
+    else:
+        conn.execute(_CLOSE.statement, rows)
+        conn.execute(_open(engine).statement, rows)
 
 
 _KEY = and_(
@@ -117,7 +124,7 @@ _KEY = and_(
     TABLE.c.device_id == bindparam("k_device_id"),
     TABLE.c.ended_at.is_(None),
 )
-_CLOSE = (
+_CLOSE = Prepared(
     update(TABLE)
     .where(
         _KEY,
@@ -129,7 +136,7 @@ _CLOSE = (
 
 
 @functools.cache
-def _open(engine: Engine) -> Any:
+def _open(engine: Engine) -> Prepared:
     """INSERT the new open interval unless one is still open (the same state, or newer)."""
     stmt = upsert(engine, TABLE).values(
         account=bindparam("k_account"),
@@ -141,9 +148,11 @@ def _open(engine: Engine) -> Any:
         started_at=bindparam("k_at", type_=UtcDateTime()),
         action_id=bindparam("k_action_id"),
     )
-    return stmt.on_conflict_do_nothing(
-        index_elements=["account", "user_id", "device_id"],
-        index_where=TABLE.c.ended_at.is_(None),
+    return Prepared(
+        stmt.on_conflict_do_nothing(
+            index_elements=["account", "user_id", "device_id"],
+            index_where=TABLE.c.ended_at.is_(None),
+        )
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, ScalarSelect, and_, bindparam, null, select
+from sqlalchemy import Connection, ScalarSelect, and_, bindparam, null, select
 
 from shiftswitch.actions import Sibling, apply_order, off_first_key
 from shiftswitch.holds import paused_condition
@@ -36,6 +36,7 @@ from shiftswitch.models import (
 from shiftswitch.numbers import RESOLVED
 from shiftswitch.outages import down_condition
 from shiftswitch.outcomes import ACTIONS, STATES, OutcomeStore
+from shiftswitch.prepared import Prepared
 from shiftswitch.queries import UNSUCCESSFUL
 
 EARLIER_LIMIT = 50  # the user's latest final switches looked at when an OFF before an ON failed
@@ -88,7 +89,7 @@ class TurnStore(OutcomeStore):
         """The user's next open action up to ``last`` (an :func:`apply_order`), with its facts;
         None when there is none."""
         with self.autocommitting.connect() as conn:
-            row = conn.execute(_NEXT, {"owner": owner}).first()
+            row = _NEXT.first(conn, {"owner": owner})
             if row is None:
                 return None
             action = action_of(row)
@@ -98,9 +99,9 @@ class TurnStore(OutcomeStore):
             on = switch and action.wants_on
             by_name = action.agent is not None and action.device is not None
             # The checks in one statement; each usually finds nothing.
-            later_id, failed_off_id, paused, down = conn.execute(
-                _checks(switch, on, by_name), _check_params(action)
-            ).one()
+            later_id, failed_off_id, paused, down = _checks(switch, on, by_name).rows(
+                conn, _check_params(action)
+            )[0]
             later = None
             if later_id is not None:
                 found = conn.execute(_LATER, {"id": later_id}).one()
@@ -141,11 +142,11 @@ class TurnStore(OutcomeStore):
             "wants_on": True,
         }
         with self.autocommitting.connect() as conn:
-            conn.execute(_NEXT, {"owner": ""}).first()
+            _NEXT.first(conn, {"owner": ""})
             for switch, on, by_name in itertools.product((True, False), repeat=3):
                 if on and not switch:
                     continue
-                conn.execute(_checks(switch, on, by_name), nothing).one()
+                _checks(switch, on, by_name).rows(conn, nothing)
         self.start_attempt_of(-1, now)
 
     def siblings(self, action: Action) -> tuple[Sibling, ...]:
@@ -234,7 +235,8 @@ def _offs_recorded(conn: Connection, action: Action) -> frozenset[str]:
 
 
 # The worker's reads, built once: a statement built for each turn cost more CPU than running it.
-_NEXT = (
+# Those of every turn are prepared (:mod:`shiftswitch.prepared`).
+_NEXT = Prepared(
     select(ACTIONS)
     .where(ACTIONS.c.user_key == bindparam("owner"), one_of(ACTIONS.c.status, OPEN_STATUSES))
     .order_by(ACTIONS.c.due_at, ACTIONS.c.wants_on, ACTIONS.c.id)
@@ -263,16 +265,18 @@ def _check_params(action: Action) -> dict[str, Any]:
 
 
 @functools.cache
-def _checks(switch: bool, on: bool, by_name: bool) -> Executable:
+def _checks(switch: bool, on: bool, by_name: bool) -> Prepared:
     """The checks of an action's turn in one statement: the id of a later switch of its device
     wanting the other state (for a switch), of a failed OFF of the user before it (for an ON),
     whether its account is paused, and whether its Exotel is down; ``by_name``: the device is
     given by agent and device name, else by device id. Parameters: :func:`_check_params`."""
-    return select(
-        _later_action(by_name) if switch else null(),
-        _failed_off() if on else null(),
-        paused_condition(bindparam("account")),
-        down_condition(bindparam("account")),
+    return Prepared(
+        select(
+            _later_action(by_name) if switch else null(),
+            _failed_off() if on else null(),
+            paused_condition(bindparam("account")),
+            down_condition(bindparam("account")),
+        )
     )
 
 
