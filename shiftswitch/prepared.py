@@ -60,19 +60,24 @@ class Prepared:
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows the statement returns (none for a statement that returns none)."""
-        form = self._form(conn.dialect)
-        raw = self._execute(conn, form, params)
-        results = form.results
-        return [tuple(p(v) if p else v for p, v in zip(results, row, strict=True)) for row in raw]
+        return self._rows(conn, self._form(conn.dialect), params)
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first row returned, by column name; None when there is none."""
-        rows = self.rows(conn, params)
-        return dict(zip(self._form(conn.dialect).columns, rows[0], strict=True)) if rows else None
+        form = self._form(conn.dialect)
+        rows = self._rows(conn, form, params)
+        return dict(zip(form.columns, rows[0], strict=True)) if rows else None
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
         """Run a statement that returns no rows."""
         self._execute(conn, self._form(conn.dialect), params)
+
+    def _rows(
+        self, conn: Connection, form: _Form, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        results = form.results
+        raw = self._execute(conn, form, params)
+        return [tuple(p(v) if p else v for p, v in zip(results, row, strict=True)) for row in raw]
 
     def _execute(
         self, conn: Connection, form: _Form, params: Mapping[str, Any]
