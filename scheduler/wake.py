@@ -31,7 +31,13 @@ T = TypeVar("T")
 POLL_EVERY = timedelta(seconds=1)  # the roster, holds and pauses are read at least this often
 MIN_GAP = timedelta(milliseconds=25)  # between two ticks, at least (40 a second at most)
 FIRST = 32  # users of one account in the first portion of a boundary, at most
-FIRST_TOTAL = 4 * FIRST  # users in the first portion, at most (every account's first, though)
+# Users in the first portion, at most (every account's first, though): room for every account's
+# whole quota at fifty accounts (179 users), so the fast accounts' slots are used while the rest
+# is recorded. Measured (BENCHMARKS.md, fifty accounts, ten pairs): at 128 the 1,200 and
+# 600/min accounts got 8-9 users and finished at 1.10-1.19x their floor, at 256 at 1.04-1.09x,
+# and the worst account was lower in nine pairs of ten (the first switches as early, the CPU a
+# switch perhaps 0.5 ms more).
+FIRST_TOTAL = 8 * FIRST
 # Seconds of an account's request slots that its first portion fills: about the time the rest
 # of a large boundary takes to be recorded and sent (1 s for 1,700 users of fifty accounts), so
 # that no account's slots go unused meanwhile. Measured (BENCHMARKS.md, fifty accounts): at 0.5 s

@@ -204,6 +204,20 @@ def test_an_accounts_first_users_fill_a_second_and_a_half_of_its_rate() -> None:
     assert first_users(None) == FIRST
 
 
+def test_fifty_accounts_send_every_accounts_whole_first_quota_first() -> None:
+    # one account at each of 6,000, 1,200 and 600/min, eight at 120/min, 39 at 50/min
+    rates = [RateLimit(6000, 60), RateLimit(1200, 60), RateLimit(600, 60)]
+    rates += [RateLimit(120, 60)] * 8 + [RateLimit(50, 60)] * 39
+    quota = {f"c{k:02d}": first_users(rate) for k, rate in enumerate(rates)}
+    items = [(account, f"{account}-u{n}") for account in quota for n in range(40)]
+    head, rest = portions(items, lambda i: i[1], lambda i: i[0], lambda a: quota[str(a)])
+    firsts = collections.Counter(account for account, _ in head)
+    assert firsts == quota  # the fast accounts' 32, 30 and 15 too: their slots go on being used
+    assert sum(quota.values()) == len(head) == 179 <= FIRST_TOTAL
+    assert head[:50] == [(account, f"{account}-u0") for account in quota]  # each one's first
+    assert sorted(head + rest) == sorted(items)
+
+
 def test_the_first_portion_is_capped_but_keeps_every_accounts_first() -> None:
     many = [(f"acct{a}", f"u{a}-{k}") for a in range(60) for k in range(40)]  # fast accounts
     head, rest = portions(many, lambda i: i[1], lambda i: i[0], lambda _a: FIRST)
