@@ -18,8 +18,6 @@ from shiftswitch.recovery import Cover, Order
 
 BEAT_EVERY = 1.0  # seconds between a worker's beats
 HEARTBEAT_TTL = 10.0  # a worker that has not beaten for this long is dead
-
-
 # The registry of workers is trusted once it has existed this long: every live worker has beaten
 # since (after Redis lost its data, say, the workers' beats come back within BEAT_EVERY).
 SETTLE = 2 * BEAT_EVERY + 0.5

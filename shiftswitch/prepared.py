@@ -35,7 +35,7 @@ class _Form:
 
     sql: str
     order: tuple[str, ...] | None  # the parameters' names in order (positional paramstyle)
-    defaults: dict[str, Any]  # the values the statement binds itself (None: none)
+    defaults: dict[str, Any]  # every parameter: the value the statement binds, or None if open
     required: frozenset[str]  # the parameters the caller must give
     binds: dict[str, Callable[[Any], Any]]  # the bind processors of the parameters with one
     columns: tuple[str, ...]  # the columns it returns
