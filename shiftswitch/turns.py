@@ -13,6 +13,7 @@ What to do with those facts is decided elsewhere, by pure functions (the worker'
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 from dataclasses import dataclass, replace
@@ -127,10 +128,19 @@ class TurnStore(OutcomeStore):
         with self.autocommitting.connect() as conn:
             return bool(conn.execute(select(down_condition(account))).scalar())
 
-    def warm(self, now: datetime) -> None:
-        """Open a connection and run a turn's statements once, on no action: compiling their
-        SQL takes tens of milliseconds, which the first switch after a start would otherwise
-        wait for."""
+    def warm(self, now: datetime, connections: int = 1) -> None:
+        """Open ``connections`` of each pool at once, and run a turn's statements once, on no
+        action: compiling their SQL takes tens of milliseconds, and a boundary's first messages
+        reach many threads at once, each opening a connection, which the first switches after
+        a start would otherwise wait for."""
+        pools = [self.engine]
+        if self.autocommitting.pool is not self.engine.pool:  # SQLite's reads (autocommit_engine)
+            pools.append(self.autocommitting)
+        with contextlib.ExitStack() as opened:
+            for engine in pools:
+                for _ in range(connections):
+                    opened.enter_context(engine.connect())
+        # Back in their pools, open (each keeps up to its pool_size).
         nothing = {
             "id": -1,
             "account": "",

@@ -56,6 +56,11 @@ from worker.kept import Keeper, User
 log = logging.getLogger("shiftswitch.worker")
 UNEXPECTED_RETRY_SECONDS = 5.0
 DEFAULT_CONCURRENCY = DEFAULT_WORKER_CONCURRENCY
+# Database connections opened at the start, before the first task, at most (one per thread):
+# at the two-account boundary on PostgreSQL the first switch left 0.13-0.24 s after the instant
+# with one, 0.06-0.09 s with 16 (BENCHMARKS.md). No more, so that a few workers starting
+# together stay well within PostgreSQL's default of 100 connections.
+WARM_CONNECTIONS = 16
 
 
 class Clients:
@@ -218,7 +223,8 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
                 settings, notify_engine(settings), SystemClock(), "no_scheduler"
             )
         )
-        threading.Thread(target=warm_up, args=(get_context,), name="warm-up", daemon=True).start()
+        warming = (get_context, min(threads[0], WARM_CONNECTIONS))
+        threading.Thread(target=warm_up, args=warming, name="warm-up", daemon=True).start()
 
     def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
         settle.stop()  # back to the broker before the heartbeat that names them goes
@@ -316,13 +322,15 @@ class Settling:
             keeper.stop()
 
 
-def warm_up(context: Callable[[], WorkerContext]) -> None:
-    """Build the worker's context and run a turn's SQL once, before the first task: the first
-    switch after a start would otherwise wait for both (about 60 ms here). Best effort: a
-    database not reachable yet is met again by the first task."""
+def warm_up(context: Callable[[], WorkerContext], connections: int = 1) -> None:
+    """Build the worker's context, open ``connections`` to the database and run a turn's SQL
+    once, before the first task: the first switch after a start would otherwise wait for all
+    three (about 60 ms here for the first two; on PostgreSQL, the connections of a boundary's
+    first threads another 70-150 ms). Best effort: a database not reachable yet is met again
+    by the first task."""
     try:
         ctx = context()
-        ctx.store.warm(ctx.clock.now())
+        ctx.store.warm(ctx.clock.now(), connections)
     except Exception as exc:
         log.warning("could not prepare for the first task: %s", first_line(exc))
 

@@ -44,10 +44,12 @@ from shiftswitch.roster.loader import parse_roster
 from shiftswitch.roster.model import Roster
 from shiftswitch.sandbox.seed import parse_seed
 from shiftswitch.sandbox.server import Sandbox
-from shiftswitch.settings import Credentials
+from shiftswitch.settings import Credentials, Settings
 from shiftswitch.turns import TurnStore
 from tests.pipeline import API_KEY, API_TOKEN, roster_yaml, user
+from tests.services import COORDINATION_REDIS_DB, redis_url
 from tests.twins import LOST, Budget, ExotelTwin, Leases, TestTime, answer, timeout
+from worker.app import build_context, warm_up
 from worker.apply import apply_owner
 from worker.context import CredentialsMissing, Defer, WorkerContext
 
@@ -247,6 +249,25 @@ def test_warming_up_the_store_changes_nothing(world: World) -> None:
     assert w.run() is None
     assert w.get(on).status == Status.SUCCEEDED
     assert w.sent() == [("PUT", "100280", {"available": True})]
+
+
+def test_a_worker_opens_connections_for_its_first_threads_before_its_first_task(
+    database_url: str,
+) -> None:
+    """A boundary's first messages reach many threads at once: their connections are opened
+    at the start, and kept in the pools (on PostgreSQL each one opened at the boundary made
+    the first switches wait)."""
+    settings = Settings(database_url=database_url, redis_url=redis_url(COORDINATION_REDIS_DB))
+    ctx = build_context(settings, concurrency=6)
+    engines = {id(e.pool): e for e in (ctx.store.engine, ctx.store.autocommitting)}
+    try:
+        assert [e.pool.checkedin() for e in engines.values()] == [0] * len(engines)
+        warm_up(lambda: ctx, 4)
+        assert [e.pool.checkedin() for e in engines.values()] == [4] * len(engines)
+        assert len(engines) == (2 if database_url.startswith("sqlite") else 1)  # SQLite's reads
+    finally:
+        for engine in engines.values():
+            engine.dispose()
 
 
 def test_the_instant_an_action_started_is_stored_as_every_instant_is(world: World) -> None:
