@@ -133,11 +133,11 @@ class TurnStore(OutcomeStore):
         action: compiling their SQL takes tens of milliseconds, and a boundary's first messages
         reach many threads at once, each opening a connection, which the first switches after
         a start would otherwise wait for."""
-        pools = [self.engine]
+        engines = [self.engine]
         if self.autocommitting.pool is not self.engine.pool:  # SQLite's reads (autocommit_engine)
-            pools.append(self.autocommitting)
+            engines.append(self.autocommitting)
         with contextlib.ExitStack() as opened:
-            for engine in pools:
+            for engine in engines:
                 for _ in range(connections):
                     opened.enter_context(engine.connect())
         # Back in their pools, open (each keeps up to its pool_size).
