@@ -58,7 +58,7 @@ UNEXPECTED_RETRY_SECONDS = 5.0
 DEFAULT_CONCURRENCY = DEFAULT_WORKER_CONCURRENCY
 # Database connections opened at the start, before the first task, at most (one per thread):
 # at the two-account boundary on PostgreSQL the first switch left 0.13-0.24 s after the instant
-# with one, 0.06-0.09 s with 16 (BENCHMARKS.md). No more, so that a few workers starting
+# with one, 0.05-0.09 s with 16 (BENCHMARKS.md). No more, so that a few workers starting
 # together stay well within PostgreSQL's default of 100 connections.
 WARM_CONNECTIONS = 16
 
