@@ -12,7 +12,9 @@ that switches every device ON, a fresh SQLite database (or ``--database``).
 Measured: each account's completion (its last switch answered, from the tick) as a ratio to
 its floor (devices / rate), its 429s, its first switch's departure after the instant, the task
 messages the scheduler sent, and the workers' CPU per switch (user + system, from /proc) over
-the whole boundary.
+the whole boundary. Before the boundary, the machine's speed at the hour: ``bench_turn.py``'s
+CPU per turn on SQLite (``machine_turn_ms``; 1,000 turns, about a second), for comparing runs
+made at different hours, on a machine whose speed varies (``--no-calibrate``: not measured).
 
 ``--group``: a group of call centres instead, fifty accounts at one instant, each with about
 ten seconds of work at its own limit: one at 6000/min (1,000 devices), one at 1200/min (200),
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +44,7 @@ from sqlalchemy import func, insert, select
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_turn import run as turns
 from common import gaps, scratch
 from one_account import API_KEY, API_TOKEN
 from processes import Processes, start_sandbox, start_workers, wait_for
@@ -142,7 +146,14 @@ def confirm_all_off(url: str, args: argparse.Namespace) -> None:
     engine.dispose()
 
 
+def machine_turn_ms() -> float:
+    """``bench_turn.py``'s CPU per turn on a fresh SQLite file (ms): the machine's speed now."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return turns(f"sqlite:///{Path(tmp) / 'turns.db'}", 1000)["turn_ms"]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    calibration = machine_turn_ms() if args.calibrate else None
     procs = Processes()
     total = sum(n for _, _, n, _ in accounts(args))
     with scratch(args.database, args.redis, "bench_accounts_") as world:
@@ -194,6 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "worker_cpu_s": round(cpu, 2),
         "cpu_ms_per_switch": round(cpu / total * 1000, 2),
+        "machine_turn_ms": calibration,
         # The scheduler's; a worker sends a message again for each user it defers.
         "messages_sent": dispatcher.messages,
         "accounts": {},
@@ -251,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-calibrate", dest="calibrate", action="store_false", help="skip machine_turn_ms"
+    )
     args = parser.parse_args(argv)
     result = run(args)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
