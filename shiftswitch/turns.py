@@ -21,8 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, ScalarSelect, and_, bindparam, null, select
+from sqlalchemy.exc import OperationalError
 
 from shiftswitch.actions import Sibling, apply_order, off_first_key
+from shiftswitch.db import first_line
 from shiftswitch.holds import paused_condition
 from shiftswitch.models import (
     FINAL_STATUSES,
@@ -128,18 +130,25 @@ class TurnStore(OutcomeStore):
         with self.autocommitting.connect() as conn:
             return bool(conn.execute(select(down_condition(account))).scalar())
 
-    def warm(self, now: datetime, connections: int = 1) -> None:
+    def warm(self, now: datetime, connections: int = 1) -> str | None:
         """Open ``connections`` of each pool at once, and run a turn's statements once, on no
         action: compiling their SQL takes tens of milliseconds, and a boundary's first messages
         reach many threads at once, each opening a connection, which the first switches after
-        a start would otherwise wait for."""
+        a start would otherwise wait for. A connection refused (PostgreSQL's
+        ``max_connections`` reached) ends the opening, not the rest: what it said (None: all
+        opened)."""
         engines = [self.engine]
         if self.autocommitting.pool is not self.engine.pool:  # SQLite's reads (autocommit_engine)
             engines.append(self.autocommitting)
+        refused, count = None, 0
         with contextlib.ExitStack() as opened:
-            for engine in engines:
-                for _ in range(connections):
-                    opened.enter_context(engine.connect())
+            try:
+                for engine in engines:
+                    for _ in range(connections):
+                        opened.enter_context(engine.connect())
+                        count += 1
+            except OperationalError as exc:
+                refused = f"{count} of {connections * len(engines)} opened: {first_line(exc)}"
         # Back in their pools, open (each keeps up to its pool_size).
         nothing = {
             "id": -1,
@@ -158,6 +167,7 @@ class TurnStore(OutcomeStore):
                     continue
                 _checks(switch, on, by_name).rows(conn, nothing)
         self.start_attempt_of(-1, now)
+        return refused
 
     def siblings(self, action: Action) -> tuple[Sibling, ...]:
         """The user's other managed devices whose device id is known (given, or resolved)."""

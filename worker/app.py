@@ -56,10 +56,11 @@ from worker.kept import Keeper, User
 log = logging.getLogger("shiftswitch.worker")
 UNEXPECTED_RETRY_SECONDS = 5.0
 DEFAULT_CONCURRENCY = DEFAULT_WORKER_CONCURRENCY
-# Database connections opened at the start, before the first task, at most (one per thread):
-# at the two-account boundary on PostgreSQL the first switch left 0.13-0.24 s after the instant
-# with one, 0.05-0.09 s with 16 (BENCHMARKS.md). No more, so that a few workers starting
-# together stay well within PostgreSQL's default of 100 connections.
+# Database connections of each pool opened at the start, before the first task, at most (one
+# per thread): at the two-account boundary on PostgreSQL the first switch left 0.12-0.24 s
+# after the instant with one, 0.05-0.09 s with 16 (BENCHMARKS.md). Not one per thread: a
+# worker that never meets a large boundary does not hold them all. (At a large one each pool
+# grows to the threads and 16 more: README, DATABASE_URL.)
 WARM_CONNECTIONS = 16
 
 
@@ -330,7 +331,9 @@ def warm_up(context: Callable[[], WorkerContext], connections: int = 1) -> None:
     by the first task."""
     try:
         ctx = context()
-        ctx.store.warm(ctx.clock.now(), connections)
+        refused = ctx.store.warm(ctx.clock.now(), connections)
+        if refused is not None:
+            log.warning("database connections before the first task: %s", refused)
     except Exception as exc:
         log.warning("could not prepare for the first task: %s", first_line(exc))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select, text, update
+from sqlalchemy import create_engine, make_url, select, text, update
 
 from shiftswitch.actions import ActionStore, NewAction, apply_order, confirm_states, for_device
 from shiftswitch.coordination import rate_bucket
@@ -268,6 +269,34 @@ def test_a_worker_opens_connections_for_its_first_threads_before_its_first_task(
     finally:
         for engine in engines.values():
             engine.dispose()
+
+
+def test_a_connection_refused_ends_the_opening_not_the_warm_up(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL refusing a connection (``max_connections``, or a role's limit here) leaves
+    the worker with those it opened, says so in a line, and still prepares a turn's SQL."""
+    role = f"warm_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    url = make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
+    ctx = build_context(Settings(database_url=url, redis_url=redis_url(COORDINATION_REDIS_DB)), 6)
+    try:
+        with caplog.at_level(logging.WARNING, logger="shiftswitch.worker"):
+            warm_up(lambda: ctx, 4)
+        assert ctx.store.engine.pool.checkedin() == 2
+        [line] = [r.getMessage() for r in caplog.records]
+        assert "before the first task: 2 of 4 opened:" in line and "too many connections" in line
+        assert "prepare" not in line  # the turn's SQL was prepared on those two
+    finally:
+        ctx.store.engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
 
 
 def test_the_instant_an_action_started_is_stored_as_every_instant_is(world: World) -> None:
