@@ -200,8 +200,10 @@ def figures(
 def idle_sweep(args: argparse.Namespace) -> dict[str, Any]:
     """The sweep's cost when nothing is open: ``--history`` final actions, none open, the
     broker a real :class:`CeleryDispatcher` (it is not asked: nothing is old enough)."""
-    tmp = Path(tempfile.mkdtemp(prefix="bench_recovery_"))
-    with database(args.database, tmp) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench_recovery_") as tmp,
+        database(args.database, Path(tmp)) as url,
+    ):
         upgrade(url)
         engine = make_engine(url)
         store = ActionStore(engine)

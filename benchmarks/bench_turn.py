@@ -85,6 +85,7 @@ def run(url: str, users: int) -> dict[str, float]:
         spent["next_turn"] += t1 - t0
         spent["start_attempt"] += t2 - t1
         spent["succeed"] += t3 - t2
+    store.autocommitting.dispose()
     engine.dispose()
     out = {f"{name}_ms": round(s / users * 1000, 3) for name, s in spent.items()}
     out["turn_ms"] = round(sum(spent.values()) / users * 1000, 3)

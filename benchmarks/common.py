@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,14 +95,21 @@ class Scratch:
 
 @contextmanager
 def scratch(database_arg: str | None, redis_url: str, prefix: str) -> Iterator[Scratch]:
-    """A fresh :class:`Scratch`; whatever is put on its stack is undone first on the way out."""
+    """A fresh :class:`Scratch`; whatever is put on its stack is undone first on the way out.
+    Its directory (a SQLite database, the processes' logs) is removed after a run that ended
+    well, and kept after one that did not, for its logs (said on stderr)."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    with ExitStack() as stack:
-        url = stack.enter_context(database(database_arg, tmp))
-        redis = Redis.from_url(redis_url)
-        redis.flushdb()
-        stack.callback(redis.flushdb)
-        yield Scratch(stack, tmp, url, redis)
+    try:
+        with ExitStack() as stack:
+            url = stack.enter_context(database(database_arg, tmp))
+            redis = Redis.from_url(redis_url)
+            redis.flushdb()
+            stack.callback(redis.flushdb)
+            yield Scratch(stack, tmp, url, redis)
+    except BaseException:
+        print(f"the run's files and its processes' logs are kept in {tmp}", file=sys.stderr)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def measured(run: Callable[[], dict[str, Any]]) -> dict[str, Any] | int:
