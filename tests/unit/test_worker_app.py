@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 from typing import Any
 
 import certifi
 import pytest
+from celery import signals
 
 import worker.app
 import worker.beating
 from shiftswitch.broker import APPLY_TASK
 from shiftswitch.exotel import session
 from shiftswitch.settings import Settings
-from worker.app import DEFAULT_CONCURRENCY, concurrency_of, create_app
+from worker.app import DEFAULT_CONCURRENCY, WARM_CONNECTIONS, concurrency_of, create_app
 from worker.context import Defer
 
 
@@ -47,6 +49,49 @@ def test_a_worker_started_with_a_concurrency_builds_its_context_with_it(
     with pytest.raises(Built) as built:
         task.run(owner="main/u-100", actions=[due])
     assert built.value.args == (5,)
+
+
+@pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning")  # two apps
+def test_a_ready_worker_warms_up_a_connection_per_thread_up_to_sixteen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm-up (database connections, a turn's SQL) runs once the worker is ready, with
+    as many connections as it has threads, at most :data:`WARM_CONNECTIONS`."""
+    asked: list[int] = []
+    warmed = threading.Event()
+
+    def warm_up(_context: Any, connections: int = 1) -> None:
+        asked.append(connections)
+        warmed.set()
+
+    class _Beating:
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            pass
+
+        def named(self, _version: int) -> bool:
+            return True
+
+        def start(self) -> None:
+            pass
+
+    class _Consumer:  # the sender of worker_ready (hashable, as Celery's signals need)
+        hostname, pool = "h", None
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+    monkeypatch.setattr(worker.app, "warm_up", warm_up)
+    monkeypatch.setattr(worker.app, "Beating", _Beating)
+    monkeypatch.setattr(worker.app, "notify_engine", lambda _settings: None)
+    monkeypatch.setattr(worker.app.notify_service, "start_deliverer", lambda *_a, **_k: None)
+    env = {"DATABASE_URL": "sqlite://", "REDIS_URL": "redis://127.0.0.1:1"}
+    for threads in (5, 40):
+        app = create_app(Settings.from_env(env))
+        app.WorkController(concurrency=threads, pool_cls="threads")  # sends worker_init
+        signals.worker_ready.send(sender=_Consumer(app))
+        assert warmed.wait(5)
+        warmed.clear()
+    assert asked == [5, WARM_CONNECTIONS] and WARM_CONNECTIONS < 40
 
 
 def test_a_session_keeps_as_many_connections_per_host_as_asked() -> None:
