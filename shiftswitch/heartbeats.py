@@ -4,11 +4,10 @@ which workers are alive, for the console."""
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from redis import Redis
@@ -58,16 +57,14 @@ class Beats:
     kept: int = 0  # users the live workers keep through a short wait, in no message
 
 
-# A beat names each user a worker holds with the instant of its last action, and a boundary's
-# users share a few instants: each is written out once, not once per user and beat (a worker
-# holding 400 users spent 0.7 ms a beat on it, 0.2 ms with this).
-@functools.lru_cache(maxsize=1024)
-def _iso_of(at: datetime, _offset: timedelta | None) -> str:
-    return at.isoformat()  # (equal instants of other offsets, or folds, are other keys)
-
-
-def _iso(at: datetime) -> str:
-    return _iso_of(at, at.utcoffset())
+# A beat names each user a worker holds with their last action. At a boundary a worker holds
+# hundreds of users (the messages of the waves to come) and beats several times a second, as
+# tasks keep users and messages come and go: each user's entry is encoded once, when first
+# named, and a beat joins the entries (a worker holding 440 users spent 2.4 ms a beat encoding
+# them all again, about 0.2 ms of worker CPU a switch at the fifty-account boundary).
+def _entry(owner: str, last: Order) -> str:
+    at, on, i = last
+    return f"{json.dumps(owner)}: {json.dumps([at.isoformat(), on, i])}"
 
 
 class Heartbeat:
@@ -85,6 +82,7 @@ class Heartbeat:
         self._ttl_ms = int(ttl * 1000)
         self._beat: Any = redis.register_script(_BEAT)
         self._last: tuple[frozenset[str], Mapping[str, Order], str, int] | None = None
+        self._entries: dict[str, tuple[Order, str]] = {}  # each user's, as last encoded
 
     def beat(self, tags: frozenset[str], owners: Mapping[str, Order], kept: int = 0) -> None:
         """Renew the heartbeat: the messages held (by delivery tag), what they and the users
@@ -95,15 +93,24 @@ class Heartbeat:
         if last is not None and last[0] == tags and last[1] is owners and last[3] == kept:
             payload = last[2]
         else:
-            payload = json.dumps(
-                {
-                    "tags": sorted(tags),
-                    "owners": {o: [_iso(at), on, i] for o, (at, on, i) in owners.items()},
-                    "kept": kept,
-                }
+            payload = (
+                f'{{"tags": {json.dumps(sorted(tags))}, '
+                f'"owners": {{{", ".join(self._encoded(owners))}}}, "kept": {int(kept)}}}'
             )
             self._last = (tags, owners, payload, kept)
         self._beat(keys=self._keys, args=[self.worker, payload, self._ttl_ms])
+
+    def _encoded(self, owners: Mapping[str, Order]) -> list[str]:
+        """Each user's entry of the payload: the one encoded last, when the user's last action
+        is the same."""
+        before, entries = self._entries, {}
+        for owner, last in owners.items():
+            known = before.get(owner)
+            entries[owner] = (
+                known if known is not None and known[0] == last else (last, _entry(owner, last))
+            )
+        self._entries = entries
+        return [text for _, text in entries.values()]
 
     def stop(self) -> None:
         """This worker holds nothing any more (a warm shutdown gave its messages back)."""

@@ -49,6 +49,7 @@ class Beating:
         self._tags: frozenset[str] | None = None  # the messages held at the last beat
         self._version: int | None = None  # and the version of the users kept
         self._owners: Cover = {}  # what they cover
+        self._covers: dict[str, Cover] = {}  # what each of them covers, by tag
         self._kept_count = 0
 
     def start(self) -> None:
@@ -65,9 +66,16 @@ class Beating:
         version, kept = self._kept() if self._kept is not None else (None, [])
         # A message covers what it did: the same tags, the same users.
         if tags != self._tags or version != self._version:
+            # A message's cover is worked out once, when it is first held: at a boundary a
+            # worker holds a hundred messages, and a beat comes each time one comes or goes.
+            before, self._covers = self._covers, {}
             holdings = Holdings()
-            for request in held.values():
-                holdings.add(cover(getattr(request, "kwargs", None) or {}))
+            for tag, request in held.items():
+                covered = before.get(tag)
+                if covered is None:
+                    covered = cover(getattr(request, "kwargs", None) or {})
+                self._covers[tag] = covered
+                holdings.add(covered)
             holdings.add(cover({"batch": kept}))
             self._tags, self._version, self._owners = tags, version, holdings.owners
             self._kept_count = len(kept)

@@ -117,6 +117,9 @@ def test_a_heartbeat_says_what_its_worker_holds_and_is_renewed_unchanged(redis: 
     heartbeat.beat(frozenset({"tag-1", "tag-2"}), more)
     beats = read_beats(redis, prefix="test:")
     assert beats.tags == {"tag-1", "tag-2"} and beats.owners == more
+    later = {**more, "main/u-1": (at, False, 9)}  # a user's last action changed
+    heartbeat.beat(frozenset({"tag-3", "tag-2"}), later)
+    assert read_beats(redis, prefix="test:").owners == later
     heartbeat.beat(frozenset(), {})
     assert read_beats(redis, prefix="test:").tags == set()
 

@@ -127,6 +127,9 @@ def test_a_beat_works_out_what_is_held_again_only_when_the_messages_change(
 ) -> None:
     held = [_request("t1", "main/u-1", 1)]
     monkeypatch.setattr(worker.beating, "held_requests", lambda: list(held))
+    covered: list[Any] = []
+    cover = worker.beating.cover
+    monkeypatch.setattr(worker.beating, "cover", lambda kw: covered.append(kw) or cover(kw))
     heartbeat = _Heartbeat()
     beating = worker.beating.Beating(heartbeat)  # type: ignore[arg-type]
     beating.beat()
@@ -138,6 +141,8 @@ def test_a_beat_works_out_what_is_held_again_only_when_the_messages_change(
     beating.beat()
     tags3, owners3 = heartbeat.beats[-1]
     assert tags3 == {"t1", "t2"} and set(owners3) == {"main/u-1", "main/u-2"}
+    # Each message's cover was worked out once, when it was first held.
+    assert [kw for kw in covered if kw["batch"]] == [held[0].kwargs, held[1].kwargs]
     held.clear()
     beating.beat()
     assert heartbeat.beats[-1] == (frozenset(), {})
