@@ -128,6 +128,19 @@ def message(action: Sendable) -> dict[str, Any]:
     }
 
 
+def reprs(users: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The ``argsrepr`` and ``kwargsrepr`` of a task message naming ``users``, which Celery
+    shows in its events and ``celery inspect``: the users' keys. Celery's own (a safe repr of
+    every action) cost 0.25 ms a message, a third of sending one."""
+    owners = [str(user.get("owner")) for user in users]
+    if len(owners) > REPR_USERS:
+        owners[REPR_USERS:] = [f"... {len(owners) - REPR_USERS} more"]
+    return {"argsrepr": "()", "kwargsrepr": f"{{'batch': [{', '.join(owners)}]}}"}
+
+
+REPR_USERS = 8  # users a message's repr names, at most
+
+
 Group = tuple[str, Sequence[Sendable]]  # one user (owner) and their actions, in apply order
 
 USERS_PER_MESSAGE = 16  # at most
@@ -192,16 +205,19 @@ class CeleryDispatcher:
     def dispatch(self, groups: Sequence[Group]) -> None:
         visibility = self._app.conf.broker_transport_options.get("visibility_timeout")
         horizon = min(PACE_HORIZON, float(visibility or PACE_HORIZON * 2) / 2)
-        for countdown, batch in messages(groups, horizon):
-            self._app.send_task(
-                APPLY_TASK,
-                kwargs={
-                    "batch": [{"owner": o, "actions": [message(a) for a in g]} for o, g in batch]
-                },
-                queue=QUEUE,
-                countdown=countdown or None,
-            )
-            self.messages += 1
+        # One producer for the whole boundary, not one taken from the pool per message.
+        with self._app.producer_or_acquire() as producer:
+            for countdown, batch in messages(groups, horizon):
+                users = [{"owner": o, "actions": [message(a) for a in g]} for o, g in batch]
+                self._app.send_task(
+                    APPLY_TASK,
+                    kwargs={"batch": users},
+                    queue=QUEUE,
+                    countdown=countdown or None,
+                    producer=producer,
+                    **reprs(users),
+                )
+                self.messages += 1
 
     def connect(self) -> None:
         # The first message would otherwise import the transport, connect, declare the queue

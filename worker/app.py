@@ -29,7 +29,7 @@ from celery.exceptions import CPendingDeprecationWarning
 from sqlalchemy import Engine
 
 from shiftswitch import logs, metrics, redisclient
-from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery
+from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery, reprs
 from shiftswitch.clock import SystemClock
 from shiftswitch.coordination import Leases, RateLimiter
 from shiftswitch.db import autocommit_engine, first_line, make_engine
@@ -306,7 +306,9 @@ class Settling:
             named_by(keeper.version)
 
     def send_back(self, user: User, countdown: float) -> None:
-        self._task.apply_async(kwargs={"batch": [user]}, countdown=countdown, queue=QUEUE)
+        self._task.apply_async(
+            kwargs={"batch": [user]}, countdown=countdown, queue=QUEUE, **reprs([user])
+        )
 
     def keep_in(self, executor: object) -> Callable[[], tuple[int, list[User]]] | None:
         """Keep users who must wait in ``executor`` (Celery's pool of threads; anything else

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -12,9 +14,12 @@ from datetime import UTC, datetime
 import pytest
 from redis import Redis
 
+from shiftswitch.broker import QUEUE, REPR_USERS, CeleryDispatcher, make_celery, message, reprs
 from shiftswitch.coordination import Leadership, Leases, Lock, LockBusy, RateLimiter
 from shiftswitch.heartbeats import Heartbeat, live_workers, read_beats
+from shiftswitch.models import Action
 from shiftswitch.pacing import RateLimit
+from shiftswitch.settings import Settings
 from shiftswitch.web.health import Queue, queue
 from tests.services import COORDINATION_REDIS_DB, redis_url
 
@@ -137,3 +142,36 @@ def test_the_users_kept_by_the_live_workers_are_counted_together(redis: Redis) -
 def test_the_operations_page_counts_the_users_kept_beside_the_queue(redis: Redis) -> None:
     Heartbeat(redis, "w1", ttl=5.0).beat(frozenset(), {}, kept=2)
     assert queue(redis) == Queue(waiting=0, taken=0, kept=2)
+
+
+def test_a_boundarys_messages_name_their_users_in_celerys_reprs(redis: Redis) -> None:
+    """The task messages carry every action; Celery's argsrepr and kwargsrepr (shown by its
+    events and ``celery inspect``) name the users only, a few at most."""
+    settings = Settings.from_env({"REDIS_URL": redis_url(COORDINATION_REDIS_DB)})
+    dispatcher = CeleryDispatcher(make_celery(settings))
+    dispatcher.dispatch([("main/solo", [_action(99)])])
+    dispatcher.dispatch([(f"main/u{i}", [_action(i)]) for i in range(2)])  # small: 2 messages
+    assert dispatcher.messages == 3
+    sent = [json.loads(raw) for raw in reversed(redis.lrange(QUEUE, 0, -1))]
+    headers = [m["headers"] for m in sent]
+    assert [h["argsrepr"] for h in headers] == ["()", "()", "()"]
+    assert headers[0]["kwargsrepr"] == "{'batch': [main/solo]}"
+    body = json.loads(base64.b64decode(sent[0]["body"]))
+    assert body[1]["batch"][0]["actions"][0]["id"] == 99  # the message itself carries all
+    many = _batch([(f"main/u{i}", [_action(i)]) for i in range(REPR_USERS + 3)])
+    assert reprs(many)["kwargsrepr"] == (
+        "{'batch': [" + ", ".join(f"main/u{i}" for i in range(REPR_USERS)) + ", ... 3 more]}"
+    )
+
+
+def _action(i: int) -> Action:
+    return Action(
+        id=i, key=f"k{i}", account="main", sid="main", base_url="http://exotel",
+        rate_limit="6000/min", user_key=f"main/u{i}", agent=f"a{i}", device="desk",
+        user_id=f"u{i}", device_id=f"d{i}", wants_on=True,
+        due_at=datetime(2026, 11, 30, 9, tzinfo=UTC),
+    )  # fmt: skip
+
+
+def _batch(users: list[tuple[str, list[Action]]]) -> list[dict[str, object]]:
+    return [{"owner": owner, "actions": [message(a) for a in actions]} for owner, actions in users]

@@ -172,9 +172,12 @@ class _Task:
         self.sent: list[tuple[dict[str, Any], float]] = []
         self.fails = fails
 
-    def apply_async(self, kwargs: dict[str, Any], countdown: float, queue: str) -> None:
+    def apply_async(
+        self, kwargs: dict[str, Any], countdown: float, queue: str, **options: str
+    ) -> None:
         if self.fails:
             raise ConnectionError("Redis is away")
+        assert options["kwargsrepr"] == f"{{'batch': [{kwargs['batch'][0]['owner']}]}}"
         self.sent.append((kwargs["batch"][0], countdown))
 
 
