@@ -108,14 +108,15 @@ def build_context(settings: Settings, concurrency: int = DEFAULT_CONCURRENCY) ->
         pool_pre_ping=False,
     )
     redis = redisclient.client(settings.redis)
-
+    leases = Leases(redis, settings.lock_ttl)
     reads = autocommit_engine(engine, pool_size=concurrency + 8, max_overflow=8)
     store = TurnStore(engine, reads)
     store.notify = notify_service.configured(settings.notify_path)
     store.late_after = settings.late_after
     return WorkerContext(
         store=store,
-        lease=Leases(redis, settings.lock_ttl),
+        lease=leases,
+        one_after_another=leases.one_after_another,
         budget=RateLimiter(redis),
         client_for=Clients(settings, pool_size=concurrency),
         outages=Outages(engine),
@@ -256,7 +257,8 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
     ) -> None:
         """Apply each user's actions in turn (``owner`` and ``actions``: the one-user form of
         earlier messages); see :class:`Settling` for a user who must wait."""
-        kept = [settle(user) for user in batch or [{"owner": owner, "actions": actions}]]
+        with get_context().one_after_another():
+            kept = [settle(user) for user in batch or [{"owner": owner, "actions": actions}]]
         if any(kept):
             settle.named()  # before the message is acknowledged
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -148,5 +149,8 @@ class WorkerContext:
     failures: FailureRuns = field(default_factory=FailureRuns)
     stored_roster: bool = False  # the roster source is the database: number changes update it
     read_back_after: float = 30.0  # seconds after an unanswered request to read its device
+    # Within it, a thread applies a task message's users one after the other: each user's lease
+    # is let go of when the next is taken, in one round trip (Leases.one_after_another).
+    one_after_another: Callable[[], AbstractContextManager[None]] = nullcontext
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic  # the request budget's waits

@@ -96,6 +96,38 @@ def test_the_leases_of_one_redis_exclude_each_other_like_locks(redis: Redis) -> 
     second.release()
 
 
+def test_a_threads_leases_taken_one_after_another_are_handed_over_in_one_round_trip(
+    redis: Redis,
+) -> None:
+    """A task message's users: each lease is let go of when the next is taken, the last on
+    leaving; a lease busy elsewhere still lets go of the one before; other threads, and this
+    one outside, let go at once."""
+    leases = Leases(redis, ttl=5.0, prefix="test:")
+    u1, u2, u3, busy = (leases(f"main/u-{i}") for i in (1, 2, 3, 4))
+    leases("main/u-4").acquire()  # another worker's
+    with leases.one_after_another():
+        u1.acquire()
+        u1.release()
+        assert redis.exists(u1.key)  # held back until the next is taken
+        u2.acquire()
+        assert not redis.exists(u1.key) and redis.exists(u2.key)
+        u2.release()
+        with pytest.raises(LockBusy):
+            busy.acquire()
+        assert not redis.exists(u2.key)
+        with ThreadPoolExecutor(1) as other:  # another thread: let go at once
+            other.submit(lambda: (u3.acquire(), u3.release())).result()
+        assert not redis.exists(u3.key)
+        u3.acquire()
+        u3.release()
+        assert redis.exists(u3.key)
+    assert not redis.exists(u3.key)  # the last, on leaving
+    u1.acquire()
+    u1.release()
+    assert not redis.exists(u1.key)  # outside: at once
+    assert redis.exists(busy.key)  # the other worker's, untouched
+
+
 def test_the_live_workers_and_the_leader_as_the_console_asks(redis: Redis) -> None:
     assert live_workers(redis, prefix="test:") == []
     assert Leadership.last_renewed(redis, prefix="test:") is None
