@@ -144,10 +144,15 @@ return 0
 """
 
 # One lease let go of (if still held: KEYS[1], ARGV[1]) and another taken (KEYS[2], ARGV[2] for
-# ARGV[3] ms), in one round trip. Returns what SET NX returns.
+# ARGV[3] ms), in one round trip. Returns what SET NX returns; OK when the second is held with
+# this token already (the script run again, its first answer lost).
 _HANDOVER = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
+end
+if redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return 'OK'
 end
 return redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
 """
@@ -325,15 +330,21 @@ class Lock:
         self._handover = handover
 
     def acquire(self) -> None:
+        """Take the lease, letting go of the one this thread held back (see :meth:`release`)
+        in the same round trip; :class:`LockBusy` when another holds it."""
         before = self._handover.take() if self._handover is not None else None
-        if before is not None:
+        if before is None:
+            taken = self.redis.set(self.key, self._token, nx=True, px=self._ttl_ms)
+        else:
             assert self._handover is not None
             key, token, _ = before.renewal()
-            taken = self._handover.script(
-                keys=[key, self.key], args=[token, self._token, self._ttl_ms]
-            )
-        else:
-            taken = self.redis.set(self.key, self._token, nx=True, px=self._ttl_ms)
+            try:
+                taken = self._handover.script(
+                    keys=[key, self.key], args=[token, self._token, self._ttl_ms]
+                )
+            except RedisError:
+                before.release_quietly()
+                raise
         if not taken:
             raise LockBusy(self.key)
 
@@ -341,15 +352,20 @@ class Lock:
         """Renew the lease; False when it was lost (expired and taken by another)."""
         return bool(self._extend(keys=[self.key], args=[self._token, self._ttl_ms]))
 
-    def release(self) -> None:
-        """Let go of the lease: now, or when this thread next takes one, in the same round trip
-        (inside :meth:`Leases.one_after_another`)."""
-        if self._handover is not None and self._handover.hold(self):
+    def release(self, hand_over: bool = False) -> None:
+        """Let go of the lease now; ``hand_over``: when this thread takes its next one, in the
+        same round trip, if it is taking leases one after another
+        (:meth:`Leases.one_after_another`; else now)."""
+        if hand_over and self._handover is not None and self._handover.hold(self):
             return
-        self.release_now()
-
-    def release_now(self) -> None:
         self._release(keys=[self.key], args=[self._token])
+
+    def release_quietly(self) -> None:
+        """Let go of the lease now; if Redis cannot be reached, say so and leave it to expire."""
+        try:
+            self._release(keys=[self.key], args=[self._token])
+        except RedisError as exc:
+            log.warning("%s not let go of (it expires): %s", self.key, exc)
 
     def renewal(self) -> tuple[str, str, int]:
         """``(key, token, ttl_ms)``: what a script renewing the lease needs."""
@@ -370,7 +386,7 @@ def lock_scripts(redis: Redis) -> tuple[Any, Any]:
 
 class Handover:
     """Per thread, inside :meth:`Leases.one_after_another`: the lease let go of last, held back
-    until the thread takes the next (:meth:`take`) or leaves (:meth:`let_go`)."""
+    until the thread takes the next (:meth:`take`) or leaves."""
 
     def __init__(self, redis: Redis) -> None:
         self.script: Any = redis.register_script(_HANDOVER)
@@ -384,7 +400,7 @@ class Handover:
             return False
         before, local.held = getattr(local, "held", None), lease
         if before is not None:
-            before.release_now()
+            before.release_quietly()
         return True
 
     def take(self) -> Lock | None:
@@ -395,6 +411,9 @@ class Handover:
     @contextmanager
     def one_after_another(self) -> Iterator[None]:
         local = self._local
+        if getattr(local, "on", False):  # within another: that one lets go on leaving
+            yield
+            return
         local.on = True
         try:
             yield
@@ -402,7 +421,7 @@ class Handover:
             local.on = False
             held = self.take()
             if held is not None:
-                held.release_now()
+                held.release_quietly()  # a task's end is no place for Redis's errors
 
 
 class Leases:
@@ -422,8 +441,9 @@ class Leases:
 
     def one_after_another(self) -> AbstractContextManager[None]:
         """Within it, this thread takes users' leases one after the other (a task message's
-        users): each is let go of when the next is taken, in the same round trip to Redis, and
-        the last on leaving. A round trip fewer for every user but a message's last."""
+        users): a lease let go of with ``hand_over`` is let go of when the next is taken, in
+        the same round trip to Redis, or on leaving. A round trip fewer for every user but a
+        message's last."""
         return self._handover.one_after_another()
 
 

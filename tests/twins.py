@@ -52,6 +52,7 @@ class Leases:
     time: TestTime
     ttl: float = 60.0
     held: dict[str, tuple[object, float]] = field(default_factory=dict)  # token, expiry
+    released: list[tuple[str, bool]] = field(default_factory=list)  # name, handed over
 
     def __call__(self, name: str) -> Lease:
         return Lease(self, name)
@@ -82,7 +83,8 @@ class Lease:
         self.leases.held[self.name] = (self.token, self.leases.time.monotonic() + self.leases.ttl)
         return True
 
-    def release(self) -> None:
+    def release(self, hand_over: bool = False) -> None:
+        self.leases.released.append((self.name, hand_over))
         if self.leases.holder(self.name) is self.token:
             del self.leases.held[self.name]
 

@@ -21,6 +21,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -257,8 +258,7 @@ def create_app(settings: Settings, metrics_port: int | None = None) -> Celery:
     ) -> None:
         """Apply each user's actions in turn (``owner`` and ``actions``: the one-user form of
         earlier messages); see :class:`Settling` for a user who must wait."""
-        with get_context().one_after_another():
-            kept = [settle(user) for user in batch or [{"owner": owner, "actions": actions}]]
+        kept = settle.one_after_another(batch or [{"owner": owner, "actions": actions}])
         if any(kept):
             settle.named()  # before the message is acknowledged
 
@@ -299,6 +299,16 @@ class Settling:
             # scheduler's sweep sends them again once no message names them.
             log.error("owner=%s could not be sent again: %s", user["owner"], exc)
         return False
+
+    def one_after_another(self, users: list[User]) -> list[bool]:
+        """Apply a task message's ``users`` one after the other, each user's lease handed to
+        the next (``WorkerContext.one_after_another``); whether each was kept."""
+        try:
+            in_turn = self._context().one_after_another()
+        except Exception:  # the context cannot be built: each user says why, and comes back
+            in_turn = nullcontext()
+        with in_turn:
+            return [self(user) for user in users]
 
     def named(self) -> None:
         """Wait until the heartbeat names the users kept so far (a task's, before its message

@@ -79,19 +79,26 @@ def apply_owner(
     except LockBusy:
         raise Defer(ctx.rng.uniform(*BUSY_RETRY), f"user {owner} busy", slot) from None
     try:
-        while (turn := ctx.store.next_turn(owner, last)) is not None:
-            try:
-                if not _take(ctx, hold, turn):
-                    return
-            except NoLongerOpen:
-                log.info("action=%s superseded before it was sent", turn.action.id)
-                continue
-            if turn.action.status in FINAL_STATUSES and apply_order(turn.action) == last:
-                return  # the last action sent for: nothing after it is this task's
-            if not lease.extend():
-                raise Defer(0.0, f"lock on {owner} lost")
-    finally:
-        lease.release()
+        _turns(ctx, hold, owner, last)
+    except BaseException:
+        lease.release()  # at once: the user may be kept, and taken up by another thread
+        raise
+    lease.release(hand_over=True)
+
+
+def _turns(ctx: WorkerContext, hold: Hold, owner: str, last: tuple[datetime, bool, int]) -> None:
+    """The user's turns, under their lease (``hold.lease``)."""
+    while (turn := ctx.store.next_turn(owner, last)) is not None:
+        try:
+            if not _take(ctx, hold, turn):
+                return
+        except NoLongerOpen:
+            log.info("action=%s superseded before it was sent", turn.action.id)
+            continue
+        if turn.action.status in FINAL_STATUSES and apply_order(turn.action) == last:
+            return  # the last action sent for: nothing after it is this task's
+        if not hold.lease.extend():
+            raise Defer(0.0, f"lock on {owner} lost")
 
 
 def last_of(messages: list[dict[str, Any]]) -> tuple[datetime, bool, int]:

@@ -36,7 +36,10 @@ class Lease(Protocol):
         """Renew it; False when it was lost (expired, and taken by another)."""
         ...
 
-    def release(self) -> None: ...
+    def release(self, hand_over: bool = False) -> None:
+        """Let go of it; ``hand_over``: when this thread takes its next lease, if it is taking
+        a task message's users one after the other (see ``WorkerContext.one_after_another``)."""
+        ...
 
 
 class RequestBudget(Protocol):

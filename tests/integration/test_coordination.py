@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shiftswitch.broker import QUEUE, REPR_USERS, CeleryDispatcher, make_celery, message, reprs
 from shiftswitch.coordination import Leadership, Leases, Lock, LockBusy, RateLimiter
@@ -107,25 +108,59 @@ def test_a_threads_leases_taken_one_after_another_are_handed_over_in_one_round_t
     leases("main/u-4").acquire()  # another worker's
     with leases.one_after_another():
         u1.acquire()
-        u1.release()
+        u1.release(hand_over=True)
         assert redis.exists(u1.key)  # held back until the next is taken
         u2.acquire()
         assert not redis.exists(u1.key) and redis.exists(u2.key)
-        u2.release()
+        u2.release(hand_over=True)
         with pytest.raises(LockBusy):
             busy.acquire()
         assert not redis.exists(u2.key)
         with ThreadPoolExecutor(1) as other:  # another thread: let go at once
-            other.submit(lambda: (u3.acquire(), u3.release())).result()
+            other.submit(lambda: (u3.acquire(), u3.release(hand_over=True))).result()
         assert not redis.exists(u3.key)
         u3.acquire()
-        u3.release()
+        u3.release()  # not handed over: at once
+        assert not redis.exists(u3.key)
+        u3.acquire()
+        with leases.one_after_another():  # within another: the outer one lets go
+            u3.release(hand_over=True)
         assert redis.exists(u3.key)
     assert not redis.exists(u3.key)  # the last, on leaving
     u1.acquire()
-    u1.release()
+    u1.release(hand_over=True)
     assert not redis.exists(u1.key)  # outside: at once
     assert redis.exists(busy.key)  # the other worker's, untouched
+
+
+def test_a_lease_held_back_is_let_go_of_whatever_redis_answers(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handover failing still lets go of the lease held back; a last release that fails
+    leaves it to expire, with a warning, and is no error of the task's; the handover run again
+    after its answer was lost finds the lease its own."""
+    leases = Leases(redis, ttl=5.0, prefix="test:")
+    handover = vars(leases)["_handover"]
+    u1, u2 = leases("main/u-1"), leases("main/u-2")
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise RedisConnectionError("Redis is away")
+
+    with leases.one_after_another():
+        u1.acquire()
+        u1.release(hand_over=True)
+        with monkeypatch.context() as m:
+            m.setattr(handover, "script", unreachable)
+            with pytest.raises(RedisConnectionError):
+                u2.acquire()
+        assert not redis.exists(u1.key)
+        u2.acquire()
+        u2.release(hand_over=True)
+        monkeypatch.setattr(u2, "_release", unreachable)
+    assert redis.exists(u2.key) and "not let go of (it expires)" in caplog.text
+    u1.acquire()
+    key, token, ttl = u1.renewal()
+    assert handover.script(keys=["test:lock:gone", key], args=["-", token, ttl]) == b"OK"
 
 
 def test_the_live_workers_and_the_leader_as_the_console_asks(redis: Redis) -> None:

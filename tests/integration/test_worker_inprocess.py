@@ -796,9 +796,13 @@ def test_a_slot_far_away_is_reserved_and_its_task_comes_back_for_it_once(world: 
         Status.QUEUED, T0 + timedelta(seconds=29.9), 0
     )  # fmt: skip
     assert w.sent() == [] and len(w.budget.slots) == 1
+    # Let go of at once: the user may be kept, and taken up by another thread.
+    assert w.leases.released == [(action.user_key, False)]
     w.time.sleep(countdown)
     assert w.run() is None
     assert len(w.budget.slots) == 1  # the reserved slot, not a new one at the back
+    # Done: handed to the next user of the message, if any.
+    assert w.leases.released[-1] == (action.user_key, True)
     assert w.time.slept[-1] == pytest.approx(0.1)
     assert w.sent() == [("PUT", "100280", {"available": True})]
     assert w.time.now() == T0 + timedelta(seconds=30)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -259,3 +261,36 @@ def test_a_task_that_kept_a_user_returns_once_a_beat_names_it(
         assert len(heartbeat.beats) == 2
     finally:
         beating.stop()
+
+
+def test_a_messages_users_are_applied_one_after_another_within_the_leases_handover(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The task's users go one after the other inside the context's ``one_after_another``
+    (their leases handed over); a context that cannot be built leaves each user to say so."""
+    seen: list[tuple[str, bool]] = []
+    inside = [False]
+
+    @contextlib.contextmanager
+    def one_after_another() -> Iterator[None]:
+        inside[0] = True
+        yield
+        inside[0] = False
+
+    def apply_user(_context: Any, user: dict[str, Any]) -> None:
+        seen.append((user["owner"], inside[0]))
+
+    monkeypatch.setattr(worker.app, "_apply_user", apply_user)
+    context = SimpleNamespace(one_after_another=one_after_another)
+    settle = worker.app.Settling(lambda: context, _Task())  # type: ignore[arg-type,return-value]
+    users = [{**USER, "owner": f"main/u-{i}"} for i in (1, 2)]
+    assert settle.one_after_another(users) == [False, False]
+    assert seen == [("main/u-1", True), ("main/u-2", True)] and not inside[0]
+
+    def no_context() -> None:
+        raise RuntimeError("DATABASE_URL names no database")
+
+    seen.clear()
+    broken = worker.app.Settling(no_context, _Task())  # type: ignore[arg-type]
+    assert broken.one_after_another(users) == [False, False]
+    assert seen == [("main/u-1", False), ("main/u-2", False)]
