@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from scheduler.errands import Errands, Stopped
+from shiftswitch.budget import rate_bucket
 from shiftswitch.clock import Clock
-from shiftswitch.coordination import rate_bucket
 from shiftswitch.drift import Managed
 from shiftswitch.exotel import MAX_PAGE_SIZE, ExotelClient, Outcome, User, session
 from shiftswitch.models import CheckKind
@@ -54,7 +54,7 @@ class Reader(Protocol):
 
 class Budget(Protocol):
     """Each account's request slots, shared with the workers
-    (:class:`shiftswitch.coordination.RateLimiter`)."""
+    (:class:`shiftswitch.budget.RateLimiter`)."""
 
     def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]: ...
 

@@ -22,8 +22,8 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from scheduler.errands import Errands
+from shiftswitch.budget import rate_bucket
 from shiftswitch.clock import Clock
-from shiftswitch.coordination import rate_bucket
 from shiftswitch.exotel import Kind, Outcome
 from shiftswitch.logs import event
 from shiftswitch.models import ExotelOutage
@@ -41,7 +41,7 @@ class Pinger(Protocol):
 
 
 class Budget(Protocol):
-    """Each account's request slots (:class:`shiftswitch.coordination.RateLimiter`)."""
+    """Each account's request slots (:class:`shiftswitch.budget.RateLimiter`)."""
 
     def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]: ...
 

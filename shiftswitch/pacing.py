@@ -1,6 +1,6 @@
 """How requests to one Exotel account are spaced: its rate limit, and the spacing every process
 that sends for it keeps (README: Request spacing and 429s). The budget shared in Redis that
-enforces it is :mod:`shiftswitch.coordination`."""
+enforces it is :mod:`shiftswitch.budget`."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
 - :class:`Leases`: users' leases (the Redis :class:`~shiftswitch.coordination.Lock`), expiring
   on the test's monotonic clock; a test can hold one as "another worker".
 - :class:`Budget`: accounts' request slots (the Redis
-  :class:`~shiftswitch.coordination.RateLimiter`), the same cell-rate rule on the test's clock.
+  :class:`~shiftswitch.budget.RateLimiter`), the same cell-rate rule on the test's clock.
 - :class:`ExotelTwin`: the real Exotel client against the sandbox (Exotel's rules, in this
   process on a free port), with answers replaced or lost on purpose: a ``script`` of fates
   for the next calls.
@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shiftswitch.budget import narrowed, widened
 from shiftswitch.clock import FixedClock
-from shiftswitch.coordination import LockBusy, Renewable, narrowed, widened
+from shiftswitch.coordination import LockBusy, Renewable
 from shiftswitch.exotel import ExotelClient, Kind, Outcome
 from shiftswitch.pacing import RateLimit
 

@@ -31,8 +31,9 @@ from sqlalchemy import Engine
 
 from shiftswitch import logs, metrics, redisclient
 from shiftswitch.broker import APPLY_TASK, QUEUE, make_celery, reprs
+from shiftswitch.budget import RateLimiter
 from shiftswitch.clock import SystemClock
-from shiftswitch.coordination import Leases, RateLimiter
+from shiftswitch.coordination import Leases
 from shiftswitch.db import autocommit_engine, first_line, make_engine
 from shiftswitch.exotel import ExotelClient, session
 from shiftswitch.heartbeats import Heartbeat

@@ -44,7 +44,7 @@ class Lease(Protocol):
 
 class RequestBudget(Protocol):
     """Each account's request slots, shared by every worker process
-    (:class:`shiftswitch.coordination.RateLimiter`)."""
+    (:class:`shiftswitch.budget.RateLimiter`)."""
 
     def reserve(self, bucket: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
         """``(reserved, wait)``: send after ``wait`` s; or the slot is that far, not taken."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from shiftswitch import metrics
-from shiftswitch.coordination import rate_bucket
+from shiftswitch.budget import rate_bucket
 from shiftswitch.db import first_line
 from shiftswitch.exotel import Outcome
 from shiftswitch.logs import event

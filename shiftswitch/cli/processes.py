@@ -20,10 +20,11 @@ from scheduler.loop import Scheduler
 from scheduler.probes import OutageWatch, Prober
 from shiftswitch import health, logs, metrics, redisclient
 from shiftswitch.broker import QUEUE
+from shiftswitch.budget import RateLimiter
 from shiftswitch.cli import demo as demo_module
 from shiftswitch.cli.context import EXIT_PROBLEMS, Context, pass_context
 from shiftswitch.cli.options import json_option, loglevel_option, metrics_option, roster_option
-from shiftswitch.coordination import Leadership, RateLimiter
+from shiftswitch.coordination import Leadership
 from shiftswitch.notify import service as notify_service
 from shiftswitch.outages import Outages
 from shiftswitch.settings import DEFAULT_WORKER_CONCURRENCY, ROSTER_SOURCES

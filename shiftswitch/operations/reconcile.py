@@ -11,7 +11,7 @@ from http import HTTPStatus
 
 from scheduler.loop import Scheduler
 from shiftswitch import audit, drift, redisclient
-from shiftswitch.coordination import RateLimiter, rate_bucket
+from shiftswitch.budget import RateLimiter, rate_bucket
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.operations.context import Operations
 from shiftswitch.problems import Refused

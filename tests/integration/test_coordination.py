@@ -16,7 +16,8 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shiftswitch.broker import QUEUE, REPR_USERS, CeleryDispatcher, make_celery, message, reprs
-from shiftswitch.coordination import Leadership, Leases, Lock, LockBusy, RateLimiter
+from shiftswitch.budget import RateLimiter
+from shiftswitch.coordination import Leadership, Leases, Lock, LockBusy
 from shiftswitch.heartbeats import Heartbeat, live_workers, read_beats
 from shiftswitch.models import Action
 from shiftswitch.pacing import RateLimit

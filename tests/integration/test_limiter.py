@@ -16,14 +16,8 @@ from typing import Any
 import pytest
 from redis import Redis
 
-from shiftswitch.coordination import (
-    MAX_WIDENING,
-    WIDENING_MEMORY,
-    Leases,
-    RateLimiter,
-    narrowed,
-    widened,
-)
+from shiftswitch.budget import MAX_WIDENING, WIDENING_MEMORY, RateLimiter, narrowed, widened
+from shiftswitch.coordination import Leases
 from shiftswitch.pacing import RateLimit
 from tests.services import COORDINATION_REDIS_DB, redis_url
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from redis.exceptions import RedisError
 
 from shiftswitch import redisclient
-from shiftswitch.coordination import Lock, RateLimiter
+from shiftswitch.budget import RateLimiter
+from shiftswitch.coordination import Lock
 from shiftswitch.heartbeats import Heartbeat, live_workers
 from shiftswitch.pacing import RateLimit
 from shiftswitch.settings import Settings

@@ -25,7 +25,7 @@ import requests
 from sqlalchemy import create_engine, make_url, select, text, update
 
 from shiftswitch.actions import ActionStore, NewAction, apply_order, confirm_states, for_device
-from shiftswitch.coordination import rate_bucket
+from shiftswitch.budget import rate_bucket
 from shiftswitch.db import autocommit_engine, make_engine, upgrade
 from shiftswitch.exotel import ExotelClient
 from shiftswitch.holds import Controls

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shiftswitch.coordination import MAX_WIDENING, NARROW, WIDEN, narrowed, widened
+from shiftswitch.budget import MAX_WIDENING, NARROW, WIDEN, narrowed, widened
 from shiftswitch.pacing import RateLimit, parse_rate
 from tests.twins import Budget, TestTime
 
