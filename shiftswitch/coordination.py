@@ -116,7 +116,7 @@ class Lock:
     def release_quietly(self) -> None:
         """Let go of the lease now; if Redis cannot be reached, say so and leave it to expire."""
         try:
-            self._release(keys=[self.key], args=[self._token])
+            self.release()
         except RedisError as exc:
             log.warning("%s not let go of (it expires): %s", self.key, exc)
 
